@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * relayguard XDP filter.
+ *
+ * Invariants:
+ *  - anything not parsed down to a TCP header, or not to a protected port,
+ *    passes (XDP_PASS); only a blocklist verdict drops;
+ *  - the allowlist is consulted before any drop and always wins;
+ *  - every exit goes through finish(), which counts exactly one reason.
+ */
+#include "parse.h"
+#include "relayguard_abi.h"
+
+/* Set by the controller before load: the interface slot whose counters this
+ * program instance updates (see struct rg_iface). */
+const volatile __u32 rg_ifslot = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rg_config);
+} RG_MAP_CONFIG SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, RG_ALLOW_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rg_lpm4_key);
+	__type(value, struct rg_rule);
+} RG_MAP_ALLOW4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, RG_ALLOW_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rg_lpm6_key);
+	__type(value, struct rg_rule);
+} RG_MAP_ALLOW6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, RG_BLOCK_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rg_lpm4_key);
+	__type(value, struct rg_rule);
+} RG_MAP_BLOCK4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, RG_BLOCK_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rg_lpm6_key);
+	__type(value, struct rg_rule);
+} RG_MAP_BLOCK6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RG_STATS_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct rg_counter);
+} RG_MAP_STATS SEC(".maps");
+
+/* Controller-only registry of attachments; declared here so it is created and
+ * pinned with the other maps. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RG_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct rg_iface);
+} RG_MAP_IFACES SEC(".maps");
+
+static __always_inline int finish(enum rg_reason reason, __u64 bytes, __u8 syn)
+{
+	__u32 key = rg_ifslot * RG_REASON_STRIDE + reason;
+	struct rg_counter *cnt = bpf_map_lookup_elem(&RG_MAP_STATS, &key);
+
+	if (cnt) {
+		cnt->packets++;
+		cnt->bytes += bytes;
+		cnt->syn += syn;
+	}
+	return reason == RG_DROP_BLOCKLIST ? XDP_DROP : XDP_PASS;
+}
+
+static __always_inline int port_protected(const struct rg_config *cfg, __be16 dport)
+{
+	__u16 port = bpf_ntohs(dport);
+
+	return (cfg->port_bitmap[port >> 6] >> (port & 63)) & 1;
+}
+
+static __always_inline int source_listed(void *map4, void *map6, const struct parsed *p)
+{
+	if (p->family == 4) {
+		struct rg_lpm4_key k4 = { .prefixlen = 32 };
+
+		__builtin_memcpy(k4.addr, p->saddr, 4);
+		return bpf_map_lookup_elem(map4, &k4) != NULL;
+	} else {
+		struct rg_lpm6_key k6 = { .prefixlen = 128 };
+
+		__builtin_memcpy(k6.addr, p->saddr, 16);
+		return bpf_map_lookup_elem(map6, &k6) != NULL;
+	}
+}
+
+SEC("xdp")
+int relayguard_xdp(struct xdp_md *ctx)
+{
+	struct cursor c = {
+		.pos = (void *)(long)ctx->data,
+		.end = (void *)(long)ctx->data_end,
+	};
+	__u64 bytes = ctx->data_end - ctx->data;
+	struct parsed p = {};
+	struct rg_config *cfg;
+	__u32 zero = 0;
+
+	switch (parse_packet(&c, &p)) {
+	case PARSE_TCP:
+		break;
+	case PARSE_NOT_IP:
+		return finish(RG_PASS_NOT_IP, bytes, 0);
+	case PARSE_NOT_TCP:
+		return finish(RG_PASS_NOT_TCP, bytes, 0);
+	case PARSE_FRAGMENT:
+		return finish(RG_PASS_FRAGMENT, bytes, 0);
+	case PARSE_UNPARSED:
+		return finish(RG_PASS_UNPARSED, bytes, 0);
+	default:
+		return finish(RG_PASS_MALFORMED, bytes, 0);
+	}
+
+	cfg = bpf_map_lookup_elem(&RG_MAP_CONFIG, &zero);
+	if (!cfg || !port_protected(cfg, p.dport))
+		return finish(RG_PASS_UNPROTECTED, bytes, 0);
+
+	if (source_listed(&RG_MAP_ALLOW4, &RG_MAP_ALLOW6, &p))
+		return finish(RG_PASS_ALLOWLIST, bytes, p.syn);
+	if (source_listed(&RG_MAP_BLOCK4, &RG_MAP_BLOCK6, &p)) {
+		if (cfg->flags & RG_CFG_MONITOR)
+			return finish(RG_WOULD_DROP_BLOCKLIST, bytes, p.syn);
+		return finish(RG_DROP_BLOCKLIST, bytes, p.syn);
+	}
+	return finish(RG_PASS_CLEAN, bytes, p.syn);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

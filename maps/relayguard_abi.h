@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * relayguard ABI: the single definition of everything the XDP programs and the
+ * controller share: map names, keys, values, flag bits and verdict reasons.
+ *
+ * Rules for changing this file:
+ *  - verdict reasons are append-only; a retired reason keeps its number and
+ *    becomes a placeholder (userspace JSON names come from rg_reason_info);
+ *  - any change of a struct layout or map shape bumps RG_ABI_VERSION, so a
+ *    controller refuses maps pinned by an incompatible build;
+ *  - every shared struct has explicit padding and compile-time size checks.
+ *
+ * Compiles with clang -target bpf (C) and with g++ (C++20).
+ */
+#ifndef RELAYGUARD_ABI_H
+#define RELAYGUARD_ABI_H
+
+#include <linux/types.h>
+
+#define RG_ABI_VERSION 1
+
+/* Map names: the BPF declarations use these identifiers, the controller uses
+ * RG_STR(name) for pin paths and lookups. Max 15 characters (BPF_OBJ_NAME_LEN). */
+#define RG_MAP_CONFIG rg_config
+#define RG_MAP_ALLOW4 rg_allow4
+#define RG_MAP_ALLOW6 rg_allow6
+#define RG_MAP_BLOCK4 rg_block4
+#define RG_MAP_BLOCK6 rg_block6
+#define RG_MAP_STATS  rg_stats
+#define RG_MAP_IFACES rg_ifaces
+
+#define RG_STR_(x) #x
+#define RG_STR(x) RG_STR_(x)
+
+/* Sizes (max_entries). Rule maps are LPM tries allocated on demand
+ * (BPF_F_NO_PREALLOC), so the limits bound memory, they do not reserve it. */
+#define RG_ALLOW_MAX_ENTRIES (64 * 1024)
+#define RG_BLOCK_MAX_ENTRIES (1024 * 1024)
+#define RG_MAX_PORTS 16         /* protected ports at once */
+#define RG_MAX_IFACES 64        /* interface slots; slot 0 holds detached totals */
+#define RG_REASON_STRIDE 32     /* stats slots per interface; >= RG_REASON_MAX */
+#define RG_STATS_ENTRIES (RG_MAX_IFACES * RG_REASON_STRIDE)
+#define RG_PORT_WORDS (65536 / 64)
+
+/* Verdict reasons. Every packet the XDP program sees is counted under exactly
+ * one of them. APPEND ONLY: never renumber, never reuse a retired number. */
+enum rg_reason {
+	RG_PASS_NOT_IP = 0,      /* not IPv4/IPv6 (ARP, LLDP, ...) */
+	RG_PASS_NOT_TCP = 1,     /* IP but not TCP (UDP, ICMP, ESP, ...) */
+	RG_PASS_FRAGMENT = 2,    /* non-first IP fragment: no TCP header to see */
+	RG_PASS_UNPROTECTED = 3, /* TCP to a port that is not protected */
+	RG_PASS_CLEAN = 4,       /* protected port, source on no list */
+	RG_PASS_ALLOWLIST = 5,   /* protected port, source allowlisted */
+	RG_DROP_BLOCKLIST = 6,   /* protected port, source blocklisted: dropped */
+	RG_WOULD_DROP_BLOCKLIST = 7, /* as above, in monitor mode: passed */
+	RG_PASS_MALFORMED = 8,   /* truncated or invalid header: passed */
+	RG_PASS_UNPARSED = 9,    /* valid but beyond what we parse (3+ VLAN tags,
+				    long IPv6 extension chain): passed */
+	RG_REASON_MAX
+};
+
+/* Properties of each reason; the controller derives aggregate counters
+ * (protected, passed, would_drop, ...) from these bits. */
+#define RG_RF_PROTECTED (1u << 0) /* packet was TCP to a protected port */
+#define RG_RF_DROP      (1u << 1) /* XDP_DROP */
+#define RG_RF_MONITOR   (1u << 2) /* would have been dropped (monitor mode) */
+
+/* config.flags */
+#define RG_CFG_MONITOR (1u << 0) /* count would-drop verdicts, pass everything */
+
+/* Shared by all interfaces: one entry (key 0) of an ARRAY map. */
+struct rg_config {
+	__u32 abi_version;               /* RG_ABI_VERSION of the build that created the maps */
+	__u32 flags;                     /* RG_CFG_* */
+	__u64 port_bitmap[RG_PORT_WORDS]; /* bit p set: TCP destination port p is protected */
+};
+
+/* LPM-trie keys. prefixlen first, address in network byte order. */
+struct rg_lpm4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct rg_lpm6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Rule value (allowlist and blocklist): which sources list the prefix.
+ * Bit 0 is the manual list (`relayguard block add`), other bits are feeds. */
+#define RG_SOURCE_MANUAL 0
+#define RG_MAX_SOURCES 64
+struct rg_rule {
+	__u64 sources;
+};
+
+/* Per-CPU counters, one per (interface slot, reason). */
+struct rg_counter {
+	__u64 packets;
+	__u64 bytes;
+	__u64 syn;   /* packets with SYN set and ACK clear (connection attempts) */
+};
+
+/* Attachment registry, written only by the controller (the program never reads
+ * it). Slot i (1..RG_MAX_IFACES-1) owns stats keys [i*STRIDE, (i+1)*STRIDE). */
+#define RG_IFACE_USED   (1u << 0)
+#define RG_IFACE_LEGACY (1u << 1) /* attached without the libxdp dispatcher */
+#define RG_IFNAMSIZ 16
+struct rg_iface {
+	__u32 flags;        /* RG_IFACE_* */
+	__u32 ifindex;
+	__u32 prog_id;
+	__u32 attach_mode;  /* enum xdp_attach_mode of libxdp */
+	__u64 attached_at;  /* CLOCK_REALTIME seconds */
+	char name[RG_IFNAMSIZ];
+};
+
+#ifdef __cplusplus
+#define RG_ASSERT_LAYOUT(cond, msg) static_assert(cond, msg)
+#else
+#define RG_ASSERT_LAYOUT(cond, msg) _Static_assert(cond, msg)
+#endif
+RG_ASSERT_LAYOUT(sizeof(struct rg_config) == 8 + 8 * RG_PORT_WORDS, "rg_config layout");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, port_bitmap) == 8, "rg_config.port_bitmap offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_lpm4_key) == 8, "rg_lpm4_key layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_lpm6_key) == 20, "rg_lpm6_key layout");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_lpm6_key, addr) == 4, "rg_lpm6_key.addr offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_rule) == 8, "rg_rule layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_counter) == 24, "rg_counter layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_iface) == 40, "rg_iface layout");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_iface, name) == 24, "rg_iface.name offset");
+RG_ASSERT_LAYOUT(RG_REASON_MAX <= RG_REASON_STRIDE, "too many reasons for the stats stride");
+
+#ifndef __bpf__
+/* Userspace only: the JSON name and properties of each reason, indexed by
+ * enum rg_reason. The stable JSON schema (docs/json-schema.md) is built from it. */
+struct rg_reason_info {
+	__u32 reason;       /* equals the row's index; checked by a unit test */
+	__u32 flags;        /* RG_RF_* */
+	const char *name;   /* JSON field name */
+};
+
+static const struct rg_reason_info rg_reason_info[RG_REASON_MAX] = {
+	/* one row per enum rg_reason, in enum order */
+	{ RG_PASS_NOT_IP, 0, "passed_not_ip" },
+	{ RG_PASS_NOT_TCP, 0, "passed_not_tcp" },
+	{ RG_PASS_FRAGMENT, 0, "passed_fragment" },
+	{ RG_PASS_UNPROTECTED, 0, "passed_unprotected" },
+	{ RG_PASS_CLEAN, RG_RF_PROTECTED, "passed_clean" },
+	{ RG_PASS_ALLOWLIST, RG_RF_PROTECTED, "passed_allowlist" },
+	{ RG_DROP_BLOCKLIST, RG_RF_PROTECTED | RG_RF_DROP, "dropped_blocklist" },
+	{ RG_WOULD_DROP_BLOCKLIST, RG_RF_PROTECTED | RG_RF_MONITOR, "would_drop_blocklist" },
+	{ RG_PASS_MALFORMED, 0, "malformed" },
+	{ RG_PASS_UNPARSED, 0, "passed_unparsed" },
+};
+#endif
+
+#endif /* RELAYGUARD_ABI_H */

@@ -1,0 +1,378 @@
+#include "commands.hpp"
+
+#include "attach.hpp"
+#include "bpffs.hpp"
+#include "cidr.hpp"
+#include "error.hpp"
+#include "filter.hpp"
+#include "ports.hpp"
+#include "stats.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <net/if.h>
+#include <nlohmann/json.hpp>
+
+using nlohmann::json;
+
+namespace rg::cli {
+
+namespace {
+
+const CLI::Validator kCidr(
+    [](std::string &s) -> std::string {
+        try {
+            parse_cidr(s);
+        } catch (const Error &e) {
+            return e.what();
+        }
+        return {};
+    },
+    "CIDR", "CIDR");
+
+const CLI::Validator kPorts(
+    [](std::string &s) -> std::string {
+        try {
+            parse_ports({s});
+        } catch (const Error &e) {
+            return e.what();
+        }
+        return {};
+    },
+    "PORT[,PORT...]", "PORTS");
+
+const CLI::Validator kExistingIface(
+    [](std::string &s) -> std::string {
+        if (s.empty() || s.size() >= IF_NAMESIZE)
+            return "interface \"" + s + "\": not a valid interface name";
+        if (if_nametoindex(s.c_str()) == 0)
+            return "interface \"" + s + "\": no such interface in this network namespace";
+        return {};
+    },
+    "IFACE", "IFACE");
+
+// Mutating commands hold the pin-directory lock for their whole run.
+std::unique_ptr<DirLock> lock_pin_dir(const std::string &dir)
+{
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec))
+        throw NotAttached("relayguard is not attached: no maps pinned in " + dir +
+                          " (run: relayguard attach IFACE)");
+    return std::make_unique<DirLock>(dir);
+}
+
+void print_json(const json &j)
+{
+    std::cout << j.dump(2) << "\n";
+}
+
+json iface_json(const IfaceEntry &e)
+{
+    LiveState live = query_live(e);
+    return {{"name", e.name()},
+            {"ifindex", e.raw.ifindex},
+            {"slot", e.slot},
+            {"prog_id", e.raw.prog_id},
+            {"xdp_mode", xdp_mode_name(e.raw.attach_mode)},
+            {"dispatcher", !(e.raw.flags & RG_IFACE_LEGACY)},
+            {"attached", live.attached},
+            {"programs_on_interface", live.programs},
+            {"attached_at", e.raw.attached_at}};
+}
+
+std::string sources_text(uint64_t sources)
+{
+    std::string out;
+    for (unsigned b = 0; b < RG_MAX_SOURCES; b++)
+        if (sources >> b & 1)
+            out += (out.empty() ? "" : ",") + (b == RG_SOURCE_MANUAL ? std::string("manual")
+                                                                      : "source" + std::to_string(b));
+    return out;
+}
+
+int cmd_attach(Options &o)
+{
+    AttachOptions a;
+    a.ifname = o.iface;
+    a.mode = o.mode == "skb" ? XdpMode::skb : XdpMode::native;
+    if (!o.ports.empty())
+        a.ports = parse_ports(o.ports);
+    if (o.monitor)
+        a.monitor = true;
+    AttachResult r = attach(o.pin_dir, a);
+    Maps maps = Maps::open(o.pin_dir);
+    std::cout << "attached to " << o.iface << " (ifindex " << r.ifindex << ", program id " << r.prog_id
+              << ", " << o.mode << " mode, " << (r.legacy ? "without" : "via") << " the libxdp dispatcher)\n";
+    if (r.legacy)
+        std::cerr << "warning: libxdp attached without its multi-program dispatcher; "
+                     "other XDP programs cannot share " << o.iface << "\n";
+    size_t others = maps.ifaces().size() - 1;
+    if (others && (a.ports || a.monitor))
+        std::cerr << "note: ports and mode are shared: they now apply to all " << others + 1
+                  << " attached interfaces\n";
+    return 0;
+}
+
+int cmd_detach(Options &o)
+{
+    DetachResult r = detach(o.pin_dir, o.iface, o.keep_maps);
+    std::cout << "detached from " << o.iface << (r.was_live ? "" : " (the program was already gone)")
+              << (r.pins_removed ? "; last interface, pinned maps removed" : "") << "\n";
+    return 0;
+}
+
+// Adds or removes every CIDR, or none: on a failure, what this command
+// already changed is undone before the error is reported.
+int cmd_rules(Options &o, ListKind kind, bool add)
+{
+    std::vector<Cidr> cidrs;
+    for (const std::string &text : o.cidrs) {
+        ParsedCidr p = parse_cidr(text);
+        if (p.host_bits_cleared)
+            std::cerr << "note: \"" << text << "\" has host bits set; using " << p.cidr.str() << "\n";
+        cidrs.push_back(p.cidr);
+    }
+    auto lock = lock_pin_dir(o.pin_dir);
+    Maps maps = Maps::open(o.pin_dir);
+    std::vector<Cidr> done;
+    try {
+        for (const Cidr &c : cidrs) {
+            bool changed = add ? maps.add_rule(kind, c) : maps.del_rule(kind, c);
+            std::cout << list_name(kind) << ": " << c.str() << " "
+                      << (changed ? (add ? "added" : "removed") : (add ? "already listed" : "not listed"))
+                      << "\n";
+            if (changed)
+                done.push_back(c);
+        }
+    } catch (...) {
+        for (const Cidr &c : done)
+            add ? maps.del_rule(kind, c) : maps.add_rule(kind, c);
+        throw;
+    }
+    return 0;
+}
+
+int cmd_list(Options &o, ListKind kind)
+{
+    Maps maps = Maps::open(o.pin_dir);
+    std::vector<Rule> rules = maps.rules(kind);
+    if (o.json) {
+        json entries = json::array();
+        for (const Rule &r : rules) {
+            json src = json::array();
+            for (unsigned b = 0; b < RG_MAX_SOURCES; b++)
+                if (r.sources >> b & 1)
+                    src.push_back(b == RG_SOURCE_MANUAL ? std::string("manual") : "source" + std::to_string(b));
+            entries.push_back({{"cidr", r.cidr.str()}, {"family", r.cidr.family == 4 ? "ipv4" : "ipv6"},
+                               {"sources", src}});
+        }
+        print_json({{"list", list_name(kind)}, {"count", rules.size()}, {"entries", entries}});
+        return 0;
+    }
+    for (const Rule &r : rules)
+        std::cout << r.cidr.str() << "\t" << sources_text(r.sources) << "\n";
+    return 0;
+}
+
+int cmd_ports_set(Options &o)
+{
+    std::vector<uint16_t> ports = parse_ports(o.ports);
+    auto lock = lock_pin_dir(o.pin_dir);
+    Maps maps = Maps::open(o.pin_dir);
+    maps.set_ports(ports);
+    std::cout << "protected ports:";
+    for (uint16_t p : ports)
+        std::cout << " " << p;
+    std::cout << "\n";
+    return 0;
+}
+
+int cmd_mode(Options &o)
+{
+    auto lock = lock_pin_dir(o.pin_dir);
+    Maps maps = Maps::open(o.pin_dir);
+    maps.set_monitor(o.filter_mode == "monitor");
+    std::cout << "mode: " << o.filter_mode << "\n";
+    return 0;
+}
+
+int cmd_status(Options &o)
+{
+    std::optional<Maps> maps;
+    try {
+        maps.emplace(Maps::open(o.pin_dir));
+    } catch (const NotAttached &e) {
+        if (o.json)
+            print_json({{"attached", false}, {"pin_dir", o.pin_dir}, {"interfaces", json::array()}});
+        else
+            std::cout << e.what() << "\n";
+        return 0;
+    }
+    auto list_sizes = [&](ListKind kind) {
+        size_t v4 = 0, v6 = 0;
+        for (const Rule &r : maps->rules(kind))
+            (r.cidr.family == 4 ? v4 : v6)++;
+        return json{{"ipv4", v4}, {"ipv6", v6}, {"total", v4 + v6}};
+    };
+    json ifaces = json::array();
+    for (const IfaceEntry &e : maps->ifaces())
+        ifaces.push_back(iface_json(e));
+    json j = {{"attached", !ifaces.empty()},
+              {"pin_dir", o.pin_dir},
+              {"abi_version", RG_ABI_VERSION},
+              {"mode", maps->monitor() ? "monitor" : "enforce"},
+              {"ports", maps->ports()},
+              {"allowlist", list_sizes(ListKind::allow)},
+              {"blocklist", list_sizes(ListKind::block)},
+              {"interfaces", ifaces}};
+    if (o.json) {
+        print_json(j);
+        return 0;
+    }
+    std::cout << "pin dir:    " << o.pin_dir << "\n"
+              << "mode:       " << j["mode"].get<std::string>() << "\n"
+              << "ports:      ";
+    for (auto &p : j["ports"])
+        std::cout << p.get<int>() << " ";
+    std::cout << "\nallowlist:  " << j["allowlist"]["ipv4"] << " IPv4, " << j["allowlist"]["ipv6"] << " IPv6\n"
+              << "blocklist:  " << j["blocklist"]["ipv4"] << " IPv4, " << j["blocklist"]["ipv6"] << " IPv6\n"
+              << "interfaces:\n";
+    for (auto &i : ifaces)
+        std::cout << "  " << i["name"].get<std::string>() << "  ifindex " << i["ifindex"] << "  prog "
+                  << i["prog_id"] << "  " << i["xdp_mode"].get<std::string>()
+                  << (i["dispatcher"].get<bool>() ? "  dispatcher" : "  legacy (no dispatcher)")
+                  << (i["attached"].get<bool>() ? "" : "  NOT ATTACHED (program or interface gone)") << "\n";
+    return 0;
+}
+
+int cmd_stats(Options &o)
+{
+    Maps maps = Maps::open(o.pin_dir);
+    StatsSnapshot snap = maps.stats();
+    std::vector<IfaceEntry> ifaces = maps.ifaces();
+    const ReasonCounters *scope = &snap.total;
+    if (!o.iface.empty()) {
+        auto it = std::find_if(ifaces.begin(), ifaces.end(), [&](auto &e) { return e.name() == o.iface; });
+        if (it == ifaces.end())
+            throw Error("interface \"" + o.iface + "\": relayguard is not attached to it");
+        scope = &snap.slots.at(it->slot);
+        ifaces = {*it};
+    }
+    if (o.json) {
+        json per = json::array();
+        for (const IfaceEntry &e : ifaces)
+            per.push_back({{"name", e.name()}, {"ifindex", e.raw.ifindex}, {"counters", counters_json(snap.slots.at(e.slot))}});
+        json j = {{"time", uint64_t(time(nullptr))},
+                  {"mode", maps.monitor() ? "monitor" : "enforce"},
+                  {"scope", o.iface.empty() ? "all" : o.iface},
+                  {"counters", counters_json(*scope)},
+                  {"interfaces", per}};
+        print_json(j);
+        return 0;
+    }
+    std::cout << (o.iface.empty() ? "all interfaces" : o.iface) << ":\n" << counters_text(*scope);
+    if (o.iface.empty())
+        for (const IfaceEntry &e : ifaces)
+            std::cout << e.name() << ":\n" << counters_text(snap.slots.at(e.slot));
+    return 0;
+}
+
+void add_rule_commands(CLI::App &app, Options &o, const char *name, ListKind kind, const char *what)
+{
+    CLI::App *list = app.add_subcommand(name, std::string("manage the ") + what)->require_subcommand(1);
+    CLI::App *add = list->add_subcommand("add", std::string("add CIDRs to the ") + what);
+    add->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(kCidr);
+    add->callback([&o, kind] { o.action = [kind](Options &op) { return cmd_rules(op, kind, true); }; });
+    CLI::App *del = list->add_subcommand("del", std::string("remove CIDRs from the ") + what);
+    del->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(kCidr);
+    del->callback([&o, kind] { o.action = [kind](Options &op) { return cmd_rules(op, kind, false); }; });
+    CLI::App *ls = list->add_subcommand("list", std::string("show the ") + what);
+    ls->add_flag("--json", o.json, "JSON output");
+    ls->callback([&o, kind] { o.action = [kind](Options &op) { return cmd_list(op, kind); }; });
+}
+
+} // namespace
+
+std::unique_ptr<CLI::App> make_app(Options &o)
+{
+    auto app = std::make_unique<CLI::App>(
+        "relayguard: an XDP filter against mail-relay abuse.\n"
+        "Drops TCP packets to protected mail ports from blocklisted sources; the allowlist always wins.",
+        "relayguard");
+    app->require_subcommand(1);
+    app->set_version_flag("--version", "relayguard 0.1.0 (ABI " + std::to_string(RG_ABI_VERSION) + ")");
+    o.pin_dir = kDefaultPinDir;
+    app->add_option("--pin-dir", o.pin_dir, "where the shared maps are pinned (a bpffs directory)")
+        ->capture_default_str();
+    app->add_flag("-v,--verbose", o.verbose, "more output; -vv shows libbpf/libxdp debug messages");
+
+    CLI::App *attach = app->add_subcommand("attach", "attach the filter to an interface");
+    attach->add_option("iface", o.iface, "network interface")->required()->check(kExistingIface);
+    attach->add_option("--mode", o.mode, "XDP mode")->check(CLI::IsMember({"native", "skb"}))->capture_default_str();
+    attach->add_option("--ports", o.ports, "protected TCP ports for all interfaces (default 25)")
+        ->delimiter(',')->check(kPorts);
+    attach->add_flag("--monitor", o.monitor, "count would-be drops, drop nothing (applies to all interfaces)");
+    attach->callback([&o] { o.action = cmd_attach; });
+
+    CLI::App *detach = app->add_subcommand("detach", "detach the filter from an interface");
+    detach->add_option("iface", o.iface, "network interface")->required();
+    detach->add_flag("--keep-maps", o.keep_maps, "keep the pinned rules even if this was the last interface");
+    detach->callback([&o] { o.action = cmd_detach; });
+
+    add_rule_commands(*app, o, "block", ListKind::block, "blocklist");
+    add_rule_commands(*app, o, "allow", ListKind::allow, "allowlist (always wins over the blocklist)");
+
+    CLI::App *ports = app->add_subcommand("ports", "protected destination ports")->require_subcommand(1);
+    CLI::App *pset = ports->add_subcommand("set", "replace the protected ports (at most 16)");
+    pset->add_option("port", o.ports, "TCP port(s), e.g. 25 465 587 or 25,465,587")->required()->check(kPorts);
+    pset->callback([&o] { o.action = cmd_ports_set; });
+
+    CLI::App *mode = app->add_subcommand("mode", "enforce (drop) or monitor (count only)");
+    mode->add_option("mode", o.filter_mode, "enforce|monitor")->required()->check(CLI::IsMember({"enforce", "monitor"}));
+    mode->callback([&o] { o.action = cmd_mode; });
+
+    CLI::App *status = app->add_subcommand("status", "attached interfaces, mode, ports and list sizes");
+    status->add_flag("--json", o.json, "JSON output");
+    status->callback([&o] { o.action = cmd_status; });
+
+    CLI::App *stats = app->add_subcommand("stats", "packet counters per verdict reason");
+    stats->add_flag("--json", o.json, "JSON output");
+    stats->add_option("--iface", o.iface, "only this interface");
+    stats->callback([&o] { o.action = cmd_stats; });
+
+    CLI::App *demo_cmd = app->add_subcommand("demo", "run a self-contained demo in network namespaces");
+    demo_cmd->add_flag("--json", o.json, "print only the final counters as JSON");
+    demo_cmd->callback([&o] { o.action = demo; });
+    return app;
+}
+
+int run(int argc, char **argv)
+{
+    Options o;
+    std::unique_ptr<CLI::App> app = make_app(o);
+    try {
+        app->parse(argc, argv);
+    } catch (const CLI::CallForHelp &e) {
+        return app->exit(e);
+    } catch (const CLI::CallForAllHelp &e) {
+        return app->exit(e);
+    } catch (const CLI::CallForVersion &e) {
+        return app->exit(e);
+    } catch (const CLI::ParseError &e) {
+        std::cerr << "relayguard: " << e.what() << "\nRun with --help for usage.\n";
+        return 2;
+    }
+    set_library_verbosity(o.verbose >= 2 ? 2 : o.verbose);
+    try {
+        return o.action(o);
+    } catch (const NotAttached &e) {
+        std::cerr << "relayguard: " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception &e) {
+        std::cerr << "relayguard: error: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+} // namespace rg::cli

@@ -1,0 +1,39 @@
+// The relayguard command line: subcommands over the controller library.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rg::cli {
+
+// Everything the command line can set; filled by parsing, read by handlers.
+struct Options {
+    std::string pin_dir;
+    int verbose = 0;
+    bool json = false;
+    std::string iface;
+    std::string mode = "native";
+    std::vector<std::string> ports;
+    bool monitor = false;
+    bool keep_maps = false;
+    std::vector<std::string> cidrs;
+    std::string filter_mode;  // enforce|monitor
+    std::function<int(Options &)> action;  // the selected subcommand
+};
+
+// Builds the parser. Validation (CIDRs, ports, interface names, modes)
+// happens while parsing, so a handler only ever sees checked input.
+std::unique_ptr<CLI::App> make_app(Options &opts);
+
+// Parses and runs; returns the process exit status (0 ok, 1 error, 2 usage).
+int run(int argc, char **argv);
+
+// The demo: a netns lab with an SMTP listener, a clean client and a
+// blocklisted one, then the JSON counters.
+int demo(Options &opts);
+
+} // namespace rg::cli

@@ -1,0 +1,112 @@
+// `relayguard demo`: the filter on a lab made of network namespaces, so it
+// can be seen working without touching a real interface.
+//
+//   server ns  [rgdS<pid>] 192.0.2.1, 2001:db8:25::1   SMTP listener on 25 and 2525
+//        |  veth, relayguard attached here (protects port 25)
+//   client ns  [rgdC<pid>] 192.0.2.10 / 2001:db8:25::10 (clean)
+//                          192.0.2.66 / 2001:db8:25::66 (blocklisted as /27 and /120)
+#include "attach.hpp"
+#include "commands.hpp"
+#include "error.hpp"
+#include "lab.hpp"
+#include "stats.hpp"
+
+#include <filesystem>
+#include <iostream>
+#include <unistd.h>
+
+namespace rg::cli {
+
+namespace {
+
+struct Attempt {
+    const char *label;
+    const char *src;
+    const char *dst;
+    uint16_t port;
+    lab::ConnectResult expect;
+};
+
+} // namespace
+
+int demo(Options &o)
+{
+    if (geteuid() != 0)
+        throw Error("the demo creates network namespaces and attaches XDP: run it as root");
+    const std::string pid = std::to_string(getpid());
+    // Own pin directory, next to the configured one, so a filter already
+    // running on this host is not touched.
+    const std::string pin_dir =
+        std::filesystem::path(o.pin_dir).parent_path().string() + "/relayguard-demo-" + pid;
+    const bool quiet = o.json;
+    auto say = [&](const std::string &line) {
+        if (!quiet)
+            std::cout << line << std::endl;
+    };
+
+    lab::cleanup_stale("rgdS");
+    lab::cleanup_stale("rgdC");
+    lab::Netns server("rgdS" + pid), client("rgdC" + pid);
+    const std::string srv_if = "rgdS" + pid, cli_if = "rgdC" + pid;
+    lab::make_veth(server, srv_if.substr(0, 15), {"192.0.2.1/24", "2001:db8:25::1/64"}, client,
+                   cli_if.substr(0, 15),
+                   {"192.0.2.10/24", "192.0.2.66/24", "2001:db8:25::10/64", "2001:db8:25::66/64"});
+    lab::SmtpSink sink(server, {25, 2525});
+    say("lab: namespaces " + server.name() + " (SMTP server) and " + client.name() + " (clients), veth " +
+        srv_if.substr(0, 15));
+
+    bool attached = false;
+    auto cleanup = [&] {
+        if (attached)
+            server.run([&] { detach(pin_dir, srv_if.substr(0, 15), false); });
+        attached = false;
+    };
+    int failures = 0;
+    try {
+        server.run([&] {
+            AttachOptions a;
+            a.ifname = srv_if.substr(0, 15);
+            a.ports = std::vector<uint16_t>{25};
+            attach(pin_dir, a);
+        });
+        attached = true;
+        Maps maps = Maps::open(pin_dir);
+        maps.add_rule(ListKind::block, parse_cidr("192.0.2.64/27").cidr);
+        maps.add_rule(ListKind::block, parse_cidr("2001:db8:25::/120").cidr);
+        maps.add_rule(ListKind::allow, parse_cidr("2001:db8:25::10/128").cidr);
+        say("relayguard: attached to " + srv_if.substr(0, 15) +
+            ", port 25 protected, blocklist 192.0.2.64/27 and 2001:db8:25::/120, "
+            "allowlist 2001:db8:25::10");
+
+        const Attempt attempts[] = {
+            {"clean client     ", "192.0.2.10", "192.0.2.1", 25, lab::ConnectResult::connected},
+            {"blocklisted      ", "192.0.2.66", "192.0.2.1", 25, lab::ConnectResult::timed_out},
+            {"blocklisted      ", "192.0.2.66", "192.0.2.1", 2525, lab::ConnectResult::connected},
+            {"allowlisted (v6) ", "2001:db8:25::10", "2001:db8:25::1", 25, lab::ConnectResult::connected},
+            {"blocklisted (v6) ", "2001:db8:25::66", "2001:db8:25::1", 25, lab::ConnectResult::timed_out},
+        };
+        for (const Attempt &t : attempts) {
+            std::string greeting;
+            auto r = lab::connect_tcp(client, t.src, t.dst, t.port, 1500, &greeting);
+            while (!greeting.empty() && (greeting.back() == '\n' || greeting.back() == '\r'))
+                greeting.pop_back();
+            bool ok = r == t.expect;
+            failures += !ok;
+            say(std::string(ok ? "  ok   " : "  FAIL ") + t.label + t.src + " -> port " +
+                std::to_string(t.port) + ": " + lab::connect_result_name(r) +
+                (greeting.empty() ? "" : " (\"" + greeting + "\")"));
+        }
+        nlohmann::json j = counters_json(maps.stats().total);
+        say("counters (relayguard stats --json):");
+        std::cout << nlohmann::json({{"counters", j}}).dump(2) << std::endl;
+    } catch (...) {
+        cleanup();
+        throw;
+    }
+    cleanup();
+    say(failures ? "demo: " + std::to_string(failures) + " unexpected result(s)"
+                 : "demo: all connections behaved as expected; lab removed");
+    return failures ? 1 : 0;
+}
+
+} // namespace rg::cli

@@ -1,0 +1,213 @@
+#include "attach.hpp"
+
+#include "bpffs.hpp"
+#include "error.hpp"
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <net/if.h>
+#include <xdp/libxdp.h>
+
+namespace rg {
+
+namespace {
+
+int g_verbosity = 0;
+
+int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+    if (int(level) > g_verbosity)
+        return 0;
+    return vfprintf(stderr, fmt, ap);
+}
+
+int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    if (int(level) > g_verbosity)
+        return 0;
+    return vfprintf(stderr, fmt, ap);
+}
+
+struct MultiprogDeleter {
+    void operator()(struct xdp_multiprog *mp) const { xdp_multiprog__close(mp); }
+};
+using MultiprogPtr = std::unique_ptr<struct xdp_multiprog, MultiprogDeleter>;
+
+MultiprogPtr get_multiprog(uint32_t ifindex)
+{
+    struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(int(ifindex));
+    if (libxdp_get_error(mp))
+        return nullptr;
+    return MultiprogPtr(mp);
+}
+
+// Finds our program in the interface's chain, as a dispatcher component or
+// as the legacy main program.
+struct xdp_program *find_prog(struct xdp_multiprog *mp, uint32_t prog_id)
+{
+    if (xdp_multiprog__is_legacy(mp)) {
+        struct xdp_program *main = xdp_multiprog__main_prog(mp);
+        return main && xdp_program__id(main) == prog_id ? main : nullptr;
+    }
+    for (struct xdp_program *p = xdp_multiprog__next_prog(nullptr, mp); p;
+         p = xdp_multiprog__next_prog(p, mp))
+        if (xdp_program__id(p) == prog_id)
+            return p;
+    return nullptr;
+}
+
+uint32_t resolve_ifindex(const std::string &ifname)
+{
+    if (ifname.empty() || ifname.size() >= IF_NAMESIZE)
+        throw Error("interface \"" + ifname + "\": not a valid interface name");
+    uint32_t ifindex = if_nametoindex(ifname.c_str());
+    if (ifindex == 0)
+        throw Error("interface \"" + ifname + "\": no such interface in this network namespace");
+    return ifindex;
+}
+
+} // namespace
+
+const char *xdp_mode_name(uint32_t libxdp_mode)
+{
+    switch (libxdp_mode) {
+    case XDP_MODE_NATIVE:
+        return "native";
+    case XDP_MODE_SKB:
+        return "skb";
+    case XDP_MODE_HW:
+        return "hw";
+    default:
+        return "unknown";
+    }
+}
+
+void set_library_verbosity(int level)
+{
+    g_verbosity = level;
+    libxdp_set_print(libxdp_print);
+    libbpf_set_print(libbpf_print);
+}
+
+LiveState query_live(const IfaceEntry &entry)
+{
+    LiveState st;
+    char name[IF_NAMESIZE] = {};
+    if (!if_indextoname(entry.raw.ifindex, name) || entry.name() != name)
+        return st;
+    st.present = true;
+    MultiprogPtr mp = get_multiprog(entry.raw.ifindex);
+    if (!mp)
+        return st;
+    st.legacy = xdp_multiprog__is_legacy(mp.get());
+    st.programs = st.legacy ? 1 : xdp_multiprog__program_count(mp.get());
+    st.attached = find_prog(mp.get(), entry.raw.prog_id) != nullptr;
+    return st;
+}
+
+AttachResult attach(const std::string &pin_dir, const AttachOptions &opts)
+{
+    AttachResult res;
+    res.ifindex = resolve_ifindex(opts.ifname);
+    ensure_bpffs_dir(pin_dir);
+    ensure_libxdp_bpffs();
+    DirLock lock(pin_dir);
+
+    Maps maps = Maps::open_or_create(pin_dir, &res.maps_created);
+    // Undo the pins we made if anything below fails.
+    struct PinGuard {
+        Maps &maps;
+        bool armed;
+        ~PinGuard()
+        {
+            if (armed)
+                try {
+                    maps.remove_pins();
+                } catch (...) {
+                }
+        }
+    } guard{maps, res.maps_created};
+
+    if (auto existing = maps.find_iface(opts.ifname)) {
+        LiveState live = query_live(*existing);
+        if (live.attached)
+            throw Error("interface \"" + opts.ifname + "\": relayguard is already attached (program id " +
+                        std::to_string(existing->raw.prog_id) + "); detach it first");
+        maps.release_iface(existing->slot);  // stale: the interface or program went away
+    }
+    res.slot = maps.free_slot();
+
+    Program prog(maps, res.slot);
+    DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts, .obj = prog.object(), .prog_name = Program::kProgName);
+    struct xdp_program *xp = xdp_program__create(&xopts);
+    if (long err = libxdp_get_error(xp))
+        throw_errno("cannot prepare the XDP program", int(err));
+    auto mode = opts.mode == XdpMode::native ? XDP_MODE_NATIVE : XDP_MODE_SKB;
+    int err = xdp_program__attach(xp, int(res.ifindex), mode, 0);
+    if (err) {
+        xdp_program__close(xp);
+        std::string what = "cannot attach to \"" + opts.ifname + "\" in " + xdp_mode_name(mode) + " mode";
+        if (err == -EOPNOTSUPP && mode == XDP_MODE_NATIVE)
+            what += " (the driver has no native XDP support; try --mode skb)";
+        if (err == -EEXIST || err == -EBUSY)
+            what += " (another XDP program is attached in a way libxdp cannot share, or in the other mode)";
+        throw_errno(what, err);
+    }
+    res.prog_id = xdp_program__id(xp);
+    xdp_program__close(xp);
+
+    MultiprogPtr mp = get_multiprog(res.ifindex);
+    res.legacy = !mp || xdp_multiprog__is_legacy(mp.get());
+
+    struct rg_iface entry {};
+    entry.flags = RG_IFACE_USED | (res.legacy ? RG_IFACE_LEGACY : 0);
+    entry.ifindex = res.ifindex;
+    entry.prog_id = res.prog_id;
+    entry.attach_mode = mode;
+    entry.attached_at = uint64_t(time(nullptr));
+    std::strncpy(entry.name, opts.ifname.c_str(), sizeof(entry.name) - 1);
+    maps.reset_slot_stats(res.slot);
+    maps.put_iface(res.slot, entry);
+    guard.armed = false;
+
+    if (opts.ports)
+        maps.set_ports(*opts.ports);
+    if (opts.monitor)
+        maps.set_monitor(*opts.monitor);
+    return res;
+}
+
+DetachResult detach(const std::string &pin_dir, const std::string &ifname, bool keep_maps)
+{
+    DetachResult res;
+    if (!is_bpffs(pin_dir))
+        throw NotAttached("relayguard is not attached: no maps pinned in " + pin_dir);
+    DirLock lock(pin_dir);
+    Maps maps = Maps::open(pin_dir);
+    auto entry = maps.find_iface(ifname);
+    if (!entry)
+        throw Error("interface \"" + ifname + "\": relayguard is not attached to it");
+
+    MultiprogPtr mp = get_multiprog(entry->raw.ifindex);
+    LiveState live = query_live(*entry);
+    if (live.attached && mp) {
+        struct xdp_program *p = find_prog(mp.get(), entry->raw.prog_id);
+        int err = xdp_program__detach(p, int(entry->raw.ifindex),
+                                      static_cast<enum xdp_attach_mode>(entry->raw.attach_mode), 0);
+        if (err)
+            throw_errno("cannot detach from \"" + ifname + "\"", err);
+        res.was_live = true;
+    }
+    maps.release_iface(entry->slot);
+    if (maps.ifaces().empty() && !keep_maps) {
+        maps.remove_pins();
+        res.pins_removed = true;
+    }
+    return res;
+}
+
+} // namespace rg

@@ -1,0 +1,55 @@
+// Attaching the filter to interfaces through libxdp's multi-program
+// dispatcher, so other XDP programs on the same interface keep running.
+#pragma once
+
+#include "filter.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rg {
+
+enum class XdpMode { native, skb };
+const char *xdp_mode_name(uint32_t libxdp_mode);
+
+struct AttachOptions {
+    std::string ifname;
+    XdpMode mode = XdpMode::native;
+    std::optional<std::vector<uint16_t>> ports;  // replace the shared port set
+    std::optional<bool> monitor;                 // set the shared mode
+};
+
+struct AttachResult {
+    uint32_t ifindex = 0;
+    uint32_t slot = 0;
+    uint32_t prog_id = 0;
+    bool legacy = false;        // attached without the dispatcher
+    bool maps_created = false;  // first interface: the pin directory was made
+};
+
+// Attaches to an interface of the caller's network namespace. Errors leave
+// the state as it was: no attachment, no new pins, no changed config.
+AttachResult attach(const std::string &pin_dir, const AttachOptions &opts);
+
+struct DetachResult {
+    bool was_live = false;      // a program was attached and is now removed
+    bool pins_removed = false;  // it was the last interface
+};
+
+DetachResult detach(const std::string &pin_dir, const std::string &ifname, bool keep_maps);
+
+// What the kernel says about a registered attachment right now.
+struct LiveState {
+    bool present = false;    // interface exists with the registered index and name
+    bool attached = false;   // our program id is in its XDP chain
+    bool legacy = false;     // no dispatcher: relayguard is the only XDP program
+    int programs = 0;        // programs in the interface's XDP chain
+};
+LiveState query_live(const IfaceEntry &entry);
+
+// Routes libxdp's and libbpf's messages to stderr at the given verbosity
+// (0: warnings, 1: info, 2: debug).
+void set_library_verbosity(int level);
+
+} // namespace rg

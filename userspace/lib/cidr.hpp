@@ -1,0 +1,34 @@
+// IPv4/IPv6 prefixes as the rule maps store them.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rg {
+
+struct Cidr {
+    uint8_t family = 4;  // 4 or 6
+    uint8_t len = 0;     // prefix length, 0..32 or 0..128
+    std::array<uint8_t, 16> addr{};  // network order; IPv4 uses the first 4 bytes
+
+    uint8_t max_len() const { return family == 4 ? 32 : 128; }
+    std::string str() const;
+    // True if other lies within this prefix (same family).
+    bool contains(const Cidr &other) const;
+    auto operator<=>(const Cidr &) const = default;
+};
+
+struct ParsedCidr {
+    Cidr cidr;
+    bool host_bits_cleared = false;  // input had bits set beyond the prefix
+};
+
+// Parses "192.0.2.0/24", "2001:db8::/32", or a bare address (a /32 or /128).
+// Host bits beyond the prefix are cleared and reported in host_bits_cleared,
+// as ipset and iptables do. Throws rg::Error naming the text and the reason.
+ParsedCidr parse_cidr(std::string_view text);
+
+} // namespace rg

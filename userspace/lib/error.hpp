@@ -1,0 +1,24 @@
+// Errors the controller reports: a message that says what and where, and the
+// errno behind it when there is one.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace rg {
+
+class Error : public std::runtime_error {
+public:
+    explicit Error(const std::string &msg, int err = 0) : std::runtime_error(msg), err_(err) {}
+    int err() const { return err_; }
+
+private:
+    int err_;
+};
+
+// "what: strerror(err)" plus a hint for the errors users hit most (no
+// privileges, missing BPF support). err is a positive errno value.
+std::string errno_message(const std::string &what, int err);
+[[noreturn]] void throw_errno(const std::string &what, int err);
+
+} // namespace rg

@@ -1,0 +1,497 @@
+#include "filter.hpp"
+
+#include "error.hpp"
+#include "ports.hpp"
+#include "relayguard.skel.h"
+
+#include <algorithm>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace rg {
+
+Fd::~Fd()
+{
+    if (fd_ >= 0)
+        close(fd_);
+}
+
+Fd &Fd::operator=(Fd &&o) noexcept
+{
+    if (this != &o) {
+        if (fd_ >= 0)
+            close(fd_);
+        fd_ = o.fd_;
+        o.fd_ = -1;
+    }
+    return *this;
+}
+
+const char *list_name(ListKind kind)
+{
+    return kind == ListKind::allow ? "allowlist" : "blocklist";
+}
+
+std::string IfaceEntry::name() const
+{
+    return std::string(raw.name, strnlen(raw.name, sizeof(raw.name)));
+}
+
+namespace {
+
+// The shape of one map as this build defines it, read from the BPF object
+// itself so there is no second copy to keep in sync.
+struct MapSpec {
+    std::string name;
+    enum bpf_map_type type;
+    uint32_t key_size, value_size, max_entries, flags;
+};
+
+const std::vector<MapSpec> &map_specs()
+{
+    static const std::vector<MapSpec> specs = [] {
+        std::unique_ptr<struct relayguard, void (*)(struct relayguard *)> skel(
+            relayguard__open(), relayguard__destroy);
+        if (!skel)
+            throw_errno("cannot open the embedded BPF object", errno);
+        std::vector<MapSpec> out;
+        struct bpf_map *m;
+        bpf_object__for_each_map(m, skel->obj)
+        {
+            if (bpf_map__is_internal(m))
+                continue;
+            out.push_back({bpf_map__name(m), bpf_map__type(m), bpf_map__key_size(m),
+                           bpf_map__value_size(m), bpf_map__max_entries(m), bpf_map__map_flags(m)});
+        }
+        return out;
+    }();
+    return specs;
+}
+
+std::string pin_path(const std::string &dir, const std::string &name)
+{
+    return dir + "/" + name;
+}
+
+void check_compatible(const std::string &path, int fd, const MapSpec &spec)
+{
+    struct bpf_map_info info {};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+        throw_errno("cannot inspect pinned map " + path, errno);
+    auto mismatch = [&](const char *what, uint32_t got, uint32_t want) {
+        throw Error("pinned map " + path + " is from an incompatible relayguard build (" + what +
+                    " " + std::to_string(got) + ", this build expects " + std::to_string(want) +
+                    "); detach with the build that attached it, or remove " +
+                    fs::path(path).parent_path().string());
+    };
+    if (info.type != uint32_t(spec.type))
+        mismatch("map type", info.type, spec.type);
+    if (info.key_size != spec.key_size)
+        mismatch("key size", info.key_size, spec.key_size);
+    if (info.value_size != spec.value_size)
+        mismatch("value size", info.value_size, spec.value_size);
+    if (info.max_entries != spec.max_entries)
+        mismatch("max_entries", info.max_entries, spec.max_entries);
+    if (info.map_flags != spec.flags)
+        mismatch("map flags", info.map_flags, spec.flags);
+}
+
+Fd create_map(const MapSpec &spec)
+{
+    LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = spec.flags);
+    int fd = bpf_map_create(spec.type, spec.name.c_str(), spec.key_size, spec.value_size,
+                            spec.max_entries, &opts);
+    if (fd < 0)
+        throw_errno("cannot create BPF map " + spec.name, errno);
+    return Fd(fd);
+}
+
+// Key bytes of a rule for the LPM maps.
+std::vector<uint8_t> lpm_key(const Cidr &c)
+{
+    if (c.family == 4) {
+        struct rg_lpm4_key k {};
+        k.prefixlen = c.len;
+        std::memcpy(k.addr, c.addr.data(), 4);
+        auto p = reinterpret_cast<const uint8_t *>(&k);
+        return {p, p + sizeof(k)};
+    }
+    struct rg_lpm6_key k {};
+    k.prefixlen = c.len;
+    std::memcpy(k.addr, c.addr.data(), 16);
+    auto p = reinterpret_cast<const uint8_t *>(&k);
+    return {p, p + sizeof(k)};
+}
+
+const char *rule_map(ListKind kind, uint8_t family)
+{
+    if (kind == ListKind::allow)
+        return family == 4 ? RG_STR(RG_MAP_ALLOW4) : RG_STR(RG_MAP_ALLOW6);
+    return family == 4 ? RG_STR(RG_MAP_BLOCK4) : RG_STR(RG_MAP_BLOCK6);
+}
+
+} // namespace
+
+Maps Maps::open(const std::string &pin_dir)
+{
+    return open_impl(pin_dir, false, nullptr);
+}
+
+Maps Maps::open_or_create(const std::string &pin_dir, bool *created)
+{
+    return open_impl(pin_dir, true, created);
+}
+
+Maps Maps::open_impl(const std::string &pin_dir, bool create, bool *created)
+{
+    Maps m;
+    m.pin_dir_ = pin_dir;
+    int n = libbpf_num_possible_cpus();
+    if (n < 1)
+        throw_errno("cannot count CPUs", -n);
+    m.ncpus_ = unsigned(n);
+
+    const auto &specs = map_specs();
+    std::vector<const MapSpec *> missing;
+    for (const MapSpec &spec : specs) {
+        std::string path = pin_path(pin_dir, spec.name);
+        int fd = bpf_obj_get(path.c_str());
+        if (fd < 0) {
+            if (errno != ENOENT)
+                throw_errno("cannot open pinned map " + path, errno);
+            missing.push_back(&spec);
+            continue;
+        }
+        m.fds_.emplace(spec.name, Fd(fd));
+        check_compatible(path, fd, spec);
+    }
+    if (missing.size() == specs.size()) {
+        if (!create)
+            throw NotAttached("relayguard is not attached: no maps pinned in " + pin_dir +
+                              " (run: relayguard attach IFACE)");
+        // Create all maps first, pin them only when every one exists, and
+        // undo the pins on failure: a half-made set is never left behind.
+        std::map<std::string, Fd> fresh;
+        for (const MapSpec &spec : specs)
+            fresh.emplace(spec.name, create_map(spec));
+        struct rg_config cfg {};
+        cfg.abi_version = RG_ABI_VERSION;
+        ports_to_bitmap({25}, cfg);
+        uint32_t zero = 0;
+        if (bpf_map_update_elem(fresh.at(RG_STR(RG_MAP_CONFIG)).get(), &zero, &cfg, BPF_ANY) != 0)
+            throw_errno("cannot initialise " RG_STR(RG_MAP_CONFIG), errno);
+        std::vector<std::string> pinned;
+        for (auto &[name, fd] : fresh) {
+            std::string path = pin_path(pin_dir, name);
+            if (bpf_obj_pin(fd.get(), path.c_str()) != 0) {
+                int err = errno;
+                for (const std::string &p : pinned)
+                    unlink(p.c_str());
+                throw_errno("cannot pin map at " + path, err);
+            }
+            pinned.push_back(path);
+        }
+        m.fds_ = std::move(fresh);
+        if (created)
+            *created = true;
+        return m;
+    }
+    if (!missing.empty())
+        throw Error("pin directory " + pin_dir + " is incomplete: map " + missing.front()->name +
+                    " is missing (remove the directory and attach again)");
+    struct rg_config cfg = m.config();
+    if (cfg.abi_version != RG_ABI_VERSION)
+        throw Error("maps in " + pin_dir + " were made by relayguard ABI version " +
+                    std::to_string(cfg.abi_version) + ", this build uses " +
+                    std::to_string(RG_ABI_VERSION) +
+                    "; detach with the build that attached it, or remove " + pin_dir);
+    if (created)
+        *created = false;
+    return m;
+}
+
+int Maps::fd(const char *map_name) const
+{
+    return fds_.at(map_name).get();
+}
+
+bool Maps::add_rule(ListKind kind, const Cidr &cidr, unsigned source)
+{
+    int mfd = fd(rule_map(kind, cidr.family));
+    auto key = lpm_key(cidr);
+    struct rg_rule val {};
+    if (bpf_map_lookup_elem(mfd, key.data(), &val) != 0 && errno != ENOENT)
+        throw_errno(std::string("cannot read ") + list_name(kind) + " entry " + cidr.str(), errno);
+    uint64_t bit = 1ull << source;
+    if (val.sources & bit)
+        return false;
+    val.sources |= bit;
+    if (bpf_map_update_elem(mfd, key.data(), &val, BPF_ANY) != 0) {
+        int err = errno;
+        if (err == ENOSPC || err == E2BIG)
+            throw Error(std::string(list_name(kind)) + " is full: cannot add " + cidr.str(), err);
+        throw_errno(std::string("cannot add ") + cidr.str() + " to the " + list_name(kind), err);
+    }
+    return true;
+}
+
+bool Maps::del_rule(ListKind kind, const Cidr &cidr, unsigned source)
+{
+    int mfd = fd(rule_map(kind, cidr.family));
+    auto key = lpm_key(cidr);
+    struct rg_rule val {};
+    if (bpf_map_lookup_elem(mfd, key.data(), &val) != 0) {
+        if (errno == ENOENT)
+            return false;
+        throw_errno(std::string("cannot read ") + list_name(kind) + " entry " + cidr.str(), errno);
+    }
+    uint64_t bit = 1ull << source;
+    if (!(val.sources & bit))
+        return false;
+    val.sources &= ~bit;
+    int rc = val.sources ? bpf_map_update_elem(mfd, key.data(), &val, BPF_EXIST)
+                         : bpf_map_delete_elem(mfd, key.data());
+    if (rc != 0)
+        throw_errno(std::string("cannot remove ") + cidr.str() + " from the " + list_name(kind), errno);
+    return true;
+}
+
+std::vector<Rule> Maps::rules(ListKind kind) const
+{
+    std::vector<Rule> out;
+    for (uint8_t family : {uint8_t(4), uint8_t(6)}) {
+        int mfd = fd(rule_map(kind, family));
+        size_t ksize = family == 4 ? sizeof(rg_lpm4_key) : sizeof(rg_lpm6_key);
+        std::vector<uint8_t> key(ksize), next(ksize);
+        void *prev = nullptr;
+        while (bpf_map_get_next_key(mfd, prev, next.data()) == 0) {
+            Rule r;
+            r.cidr.family = family;
+            uint32_t plen;
+            std::memcpy(&plen, next.data(), 4);
+            r.cidr.len = uint8_t(plen);
+            std::memcpy(r.cidr.addr.data(), next.data() + 4, family == 4 ? 4 : 16);
+            struct rg_rule val {};
+            if (bpf_map_lookup_elem(mfd, next.data(), &val) == 0) {
+                r.sources = val.sources;
+                out.push_back(r);
+            }
+            key = next;
+            prev = key.data();
+        }
+        if (errno != ENOENT)
+            throw_errno(std::string("cannot list the ") + list_name(kind), errno);
+    }
+    std::sort(out.begin(), out.end(), [](const Rule &a, const Rule &b) { return a.cidr < b.cidr; });
+    return out;
+}
+
+size_t Maps::rule_count(ListKind kind) const
+{
+    return rules(kind).size();
+}
+
+struct rg_config Maps::config() const
+{
+    struct rg_config cfg {};
+    uint32_t zero = 0;
+    if (bpf_map_lookup_elem(fd(RG_STR(RG_MAP_CONFIG)), &zero, &cfg) != 0)
+        throw_errno("cannot read " RG_STR(RG_MAP_CONFIG), errno);
+    return cfg;
+}
+
+std::vector<uint16_t> Maps::ports() const
+{
+    return ports_from_bitmap(config());
+}
+
+bool Maps::monitor() const
+{
+    return config().flags & RG_CFG_MONITOR;
+}
+
+// The config is a single array element, so each update replaces it whole:
+// the program never sees a half-written port set.
+void Maps::set_ports(const std::vector<uint16_t> &ports)
+{
+    struct rg_config cfg = config();
+    ports_to_bitmap(ports, cfg);
+    uint32_t zero = 0;
+    if (bpf_map_update_elem(fd(RG_STR(RG_MAP_CONFIG)), &zero, &cfg, BPF_ANY) != 0)
+        throw_errno("cannot write " RG_STR(RG_MAP_CONFIG), errno);
+}
+
+void Maps::set_monitor(bool on)
+{
+    struct rg_config cfg = config();
+    cfg.flags = on ? (cfg.flags | RG_CFG_MONITOR) : (cfg.flags & ~RG_CFG_MONITOR);
+    uint32_t zero = 0;
+    if (bpf_map_update_elem(fd(RG_STR(RG_MAP_CONFIG)), &zero, &cfg, BPF_ANY) != 0)
+        throw_errno("cannot write " RG_STR(RG_MAP_CONFIG), errno);
+}
+
+std::vector<IfaceEntry> Maps::ifaces() const
+{
+    std::vector<IfaceEntry> out;
+    int mfd = fd(RG_STR(RG_MAP_IFACES));
+    for (uint32_t slot = 1; slot < RG_MAX_IFACES; slot++) {
+        IfaceEntry e;
+        e.slot = slot;
+        if (bpf_map_lookup_elem(mfd, &slot, &e.raw) != 0)
+            throw_errno("cannot read " RG_STR(RG_MAP_IFACES), errno);
+        if (e.raw.flags & RG_IFACE_USED)
+            out.push_back(e);
+    }
+    return out;
+}
+
+std::optional<IfaceEntry> Maps::find_iface(const std::string &name) const
+{
+    for (const IfaceEntry &e : ifaces())
+        if (e.name() == name)
+            return e;
+    return std::nullopt;
+}
+
+uint32_t Maps::free_slot() const
+{
+    std::vector<bool> used(RG_MAX_IFACES, false);
+    for (const IfaceEntry &e : ifaces())
+        used[e.slot] = true;
+    for (uint32_t slot = 1; slot < RG_MAX_IFACES; slot++)
+        if (!used[slot])
+            return slot;
+    throw Error("relayguard is attached to " + std::to_string(RG_MAX_IFACES - 1) +
+                " interfaces already, the most it supports");
+}
+
+void Maps::put_iface(uint32_t slot, const struct rg_iface &entry)
+{
+    if (bpf_map_update_elem(fd(RG_STR(RG_MAP_IFACES)), &slot, &entry, BPF_ANY) != 0)
+        throw_errno("cannot write " RG_STR(RG_MAP_IFACES), errno);
+}
+
+std::vector<struct rg_counter> Maps::read_percpu(uint32_t key) const
+{
+    std::vector<struct rg_counter> vals(ncpus_);
+    if (bpf_map_lookup_elem(fd(RG_STR(RG_MAP_STATS)), &key, vals.data()) != 0)
+        throw_errno("cannot read " RG_STR(RG_MAP_STATS), errno);
+    return vals;
+}
+
+void Maps::write_percpu(uint32_t key, const std::vector<struct rg_counter> &vals)
+{
+    if (bpf_map_update_elem(fd(RG_STR(RG_MAP_STATS)), &key, vals.data(), BPF_ANY) != 0)
+        throw_errno("cannot write " RG_STR(RG_MAP_STATS), errno);
+}
+
+void Maps::reset_slot_stats(uint32_t slot)
+{
+    std::vector<struct rg_counter> zero(ncpus_);
+    for (uint32_t r = 0; r < RG_REASON_STRIDE; r++)
+        write_percpu(slot * RG_REASON_STRIDE + r, zero);
+}
+
+void Maps::release_iface(uint32_t slot)
+{
+    // Only the controller writes slot 0, under the pin-directory lock, so the
+    // read-add-write below cannot race with a program.
+    for (uint32_t r = 0; r < RG_REASON_STRIDE; r++) {
+        auto retired = read_percpu(r);
+        auto gone = read_percpu(slot * RG_REASON_STRIDE + r);
+        for (unsigned c = 0; c < ncpus_; c++) {
+            retired[c].packets += gone[c].packets;
+            retired[c].bytes += gone[c].bytes;
+            retired[c].syn += gone[c].syn;
+        }
+        write_percpu(r, retired);
+    }
+    reset_slot_stats(slot);
+    struct rg_iface empty {};
+    put_iface(slot, empty);
+}
+
+StatsSnapshot Maps::stats() const
+{
+    StatsSnapshot snap;
+    std::vector<uint32_t> slots{0};
+    for (const IfaceEntry &e : ifaces()) {
+        slots.push_back(e.slot);
+        snap.slots[e.slot] = ReasonCounters{};
+    }
+    for (uint32_t slot : slots) {
+        for (uint32_t r = 0; r < RG_REASON_MAX; r++) {
+            for (const struct rg_counter &c : read_percpu(slot * RG_REASON_STRIDE + r)) {
+                snap.total[r].packets += c.packets;
+                snap.total[r].bytes += c.bytes;
+                snap.total[r].syn += c.syn;
+                if (slot != 0) {
+                    snap.slots[slot][r].packets += c.packets;
+                    snap.slots[slot][r].bytes += c.bytes;
+                    snap.slots[slot][r].syn += c.syn;
+                }
+            }
+        }
+    }
+    return snap;
+}
+
+void Maps::remove_pins()
+{
+    for (const MapSpec &spec : map_specs()) {
+        std::string path = pin_path(pin_dir_, spec.name);
+        if (unlink(path.c_str()) != 0 && errno != ENOENT)
+            throw_errno("cannot remove pin " + path, errno);
+    }
+    if (rmdir(pin_dir_.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY)
+        throw_errno("cannot remove " + pin_dir_, errno);
+}
+
+Program::Program(const Maps &maps, uint32_t ifslot)
+{
+    skel_ = relayguard__open();
+    if (!skel_)
+        throw_errno("cannot open the embedded BPF object", errno);
+    skel_->rodata->rg_ifslot = ifslot;
+    struct bpf_map *m;
+    bpf_object__for_each_map(m, skel_->obj)
+    {
+        if (bpf_map__is_internal(m))
+            continue;
+        if (int err = bpf_map__reuse_fd(m, maps.fd(bpf_map__name(m))); err) {
+            relayguard__destroy(skel_);
+            throw_errno(std::string("cannot reuse map ") + bpf_map__name(m), err);
+        }
+    }
+}
+
+Program::~Program()
+{
+    relayguard__destroy(skel_);
+}
+
+bpf_object *Program::object()
+{
+    return skel_->obj;
+}
+
+void Program::load()
+{
+    if (int err = relayguard__load(skel_); err)
+        throw_errno("cannot load the XDP program into the kernel", err);
+}
+
+int Program::prog_fd() const
+{
+    return bpf_program__fd(skel_->progs.relayguard_xdp);
+}
+
+} // namespace rg

@@ -1,0 +1,143 @@
+// The filter's shared state: the maps pinned under one directory, and the
+// program instances that use them.
+//
+// Invariants:
+//  - one pin directory holds one complete, compatible set of maps: every map
+//    this build defines, each with the expected type, key/value size,
+//    max_entries and flags, and a config stamped with RG_ABI_VERSION;
+//  - rules, ports and mode live only in those maps, so they are shared by all
+//    attached interfaces and outlive the command that set them.
+#pragma once
+
+#include "cidr.hpp"
+#include "relayguard_abi.h"
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct relayguard;
+struct bpf_object;
+
+namespace rg {
+
+inline constexpr const char *kDefaultPinDir = "/sys/fs/bpf/relayguard";
+
+// An owned file descriptor.
+class Fd {
+public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    ~Fd();
+    Fd(Fd &&o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+    Fd &operator=(Fd &&o) noexcept;
+    int get() const { return fd_; }
+
+private:
+    int fd_ = -1;
+};
+
+enum class ListKind { allow, block };
+const char *list_name(ListKind kind);
+
+struct Rule {
+    Cidr cidr;
+    uint64_t sources = 0;  // bit RG_SOURCE_MANUAL: the manual list
+};
+
+struct IfaceEntry {
+    uint32_t slot = 0;
+    struct rg_iface raw {};
+    std::string name() const;
+};
+
+using ReasonCounters = std::array<struct rg_counter, RG_REASON_MAX>;
+
+struct StatsSnapshot {
+    ReasonCounters total{};                     // every slot, detached ones included
+    std::map<uint32_t, ReasonCounters> slots;   // attached interface slots
+};
+
+// Error thrown when the pin directory holds no relayguard maps.
+class NotAttached : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Maps {
+public:
+    // Opens the maps pinned in pin_dir, each checked against this build.
+    // Throws NotAttached if there are none, rg::Error if they are incomplete
+    // or incompatible.
+    static Maps open(const std::string &pin_dir);
+    // As open(), but creates and pins the maps (all of them, with a default
+    // config protecting port 25) when the directory holds none.
+    static Maps open_or_create(const std::string &pin_dir, bool *created = nullptr);
+
+    const std::string &pin_dir() const { return pin_dir_; }
+    int fd(const char *map_name) const;
+
+    // Rules. add/del change only the given source's bit; an entry is removed
+    // when no source lists it any more. Return false when nothing changed.
+    bool add_rule(ListKind kind, const Cidr &cidr, unsigned source = RG_SOURCE_MANUAL);
+    bool del_rule(ListKind kind, const Cidr &cidr, unsigned source = RG_SOURCE_MANUAL);
+    std::vector<Rule> rules(ListKind kind) const;
+    size_t rule_count(ListKind kind) const;
+
+    struct rg_config config() const;
+    std::vector<uint16_t> ports() const;
+    bool monitor() const;
+    void set_ports(const std::vector<uint16_t> &ports);
+    void set_monitor(bool on);
+
+    // Attachment registry.
+    std::vector<IfaceEntry> ifaces() const;
+    std::optional<IfaceEntry> find_iface(const std::string &name) const;
+    uint32_t free_slot() const;  // throws when all slots are used
+    void put_iface(uint32_t slot, const struct rg_iface &entry);
+    // Frees the slot; its counters are folded into slot 0 so totals stay monotonic.
+    void release_iface(uint32_t slot);
+
+    StatsSnapshot stats() const;
+    void reset_slot_stats(uint32_t slot);
+
+    // Unpins every map and removes the directory. The maps live on while a
+    // program or fd still holds them.
+    void remove_pins();
+
+private:
+    Maps() = default;
+    static Maps open_impl(const std::string &pin_dir, bool create, bool *created);
+    std::vector<struct rg_counter> read_percpu(uint32_t key) const;
+    void write_percpu(uint32_t key, const std::vector<struct rg_counter> &vals);
+
+    std::string pin_dir_;
+    std::map<std::string, Fd> fds_;
+    unsigned ncpus_ = 1;
+};
+
+// One instance of the XDP program, bound to a pinned map set. The instance
+// counts into interface slot `ifslot`.
+class Program {
+public:
+    Program(const Maps &maps, uint32_t ifslot);
+    ~Program();
+    Program(const Program &) = delete;
+    Program &operator=(const Program &) = delete;
+
+    bpf_object *object();
+    // Loads into the kernel without attaching (BPF_PROG_RUN, tests).
+    void load();
+    int prog_fd() const;
+
+    static constexpr const char *kProgName = "relayguard_xdp";
+
+private:
+    struct relayguard *skel_ = nullptr;
+};
+
+} // namespace rg

@@ -1,0 +1,314 @@
+#include "lab.hpp"
+
+#include "error.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sstream>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace rg::lab {
+
+CmdResult run(const std::vector<std::string> &argv, const std::vector<std::string> &env)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0)
+        throw_errno("pipe", errno);
+    pid_t pid = fork();
+    if (pid < 0)
+        throw_errno("fork", errno);
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        for (const std::string &e : env)
+            putenv(const_cast<char *>(e.c_str()));
+        std::vector<char *> args;
+        for (const std::string &a : argv)
+            args.push_back(const_cast<char *>(a.c_str()));
+        args.push_back(nullptr);
+        execvp(args[0], args.data());
+        dprintf(2, "cannot run %s: %s\n", args[0], strerror(errno));
+        _exit(127);
+    }
+    close(pipefd[1]);
+    CmdResult res;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(pipefd[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0)
+            res.output.append(buf, size_t(n));
+    close(pipefd[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    res.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return res;
+}
+
+std::string run_checked(const std::vector<std::string> &argv)
+{
+    CmdResult r = run(argv);
+    if (r.status != 0) {
+        std::string cmd;
+        for (const std::string &a : argv)
+            cmd += (cmd.empty() ? "" : " ") + a;
+        throw Error("command failed (" + std::to_string(r.status) + "): " + cmd + "\n" + r.output);
+    }
+    return r.output;
+}
+
+Netns::Netns(std::string name) : name_(std::move(name))
+{
+    run_checked({"ip", "netns", "add", name_});
+}
+
+Netns::~Netns()
+{
+    lab::run({"ip", "netns", "del", name_});
+}
+
+void Netns::run(const std::function<void()> &fn) const
+{
+    std::exception_ptr failure;
+    std::thread t([&] {
+        try {
+            std::string path = "/run/netns/" + name_;
+            Fd nsfd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+            if (nsfd.get() < 0)
+                throw_errno("cannot open " + path, errno);
+            if (setns(nsfd.get(), CLONE_NEWNET) != 0)
+                throw_errno("cannot enter network namespace " + name_, errno);
+            fn();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+    });
+    t.join();
+    if (failure)
+        std::rethrow_exception(failure);
+}
+
+CmdResult Netns::exec(const std::vector<std::string> &argv, const std::vector<std::string> &env) const
+{
+    std::vector<std::string> full{"ip", "netns", "exec", name_};
+    if (!env.empty()) {
+        full.push_back("env");
+        full.insert(full.end(), env.begin(), env.end());
+    }
+    full.insert(full.end(), argv.begin(), argv.end());
+    return lab::run(full);
+}
+
+void cleanup_stale(const std::string &prefix)
+{
+    std::error_code ec;
+    for (const auto &ent : std::filesystem::directory_iterator("/run/netns", ec)) {
+        std::string name = ent.path().filename().string();
+        if (name.rfind(prefix, 0) != 0)
+            continue;
+        pid_t pid = pid_t(std::atoi(name.c_str() + prefix.size()));
+        if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
+            run({"ip", "netns", "del", name});
+    }
+}
+
+void make_veth(const Netns &ns_a, const std::string &a, const std::vector<std::string> &addrs_a,
+               const Netns &ns_b, const std::string &b, const std::vector<std::string> &addrs_b)
+{
+    // Created inside ns_a, so the pair never appears in the caller's namespace.
+    run_checked({"ip", "-n", ns_a.name(), "link", "add", a, "type", "veth", "peer", "name", b,
+                 "netns", ns_b.name()});
+    auto setup = [](const Netns &ns, const std::string &dev, const std::vector<std::string> &addrs) {
+        for (const std::string &addr : addrs) {
+            std::vector<std::string> cmd{"ip", "-n", ns.name(), "addr", "add", addr, "dev", dev};
+            if (addr.find(':') != std::string::npos)
+                cmd.push_back("nodad");
+            run_checked(cmd);
+        }
+        run_checked({"ip", "-n", ns.name(), "link", "set", "dev", dev, "up"});
+        run_checked({"ip", "-n", ns.name(), "link", "set", "dev", "lo", "up"});
+    };
+    setup(ns_a, a, addrs_a);
+    setup(ns_b, b, addrs_b);
+}
+
+namespace {
+
+struct Sockaddr {
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+};
+
+Sockaddr make_addr(const std::string &ip, uint16_t port)
+{
+    Sockaddr s;
+    if (ip.find(':') != std::string::npos) {
+        auto *a = reinterpret_cast<sockaddr_in6 *>(&s.ss);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        if (inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr) != 1)
+            throw Error("\"" + ip + "\": not an IPv6 address");
+        s.len = sizeof(*a);
+    } else {
+        auto *a = reinterpret_cast<sockaddr_in *>(&s.ss);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        if (inet_pton(AF_INET, ip.c_str(), &a->sin_addr) != 1)
+            throw Error("\"" + ip + "\": not an IPv4 address");
+        s.len = sizeof(*a);
+    }
+    return s;
+}
+
+} // namespace
+
+SmtpSink::SmtpSink(const Netns &ns, const std::vector<uint16_t> &ports)
+{
+    ns.run([&] {
+        for (uint16_t port : ports) {
+            auto l = std::make_unique<Listener>();
+            l->port = port;
+            l->fd = Fd(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+            if (l->fd.get() < 0)
+                throw_errno("socket", errno);
+            int off = 0, on = 1;
+            setsockopt(l->fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+            setsockopt(l->fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+            Sockaddr sa = make_addr("::", port);
+            if (bind(l->fd.get(), reinterpret_cast<sockaddr *>(&sa.ss), sa.len) != 0)
+                throw_errno("cannot bind port " + std::to_string(port), errno);
+            if (listen(l->fd.get(), 128) != 0)
+                throw_errno("listen", errno);
+            listeners_.push_back(std::move(l));
+        }
+    });
+    for (auto &l : listeners_) {
+        Listener *lp = l.get();
+        threads_.emplace_back([lp] {
+            for (;;) {
+                int c = accept4(lp->fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
+                if (c < 0) {
+                    if (errno == EINTR || errno == ECONNABORTED)
+                        continue;
+                    return;  // shut down
+                }
+                lp->accepted++;
+                static const char greeting[] = "220 relayguard-lab ESMTP\r\n";
+                (void)!write(c, greeting, sizeof(greeting) - 1);
+                close(c);
+            }
+        });
+    }
+}
+
+SmtpSink::~SmtpSink()
+{
+    for (auto &l : listeners_)
+        shutdown(l->fd.get(), SHUT_RDWR);  // wakes accept()
+    for (auto &t : threads_)
+        t.join();
+}
+
+unsigned SmtpSink::accepted(uint16_t port) const
+{
+    for (const auto &l : listeners_)
+        if (l->port == port)
+            return l->accepted.load();
+    return 0;
+}
+
+const char *connect_result_name(ConnectResult r)
+{
+    switch (r) {
+    case ConnectResult::connected:
+        return "connected";
+    case ConnectResult::refused:
+        return "refused";
+    case ConnectResult::timed_out:
+        return "timed out";
+    default:
+        return "error";
+    }
+}
+
+ConnectResult connect_tcp(const Netns &ns, const std::string &src, const std::string &dst,
+                          uint16_t port, int timeout_ms, std::string *greeting)
+{
+    ConnectResult result = ConnectResult::error;
+    ns.run([&] {
+        Sockaddr from = make_addr(src, 0), to = make_addr(dst, port);
+        Fd s(socket(to.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        if (s.get() < 0)
+            throw_errno("socket", errno);
+        if (bind(s.get(), reinterpret_cast<sockaddr *>(&from.ss), from.len) != 0)
+            throw_errno("cannot bind source " + src, errno);
+        if (connect(s.get(), reinterpret_cast<sockaddr *>(&to.ss), to.len) != 0 && errno != EINPROGRESS)
+            throw_errno("connect", errno);
+        pollfd p{s.get(), POLLOUT, 0};
+        int n = poll(&p, 1, timeout_ms);
+        if (n == 0) {
+            result = ConnectResult::timed_out;
+            return;
+        }
+        int err = 0;
+        socklen_t len = sizeof(err);
+        getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err == ECONNREFUSED) {
+            result = ConnectResult::refused;
+            return;
+        }
+        if (err != 0) {
+            result = err == ETIMEDOUT ? ConnectResult::timed_out : ConnectResult::error;
+            return;
+        }
+        result = ConnectResult::connected;
+        if (greeting) {
+            pollfd r{s.get(), POLLIN, 0};
+            if (poll(&r, 1, timeout_ms) == 1) {
+                char buf[256];
+                ssize_t got = read(s.get(), buf, sizeof(buf));
+                if (got > 0)
+                    greeting->assign(buf, size_t(got));
+            }
+        }
+    });
+    return result;
+}
+
+uint64_t tcp_snmp(const Netns &ns, const std::string &field)
+{
+    uint64_t value = 0;
+    bool found = false;
+    ns.run([&] {
+        // /proc/thread-self/net shows the calling thread's namespace.
+        std::ifstream in("/proc/thread-self/net/snmp");
+        std::string names, values;
+        while (std::getline(in, names) && std::getline(in, values)) {
+            if (names.rfind("Tcp:", 0) != 0)
+                continue;
+            std::istringstream n(names), v(values);
+            std::string name, val;
+            while (n >> name && v >> val)
+                if (name == field) {
+                    value = std::stoull(val);
+                    found = true;
+                }
+        }
+    });
+    if (!found)
+        throw Error("no Tcp field " + field + " in /proc/net/snmp of " + ns.name());
+    return value;
+}
+
+} // namespace rg::lab

@@ -1,0 +1,84 @@
+// A network-namespace lab: namespaces, a veth pair between them, a TCP
+// listener that answers like an SMTP server, and clients that connect from a
+// chosen source address. Used by `relayguard demo` and the integration tests.
+//
+// Everything it creates is removed by destructors; names carry the creating
+// process id so a crashed run can be recognised and cleaned (cleanup_stale).
+#pragma once
+
+#include "filter.hpp"
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rg::lab {
+
+struct CmdResult {
+    int status = -1;  // exit status, or -1 if it did not exit normally
+    std::string output;  // stdout and stderr together
+};
+
+// Runs argv (no shell), with extra environment entries "K=V".
+CmdResult run(const std::vector<std::string> &argv, const std::vector<std::string> &env = {});
+// As run(), throwing rg::Error with the output if the status is not 0.
+std::string run_checked(const std::vector<std::string> &argv);
+
+class Netns {
+public:
+    explicit Netns(std::string name);
+    ~Netns();
+    Netns(const Netns &) = delete;
+    Netns &operator=(const Netns &) = delete;
+
+    const std::string &name() const { return name_; }
+    // Runs fn on a thread that has entered this namespace; rethrows its exceptions.
+    void run(const std::function<void()> &fn) const;
+    // `ip netns exec NAME argv...`
+    CmdResult exec(const std::vector<std::string> &argv, const std::vector<std::string> &env = {}) const;
+
+private:
+    std::string name_;
+};
+
+// Deletes namespaces named PREFIX<pid>-* whose process no longer exists.
+void cleanup_stale(const std::string &prefix);
+
+// A veth pair from a (in ns_a) to b (in ns_b), both up, with addresses given
+// as "198.51.100.1/24" or "2001:db8::1/64" (IPv6 without duplicate-address
+// detection, so they are usable at once).
+void make_veth(const Netns &ns_a, const std::string &a, const std::vector<std::string> &addrs_a,
+               const Netns &ns_b, const std::string &b, const std::vector<std::string> &addrs_b);
+
+// A TCP listener in a namespace (IPv4 and IPv6) on each given port that sends
+// an SMTP-style greeting and closes. Counts accepted connections per port.
+class SmtpSink {
+public:
+    SmtpSink(const Netns &ns, const std::vector<uint16_t> &ports);
+    ~SmtpSink();
+    unsigned accepted(uint16_t port) const;
+
+private:
+    struct Listener {
+        uint16_t port;
+        Fd fd;
+        std::atomic<unsigned> accepted{0};
+    };
+    std::vector<std::unique_ptr<Listener>> listeners_;
+    std::vector<std::thread> threads_;
+};
+
+enum class ConnectResult { connected, refused, timed_out, error };
+const char *connect_result_name(ConnectResult r);
+
+// From namespace ns, connects src -> dst:port with a timeout; on success,
+// reads the greeting into *greeting (if given).
+ConnectResult connect_tcp(const Netns &ns, const std::string &src, const std::string &dst,
+                          uint16_t port, int timeout_ms, std::string *greeting = nullptr);
+
+// TCP counters of a namespace from /proc/net/snmp (e.g. "OutSegs", "RetransSegs").
+uint64_t tcp_snmp(const Netns &ns, const std::string &field);
+
+} // namespace rg::lab
