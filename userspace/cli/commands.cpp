@@ -9,6 +9,9 @@
 #include "stats.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <filesystem>
 #include <iostream>
 #include <net/if.h>
@@ -55,8 +58,10 @@ const CLI::Validator kExistingIface(
 // Mutating commands hold the pin-directory lock for their whole run.
 std::unique_ptr<DirLock> lock_pin_dir(const std::string &dir)
 {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(dir, ec))
+    struct stat st;
+    if (stat(dir.c_str(), &st) != 0 && errno != ENOENT)
+        throw_errno("cannot access " + dir, errno);
+    if (access(dir.c_str(), F_OK) != 0 || !S_ISDIR(st.st_mode))
         throw NotAttached("relayguard is not attached: no maps pinned in " + dir +
                           " (run: relayguard attach IFACE)");
     return std::make_unique<DirLock>(dir);

@@ -11,7 +11,7 @@
 #include "lab.hpp"
 #include "stats.hpp"
 
-#include <filesystem>
+#include <cstdlib>
 #include <iostream>
 #include <unistd.h>
 
@@ -34,10 +34,11 @@ int demo(Options &o)
     if (geteuid() != 0)
         throw Error("the demo creates network namespaces and attaches XDP: run it as root");
     const std::string pid = std::to_string(getpid());
-    // Own pin directory, next to the configured one, so a filter already
-    // running on this host is not touched.
-    const std::string pin_dir =
-        std::filesystem::path(o.pin_dir).parent_path().string() + "/relayguard-demo-" + pid;
+    // A private bpffs for the demo's pins and libxdp's state: a filter
+    // already running on this host is not touched, and nothing is left behind.
+    lab::TempBpffs bpffs;
+    const std::string pin_dir = bpffs.pin_dir();
+    setenv("LIBXDP_BPFFS", bpffs.root().c_str(), 1);
     const bool quiet = o.json;
     auto say = [&](const std::string &line) {
         if (!quiet)
@@ -63,19 +64,22 @@ int demo(Options &o)
     };
     int failures = 0;
     try {
+        AttachResult res;
         server.run([&] {
             AttachOptions a;
             a.ifname = srv_if.substr(0, 15);
             a.ports = std::vector<uint16_t>{25};
-            attach(pin_dir, a);
+            res = attach(pin_dir, a);
         });
         attached = true;
         Maps maps = Maps::open(pin_dir);
         maps.add_rule(ListKind::block, parse_cidr("192.0.2.64/27").cidr);
         maps.add_rule(ListKind::block, parse_cidr("2001:db8:25::/120").cidr);
         maps.add_rule(ListKind::allow, parse_cidr("2001:db8:25::10/128").cidr);
-        say("relayguard: attached to " + srv_if.substr(0, 15) +
-            ", port 25 protected, blocklist 192.0.2.64/27 and 2001:db8:25::/120, "
+        say("relayguard: attached to " + srv_if.substr(0, 15) + " (native XDP, " +
+            (res.legacy ? "alone: this kernel refused libxdp's multi-program dispatcher"
+                        : "through libxdp's multi-program dispatcher") +
+            "), port 25 protected, blocklist 192.0.2.64/27 and 2001:db8:25::/120, "
             "allowlist 2001:db8:25::10");
 
         const Attempt attempts[] = {

@@ -18,16 +18,19 @@ namespace {
 
 int g_verbosity = 0;
 
+// Library messages are shown only with -v: at the default level relayguard
+// reports outcomes itself, and libxdp's probes (e.g. a kernel refusing its
+// dispatcher) print alarming errors for conditions that are handled.
 int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
-    if (int(level) > g_verbosity)
+    if (g_verbosity == 0 || int(level) > g_verbosity)
         return 0;
     return vfprintf(stderr, fmt, ap);
 }
 
 int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-    if (int(level) > g_verbosity)
+    if (g_verbosity == 0 || int(level) > g_verbosity)
         return 0;
     return vfprintf(stderr, fmt, ap);
 }

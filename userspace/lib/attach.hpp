@@ -49,7 +49,7 @@ struct LiveState {
 LiveState query_live(const IfaceEntry &entry);
 
 // Routes libxdp's and libbpf's messages to stderr at the given verbosity
-// (0: warnings, 1: info, 2: debug).
+// (0: none, 1: warnings and info, 2: debug).
 void set_library_verbosity(int level);
 
 } // namespace rg

@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sstream>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -108,6 +109,25 @@ CmdResult Netns::exec(const std::vector<std::string> &argv, const std::vector<st
     }
     full.insert(full.end(), argv.begin(), argv.end());
     return lab::run(full);
+}
+
+TempBpffs::TempBpffs()
+{
+    char tmpl[] = "/tmp/relayguard-bpffs.XXXXXX";
+    if (!mkdtemp(tmpl))
+        throw_errno("cannot create a temporary directory", errno);
+    root_ = tmpl;
+    if (mount("bpf", root_.c_str(), "bpf", 0, "mode=0700") != 0) {
+        int err = errno;
+        rmdir(root_.c_str());
+        throw_errno("cannot mount a BPF filesystem on " + root_, err);
+    }
+}
+
+TempBpffs::~TempBpffs()
+{
+    umount2(root_.c_str(), MNT_DETACH);
+    rmdir(root_.c_str());
 }
 
 void cleanup_stale(const std::string &prefix)

@@ -43,6 +43,22 @@ private:
     std::string name_;
 };
 
+// A private BPF filesystem mounted on a fresh temporary directory, unmounted
+// and removed by the destructor: pins made inside it cannot outlive their
+// user, also when it fails. pin_dir() is where relayguard's maps go.
+class TempBpffs {
+public:
+    TempBpffs();
+    ~TempBpffs();
+    TempBpffs(const TempBpffs &) = delete;
+    TempBpffs &operator=(const TempBpffs &) = delete;
+    const std::string &root() const { return root_; }
+    std::string pin_dir() const { return root_ + "/relayguard"; }
+
+private:
+    std::string root_;
+};
+
 // Deletes namespaces named PREFIX<pid>-* whose process no longer exists.
 void cleanup_stale(const std::string &prefix);
 
