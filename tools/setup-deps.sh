@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what relayguard needs to build, run and test on Debian 12 (as root).
+set -euo pipefail
+pkgs=(
+  build-essential cmake pkg-config clang llvm
+  libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
+  libcli11-dev nlohmann-json3-dev libgtest-dev
+  iproute2 util-linux
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
