@@ -283,6 +283,19 @@ int cmd_stats(Options &o)
     return 0;
 }
 
+// Each value is checked on its own by kPorts; the limit on the number of
+// ports needs the whole list, so it is checked once all values are in.
+void check_port_list(const Options &o)
+{
+    if (o.ports.empty())
+        return;
+    try {
+        parse_ports(o.ports);
+    } catch (const Error &e) {
+        throw CLI::ValidationError("ports", e.what());
+    }
+}
+
 void add_rule_commands(CLI::App &app, Options &o, const char *name, ListKind kind, const char *what)
 {
     CLI::App *list = app.add_subcommand(name, std::string("manage the ") + what)->require_subcommand(1);
@@ -306,6 +319,7 @@ std::unique_ptr<CLI::App> make_app(Options &o)
         "Drops TCP packets to protected mail ports from blocklisted sources; the allowlist always wins.",
         "relayguard");
     app->require_subcommand(1);
+    app->fallthrough();  // global options may also follow the subcommand
     app->set_version_flag("--version", "relayguard 0.1.0 (ABI " + std::to_string(RG_ABI_VERSION) + ")");
     o.pin_dir = kDefaultPinDir;
     app->add_option("--pin-dir", o.pin_dir, "where the shared maps are pinned (a bpffs directory)")
@@ -318,7 +332,10 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     attach->add_option("--ports", o.ports, "protected TCP ports for all interfaces (default 25)")
         ->delimiter(',')->check(kPorts);
     attach->add_flag("--monitor", o.monitor, "count would-be drops, drop nothing (applies to all interfaces)");
-    attach->callback([&o] { o.action = cmd_attach; });
+    attach->callback([&o] {
+        check_port_list(o);
+        o.action = cmd_attach;
+    });
 
     CLI::App *detach = app->add_subcommand("detach", "detach the filter from an interface");
     detach->add_option("iface", o.iface, "network interface")->required();
@@ -331,7 +348,10 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     CLI::App *ports = app->add_subcommand("ports", "protected destination ports")->require_subcommand(1);
     CLI::App *pset = ports->add_subcommand("set", "replace the protected ports (at most 16)");
     pset->add_option("port", o.ports, "TCP port(s), e.g. 25 465 587 or 25,465,587")->required()->check(kPorts);
-    pset->callback([&o] { o.action = cmd_ports_set; });
+    pset->callback([&o] {
+        check_port_list(o);
+        o.action = cmd_ports_set;
+    });
 
     CLI::App *mode = app->add_subcommand("mode", "enforce (drop) or monitor (count only)");
     mode->add_option("mode", o.filter_mode, "enforce|monitor")->required()->check(CLI::IsMember({"enforce", "monitor"}));

@@ -55,9 +55,10 @@ ParsedCidr parse_cidr(std::string_view text)
     if (has_len) {
         unsigned v = 0;
         auto [end, ec] = std::from_chars(plen.data(), plen.data() + plen.size(), v);
-        if (plen.empty() || ec != std::errc() || end != plen.data() + plen.size() ||
-            (plen.size() > 1 && plen[0] == '0'))
+        if (plen.empty() || ec != std::errc() || end != plen.data() + plen.size())
             bad(text, "prefix length \"" + std::string(plen) + "\" is not a number");
+        if (plen.size() > 1 && plen[0] == '0')
+            bad(text, "prefix length \"" + std::string(plen) + "\" has a leading zero");
         if (v > c.max_len())
             bad(text, "prefix length " + std::to_string(v) + " out of range (0-" +
                           std::to_string(c.max_len()) + " for IPv" + std::to_string(c.family) + ")");
