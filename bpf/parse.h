@@ -61,17 +61,17 @@ struct parsed {
 	__u8 saddr[16];  /* first 4 bytes used for IPv4 */
 };
 
-/* Ethernet with up to RG_MAX_VLAN_TAGS 802.1Q/802.1ad tags. Returns the
- * inner ethertype (network order), 0 on truncation, or a VLAN ethertype if
- * there were more tags than we parse. */
-static __always_inline __be16 parse_eth(struct cursor *c)
+/* Ethernet with up to RG_MAX_VLAN_TAGS 802.1Q/802.1ad tags. Stores the
+ * inner ethertype (network order) in *proto -- still a VLAN ethertype if
+ * there were more tags than we parse -- and returns 0, or -1 on truncation. */
+static __always_inline int parse_eth(struct cursor *c, __be16 *proto_out)
 {
 	struct ethhdr *eth = cur_pull(c, sizeof(*eth));
 	__be16 proto;
 	int i;
 
 	if (!eth)
-		return 0;
+		return -1;
 	proto = eth->h_proto;
 #pragma unroll
 	for (i = 0; i < RG_MAX_VLAN_TAGS; i++) {
@@ -81,10 +81,11 @@ static __always_inline __be16 parse_eth(struct cursor *c)
 			break;
 		tag = cur_pull(c, sizeof(*tag));
 		if (!tag)
-			return 0;
+			return -1;
 		proto = tag->encap_proto;
 	}
-	return proto;
+	*proto_out = proto;
+	return 0;
 }
 
 static __always_inline enum parse_status parse_tcp(struct cursor *c, struct parsed *p)
@@ -147,6 +148,7 @@ static __always_inline enum parse_status parse_ipv6(struct cursor *c, struct par
 	__builtin_memcpy(p->saddr, &ip6->saddr, 16);
 	nh = ip6->nexthdr;
 
+	/* Up to RG_MAX_IPV6_EXTHDRS extension headers, then TCP. */
 	for (i = 0; i < RG_MAX_IPV6_EXTHDRS; i++) {
 		struct ipv6_opt_hdr_min *opt;
 		struct ipv6_frag_hdr_min *frag;
@@ -184,15 +186,26 @@ static __always_inline enum parse_status parse_ipv6(struct cursor *c, struct par
 			return PARSE_NOT_TCP;
 		}
 	}
-	return PARSE_UNPARSED;
+	if (nh == IPPROTO_TCP)
+		return parse_tcp(c, p);
+	switch (nh) {
+	case IPPROTO_HOPOPTS:
+	case IPPROTO_ROUTING:
+	case IPPROTO_DSTOPTS:
+	case IPPROTO_AH:
+	case IPPROTO_FRAGMENT:
+		return PARSE_UNPARSED; /* a longer chain than we follow */
+	default:
+		return PARSE_NOT_TCP;
+	}
 }
 
 /* Parse from the Ethernet header down to TCP. */
 static __always_inline enum parse_status parse_packet(struct cursor *c, struct parsed *p)
 {
-	__be16 proto = parse_eth(c);
+	__be16 proto;
 
-	if (proto == 0)
+	if (parse_eth(c, &proto))
 		return PARSE_MALFORMED;
 	if (proto == bpf_htons(ETH_P_IP))
 		return parse_ipv4(c, p);
