@@ -11,7 +11,9 @@
 #include "lab.hpp"
 #include "stats.hpp"
 
+#include <csignal>
 #include <cstdlib>
+#include <pthread.h>
 #include <iostream>
 #include <unistd.h>
 
@@ -33,6 +35,23 @@ int demo(Options &o)
 {
     if (geteuid() != 0)
         throw Error("the demo creates network namespaces and attaches XDP: run it as root");
+    // The lab must be removed whatever happens: hold off Ctrl-C, SIGTERM and
+    // SIGHUP until cleanup is done (a pending one is delivered then), and let
+    // a closed stdout fail writes instead of killing the process.
+    struct SignalDefer {
+        sigset_t old;
+        SignalDefer()
+        {
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, SIGINT);
+            sigaddset(&set, SIGTERM);
+            sigaddset(&set, SIGHUP);
+            pthread_sigmask(SIG_BLOCK, &set, &old);
+            signal(SIGPIPE, SIG_IGN);
+        }
+        ~SignalDefer() { pthread_sigmask(SIG_SETMASK, &old, nullptr); }
+    } defer;
     const std::string pid = std::to_string(getpid());
     // A private bpffs for the demo's pins and libxdp's state: a filter
     // already running on this host is not touched, and nothing is left behind.

@@ -57,6 +57,9 @@ struct IfaceEntry {
 
 using ReasonCounters = std::array<struct rg_counter, RG_REASON_MAX>;
 
+// Counters of slot 0 (detached interfaces) and of every slot registered in
+// the attachment registry; a program counting into an unregistered slot is
+// not included.
 struct StatsSnapshot {
     ReasonCounters total{};                     // every slot, detached ones included
     std::map<uint32_t, ReasonCounters> slots;   // attached interface slots
