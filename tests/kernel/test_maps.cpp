@@ -1,0 +1,176 @@
+// The pinned-map contract: creation, reuse, refusal of incompatible or
+// incomplete pin directories, rule bookkeeping and counter lifetime.
+#include "error.hpp"
+#include "filter.hpp"
+#include "privileged.hpp"
+
+#include <gtest/gtest.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cstring>
+#include <filesystem>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace {
+
+class MapsTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        RG_REQUIRE_PRIVILEGED();
+        fs_ = std::make_unique<rg::test::PrivateBpffs>();
+        ASSERT_EQ(mkdir(fs_->pin_dir().c_str(), 0700), 0);
+    }
+    std::string pin(const char *name) const { return fs_->pin_dir() + "/" + name; }
+    std::unique_ptr<rg::test::PrivateBpffs> fs_;
+};
+
+rg::Cidr cidr(const char *text)
+{
+    return rg::parse_cidr(text).cidr;
+}
+
+TEST_F(MapsTest, OpenWithoutPinsSaysNotAttached)
+{
+    EXPECT_THROW(rg::Maps::open(fs_->pin_dir()), rg::NotAttached);
+}
+
+TEST_F(MapsTest, CreateMakesEveryMapWithDefaultsAndReopenReusesThem)
+{
+    bool created = false;
+    {
+        rg::Maps m = rg::Maps::open_or_create(fs_->pin_dir(), &created);
+        EXPECT_TRUE(created);
+        EXPECT_EQ(m.ports(), std::vector<uint16_t>{25});
+        EXPECT_FALSE(m.monitor());
+        EXPECT_EQ(m.config().abi_version, uint32_t(RG_ABI_VERSION));
+        m.add_rule(rg::ListKind::block, cidr("192.0.2.0/24"));
+    }
+    for (const char *name : {RG_STR(RG_MAP_CONFIG), RG_STR(RG_MAP_ALLOW4), RG_STR(RG_MAP_ALLOW6),
+                             RG_STR(RG_MAP_BLOCK4), RG_STR(RG_MAP_BLOCK6), RG_STR(RG_MAP_STATS),
+                             RG_STR(RG_MAP_IFACES)})
+        EXPECT_TRUE(std::filesystem::exists(pin(name))) << name;
+    rg::Maps again = rg::Maps::open_or_create(fs_->pin_dir(), &created);
+    EXPECT_FALSE(created);
+    ASSERT_EQ(again.rules(rg::ListKind::block).size(), 1u);
+    EXPECT_EQ(again.rules(rg::ListKind::block)[0].cidr, cidr("192.0.2.0/24"));
+}
+
+TEST_F(MapsTest, IncompatiblePinnedMapIsRefusedByName)
+{
+    { rg::Maps::open_or_create(fs_->pin_dir()); }
+    // Replace the blocklist with a map of another value size, as an
+    // incompatible build would have pinned it.
+    ASSERT_EQ(unlink(pin(RG_STR(RG_MAP_BLOCK4)).c_str()), 0);
+    LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+    int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "rg_block4", sizeof(rg_lpm4_key), 16,
+                            RG_BLOCK_MAX_ENTRIES, &opts);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(bpf_obj_pin(fd, pin(RG_STR(RG_MAP_BLOCK4)).c_str()), 0);
+    close(fd);
+    try {
+        rg::Maps::open(fs_->pin_dir());
+        FAIL() << "an incompatible map was accepted";
+    } catch (const rg::Error &e) {
+        std::string msg = e.what();
+        EXPECT_NE(msg.find("rg_block4"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("value size 16"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("incompatible"), std::string::npos) << msg;
+    }
+}
+
+TEST_F(MapsTest, OtherAbiVersionIsRefused)
+{
+    {
+        rg::Maps m = rg::Maps::open_or_create(fs_->pin_dir());
+        rg_config cfg = m.config();
+        cfg.abi_version = RG_ABI_VERSION + 1;
+        uint32_t zero = 0;
+        ASSERT_EQ(bpf_map_update_elem(m.fd(RG_STR(RG_MAP_CONFIG)), &zero, &cfg, BPF_ANY), 0);
+    }
+    try {
+        rg::Maps::open(fs_->pin_dir());
+        FAIL() << "maps from another ABI version were accepted";
+    } catch (const rg::Error &e) {
+        EXPECT_NE(std::string(e.what()).find("ABI version " + std::to_string(RG_ABI_VERSION + 1)),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+TEST_F(MapsTest, IncompletePinDirectoryIsRefused)
+{
+    { rg::Maps::open_or_create(fs_->pin_dir()); }
+    ASSERT_EQ(unlink(pin(RG_STR(RG_MAP_STATS)).c_str()), 0);
+    try {
+        rg::Maps::open_or_create(fs_->pin_dir());
+        FAIL() << "an incomplete set was accepted";
+    } catch (const rg::Error &e) {
+        EXPECT_NE(std::string(e.what()).find("rg_stats"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(MapsTest, RuleSourcesAndIdempotence)
+{
+    rg::Maps m = rg::Maps::open_or_create(fs_->pin_dir());
+    EXPECT_TRUE(m.add_rule(rg::ListKind::block, cidr("2001:db8::/32")));
+    EXPECT_FALSE(m.add_rule(rg::ListKind::block, cidr("2001:db8::/32"))) << "second add changed something";
+    EXPECT_TRUE(m.add_rule(rg::ListKind::block, cidr("2001:db8::/32"), 3));
+    auto rules = m.rules(rg::ListKind::block);
+    ASSERT_EQ(rules.size(), 1u);
+    EXPECT_EQ(rules[0].sources, (1ull << RG_SOURCE_MANUAL) | (1ull << 3));
+    // Removing one source keeps the entry for the other.
+    EXPECT_TRUE(m.del_rule(rg::ListKind::block, cidr("2001:db8::/32")));
+    ASSERT_EQ(m.rules(rg::ListKind::block).size(), 1u);
+    EXPECT_TRUE(m.del_rule(rg::ListKind::block, cidr("2001:db8::/32"), 3));
+    EXPECT_TRUE(m.rules(rg::ListKind::block).empty());
+    EXPECT_FALSE(m.del_rule(rg::ListKind::block, cidr("2001:db8::/32")));
+    // Lists are independent and sorted.
+    m.add_rule(rg::ListKind::allow, cidr("198.51.100.0/24"));
+    m.add_rule(rg::ListKind::allow, cidr("192.0.2.0/24"));
+    auto allow = m.rules(rg::ListKind::allow);
+    ASSERT_EQ(allow.size(), 2u);
+    EXPECT_EQ(allow[0].cidr, cidr("192.0.2.0/24"));
+    EXPECT_TRUE(m.rules(rg::ListKind::block).empty());
+}
+
+TEST_F(MapsTest, ReleasingASlotKeepsTotalsMonotonic)
+{
+    rg::Maps m = rg::Maps::open_or_create(fs_->pin_dir());
+    rg_iface entry{};
+    entry.flags = RG_IFACE_USED;
+    entry.ifindex = 1;
+    std::strncpy(entry.name, "lo", sizeof(entry.name));
+    uint32_t slot = m.free_slot();
+    m.put_iface(slot, entry);
+    // Count packets in the slot as the program would.
+    int ncpus = libbpf_num_possible_cpus();
+    std::vector<rg_counter> vals(static_cast<size_t>(ncpus));
+    vals[0].packets = 5;
+    vals[0].bytes = 300;
+    uint32_t key = slot * RG_REASON_STRIDE + RG_DROP_BLOCKLIST;
+    ASSERT_EQ(bpf_map_update_elem(m.fd(RG_STR(RG_MAP_STATS)), &key, vals.data(), BPF_ANY), 0);
+    EXPECT_EQ(m.stats().total[RG_DROP_BLOCKLIST].packets, 5u);
+    EXPECT_EQ(m.stats().slots.at(slot)[RG_DROP_BLOCKLIST].packets, 5u);
+
+    m.release_iface(slot);
+    rg::StatsSnapshot after = m.stats();
+    EXPECT_EQ(after.total[RG_DROP_BLOCKLIST].packets, 5u);
+    EXPECT_EQ(after.total[RG_DROP_BLOCKLIST].bytes, 300u);
+    EXPECT_TRUE(after.slots.empty());
+    // A new interface in the same slot starts from zero.
+    EXPECT_EQ(m.free_slot(), slot);
+    m.put_iface(slot, entry);
+    EXPECT_EQ(m.stats().slots.at(slot)[RG_DROP_BLOCKLIST].packets, 0u);
+}
+
+TEST_F(MapsTest, RemovePinsLeavesNothing)
+{
+    rg::Maps m = rg::Maps::open_or_create(fs_->pin_dir());
+    m.remove_pins();
+    EXPECT_FALSE(std::filesystem::exists(fs_->pin_dir()));
+}
+
+} // namespace

@@ -1,0 +1,243 @@
+// The ABI header as data: the reason table every JSON name comes from, the
+// flag bits the aggregates are derived from, and the struct layouts the
+// kernel side shares. The header asserts layouts at compile time; these
+// tests repeat them at run time field by field, so a failure says which
+// field moved rather than only "rg_iface layout".
+#include "relayguard_abi.h"
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <cstring>
+#include <net/if.h>
+#include <set>
+#include <string>
+
+namespace {
+
+bool is_snake_case(const std::string &s)
+{
+    if (s.empty() || s.front() < 'a' || s.front() > 'z' || s.back() == '_')
+        return false;
+    for (size_t i = 0; i < s.size(); i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+        if (!ok || (c == '_' && s[i + 1] == '_'))
+            return false;
+    }
+    return true;
+}
+
+bool has(uint32_t flags, uint32_t bit) { return (flags & bit) == bit; }
+
+constexpr uint32_t kAllFlags = RG_RF_PROTECTED | RG_RF_DROP | RG_RF_MONITOR;
+
+} // namespace
+
+TEST(AbiReasons, RowIndexEqualsReason)
+{
+    for (uint32_t i = 0; i < RG_REASON_MAX; i++)
+        EXPECT_EQ(rg_reason_info[i].reason, i) << "row " << i << " (" << rg_reason_info[i].name << ")";
+}
+
+TEST(AbiReasons, TableHasOneRowPerReason)
+{
+    EXPECT_EQ(sizeof(rg_reason_info) / sizeof(rg_reason_info[0]), size_t(RG_REASON_MAX));
+    // A row left out of the initializer would be zero-filled: null name.
+    for (uint32_t i = 0; i < RG_REASON_MAX; i++)
+        EXPECT_NE(rg_reason_info[i].name, nullptr) << "row " << i;
+}
+
+TEST(AbiReasons, NamesAreUniqueNonEmptySnakeCase)
+{
+    std::set<std::string> seen;
+    for (uint32_t i = 0; i < RG_REASON_MAX; i++) {
+        ASSERT_NE(rg_reason_info[i].name, nullptr) << "row " << i;
+        std::string name = rg_reason_info[i].name;
+        EXPECT_FALSE(name.empty()) << "row " << i;
+        EXPECT_TRUE(is_snake_case(name)) << "row " << i << ": \"" << name << "\"";
+        EXPECT_TRUE(seen.insert(name).second) << "row " << i << ": duplicate name \"" << name << "\"";
+    }
+}
+
+TEST(AbiReasons, SnakeCaseCheckerRejectsBadNames)
+{
+    // The checker above must be able to fail, or the test using it proves nothing.
+    EXPECT_TRUE(is_snake_case("passed_not_ip"));
+    EXPECT_FALSE(is_snake_case(""));
+    EXPECT_FALSE(is_snake_case("Passed"));
+    EXPECT_FALSE(is_snake_case("passed-clean"));
+    EXPECT_FALSE(is_snake_case("passed__clean"));
+    EXPECT_FALSE(is_snake_case("_passed"));
+    EXPECT_FALSE(is_snake_case("passed_"));
+    EXPECT_FALSE(is_snake_case("passed clean"));
+}
+
+TEST(AbiReasons, NumbersAreStable)
+{
+    // Append-only ABI: counters pinned by an older build are indexed by these
+    // numbers, so renumbering silently moves counts between reasons.
+    EXPECT_EQ(RG_PASS_NOT_IP, 0);
+    EXPECT_EQ(RG_PASS_NOT_TCP, 1);
+    EXPECT_EQ(RG_PASS_FRAGMENT, 2);
+    EXPECT_EQ(RG_PASS_UNPROTECTED, 3);
+    EXPECT_EQ(RG_PASS_CLEAN, 4);
+    EXPECT_EQ(RG_PASS_ALLOWLIST, 5);
+    EXPECT_EQ(RG_DROP_BLOCKLIST, 6);
+    EXPECT_EQ(RG_WOULD_DROP_BLOCKLIST, 7);
+    EXPECT_EQ(RG_PASS_MALFORMED, 8);
+    EXPECT_EQ(RG_PASS_UNPARSED, 9);
+    EXPECT_GE(RG_REASON_MAX, 10);
+}
+
+TEST(AbiReasons, FitInStatsStride)
+{
+    EXPECT_LE(RG_REASON_MAX, RG_REASON_STRIDE);
+    EXPECT_EQ(RG_STATS_ENTRIES, RG_MAX_IFACES * RG_REASON_STRIDE);
+}
+
+TEST(AbiFlags, FlagBitsAreDistinctSingleBits)
+{
+    for (uint32_t f : {RG_RF_PROTECTED, RG_RF_DROP, RG_RF_MONITOR}) {
+        EXPECT_NE(f, 0u);
+        EXPECT_EQ(f & (f - 1), 0u) << f << " is not a single bit";
+    }
+    EXPECT_EQ(RG_RF_PROTECTED & RG_RF_DROP, 0u);
+    EXPECT_EQ(RG_RF_PROTECTED & RG_RF_MONITOR, 0u);
+    EXPECT_EQ(RG_RF_DROP & RG_RF_MONITOR, 0u);
+}
+
+TEST(AbiFlags, NoUnknownBits)
+{
+    for (uint32_t i = 0; i < RG_REASON_MAX; i++)
+        EXPECT_EQ(rg_reason_info[i].flags & ~kAllFlags, 0u) << rg_reason_info[i].name;
+}
+
+TEST(AbiFlags, OnlyBlocklistDrops)
+{
+    for (uint32_t i = 0; i < RG_REASON_MAX; i++)
+        EXPECT_EQ(has(rg_reason_info[i].flags, RG_RF_DROP), i == RG_DROP_BLOCKLIST) << rg_reason_info[i].name;
+}
+
+TEST(AbiFlags, OnlyWouldDropIsMonitor)
+{
+    for (uint32_t i = 0; i < RG_REASON_MAX; i++)
+        EXPECT_EQ(has(rg_reason_info[i].flags, RG_RF_MONITOR), i == RG_WOULD_DROP_BLOCKLIST)
+            << rg_reason_info[i].name;
+}
+
+TEST(AbiFlags, DropAndMonitorAreExclusiveAndProtected)
+{
+    for (uint32_t i = 0; i < RG_REASON_MAX; i++) {
+        uint32_t f = rg_reason_info[i].flags;
+        const char *name = rg_reason_info[i].name;
+        // A monitor verdict passes the packet: it must not count as dropped.
+        EXPECT_FALSE(has(f, RG_RF_DROP) && has(f, RG_RF_MONITOR)) << name;
+        // Only traffic to a protected port is ever dropped or would be.
+        if (has(f, RG_RF_DROP) || has(f, RG_RF_MONITOR)) {
+            EXPECT_TRUE(has(f, RG_RF_PROTECTED)) << name;
+        }
+    }
+}
+
+TEST(AbiFlags, ProtectedExactlyForTcpToProtectedPorts)
+{
+    // From the enum's comments: these four are "protected port" verdicts;
+    // everything else is decided before the port is known to be protected.
+    const std::set<uint32_t> protected_reasons = {RG_PASS_CLEAN, RG_PASS_ALLOWLIST, RG_DROP_BLOCKLIST,
+                                                  RG_WOULD_DROP_BLOCKLIST};
+    for (uint32_t i = 0; i < RG_REASON_MAX; i++)
+        EXPECT_EQ(has(rg_reason_info[i].flags, RG_RF_PROTECTED), protected_reasons.count(i) == 1)
+            << rg_reason_info[i].name;
+}
+
+TEST(AbiFlags, NamesAgreeWithVerdicts)
+{
+    for (uint32_t i = 0; i < RG_REASON_MAX; i++) {
+        std::string name = rg_reason_info[i].name;
+        uint32_t f = rg_reason_info[i].flags;
+        bool says_dropped = name.rfind("dropped_", 0) == 0;
+        bool says_would = name.rfind("would_drop_", 0) == 0;
+        EXPECT_EQ(says_dropped, has(f, RG_RF_DROP)) << name;
+        EXPECT_EQ(says_would, has(f, RG_RF_MONITOR)) << name;
+        if (!says_dropped && !says_would) {
+            EXPECT_TRUE(name.rfind("passed_", 0) == 0 || name == "malformed") << name;
+        }
+    }
+}
+
+TEST(AbiNames, MapNamesFitAndAreDistinct)
+{
+    const std::string names[] = {RG_STR(RG_MAP_CONFIG), RG_STR(RG_MAP_ALLOW4), RG_STR(RG_MAP_ALLOW6),
+                                 RG_STR(RG_MAP_BLOCK4), RG_STR(RG_MAP_BLOCK6), RG_STR(RG_MAP_STATS),
+                                 RG_STR(RG_MAP_IFACES)};
+    std::set<std::string> seen;
+    for (const std::string &n : names) {
+        EXPECT_FALSE(n.empty());
+        EXPECT_LE(n.size(), 15u) << n << " exceeds BPF_OBJ_NAME_LEN - 1";
+        EXPECT_EQ(n.rfind("rg_", 0), 0u) << n;
+        EXPECT_TRUE(is_snake_case(n)) << n;
+        EXPECT_TRUE(seen.insert(n).second) << "duplicate map name " << n;
+    }
+    // RG_STR must expand the macro, not stringify its name.
+    EXPECT_STREQ(RG_STR(RG_MAP_STATS), "rg_stats");
+}
+
+TEST(AbiSizes, Constants)
+{
+    EXPECT_EQ(RG_PORT_WORDS * 64, 65536);
+    EXPECT_EQ(RG_IFNAMSIZ, IF_NAMESIZE);
+    EXPECT_EQ(size_t(RG_MAX_SOURCES), 8 * sizeof(rg_rule::sources));
+    EXPECT_LT(RG_SOURCE_MANUAL, RG_MAX_SOURCES);
+    EXPECT_GT(RG_MAX_PORTS, 0);
+    EXPECT_GE(RG_MAX_IFACES, 2);  // slot 0 is reserved
+    EXPECT_EQ(RG_CFG_MONITOR & (RG_CFG_MONITOR - 1), 0u);
+    EXPECT_EQ(RG_IFACE_USED & RG_IFACE_LEGACY, 0u);
+}
+
+// Offsets follow from the field types with no implicit padding anywhere:
+// each field starts where the previous one ends, and the struct ends at the
+// last field's end. That is what makes the layout the same for clang -target
+// bpf and g++.
+TEST(AbiSizes, RgConfig)
+{
+    EXPECT_EQ(offsetof(rg_config, abi_version), 0u);
+    EXPECT_EQ(offsetof(rg_config, flags), sizeof(__u32));
+    EXPECT_EQ(offsetof(rg_config, port_bitmap), 2 * sizeof(__u32));
+    EXPECT_EQ(sizeof(rg_config::port_bitmap), size_t(RG_PORT_WORDS) * sizeof(__u64));
+    EXPECT_EQ(sizeof(rg_config), 2 * sizeof(__u32) + sizeof(rg_config::port_bitmap));
+}
+
+TEST(AbiSizes, LpmKeys)
+{
+    EXPECT_EQ(offsetof(rg_lpm4_key, prefixlen), 0u);
+    EXPECT_EQ(offsetof(rg_lpm4_key, addr), sizeof(__u32));
+    EXPECT_EQ(sizeof(rg_lpm4_key::addr), 4u);
+    EXPECT_EQ(sizeof(rg_lpm4_key), sizeof(__u32) + 4);
+
+    EXPECT_EQ(offsetof(rg_lpm6_key, prefixlen), 0u);
+    EXPECT_EQ(offsetof(rg_lpm6_key, addr), sizeof(__u32));
+    EXPECT_EQ(sizeof(rg_lpm6_key::addr), 16u);
+    EXPECT_EQ(sizeof(rg_lpm6_key), sizeof(__u32) + 16);
+}
+
+TEST(AbiSizes, RuleAndCounter)
+{
+    EXPECT_EQ(sizeof(rg_rule), sizeof(__u64));
+    EXPECT_EQ(offsetof(rg_counter, packets), 0u);
+    EXPECT_EQ(offsetof(rg_counter, bytes), sizeof(__u64));
+    EXPECT_EQ(offsetof(rg_counter, syn), 2 * sizeof(__u64));
+    EXPECT_EQ(sizeof(rg_counter), 3 * sizeof(__u64));
+}
+
+TEST(AbiSizes, RgIface)
+{
+    EXPECT_EQ(offsetof(rg_iface, flags), 0u);
+    EXPECT_EQ(offsetof(rg_iface, ifindex), 4u);
+    EXPECT_EQ(offsetof(rg_iface, prog_id), 8u);
+    EXPECT_EQ(offsetof(rg_iface, attach_mode), 12u);
+    EXPECT_EQ(offsetof(rg_iface, attached_at), 16u);
+    EXPECT_EQ(offsetof(rg_iface, name), 16u + sizeof(__u64));
+    EXPECT_EQ(sizeof(rg_iface::name), size_t(RG_IFNAMSIZ));
+    EXPECT_EQ(sizeof(rg_iface), 4 * sizeof(__u32) + sizeof(__u64) + RG_IFNAMSIZ);
+}

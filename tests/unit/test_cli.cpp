@@ -1,0 +1,544 @@
+// The relayguard command line, parsed but never run: every handler needs
+// root and BPF, so these tests only check that parsing refuses bad input
+// with a message naming it, and that good input fills Options and selects a
+// handler. o.action is compared and tested for presence, never called.
+// relayguard_cli does not export userspace/cli as an include directory.
+#include "commands.hpp"
+#include "filter.hpp"
+#include "ports.hpp"
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <net/if.h>
+#include <set>
+#include <string>
+#include <vector>
+
+using rg::cli::Options;
+
+namespace {
+
+using Handler = int (*)(Options &);
+
+bool contains(const std::string &haystack, const std::string &needle)
+{
+    return haystack.find(needle) != std::string::npos;
+}
+
+// One parser over one Options, as rg::cli::run builds them. Not movable:
+// the parser holds references into o.
+class Cli {
+public:
+    Options o;
+    std::unique_ptr<CLI::App> app = rg::cli::make_app(o);
+
+    Cli() = default;
+    Cli(const Cli &) = delete;
+
+    // Parses "relayguard <args...>"; throws what CLI11 throws.
+    void parse(std::vector<std::string> args)
+    {
+        args.insert(args.begin(), "relayguard");
+        std::vector<const char *> argv;
+        for (const std::string &a : args)
+            argv.push_back(a.c_str());
+        app->parse(int(argv.size()), argv.data());
+    }
+
+    // The ParseError message, or "" if parsing succeeded.
+    std::string error(const std::vector<std::string> &args)
+    {
+        try {
+            parse(args);
+        } catch (const CLI::ParseError &e) {
+            return e.what();
+        }
+        return "";
+    }
+
+    // True if the subcommand path (e.g. {"block", "add"}) was selected.
+    bool selected(std::initializer_list<const char *> path) const
+    {
+        CLI::App *at = app.get();
+        for (const char *name : path) {
+            if (!at->got_subcommand(name))
+                return false;
+            at = at->get_subcommand(name);
+        }
+        return true;
+    }
+
+    // The handler when it is a plain function (attach, detach, ports set,
+    // mode, status, stats), else nullptr.
+    Handler handler() const
+    {
+        const Handler *h = o.action.target<Handler>();
+        return h ? *h : nullptr;
+    }
+};
+
+std::vector<std::string> numbers(unsigned first, unsigned count)
+{
+    std::vector<std::string> v;
+    for (unsigned i = 0; i < count; i++)
+        v.push_back(std::to_string(first + i));
+    return v;
+}
+
+std::string join(const std::vector<std::string> &v)
+{
+    std::string out;
+    for (const std::string &s : v)
+        out += (out.empty() ? "" : ",") + s;
+    return out;
+}
+
+} // namespace
+
+// ---- rules --------------------------------------------------------------
+
+TEST(CliRules, BlockAddMalformedCidrNamedWithReason)
+{
+    Cli c;
+    std::string msg = c.error({"block", "add", "1.2.3.4/33"});
+    ASSERT_FALSE(msg.empty());
+    EXPECT_TRUE(contains(msg, "1.2.3.4/33")) << msg;
+    EXPECT_TRUE(contains(msg, "out of range")) << msg;
+    EXPECT_FALSE(c.o.action) << "a handler was selected for refused input";
+}
+
+TEST(CliRules, BlockAddRefusesIfAnyCidrIsBad)
+{
+    Cli c;
+    std::string msg = c.error({"block", "add", "192.0.2.0/24", "300.1.1.1", "2001:db8::/32"});
+    ASSERT_FALSE(msg.empty());
+    EXPECT_TRUE(contains(msg, "300.1.1.1")) << msg;
+    EXPECT_TRUE(contains(msg, "IPv4")) << msg;
+    EXPECT_FALSE(c.o.action);
+}
+
+TEST(CliRules, BlockAddGarbagePrefixLength)
+{
+    Cli c;
+    std::string msg = c.error({"block", "add", "2001:db8::/x"});
+    EXPECT_TRUE(contains(msg, "2001:db8::/x")) << msg;
+    EXPECT_TRUE(contains(msg, "not a number")) << msg;
+}
+
+TEST(CliRules, BlockAddSeveral)
+{
+    Cli c;
+    const std::vector<std::string> cidrs = {"192.0.2.0/24", "2001:db8::/32", "198.51.100.7"};
+    std::vector<std::string> args = {"block", "add"};
+    args.insert(args.end(), cidrs.begin(), cidrs.end());
+    ASSERT_NO_THROW(c.parse(args));
+    EXPECT_EQ(c.o.cidrs, cidrs);
+    EXPECT_TRUE(c.selected({"block", "add"}));
+    EXPECT_FALSE(c.selected({"allow"}));
+    EXPECT_TRUE(c.o.action);
+}
+
+TEST(CliRules, AllowDel)
+{
+    Cli c;
+    ASSERT_NO_THROW(c.parse({"allow", "del", "203.0.113.0/24"}));
+    EXPECT_EQ(c.o.cidrs, (std::vector<std::string>{"203.0.113.0/24"}));
+    EXPECT_TRUE(c.selected({"allow", "del"}));
+    EXPECT_FALSE(c.selected({"allow", "add"}));
+    EXPECT_FALSE(c.selected({"block"}));
+    EXPECT_TRUE(c.o.action);
+}
+
+TEST(CliRules, AllowDelMalformed)
+{
+    Cli c;
+    std::string msg = c.error({"allow", "del", "1.2.3.4/024"});
+    EXPECT_TRUE(contains(msg, "1.2.3.4/024")) << msg;
+}
+
+TEST(CliRules, HostBitsAreNotAParseError)
+{
+    // Cleared with a note by the handler, as ipset does; not refused.
+    Cli c;
+    EXPECT_NO_THROW(c.parse({"block", "add", "192.0.2.77/24"}));
+    EXPECT_EQ(c.o.cidrs, (std::vector<std::string>{"192.0.2.77/24"}));
+}
+
+TEST(CliRules, AddNeedsACidr)
+{
+    Cli c;
+    EXPECT_THROW(c.parse({"block", "add"}), CLI::RequiredError);
+}
+
+TEST(CliRules, ListNeedsAVerb)
+{
+    Cli c;
+    EXPECT_THROW(c.parse({"block"}), CLI::ParseError);
+    EXPECT_FALSE(c.o.action);
+}
+
+TEST(CliRules, ListJson)
+{
+    Cli c;
+    ASSERT_NO_THROW(c.parse({"allow", "list", "--json"}));
+    EXPECT_TRUE(c.o.json);
+    EXPECT_TRUE(c.selected({"allow", "list"}));
+    EXPECT_TRUE(c.o.action);
+}
+
+// ---- ports ----------------------------------------------------------------
+
+TEST(CliPorts, SetList)
+{
+    Cli c;
+    ASSERT_NO_THROW(c.parse({"ports", "set", "25,465,587"}));
+    EXPECT_TRUE(c.selected({"ports", "set"}));
+    EXPECT_EQ(rg::parse_ports(c.o.ports), (std::vector<uint16_t>{25, 465, 587}));
+    EXPECT_NE(c.handler(), nullptr);
+}
+
+TEST(CliPorts, SetSeparateArgs)
+{
+    Cli c;
+    ASSERT_NO_THROW(c.parse({"ports", "set", "587", "25"}));
+    EXPECT_EQ(rg::parse_ports(c.o.ports), (std::vector<uint16_t>{25, 587}));
+}
+
+TEST(CliPorts, SetZeroRefused)
+{
+    Cli c;
+    std::string msg = c.error({"ports", "set", "0"});
+    EXPECT_TRUE(contains(msg, "\"0\"")) << msg;
+    EXPECT_TRUE(contains(msg, "out of range")) << msg;
+    EXPECT_FALSE(c.o.action);
+}
+
+TEST(CliPorts, SetTooLargeRefused)
+{
+    Cli c;
+    std::string msg = c.error({"ports", "set", "25,70000"});
+    EXPECT_TRUE(contains(msg, "70000")) << msg;
+    EXPECT_TRUE(contains(msg, "out of range")) << msg;
+}
+
+TEST(CliPorts, SetNotANumberRefused)
+{
+    Cli c;
+    std::string msg = c.error({"ports", "set", "smtp"});
+    EXPECT_TRUE(contains(msg, "smtp")) << msg;
+}
+
+TEST(CliPorts, SetSeventeenInOneListRefused)
+{
+    Cli c;
+    std::string msg = c.error({"ports", "set", join(numbers(1, RG_MAX_PORTS + 1))});
+    ASSERT_FALSE(msg.empty());
+    EXPECT_TRUE(contains(msg, std::to_string(RG_MAX_PORTS + 1))) << msg;
+    EXPECT_TRUE(contains(msg, std::to_string(RG_MAX_PORTS))) << msg;
+}
+
+TEST(CliPorts, SetSeventeenAsSeparateArgsRefused)
+{
+    // "Validation happens while parsing, so a handler only ever sees checked
+    // input" (commands.hpp): the limit is on the whole set, not per argument.
+    std::vector<std::string> args = {"ports", "set"};
+    for (const std::string &p : numbers(1, RG_MAX_PORTS + 1))
+        args.push_back(p);
+    Cli c;
+    std::string msg = c.error(args);
+    EXPECT_FALSE(msg.empty()) << "17 ports accepted at parse time: " << c.o.ports.size() << " values";
+    EXPECT_TRUE(contains(msg, std::to_string(RG_MAX_PORTS))) << msg;
+}
+
+TEST(CliPorts, SetSixteenAccepted)
+{
+    std::vector<std::string> args = {"ports", "set"};
+    for (const std::string &p : numbers(100, RG_MAX_PORTS))
+        args.push_back(p);
+    Cli c;
+    ASSERT_NO_THROW(c.parse(args));
+    EXPECT_EQ(rg::parse_ports(c.o.ports).size(), size_t(RG_MAX_PORTS));
+}
+
+TEST(CliPorts, SetNeedsAPort)
+{
+    Cli c;
+    EXPECT_THROW(c.parse({"ports", "set"}), CLI::RequiredError);
+}
+
+// ---- attach / detach ----------------------------------------------------------
+
+TEST(CliAttach, MissingInterfaceRefusedAtParseTime)
+{
+    Cli c;
+    std::string msg = c.error({"attach", "rgt-nosuchif0"});
+    ASSERT_FALSE(msg.empty());
+    EXPECT_TRUE(contains(msg, "rgt-nosuchif0")) << msg;
+    EXPECT_TRUE(contains(msg, "no such interface")) << msg;
+    EXPECT_FALSE(c.o.action);
+}
+
+TEST(CliAttach, OverlongInterfaceNameRefused)
+{
+    Cli c;
+    const std::string name(IF_NAMESIZE, 'x');  // one more than fits with the NUL
+    std::string msg = c.error({"attach", name});
+    ASSERT_FALSE(msg.empty());
+    EXPECT_TRUE(contains(msg, name)) << msg;
+}
+
+TEST(CliAttach, NeedsAnInterface)
+{
+    Cli c;
+    EXPECT_THROW(c.parse({"attach"}), CLI::RequiredError);
+}
+
+TEST(CliAttach, LoWithEverything)
+{
+    Cli c;
+    ASSERT_NO_THROW(c.parse({"attach", "lo", "--mode", "skb", "--ports", "25,587", "--monitor"}));
+    EXPECT_TRUE(c.selected({"attach"}));
+    EXPECT_EQ(c.o.iface, "lo");
+    EXPECT_EQ(c.o.mode, "skb");
+    EXPECT_TRUE(c.o.monitor);
+    EXPECT_EQ(rg::parse_ports(c.o.ports), (std::vector<uint16_t>{25, 587}));
+    EXPECT_NE(c.handler(), nullptr);
+}
+
+TEST(CliAttach, LoDefaults)
+{
+    Cli c;
+    ASSERT_NO_THROW(c.parse({"attach", "lo"}));
+    EXPECT_EQ(c.o.iface, "lo");
+    EXPECT_EQ(c.o.mode, "native");
+    EXPECT_FALSE(c.o.monitor);
+    EXPECT_TRUE(c.o.ports.empty());  // the handler then keeps or defaults the ports
+    EXPECT_NE(c.handler(), nullptr);
+}
+
+TEST(CliAttach, BogusModeRefused)
+{
+    Cli c;
+    std::string msg = c.error({"attach", "lo", "--mode", "bogus"});
+    ASSERT_FALSE(msg.empty());
+    EXPECT_TRUE(contains(msg, "bogus")) << msg;
+    EXPECT_FALSE(c.o.action);
+}
+
+TEST(CliAttach, BadPortRefused)
+{
+    Cli c;
+    std::string msg = c.error({"attach", "lo", "--ports", "25,0"});
+    ASSERT_FALSE(msg.empty());
+    EXPECT_TRUE(contains(msg, "\"0\"")) << msg;
+}
+
+TEST(CliAttach, SeventeenPortsRefused)
+{
+    Cli c;
+    std::string msg = c.error({"attach", "lo", "--ports", join(numbers(1, RG_MAX_PORTS + 1))});
+    EXPECT_FALSE(msg.empty()) << "17 ports accepted at parse time: " << c.o.ports.size() << " values";
+    EXPECT_TRUE(contains(msg, std::to_string(RG_MAX_PORTS))) << msg;
+}
+
+TEST(CliDetach, NeedsAnInterface)
+{
+    Cli c;
+    std::string msg = c.error({"detach"});
+    ASSERT_FALSE(msg.empty());
+    EXPECT_TRUE(contains(msg, "iface")) << msg;
+    EXPECT_FALSE(c.o.action);
+}
+
+TEST(CliDetach, InterfaceThatIsGoneIsAccepted)
+{
+    // Detaching must work after the interface was deleted, to clean up its slot.
+    Cli c;
+    ASSERT_NO_THROW(c.parse({"detach", "rgt-nosuchif0", "--keep-maps"}));
+    EXPECT_EQ(c.o.iface, "rgt-nosuchif0");
+    EXPECT_TRUE(c.o.keep_maps);
+    EXPECT_TRUE(c.selected({"detach"}));
+    EXPECT_NE(c.handler(), nullptr);
+}
+
+// ---- mode -------------------------------------------------------------------
+
+TEST(CliMode, EnforceAndMonitor)
+{
+    for (const char *m : {"enforce", "monitor"}) {
+        Cli c;
+        ASSERT_NO_THROW(c.parse({"mode", m}));
+        EXPECT_EQ(c.o.filter_mode, m);
+        EXPECT_TRUE(c.selected({"mode"}));
+        EXPECT_NE(c.handler(), nullptr);
+    }
+}
+
+TEST(CliMode, BadModeRefused)
+{
+    Cli c;
+    std::string msg = c.error({"mode", "drop"});
+    ASSERT_FALSE(msg.empty());
+    EXPECT_TRUE(contains(msg, "drop")) << msg;
+    EXPECT_FALSE(c.o.action);
+}
+
+TEST(CliMode, NeedsAMode)
+{
+    Cli c;
+    EXPECT_THROW(c.parse({"mode"}), CLI::RequiredError);
+}
+
+// ---- read-only commands ---------------------------------------------------------
+
+TEST(CliStats, JsonAndIface)
+{
+    Cli c;
+    ASSERT_NO_THROW(c.parse({"stats", "--json", "--iface", "X"}));
+    EXPECT_TRUE(c.o.json);
+    EXPECT_EQ(c.o.iface, "X");
+    EXPECT_TRUE(c.selected({"stats"}));
+    EXPECT_NE(c.handler(), nullptr);
+}
+
+TEST(CliStats, Defaults)
+{
+    Cli c;
+    ASSERT_NO_THROW(c.parse({"stats"}));
+    EXPECT_FALSE(c.o.json);
+    EXPECT_TRUE(c.o.iface.empty());
+}
+
+TEST(CliStatus, Json)
+{
+    Cli c;
+    ASSERT_NO_THROW(c.parse({"status", "--json"}));
+    EXPECT_TRUE(c.o.json);
+    EXPECT_TRUE(c.selected({"status"}));
+    EXPECT_FALSE(c.selected({"stats"}));
+    EXPECT_NE(c.handler(), nullptr);
+}
+
+TEST(CliHandlers, EachSubcommandHasItsOwn)
+{
+    const std::vector<std::vector<std::string>> commands = {
+        {"attach", "lo"}, {"detach", "lo"}, {"ports", "set", "25"}, {"mode", "enforce"}, {"status"}, {"stats"}};
+    std::set<Handler> seen;
+    for (const auto &args : commands) {
+        Cli c;
+        ASSERT_NO_THROW(c.parse(args)) << args[0];
+        Handler h = c.handler();
+        ASSERT_NE(h, nullptr) << args[0];
+        EXPECT_TRUE(seen.insert(h).second) << args[0] << " shares a handler";
+    }
+    // And the same command selects the same handler again.
+    Cli a, b;
+    a.parse({"status"});
+    b.parse({"status", "--json"});
+    EXPECT_EQ(a.handler(), b.handler());
+}
+
+// ---- global options ---------------------------------------------------------------
+
+TEST(CliGlobal, PinDir)
+{
+    Cli c;
+    ASSERT_NO_THROW(c.parse({"--pin-dir", "/tmp/rgt-pins", "status"}));
+    EXPECT_EQ(c.o.pin_dir, "/tmp/rgt-pins");
+
+    Cli d;
+    ASSERT_NO_THROW(d.parse({"status"}));
+    EXPECT_EQ(d.o.pin_dir, rg::kDefaultPinDir);
+    EXPECT_FALSE(d.o.pin_dir.empty());
+}
+
+TEST(CliGlobal, Verbose)
+{
+    Cli c;
+    ASSERT_NO_THROW(c.parse({"-vv", "status"}));
+    EXPECT_EQ(c.o.verbose, 2);
+    Cli d;
+    ASSERT_NO_THROW(d.parse({"status"}));
+    EXPECT_EQ(d.o.verbose, 0);
+}
+
+TEST(CliGlobal, MissingSubcommandRefused)
+{
+    Cli c;
+    EXPECT_THROW(c.parse({}), CLI::ParseError);
+    EXPECT_FALSE(c.o.action);
+    Cli d;
+    EXPECT_THROW(d.parse({"--pin-dir", "/tmp/x"}), CLI::ParseError);
+    EXPECT_FALSE(d.o.action);
+}
+
+TEST(CliGlobal, UnknownSubcommandOrOptionRefused)
+{
+    // Refused, though CLI11 reports the missing subcommand before the
+    // unexpected word, so this message does not name "frobnicate".
+    Cli c;
+    EXPECT_THROW(c.parse({"frobnicate"}), CLI::ParseError);
+    EXPECT_FALSE(c.o.action);
+    Cli d;
+    std::string msg = d.error({"status", "--bogus"});
+    ASSERT_FALSE(msg.empty());
+    EXPECT_TRUE(contains(msg, "--bogus")) << msg;
+}
+
+// ---- run(): exit status for usage errors ------------------------------------------
+
+namespace {
+
+// rg::cli::run on "relayguard <args...>". Only for arguments that fail to
+// parse (or ask for help): anything else would run a privileged handler.
+int run(std::vector<std::string> args)
+{
+    args.insert(args.begin(), "relayguard");
+    std::vector<char *> argv;
+    for (std::string &a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    return rg::cli::run(int(args.size()), argv.data());
+}
+
+} // namespace
+
+TEST(CliRun, UsageErrorsExitTwo)
+{
+    const std::vector<std::vector<std::string>> bad = {
+        {},
+        {"frobnicate"},
+        {"block", "add", "1.2.3.4/33"},
+        {"block", "add"},
+        {"allow"},
+        {"ports", "set", "0"},
+        {"ports", "set", "70000"},
+        {"attach", "rgt-nosuchif0"},
+        {"attach", "lo", "--mode", "bogus"},
+        {"mode", "bogus"},
+        {"detach"},
+        {"status", "--bogus"},
+    };
+    for (const auto &args : bad) {
+        std::string line;
+        for (const std::string &a : args)
+            line += " " + a;
+        EXPECT_EQ(run(args), 2) << "relayguard" << line;
+    }
+}
+
+TEST(CliRun, HelpAndVersionExitZero)
+{
+    ::testing::internal::CaptureStdout();
+    int help = run({"--help"});
+    std::string help_text = ::testing::internal::GetCapturedStdout();
+    EXPECT_EQ(help, 0);
+    EXPECT_TRUE(contains(help_text, "attach")) << help_text;
+
+    ::testing::internal::CaptureStdout();
+    int version = run({"--version"});
+    std::string version_text = ::testing::internal::GetCapturedStdout();
+    EXPECT_EQ(version, 0);
+    EXPECT_TRUE(contains(version_text, "relayguard")) << version_text;
+}
