@@ -320,22 +320,25 @@ bool Maps::monitor() const
 
 // The config is a single array element, so each update replaces it whole:
 // the program never sees a half-written port set.
+void Maps::write_config(const struct rg_config &cfg)
+{
+    uint32_t zero = 0;
+    if (bpf_map_update_elem(fd(RG_STR(RG_MAP_CONFIG)), &zero, &cfg, BPF_ANY) != 0)
+        throw_errno("cannot write " RG_STR(RG_MAP_CONFIG), errno);
+}
+
 void Maps::set_ports(const std::vector<uint16_t> &ports)
 {
     struct rg_config cfg = config();
     ports_to_bitmap(ports, cfg);
-    uint32_t zero = 0;
-    if (bpf_map_update_elem(fd(RG_STR(RG_MAP_CONFIG)), &zero, &cfg, BPF_ANY) != 0)
-        throw_errno("cannot write " RG_STR(RG_MAP_CONFIG), errno);
+    write_config(cfg);
 }
 
 void Maps::set_monitor(bool on)
 {
     struct rg_config cfg = config();
     cfg.flags = on ? (cfg.flags | RG_CFG_MONITOR) : (cfg.flags & ~RG_CFG_MONITOR);
-    uint32_t zero = 0;
-    if (bpf_map_update_elem(fd(RG_STR(RG_MAP_CONFIG)), &zero, &cfg, BPF_ANY) != 0)
-        throw_errno("cannot write " RG_STR(RG_MAP_CONFIG), errno);
+    write_config(cfg);
 }
 
 std::vector<IfaceEntry> Maps::ifaces() const

@@ -115,6 +115,7 @@ public:
 private:
     Maps() = default;
     static Maps open_impl(const std::string &pin_dir, bool create, bool *created);
+    void write_config(const struct rg_config &cfg);
     std::vector<struct rg_counter> read_percpu(uint32_t key) const;
     void write_percpu(uint32_t key, const std::vector<struct rg_counter> &vals);
 
