@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <filesystem>
 #include <iostream>
 #include <net/if.h>
@@ -59,9 +58,10 @@ const CLI::Validator kExistingIface(
 std::unique_ptr<DirLock> lock_pin_dir(const std::string &dir)
 {
     struct stat st;
-    if (stat(dir.c_str(), &st) != 0 && errno != ENOENT)
-        throw_errno("cannot access " + dir, errno);
-    if (access(dir.c_str(), F_OK) != 0 || !S_ISDIR(st.st_mode))
+    bool exists = stat(dir.c_str(), &st) == 0;
+    if (!exists && errno != ENOENT)
+        throw_errno("cannot access " + dir, errno);  // e.g. EACCES: say so, not "not attached"
+    if (!exists || !S_ISDIR(st.st_mode))
         throw NotAttached("relayguard is not attached: no maps pinned in " + dir +
                           " (run: relayguard attach IFACE)");
     return std::make_unique<DirLock>(dir);
