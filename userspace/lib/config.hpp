@@ -1,0 +1,82 @@
+// The daemon's configuration file (`relayguard run --config FILE`).
+//
+// Format: lines of `key = value`, `#` starts a comment (at line start or
+// after whitespace), `[section]` headers. Sections: [filter], [rate],
+// [daemon], and one [feed NAME] per blocklist feed. Keys listed as
+// repeatable append; any other key given twice is an error. Unknown sections
+// and keys are errors (a typo must not silently disable protection).
+// Every error is reported as "FILE:LINE: [section] key: reason".
+// The commented example in dist/relayguard.conf documents every key.
+#pragma once
+
+#include "attach.hpp"
+#include "cidr.hpp"
+#include "duration.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rg {
+
+// Rate limiting and automatic bans; also set by `relayguard rate set`.
+struct RateSettings {
+    bool enabled = false;
+    uint64_t interval_ns = 0;        // ns per new connection (1 / rate)
+    uint32_t burst = 0;              // connections allowed back to back
+    uint8_t prefix4 = 32;            // sources aggregated to this IPv4 prefix
+    uint8_t prefix6 = 64;            // ... and this IPv6 prefix
+    uint32_t ban_after = 0;          // ban when over budget more than this many times
+    Duration ban_ttl{0};             // 0: no automatic bans
+    uint32_t escalate_after = 0;     // K banned sources in one prefix ban it; 0: off
+    Duration escalate_window{0};
+    uint8_t escalate_prefix4 = 24;
+    uint8_t escalate_prefix6 = 48;
+    bool operator==(const RateSettings &) const = default;
+};
+
+struct FeedConfig {
+    std::string name;
+    std::string source;              // path, "-", or http(s):// URL
+    std::string format = "auto";     // auto|plain|spamhaus|netset|ipset|json|range
+    Duration interval{std::chrono::hours(1)};
+    bool shadow = false;
+    unsigned max_shrink = 50;        // percent
+    int line = 0;                    // where the section starts
+    bool operator==(const FeedConfig &) const = default;
+};
+
+struct Config {
+    std::string path;
+
+    // [filter]
+    std::vector<std::string> interfaces;  // required, at least one
+    XdpMode xdp_mode = XdpMode::native;
+    std::vector<uint16_t> ports{25};
+    bool monitor = false;
+    std::vector<Cidr> allow;  // `allow` entries and `allow_file` contents: sorted, unique
+    std::vector<Cidr> block;  // likewise
+
+    // [rate]
+    RateSettings rate;
+
+    // [daemon]
+    std::string pin_dir = "/sys/fs/bpf/relayguard";
+    Duration stats_interval{std::chrono::seconds(60)};  // 0: no periodic counters
+    std::string stats_output = "-";                     // "-" is stdout
+    bool keep_on_exit = false;                          // on_exit = keep|detach
+
+    // [feed NAME] sections, in file order
+    std::vector<FeedConfig> feeds;
+};
+
+// Reads and validates a config file. Throws rg::Error "FILE:LINE: ..." on the
+// first problem (or "FILE: ..." for a file-level one such as a missing
+// [filter] interfaces key or an unreadable file).
+Config load_config(const std::string &path);
+// The same on text already in memory; `path` is used in messages and to
+// resolve relative allow_file/block_file paths (relative to its directory).
+Config parse_config(std::string_view text, const std::string &path);
+
+} // namespace rg
