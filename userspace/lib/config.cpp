@@ -1,0 +1,559 @@
+#include "config.hpp"
+
+#include "error.hpp"
+#include "ports.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <initializer_list>
+#include <map>
+#include <span>
+#include <unistd.h>
+
+namespace rg {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// An error whose message already says where (a line of an allow_file): it
+// passes the config-line prefix untouched.
+class LocatedError : public Error {
+public:
+    using Error::Error;
+};
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+std::string_view trim(std::string_view s)
+{
+    while (!s.empty() && is_space(s.front()))
+        s.remove_prefix(1);
+    while (!s.empty() && is_space(s.back()))
+        s.remove_suffix(1);
+    return s;
+}
+
+std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+std::string join(std::span<const std::string_view> items, const char *sep)
+{
+    std::string out;
+    for (std::string_view s : items)
+        out += (out.empty() ? "" : sep) + std::string(s);
+    return out;
+}
+
+// Calls fn(line_number, line) for each line of text, without the newline.
+template <typename Fn>
+void for_each_line(std::string_view text, Fn fn)
+{
+    int n = 0;
+    while (!text.empty()) {
+        size_t nl = text.find('\n');
+        fn(++n, text.substr(0, nl));
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    }
+}
+
+// Whole file as text; "PATH: cannot read: reason" if it cannot be read
+// (including a directory: read() fails with EISDIR).
+std::string read_file(const std::string &path)
+{
+    auto fail = [&path](int err) { throw Error(path + ": cannot read: " + std::strerror(err), err); };
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        fail(errno);
+    std::string text;
+    char buf[65536];
+    for (;;) {
+        ssize_t got = ::read(fd, buf, sizeof(buf));
+        if (got == 0)
+            break;
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int err = errno;
+            ::close(fd);
+            fail(err);
+        }
+        text.append(buf, size_t(got));
+    }
+    ::close(fd);
+    return text;
+}
+
+// Items of a list value, separated by whitespace and/or commas.
+std::vector<std::string_view> split_list(std::string_view v)
+{
+    std::vector<std::string_view> items;
+    size_t i = 0;
+    while (i < v.size()) {
+        while (i < v.size() && (is_space(v[i]) || v[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < v.size() && !is_space(v[i]) && v[i] != ',')
+            i++;
+        if (i > start)
+            items.push_back(v.substr(start, i - start));
+    }
+    return items;
+}
+
+uint64_t parse_uint(std::string_view v, uint64_t lo, uint64_t hi)
+{
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec == std::errc::invalid_argument || end != v.data() + v.size())
+        throw Error(quote(v) + ": not a whole number");
+    if (ec == std::errc::result_out_of_range || n < lo || n > hi)
+        throw Error(quote(v) + ": out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+    return n;
+}
+
+// Index of v among options.
+size_t choose(std::string_view v, std::initializer_list<std::string_view> options)
+{
+    size_t i = 0;
+    for (std::string_view o : options) {
+        if (o == v)
+            return i;
+        i++;
+    }
+    throw Error(quote(v) + ": not one of " + join(options, ", "));
+}
+
+// Interface names as the kernel's dev_valid_name() accepts them; whether
+// they exist is checked when attaching, not here.
+std::vector<std::string> parse_interfaces(std::string_view v)
+{
+    std::vector<std::string> names;
+    for (std::string_view name : split_list(v)) {
+        std::string what = "interface " + quote(name);
+        if (name.size() > 15)
+            throw Error(what + ": longer than 15 characters");
+        if (name.find_first_of("/:") != std::string_view::npos || name == "." || name == "..")
+            throw Error(what + ": not a valid interface name");
+        if (std::find(names.begin(), names.end(), name) != names.end())
+            throw Error(what + ": listed twice");
+        names.emplace_back(name);
+    }
+    if (names.empty())
+        throw Error("no interface named");
+    return names;
+}
+
+void append_cidrs(std::vector<Cidr> &to, std::string_view v)
+{
+    std::vector<std::string_view> items = split_list(v);
+    if (items.empty())
+        throw Error("no prefix given");
+    for (std::string_view item : items)
+        to.push_back(parse_cidr(item).cidr);
+}
+
+void sort_unique(std::vector<Cidr> &v)
+{
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+enum class Kind { filter, rate, daemon, feed };
+
+struct Section {
+    Kind kind;
+    std::string label;                             // as in messages: "filter", "feed spamhaus-drop"
+    int line;                                      // of the header
+    std::map<std::string, int, std::less<>> keys;  // key -> line of its first occurrence
+
+    int line_of(std::string_view key) const
+    {
+        auto it = keys.find(key);
+        return it == keys.end() ? 0 : it->second;
+    }
+};
+
+class Parser;
+
+struct KeySpec {
+    std::string_view name;
+    bool repeatable;
+    void (*set)(Parser &, std::string_view value);
+};
+
+std::span<const KeySpec> keys_of(Kind kind);
+
+class Parser {
+public:
+    explicit Parser(const std::string &path) : path_(path), dir_(fs::path(path).parent_path())
+    {
+        cfg.path = path;
+    }
+
+    Config cfg;
+
+    Config run(std::string_view text)
+    {
+        for_each_line(text, [this](int n, std::string_view line) { this->line(n, line); });
+        if (!sections_.empty())
+            finish(sections_.back());
+        if (cfg.interfaces.empty())
+            throw Error(path_ + ": [filter] interfaces: missing; name the interfaces to protect, "
+                                "e.g. interfaces = eth0");
+        sort_unique(cfg.allow);
+        sort_unique(cfg.block);
+        return std::move(cfg);
+    }
+
+    // A path from the config file, relative to the file's directory, made
+    // absolute: the daemon may change directory, the file stays put.
+    std::string resolve(std::string_view p) const
+    {
+        fs::path r(p);
+        if (r.is_relative())
+            r = dir_ / r;
+        return fs::absolute(r).lexically_normal().string();
+    }
+
+    // CIDRs of an allow_file/block_file: one per line, '#' and ';' comments.
+    std::vector<Cidr> read_cidr_file(std::string_view value) const
+    {
+        std::string file = resolve(value);
+        std::string text = read_file(file);
+        std::vector<Cidr> out;
+        for_each_line(text, [&](int n, std::string_view line) {
+            line = trim(line.substr(0, line.find_first_of("#;")));
+            if (line.empty())
+                return;
+            try {
+                out.push_back(parse_cidr(line).cidr);
+            } catch (const Error &e) {
+                throw LocatedError(file + ":" + std::to_string(n) + ": " + e.what() + " (from " +
+                                   where(line_, sections_.back().label, key_) + ")");
+            }
+        });
+        return out;
+    }
+
+private:
+    const std::string &path_;
+    fs::path dir_;
+    std::vector<Section> sections_;
+    int line_ = 0;          // being parsed
+    std::string_view key_;  // being parsed
+
+    // "FILE:LINE: [label] key", leaving out what is empty.
+    std::string where(int line, std::string_view label, std::string_view key) const
+    {
+        std::string s = path_ + ":" + std::to_string(line);
+        if (!label.empty())
+            s += ": [" + std::string(label) + "]";
+        if (!key.empty())
+            s += (label.empty() ? ": " : " ") + std::string(key);
+        return s;
+    }
+
+    [[noreturn]] void fail(int line, std::string_view label, std::string_view key,
+                           const std::string &why) const
+    {
+        throw Error(where(line, label, key) + ": " + why);
+    }
+
+    void line(int n, std::string_view text)
+    {
+        // '#' starts a comment only at the start or after whitespace, so
+        // "http://host/list#v4" keeps its fragment.
+        for (size_t i = 0; i < text.size(); i++) {
+            if (text[i] == '#' && (i == 0 || is_space(text[i - 1]))) {
+                text = text.substr(0, i);
+                break;
+            }
+        }
+        text = trim(text);
+        if (text.empty())
+            return;
+        if (text.front() == '[')
+            header(n, text);
+        else
+            entry(n, text);
+    }
+
+    void header(int n, std::string_view text)
+    {
+        if (text.back() != ']')
+            fail(n, "", "", "malformed section header " + quote(text) + " (expected [name])");
+        std::string_view inner = trim(text.substr(1, text.size() - 2));
+        if (inner.empty())
+            fail(n, "", "", "empty section header \"[]\"");
+        if (!sections_.empty())
+            finish(sections_.back());
+        Section s{Kind::filter, std::string(inner), n, {}};
+        if (inner == "filter") {
+            s.kind = Kind::filter;
+        } else if (inner == "rate") {
+            s.kind = Kind::rate;
+        } else if (inner == "daemon") {
+            s.kind = Kind::daemon;
+        } else if (inner.starts_with("feed") && (inner.size() == 4 || is_space(inner[4]))) {
+            std::string_view name = trim(inner.substr(4));
+            s.kind = Kind::feed;
+            s.label = "feed " + std::string(name);
+            if (name.empty())
+                fail(n, "feed", "", "a feed section needs a name, e.g. [feed spamhaus-drop]");
+            bool ok = name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
+                          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                 c == '_' || c == '.' || c == '-';
+                      });
+            if (!ok)
+                fail(n, s.label, "", "feed name must be 1 to 32 of the characters A-Z a-z 0-9 _ . -");
+        } else {
+            fail(n, inner, "", "unknown section (valid: [filter], [rate], [daemon], [feed NAME])");
+        }
+        for (const Section &prev : sections_)
+            if (prev.label == s.label)
+                fail(n, s.label, "",
+                     "section already given at line " + std::to_string(prev.line) +
+                         " (each section may appear only once)");
+        if (s.kind == Kind::feed) {
+            FeedConfig f;
+            f.name = s.label.substr(5);
+            f.line = n;
+            cfg.feeds.push_back(std::move(f));
+        }
+        sections_.push_back(std::move(s));
+    }
+
+    void entry(int n, std::string_view text)
+    {
+        size_t eq = text.find('=');
+        std::string_view label;
+        if (!sections_.empty())
+            label = sections_.back().label;
+        if (eq == std::string_view::npos)
+            fail(n, label, "", "expected \"key = value\", got " + quote(text));
+        std::string_view key = trim(text.substr(0, eq));
+        std::string_view value = trim(text.substr(eq + 1));
+        if (key.empty())
+            fail(n, label, "", "no key before '=' in " + quote(text));
+        if (sections_.empty())
+            fail(n, "", key,
+                 "key outside a section (put it under [filter], [rate], [daemon] or [feed NAME])");
+        Section &sec = sections_.back();
+
+        const KeySpec *spec = nullptr;
+        std::vector<std::string_view> valid;
+        for (const KeySpec &k : keys_of(sec.kind)) {
+            valid.push_back(k.name);
+            if (k.name == key)
+                spec = &k;
+        }
+        if (!spec)
+            fail(n, label, key, "unknown key (valid keys: " + join(valid, ", ") + ")");
+        if (int first = sec.line_of(key); first && !spec->repeatable)
+            fail(n, label, key,
+                 "already set at line " + std::to_string(first) + " (this key may be given only once)");
+        sec.keys.emplace(std::string(key), n);
+        if (value.empty())
+            fail(n, label, key, "no value");
+
+        line_ = n;
+        key_ = key;
+        try {
+            spec->set(*this, value);
+        } catch (const LocatedError &) {
+            throw;
+        } catch (const Error &e) {
+            throw Error(where(n, label, key) + ": " + e.what(), e.err());
+        }
+    }
+
+    // Checks that need the whole section: required keys, keys that only
+    // make sense together.
+    void finish(const Section &s) const
+    {
+        const RateSettings &r = cfg.rate;
+        switch (s.kind) {
+        case Kind::filter:
+        case Kind::daemon:
+            break;
+        case Kind::feed:
+            if (!s.line_of("source"))
+                fail(s.line, s.label, "", "source is required (a file path or an http(s):// URL)");
+            break;
+        case Kind::rate:
+            if (!s.line_of("rate"))
+                fail(s.line, s.label, "", "rate is required: a rate such as 30/m, or off");
+            if (r.enabled && !s.line_of("burst"))
+                fail(s.line, s.label, "", "burst is required when rate is not off");
+            if (int at = s.line_of("ban_after"); at && r.ban_ttl.count() == 0)
+                fail(at, s.label, "ban_after",
+                     "has no effect without ban_ttl; set ban_ttl (e.g. 1h) or remove ban_after");
+            if (r.escalate_after > 0) {
+                int at = s.line_of("escalate_after");
+                if (r.escalate_window.count() == 0)
+                    fail(at, s.label, "escalate_after", "needs escalate_window above 0s (e.g. 10m)");
+                if (r.ban_ttl.count() == 0)
+                    fail(at, s.label, "escalate_after",
+                         "needs ban_ttl above 0s: escalation counts banned sources");
+                check_escalation_prefix(s, "4", r.escalate_prefix4, r.prefix4);
+                check_escalation_prefix(s, "6", r.escalate_prefix6, r.prefix6);
+            }
+            break;
+        }
+    }
+
+    // The escalation prefix ("escalate_prefix4") must be broader than the
+    // aggregation prefix ("prefix4"); blames whichever of the two was set.
+    void check_escalation_prefix(const Section &s, const std::string &family, unsigned escalate,
+                                 unsigned aggregate) const
+    {
+        if (escalate < aggregate)
+            return;
+        std::string key = "escalate_prefix" + family;
+        int at = s.line_of(key);
+        if (!at) {
+            key = "prefix" + family;
+            at = s.line_of(key);
+        }
+        fail(at, s.label, key,
+             "escalate_prefix" + family + " /" + std::to_string(escalate) + " must be shorter than prefix" +
+                 family + " /" + std::to_string(aggregate) +
+                 ": escalating to a prefix no broader than the aggregation means nothing");
+    }
+};
+
+// ---- the keys of each section ---------------------------------------------
+
+std::string feed_source(const Parser &p, std::string_view v)
+{
+    if (v == "-")
+        throw Error("\"-\" (standard input) cannot be used here: the daemon has no stdin; "
+                    "give a file path or an http(s):// URL");
+    if (v.starts_with("http://") || v.starts_with("https://"))
+        return std::string(v);
+    if (v.find("://") != std::string_view::npos)
+        throw Error(quote(v) + ": unsupported URL scheme (use http:// or https://)");
+    return p.resolve(v);
+}
+
+uint8_t prefix_len(std::string_view v, unsigned max) { return uint8_t(parse_uint(v, 1, max)); }
+
+const KeySpec kFilterKeys[] = {
+    {"interfaces", false, [](Parser &p, std::string_view v) { p.cfg.interfaces = parse_interfaces(v); }},
+    {"xdp_mode", false,
+     [](Parser &p, std::string_view v) {
+         p.cfg.xdp_mode = choose(v, {"native", "skb"}) == 0 ? XdpMode::native : XdpMode::skb;
+     }},
+    {"ports", false,
+     [](Parser &p, std::string_view v) {
+         std::vector<std::string> items;
+         for (std::string_view item : split_list(v))
+             items.emplace_back(item);
+         p.cfg.ports = parse_ports(items);
+     }},
+    {"mode", false,
+     [](Parser &p, std::string_view v) {
+         p.cfg.monitor = choose(v, {"enforce", "monitor"}) == 1;
+     }},
+    {"allow", true, [](Parser &p, std::string_view v) { append_cidrs(p.cfg.allow, v); }},
+    {"block", true, [](Parser &p, std::string_view v) { append_cidrs(p.cfg.block, v); }},
+    {"allow_file", true,
+     [](Parser &p, std::string_view v) {
+         std::vector<Cidr> c = p.read_cidr_file(v);
+         p.cfg.allow.insert(p.cfg.allow.end(), c.begin(), c.end());
+     }},
+    {"block_file", true,
+     [](Parser &p, std::string_view v) {
+         std::vector<Cidr> c = p.read_cidr_file(v);
+         p.cfg.block.insert(p.cfg.block.end(), c.begin(), c.end());
+     }},
+};
+
+const KeySpec kRateKeys[] = {
+    {"rate", false,
+     [](Parser &p, std::string_view v) {
+         p.cfg.rate.enabled = v != "off";
+         p.cfg.rate.interval_ns = p.cfg.rate.enabled ? parse_rate(v) : 0;
+     }},
+    {"burst", false,
+     [](Parser &p, std::string_view v) { p.cfg.rate.burst = uint32_t(parse_uint(v, 1, 1'000'000)); }},
+    {"prefix4", false, [](Parser &p, std::string_view v) { p.cfg.rate.prefix4 = prefix_len(v, 32); }},
+    {"prefix6", false, [](Parser &p, std::string_view v) { p.cfg.rate.prefix6 = prefix_len(v, 128); }},
+    {"ban_after", false,
+     [](Parser &p, std::string_view v) { p.cfg.rate.ban_after = uint32_t(parse_uint(v, 0, 1'000'000)); }},
+    {"ban_ttl", false, [](Parser &p, std::string_view v) { p.cfg.rate.ban_ttl = parse_duration(v); }},
+    {"escalate_after", false,
+     [](Parser &p, std::string_view v) { p.cfg.rate.escalate_after = uint32_t(parse_uint(v, 0, 65535)); }},
+    {"escalate_window", false,
+     [](Parser &p, std::string_view v) { p.cfg.rate.escalate_window = parse_duration(v); }},
+    {"escalate_prefix4", false,
+     [](Parser &p, std::string_view v) { p.cfg.rate.escalate_prefix4 = prefix_len(v, 32); }},
+    {"escalate_prefix6", false,
+     [](Parser &p, std::string_view v) { p.cfg.rate.escalate_prefix6 = prefix_len(v, 128); }},
+};
+
+const KeySpec kDaemonKeys[] = {
+    {"pin_dir", false,
+     [](Parser &p, std::string_view v) {
+         if (v.front() != '/')
+             throw Error(quote(v) + ": not an absolute path");
+         p.cfg.pin_dir = std::string(v);
+     }},
+    {"stats_interval", false,
+     [](Parser &p, std::string_view v) { p.cfg.stats_interval = parse_duration(v); }},
+    {"stats_output", false,
+     [](Parser &p, std::string_view v) { p.cfg.stats_output = v == "-" ? std::string(v) : p.resolve(v); }},
+    {"on_exit", false,
+     [](Parser &p, std::string_view v) {
+         p.cfg.keep_on_exit = choose(v, {"detach", "keep"}) == 1;
+     }},
+};
+
+const KeySpec kFeedKeys[] = {
+    {"source", false, [](Parser &p, std::string_view v) { p.cfg.feeds.back().source = feed_source(p, v); }},
+    {"format", false,
+     [](Parser &p, std::string_view v) {
+         choose(v, {"auto", "plain", "spamhaus", "netset", "ipset", "json", "range"});
+         p.cfg.feeds.back().format = std::string(v);
+     }},
+    {"interval", false,
+     [](Parser &p, std::string_view v) {
+         Duration d = parse_duration(v);
+         if (d < std::chrono::seconds(1))
+             throw Error(quote(v) + ": shorter than 1s");
+         p.cfg.feeds.back().interval = d;
+     }},
+    {"shadow", false,
+     [](Parser &p, std::string_view v) {
+         p.cfg.feeds.back().shadow = choose(v, {"no", "yes", "false", "true"}) % 2 == 1;
+     }},
+    {"max_shrink", false,
+     [](Parser &p, std::string_view v) { p.cfg.feeds.back().max_shrink = unsigned(parse_uint(v, 0, 100)); }},
+};
+
+std::span<const KeySpec> keys_of(Kind kind)
+{
+    switch (kind) {
+    case Kind::filter:
+        return kFilterKeys;
+    case Kind::rate:
+        return kRateKeys;
+    case Kind::daemon:
+        return kDaemonKeys;
+    case Kind::feed:
+        return kFeedKeys;
+    }
+    return {};
+}
+
+} // namespace
+
+Config parse_config(std::string_view text, const std::string &path) { return Parser(path).run(text); }
+
+Config load_config(const std::string &path) { return parse_config(read_file(path), path); }
+
+} // namespace rg
