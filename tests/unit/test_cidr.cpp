@@ -355,3 +355,34 @@ TEST(CidrOrder, WithinFamilyAndLengthByAddress)
     // Every IPv4 rule sorts before every IPv6 rule.
     EXPECT_LT(cidr("255.255.255.255"), cidr("::/0"));
 }
+
+// ---- try_parse_cidr ------------------------------------------------------------
+
+TEST(CidrTryParse, AgreesWithParseCidr)
+{
+    for (const char *text : {"192.0.2.77/24", "2001:db8::1", "1.2.3.4/33", "01.2.3.4", "2001:db8:::1", "1.2.3.4/",
+                             "1.2.3.4/024", "", "garbage"}) {
+        rg::ParsedCidr out;
+        std::string why;
+        bool ok = rg::try_parse_cidr(text, out, why);
+        std::string thrown = parse_error(text);
+        EXPECT_EQ(ok, thrown.empty()) << text;
+        if (ok) {
+            EXPECT_EQ(out.cidr, cidr(text));
+            EXPECT_EQ(out.host_bits_cleared, rg::parse_cidr(text).host_bits_cleared);
+        } else {
+            EXPECT_EQ(thrown, "\"" + std::string(text) + "\": " + why);
+        }
+    }
+}
+
+TEST(CidrTryParse, EmbeddedNulIsNotTheEndOfTheAddress)
+{
+    rg::ParsedCidr out;
+    std::string why;
+    EXPECT_FALSE(rg::try_parse_cidr(std::string_view("1.2.3.4\0junk", 12), out, why));
+    EXPECT_EQ(why, "not a valid IPv4 address");
+    EXPECT_THROW(rg::parse_cidr(std::string_view("2001:db8::1\0", 12)), rg::Error);
+    // Longer than any address: refused, not cut.
+    EXPECT_FALSE(rg::try_parse_cidr("2001:0db8:0000:0000:0000:0000:0000:0001:0000:0000", out, why));
+}

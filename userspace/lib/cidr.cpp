@@ -9,11 +9,6 @@ namespace rg {
 
 namespace {
 
-[[noreturn]] void bad(std::string_view text, const std::string &why)
-{
-    throw Error("\"" + std::string(text) + "\": " + why);
-}
-
 void clear_host_bits(Cidr &c, bool &cleared)
 {
     for (unsigned bit = c.len; bit < c.max_len(); bit++) {
@@ -27,10 +22,12 @@ void clear_host_bits(Cidr &c, bool &cleared)
 
 } // namespace
 
-ParsedCidr parse_cidr(std::string_view text)
+bool try_parse_cidr(std::string_view text, ParsedCidr &out, std::string &why)
 {
-    if (text.empty())
-        bad(text, "empty address");
+    if (text.empty()) {
+        why = "empty address";
+        return false;
+    }
     std::string_view addr = text, plen;
     bool has_len = false;
     if (auto slash = text.find('/'); slash != std::string_view::npos) {
@@ -38,33 +35,52 @@ ParsedCidr parse_cidr(std::string_view text)
         plen = text.substr(slash + 1);
         has_len = true;
     }
-    ParsedCidr out;
+    out = ParsedCidr{};
     Cidr &c = out.cidr;
-    std::string a(addr);
-    if (a.find(':') != std::string::npos) {
-        c.family = 6;
-        if (inet_pton(AF_INET6, a.c_str(), c.addr.data()) != 1)
-            bad(text, "not a valid IPv6 address");
-    } else {
-        c.family = 4;
-        // inet_pton accepts only dotted quads: no "10.1", no octal, no hex.
-        if (inet_pton(AF_INET, a.c_str(), c.addr.data()) != 1)
-            bad(text, "not a valid IPv4 address");
+    c.family = addr.find(':') != std::string_view::npos ? 6 : 4;
+    // inet_pton wants a NUL-terminated string: copy into a buffer rather than
+    // a std::string, and refuse an embedded NUL, which would end the address
+    // early ("1.2.3.4\0junk" is not 1.2.3.4).
+    char buf[INET6_ADDRSTRLEN + 1];
+    bool fits = addr.size() < sizeof(buf) && addr.find('\0') == std::string_view::npos;
+    if (fits) {
+        addr.copy(buf, addr.size());
+        buf[addr.size()] = '\0';
+    }
+    // For IPv4, inet_pton accepts only dotted quads: no "10.1", no octal, no hex.
+    if (!fits || inet_pton(c.family == 4 ? AF_INET : AF_INET6, buf, c.addr.data()) != 1) {
+        why = c.family == 4 ? "not a valid IPv4 address" : "not a valid IPv6 address";
+        return false;
     }
     c.len = c.max_len();
     if (has_len) {
         unsigned v = 0;
         auto [end, ec] = std::from_chars(plen.data(), plen.data() + plen.size(), v);
-        if (plen.empty() || ec != std::errc() || end != plen.data() + plen.size())
-            bad(text, "prefix length \"" + std::string(plen) + "\" is not a number");
-        if (plen.size() > 1 && plen[0] == '0')
-            bad(text, "prefix length \"" + std::string(plen) + "\" has a leading zero");
-        if (v > c.max_len())
-            bad(text, "prefix length " + std::to_string(v) + " out of range (0-" +
-                          std::to_string(c.max_len()) + " for IPv" + std::to_string(c.family) + ")");
+        if (plen.empty() || ec != std::errc() || end != plen.data() + plen.size()) {
+            why = "prefix length \"" + std::string(plen) + "\" is not a number";
+            return false;
+        }
+        if (plen.size() > 1 && plen[0] == '0') {
+            why = "prefix length \"" + std::string(plen) + "\" has a leading zero";
+            return false;
+        }
+        if (v > c.max_len()) {
+            why = "prefix length " + std::to_string(v) + " out of range (0-" + std::to_string(c.max_len()) +
+                  " for IPv" + std::to_string(c.family) + ")";
+            return false;
+        }
         c.len = uint8_t(v);
     }
     clear_host_bits(c, out.host_bits_cleared);
+    return true;
+}
+
+ParsedCidr parse_cidr(std::string_view text)
+{
+    ParsedCidr out;
+    std::string why;
+    if (!try_parse_cidr(text, out, why))
+        throw Error("\"" + std::string(text) + "\": " + why);
     return out;
 }
 

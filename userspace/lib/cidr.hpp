@@ -31,4 +31,9 @@ struct ParsedCidr {
 // as ipset and iptables do. Throws rg::Error naming the text and the reason.
 ParsedCidr parse_cidr(std::string_view text);
 
+// parse_cidr without exceptions, for bulk input such as feeds: on error
+// returns false and sets why to the reason alone (without the text). Does not
+// allocate on success.
+bool try_parse_cidr(std::string_view text, ParsedCidr &out, std::string &why);
+
 } // namespace rg
