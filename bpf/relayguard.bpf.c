@@ -4,11 +4,14 @@
  *
  * Invariants:
  *  - anything not parsed down to a TCP header, or not to a protected port,
- *    passes (XDP_PASS); only a blocklist verdict drops;
- *  - the allowlist is consulted before any drop and always wins;
+ *    passes (XDP_PASS); only blocklist, ban and rate-limit verdicts drop;
+ *  - the allowlist is consulted before any drop and always wins: allowlisted
+ *    sources are never rate limited or banned;
+ *  - checks run allowlist, blocklist, bans, then the SYN rate limiter;
  *  - every exit goes through finish(), which counts exactly one reason.
  */
 #include "parse.h"
+#include "rate.h"
 #include "relayguard_abi.h"
 
 /* Set by the controller before load: the interface slot whose counters this
@@ -80,7 +83,8 @@ static __always_inline int finish(enum rg_reason reason, __u64 bytes, __u8 syn)
 		cnt->bytes += bytes;
 		cnt->syn += syn;
 	}
-	return reason == RG_DROP_BLOCKLIST ? XDP_DROP : XDP_PASS;
+	return reason == RG_DROP_BLOCKLIST || reason == RG_DROP_BANNED || reason == RG_DROP_RATELIMIT
+		       ? XDP_DROP : XDP_PASS;
 }
 
 static __always_inline int port_protected(const struct rg_config *cfg, __be16 dport)
@@ -115,7 +119,10 @@ int relayguard_xdp(struct xdp_md *ctx)
 	__u64 bytes = ctx->data_end - ctx->data;
 	struct parsed p = {};
 	struct rg_config *cfg;
+	struct rg_ban *ban;
 	__u32 zero = 0;
+	__u64 now;
+	int monitor;
 
 	switch (parse_packet(&c, &p)) {
 	case PARSE_TCP:
@@ -138,11 +145,18 @@ int relayguard_xdp(struct xdp_md *ctx)
 
 	if (source_listed(&RG_MAP_ALLOW4, &RG_MAP_ALLOW6, &p))
 		return finish(RG_PASS_ALLOWLIST, bytes, p.syn);
-	if (source_listed(&RG_MAP_BLOCK4, &RG_MAP_BLOCK6, &p)) {
-		if (cfg->flags & RG_CFG_MONITOR)
-			return finish(RG_WOULD_DROP_BLOCKLIST, bytes, p.syn);
-		return finish(RG_DROP_BLOCKLIST, bytes, p.syn);
+	monitor = cfg->flags & RG_CFG_MONITOR;
+	if (source_listed(&RG_MAP_BLOCK4, &RG_MAP_BLOCK6, &p))
+		return finish(monitor ? RG_WOULD_DROP_BLOCKLIST : RG_DROP_BLOCKLIST, bytes, p.syn);
+
+	now = rg_now();
+	ban = ban_find(&p, now);
+	if (ban) {
+		__sync_fetch_and_add(&ban->hits, 1);
+		return finish(monitor ? RG_WOULD_DROP_BANNED : RG_DROP_BANNED, bytes, p.syn);
 	}
+	if (p.syn && cfg->rate.interval_ns && rate_over_budget(&cfg->rate, &p, now))
+		return finish(monitor ? RG_WOULD_DROP_RATELIMIT : RG_DROP_RATELIMIT, bytes, p.syn);
 	return finish(RG_PASS_CLEAN, bytes, p.syn);
 }
 

@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define RG_ABI_VERSION 1
+#define RG_ABI_VERSION 2
 
 /* Map names: the BPF declarations use these identifiers, the controller uses
  * RG_STR(name) for pin paths and lookups. Max 15 characters (BPF_OBJ_NAME_LEN). */
@@ -28,6 +28,10 @@
 #define RG_MAP_BLOCK6 rg_block6
 #define RG_MAP_STATS  rg_stats
 #define RG_MAP_IFACES rg_ifaces
+#define RG_MAP_RATE   rg_rate
+#define RG_MAP_BANS4  rg_bans4
+#define RG_MAP_BANS6  rg_bans6
+#define RG_MAP_ESC    rg_esc
 
 #define RG_STR_(x) #x
 #define RG_STR(x) RG_STR_(x)
@@ -36,6 +40,12 @@
  * (BPF_F_NO_PREALLOC), so the limits bound memory, they do not reserve it. */
 #define RG_ALLOW_MAX_ENTRIES (64 * 1024)
 #define RG_BLOCK_MAX_ENTRIES (1024 * 1024)
+/* Rate state is soft: an LRU table, so a flood of spoofed sources evicts only
+ * other rate state. Bans are hard state in their own table that nothing
+ * evicts; when it is full, new bans are not created. */
+#define RG_RATE_MAX_ENTRIES (64 * 1024)
+#define RG_BAN_MAX_ENTRIES (64 * 1024)
+#define RG_ESC_MAX_ENTRIES (16 * 1024)
 #define RG_MAX_PORTS 16         /* protected ports at once */
 #define RG_MAX_IFACES 64        /* interface slots; slot 0 holds detached totals */
 #define RG_REASON_STRIDE 32     /* stats slots per interface; >= RG_REASON_MAX */
@@ -56,6 +66,10 @@ enum rg_reason {
 	RG_PASS_MALFORMED = 8,   /* truncated or invalid header: passed */
 	RG_PASS_UNPARSED = 9,    /* valid but beyond what we parse (3+ VLAN tags,
 				    long IPv6 extension chain): passed */
+	RG_DROP_RATELIMIT = 10,  /* SYN over its source's rate budget: dropped */
+	RG_WOULD_DROP_RATELIMIT = 11, /* as above, in monitor mode: passed */
+	RG_DROP_BANNED = 12,     /* source banned (rate-limit ban or manual): dropped */
+	RG_WOULD_DROP_BANNED = 13, /* as above, in monitor mode: passed */
 	RG_REASON_MAX
 };
 
@@ -68,11 +82,76 @@ enum rg_reason {
 /* config.flags */
 #define RG_CFG_MONITOR (1u << 0) /* count would-drop verdicts, pass everything */
 
+/* SYN rate limiting (a GCRA token bucket per aggregated source) and the
+ * automatic bans it issues. All times are CLOCK_BOOTTIME nanoseconds
+ * (bpf_ktime_get_boot_ns). interval_ns == 0 turns the limiter off. */
+struct rg_rate_config {
+	__u64 interval_ns;     /* ns per new connection: 1 / rate */
+	__u64 burst_ns;        /* burst * interval_ns: how far a source may run ahead */
+	__u64 ban_ttl_ns;      /* ban length; 0: no automatic bans */
+	__u64 esc_window_ns;   /* escalation window */
+	__u32 burst;           /* connections allowed back to back (display) */
+	__u32 ban_after;       /* ban on the over-budget SYN after this many */
+	__u32 esc_after;       /* bans inside one escalation prefix that ban it; 0: off */
+	__u8 prefix4;          /* source aggregation, IPv4 (1..32) */
+	__u8 prefix6;          /* source aggregation, IPv6 (1..128) */
+	__u8 esc_prefix4;      /* escalation prefix, IPv4 */
+	__u8 esc_prefix6;      /* escalation prefix, IPv6 */
+};
+
 /* Shared by all interfaces: one entry (key 0) of an ARRAY map. */
 struct rg_config {
 	__u32 abi_version;               /* RG_ABI_VERSION of the build that created the maps */
 	__u32 flags;                     /* RG_CFG_* */
+	struct rg_rate_config rate;
 	__u64 port_bitmap[RG_PORT_WORDS]; /* bit p set: TCP destination port p is protected */
+};
+
+/* A source aggregated to a prefix (rate state, escalation state). The address
+ * is masked to prefixlen; family is 4 or 6. */
+struct rg_src_key {
+	__u8 family;
+	__u8 prefixlen;
+	__u8 pad[2];
+	__u8 addr[16];
+};
+
+/* Per aggregated source, in an LRU table. tat is the GCRA "theoretical
+ * arrival time": the source is within budget while a new SYN would not push
+ * tat more than burst_ns ahead of now. Updated with compare-and-swap, so
+ * concurrent SYNs on several CPUs share one budget. */
+struct rg_rate_state {
+	__u64 tat;        /* ns */
+	__u64 syns;       /* SYNs seen */
+	__u64 limited;    /* SYNs dropped (or would-drop) as over budget */
+	__u64 last_seen;  /* ns of the last SYN */
+	__u32 over;       /* over-budget SYNs since the bucket was last full */
+	__u32 pad;
+};
+
+/* Bans: LPM tries keyed by rg_lpm4_key / rg_lpm6_key. Expiry is checked by
+ * the program itself (now < expires_ns), so bans end without the controller.
+ * prefixlen repeats the key's length so the program can look past an expired
+ * entry to a broader live one. */
+enum rg_ban_reason {
+	RG_BAN_MANUAL = 0,     /* relayguard bans add */
+	RG_BAN_RATELIMIT = 1,  /* over budget more than ban_after times */
+	RG_BAN_ESCALATION = 2, /* esc_after banned sources inside one prefix */
+};
+struct rg_ban {
+	__u64 expires_ns;  /* CLOCK_BOOTTIME ns */
+	__u64 created_ns;
+	__u64 hits;        /* packets dropped (or would-drop) by this ban */
+	__u32 reason;      /* enum rg_ban_reason */
+	__u32 prefixlen;
+};
+
+/* Escalation: auto-bans per escalation prefix within a window (LRU table,
+ * keyed by rg_src_key at esc_prefix4/6). */
+struct rg_esc_state {
+	__u64 window_start;  /* ns */
+	__u32 bans;
+	__u32 pad;
 };
 
 /* LPM-trie keys. prefixlen first, address in network byte order. */
@@ -87,8 +166,10 @@ struct rg_lpm6_key {
 };
 
 /* Rule value (allowlist and blocklist): which sources list the prefix.
- * Bit 0 is the manual list (`relayguard block add`), other bits are feeds. */
+ * Bit 0 is the manual list (`relayguard block add`), bit 1 the daemon's config
+ * file, other bits are feeds. */
 #define RG_SOURCE_MANUAL 0
+#define RG_SOURCE_CONFIG 1  /* the daemon's config file ([filter] allow/block) */
 #define RG_MAX_SOURCES 64
 struct rg_rule {
 	__u64 sources;
@@ -120,8 +201,16 @@ struct rg_iface {
 #else
 #define RG_ASSERT_LAYOUT(cond, msg) _Static_assert(cond, msg)
 #endif
-RG_ASSERT_LAYOUT(sizeof(struct rg_config) == 8 + 8 * RG_PORT_WORDS, "rg_config layout");
-RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, port_bitmap) == 8, "rg_config.port_bitmap offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_rate_config) == 48, "rg_rate_config layout");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_rate_config, prefix4) == 44, "rg_rate_config.prefix4 offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_config) == 56 + 8 * RG_PORT_WORDS, "rg_config layout");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, rate) == 8, "rg_config.rate offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, port_bitmap) == 56, "rg_config.port_bitmap offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_src_key) == 20, "rg_src_key layout");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_src_key, addr) == 4, "rg_src_key.addr offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_rate_state) == 40, "rg_rate_state layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_ban) == 32, "rg_ban layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_esc_state) == 16, "rg_esc_state layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_lpm4_key) == 8, "rg_lpm4_key layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_lpm6_key) == 20, "rg_lpm6_key layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_lpm6_key, addr) == 4, "rg_lpm6_key.addr offset");
@@ -152,7 +241,13 @@ static const struct rg_reason_info rg_reason_info[RG_REASON_MAX] = {
 	{ RG_WOULD_DROP_BLOCKLIST, RG_RF_PROTECTED | RG_RF_MONITOR, "would_drop_blocklist" },
 	{ RG_PASS_MALFORMED, 0, "malformed" },
 	{ RG_PASS_UNPARSED, 0, "passed_unparsed" },
+	{ RG_DROP_RATELIMIT, RG_RF_PROTECTED | RG_RF_DROP, "dropped_ratelimit" },
+	{ RG_WOULD_DROP_RATELIMIT, RG_RF_PROTECTED | RG_RF_MONITOR, "would_drop_ratelimit" },
+	{ RG_DROP_BANNED, RG_RF_PROTECTED | RG_RF_DROP, "dropped_banned" },
+	{ RG_WOULD_DROP_BANNED, RG_RF_PROTECTED | RG_RF_MONITOR, "would_drop_banned" },
 };
+
+static const char *const rg_ban_reason_name[] = { "manual", "ratelimit", "escalation" };
 #endif
 
 #endif /* RELAYGUARD_ABI_H */

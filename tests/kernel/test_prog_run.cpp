@@ -10,6 +10,7 @@
 #include "filter.hpp"
 #include "packet_builder.hpp"
 #include "privileged.hpp"
+#include "prog_fixture.hpp"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -34,6 +35,10 @@ using Bytes = std::vector<uint8_t>;
 
 namespace {
 
+using rg::test::Filter;
+using rg::test::Setup;
+using rg::test::kSlot;
+
 // Addresses (documentation ranges). The blocklist holds BLOCK4/BLOCK6; the
 // allowlist punches ALLOWED4/ALLOWED6 out of them.
 constexpr const char *kBlock4 = "192.0.2.0/24";
@@ -47,73 +52,9 @@ constexpr const char *kAllowed6 = "2001:db8:bad::7";
 constexpr const char *kClean6 = "2001:db8:600d::1";
 constexpr const char *kDst6 = "2001:db8:25::25";
 
-constexpr uint32_t kSlot = 1;
-
-struct Setup {
-    std::vector<std::string> block{};
-    std::vector<std::string> allow{};
-    std::optional<std::vector<uint16_t>> ports{};  // unset: the default, port 25
-    bool monitor = false;
-};
-
 const Setup kNoRules{};
 const Setup kBlocklist{.block = {kBlock4, kBlock6}};
 const Setup kBlockAndAllow{.block = {kBlock4, kBlock6}, .allow = {std::string(kAllowed4) + "/32", kAllowed6}};
-
-// A fresh filter: private bpffs, pinned maps, the program loaded for slot 1
-// and slot 1 registered, so stats() reports it.
-class Filter {
-public:
-    explicit Filter(const Setup &setup = kNoRules) : maps_(create_maps(fs_)), prog_(maps_, kSlot)
-    {
-        struct rg_iface entry {};
-        entry.flags = RG_IFACE_USED;
-        std::strncpy(entry.name, "prog_run", sizeof(entry.name) - 1);
-        maps_.put_iface(kSlot, entry);
-        apply(setup);
-        prog_.load();
-    }
-
-    void apply(const Setup &setup)
-    {
-        for (const std::string &c : setup.block)
-            maps_.add_rule(rg::ListKind::block, rg::parse_cidr(c).cidr);
-        for (const std::string &c : setup.allow)
-            maps_.add_rule(rg::ListKind::allow, rg::parse_cidr(c).cidr);
-        if (setup.ports)
-            maps_.set_ports(*setup.ports);
-        if (setup.monitor)
-            maps_.set_monitor(true);
-    }
-
-    rg::Maps &maps() { return maps_; }
-    rg::Program &prog() { return prog_; }
-
-    // Runs the packet `repeat` times through prog; returns the XDP verdict.
-    static int run(rg::Program &prog, const Bytes &pkt, uint32_t repeat = 1)
-    {
-        Bytes in = pkt;
-        LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in.data(), .data_size_in = uint32_t(in.size()),
-                    .repeat = int(repeat));
-        int err = bpf_prog_test_run_opts(prog.prog_fd(), &o);
-        if (err)
-            throw std::runtime_error(std::string("BPF_PROG_RUN: ") + std::strerror(-err));
-        return int(o.retval);
-    }
-    int run(const Bytes &pkt, uint32_t repeat = 1) { return run(prog_, pkt, repeat); }
-
-private:
-    static rg::Maps create_maps(const rg::test::PrivateBpffs &fs)
-    {
-        if (::mkdir(fs.pin_dir().c_str(), 0700) != 0)
-            throw std::runtime_error("mkdir " + fs.pin_dir() + ": " + std::strerror(errno));
-        return rg::Maps::open_or_create(fs.pin_dir());
-    }
-
-    rg::test::PrivateBpffs fs_;
-    rg::Maps maps_;
-    rg::Program prog_;
-};
 
 const char *verdict_name(int v)
 {

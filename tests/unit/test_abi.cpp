@@ -113,17 +113,18 @@ TEST(AbiFlags, NoUnknownBits)
         EXPECT_EQ(rg_reason_info[i].flags & ~kAllFlags, 0u) << rg_reason_info[i].name;
 }
 
-TEST(AbiFlags, OnlyBlocklistDrops)
+TEST(AbiFlags, OnlyBlocklistBanAndRateLimitDrop)
 {
+    const std::set<uint32_t> drops = {RG_DROP_BLOCKLIST, RG_DROP_BANNED, RG_DROP_RATELIMIT};
     for (uint32_t i = 0; i < RG_REASON_MAX; i++)
-        EXPECT_EQ(has(rg_reason_info[i].flags, RG_RF_DROP), i == RG_DROP_BLOCKLIST) << rg_reason_info[i].name;
+        EXPECT_EQ(has(rg_reason_info[i].flags, RG_RF_DROP), drops.count(i) == 1) << rg_reason_info[i].name;
 }
 
-TEST(AbiFlags, OnlyWouldDropIsMonitor)
+TEST(AbiFlags, OnlyWouldDropsAreMonitor)
 {
+    const std::set<uint32_t> monitor = {RG_WOULD_DROP_BLOCKLIST, RG_WOULD_DROP_BANNED, RG_WOULD_DROP_RATELIMIT};
     for (uint32_t i = 0; i < RG_REASON_MAX; i++)
-        EXPECT_EQ(has(rg_reason_info[i].flags, RG_RF_MONITOR), i == RG_WOULD_DROP_BLOCKLIST)
-            << rg_reason_info[i].name;
+        EXPECT_EQ(has(rg_reason_info[i].flags, RG_RF_MONITOR), monitor.count(i) == 1) << rg_reason_info[i].name;
 }
 
 TEST(AbiFlags, DropAndMonitorAreExclusiveAndProtected)
@@ -142,10 +143,11 @@ TEST(AbiFlags, DropAndMonitorAreExclusiveAndProtected)
 
 TEST(AbiFlags, ProtectedExactlyForTcpToProtectedPorts)
 {
-    // From the enum's comments: these four are "protected port" verdicts;
+    // From the enum's comments: these are "protected port" verdicts;
     // everything else is decided before the port is known to be protected.
-    const std::set<uint32_t> protected_reasons = {RG_PASS_CLEAN, RG_PASS_ALLOWLIST, RG_DROP_BLOCKLIST,
-                                                  RG_WOULD_DROP_BLOCKLIST};
+    const std::set<uint32_t> protected_reasons = {
+        RG_PASS_CLEAN,     RG_PASS_ALLOWLIST,       RG_DROP_BLOCKLIST, RG_WOULD_DROP_BLOCKLIST,
+        RG_DROP_RATELIMIT, RG_WOULD_DROP_RATELIMIT, RG_DROP_BANNED,    RG_WOULD_DROP_BANNED};
     for (uint32_t i = 0; i < RG_REASON_MAX; i++)
         EXPECT_EQ(has(rg_reason_info[i].flags, RG_RF_PROTECTED), protected_reasons.count(i) == 1)
             << rg_reason_info[i].name;
@@ -203,9 +205,23 @@ TEST(AbiSizes, RgConfig)
 {
     EXPECT_EQ(offsetof(rg_config, abi_version), 0u);
     EXPECT_EQ(offsetof(rg_config, flags), sizeof(__u32));
-    EXPECT_EQ(offsetof(rg_config, port_bitmap), 2 * sizeof(__u32));
+    EXPECT_EQ(offsetof(rg_config, rate), 2 * sizeof(__u32));
+    EXPECT_EQ(offsetof(rg_config, port_bitmap), 2 * sizeof(__u32) + sizeof(rg_rate_config));
     EXPECT_EQ(sizeof(rg_config::port_bitmap), size_t(RG_PORT_WORDS) * sizeof(__u64));
-    EXPECT_EQ(sizeof(rg_config), 2 * sizeof(__u32) + sizeof(rg_config::port_bitmap));
+    EXPECT_EQ(sizeof(rg_config), 2 * sizeof(__u32) + sizeof(rg_rate_config) + sizeof(rg_config::port_bitmap));
+}
+
+TEST(AbiSizes, RateAndBanValues)
+{
+    EXPECT_EQ(offsetof(rg_rate_config, interval_ns), 0u);
+    EXPECT_EQ(offsetof(rg_rate_config, burst), 4 * sizeof(__u64));
+    EXPECT_EQ(offsetof(rg_rate_config, esc_prefix6), sizeof(rg_rate_config) - 1);
+    EXPECT_EQ(offsetof(rg_src_key, addr), 4u);
+    EXPECT_EQ(sizeof(rg_src_key::addr), 16u);
+    EXPECT_EQ(offsetof(rg_rate_state, over), 4 * sizeof(__u64));
+    EXPECT_EQ(offsetof(rg_ban, reason), 3 * sizeof(__u64));
+    EXPECT_EQ(offsetof(rg_ban, prefixlen), 3 * sizeof(__u64) + sizeof(__u32));
+    EXPECT_EQ(sizeof(rg_ban_reason_name) / sizeof(rg_ban_reason_name[0]), size_t(RG_BAN_ESCALATION) + 1);
 }
 
 TEST(AbiSizes, LpmKeys)

@@ -36,9 +36,11 @@ rg::ReasonCounters distinct_counters()
 }
 
 // The verdict groups as the enum documents them.
-const std::set<uint32_t> kProtected = {RG_PASS_CLEAN, RG_PASS_ALLOWLIST, RG_DROP_BLOCKLIST, RG_WOULD_DROP_BLOCKLIST};
-const std::set<uint32_t> kDropped = {RG_DROP_BLOCKLIST};
-const std::set<uint32_t> kWouldDrop = {RG_WOULD_DROP_BLOCKLIST};
+const std::set<uint32_t> kDropped = {RG_DROP_BLOCKLIST, RG_DROP_RATELIMIT, RG_DROP_BANNED};
+const std::set<uint32_t> kWouldDrop = {RG_WOULD_DROP_BLOCKLIST, RG_WOULD_DROP_RATELIMIT, RG_WOULD_DROP_BANNED};
+const std::set<uint32_t> kProtected = {RG_PASS_CLEAN,     RG_PASS_ALLOWLIST,       RG_DROP_BLOCKLIST,
+                                       RG_WOULD_DROP_BLOCKLIST, RG_DROP_RATELIMIT, RG_WOULD_DROP_RATELIMIT,
+                                       RG_DROP_BANNED,    RG_WOULD_DROP_BANNED};
 
 std::set<uint32_t> all_reasons()
 {

@@ -1,8 +1,11 @@
 #include "commands.hpp"
+#include "common.hpp"
 
 #include "attach.hpp"
 #include "bpffs.hpp"
 #include "cidr.hpp"
+#include "daemon.hpp"
+#include "duration.hpp"
 #include "error.hpp"
 #include "filter.hpp"
 #include "ports.hpp"
@@ -19,8 +22,6 @@
 using nlohmann::json;
 
 namespace rg::cli {
-
-namespace {
 
 const CLI::Validator kCidr(
     [](std::string &s) -> std::string {
@@ -54,7 +55,28 @@ const CLI::Validator kExistingIface(
     },
     "IFACE", "IFACE");
 
-// Mutating commands hold the pin-directory lock for their whole run.
+const CLI::Validator kDuration(
+    [](std::string &s) -> std::string {
+        try {
+            parse_duration(s);
+        } catch (const Error &e) {
+            return e.what();
+        }
+        return {};
+    },
+    "DURATION", "DURATION");
+
+const CLI::Validator kRate(
+    [](std::string &s) -> std::string {
+        try {
+            parse_rate(s);
+        } catch (const Error &e) {
+            return e.what();
+        }
+        return {};
+    },
+    "RATE", "RATE");
+
 std::unique_ptr<DirLock> lock_pin_dir(const std::string &dir)
 {
     struct stat st;
@@ -72,6 +94,20 @@ void print_json(const json &j)
     std::cout << j.dump(2) << "\n";
 }
 
+std::vector<Cidr> parse_cidr_args(const std::vector<std::string> &args)
+{
+    std::vector<Cidr> cidrs;
+    for (const std::string &text : args) {
+        ParsedCidr p = parse_cidr(text);
+        if (p.host_bits_cleared)
+            std::cerr << "note: \"" << text << "\" has host bits set; using " << p.cidr.str() << "\n";
+        cidrs.push_back(p.cidr);
+    }
+    return cidrs;
+}
+
+namespace {
+
 json iface_json(const IfaceEntry &e)
 {
     LiveState live = query_live(e);
@@ -86,13 +122,21 @@ json iface_json(const IfaceEntry &e)
             {"attached_at", e.raw.attached_at}};
 }
 
+std::string source_name(unsigned bit)
+{
+    if (bit == RG_SOURCE_MANUAL)
+        return "manual";
+    if (bit == RG_SOURCE_CONFIG)
+        return "config";
+    return "source" + std::to_string(bit);
+}
+
 std::string sources_text(uint64_t sources)
 {
     std::string out;
     for (unsigned b = 0; b < RG_MAX_SOURCES; b++)
         if (sources >> b & 1)
-            out += (out.empty() ? "" : ",") + (b == RG_SOURCE_MANUAL ? std::string("manual")
-                                                                      : "source" + std::to_string(b));
+            out += (out.empty() ? "" : ",") + source_name(b);
     return out;
 }
 
@@ -131,13 +175,7 @@ int cmd_detach(Options &o)
 // already changed is undone before the error is reported.
 int cmd_rules(Options &o, ListKind kind, bool add)
 {
-    std::vector<Cidr> cidrs;
-    for (const std::string &text : o.cidrs) {
-        ParsedCidr p = parse_cidr(text);
-        if (p.host_bits_cleared)
-            std::cerr << "note: \"" << text << "\" has host bits set; using " << p.cidr.str() << "\n";
-        cidrs.push_back(p.cidr);
-    }
+    std::vector<Cidr> cidrs = parse_cidr_args(o.cidrs);
     auto lock = lock_pin_dir(o.pin_dir);
     Maps maps = Maps::open(o.pin_dir);
     std::vector<Cidr> done;
@@ -168,7 +206,7 @@ int cmd_list(Options &o, ListKind kind)
             json src = json::array();
             for (unsigned b = 0; b < RG_MAX_SOURCES; b++)
                 if (r.sources >> b & 1)
-                    src.push_back(b == RG_SOURCE_MANUAL ? std::string("manual") : "source" + std::to_string(b));
+                    src.push_back(source_name(b));
             entries.push_back({{"cidr", r.cidr.str()}, {"family", r.cidr.family == 4 ? "ipv4" : "ipv6"},
                                {"sources", src}});
         }
@@ -365,6 +403,18 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     stats->add_flag("--json", o.json, "JSON output");
     stats->add_option("--iface", o.iface, "only this interface");
     stats->callback([&o] { o.action = cmd_stats; });
+
+    add_rate_commands(*app, o);
+
+    CLI::App *run_cmd = app->add_subcommand(
+        "run", "run as a service: apply a config file, reload it on SIGHUP, log counters, detach on SIGTERM");
+    run_cmd->add_option("-c,--config", o.config, "config file (see dist/relayguard.conf)")
+        ->required()->check(CLI::ExistingFile);
+    run_cmd->add_flag("--keep-enforcing", o.keep_enforcing,
+                      "on SIGTERM leave the filter attached (as on_exit = keep)");
+    run_cmd->callback([&o] {
+        o.action = [](Options &op) { return run_daemon({op.config, op.keep_enforcing}); };
+    });
 
     CLI::App *demo_cmd = app->add_subcommand("demo", "run a self-contained demo in network namespaces");
     demo_cmd->add_flag("--json", o.json, "print only the final counters as JSON");

@@ -22,6 +22,24 @@ struct Options {
     bool keep_maps = false;
     std::vector<std::string> cidrs;
     std::string filter_mode;  // enforce|monitor
+
+    // rate set
+    std::string rate;
+    uint32_t burst = 0;
+    int prefix4 = 32, prefix6 = 64;
+    uint32_t ban_after = 0;
+    std::string ban_ttl;
+    uint32_t escalate_after = 0;
+    std::string escalate_window;
+    int escalate_prefix4 = 24, escalate_prefix6 = 48;
+    // bans, top
+    std::string ttl;
+    bool all = false;
+    unsigned top_n = 20;
+    std::string sample;
+    // run
+    std::string config;
+    bool keep_enforcing = false;
     std::function<int(Options &)> action;  // the selected subcommand
 };
 
@@ -31,6 +49,9 @@ std::unique_ptr<CLI::App> make_app(Options &opts);
 
 // Parses and runs; returns the process exit status (0 ok, 1 error, 2 usage).
 int run(int argc, char **argv);
+
+// Subcommand groups defined in their own files.
+void add_rate_commands(CLI::App &app, Options &opts);  // rate, bans, top
 
 // The demo: a netns lab with an SMTP listener, a clean client and a
 // blocklisted one, then the JSON counters.

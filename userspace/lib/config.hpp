@@ -12,6 +12,7 @@
 #include "attach.hpp"
 #include "cidr.hpp"
 #include "duration.hpp"
+#include "rate.hpp"
 
 #include <cstdint>
 #include <string>
@@ -19,22 +20,6 @@
 #include <vector>
 
 namespace rg {
-
-// Rate limiting and automatic bans; also set by `relayguard rate set`.
-struct RateSettings {
-    bool enabled = false;
-    uint64_t interval_ns = 0;        // ns per new connection (1 / rate)
-    uint32_t burst = 0;              // connections allowed back to back
-    uint8_t prefix4 = 32;            // sources aggregated to this IPv4 prefix
-    uint8_t prefix6 = 64;            // ... and this IPv6 prefix
-    uint32_t ban_after = 0;          // ban when over budget more than this many times
-    Duration ban_ttl{0};             // 0: no automatic bans
-    uint32_t escalate_after = 0;     // K banned sources in one prefix ban it; 0: off
-    Duration escalate_window{0};
-    uint8_t escalate_prefix4 = 24;
-    uint8_t escalate_prefix6 = 48;
-    bool operator==(const RateSettings &) const = default;
-};
 
 struct FeedConfig {
     std::string name;

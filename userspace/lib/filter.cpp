@@ -114,7 +114,8 @@ Fd create_map(const MapSpec &spec)
     return Fd(fd);
 }
 
-// Key bytes of a rule for the LPM maps.
+} // namespace
+
 std::vector<uint8_t> lpm_key(const Cidr &c)
 {
     if (c.family == 4) {
@@ -130,6 +131,30 @@ std::vector<uint8_t> lpm_key(const Cidr &c)
     auto p = reinterpret_cast<const uint8_t *>(&k);
     return {p, p + sizeof(k)};
 }
+
+void for_each_lpm_entry(int map_fd, uint8_t family, void *value,
+                        const std::function<void(const Cidr &)> &fn)
+{
+    size_t ksize = family == 4 ? sizeof(rg_lpm4_key) : sizeof(rg_lpm6_key);
+    std::vector<uint8_t> key(ksize), next(ksize);
+    void *prev = nullptr;
+    while (bpf_map_get_next_key(map_fd, prev, next.data()) == 0) {
+        Cidr c;
+        c.family = family;
+        uint32_t plen;
+        std::memcpy(&plen, next.data(), 4);
+        c.len = uint8_t(plen);
+        std::memcpy(c.addr.data(), next.data() + 4, family == 4 ? 4 : 16);
+        if (bpf_map_lookup_elem(map_fd, next.data(), value) == 0)
+            fn(c);  // else deleted since get_next_key: skip it
+        key = next;
+        prev = key.data();
+    }
+    if (errno != ENOENT)
+        throw_errno("cannot iterate a prefix map", errno);
+}
+
+namespace {
 
 const char *rule_map(ListKind kind, uint8_t family)
 {
@@ -268,27 +293,9 @@ std::vector<Rule> Maps::rules(ListKind kind) const
 {
     std::vector<Rule> out;
     for (uint8_t family : {uint8_t(4), uint8_t(6)}) {
-        int mfd = fd(rule_map(kind, family));
-        size_t ksize = family == 4 ? sizeof(rg_lpm4_key) : sizeof(rg_lpm6_key);
-        std::vector<uint8_t> key(ksize), next(ksize);
-        void *prev = nullptr;
-        while (bpf_map_get_next_key(mfd, prev, next.data()) == 0) {
-            Rule r;
-            r.cidr.family = family;
-            uint32_t plen;
-            std::memcpy(&plen, next.data(), 4);
-            r.cidr.len = uint8_t(plen);
-            std::memcpy(r.cidr.addr.data(), next.data() + 4, family == 4 ? 4 : 16);
-            struct rg_rule val {};
-            if (bpf_map_lookup_elem(mfd, next.data(), &val) == 0) {
-                r.sources = val.sources;
-                out.push_back(r);
-            }
-            key = next;
-            prev = key.data();
-        }
-        if (errno != ENOENT)
-            throw_errno(std::string("cannot list the ") + list_name(kind), errno);
+        struct rg_rule val {};
+        for_each_lpm_entry(fd(rule_map(kind, family)), family, &val,
+                           [&](const Cidr &c) { out.push_back({c, val.sources}); });
     }
     std::sort(out.begin(), out.end(), [](const Rule &a, const Rule &b) { return a.cidr < b.cidr; });
     return out;
@@ -331,6 +338,13 @@ void Maps::set_ports(const std::vector<uint16_t> &ports)
 {
     struct rg_config cfg = config();
     ports_to_bitmap(ports, cfg);
+    write_config(cfg);
+}
+
+void Maps::set_rate(const struct rg_rate_config &rate)
+{
+    struct rg_config cfg = config();
+    cfg.rate = rate;
     write_config(cfg);
 }
 
@@ -458,12 +472,13 @@ void Maps::remove_pins()
         throw_errno("cannot remove " + pin_dir_, errno);
 }
 
-Program::Program(const Maps &maps, uint32_t ifslot)
+Program::Program(const Maps &maps, uint32_t ifslot, bool test_clock)
 {
     skel_ = relayguard__open();
     if (!skel_)
         throw_errno("cannot open the embedded BPF object", errno);
     skel_->rodata->rg_ifslot = ifslot;
+    skel_->rodata->rg_test_clock = test_clock;
     struct bpf_map *m;
     bpf_object__for_each_map(m, skel_->obj)
     {
@@ -490,6 +505,12 @@ void Program::load()
 {
     if (int err = relayguard__load(skel_); err)
         throw_errno("cannot load the XDP program into the kernel", err);
+}
+
+void Program::set_test_now(uint64_t ns)
+{
+    // .bss is memory-mapped once loaded: the program sees this store at once.
+    __atomic_store_n(&skel_->bss->rg_test_now, ns, __ATOMIC_RELEASE);
 }
 
 int Program::prog_fd() const

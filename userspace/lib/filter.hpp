@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -40,6 +41,13 @@ public:
 private:
     int fd_ = -1;
 };
+
+// Key bytes of a prefix for the LPM-trie maps (struct rg_lpm4_key/rg_lpm6_key).
+std::vector<uint8_t> lpm_key(const Cidr &c);
+// Calls fn for every entry of an LPM-trie map of the given family, with the
+// entry's value read into *value (sized for the map's value).
+void for_each_lpm_entry(int map_fd, uint8_t family, void *value,
+                        const std::function<void(const Cidr &)> &fn);
 
 enum class ListKind { allow, block };
 const char *list_name(ListKind kind);
@@ -96,6 +104,7 @@ public:
     bool monitor() const;
     void set_ports(const std::vector<uint16_t> &ports);
     void set_monitor(bool on);
+    void set_rate(const struct rg_rate_config &rate);
 
     // Attachment registry.
     std::vector<IfaceEntry> ifaces() const;
@@ -128,7 +137,9 @@ private:
 // counts into interface slot `ifslot`.
 class Program {
 public:
-    Program(const Maps &maps, uint32_t ifslot);
+    // test_clock: time comes from set_test_now() instead of CLOCK_BOOTTIME
+    // (tests only; the code path is otherwise the production one).
+    Program(const Maps &maps, uint32_t ifslot, bool test_clock = false);
     ~Program();
     Program(const Program &) = delete;
     Program &operator=(const Program &) = delete;
@@ -137,6 +148,7 @@ public:
     // Loads into the kernel without attaching (BPF_PROG_RUN, tests).
     void load();
     int prog_fd() const;
+    void set_test_now(uint64_t ns);  // after load(), with test_clock
 
     static constexpr const char *kProgName = "relayguard_xdp";
 

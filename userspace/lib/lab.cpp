@@ -3,6 +3,9 @@
 #include "error.hpp"
 
 #include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -304,6 +307,114 @@ ConnectResult connect_tcp(const Netns &ns, const std::string &src, const std::st
         }
     });
     return result;
+}
+
+PacedResult connect_paced(const Netns &ns, const std::string &src, const std::string &dst, uint16_t port,
+                          unsigned count, std::chrono::milliseconds interval, int wait_ms)
+{
+    using Clock = std::chrono::steady_clock;
+    PacedResult res;
+    ns.run([&] {
+        Sockaddr from = make_addr(src, 0), to = make_addr(dst, port);
+        struct Attempt {
+            Fd fd;
+            Clock::time_point deadline;
+            bool done = false;
+        };
+        std::vector<Attempt> attempts;
+        Clock::time_point first = Clock::now(), last = first;
+        auto poll_until = [&](Clock::time_point until) {
+            // Collects finished handshakes until `until`.
+            for (;;) {
+                std::vector<pollfd> pfds;
+                std::vector<Attempt *> who;
+                Clock::time_point now = Clock::now();
+                for (Attempt &a : attempts) {
+                    if (a.done)
+                        continue;
+                    if (now >= a.deadline) {
+                        a.done = true;  // no answer in time: dropped
+                        a.fd = Fd();    // closed before TCP could retransmit the SYN
+                        continue;
+                    }
+                    pfds.push_back({a.fd.get(), POLLOUT, 0});
+                    who.push_back(&a);
+                }
+                if (now >= until)
+                    return;
+                auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count();
+                int n = poll(pfds.data(), pfds.size(), int(std::max<long>(1, ms)));
+                if (n < 0 && errno != EINTR)
+                    throw_errno("poll", errno);
+                for (size_t i = 0; n > 0 && i < pfds.size(); i++) {
+                    if (!pfds[i].revents)
+                        continue;
+                    int err = 0;
+                    socklen_t len = sizeof(err);
+                    getsockopt(pfds[i].fd, SOL_SOCKET, SO_ERROR, &err, &len);
+                    who[i]->done = true;
+                    who[i]->fd = Fd();
+                    res.connected += err == 0;
+                }
+            }
+        };
+        for (unsigned i = 0; i < count; i++) {
+            poll_until(first + i * interval);
+            Fd s(socket(to.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+            if (s.get() < 0)
+                throw_errno("socket", errno);
+            if (bind(s.get(), reinterpret_cast<sockaddr *>(&from.ss), from.len) != 0)
+                throw_errno("cannot bind source " + src, errno);
+            last = Clock::now();
+            if (connect(s.get(), reinterpret_cast<sockaddr *>(&to.ss), to.len) != 0 && errno != EINPROGRESS)
+                throw_errno("connect", errno);
+            attempts.push_back({std::move(s), last + std::chrono::milliseconds(wait_ms)});
+            res.attempts++;
+        }
+        poll_until(last + std::chrono::milliseconds(wait_ms));
+        res.span_seconds = std::chrono::duration<double>(last - first).count();
+    });
+    return res;
+}
+
+size_t send_frames(const Netns &ns, const std::string &ifname, const std::vector<std::vector<uint8_t>> &frames)
+{
+    size_t sent = 0;
+    ns.run([&] {
+        Fd s(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+        if (s.get() < 0)
+            throw_errno("AF_PACKET socket", errno);
+        struct sockaddr_ll ll {};
+        ll.sll_family = AF_PACKET;
+        ll.sll_ifindex = int(if_nametoindex(ifname.c_str()));
+        if (ll.sll_ifindex == 0)
+            throw Error("interface \"" + ifname + "\": not found in " + ns.name());
+        if (bind(s.get(), reinterpret_cast<sockaddr *>(&ll), sizeof(ll)) != 0)
+            throw_errno("bind AF_PACKET to " + ifname, errno);
+        for (const auto &f : frames) {
+            ssize_t n = send(s.get(), f.data(), f.size(), 0);
+            if (n == ssize_t(f.size()))
+                sent++;
+            else if (n < 0 && errno != ENOBUFS && errno != EAGAIN)
+                throw_errno("send on " + ifname, errno);
+        }
+    });
+    return sent;
+}
+
+std::array<uint8_t, 6> mac_address(const Netns &ns, const std::string &ifname)
+{
+    std::array<uint8_t, 6> mac{};
+    ns.run([&] {
+        // /sys shows the mount namespace's view, not this thread's netns: ask the socket layer.
+        Fd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        struct ifreq ifr {};
+        std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+        if (ioctl(s.get(), SIOCGIFHWADDR, &ifr) != 0)
+            throw_errno("cannot read the MAC address of " + ifname, errno);
+        std::memcpy(mac.data(), ifr.ifr_hwaddr.sa_data, 6);
+    });
+    return mac;
 }
 
 uint64_t tcp_snmp(const Netns &ns, const std::string &field)

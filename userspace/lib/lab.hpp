@@ -8,7 +8,9 @@
 
 #include "filter.hpp"
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <string>
 #include <thread>
@@ -93,6 +95,26 @@ const char *connect_result_name(ConnectResult r);
 // reads the greeting into *greeting (if given).
 ConnectResult connect_tcp(const Netns &ns, const std::string &src, const std::string &dst,
                           uint16_t port, int timeout_ms, std::string *greeting = nullptr);
+
+// Connection attempts launched at a fixed pace: attempt i starts at
+// i * interval after the first, each on its own socket, and counts as
+// connected if the handshake completes within wait_ms of its start. Keep
+// wait_ms under a second so a dropped SYN is never retransmitted: then every
+// attempt is exactly one SYN.
+struct PacedResult {
+    unsigned attempts = 0;
+    unsigned connected = 0;
+    double span_seconds = 0;  // from the first launch to the last
+};
+PacedResult connect_paced(const Netns &ns, const std::string &src, const std::string &dst, uint16_t port,
+                          unsigned count, std::chrono::milliseconds interval, int wait_ms = 400);
+
+// Writes raw Ethernet frames to an interface of a namespace (AF_PACKET), as
+// a host on the wire would send them. Returns how many the kernel accepted.
+size_t send_frames(const Netns &ns, const std::string &ifname, const std::vector<std::vector<uint8_t>> &frames);
+
+// The MAC address of an interface in a namespace.
+std::array<uint8_t, 6> mac_address(const Netns &ns, const std::string &ifname);
 
 // TCP counters of a namespace from /proc/net/snmp (e.g. "OutSegs", "RetransSegs").
 uint64_t tcp_snmp(const Netns &ns, const std::string &field);

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * SYN rate limiting and bans.
+ *
+ * The limiter is GCRA (the "virtual scheduling" form of a token bucket): per
+ * aggregated source one timestamp, tat. A SYN at time now conforms when
+ * max(tat, now) + interval - now <= burst * interval, and then moves tat to
+ * max(tat, now) + interval. tat only moves by compare-and-swap, so SYNs of one
+ * source arriving on several CPUs at once draw from a single budget.
+ *
+ * Invariants:
+ *  - rate state is soft (an LRU table): losing an entry only refills that
+ *    source's bucket; bans are in their own tables, which nothing evicts;
+ *  - a ban ends when the program sees now >= expires_ns, with or without a
+ *    controller; an expired entry never hides a broader live ban behind it
+ *    (up to RG_BAN_HOPS nested expired entries);
+ *  - every time comes from rg_now(), so tests can drive the same code with a
+ *    controllable clock.
+ */
+#ifndef RELAYGUARD_RATE_H
+#define RELAYGUARD_RATE_H
+
+#include "parse.h"
+#include "relayguard_abi.h"
+
+#define RG_CAS_TRIES 8  /* compare-and-swap attempts before letting a SYN pass */
+#define RG_BAN_HOPS 4   /* expired bans looked past, towards broader prefixes */
+
+/* Test clock: when the controller loads the program with rg_test_clock = 1
+ * (tests only), time is rg_test_now instead of CLOCK_BOOTTIME. In production
+ * the branch is constant and the verifier removes it. */
+const volatile __u8 rg_test_clock = 0;
+__u64 rg_test_now = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RG_RATE_MAX_ENTRIES);
+	__type(key, struct rg_src_key);
+	__type(value, struct rg_rate_state);
+} RG_MAP_RATE SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, RG_BAN_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rg_lpm4_key);
+	__type(value, struct rg_ban);
+} RG_MAP_BANS4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, RG_BAN_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rg_lpm6_key);
+	__type(value, struct rg_ban);
+} RG_MAP_BANS6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RG_ESC_MAX_ENTRIES);
+	__type(key, struct rg_src_key);
+	__type(value, struct rg_esc_state);
+} RG_MAP_ESC SEC(".maps");
+
+static __always_inline __u64 rg_now(void)
+{
+	if (rg_test_clock)
+		return *(volatile __u64 *)&rg_test_now;
+	return bpf_ktime_get_boot_ns();
+}
+
+/* Clears the bits of addr[0..len) beyond plen. */
+static __always_inline void mask_addr(__u8 *addr, int len, int plen)
+{
+#pragma unroll
+	for (int i = 0; i < 16; i++) {
+		int bits = plen - i * 8;
+
+		if (i >= len)
+			break;
+		if (bits >= 8)
+			continue;
+		addr[i] &= bits <= 0 ? 0 : (__u8)(0xff << (8 - bits));
+	}
+}
+
+static __always_inline void src_key(struct rg_src_key *k, const struct parsed *p, __u8 plen4, __u8 plen6)
+{
+	if (p->family == 4) {
+		k->family = 4;
+		k->prefixlen = plen4 > 32 ? 32 : plen4;
+		__builtin_memcpy(k->addr, p->saddr, 4);
+		mask_addr(k->addr, 4, k->prefixlen);
+	} else {
+		k->family = 6;
+		k->prefixlen = plen6 > 128 ? 128 : plen6;
+		__builtin_memcpy(k->addr, p->saddr, 16);
+		mask_addr(k->addr, 16, k->prefixlen);
+	}
+}
+
+/* Both LPM key layouts start with the prefix length. */
+union ban_key {
+	struct rg_lpm4_key v4;
+	struct rg_lpm6_key v6;
+};
+
+/* The live ban covering the source, if any. */
+static __always_inline struct rg_ban *ban_find(const struct parsed *p, __u64 now)
+{
+	void *map = p->family == 4 ? (void *)&RG_MAP_BANS4 : (void *)&RG_MAP_BANS6;
+	union ban_key k = {};
+	struct rg_ban *b;
+
+	if (p->family == 4) {
+		k.v4.prefixlen = 32;
+		__builtin_memcpy(k.v4.addr, p->saddr, 4);
+	} else {
+		k.v6.prefixlen = 128;
+		__builtin_memcpy(k.v6.addr, p->saddr, 16);
+	}
+	for (int i = 0; i < RG_BAN_HOPS; i++) {
+		b = bpf_map_lookup_elem(map, &k);
+		if (!b)
+			return NULL;
+		if (now < b->expires_ns)
+			return b;
+		if (b->prefixlen == 0 || b->prefixlen > k.v6.prefixlen)
+			return NULL;
+		k.v6.prefixlen = b->prefixlen - 1;  /* only broader entries match now */
+	}
+	return NULL;
+}
+
+static __always_inline void ban_add(const struct rg_src_key *src, __u32 reason, __u64 now, __u64 ttl)
+{
+	struct rg_ban b = {
+		.expires_ns = now + ttl,
+		.created_ns = now,
+		.reason = reason,
+		.prefixlen = src->prefixlen,
+	};
+	union ban_key k = {};
+
+	k.v6.prefixlen = src->prefixlen;
+	if (src->family == 4) {
+		__builtin_memcpy(k.v4.addr, src->addr, 4);
+		bpf_map_update_elem(&RG_MAP_BANS4, &k.v4, &b, BPF_ANY);
+	} else {
+		__builtin_memcpy(k.v6.addr, src->addr, 16);
+		bpf_map_update_elem(&RG_MAP_BANS6, &k.v6, &b, BPF_ANY);
+	}
+}
+
+/* Counts an automatic ban against the source's escalation prefix; the
+ * esc_after-th ban inside one window bans the whole prefix. */
+static __always_inline void escalate(const struct rg_rate_config *rc, const struct rg_src_key *src, __u64 now)
+{
+	__u8 eplen = src->family == 4 ? rc->esc_prefix4 : rc->esc_prefix6;
+	struct rg_esc_state *e;
+	struct rg_src_key ek;
+	__u32 bans;
+
+	if (!rc->esc_after || eplen >= src->prefixlen)
+		return;
+	ek = *src;
+	ek.prefixlen = eplen;
+	mask_addr(ek.addr, src->family == 4 ? 4 : 16, eplen);
+	e = bpf_map_lookup_elem(&RG_MAP_ESC, &ek);
+	if (e && now - e->window_start <= rc->esc_window_ns) {
+		bans = __sync_add_and_fetch(&e->bans, 1);
+	} else {
+		struct rg_esc_state fresh = { .window_start = now, .bans = 1 };
+
+		bpf_map_update_elem(&RG_MAP_ESC, &ek, &fresh, BPF_ANY);
+		bans = 1;
+	}
+	if (bans == rc->esc_after)
+		ban_add(&ek, RG_BAN_ESCALATION, now, rc->ban_ttl_ns);
+}
+
+/* Charges one SYN to its source's budget. Returns 1 when the SYN is over
+ * budget (and issues a ban when the source has been over budget more than
+ * ban_after times), 0 when it conforms. */
+static __always_inline int rate_over_budget(const struct rg_rate_config *rc, const struct parsed *p, __u64 now)
+{
+	__u64 interval = rc->interval_ns;
+	struct rg_rate_state *st;
+	struct rg_src_key k = {};
+
+	src_key(&k, p, rc->prefix4, rc->prefix6);
+	st = bpf_map_lookup_elem(&RG_MAP_RATE, &k);
+	if (!st) {
+		/* A new source starts with a full bucket and spends one token. */
+		struct rg_rate_state fresh = { .tat = now + interval, .syns = 1, .last_seen = now };
+
+		if (bpf_map_update_elem(&RG_MAP_RATE, &k, &fresh, BPF_NOEXIST) == 0)
+			return 0;
+		st = bpf_map_lookup_elem(&RG_MAP_RATE, &k);  /* another CPU created it */
+		if (!st)
+			return 0;
+	}
+	__sync_fetch_and_add(&st->syns, 1);
+	st->last_seen = now;
+	for (int i = 0; i < RG_CAS_TRIES; i++) {
+		__u64 tat = *(volatile __u64 *)&st->tat;
+		__u64 base = tat > now ? tat : now;
+
+		if (base + interval - now > rc->burst_ns)
+			goto over;
+		if (tat <= now && st->over)
+			st->over = 0;  /* the bucket was full: a new episode starts */
+		if (__sync_val_compare_and_swap(&st->tat, tat, base + interval) == tat)
+			return 0;
+	}
+	return 0;  /* lost every race: pass rather than drop on contention */
+over:
+	__sync_fetch_and_add(&st->limited, 1);
+	if (rc->ban_ttl_ns && __sync_fetch_and_add(&st->over, 1) == rc->ban_after) {
+		/* Exactly one CPU sees the count cross ban_after. */
+		st->over = 0;
+		ban_add(&k, RG_BAN_RATELIMIT, now, rc->ban_ttl_ns);
+		escalate(rc, &k, now);
+	}
+	return 1;
+}
+
+#endif /* RELAYGUARD_RATE_H */

@@ -1,0 +1,423 @@
+// BPF_PROG_RUN tests of the SYN rate limiter, bans and escalation, on the
+// real object, with the program's test clock (rg_test_clock): the same code
+// as production, with time set by the test instead of CLOCK_BOOTTIME.
+//
+// Settings, bans and rules are set through the controller API (rg::apply_rate,
+// rg::add_ban, Maps::add_rule), as the CLI sets them.
+#include "packet_builder.hpp"
+#include "privileged.hpp"
+#include "prog_fixture.hpp"
+#include "rate.hpp"
+
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
+#include <barrier>
+#include <optional>
+#include <set>
+#include <thread>
+
+using rg::test::Bytes;
+using rg::test::Filter;
+using rg::test::PacketBuilder;
+using rg::test::Setup;
+using rg::test::kSlot;
+namespace tf = rg::test::tcp_flags;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr uint64_t kSec = 1000000000ull;
+constexpr uint64_t kT0 = 1000 * kSec;  // test clock start: any fixed time
+constexpr const char *kDst4 = "203.0.113.25";
+constexpr const char *kDst6 = "2001:db8:25::25";
+
+Bytes syn(const std::string &src, uint16_t dport = 25)
+{
+    bool v6 = src.find(':') != std::string::npos;
+    PacketBuilder b;
+    b.eth();
+    v6 ? b.ipv6(src, kDst6) : b.ipv4(src, kDst4);
+    return b.tcp(40000, dport).flags(tf::SYN).build();
+}
+
+Bytes ack(const std::string &src)
+{
+    bool v6 = src.find(':') != std::string::npos;
+    PacketBuilder b;
+    b.eth();
+    v6 ? b.ipv6(src, kDst6) : b.ipv4(src, kDst4);
+    return b.tcp(40000, 25).flags(tf::ACK).build();
+}
+
+rg::RateSettings rate(double per_second, uint32_t burst)
+{
+    rg::RateSettings s;
+    s.enabled = true;
+    s.interval_ns = uint64_t(double(kSec) / per_second);
+    s.burst = burst;
+    return s;
+}
+
+// A filter with the test clock at kT0 and these rate settings.
+struct RateFilter {
+    explicit RateFilter(const rg::RateSettings &s, const Setup &setup = Setup{}, uint64_t t0 = kT0)
+        : f(setup, true), now(t0)
+    {
+        rg::apply_rate(f.maps(), s);
+        f.prog().set_test_now(now);
+    }
+    void advance(uint64_t ns)
+    {
+        now += ns;
+        f.prog().set_test_now(now);
+    }
+    int run(const Bytes &pkt, uint32_t repeat = 1) { return f.run(pkt, repeat); }
+    // How many of n back-to-back SYNs from src pass.
+    int passed_of(const std::string &src, int n)
+    {
+        int passed = 0;
+        for (int i = 0; i < n; i++)
+            passed += run(syn(src)) == XDP_PASS;
+        return passed;
+    }
+    struct rg_counter count(enum rg_reason r) { return f.maps().stats().slots.at(kSlot)[r]; }
+    std::optional<rg::Ban> ban_of(const std::string &cidr)
+    {
+        rg::Cidr c = rg::parse_cidr(cidr).cidr;
+        for (const rg::Ban &b : rg::list_bans(f.maps()))
+            if (b.cidr == c)
+                return b;
+        return std::nullopt;
+    }
+    Filter f;
+    uint64_t now;
+};
+
+TEST(Rate, BurstThenOnePerInterval)
+{
+    RG_REQUIRE_PRIVILEGED();
+    RateFilter rf(rate(2, 3));  // 2/s: one token every 500 ms
+    EXPECT_EQ(rf.passed_of("198.51.100.9", 5), 3);
+    EXPECT_EQ(rf.count(RG_PASS_CLEAN).syn, 3u);
+    EXPECT_EQ(rf.count(RG_DROP_RATELIMIT).syn, 2u);
+
+    rf.advance(499 * 1000000);  // not yet a whole token
+    EXPECT_EQ(rf.run(syn("198.51.100.9")), XDP_DROP);
+    rf.advance(1 * 1000000);
+    EXPECT_EQ(rf.passed_of("198.51.100.9", 2), 1);
+    rf.advance(10 * kSec);  // long idle: refills to the burst, not beyond
+    EXPECT_EQ(rf.passed_of("198.51.100.9", 5), 3);
+}
+
+TEST(Rate, FractionalRate)
+{
+    RG_REQUIRE_PRIVILEGED();
+    RateFilter rf(rate(0.5, 1));  // one connection every 2 s
+    EXPECT_EQ(rf.passed_of("198.51.100.9", 2), 1);
+    rf.advance(1999 * 1000000);
+    EXPECT_EQ(rf.passed_of("198.51.100.9", 1), 0);
+    rf.advance(1 * 1000000);
+    EXPECT_EQ(rf.passed_of("198.51.100.9", 2), 1);
+}
+
+TEST(Rate, OnlySynsToProtectedPortsAreCharged)
+{
+    RG_REQUIRE_PRIVILEGED();
+    RateFilter rf(rate(1, 1));
+    EXPECT_EQ(rf.passed_of("198.51.100.9", 1), 1);
+    EXPECT_EQ(rf.run(syn("198.51.100.9")), XDP_DROP);
+    // Established traffic of the limited source and other ports pass.
+    EXPECT_EQ(rf.run(ack("198.51.100.9"), 100), XDP_PASS);
+    EXPECT_EQ(rf.run(syn("198.51.100.9", 2525), 100), XDP_PASS);
+    EXPECT_EQ(rf.count(RG_PASS_CLEAN).packets, 101u);
+    EXPECT_EQ(rf.count(RG_PASS_UNPROTECTED).packets, 100u);
+    EXPECT_EQ(rf.count(RG_DROP_RATELIMIT).packets, 1u);
+}
+
+TEST(Rate, OffMeansNoLimit)
+{
+    RG_REQUIRE_PRIVILEGED();
+    RateFilter rf(rate(1, 1));
+    rg::RateSettings off = rg::rate_settings(rf.f.maps());
+    off.enabled = false;
+    rg::apply_rate(rf.f.maps(), off);
+    EXPECT_EQ(rf.passed_of("198.51.100.9", 50), 50);
+    EXPECT_TRUE(rg::rate_sources(rf.f.maps()).empty());
+}
+
+TEST(Rate, SourcesAreIndependentAtSlash32)
+{
+    RG_REQUIRE_PRIVILEGED();
+    RateFilter rf(rate(1, 2));
+    EXPECT_EQ(rf.passed_of("198.51.100.9", 3), 2);
+    EXPECT_EQ(rf.passed_of("198.51.100.10", 3), 2);
+    EXPECT_EQ(rg::rate_sources(rf.f.maps()).size(), 2u);
+}
+
+TEST(Rate, Prefix4AggregationSharesTheBudget)
+{
+    RG_REQUIRE_PRIVILEGED();
+    rg::RateSettings s = rate(1, 4);
+    s.prefix4 = 24;
+    RateFilter rf(s);
+    EXPECT_EQ(rf.passed_of("198.51.100.9", 3), 3);
+    EXPECT_EQ(rf.passed_of("198.51.100.200", 3), 1);  // same /24: one token left
+    EXPECT_EQ(rf.passed_of("198.51.101.1", 3), 3);    // another /24
+    auto sources = rg::rate_sources(rf.f.maps());
+    ASSERT_EQ(sources.size(), 2u);
+    std::set<std::string> names{sources[0].source.str(), sources[1].source.str()};
+    EXPECT_EQ(names, (std::set<std::string>{"198.51.100.0/24", "198.51.101.0/24"}));
+}
+
+TEST(Rate, Prefix6AggregationSharesTheBudget)
+{
+    RG_REQUIRE_PRIVILEGED();
+    RateFilter rf(rate(1, 2));  // default /64
+    EXPECT_EQ(rf.passed_of("2001:db8:1:2::1", 1), 1);
+    EXPECT_EQ(rf.passed_of("2001:db8:1:2:ffff::9", 2), 1);  // same /64
+    EXPECT_EQ(rf.passed_of("2001:db8:1:3::1", 2), 2);       // next /64
+
+    rg::RateSettings s = rate(1, 2);
+    s.prefix6 = 48;
+    RateFilter wide(s);
+    EXPECT_EQ(wide.passed_of("2001:db8:1:2::1", 1), 1);
+    EXPECT_EQ(wide.passed_of("2001:db8:1:3::1", 2), 1);  // same /48
+    EXPECT_EQ(wide.passed_of("2001:db8:2::1", 2), 2);
+}
+
+TEST(Rate, AllowlistIsNeverLimitedOrBanned)
+{
+    RG_REQUIRE_PRIVILEGED();
+    rg::RateSettings s = rate(1, 1);
+    s.ban_after = 0;
+    s.ban_ttl = 60s;
+    RateFilter rf(s, rg::test::Setup{.allow = {"198.51.100.9"}});
+    EXPECT_EQ(rf.passed_of("198.51.100.9", 1000), 1000);
+    EXPECT_EQ(rf.count(RG_PASS_ALLOWLIST).syn, 1000u);
+    EXPECT_TRUE(rg::list_bans(rf.f.maps()).empty());
+    EXPECT_TRUE(rg::rate_sources(rf.f.maps()).empty());
+}
+
+TEST(Rate, BanAfterMoreThanNOverBudgetSyns)
+{
+    RG_REQUIRE_PRIVILEGED();
+    rg::RateSettings s = rate(1, 2);
+    s.ban_after = 3;
+    s.ban_ttl = 30s;
+    RateFilter rf(s);
+    const std::string src = "198.51.100.9";
+    EXPECT_EQ(rf.passed_of(src, 2), 2);
+    EXPECT_EQ(rf.passed_of(src, 3), 0);  // over budget 3 times: not yet banned
+    EXPECT_FALSE(rf.ban_of(src));
+    EXPECT_EQ(rf.run(syn(src)), XDP_DROP);  // the 4th: banned now
+    EXPECT_EQ(rf.count(RG_DROP_RATELIMIT).syn, 4u);
+    auto ban = rf.ban_of(src);
+    ASSERT_TRUE(ban);
+    EXPECT_EQ(ban->raw.reason, uint32_t(RG_BAN_RATELIMIT));
+    EXPECT_EQ(ban->raw.expires_ns, rf.now + 30 * kSec);
+
+    // Banned: every packet to a protected port drops, SYN or not.
+    rf.advance(5 * kSec);  // the bucket has refilled, the ban still holds
+    EXPECT_EQ(rf.run(syn(src)), XDP_DROP);
+    EXPECT_EQ(rf.run(ack(src), 9), XDP_DROP);
+    EXPECT_EQ(rf.count(RG_DROP_BANNED).packets, 10u);
+    EXPECT_EQ(rf.count(RG_DROP_BANNED).syn, 1u);
+    EXPECT_EQ(rf.ban_of(src)->raw.hits, 10u);
+    EXPECT_EQ(rf.run(syn(src, 2525)), XDP_PASS);  // unprotected ports are not affected
+
+    // The kernel ends the ban by itself at expires_ns.
+    rf.advance(25 * kSec - 1);
+    EXPECT_EQ(rf.run(ack(src)), XDP_DROP);
+    rf.advance(1);
+    EXPECT_EQ(rf.passed_of(src, 3), 2);  // a full bucket again
+}
+
+TEST(Rate, OverBudgetCountRestartsWhenTheBucketRefills)
+{
+    RG_REQUIRE_PRIVILEGED();
+    rg::RateSettings s = rate(1, 2);
+    s.ban_after = 1;
+    s.ban_ttl = 30s;
+    RateFilter rf(s);
+    const std::string src = "198.51.100.9";
+    for (int episode = 0; episode < 5; episode++) {
+        EXPECT_EQ(rf.passed_of(src, 3), 2);  // one SYN over budget per episode
+        rf.advance(3 * kSec);                // then quiet until the bucket is full
+    }
+    EXPECT_TRUE(rg::list_bans(rf.f.maps()).empty());
+    EXPECT_EQ(rf.passed_of(src, 4), 2);  // two over budget in one episode: the second bans
+    EXPECT_TRUE(rf.ban_of(src));
+}
+
+TEST(Rate, BanAtAggregatedPrefix)
+{
+    RG_REQUIRE_PRIVILEGED();
+    rg::RateSettings s = rate(1, 1);
+    s.prefix6 = 56;
+    s.ban_ttl = 60s;
+    RateFilter rf(s);
+    EXPECT_EQ(rf.passed_of("2001:db8:7:100::1", 2), 1);  // over once, ban_after 0: banned
+    ASSERT_TRUE(rf.ban_of("2001:db8:7:100::/56"));
+    EXPECT_EQ(rf.run(syn("2001:db8:7:1ff::2")), XDP_DROP);  // same /56
+    EXPECT_EQ(rf.run(syn("2001:db8:7:200::2")), XDP_PASS);
+}
+
+TEST(Rate, EscalationBansThePrefix)
+{
+    RG_REQUIRE_PRIVILEGED();
+    rg::RateSettings s = rate(1, 1);
+    s.ban_ttl = 600s;
+    s.escalate_after = 3;
+    s.escalate_window = 60s;
+    RateFilter rf(s);
+    for (const char *src : {"198.51.100.1", "198.51.100.2"}) {
+        EXPECT_EQ(rf.passed_of(src, 2), 1);
+        rf.advance(10 * kSec);
+    }
+    EXPECT_FALSE(rf.ban_of("198.51.100.0/24"));
+    EXPECT_EQ(rf.run(syn("198.51.100.77")), XDP_PASS);  // neighbours still pass
+    EXPECT_EQ(rf.passed_of("198.51.100.3", 2), 1);       // the third ban in the window
+    auto esc = rf.ban_of("198.51.100.0/24");
+    ASSERT_TRUE(esc);
+    EXPECT_EQ(esc->raw.reason, uint32_t(RG_BAN_ESCALATION));
+    EXPECT_EQ(rf.run(syn("198.51.100.200")), XDP_DROP);  // a fresh source in the /24
+    EXPECT_EQ(rf.run(syn("198.51.101.200")), XDP_PASS);
+}
+
+TEST(Rate, EscalationCountsOnlyWithinTheWindow)
+{
+    RG_REQUIRE_PRIVILEGED();
+    rg::RateSettings s = rate(1, 1);
+    s.ban_ttl = 600s;
+    s.escalate_after = 2;
+    s.escalate_window = 60s;
+    RateFilter rf(s);
+    EXPECT_EQ(rf.passed_of("198.51.100.1", 2), 1);
+    rf.advance(61 * kSec);  // the window has closed
+    EXPECT_EQ(rf.passed_of("198.51.100.2", 2), 1);
+    EXPECT_FALSE(rf.ban_of("198.51.100.0/24"));
+    rf.advance(30 * kSec);
+    EXPECT_EQ(rf.passed_of("198.51.100.3", 2), 1);
+    EXPECT_TRUE(rf.ban_of("198.51.100.0/24"));
+}
+
+TEST(Rate, MonitorModeCountsWouldDropsAndDropsNothing)
+{
+    RG_REQUIRE_PRIVILEGED();
+    rg::RateSettings s = rate(1, 2);
+    s.ban_ttl = 60s;
+    RateFilter rf(s, rg::test::Setup{.monitor = true});
+    EXPECT_EQ(rf.passed_of("198.51.100.9", 5), 5);
+    // 2 within budget, the 3rd over budget (and bans), then banned.
+    EXPECT_EQ(rf.count(RG_PASS_CLEAN).syn, 2u);
+    EXPECT_EQ(rf.count(RG_WOULD_DROP_RATELIMIT).syn, 1u);
+    EXPECT_EQ(rf.count(RG_WOULD_DROP_BANNED).syn, 2u);
+    EXPECT_EQ(rf.count(RG_DROP_RATELIMIT).packets + rf.count(RG_DROP_BANNED).packets, 0u);
+}
+
+TEST(Bans, ManualBanUsesTheBoottimeClock)
+{
+    RG_REQUIRE_PRIVILEGED();
+    Filter f;  // the production clock
+    rg::add_ban(f.maps(), rg::parse_cidr("198.51.100.0/24").cidr, 1h);
+    EXPECT_EQ(f.run(syn("198.51.100.9")), XDP_DROP);
+    EXPECT_EQ(f.maps().stats().slots.at(kSlot)[RG_DROP_BANNED].packets, 1u);
+    auto bans = rg::list_bans(f.maps());
+    ASSERT_EQ(bans.size(), 1u);
+    EXPECT_EQ(bans[0].raw.reason, uint32_t(RG_BAN_MANUAL));
+    EXPECT_EQ(bans[0].raw.hits, 1u);
+    uint64_t left = bans[0].raw.expires_ns - rg::boottime_ns();
+    EXPECT_GT(left, 3590 * kSec);
+    EXPECT_LE(left, 3600 * kSec);
+    EXPECT_TRUE(rg::del_ban(f.maps(), rg::parse_cidr("198.51.100.0/24").cidr));
+    EXPECT_FALSE(rg::del_ban(f.maps(), rg::parse_cidr("198.51.100.0/24").cidr));
+    EXPECT_EQ(f.run(syn("198.51.100.9")), XDP_PASS);
+}
+
+TEST(Bans, AllowlistWinsOverABan)
+{
+    RG_REQUIRE_PRIVILEGED();
+    Filter f(rg::test::Setup{.allow = {"198.51.100.9"}});
+    rg::add_ban(f.maps(), rg::parse_cidr("198.51.100.0/24").cidr, 1h);
+    EXPECT_EQ(f.run(syn("198.51.100.9")), XDP_PASS);
+    EXPECT_EQ(f.run(syn("198.51.100.10")), XDP_DROP);
+}
+
+TEST(Bans, ExpiredEntryDoesNotHideABroaderLiveBan)
+{
+    RG_REQUIRE_PRIVILEGED();
+    uint64_t t0 = rg::boottime_ns();
+    rg::RateSettings s = rate(1, 1);
+    s.ban_ttl = 10s;
+    RateFilter rf(s, rg::test::Setup{}, t0);
+    rg::add_ban(rf.f.maps(), rg::parse_cidr("198.51.100.0/24").cidr, 1h);  // live for an hour
+    rg::add_ban(rf.f.maps(), rg::parse_cidr("198.51.100.0/28").cidr, 1s);
+    rg::add_ban(rf.f.maps(), rg::parse_cidr("198.51.100.0/30").cidr, 2s);
+    rg::add_ban(rf.f.maps(), rg::parse_cidr("198.51.100.1/32").cidr, 3s);
+    rf.advance(5 * kSec);  // the three longer prefixes have expired
+    EXPECT_EQ(rf.run(syn("198.51.100.1")), XDP_DROP);
+    EXPECT_EQ(rf.count(RG_DROP_BANNED).packets, 1u);
+    EXPECT_EQ(rf.ban_of("198.51.100.0/24")->raw.hits, 1u);
+    // expire_bans removes exactly the expired entries.
+    EXPECT_EQ(rg::expire_bans(rf.f.maps(), rf.now), 3u);
+    EXPECT_EQ(rg::list_bans(rf.f.maps()).size(), 1u);
+    EXPECT_EQ(rg::flush_bans(rf.f.maps()), 1u);
+    EXPECT_EQ(rf.run(syn("198.51.100.1")), XDP_PASS);
+}
+
+TEST(Rate, SettingsRoundTripThroughTheConfigMap)
+{
+    RG_REQUIRE_PRIVILEGED();
+    rg::RateSettings s = rate(0.5, 7);
+    s.prefix4 = 28;
+    s.prefix6 = 56;
+    s.ban_after = 4;
+    s.ban_ttl = 10min;
+    s.escalate_after = 5;
+    s.escalate_window = 2min;
+    s.escalate_prefix4 = 20;
+    s.escalate_prefix6 = 40;
+    RateFilter rf(s);
+    EXPECT_EQ(rg::rate_settings(rf.f.maps()), s);
+    // The port set and mode are untouched by rate changes, and vice versa.
+    rf.f.maps().set_ports({25, 587});
+    rf.f.maps().set_monitor(true);
+    EXPECT_EQ(rg::rate_settings(rf.f.maps()), s);
+    EXPECT_EQ(rf.f.maps().ports(), (std::vector<uint16_t>{25, 587}));
+}
+
+// Two CPUs charging one source at once must not double its budget: with the
+// clock frozen, exactly `burst` SYNs pass however the CPUs interleave.
+TEST(Rate, ConcurrentCpusShareOneBudget)
+{
+    RG_REQUIRE_PRIVILEGED();
+    if (std::thread::hardware_concurrency() < 2)
+        GTEST_SKIP() << "needs 2 CPUs";
+    constexpr uint32_t kBurst = 1000000, kRepeat = 1500000;
+    RateFilter rf(rate(1, kBurst));
+    Bytes pkt = syn("198.51.100.9");
+    std::barrier start(2);
+    auto worker = [&](int cpu) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+        start.arrive_and_wait();
+        rf.run(pkt, kRepeat);
+    };
+    std::thread a(worker, 0), b(worker, 1);
+    a.join();
+    b.join();
+    rg::StatsSnapshot st = rf.f.maps().stats();
+    EXPECT_EQ(st.slots.at(kSlot)[RG_PASS_CLEAN].syn, kBurst);
+    EXPECT_EQ(st.slots.at(kSlot)[RG_DROP_RATELIMIT].syn, 2 * kRepeat - kBurst);
+    auto sources = rg::rate_sources(rf.f.maps());
+    ASSERT_EQ(sources.size(), 1u);
+    EXPECT_EQ(sources[0].raw.syns, 2ull * kRepeat);
+    EXPECT_EQ(sources[0].raw.limited, 2ull * kRepeat - kBurst);
+}
+
+} // namespace

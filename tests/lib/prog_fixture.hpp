@@ -1,0 +1,88 @@
+// A fresh filter for BPF_PROG_RUN tests: private bpffs, pinned maps made by
+// the controller, the real program loaded for one registered slot.
+#pragma once
+
+#include "filter.hpp"
+#include "privileged.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+namespace rg::test {
+
+using Bytes = std::vector<uint8_t>;
+
+constexpr uint32_t kSlot = 1;
+
+struct Setup {
+    std::vector<std::string> block{};
+    std::vector<std::string> allow{};
+    std::optional<std::vector<uint16_t>> ports{};  // unset: the default, port 25
+    bool monitor = false;
+};
+
+// Slot 1 is registered, so stats() reports it. With test_clock, the program's
+// time is what prog().set_test_now() says.
+class Filter {
+public:
+    explicit Filter(const Setup &setup = Setup{}, bool test_clock = false)
+        : maps_(create_maps(fs_)), prog_(maps_, kSlot, test_clock)
+    {
+        struct rg_iface entry {};
+        entry.flags = RG_IFACE_USED;
+        std::strncpy(entry.name, "prog_run", sizeof(entry.name) - 1);
+        maps_.put_iface(kSlot, entry);
+        apply(setup);
+        prog_.load();
+    }
+
+    void apply(const Setup &setup)
+    {
+        for (const std::string &c : setup.block)
+            maps_.add_rule(rg::ListKind::block, rg::parse_cidr(c).cidr);
+        for (const std::string &c : setup.allow)
+            maps_.add_rule(rg::ListKind::allow, rg::parse_cidr(c).cidr);
+        if (setup.ports)
+            maps_.set_ports(*setup.ports);
+        if (setup.monitor)
+            maps_.set_monitor(true);
+    }
+
+    rg::Maps &maps() { return maps_; }
+    rg::Program &prog() { return prog_; }
+
+    // Runs the packet `repeat` times through prog; returns the XDP verdict.
+    static int run(rg::Program &prog, const Bytes &pkt, uint32_t repeat = 1)
+    {
+        Bytes in = pkt;
+        LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in.data(), .data_size_in = uint32_t(in.size()),
+                    .repeat = int(repeat));
+        int err = bpf_prog_test_run_opts(prog.prog_fd(), &o);
+        if (err)
+            throw std::runtime_error(std::string("BPF_PROG_RUN: ") + std::strerror(-err));
+        return int(o.retval);
+    }
+    int run(const Bytes &pkt, uint32_t repeat = 1) { return run(prog_, pkt, repeat); }
+
+private:
+    static rg::Maps create_maps(const rg::test::PrivateBpffs &fs)
+    {
+        if (::mkdir(fs.pin_dir().c_str(), 0700) != 0)
+            throw std::runtime_error("mkdir " + fs.pin_dir() + ": " + std::strerror(errno));
+        return rg::Maps::open_or_create(fs.pin_dir());
+    }
+
+    rg::test::PrivateBpffs fs_;
+    rg::Maps maps_;
+    rg::Program prog_;
+};
+
+
+} // namespace rg::test

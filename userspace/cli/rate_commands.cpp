@@ -1,0 +1,340 @@
+// `relayguard rate`, `relayguard bans` and `relayguard top`.
+#include "commands.hpp"
+#include "common.hpp"
+#include "error.hpp"
+#include "filter.hpp"
+#include "rate.hpp"
+
+#include <algorithm>
+#include <cinttypes>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <tuple>
+#include <thread>
+
+using nlohmann::json;
+
+namespace rg::cli {
+
+namespace {
+
+uint64_t seconds_ceil(uint64_t ns)
+{
+    return (ns + 999999999) / 1000000000;
+}
+
+json rate_json(const RateSettings &s, const Maps &maps)
+{
+    json j = {{"enabled", s.enabled},
+              {"prefix4", s.prefix4},
+              {"prefix6", s.prefix6},
+              {"tracked_sources", rate_sources(maps).size()},
+              {"rate_table_size", RG_RATE_MAX_ENTRIES}};
+    if (!s.enabled)
+        return j;
+    j["rate"] = format_rate(s.interval_ns);
+    j["rate_per_second"] = 1e9 / double(s.interval_ns);
+    j["interval_ns"] = s.interval_ns;
+    j["burst"] = s.burst;
+    j["bans"] = {{"enabled", s.ban_ttl.count() > 0},
+                 {"after", s.ban_after},
+                 {"ttl", format_duration(s.ban_ttl)},
+                 {"ttl_seconds", s.ban_ttl.count() / 1000.0}};
+    j["escalation"] = {{"enabled", s.escalate_after > 0},
+                       {"after", s.escalate_after},
+                       {"window", format_duration(s.escalate_window)},
+                       {"window_seconds", s.escalate_window.count() / 1000.0},
+                       {"prefix4", s.escalate_prefix4},
+                       {"prefix6", s.escalate_prefix6}};
+    return j;
+}
+
+void print_rate_text(const RateSettings &s)
+{
+    if (!s.enabled) {
+        std::cout << "rate limiting: off\n";
+        return;
+    }
+    std::cout << "rate limiting: " << format_rate(s.interval_ns) << " per source, burst " << s.burst
+              << ", sources aggregated to /" << int(s.prefix4) << " (IPv4) and /" << int(s.prefix6)
+              << " (IPv6)\n";
+    if (s.ban_ttl.count())
+        std::cout << "bans:          after more than " << s.ban_after << " SYNs over budget, for "
+                  << format_duration(s.ban_ttl) << "\n";
+    else
+        std::cout << "bans:          off\n";
+    if (s.escalate_after)
+        std::cout << "escalation:    " << s.escalate_after << " bans within " << format_duration(s.escalate_window)
+                  << " inside one /" << int(s.escalate_prefix4) << " or /" << int(s.escalate_prefix6)
+                  << " ban that prefix\n";
+}
+
+int cmd_rate_set(Options &o)
+{
+    RateSettings s;
+    s.enabled = true;
+    s.interval_ns = parse_rate(o.rate);
+    s.burst = o.burst;
+    s.prefix4 = uint8_t(o.prefix4);
+    s.prefix6 = uint8_t(o.prefix6);
+    s.ban_after = o.ban_after;
+    if (!o.ban_ttl.empty())
+        s.ban_ttl = parse_duration(o.ban_ttl);
+    s.escalate_after = o.escalate_after;
+    if (!o.escalate_window.empty())
+        s.escalate_window = parse_duration(o.escalate_window);
+    s.escalate_prefix4 = uint8_t(o.escalate_prefix4);
+    s.escalate_prefix6 = uint8_t(o.escalate_prefix6);
+    validate_rate(s);
+    auto lock = lock_pin_dir(o.pin_dir);
+    Maps maps = Maps::open(o.pin_dir);
+    apply_rate(maps, s);
+    print_rate_text(s);
+    return 0;
+}
+
+int cmd_rate_off(Options &o)
+{
+    auto lock = lock_pin_dir(o.pin_dir);
+    Maps maps = Maps::open(o.pin_dir);
+    RateSettings s = rate_settings(maps);
+    s.enabled = false;
+    apply_rate(maps, s);
+    size_t live = 0;
+    uint64_t now = boottime_ns();
+    for (const Ban &b : list_bans(maps))
+        live += !b.expired(now);
+    std::cout << "rate limiting: off";
+    if (live)
+        std::cout << " (" << live << " existing bans stay until they expire; `relayguard bans flush` lifts them)";
+    std::cout << "\n";
+    return 0;
+}
+
+int cmd_rate_show(Options &o)
+{
+    Maps maps = Maps::open(o.pin_dir);
+    RateSettings s = rate_settings(maps);
+    if (o.json) {
+        print_json(rate_json(s, maps));
+        return 0;
+    }
+    print_rate_text(s);
+    std::cout << "tracked sources: " << rate_sources(maps).size() << " (table holds " << RG_RATE_MAX_ENTRIES
+              << ")\n";
+    return 0;
+}
+
+int cmd_bans_list(Options &o)
+{
+    Maps maps = Maps::open(o.pin_dir);
+    uint64_t now = boottime_ns();
+    std::vector<Ban> bans = list_bans(maps);
+    if (!o.all)
+        std::erase_if(bans, [&](const Ban &b) { return b.expired(now); });
+    if (o.json) {
+        json arr = json::array();
+        for (const Ban &b : bans)
+            arr.push_back({{"source", b.cidr.str()},
+                           {"family", b.cidr.family == 4 ? "ipv4" : "ipv6"},
+                           {"reason", ban_reason_name(b.raw.reason)},
+                           {"seconds_left", b.expired(now) ? uint64_t(0) : seconds_ceil(b.raw.expires_ns - now)},
+                           {"age_seconds", (now - std::min<uint64_t>(now, b.raw.created_ns)) / 1000000000},
+                           {"expired", b.expired(now)},
+                           {"hits", b.raw.hits}});
+        print_json({{"count", bans.size()}, {"bans", arr}});
+        return 0;
+    }
+    if (bans.empty()) {
+        std::cout << "no bans\n";
+        return 0;
+    }
+    std::cout << std::left << std::setw(44) << "SOURCE" << std::setw(12) << "REASON" << std::setw(14)
+              << "SECONDS LEFT" << "HITS\n";
+    for (const Ban &b : bans)
+        std::cout << std::setw(44) << b.cidr.str() << std::setw(12) << ban_reason_name(b.raw.reason)
+                  << std::setw(14)
+                  << (b.expired(now) ? std::string("expired") : std::to_string(seconds_ceil(b.raw.expires_ns - now)))
+                  << b.raw.hits << "\n";
+    return 0;
+}
+
+int cmd_bans_add(Options &o)
+{
+    std::vector<Cidr> cidrs = parse_cidr_args(o.cidrs);
+    Duration ttl = parse_duration(o.ttl);
+    auto lock = lock_pin_dir(o.pin_dir);
+    Maps maps = Maps::open(o.pin_dir);
+    for (const Cidr &c : cidrs) {
+        add_ban(maps, c, ttl);
+        std::cout << "banned " << c.str() << " for " << format_duration(ttl) << "\n";
+    }
+    return 0;
+}
+
+int cmd_bans_del(Options &o)
+{
+    std::vector<Cidr> cidrs = parse_cidr_args(o.cidrs);
+    auto lock = lock_pin_dir(o.pin_dir);
+    Maps maps = Maps::open(o.pin_dir);
+    int status = 0;
+    for (const Cidr &c : cidrs) {
+        if (del_ban(maps, c)) {
+            std::cout << "unbanned " << c.str() << "\n";
+        } else {
+            std::cerr << "relayguard: " << c.str() << " is not banned (as exactly that prefix)\n";
+            status = 1;
+        }
+    }
+    return status;
+}
+
+int cmd_bans_flush(Options &o)
+{
+    auto lock = lock_pin_dir(o.pin_dir);
+    Maps maps = Maps::open(o.pin_dir);
+    std::cout << "removed " << flush_bans(maps) << " bans\n";
+    return 0;
+}
+
+struct TopRow {
+    Cidr source;
+    uint64_t syns = 0, limited = 0;
+    uint64_t last_seen_ns = 0;
+    bool banned = false;
+};
+
+int cmd_top(Options &o)
+{
+    Maps maps = Maps::open(o.pin_dir);
+    std::vector<SourceState> now_state = rate_sources(maps);
+    Duration sample{0};
+    if (!o.sample.empty()) {
+        sample = parse_duration(o.sample);
+        std::map<Cidr, rg_rate_state> before;
+        for (const SourceState &s : now_state)
+            before[s.source] = s.raw;
+        std::this_thread::sleep_for(sample);  // the sampling window itself, not a synchronisation
+        now_state = rate_sources(maps);
+        for (SourceState &s : now_state) {
+            auto it = before.find(s.source);
+            if (it == before.end())
+                continue;
+            s.raw.syns -= std::min<uint64_t>(s.raw.syns, it->second.syns);
+            s.raw.limited -= std::min<uint64_t>(s.raw.limited, it->second.limited);
+        }
+        std::erase_if(now_state, [](const SourceState &s) { return s.raw.syns == 0 && s.raw.limited == 0; });
+    }
+    uint64_t now = boottime_ns();
+    std::vector<Ban> bans = list_bans(maps);
+    std::vector<TopRow> rows;
+    for (const SourceState &s : now_state) {
+        TopRow r{s.source, s.raw.syns, s.raw.limited, s.raw.last_seen, false};
+        for (const Ban &b : bans)
+            if (!b.expired(now) && b.cidr.family == s.source.family && b.cidr.contains(s.source))
+                r.banned = true;
+        rows.push_back(r);
+    }
+    std::sort(rows.begin(), rows.end(), [](const TopRow &a, const TopRow &b) {
+        return std::tie(a.limited, a.syns) > std::tie(b.limited, b.syns);
+    });
+    if (rows.size() > o.top_n)
+        rows.resize(o.top_n);
+    RateSettings settings = rate_settings(maps);
+    if (o.json) {
+        json arr = json::array();
+        for (const TopRow &r : rows)
+            arr.push_back({{"source", r.source.str()},
+                           {"syn", r.syns},
+                           {"dropped_ratelimit", r.limited},
+                           {"last_seen_seconds_ago", double(now - std::min<uint64_t>(now, r.last_seen_ns)) / 1e9},
+                           {"banned", r.banned}});
+        print_json({{"rate_limiting", settings.enabled},
+                    {"window", sample.count() ? json(format_duration(sample)) : json("since first seen")},
+                    {"tracked_sources", now_state.size()},
+                    {"sources", arr}});
+        return 0;
+    }
+    if (!settings.enabled && rows.empty()) {
+        std::cout << "rate limiting is off, so no per-source state is kept (relayguard rate set ...)\n";
+        return 0;
+    }
+    std::cout << std::left << std::setw(44) << "SOURCE" << std::setw(12) << "SYN" << std::setw(12) << "LIMITED"
+              << std::setw(12) << "LAST SEEN" << "BANNED\n";
+    for (const TopRow &r : rows) {
+        std::ostringstream ago;
+        ago << std::fixed << std::setprecision(1) << double(now - std::min<uint64_t>(now, r.last_seen_ns)) / 1e9 << "s";
+        std::cout << std::setw(44) << r.source.str() << std::setw(12) << r.syns << std::setw(12) << r.limited
+                  << std::setw(12) << ago.str() << (r.banned ? "yes" : "") << "\n";
+    }
+    return 0;
+}
+
+} // namespace
+
+void add_rate_commands(CLI::App &app, Options &o)
+{
+    CLI::App *rate = app.add_subcommand("rate", "per-source SYN rate limiting and automatic bans")
+                         ->require_subcommand(1);
+    CLI::App *set = rate->add_subcommand(
+        "set", "turn on rate limiting with these settings (replaces all rate settings; "
+               "options not given take their defaults)");
+    set->add_option("--rate", o.rate, "new connections per source: 2 or 2/s, 30/m, 100/h, 0.5")
+        ->required()->check(kRate);
+    set->add_option("--burst", o.burst, "connections a source may open back to back")
+        ->required()->check(CLI::Range(1, 1000000));
+    set->add_option("--prefix4", o.prefix4, "aggregate IPv4 sources to this prefix")
+        ->check(CLI::Range(1, 32))->capture_default_str();
+    set->add_option("--prefix6", o.prefix6, "aggregate IPv6 sources to this prefix")
+        ->check(CLI::Range(1, 128))->capture_default_str();
+    CLI::Option *after = set->add_option("--ban-after", o.ban_after,
+                                         "ban a source over budget more than N times (since its bucket was last full)")
+                             ->check(CLI::Range(0, 1000000));
+    CLI::Option *ttl = set->add_option("--ban-ttl", o.ban_ttl, "ban length, e.g. 30s, 10m, 1h")->check(kDuration);
+    after->needs(ttl);
+    ttl->needs(after);
+    CLI::Option *esc = set->add_option("--escalate-after", o.escalate_after,
+                                       "ban a whole /24 (/48) when K of its sources were banned within the window")
+                           ->check(CLI::Range(1, 65535));
+    CLI::Option *win = set->add_option("--escalate-window", o.escalate_window, "escalation window, e.g. 10m")
+                           ->check(kDuration);
+    esc->needs(win)->needs(ttl);
+    win->needs(esc);
+    set->add_option("--escalate-prefix4", o.escalate_prefix4, "IPv4 escalation prefix")
+        ->check(CLI::Range(1, 32))->capture_default_str();
+    set->add_option("--escalate-prefix6", o.escalate_prefix6, "IPv6 escalation prefix")
+        ->check(CLI::Range(1, 128))->capture_default_str();
+    set->callback([&o] { o.action = cmd_rate_set; });
+
+    CLI::App *show = rate->add_subcommand("show", "show the rate-limit settings");
+    show->add_flag("--json", o.json, "JSON output");
+    show->callback([&o] { o.action = cmd_rate_show; });
+    CLI::App *off = rate->add_subcommand("off", "turn rate limiting off (existing bans stay until they expire)");
+    off->callback([&o] { o.action = cmd_rate_off; });
+
+    CLI::App *bans = app.add_subcommand("bans", "sources banned for a while (by the rate limiter or by hand)")
+                         ->require_subcommand(1);
+    CLI::App *ls = bans->add_subcommand("list", "list live bans");
+    ls->add_flag("--json", o.json, "JSON output");
+    ls->add_flag("--all", o.all, "include expired entries not yet removed");
+    ls->callback([&o] { o.action = cmd_bans_list; });
+    CLI::App *add = bans->add_subcommand("add", "ban prefixes for a while");
+    add->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(kCidr);
+    add->add_option("--ttl", o.ttl, "ban length, e.g. 30s, 10m, 1h")->required()->check(kDuration);
+    add->callback([&o] { o.action = cmd_bans_add; });
+    CLI::App *del = bans->add_subcommand("del", "lift bans (exact prefixes)");
+    del->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(kCidr);
+    del->callback([&o] { o.action = cmd_bans_del; });
+    CLI::App *flush = bans->add_subcommand("flush", "lift every ban");
+    flush->callback([&o] { o.action = cmd_bans_flush; });
+
+    CLI::App *top = app.add_subcommand("top", "sources with the most SYNs and rate-limit drops");
+    top->add_flag("--json", o.json, "JSON output");
+    top->add_option("-n", o.top_n, "how many sources")->check(CLI::Range(1u, 1000000u))->capture_default_str();
+    top->add_option("--sample", o.sample, "count only what happens during this long, e.g. 1s")->check(kDuration);
+    top->callback([&o] { o.action = cmd_top; });
+}
+
+} // namespace rg::cli

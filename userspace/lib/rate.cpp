@@ -1,0 +1,233 @@
+#include "rate.hpp"
+
+#include "error.hpp"
+
+#include <algorithm>
+#include <bpf/bpf.h>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace rg {
+
+namespace {
+
+constexpr uint64_t kMinIntervalNs = 1000;                   // 1,000,000/s
+constexpr uint64_t kMaxIntervalNs = 86400ull * 1000000000;  // 1/day
+constexpr uint64_t kMaxBurstNs = 1ull << 62;                // no overflow near now + burst_ns
+
+uint64_t to_ns(Duration d)
+{
+    return uint64_t(d.count()) * 1000000;
+}
+
+void check_range(const char *name, uint64_t v, uint64_t lo, uint64_t hi)
+{
+    if (v < lo || v > hi)
+        throw Error(std::string(name) + " " + std::to_string(v) + ": out of range " + std::to_string(lo) +
+                    ".." + std::to_string(hi));
+}
+
+const char *ban_map(uint8_t family)
+{
+    return family == 4 ? RG_STR(RG_MAP_BANS4) : RG_STR(RG_MAP_BANS6);
+}
+
+} // namespace
+
+void validate_rate(const RateSettings &s)
+{
+    if (!s.enabled)
+        return;
+    if (s.interval_ns < kMinIntervalNs || s.interval_ns > kMaxIntervalNs)
+        throw Error("rate: out of range (1/d .. 1000000/s)");
+    check_range("burst", s.burst, 1, 1000000);
+    if (s.interval_ns > kMaxBurstNs / s.burst)
+        throw Error("burst " + std::to_string(s.burst) + " at rate " + format_rate(s.interval_ns) +
+                    ": the bucket would take too long to refill");
+    check_range("prefix4", s.prefix4, 1, 32);
+    check_range("prefix6", s.prefix6, 1, 128);
+    check_range("ban-after", s.ban_after, 0, 1000000);
+    if (s.ban_ttl.count() < 0)
+        throw Error("ban-ttl: negative");
+    if (s.ban_after && s.ban_ttl.count() == 0)
+        throw Error("ban-after " + std::to_string(s.ban_after) + " needs a ban-ttl");
+    if (!s.escalate_after)
+        return;
+    check_range("escalate-after", s.escalate_after, 1, 65535);
+    if (s.ban_ttl.count() == 0)
+        throw Error("escalation needs automatic bans: set a ban-ttl");
+    if (s.escalate_window.count() <= 0)
+        throw Error("escalate-after " + std::to_string(s.escalate_after) + " needs an escalate-window");
+    check_range("escalate-prefix4", s.escalate_prefix4, 1, 32);
+    check_range("escalate-prefix6", s.escalate_prefix6, 1, 128);
+    if (s.escalate_prefix4 >= s.prefix4 || s.escalate_prefix6 >= s.prefix6)
+        throw Error("escalation prefixes (/" + std::to_string(s.escalate_prefix4) + ", /" +
+                    std::to_string(s.escalate_prefix6) + ") must be broader than the source prefixes (/" +
+                    std::to_string(s.prefix4) + ", /" + std::to_string(s.prefix6) + ")");
+}
+
+struct rg_rate_config rate_to_kernel(const RateSettings &s)
+{
+    struct rg_rate_config k {};
+    // Aggregation prefixes are kept while off, so `rate show` can say them.
+    k.prefix4 = s.prefix4;
+    k.prefix6 = s.prefix6;
+    k.esc_prefix4 = s.escalate_prefix4;
+    k.esc_prefix6 = s.escalate_prefix6;
+    if (!s.enabled)
+        return k;
+    k.interval_ns = s.interval_ns;
+    k.burst = s.burst;
+    k.burst_ns = s.interval_ns * s.burst;
+    k.ban_after = s.ban_after;
+    k.ban_ttl_ns = to_ns(s.ban_ttl);
+    if (s.escalate_after) {
+        k.esc_after = s.escalate_after;
+        k.esc_window_ns = to_ns(s.escalate_window);
+    }
+    return k;
+}
+
+RateSettings rate_from_kernel(const struct rg_rate_config &k)
+{
+    RateSettings s;
+    s.prefix4 = k.prefix4 ? k.prefix4 : 32;  // maps made before any `rate set`
+    s.prefix6 = k.prefix6 ? k.prefix6 : 64;
+    s.escalate_prefix4 = k.esc_prefix4 ? k.esc_prefix4 : 24;
+    s.escalate_prefix6 = k.esc_prefix6 ? k.esc_prefix6 : 48;
+    if (!k.interval_ns)
+        return s;
+    s.enabled = true;
+    s.interval_ns = k.interval_ns;
+    s.burst = k.burst;
+    s.ban_after = k.ban_after;
+    s.ban_ttl = Duration(k.ban_ttl_ns / 1000000);
+    s.escalate_after = k.esc_after;
+    s.escalate_window = Duration(k.esc_window_ns / 1000000);
+    return s;
+}
+
+RateSettings rate_settings(const Maps &maps)
+{
+    return rate_from_kernel(maps.config().rate);
+}
+
+void apply_rate(Maps &maps, const RateSettings &s)
+{
+    validate_rate(s);
+    maps.set_rate(rate_to_kernel(s));
+}
+
+uint64_t boottime_ns()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000 + uint64_t(ts.tv_nsec);
+}
+
+const char *ban_reason_name(uint32_t reason)
+{
+    constexpr size_t n = sizeof(rg_ban_reason_name) / sizeof(rg_ban_reason_name[0]);
+    return reason < n ? rg_ban_reason_name[reason] : "unknown";
+}
+
+std::vector<Ban> list_bans(const Maps &maps)
+{
+    std::vector<Ban> out;
+    for (uint8_t family : {uint8_t(4), uint8_t(6)}) {
+        struct rg_ban val {};
+        for_each_lpm_entry(maps.fd(ban_map(family)), family, &val,
+                           [&](const Cidr &c) { out.push_back({c, val}); });
+    }
+    std::sort(out.begin(), out.end(), [](const Ban &a, const Ban &b) { return a.cidr < b.cidr; });
+    return out;
+}
+
+void add_ban(Maps &maps, const Cidr &cidr, Duration ttl)
+{
+    if (ttl.count() <= 0)
+        throw Error("ban " + cidr.str() + ": the ttl must be longer than 0s");
+    uint64_t now = boottime_ns();
+    struct rg_ban val {};
+    val.created_ns = now;
+    val.expires_ns = now + to_ns(ttl);
+    val.reason = RG_BAN_MANUAL;
+    val.prefixlen = cidr.len;
+    auto key = lpm_key(cidr);
+    if (bpf_map_update_elem(maps.fd(ban_map(cidr.family)), key.data(), &val, BPF_ANY) != 0) {
+        int err = errno;
+        if (err == ENOSPC || err == E2BIG)
+            throw Error("ban table is full (" + std::to_string(RG_BAN_MAX_ENTRIES) + " entries per family): cannot ban " +
+                        cidr.str(), err);
+        throw_errno("cannot ban " + cidr.str(), err);
+    }
+}
+
+bool del_ban(Maps &maps, const Cidr &cidr)
+{
+    auto key = lpm_key(cidr);
+    if (bpf_map_delete_elem(maps.fd(ban_map(cidr.family)), key.data()) == 0)
+        return true;
+    if (errno == ENOENT)
+        return false;
+    throw_errno("cannot remove the ban of " + cidr.str(), errno);
+}
+
+namespace {
+
+size_t delete_bans_if(Maps &maps, uint64_t now, bool all)
+{
+    size_t n = 0;
+    for (const Ban &b : list_bans(maps))
+        if (all || b.expired(now))
+            n += del_ban(maps, b.cidr);
+    return n;
+}
+
+} // namespace
+
+size_t flush_bans(Maps &maps)
+{
+    return delete_bans_if(maps, 0, true);
+}
+
+size_t expire_bans(Maps &maps, uint64_t now)
+{
+    return delete_bans_if(maps, now, false);
+}
+
+std::vector<SourceState> rate_sources(const Maps &maps)
+{
+    int fd = maps.fd(RG_STR(RG_MAP_RATE));
+    constexpr uint32_t kChunk = 4096;
+    std::vector<struct rg_src_key> keys(kChunk);
+    std::vector<struct rg_rate_state> vals(kChunk);
+    std::vector<SourceState> out;
+    // The batch cursor of a hash map is a bucket index; key-sized buffers are ample.
+    alignas(8) uint8_t in[sizeof(struct rg_src_key)] = {}, next[sizeof(struct rg_src_key)] = {};
+    bool first = true;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    for (;;) {
+        uint32_t count = kChunk;
+        int rc = bpf_map_lookup_batch(fd, first ? nullptr : in, next, keys.data(), vals.data(), &count, &opts);
+        int err = rc ? errno : 0;
+        if (rc && err != ENOENT)
+            throw_errno("cannot read the rate table " RG_STR(RG_MAP_RATE), err);
+        for (uint32_t i = 0; i < count; i++) {
+            SourceState s;
+            s.source.family = keys[i].family;
+            s.source.len = keys[i].prefixlen;
+            std::memcpy(s.source.addr.data(), keys[i].addr, 16);
+            s.raw = vals[i];
+            out.push_back(s);
+        }
+        if (rc)
+            break;  // ENOENT: that was the last batch
+        std::memcpy(in, next, sizeof(in));
+        first = false;
+    }
+    return out;
+}
+
+} // namespace rg

@@ -1,0 +1,72 @@
+// SYN rate limiting, bans and per-source state: the controller's side of
+// bpf/rate.h. Settings live in the shared config map; bans in their own
+// LPM tries; per-source buckets in an LRU table (see maps/relayguard_abi.h).
+#pragma once
+
+#include "duration.hpp"
+#include "filter.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rg {
+
+// Rate limiting and automatic bans; set by `relayguard rate set` and [rate].
+struct RateSettings {
+    bool enabled = false;
+    uint64_t interval_ns = 0;        // ns per new connection (1 / rate)
+    uint32_t burst = 0;              // connections allowed back to back
+    uint8_t prefix4 = 32;            // sources aggregated to this IPv4 prefix
+    uint8_t prefix6 = 64;            // ... and this IPv6 prefix
+    uint32_t ban_after = 0;          // ban when over budget more than this many times
+    Duration ban_ttl{0};             // 0: no automatic bans
+    uint32_t escalate_after = 0;     // K banned sources in one prefix ban it; 0: off
+    Duration escalate_window{0};
+    uint8_t escalate_prefix4 = 24;
+    uint8_t escalate_prefix6 = 48;
+    bool operator==(const RateSettings &) const = default;
+};
+
+// Throws rg::Error naming the first setting out of range or inconsistent
+// (e.g. escalation without bans). Disabled settings are always valid.
+void validate_rate(const RateSettings &s);
+struct rg_rate_config rate_to_kernel(const RateSettings &s);
+RateSettings rate_from_kernel(const struct rg_rate_config &k);
+
+RateSettings rate_settings(const Maps &maps);
+// Validates, then replaces the settings in one config write. Turning the
+// limiter off keeps existing bans until they expire.
+void apply_rate(Maps &maps, const RateSettings &s);
+
+// Now on the clock the program uses (CLOCK_BOOTTIME), in ns.
+uint64_t boottime_ns();
+
+struct Ban {
+    Cidr cidr;
+    struct rg_ban raw {};
+    bool expired(uint64_t now) const { return now >= raw.expires_ns; }
+};
+const char *ban_reason_name(uint32_t reason);
+
+// Every ban entry, expired ones included, sorted by prefix.
+std::vector<Ban> list_bans(const Maps &maps);
+// Bans the prefix for ttl (> 0), replacing any ban of exactly that prefix.
+void add_ban(Maps &maps, const Cidr &cidr, Duration ttl);
+// Returns false when there was no ban of exactly that prefix.
+bool del_ban(Maps &maps, const Cidr &cidr);
+// Removes every ban; returns how many.
+size_t flush_bans(Maps &maps);
+// Removes bans that expired at `now`; returns how many.
+size_t expire_bans(Maps &maps, uint64_t now);
+
+// One aggregated source of the rate table.
+struct SourceState {
+    Cidr source;
+    struct rg_rate_state raw {};
+};
+// A snapshot of the rate table (read in batches, so it terminates while the
+// program keeps inserting and evicting).
+std::vector<SourceState> rate_sources(const Maps &maps);
+
+} // namespace rg
