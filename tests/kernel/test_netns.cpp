@@ -263,3 +263,23 @@ TEST_F(NetnsTest, AnotherXdpProgramKeepsRunning)
 }
 
 } // namespace
+
+namespace {
+
+// The README's main command runs this demo: it must pass on this machine
+// and show each kind of drop.
+TEST(Demo, RunsCleanlyAndShowsEveryDropKind)
+{
+    RG_REQUIRE_PRIVILEGED();
+    auto r = rg::lab::run({RELAYGUARD_BIN, "demo", "--json"});
+    ASSERT_EQ(r.status, 0) << r.output;
+    auto j = nlohmann::json::parse(r.output)["counters"];
+    for (const char *k : {"dropped_blocklist_syn", "dropped_ratelimit_syn", "dropped_banned_syn", "passed_clean_syn",
+                          "passed_allowlist_syn"})
+        EXPECT_GE(j[k].get<uint64_t>(), 1u) << k;
+    std::string left = rg::lab::run({"ip", "netns", "list"}).output;
+    EXPECT_EQ(left.find("rgdS"), std::string::npos) << "demo left a namespace: " << left;
+    EXPECT_EQ(left.find("rgdC"), std::string::npos) << "demo left a namespace: " << left;
+}
+
+} // namespace

@@ -439,6 +439,124 @@ TEST(CliHandlers, EachSubcommandHasItsOwn)
     EXPECT_EQ(a.handler(), b.handler());
 }
 
+// ---- rate, bans, top, run -------------------------------------------------
+
+TEST(CliRate, SetFillsOptions)
+{
+    Cli c;
+    ASSERT_EQ(c.error({"rate", "set", "--rate", "0.5/s", "--burst", "5", "--prefix4", "24", "--prefix6", "48",
+                       "--ban-after", "3", "--ban-ttl", "10m", "--escalate-after", "4", "--escalate-window",
+                       "1h"}),
+              "");
+    EXPECT_TRUE(c.selected({"rate", "set"}));
+    EXPECT_EQ(c.o.rate, "0.5/s");
+    EXPECT_EQ(c.o.burst, 5u);
+    EXPECT_EQ(c.o.prefix4, 24);
+    EXPECT_EQ(c.o.prefix6, 48);
+    EXPECT_EQ(c.o.ban_after, 3u);
+    EXPECT_EQ(c.o.ban_ttl, "10m");
+    EXPECT_EQ(c.o.escalate_after, 4u);
+    EXPECT_EQ(c.o.escalate_window, "1h");
+    EXPECT_NE(c.handler(), nullptr);
+}
+
+TEST(CliRate, SetDefaults)
+{
+    Cli c;
+    ASSERT_EQ(c.error({"rate", "set", "--rate", "2", "--burst", "1"}), "");
+    EXPECT_EQ(c.o.prefix4, 32);
+    EXPECT_EQ(c.o.prefix6, 64);
+    EXPECT_EQ(c.o.ban_ttl, "");
+    EXPECT_EQ(c.o.escalate_after, 0u);
+}
+
+TEST(CliRate, SetNeedsRateAndBurst)
+{
+    EXPECT_TRUE(contains(Cli().error({"rate", "set", "--burst", "5"}), "--rate"));
+    EXPECT_TRUE(contains(Cli().error({"rate", "set", "--rate", "5"}), "--burst"));
+}
+
+TEST(CliRate, BadValuesRefusedWithTheReason)
+{
+    EXPECT_TRUE(contains(Cli().error({"rate", "set", "--rate", "0", "--burst", "5"}), "0"));
+    EXPECT_TRUE(contains(Cli().error({"rate", "set", "--rate", "fast", "--burst", "5"}), "fast"));
+    EXPECT_NE(Cli().error({"rate", "set", "--rate", "5", "--burst", "0"}), "");
+    EXPECT_NE(Cli().error({"rate", "set", "--rate", "5", "--burst", "5", "--prefix4", "33"}), "");
+    EXPECT_NE(Cli().error({"rate", "set", "--rate", "5", "--burst", "5", "--prefix6", "0"}), "");
+    std::string e = Cli().error({"rate", "set", "--rate", "5", "--burst", "5", "--ban-after", "1", "--ban-ttl", "10"});
+    EXPECT_TRUE(contains(e, "missing unit")) << e;
+}
+
+TEST(CliRate, BanAfterAndTtlGoTogether)
+{
+    EXPECT_TRUE(contains(Cli().error({"rate", "set", "--rate", "5", "--burst", "5", "--ban-after", "3"}), "ban-ttl"));
+    EXPECT_TRUE(contains(Cli().error({"rate", "set", "--rate", "5", "--burst", "5", "--ban-ttl", "1m"}), "ban-after"));
+    EXPECT_TRUE(contains(Cli().error({"rate", "set", "--rate", "5", "--burst", "5", "--ban-after", "1", "--ban-ttl",
+                                      "1m", "--escalate-after", "3"}),
+                         "escalate-window"));
+    EXPECT_NE(Cli().error({"rate", "set", "--rate", "5", "--burst", "5", "--escalate-after", "3",
+                           "--escalate-window", "1m"}),
+              "");  // escalation without bans
+}
+
+TEST(CliRate, ShowAndOff)
+{
+    Cli show, off;
+    ASSERT_EQ(show.error({"rate", "show", "--json"}), "");
+    EXPECT_TRUE(show.o.json);
+    ASSERT_EQ(off.error({"rate", "off"}), "");
+    EXPECT_NE(show.handler(), off.handler());
+    EXPECT_NE(Cli().error({"rate"}), "");
+}
+
+TEST(CliBans, AddNeedsCidrAndTtl)
+{
+    Cli c;
+    ASSERT_EQ(c.error({"bans", "add", "192.0.2.0/24", "2001:db8::/48", "--ttl", "1h30m"}), "");
+    EXPECT_EQ(c.o.cidrs, (std::vector<std::string>{"192.0.2.0/24", "2001:db8::/48"}));
+    EXPECT_EQ(c.o.ttl, "1h30m");
+    EXPECT_TRUE(contains(Cli().error({"bans", "add", "192.0.2.0/24"}), "--ttl"));
+    EXPECT_TRUE(contains(Cli().error({"bans", "add", "192.0.2.0/33", "--ttl", "1m"}), "192.0.2.0/33"));
+    EXPECT_TRUE(contains(Cli().error({"bans", "add", "192.0.2.1", "--ttl", "soon"}), "soon"));
+}
+
+TEST(CliBans, ListDelFlush)
+{
+    Cli ls, del, flush;
+    ASSERT_EQ(ls.error({"bans", "list", "--json", "--all"}), "");
+    EXPECT_TRUE(ls.o.json);
+    EXPECT_TRUE(ls.o.all);
+    ASSERT_EQ(del.error({"bans", "del", "192.0.2.1"}), "");
+    ASSERT_EQ(flush.error({"bans", "flush"}), "");
+    std::set<Handler> handlers{ls.handler(), del.handler(), flush.handler()};
+    EXPECT_EQ(handlers.size(), 3u);
+    EXPECT_NE(Cli().error({"bans", "del"}), "");
+}
+
+TEST(CliTop, Options)
+{
+    Cli c;
+    ASSERT_EQ(c.error({"top", "--json", "-n", "5", "--sample", "2s"}), "");
+    EXPECT_EQ(c.o.top_n, 5u);
+    EXPECT_EQ(c.o.sample, "2s");
+    Cli d;
+    ASSERT_EQ(d.error({"top"}), "");
+    EXPECT_EQ(d.o.top_n, 20u);
+    EXPECT_NE(Cli().error({"top", "-n", "0"}), "");
+    EXPECT_NE(Cli().error({"top", "--sample", "2"}), "");
+}
+
+TEST(CliRunCommand, NeedsAnExistingConfig)
+{
+    EXPECT_TRUE(contains(Cli().error({"run"}), "--config"));
+    EXPECT_NE(Cli().error({"run", "--config", "/nonexistent/relayguard.conf"}), "");
+    Cli c;
+    ASSERT_EQ(c.error({"run", "--config", RG_EXAMPLE_CONFIG, "--keep-enforcing"}), "");
+    EXPECT_EQ(c.o.config, RG_EXAMPLE_CONFIG);
+    EXPECT_TRUE(c.o.keep_enforcing);
+    EXPECT_TRUE(static_cast<bool>(c.o.action));
+}
+
 // ---- global options ---------------------------------------------------------------
 
 TEST(CliGlobal, PinDir)

@@ -3,12 +3,15 @@
 //
 //   server ns  [rgdS<pid>] 192.0.2.1, 2001:db8:25::1   SMTP listener on 25 and 2525
 //        |  veth, relayguard attached here (protects port 25)
-//   client ns  [rgdC<pid>] 192.0.2.10 / 2001:db8:25::10 (clean)
+//   client ns  [rgdC<pid>] 192.0.2.10 / 2001:db8:25::10 (clean; later rate limited and banned)
 //                          192.0.2.66 / 2001:db8:25::66 (blocklisted as /27 and /120)
 #include "attach.hpp"
 #include "commands.hpp"
 #include "error.hpp"
 #include "lab.hpp"
+#include "rate.hpp"
+#include "cidr.hpp"
+#include "duration.hpp"
 #include "stats.hpp"
 
 #include <csignal>
@@ -119,6 +122,32 @@ int demo(Options &o)
                 std::to_string(t.port) + ": " + lab::connect_result_name(r) +
                 (greeting.empty() ? "" : " (\"" + greeting + "\")"));
         }
+
+        // Rate limiting: the clean client hammers port 25.
+        RateSettings rs;
+        rs.enabled = true;
+        rs.interval_ns = parse_rate("1/s");
+        rs.burst = 3;
+        rs.ban_after = 2;
+        rs.ban_ttl = std::chrono::minutes(10);
+        apply_rate(maps, rs);
+        say("relayguard: rate limit 1/s per source, burst 3; more than 2 SYNs over budget ban the source for 10m");
+        lab::PacedResult burst =
+            lab::connect_paced(client, "192.0.2.10", "192.0.2.1", 25, 10, std::chrono::milliseconds(20));
+        bool burst_ok = burst.connected == 3;
+        failures += !burst_ok;
+        say(std::string(burst_ok ? "  ok   " : "  FAIL ") + "hammering client 192.0.2.10 -> port 25: " +
+            std::to_string(burst.attempts) + " connections in " + std::to_string(int(burst.span_seconds * 1000)) +
+            " ms, " + std::to_string(burst.connected) + " accepted (the burst), the rest dropped");
+        bool banned = false;
+        for (const Ban &b : list_bans(maps))
+            banned |= b.cidr.str() == "192.0.2.10/32" && b.raw.reason == RG_BAN_RATELIMIT;
+        auto after = lab::connect_tcp(client, "192.0.2.10", "192.0.2.1", 25, 1500);
+        bool ban_ok = banned && after == lab::ConnectResult::timed_out;
+        failures += !ban_ok;
+        say(std::string(ban_ok ? "  ok   " : "  FAIL ") + "banned client    192.0.2.10 -> port 25: " +
+            lab::connect_result_name(after) + (banned ? " (relayguard bans list: 192.0.2.10/32, ratelimit)" : " (no ban)"));
+
         nlohmann::json j = counters_json(maps.stats().total);
         say("counters (relayguard stats --json):");
         std::cout << nlohmann::json({{"counters", j}}).dump(2) << std::endl;
