@@ -73,6 +73,14 @@ struct {
 	__type(value, struct rg_iface);
 } RG_MAP_IFACES SEC(".maps");
 
+/* Controller-only feed registry, indexed by source bit (see struct rg_feed). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RG_MAX_SOURCES);
+	__type(key, __u32);
+	__type(value, struct rg_feed);
+} RG_MAP_FEEDS SEC(".maps");
+
 static __always_inline int finish(enum rg_reason reason, __u64 bytes, __u8 syn)
 {
 	__u32 key = rg_ifslot * RG_REASON_STRIDE + reason;

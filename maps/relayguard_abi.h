@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define RG_ABI_VERSION 2
+#define RG_ABI_VERSION 3
 
 /* Map names: the BPF declarations use these identifiers, the controller uses
  * RG_STR(name) for pin paths and lookups. Max 15 characters (BPF_OBJ_NAME_LEN). */
@@ -32,6 +32,7 @@
 #define RG_MAP_BANS4  rg_bans4
 #define RG_MAP_BANS6  rg_bans6
 #define RG_MAP_ESC    rg_esc
+#define RG_MAP_FEEDS  rg_feeds
 
 #define RG_STR_(x) #x
 #define RG_STR(x) RG_STR_(x)
@@ -170,9 +171,74 @@ struct rg_lpm6_key {
  * file, other bits are feeds. */
 #define RG_SOURCE_MANUAL 0
 #define RG_SOURCE_CONFIG 1  /* the daemon's config file ([filter] allow/block) */
+#define RG_FIRST_FEED_SOURCE 2  /* feeds own bits 2..RG_MAX_SOURCES-1 */
 #define RG_MAX_SOURCES 64
 struct rg_rule {
 	__u64 sources;
+};
+
+/* Feed registry: an ARRAY of RG_MAX_SOURCES entries indexed by source bit,
+ * written only by the controller (the program never reads it). It holds each
+ * feed's definition and the outcome of its last sync, so every command sees
+ * the same feeds without a state directory (bpffs holds no regular files).
+ * Strings are NUL-terminated and NUL-padded; a value that does not fit is
+ * refused when the feed is defined (source, name) or not kept (ETag,
+ * Last-Modified: the next fetch is then unconditional). */
+#define RG_FEED_NAME_LEN 40      /* names are at most 32 characters */
+#define RG_FEED_SOURCE_LEN 512   /* path or URL, at most 511 bytes */
+#define RG_FEED_FORMAT_LEN 16    /* "auto", "spamhaus", ... */
+#define RG_FEED_ETAG_LEN 128
+#define RG_FEED_LASTMOD_LEN 48   /* an HTTP-date is 29 bytes */
+#define RG_FEED_MESSAGE_LEN 256  /* why the last sync did what it did */
+
+#define RG_FEED_USED    (1u << 0)
+#define RG_FEED_SHADOW  (1u << 1) /* counts would-drops, never drops */
+#define RG_FEED_CONFIG  (1u << 2) /* defined by the daemon's config file */
+#define RG_FEED_SYNCING (1u << 3) /* a sync was writing the blocklist; if it
+				     is still set, that sync died half-way */
+
+/* Outcome of the last sync attempt (rg_feed.last_result). Append only. */
+enum rg_feed_result {
+	RG_FEED_NEVER = 0,        /* defined, never synced */
+	RG_FEED_APPLIED = 1,      /* fetched, checked, written */
+	RG_FEED_UNCHANGED = 2,    /* fetched: same prefixes as in force */
+	RG_FEED_NOT_MODIFIED = 3, /* HTTP 304 to a conditional request */
+	RG_FEED_FETCH_FAILED = 4, /* unreadable file, HTTP or network error */
+	RG_FEED_EMPTY = 5,        /* no entries at all */
+	RG_FEED_UNPARSEABLE = 6,  /* no valid entries, or more bad lines than good */
+	RG_FEED_SHRUNK = 7,       /* lost more than max_shrink percent of its prefixes */
+	RG_FEED_APPLY_FAILED = 8, /* the kernel refused the update (full map, ...) */
+	RG_FEED_RESULT_MAX
+};
+
+struct rg_feed {
+	__u32 flags;           /* RG_FEED_* */
+	__u32 max_shrink;      /* percent, 0..100; 100 never refuses a shrink */
+	__u64 interval_ms;     /* sync period for the daemon */
+	__u8 min_prefix4;      /* broader IPv4 prefixes are refused (default 8) */
+	__u8 min_prefix6;      /* broader IPv6 prefixes are refused (default 19) */
+	__u8 pad[2];
+	__u32 last_result;     /* enum rg_feed_result */
+	__u32 http_status;     /* of the last fetch; 0 for files */
+	__u32 pad2;
+	__u64 added_at;        /* CLOCK_REALTIME seconds */
+	__u64 last_attempt;    /* CLOCK_REALTIME seconds; 0: never */
+	__u64 last_success;    /* last attempt that left the feed current (applied,
+				  unchanged, not modified) */
+	__u64 last_change;     /* last time its prefixes in the kernel changed */
+	__u64 prefixes;        /* prefixes in force (after merging), the base of
+				  the shrink check */
+	__u64 good_lines;      /* of the last download parsed */
+	__u64 bad_lines;
+	__u64 refused_broad;   /* prefixes refused as broader than min_prefix4/6 */
+	__u64 allow_overlaps;  /* prefixes overlapping the allowlist (reported) */
+	__u64 bytes;           /* size of the last download */
+	char name[RG_FEED_NAME_LEN];
+	char source[RG_FEED_SOURCE_LEN];
+	char format[RG_FEED_FORMAT_LEN];
+	char etag[RG_FEED_ETAG_LEN];          /* of the version in force */
+	char last_modified[RG_FEED_LASTMOD_LEN];
+	char message[RG_FEED_MESSAGE_LEN];
 };
 
 /* Per-CPU counters, one per (interface slot, reason). */
@@ -218,6 +284,12 @@ RG_ASSERT_LAYOUT(sizeof(struct rg_rule) == 8, "rg_rule layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_counter) == 24, "rg_counter layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_iface) == 40, "rg_iface layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_iface, name) == 24, "rg_iface.name offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, min_prefix4) == 16, "rg_feed.min_prefix4 offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, added_at) == 32, "rg_feed.added_at offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, name) == 112, "rg_feed.name offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_feed) == 112 + RG_FEED_NAME_LEN + RG_FEED_SOURCE_LEN + RG_FEED_FORMAT_LEN +
+		 RG_FEED_ETAG_LEN + RG_FEED_LASTMOD_LEN + RG_FEED_MESSAGE_LEN, "rg_feed layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_feed) % 8 == 0, "rg_feed size is a multiple of 8");
 RG_ASSERT_LAYOUT(RG_REASON_MAX <= RG_REASON_STRIDE, "too many reasons for the stats stride");
 
 #ifndef __bpf__
@@ -248,6 +320,12 @@ static const struct rg_reason_info rg_reason_info[RG_REASON_MAX] = {
 };
 
 static const char *const rg_ban_reason_name[] = { "manual", "ratelimit", "escalation" };
+
+/* JSON names of enum rg_feed_result, in enum order. */
+static const char *const rg_feed_result_name[RG_FEED_RESULT_MAX] = {
+	"never", "applied", "unchanged", "not_modified", "fetch_failed",
+	"empty", "unparseable", "shrunk", "apply_failed",
+};
 #endif
 
 #endif /* RELAYGUARD_ABI_H */

@@ -1,6 +1,7 @@
 // The pinned-map contract: creation, reuse, refusal of incompatible or
 // incomplete pin directories, rule bookkeeping and counter lifetime.
 #include "error.hpp"
+#include "feed.hpp"
 #include "filter.hpp"
 #include "privileged.hpp"
 
@@ -50,7 +51,7 @@ TEST_F(MapsTest, CreateMakesEveryMapWithDefaultsAndReopenReusesThem)
     }
     for (const char *name : {RG_STR(RG_MAP_CONFIG), RG_STR(RG_MAP_ALLOW4), RG_STR(RG_MAP_ALLOW6),
                              RG_STR(RG_MAP_BLOCK4), RG_STR(RG_MAP_BLOCK6), RG_STR(RG_MAP_STATS),
-                             RG_STR(RG_MAP_IFACES)})
+                             RG_STR(RG_MAP_IFACES), RG_STR(RG_MAP_FEEDS)})
         EXPECT_TRUE(std::filesystem::exists(pin(name))) << name;
     rg::Maps again = rg::Maps::open_or_create(fs_->pin_dir(), &created);
     EXPECT_FALSE(created);
@@ -174,3 +175,59 @@ TEST_F(MapsTest, RemovePinsLeavesNothing)
 }
 
 } // namespace
+
+TEST_F(MapsTest, FeedRegistryRoundTripsDefinitions)
+{
+    rg::Maps m = rg::Maps::open_or_create(fs_->pin_dir());
+    EXPECT_TRUE(rg::list_feeds(m).empty());
+    rg::FeedDef def;
+    def.name = "example-drop";
+    def.source = "https://lists.example.net/drop.txt";
+    def.format = "spamhaus";
+    def.interval = std::chrono::minutes(90);
+    def.shadow = true;
+    def.max_shrink = 20;
+    def.min_prefix4 = 12;
+    def.min_prefix6 = 24;
+    rg::validate_feed_def(def);
+    rg::Feed f{RG_FIRST_FEED_SOURCE + 3, rg::feed_to_kernel(def)};
+    rg::put_feed(m, f);
+
+    rg::Maps again = rg::Maps::open(fs_->pin_dir());
+    auto feeds = rg::list_feeds(again);
+    ASSERT_EQ(feeds.size(), 1u);
+    EXPECT_EQ(feeds[0].bit, RG_FIRST_FEED_SOURCE + 3u);
+    EXPECT_EQ(feeds[0].def(), def);
+    EXPECT_STREQ(feeds[0].result_name(), "never");
+    ASSERT_TRUE(rg::find_feed(again, "example-drop"));
+    EXPECT_FALSE(rg::find_feed(again, "example"));
+    EXPECT_EQ(rg::source_name(feeds, RG_FIRST_FEED_SOURCE + 3), "example-drop");
+    EXPECT_EQ(rg::source_name(feeds, RG_SOURCE_MANUAL), "manual");
+    EXPECT_EQ(rg::source_name(feeds, 40), "source40");
+}
+
+TEST(FeedDef, RefusesWhatTheRegistryCannotHold)
+{
+    rg::FeedDef def;
+    def.name = "ok";
+    def.source = std::string(RG_FEED_SOURCE_LEN - 1, 'a');
+    EXPECT_NO_THROW(rg::validate_feed_def(def));
+    def.source.push_back('a');
+    try {
+        rg::validate_feed_def(def);
+        ADD_FAILURE() << "a source longer than the registry field was accepted";
+    } catch (const rg::Error &e) {
+        EXPECT_NE(std::string(e.what()).find("the most is 511"), std::string::npos) << e.what();
+    }
+    def.source = "x";
+    def.name = std::string(33, 'n');
+    EXPECT_THROW(rg::validate_feed_def(def), rg::Error);
+    def.name = "bad name";
+    EXPECT_THROW(rg::validate_feed_def(def), rg::Error);
+    def.name = "ok";
+    def.format = "csv";
+    EXPECT_THROW(rg::validate_feed_def(def), rg::Error);
+    def.format = "auto";
+    def.max_shrink = 101;
+    EXPECT_THROW(rg::validate_feed_def(def), rg::Error);
+}

@@ -172,7 +172,8 @@ TEST(AbiNames, MapNamesFitAndAreDistinct)
 {
     const std::string names[] = {RG_STR(RG_MAP_CONFIG), RG_STR(RG_MAP_ALLOW4), RG_STR(RG_MAP_ALLOW6),
                                  RG_STR(RG_MAP_BLOCK4), RG_STR(RG_MAP_BLOCK6), RG_STR(RG_MAP_STATS),
-                                 RG_STR(RG_MAP_IFACES)};
+                                 RG_STR(RG_MAP_IFACES), RG_STR(RG_MAP_RATE),  RG_STR(RG_MAP_BANS4),
+                                 RG_STR(RG_MAP_BANS6),  RG_STR(RG_MAP_ESC),   RG_STR(RG_MAP_FEEDS)};
     std::set<std::string> seen;
     for (const std::string &n : names) {
         EXPECT_FALSE(n.empty());
@@ -256,4 +257,41 @@ TEST(AbiSizes, RgIface)
     EXPECT_EQ(offsetof(rg_iface, name), 16u + sizeof(__u64));
     EXPECT_EQ(sizeof(rg_iface::name), size_t(RG_IFNAMSIZ));
     EXPECT_EQ(sizeof(rg_iface), 4 * sizeof(__u32) + sizeof(__u64) + RG_IFNAMSIZ);
+}
+
+TEST(AbiSizes, RgFeed)
+{
+    EXPECT_EQ(offsetof(rg_feed, flags), 0u);
+    EXPECT_EQ(offsetof(rg_feed, max_shrink), 4u);
+    EXPECT_EQ(offsetof(rg_feed, interval_ms), 8u);
+    EXPECT_EQ(offsetof(rg_feed, min_prefix4), 16u);
+    EXPECT_EQ(offsetof(rg_feed, min_prefix6), 17u);
+    EXPECT_EQ(offsetof(rg_feed, last_result), 20u);
+    EXPECT_EQ(offsetof(rg_feed, http_status), 24u);
+    EXPECT_EQ(offsetof(rg_feed, added_at), 32u);
+    EXPECT_EQ(offsetof(rg_feed, bytes), 32u + 9 * sizeof(__u64));
+    EXPECT_EQ(offsetof(rg_feed, name), 32u + 10 * sizeof(__u64));
+    EXPECT_EQ(offsetof(rg_feed, source), offsetof(rg_feed, name) + RG_FEED_NAME_LEN);
+    EXPECT_EQ(offsetof(rg_feed, format), offsetof(rg_feed, source) + RG_FEED_SOURCE_LEN);
+    EXPECT_EQ(offsetof(rg_feed, etag), offsetof(rg_feed, format) + RG_FEED_FORMAT_LEN);
+    EXPECT_EQ(offsetof(rg_feed, last_modified), offsetof(rg_feed, etag) + RG_FEED_ETAG_LEN);
+    EXPECT_EQ(offsetof(rg_feed, message), offsetof(rg_feed, last_modified) + RG_FEED_LASTMOD_LEN);
+    EXPECT_EQ(sizeof(rg_feed), offsetof(rg_feed, message) + RG_FEED_MESSAGE_LEN);
+}
+
+TEST(AbiFeeds, ResultNamesAndSourceBits)
+{
+    EXPECT_EQ(sizeof(rg_feed_result_name) / sizeof(rg_feed_result_name[0]), size_t(RG_FEED_RESULT_MAX));
+    std::set<std::string> seen;
+    for (uint32_t i = 0; i < RG_FEED_RESULT_MAX; i++) {
+        ASSERT_NE(rg_feed_result_name[i], nullptr) << i;
+        EXPECT_TRUE(is_snake_case(rg_feed_result_name[i])) << rg_feed_result_name[i];
+        EXPECT_TRUE(seen.insert(rg_feed_result_name[i]).second) << rg_feed_result_name[i];
+    }
+    EXPECT_EQ(RG_FEED_NEVER, 0);  // a zeroed registry entry reads "never"
+    EXPECT_GT(RG_FIRST_FEED_SOURCE, RG_SOURCE_MANUAL);
+    EXPECT_GT(RG_FIRST_FEED_SOURCE, RG_SOURCE_CONFIG);
+    EXPECT_LT(RG_FIRST_FEED_SOURCE, RG_MAX_SOURCES);
+    // Feed names of the config file (1..32 characters) fit with their NUL.
+    EXPECT_GT(RG_FEED_NAME_LEN, 32);
 }
