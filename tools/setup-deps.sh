@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config clang llvm
   libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
-  libcli11-dev nlohmann-json3-dev libgtest-dev
+  libcli11-dev nlohmann-json3-dev libgtest-dev libcurl4-openssl-dev
   iproute2 util-linux
 )
 missing=()

@@ -12,6 +12,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -521,4 +522,109 @@ TEST(PrefixSetSpeed, DISABLED_MillionPrefixes)
     t1 = clock::now();
     std::printf("diff_views: 1%% of one source changed -> %zu upserts, %zu deletes: %.1f ms\n", d.upserts.size(),
                 d.deletes.size(), ms(t0, t1));
+}
+
+// ---- split_view ---------------------------------------------------------------------
+
+TEST(SplitView, GivesEachSourceItsListBack)
+{
+    std::vector<rg::SourcePrefixes> sources{{0, cidrs({"192.0.2.0/25", "192.0.2.128/25", "10.0.0.0/8"})},
+                                            {1, cidrs({"10.1.0.0/16", "2001:db8::/32"})},
+                                            {5, cidrs({"10.1.2.0/24", "2001:db8:1::/48"})}};
+    rg::View v = rg::compile_view(sources);
+    auto split = rg::split_view(v);
+    ASSERT_EQ(split.size(), 3u);
+    EXPECT_EQ(split[0].source, 0u);
+    // Siblings stay apart (the view keeps the manual list as given).
+    EXPECT_EQ(strs(split[0].prefixes), (Strs{"10.0.0.0/8", "192.0.2.0/25", "192.0.2.128/25"}));
+    EXPECT_EQ(split[1].source, 1u);
+    EXPECT_EQ(strs(split[1].prefixes), (Strs{"10.1.0.0/16", "2001:db8::/32"}));
+    EXPECT_EQ(split[2].source, 5u);
+    EXPECT_EQ(strs(split[2].prefixes), (Strs{"10.1.2.0/24", "2001:db8:1::/48"}));
+    EXPECT_TRUE(rg::split_view({}).empty());
+}
+
+TEST(SplitView, RoundTripsRandomMinimalLists)
+{
+    std::mt19937 rng(23);
+    for (int iter = 0; iter < 300; iter++) {
+        auto sources = random_sources(rng, rng() % 2 ? v4_universe : v6_universe);
+        // Minimal lists, one per source: what the controller keeps.
+        std::map<unsigned, std::vector<rg::Cidr>> want;
+        for (const auto &s : sources)
+            want[s.source].insert(want[s.source].end(), s.prefixes.begin(), s.prefixes.end());
+        std::vector<rg::SourcePrefixes> minimal;
+        for (auto &[bit, list] : want) {
+            std::vector<rg::Cidr> m;
+            std::sort(list.begin(), list.end(), rg::prefix_less);
+            for (const rg::Cidr &c : list)
+                if (m.empty() || !rg::bits::contains(m.back(), c))
+                    m.push_back(c);
+            if (!m.empty())
+                minimal.push_back({bit, m});
+        }
+        rg::View v = rg::compile_view(minimal);
+        std::shuffle(v.begin(), v.end(), rng);  // the kernel returns any order
+        auto split = rg::split_view(v);
+        SCOPED_TRACE("iteration " + std::to_string(iter));
+        ASSERT_EQ(split.size(), minimal.size());
+        for (size_t i = 0; i < split.size(); i++) {
+            EXPECT_EQ(split[i].source, minimal[i].source);
+            EXPECT_EQ(strs(split[i].prefixes), strs(minimal[i].prefixes));
+        }
+    }
+}
+
+// A sync killed at any step: every source the diff does not change is read
+// back exactly; the changed one lies between its old and new lists.
+TEST(SplitView, HalfAppliedDiffKeepsUntouchedSources)
+{
+    std::mt19937 rng(29);
+    for (int iter = 0; iter < 100; iter++) {
+        auto base = random_sources(rng, v4_universe, 4, 10);
+        for (auto &s : base)
+            s.source = 1 + s.source % 4;  // bits 1..4, each once below
+        std::map<unsigned, std::vector<rg::Cidr>> lists;
+        for (const auto &s : base)
+            lists[s.source] = rg::normalise_prefixes(s.prefixes);
+        std::vector<rg::SourcePrefixes> before, after;
+        for (auto &[bit, l] : lists)
+            before.push_back({bit, l});
+        after = before;
+        std::vector<rg::Cidr> fresh;
+        for (int i = 0; i < 8; i++)
+            fresh.push_back(v4_universe.random_prefix(rng));
+        rg::SourcePrefixes feed{7, rg::normalise_prefixes(fresh)};
+        std::vector<rg::Cidr> fresh2;
+        for (int i = 0; i < 8; i++)
+            fresh2.push_back(v4_universe.random_prefix(rng));
+        before.push_back(feed);
+        after.push_back({7, rg::normalise_prefixes(fresh2)});
+        rg::View old_view = rg::compile_view(before), new_view = rg::compile_view(after);
+        rg::ViewDiff d = rg::diff_views(old_view, new_view);
+        size_t steps = d.upserts.size() + d.deletes.size();
+        for (size_t stop = 0; stop <= steps; stop++) {
+            std::map<rg::Cidr, uint64_t> table;
+            for (const auto &e : old_view)
+                table[e.prefix] = e.sources;
+            for (size_t i = 0; i < stop; i++) {
+                if (i < d.upserts.size())
+                    table[d.upserts[i].prefix] = d.upserts[i].sources;
+                else
+                    table.erase(d.deletes[i - d.upserts.size()]);
+            }
+            rg::View t;
+            for (auto &[c, s] : table)
+                t.push_back({c, s});
+            auto split = rg::split_view(t);
+            SCOPED_TRACE("iteration " + std::to_string(iter) + " stop " + std::to_string(stop));
+            for (const auto &s : before) {
+                if (s.source == 7 || s.prefixes.empty())
+                    continue;
+                auto it = std::find_if(split.begin(), split.end(), [&](auto &x) { return x.source == s.source; });
+                ASSERT_NE(it, split.end());
+                EXPECT_EQ(strs(it->prefixes), strs(s.prefixes));
+            }
+        }
+    }
 }

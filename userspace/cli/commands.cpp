@@ -7,6 +7,7 @@
 #include "daemon.hpp"
 #include "duration.hpp"
 #include "error.hpp"
+#include "feed.hpp"
 #include "filter.hpp"
 #include "ports.hpp"
 #include "stats.hpp"
@@ -122,21 +123,12 @@ json iface_json(const IfaceEntry &e)
             {"attached_at", e.raw.attached_at}};
 }
 
-std::string source_name(unsigned bit)
-{
-    if (bit == RG_SOURCE_MANUAL)
-        return "manual";
-    if (bit == RG_SOURCE_CONFIG)
-        return "config";
-    return "source" + std::to_string(bit);
-}
-
-std::string sources_text(uint64_t sources)
+std::string sources_text(const std::vector<Feed> &feeds, uint64_t sources)
 {
     std::string out;
     for (unsigned b = 0; b < RG_MAX_SOURCES; b++)
         if (sources >> b & 1)
-            out += (out.empty() ? "" : ",") + source_name(b);
+            out += (out.empty() ? "" : ",") + source_name(feeds, b);
     return out;
 }
 
@@ -171,28 +163,19 @@ int cmd_detach(Options &o)
     return 0;
 }
 
-// Adds or removes every CIDR, or none: on a failure, what this command
-// already changed is undone before the error is reported.
+// Adds or removes every CIDR in one update of the list, or none: a failed
+// update is rolled back before the error is reported.
 int cmd_rules(Options &o, ListKind kind, bool add)
 {
     std::vector<Cidr> cidrs = parse_cidr_args(o.cidrs);
     auto lock = lock_pin_dir(o.pin_dir);
     Maps maps = Maps::open(o.pin_dir);
-    std::vector<Cidr> done;
-    try {
-        for (const Cidr &c : cidrs) {
-            bool changed = add ? maps.add_rule(kind, c) : maps.del_rule(kind, c);
-            std::cout << list_name(kind) << ": " << c.str() << " "
-                      << (changed ? (add ? "added" : "removed") : (add ? "already listed" : "not listed"))
-                      << "\n";
-            if (changed)
-                done.push_back(c);
-        }
-    } catch (...) {
-        for (const Cidr &c : done)
-            add ? maps.del_rule(kind, c) : maps.add_rule(kind, c);
-        throw;
-    }
+    std::vector<bool> changed = maps.edit_rules(kind, RG_SOURCE_MANUAL, cidrs, add);
+    for (size_t i = 0; i < cidrs.size(); i++)
+        std::cout << list_name(kind) << ": " << cidrs[i].str() << " "
+                  << (changed[i] ? (add ? "added" : "removed")
+                                 : (add ? "already listed (or covered by a listed prefix)" : "not listed"))
+                  << "\n";
     return 0;
 }
 
@@ -200,13 +183,14 @@ int cmd_list(Options &o, ListKind kind)
 {
     Maps maps = Maps::open(o.pin_dir);
     std::vector<Rule> rules = maps.rules(kind);
+    std::vector<Feed> feeds = list_feeds(maps);
     if (o.json) {
         json entries = json::array();
         for (const Rule &r : rules) {
             json src = json::array();
             for (unsigned b = 0; b < RG_MAX_SOURCES; b++)
                 if (r.sources >> b & 1)
-                    src.push_back(source_name(b));
+                    src.push_back(source_name(feeds, b));
             entries.push_back({{"cidr", r.cidr.str()}, {"family", r.cidr.family == 4 ? "ipv4" : "ipv6"},
                                {"sources", src}});
         }
@@ -214,7 +198,7 @@ int cmd_list(Options &o, ListKind kind)
         return 0;
     }
     for (const Rule &r : rules)
-        std::cout << r.cidr.str() << "\t" << sources_text(r.sources) << "\n";
+        std::cout << r.cidr.str() << "\t" << sources_text(feeds, r.sources) << "\n";
     return 0;
 }
 
@@ -405,6 +389,7 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     stats->callback([&o] { o.action = cmd_stats; });
 
     add_rate_commands(*app, o);
+    add_feed_commands(*app, o);
 
     CLI::App *run_cmd = app->add_subcommand(
         "run", "run as a service: apply a config file, reload it on SIGHUP, log counters, detach on SIGTERM");

@@ -37,6 +37,16 @@ struct Options {
     bool all = false;
     unsigned top_n = 20;
     std::string sample;
+    // feed
+    std::string feed_name, feed_source;
+    std::vector<std::string> feed_names;
+    std::string feed_format = "auto";
+    std::string feed_interval = "1h";
+    bool shadow = false;
+    unsigned max_shrink = 50;
+    int min_prefix4 = 8, min_prefix6 = 19;
+    bool no_sync = false;
+    bool force = false;
     // run
     std::string config;
     bool keep_enforcing = false;
@@ -52,6 +62,7 @@ int run(int argc, char **argv);
 
 // Subcommand groups defined in their own files.
 void add_rate_commands(CLI::App &app, Options &opts);  // rate, bans, top
+void add_feed_commands(CLI::App &app, Options &opts);  // feed
 
 // The demo: a netns lab with an SMTP listener, a clean client and a
 // blocklisted one, then the JSON counters.

@@ -3,6 +3,8 @@
 
 #include "bpffs.hpp"
 #include "cidr.hpp"
+#include "feed.hpp"
+#include "filter.hpp"
 
 #include <CLI/CLI.hpp>
 #include <memory>
@@ -23,6 +25,13 @@ extern const CLI::Validator kRate;
 std::unique_ptr<DirLock> lock_pin_dir(const std::string &dir);
 
 void print_json(const nlohmann::json &j);
+
+// A progress bar on stderr for long map updates; none when stderr is not a
+// terminal or the update is short.
+Progress terminal_progress(const std::string &label);
+
+// A feed's definition and status (docs/json-schema.md, feed list/show).
+nlohmann::json feed_json(const Feed &f);
 
 // Parses validated CIDR arguments, noting normalised host bits on stderr.
 std::vector<Cidr> parse_cidr_args(const std::vector<std::string> &args);

@@ -1,11 +1,14 @@
 #include "feed.hpp"
 
+#include "bpffs.hpp"
+#include "cidr_bits.hpp"
 #include "error.hpp"
 
 #include <algorithm>
 #include <bpf/bpf.h>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 namespace rg {
 
@@ -30,6 +33,8 @@ bool valid_feed_name(std::string_view name)
                c == '.' || c == '-';
     });
 }
+
+uint64_t now_s() { return uint64_t(time(nullptr)); }
 
 } // namespace
 
@@ -124,6 +129,143 @@ void put_feed(Maps &maps, const Feed &feed)
         throw_errno("cannot write " RG_STR(RG_MAP_FEEDS), errno);
 }
 
+Feed add_feed(Maps &maps, const FeedDef &def)
+{
+    validate_feed_def(def);
+    std::vector<Feed> feeds = list_feeds(maps);
+    uint64_t used = 0;
+    for (const Feed &f : feeds) {
+        if (f.name() == def.name)
+            throw Error("feed " + def.name + " exists already (relayguard feed del " + def.name + " first)");
+        used |= uint64_t(1) << f.bit;
+    }
+    for (unsigned bit = RG_FIRST_FEED_SOURCE; bit < RG_MAX_SOURCES; bit++) {
+        if (used >> bit & 1)
+            continue;
+        Feed f{bit, feed_to_kernel(def)};
+        f.raw.added_at = uint64_t(time(nullptr));
+        put_feed(maps, f);
+        return f;
+    }
+    throw Error("cannot add feed " + def.name + ": all " + std::to_string(RG_MAX_SOURCES - RG_FIRST_FEED_SOURCE) +
+                " feed slots are in use");
+}
+
+Feed update_feed(Maps &maps, const FeedDef &def)
+{
+    validate_feed_def(def);
+    std::optional<Feed> f = find_feed(maps, def.name);
+    if (!f)
+        throw Error("no feed named " + def.name);
+    FeedDef old = f->def();
+    struct rg_feed next = feed_to_kernel(def);
+    // Keep the status; take the definition.
+    struct rg_feed &raw = f->raw;
+    raw.flags = next.flags | (raw.flags & RG_FEED_SYNCING);
+    raw.max_shrink = next.max_shrink;
+    raw.interval_ms = next.interval_ms;
+    raw.min_prefix4 = next.min_prefix4;
+    raw.min_prefix6 = next.min_prefix6;
+    std::memcpy(raw.source, next.source, sizeof(raw.source));
+    std::memcpy(raw.format, next.format, sizeof(raw.format));
+    if (old.source != def.source || old.format != def.format) {
+        std::memset(raw.etag, 0, sizeof(raw.etag));
+        std::memset(raw.last_modified, 0, sizeof(raw.last_modified));
+    }
+    put_feed(maps, *f);
+    return *f;
+}
+
+bool del_feed(Maps &maps, std::string_view name, const Progress &progress)
+{
+    std::optional<Feed> f = find_feed(maps, name);
+    if (!f)
+        return false;
+    // Prefixes first: a removal killed here leaves a registered feed that a
+    // second `feed del` finishes; the other order could leave orphan bits.
+    maps.replace_sources(ListKind::block, {{f->bit, {}}}, ~uint64_t(0), progress);
+    Feed empty{f->bit, {}};
+    put_feed(maps, empty);
+    return true;
+}
+
+uint64_t registered_sources(const std::vector<Feed> &feeds)
+{
+    uint64_t bits = (uint64_t(1) << RG_FIRST_FEED_SOURCE) - 1;  // manual, config
+    for (const Feed &f : feeds)
+        bits |= uint64_t(1) << f.bit;
+    return bits;
+}
+
+FeedCheck check_feed(const FeedParseResult &parsed, const FeedDef &def, uint64_t prefixes_in_force)
+{
+    FeedCheck c;
+    if (parsed.good_lines == 0 && parsed.bad_lines == 0) {
+        c.result = RG_FEED_EMPTY;
+        c.message = "empty download (no entries): not applied";
+        return c;
+    }
+    if (parsed.good_lines == 0 || parsed.bad_lines > parsed.good_lines) {
+        c.result = RG_FEED_UNPARSEABLE;
+        c.message = std::to_string(parsed.bad_lines) + " bad lines and " + std::to_string(parsed.good_lines) +
+                    " good ones as " + std::string(feed_format_name(parsed.format)) + ": not applied";
+        return c;
+    }
+    std::vector<Cidr> kept;
+    kept.reserve(parsed.prefixes.size());
+    for (const Cidr &p : parsed.prefixes) {
+        if (p.len < (p.family == 4 ? def.min_prefix4 : def.min_prefix6)) {
+            if (c.refused_broad++ < 5)
+                c.broad_examples.push_back(p.str());
+            continue;
+        }
+        kept.push_back(p);
+    }
+    c.prefixes = normalise_prefixes(std::move(kept));
+    std::string broad;
+    if (c.refused_broad)
+        broad = "; refused " + std::to_string(c.refused_broad) + " prefixes broader than /" +
+                std::to_string(def.min_prefix4) + " (IPv4) or /" + std::to_string(def.min_prefix6) + " (IPv6), e.g. " +
+                c.broad_examples.front();
+    if (c.prefixes.empty()) {
+        c.result = RG_FEED_EMPTY;
+        c.message = "no prefix left to apply" + broad + ": not applied";
+        return c;
+    }
+    // n < in_force * (100 - max_shrink) / 100, without rounding.
+    if (def.max_shrink < 100 && prefixes_in_force > 0 &&
+        uint64_t(c.prefixes.size()) * 100 < prefixes_in_force * (100 - def.max_shrink)) {
+        c.result = RG_FEED_SHRUNK;
+        uint64_t lost = prefixes_in_force - c.prefixes.size();
+        c.message = std::to_string(c.prefixes.size()) + " prefixes instead of " + std::to_string(prefixes_in_force) +
+                    " in force (" + std::to_string(lost * 100 / prefixes_in_force) + "% fewer, max-shrink is " +
+                    std::to_string(def.max_shrink) + "%)" + broad + ": not applied";
+        return c;
+    }
+    c.message = broad.empty() ? std::string() : broad.substr(2);
+    return c;
+}
+
+size_t count_allow_overlaps(const std::vector<Cidr> &feed, const std::vector<Cidr> &allow, std::string *example)
+{
+    size_t n = 0;
+    for (const Cidr &a : allow) {
+        // Feed prefixes are disjoint and sorted: at most one contains a (the
+        // last one starting at or before it), the ones inside a follow it.
+        auto it = std::lower_bound(feed.begin(), feed.end(), a, prefix_less);
+        auto note = [&](const Cidr &f) {
+            if (example && example->empty())
+                *example = f.str() + " overlaps allowlisted " + a.str();
+            n++;
+        };
+        if (it != feed.begin() && bits::contains(*std::prev(it), a))
+            note(*std::prev(it));
+        for (; it != feed.end() && bits::contains(a, *it); ++it)
+            note(*it);
+    }
+    return n;
+}
+
 std::string source_name(const std::vector<Feed> &feeds, unsigned bit)
 {
     if (bit == RG_SOURCE_MANUAL)
@@ -134,6 +276,126 @@ std::string source_name(const std::vector<Feed> &feeds, unsigned bit)
         if (f.bit == bit)
             return f.name();
     return "source" + std::to_string(bit);
+}
+
+SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const SyncOptions &opts)
+{
+    SyncReport rep;
+    rep.feed = name;
+    // 1. Fetch without the lock: a slow server must not block other commands.
+    Feed before;
+    {
+        Maps maps = Maps::open(pin_dir);
+        std::optional<Feed> f = find_feed(maps, name);
+        if (!f)
+            throw Error("no feed named " + name + " (relayguard feed list)");
+        before = *f;
+    }
+    FeedDef def = before.def();
+    bool conditional = !opts.unconditional && !(before.raw.flags & RG_FEED_SYNCING);
+    FetchResult fetched =
+        fetch_source(def.source, conditional ? field(before.raw.etag, sizeof(before.raw.etag)) : std::string(),
+                     conditional ? field(before.raw.last_modified, sizeof(before.raw.last_modified)) : std::string(),
+                     opts.limits, opts.in);
+    FeedParseResult parsed;
+    FeedCheck check;
+    if (fetched.ok && !fetched.not_modified) {
+        parsed = parse_feed(fetched.body, feed_format_from_name(def.format), name);
+        rep.errors = parsed.errors;
+    }
+
+    // 2. Check and apply under the lock, against the registry as it is now.
+    DirLock lock(pin_dir);
+    Maps maps = Maps::open(pin_dir);
+    std::vector<Feed> feeds = list_feeds(maps);
+    auto it = std::find_if(feeds.begin(), feeds.end(), [&](const Feed &f) { return f.name() == name; });
+    if (it == feeds.end() || it->bit != before.bit)
+        throw Error("feed " + name + " was removed or replaced while it was being fetched");
+    Feed feed = *it;
+    if (def != feed.def())
+        throw Error("feed " + name + " was redefined while it was being fetched; sync it again");
+    if (fetched.ok && !fetched.not_modified) {
+        check = check_feed(parsed, def, feed.raw.prefixes);
+        for (const std::string &b : check.broad_examples)
+            rep.errors.push_back("feed " + name + ": \"" + b + "\": broader than the limit, refused");
+    }
+    struct rg_feed &raw = feed.raw;
+    uint64_t now = now_s();
+    raw.last_attempt = now;
+    raw.http_status = uint32_t(fetched.http_status);
+    auto record = [&](uint32_t result, const std::string &message) {
+        raw.last_result = result;
+        set_field(raw.message, message);
+        put_feed(maps, feed);
+        rep.result = result;
+        rep.message = message;
+        rep.prefixes = raw.prefixes;
+        return rep;
+    };
+    if (!fetched.ok)
+        return record(RG_FEED_FETCH_FAILED, fetched.error + "; the version in force stays");
+
+    uint64_t keep = registered_sources(feeds);
+    if (fetched.not_modified) {
+        raw.last_success = now;
+        std::string msg = "not modified (HTTP 304)";
+        if (raw.flags & RG_FEED_SYNCING) {
+            ApplyCounts c = maps.replace_sources(ListKind::block, {}, keep, opts.progress);
+            raw.flags &= ~RG_FEED_SYNCING;
+            rep.upserts = c.upserts;
+            rep.deletes = c.deletes;
+            msg += "; repaired an interrupted update";
+        }
+        return record(RG_FEED_NOT_MODIFIED, msg);
+    }
+
+    raw.good_lines = parsed.good_lines;
+    raw.bad_lines = parsed.bad_lines;
+    raw.refused_broad = check.refused_broad;
+    raw.bytes = fetched.body.size();
+    if (!check.applicable())
+        return record(check.result, check.message + "; the version in force stays");
+
+    std::vector<Cidr> allow;
+    for (const Rule &r : maps.rules(ListKind::allow))
+        allow.push_back(r.cidr);
+    std::string overlap;
+    raw.allow_overlaps = count_allow_overlaps(check.prefixes, allow, &overlap);
+
+    raw.flags |= RG_FEED_SYNCING;
+    put_feed(maps, feed);
+    ApplyCounts c;
+    try {
+        c = maps.replace_sources(ListKind::block, {{feed.bit, check.prefixes}}, keep, opts.progress);
+    } catch (const std::exception &e) {
+        // Left with RG_FEED_SYNCING: the next sync fetches in full and repairs.
+        return record(RG_FEED_APPLY_FAILED, std::string(e.what()) + "; the next sync repairs the blocklist");
+    }
+    raw.flags &= ~RG_FEED_SYNCING;
+    raw.prefixes = check.prefixes.size();
+    raw.last_success = now;
+    bool changed = c.upserts || c.deletes;
+    if (changed)
+        raw.last_change = now;
+    // Validators too long for the registry are dropped: the next fetch is
+    // then unconditional, never wrongly "not modified".
+    set_field(raw.etag, fetched.etag.size() < sizeof(raw.etag) ? fetched.etag : std::string());
+    set_field(raw.last_modified,
+              fetched.last_modified.size() < sizeof(raw.last_modified) ? fetched.last_modified : std::string());
+    rep.upserts = c.upserts;
+    rep.deletes = c.deletes;
+    std::string msg = std::to_string(check.prefixes.size()) + " prefixes in force";
+    if (changed)
+        msg += " (" + std::to_string(c.upserts) + " entries written, " + std::to_string(c.deletes) + " removed)";
+    if (parsed.bad_lines)
+        msg += "; " + std::to_string(parsed.bad_lines) + " bad lines skipped";
+    if (!check.message.empty())
+        msg += "; " + check.message;
+    if (raw.allow_overlaps)
+        msg += "; " + std::to_string(raw.allow_overlaps) + " overlap the allowlist (it wins), e.g. " + overlap;
+    record(changed ? RG_FEED_APPLIED : RG_FEED_UNCHANGED, msg);
+    rep.prefixes = raw.prefixes;
+    return rep;
 }
 
 } // namespace rg

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <istream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +66,101 @@ struct rg_feed feed_to_kernel(const FeedDef &def);
 std::vector<Feed> list_feeds(const Maps &maps);
 std::optional<Feed> find_feed(const Maps &maps, std::string_view name);
 void put_feed(Maps &maps, const Feed &feed);
+
+// ---- the registry, changed under the pin-directory lock -------------------
+
+// Registers a feed (validated; the name must be new) on the lowest free
+// source bit, with nothing listed yet; the first sync fills it. Returns it.
+Feed add_feed(Maps &maps, const FeedDef &def);
+// Changes a registered feed's definition (same name), keeping its status
+// and prefixes. A new source or format makes the next fetch unconditional.
+Feed update_feed(Maps &maps, const FeedDef &def);
+// Removes the feed's prefixes from the blocklist (what another source still
+// lists stays, with that source's bit), then its registry entry. Returns
+// false when there is no such feed.
+bool del_feed(Maps &maps, std::string_view name, const Progress &progress = {});
+// The source bits that may have entries: manual, config and registered
+// feeds. Entries of other bits (left by a removal killed half-way) are
+// removed by the next sync that writes the blocklist.
+uint64_t registered_sources(const std::vector<Feed> &feeds);
+
+// ---- fetching --------------------------------------------------------------
+
+struct FetchLimits {
+    long connect_timeout_s = 15;
+    long timeout_s = 120;              // the whole transfer
+    size_t max_bytes = 128u << 20;     // larger downloads fail
+};
+
+struct FetchResult {
+    bool ok = false;            // body holds the list, or not_modified
+    bool not_modified = false;  // HTTP 304 to a conditional request: no body
+    long http_status = 0;       // 0 for files and stdin
+    std::string body;
+    std::string etag, last_modified;  // validators of this response (HTTP)
+    std::string error;                // why not ok
+};
+
+// Reads a local file, stdin ("-", from `in`), or an http(s) URL with
+// libcurl: redirects followed (http/https only), TLS peers verified, the
+// limits above, and a conditional request when etag or last_modified is
+// given. Never throws for a failed fetch: the result says why.
+FetchResult fetch_source(const std::string &source, const std::string &etag, const std::string &last_modified,
+                         const FetchLimits &limits, std::istream *in);
+
+// ---- checking (pure) -------------------------------------------------------
+
+// What a parsed download would become, and whether it may replace the
+// version in force. Refused (applicable() false), with the reason:
+//   RG_FEED_EMPTY        no entries, or none left after the broad-prefix rule;
+//   RG_FEED_UNPARSEABLE  no valid entry, or more bad lines than good ones
+//                        (an HTML error page, the wrong format);
+//   RG_FEED_SHRUNK       fewer than (100 - max_shrink)% of the prefixes in
+//                        force (counted after merging), e.g. a truncated file.
+// Prefixes broader than min_prefix4/min_prefix6 are refused one by one (the
+// rest applies) and reported in broad_examples.
+struct FeedCheck {
+    uint32_t result = RG_FEED_APPLIED;
+    std::string message;
+    std::vector<Cidr> prefixes;      // normalised, broad ones removed
+    size_t refused_broad = 0;
+    std::vector<std::string> broad_examples;  // the first few
+    bool applicable() const { return result == RG_FEED_APPLIED; }
+};
+FeedCheck check_feed(const FeedParseResult &parsed, const FeedDef &def, uint64_t prefixes_in_force);
+
+// Feed prefixes (normalised: sorted, disjoint) that overlap an allowlist
+// prefix (either containing the other). The allowlist wins in the data path,
+// so these are reported, not refused. example: the first overlap found.
+size_t count_allow_overlaps(const std::vector<Cidr> &feed, const std::vector<Cidr> &allow, std::string *example);
+
+// ---- syncing ---------------------------------------------------------------
+
+struct SyncOptions {
+    FetchLimits limits;
+    std::istream *in = nullptr;  // for source "-"; nullptr: std::cin
+    Progress progress;           // called while the blocklist is written
+    bool unconditional = false;  // ignore the stored ETag/Last-Modified
+};
+
+struct SyncReport {
+    std::string feed;
+    uint32_t result = RG_FEED_NEVER;
+    std::string message;              // as stored in the registry
+    std::vector<std::string> errors;  // bad lines and refused prefixes (the first few)
+    size_t upserts = 0, deletes = 0;  // blocklist entries written
+    uint64_t prefixes = 0;            // in force afterwards
+    bool ok() const
+    {
+        return result == RG_FEED_APPLIED || result == RG_FEED_UNCHANGED || result == RG_FEED_NOT_MODIFIED;
+    }
+};
+
+// Fetches without holding the lock, then takes the pin-directory lock
+// (the caller must not hold it) to check and apply, and records the outcome
+// in the registry. Throws rg::Error only when the feed does not exist or
+// the maps cannot be used; a refused or failed sync is a report.
+SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const SyncOptions &opts = {});
 
 // A source bit as people read it: "manual", "config", or the feed's name
 // ("source<N>" for a bit no registry entry claims).

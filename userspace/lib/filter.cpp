@@ -154,16 +154,12 @@ void for_each_lpm_entry(int map_fd, uint8_t family, void *value,
         throw_errno("cannot iterate a prefix map", errno);
 }
 
-namespace {
-
 const char *rule_map(ListKind kind, uint8_t family)
 {
     if (kind == ListKind::allow)
         return family == 4 ? RG_STR(RG_MAP_ALLOW4) : RG_STR(RG_MAP_ALLOW6);
     return family == 4 ? RG_STR(RG_MAP_BLOCK4) : RG_STR(RG_MAP_BLOCK6);
 }
-
-} // namespace
 
 Maps Maps::open(const std::string &pin_dir)
 {
@@ -246,47 +242,6 @@ Maps Maps::open_impl(const std::string &pin_dir, bool create, bool *created)
 int Maps::fd(const char *map_name) const
 {
     return fds_.at(map_name).get();
-}
-
-bool Maps::add_rule(ListKind kind, const Cidr &cidr, unsigned source)
-{
-    int mfd = fd(rule_map(kind, cidr.family));
-    auto key = lpm_key(cidr);
-    struct rg_rule val {};
-    if (bpf_map_lookup_elem(mfd, key.data(), &val) != 0 && errno != ENOENT)
-        throw_errno(std::string("cannot read ") + list_name(kind) + " entry " + cidr.str(), errno);
-    uint64_t bit = 1ull << source;
-    if (val.sources & bit)
-        return false;
-    val.sources |= bit;
-    if (bpf_map_update_elem(mfd, key.data(), &val, BPF_ANY) != 0) {
-        int err = errno;
-        if (err == ENOSPC || err == E2BIG)
-            throw Error(std::string(list_name(kind)) + " is full: cannot add " + cidr.str(), err);
-        throw_errno(std::string("cannot add ") + cidr.str() + " to the " + list_name(kind), err);
-    }
-    return true;
-}
-
-bool Maps::del_rule(ListKind kind, const Cidr &cidr, unsigned source)
-{
-    int mfd = fd(rule_map(kind, cidr.family));
-    auto key = lpm_key(cidr);
-    struct rg_rule val {};
-    if (bpf_map_lookup_elem(mfd, key.data(), &val) != 0) {
-        if (errno == ENOENT)
-            return false;
-        throw_errno(std::string("cannot read ") + list_name(kind) + " entry " + cidr.str(), errno);
-    }
-    uint64_t bit = 1ull << source;
-    if (!(val.sources & bit))
-        return false;
-    val.sources &= ~bit;
-    int rc = val.sources ? bpf_map_update_elem(mfd, key.data(), &val, BPF_EXIST)
-                         : bpf_map_delete_elem(mfd, key.data());
-    if (rc != 0)
-        throw_errno(std::string("cannot remove ") + cidr.str() + " from the " + list_name(kind), errno);
-    return true;
 }
 
 std::vector<Rule> Maps::rules(ListKind kind) const

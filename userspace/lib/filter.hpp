@@ -10,6 +10,7 @@
 #pragma once
 
 #include "cidr.hpp"
+#include "prefix_set.hpp"
 #include "relayguard_abi.h"
 
 #include <array>
@@ -51,6 +52,8 @@ void for_each_lpm_entry(int map_fd, uint8_t family, void *value,
 
 enum class ListKind { allow, block };
 const char *list_name(ListKind kind);
+// The map name of a list for one family.
+const char *rule_map(ListKind kind, uint8_t family);
 
 struct Rule {
     Cidr cidr;
@@ -79,6 +82,14 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// Called while a long update runs: done of total map operations.
+using Progress = std::function<void(size_t done, size_t total)>;
+
+struct ApplyCounts {
+    size_t upserts = 0, deletes = 0;
+    size_t entries = 0;  // entries in the table afterwards
+};
+
 class Maps {
 public:
     // Opens the maps pinned in pin_dir, each checked against this build.
@@ -92,12 +103,35 @@ public:
     const std::string &pin_dir() const { return pin_dir_; }
     int fd(const char *map_name) const;
 
-    // Rules. add/del change only the given source's bit; an entry is removed
-    // when no source lists it any more. Return false when nothing changed.
+    // Rules. Each list (allow, block) holds the compiled view of its sources
+    // (compile_view): an entry's bitmap names every source whose list covers
+    // it, so longest-prefix match gives all sources listing an address, and
+    // split_view reads every source's own list back. All changes go through
+    // replace_sources: read the table, change some sources' lists, compile,
+    // and write the diff (rules.cpp).
+    //
+    // add_rule puts a prefix on one source's list (false when that list
+    // already covers it); del_rule takes an exact prefix off it (false when
+    // it is not on the list). What no other source lists leaves the kernel.
     bool add_rule(ListKind kind, const Cidr &cidr, unsigned source = RG_SOURCE_MANUAL);
     bool del_rule(ListKind kind, const Cidr &cidr, unsigned source = RG_SOURCE_MANUAL);
+    // The same for several prefixes in one update; one flag per prefix.
+    std::vector<bool> edit_rules(ListKind kind, unsigned source, const std::vector<Cidr> &cidrs, bool add);
     std::vector<Rule> rules(ListKind kind) const;
     size_t rule_count(ListKind kind) const;
+
+    // The table as it is, in prefix order (batched reads).
+    View read_view(ListKind kind) const;
+    // Writes a diff with batched map operations: every upsert, in order,
+    // then every delete, in order (see diff_views for why that leaves no gap).
+    ApplyCounts apply_diff(ListKind kind, const ViewDiff &diff, const Progress &progress = {});
+    // Replaces the lists of the given sources (an empty list removes the
+    // source), keeps every other source's list as split_view reads it if its
+    // bit is in keep_sources (others are removed too). Returns what it wrote.
+    // When the kernel refuses the update (a full map), the table is put back
+    // as it was before the error is thrown.
+    ApplyCounts replace_sources(ListKind kind, const std::vector<SourcePrefixes> &lists,
+                                uint64_t keep_sources = ~uint64_t(0), const Progress &progress = {});
 
     struct rg_config config() const;
     std::vector<uint16_t> ports() const;

@@ -120,6 +120,33 @@ View compile_view(const std::vector<SourcePrefixes> &sources)
     return out;
 }
 
+std::vector<SourcePrefixes> split_view(View table)
+{
+    auto by_prefix = [](const ViewEntry &a, const ViewEntry &b) { return less_inline(a.prefix, b.prefix); };
+    if (!std::is_sorted(table.begin(), table.end(), by_prefix))
+        std::sort(table.begin(), table.end(), by_prefix);
+    std::vector<SourcePrefixes> per(max_sources);
+    for (unsigned b = 0; b < max_sources; b++)
+        per[b].source = b;
+    // The chain of entries containing the current one, each with the union
+    // of the bits along it: a bit already there was listed by a broader entry.
+    struct Link {
+        Cidr prefix;
+        uint64_t bits;
+    };
+    std::vector<Link> chain;
+    for (const ViewEntry &e : table) {
+        while (!chain.empty() && !bits::contains(chain.back().prefix, e.prefix))
+            chain.pop_back();
+        uint64_t above = chain.empty() ? 0 : chain.back().bits;
+        for (uint64_t own = e.sources & ~above; own; own &= own - 1)
+            per[unsigned(__builtin_ctzll(own))].prefixes.push_back(e.prefix);
+        chain.push_back({e.prefix, above | e.sources});
+    }
+    std::erase_if(per, [](const SourcePrefixes &s) { return s.prefixes.empty(); });
+    return per;
+}
+
 // Why this order leaves no gap.
 //
 // Write O(x) and N(x) for the sources an address x gets from the old and the

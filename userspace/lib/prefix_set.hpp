@@ -50,6 +50,17 @@ using View = std::vector<ViewEntry>;
 // twice counts as one. Throws rg::Error for a source bit >= max_sources.
 View compile_view(const std::vector<SourcePrefixes> &sources);
 
+// The inverse of compile_view: each source's own list, read back from a
+// table of entries (what the kernel holds). A source lists the entry's
+// prefix when the entry has its bit and no broader entry containing it does.
+// For a view made by compile_view from lists without covered prefixes or
+// duplicates this gives those lists back exactly (in prefix order), so the
+// kernel table is the only copy the controller needs. On a table left
+// half-way through a diff (a killed sync) it gives, for every source the
+// diff did not change, its exact list, and for the changed one a mix of its
+// old and new lists. Sources listing nothing are left out. Any order in.
+std::vector<SourcePrefixes> split_view(View table);
+
 // Removing a source is compile_view without it: what no other source lists
 // disappears, and entries it shared lose only its bit.
 

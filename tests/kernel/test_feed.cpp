@@ -1,0 +1,311 @@
+// Feeds against the real maps: sync from files into the pinned blocklist,
+// the compiled view with every source's bit, refusals that change nothing,
+// removal of one feed of two, repair of an interrupted sync, batched writes.
+// State is set through the controller (rg::add_feed, rg::sync_feed,
+// Maps::add_rule), as the CLI sets it.
+#include "feed.hpp"
+#include "packet_builder.hpp"
+#include "privileged.hpp"
+#include "prog_fixture.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+using rg::test::Filter;
+using rg::test::PacketBuilder;
+namespace tf = rg::test::tcp_flags;
+
+namespace {
+
+class FeedTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        RG_REQUIRE_PRIVILEGED();
+        f_ = std::make_unique<Filter>();
+        char tmpl[] = "/tmp/relayguard-feed.XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir_ = tmpl;
+    }
+    void TearDown() override
+    {
+        f_.reset();
+        if (!dir_.empty())
+            std::filesystem::remove_all(dir_);
+    }
+
+    rg::Maps &maps() { return f_->maps(); }
+    std::string pin_dir() { return maps().pin_dir(); }
+
+    std::string write(const std::string &name, const std::string &text)
+    {
+        std::string path = dir_ + "/" + name;
+        std::ofstream(path) << text;
+        return path;
+    }
+
+    rg::Feed add(const std::string &name, const std::string &path, unsigned max_shrink = 50)
+    {
+        rg::FeedDef d;
+        d.name = name;
+        d.source = path;
+        d.max_shrink = max_shrink;
+        return rg::add_feed(maps(), d);
+    }
+
+    rg::SyncReport sync(const std::string &name) { return rg::sync_feed(pin_dir(), name); }
+
+    // "prefix=bits" for every blocklist entry, in prefix order.
+    std::map<std::string, uint64_t> table()
+    {
+        std::map<std::string, uint64_t> out;
+        for (const rg::ViewEntry &e : maps().read_view(rg::ListKind::block))
+            out[e.prefix.str()] = e.sources;
+        return out;
+    }
+
+    int run_syn(const std::string &src)
+    {
+        bool v6 = src.find(':') != std::string::npos;
+        PacketBuilder b;
+        b.eth();
+        v6 ? b.ipv6(src, "2001:db8:25::25") : b.ipv4(src, "203.0.113.25");
+        return f_->run(b.tcp(40000, 25).flags(tf::SYN).build());
+    }
+
+    std::unique_ptr<Filter> f_;
+    std::string dir_;
+};
+
+constexpr uint64_t M = 1u << RG_SOURCE_MANUAL;
+
+TEST_F(FeedTest, SyncAppliesEveryFormatFromAFileWithEachSourcesBit)
+{
+    ASSERT_TRUE(maps().add_rule(rg::ListKind::block, rg::parse_cidr("198.51.100.0/24").cidr));
+    auto a = add("a", write("a.txt", "# plain\n198.51.100.128/25\n203.0.113.0/24 ; SBL1\n2001:db8:bad::/48\n"));
+    auto r = sync("a");
+    EXPECT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    EXPECT_EQ(r.prefixes, 3u);
+    uint64_t A = uint64_t(1) << a.bit;
+    EXPECT_EQ(table(), (std::map<std::string, uint64_t>{{"198.51.100.0/24", M},
+                                                        {"198.51.100.128/25", M | A},
+                                                        {"203.0.113.0/24", A},
+                                                        {"2001:db8:bad::/48", A}}));
+    EXPECT_EQ(run_syn("203.0.113.9"), XDP_DROP);
+    EXPECT_EQ(run_syn("2001:db8:bad::1"), XDP_DROP);
+    EXPECT_EQ(run_syn("192.0.2.1"), XDP_PASS);
+
+    // The same content again: nothing written, still current.
+    r = sync("a");
+    EXPECT_EQ(r.result, uint32_t(RG_FEED_UNCHANGED)) << r.message;
+    EXPECT_EQ(r.upserts + r.deletes, 0u);
+    auto feed = rg::find_feed(maps(), "a");
+    ASSERT_TRUE(feed);
+    EXPECT_EQ(feed->raw.good_lines, 3u);
+    EXPECT_EQ(feed->raw.prefixes, 3u);
+    EXPECT_GT(feed->raw.last_success, 0u);
+    EXPECT_FALSE(feed->raw.flags & RG_FEED_SYNCING);
+
+    // Each format, forced and detected, through the same path.
+    const std::pair<const char *, const char *> samples[] = {
+        {"ipset", "create x hash:net\nadd x 203.0.113.0/24\nadd x 2001:db8:bad::/48\n"},
+        {"json", "[\"203.0.113.0/24\", {\"cidr\": \"2001:db8:bad::/48\"}]"},
+        {"range", "203.0.113.0-203.0.113.255\n2001:db8:bad::-2001:db8:bad:ffff:ffff:ffff:ffff:ffff\n"},
+        {"spamhaus", "; Spamhaus DROP\n203.0.113.0/24 ; SBL1\n2001:db8:bad::/48 ; SBL2\n"},
+        {"netset", "# firehol\n203.0.113.0/24\n2001:db8:bad::/48\n"},
+    };
+    for (const auto &[fmt, text] : samples) {
+        rg::FeedDef d = rg::find_feed(maps(), "a")->def();
+        d.source = write(std::string("a.") + fmt, text);
+        d.format = fmt;
+        rg::update_feed(maps(), d);
+        r = sync("a");
+        EXPECT_TRUE(r.ok()) << fmt << ": " << r.message;
+        EXPECT_EQ(r.prefixes, 2u) << fmt;
+        EXPECT_EQ(table().count("198.51.100.128/25"), 0u) << fmt << ": the old /25 of feed a went";
+        EXPECT_EQ(table().at("203.0.113.0/24"), A) << fmt;
+    }
+}
+
+TEST_F(FeedTest, TwoOverlappingFeedsRemovingOneKeepsWhatTheOtherLists)
+{
+    auto a = add("a", write("a.txt", "192.0.2.0/24\n198.51.100.0/24\n"));
+    auto b = add("b", write("b.txt", "192.0.2.128/25\n203.0.113.0/24\n"));
+    ASSERT_TRUE(sync("a").ok());
+    ASSERT_TRUE(sync("b").ok());
+    uint64_t A = uint64_t(1) << a.bit, B = uint64_t(1) << b.bit;
+    EXPECT_EQ(table(), (std::map<std::string, uint64_t>{{"192.0.2.0/24", A},
+                                                        {"192.0.2.128/25", A | B},
+                                                        {"198.51.100.0/24", A},
+                                                        {"203.0.113.0/24", B}}));
+    ASSERT_TRUE(rg::del_feed(maps(), "a"));
+    EXPECT_EQ(table(), (std::map<std::string, uint64_t>{{"192.0.2.128/25", B}, {"203.0.113.0/24", B}}));
+    EXPECT_FALSE(rg::find_feed(maps(), "a"));
+    EXPECT_FALSE(rg::del_feed(maps(), "a"));
+    EXPECT_EQ(run_syn("192.0.2.1"), XDP_PASS);
+    EXPECT_EQ(run_syn("192.0.2.200"), XDP_DROP);
+    // The freed bit is reused by the next feed, with nothing listed.
+    auto c = add("c", write("c.txt", "10.9.0.0/16\n"));
+    EXPECT_EQ(c.bit, a.bit);
+    EXPECT_EQ(table().size(), 2u);
+}
+
+TEST_F(FeedTest, TruncatedEmptyOrGarbageDownloadsAreNotApplied)
+{
+    std::string list;
+    for (int i = 0; i < 100; i++)
+        list += "198.18." + std::to_string(2 * i) + ".0/24\n";  // no two merge
+    add("big", write("big.txt", list));
+    ASSERT_TRUE(sync("big").ok());
+    auto before = table();
+    ASSERT_EQ(before.size(), 100u);
+
+    auto expect_refused = [&](const std::string &text, uint32_t result, const char *why) {
+        write("big.txt", text);
+        auto r = sync("big");
+        EXPECT_EQ(r.result, result) << why << ": " << r.message;
+        EXPECT_FALSE(r.ok()) << why;
+        EXPECT_EQ(table(), before) << why << ": the version in force must stay";
+        auto feed = rg::find_feed(maps(), "big");
+        EXPECT_EQ(feed->raw.last_result, result) << why;
+        EXPECT_EQ(feed->raw.prefixes, 100u) << why;
+        EXPECT_NE(std::string(feed->raw.message).find("not applied"), std::string::npos) << feed->raw.message;
+    };
+    expect_refused(list.substr(0, list.size() / 4), RG_FEED_SHRUNK, "truncated to a quarter");
+    expect_refused("", RG_FEED_EMPTY, "empty");
+    expect_refused("# only comments\n", RG_FEED_EMPTY, "comments only");
+    expect_refused("<html><body>502 Bad Gateway</body></html>\n", RG_FEED_UNPARSEABLE, "an error page");
+    std::filesystem::remove(dir_ + "/big.txt");
+    auto r = sync("big");
+    EXPECT_EQ(r.result, uint32_t(RG_FEED_FETCH_FAILED)) << r.message;
+    EXPECT_NE(r.message.find("No such file"), std::string::npos) << r.message;
+    EXPECT_EQ(table(), before);
+
+    // Shrinking by less than max-shrink is applied.
+    std::string sixty;
+    for (int i = 0; i < 60; i++)
+        sixty += "198.18." + std::to_string(2 * i) + ".0/24\n";
+    write("big.txt", sixty);
+    r = sync("big");
+    EXPECT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    EXPECT_EQ(table().size(), 60u);
+}
+
+TEST_F(FeedTest, BroadPrefixesAreRefusedAndAllowlistOverlapsReported)
+{
+    ASSERT_TRUE(maps().add_rule(rg::ListKind::allow, rg::parse_cidr("198.51.100.7").cidr));
+    add("wide", write("wide.txt", "0.0.0.0/0\n10.0.0.0/7\n11.0.0.0/8\n198.51.100.0/24\n2001:db8::/16\n2001:db8::/19\n"));
+    auto r = sync("wide");
+    EXPECT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    EXPECT_EQ(r.prefixes, 3u);  // 11/8, 198.51.100/24, 2001:db8::/19 (sic: masked to 2001:0::/19)
+    EXPECT_EQ(table().count("0.0.0.0/0"), 0u);
+    EXPECT_EQ(table().count("10.0.0.0/7"), 0u);
+    EXPECT_EQ(table().count("11.0.0.0/8"), 1u);
+    EXPECT_NE(r.message.find("refused 3 prefixes broader than /8 (IPv4) or /19 (IPv6)"), std::string::npos)
+        << r.message;
+    EXPECT_NE(r.message.find("1 overlap the allowlist"), std::string::npos) << r.message;
+    auto feed = rg::find_feed(maps(), "wide");
+    EXPECT_EQ(feed->raw.refused_broad, 3u);
+    EXPECT_EQ(feed->raw.allow_overlaps, 1u);
+    EXPECT_EQ(run_syn("198.51.100.7"), XDP_PASS);  // the allowlist wins
+    EXPECT_EQ(run_syn("198.51.100.8"), XDP_DROP);
+}
+
+TEST_F(FeedTest, InterruptedSyncAndOrphanBitsAreRepairedByTheNextSync)
+{
+    ASSERT_TRUE(maps().add_rule(rg::ListKind::block, rg::parse_cidr("192.0.2.0/24").cidr));
+    auto a = add("a", write("a.txt", "198.51.100.0/24\n203.0.113.0/25\n"));
+    ASSERT_TRUE(sync("a").ok());
+    // A sync to a new version that died half-way: the flag set, part of the
+    // diff written.
+    std::vector<rg::SourcePrefixes> now = rg::split_view(maps().read_view(rg::ListKind::block));
+    std::vector<rg::SourcePrefixes> next{{RG_SOURCE_MANUAL, {rg::parse_cidr("192.0.2.0/24").cidr}},
+                                         {a.bit, {rg::parse_cidr("198.51.100.0/25").cidr,
+                                                  rg::parse_cidr("203.0.113.128/25").cidr}}};
+    rg::ViewDiff d = rg::diff_views(rg::compile_view(now), rg::compile_view(next));
+    ASSERT_GE(d.upserts.size(), 2u);
+    d.upserts.resize(1);
+    d.deletes.clear();
+    maps().apply_diff(rg::ListKind::block, d);
+    auto feed = *rg::find_feed(maps(), "a");
+    feed.raw.flags |= RG_FEED_SYNCING;
+    rg::put_feed(maps(), feed);
+    // And bits of a feed whose removal died before its registry entry went.
+    ASSERT_TRUE(maps().add_rule(rg::ListKind::block, rg::parse_cidr("10.1.0.0/16").cidr, 40));
+
+    write("a.txt", "198.51.100.0/25\n203.0.113.128/25\n");
+    auto r = sync("a");
+    EXPECT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    uint64_t A = uint64_t(1) << a.bit;
+    EXPECT_EQ(table(), (std::map<std::string, uint64_t>{
+                           {"192.0.2.0/24", M}, {"198.51.100.0/25", A}, {"203.0.113.128/25", A}}));
+    EXPECT_FALSE(rg::find_feed(maps(), "a")->raw.flags & RG_FEED_SYNCING);
+}
+
+TEST_F(FeedTest, ManualEditsKeepFeedBitsAndAttribution)
+{
+    auto a = add("a", write("a.txt", "10.0.0.0/8\n"));
+    ASSERT_TRUE(sync("a").ok());
+    uint64_t A = uint64_t(1) << a.bit;
+    // A manual prefix inside the feed's: its entry carries both bits.
+    ASSERT_TRUE(maps().add_rule(rg::ListKind::block, rg::parse_cidr("10.1.0.0/16").cidr));
+    EXPECT_EQ(table(), (std::map<std::string, uint64_t>{{"10.0.0.0/8", A}, {"10.1.0.0/16", A | M}}));
+    EXPECT_FALSE(maps().add_rule(rg::ListKind::block, rg::parse_cidr("10.1.2.0/24").cidr)) << "covered";
+    EXPECT_FALSE(maps().del_rule(rg::ListKind::block, rg::parse_cidr("10.0.0.0/8").cidr)) << "not manual";
+    ASSERT_TRUE(maps().del_rule(rg::ListKind::block, rg::parse_cidr("10.1.0.0/16").cidr));
+    EXPECT_EQ(table(), (std::map<std::string, uint64_t>{{"10.0.0.0/8", A}}));
+}
+
+// 200,000 prefixes through the batched path; prints the times (not a timed
+// test: the machine's speed varies).
+TEST_F(FeedTest, LargeFeedLoadsAndSyncsOnePercent)
+{
+    std::string list;
+    for (int i = 0; i < 200000; i++) {
+        char buf[64];
+        if (i % 5 == 4)
+            std::snprintf(buf, sizeof(buf), "2001:db8:%x:%x::/64\n", i >> 16, i & 0xffff);
+        else
+            std::snprintf(buf, sizeof(buf), "%d.%d.%d.0/24\n", 11 + i / 32768, (i / 128) % 256, (i % 128) * 2);
+        list += buf;
+    }
+    add("large", write("large.txt", list), 100);
+    using clock = std::chrono::steady_clock;
+    auto t0 = clock::now();
+    auto r = sync("large");
+    auto t1 = clock::now();
+    ASSERT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    EXPECT_EQ(r.prefixes, 200000u);
+    EXPECT_EQ(maps().rule_count(rg::ListKind::block), r.prefixes);
+    auto tr0 = clock::now();
+    rg::View v = maps().read_view(rg::ListKind::block);
+    auto tr1 = clock::now();
+    std::printf("read_view: %zu entries in %.0f ms\n", v.size(), std::chrono::duration<double, std::milli>(tr1 - tr0).count());
+    // 1% changed: every 100th line replaced.
+    std::string changed;
+    size_t pos = 0;
+    for (int i = 0; pos < list.size(); i++) {
+        size_t nl = list.find('\n', pos);
+        changed += i % 100 == 0 ? "172." + std::to_string(16 + i / 65536) + "." + std::to_string(i / 256 % 256) + "." +
+                                      std::to_string(i % 256) + "\n"
+                                : list.substr(pos, nl - pos + 1);
+        pos = nl + 1;
+    }
+    write("large.txt", changed);
+    auto t2 = clock::now();
+    auto r2 = sync("large");
+    auto t3 = clock::now();
+    ASSERT_EQ(r2.result, uint32_t(RG_FEED_APPLIED)) << r2.message;
+    EXPECT_EQ(r2.upserts, 2000u);
+    EXPECT_EQ(r2.deletes, 2000u);
+    auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+    std::printf("feed sync: %zu prefixes loaded in %.0f ms; 1%% changed synced in %.0f ms\n", size_t(r.prefixes),
+                ms(t0, t1), ms(t2, t3));
+}
+
+} // namespace

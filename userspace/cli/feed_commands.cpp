@@ -1,0 +1,274 @@
+// `relayguard feed add|sync|list|show|del`.
+#include "commands.hpp"
+#include "common.hpp"
+
+#include "duration.hpp"
+#include "error.hpp"
+#include "feed.hpp"
+#include "filter.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iomanip>
+#include <memory>
+#include <iostream>
+#include <unistd.h>
+
+using nlohmann::json;
+
+namespace rg::cli {
+
+namespace {
+
+constexpr size_t kProgressMin = 20000;  // map operations before a bar is worth drawing
+
+std::string ago(uint64_t t)
+{
+    if (!t)
+        return "never";
+    uint64_t now = uint64_t(time(nullptr));
+    uint64_t s = now > t ? now - t : 0;
+    return format_duration(std::chrono::seconds(s)) + " ago";
+}
+
+} // namespace
+
+Progress terminal_progress(const std::string &label)
+{
+    if (!isatty(STDERR_FILENO))
+        return {};
+    auto last = std::make_shared<int>(-1);
+    return [label, last](size_t done, size_t total) {
+        if (total < kProgressMin)
+            return;
+        int pct = int(done * 100 / total);
+        if (pct == *last)
+            return;
+        *last = pct;
+        int width = 30, filled = pct * width / 100;
+        std::fprintf(stderr, "\r%s [%s%s] %3d%% %zu/%zu", label.c_str(), std::string(size_t(filled), '#').c_str(),
+                     std::string(size_t(width - filled), ' ').c_str(), pct, done, total);
+        if (done >= total)
+            std::fprintf(stderr, "\n");
+        std::fflush(stderr);
+    };
+}
+
+json feed_json(const Feed &f)
+{
+    FeedDef d = f.def();
+    const struct rg_feed &r = f.raw;
+    return {{"name", d.name},
+            {"source", d.source},
+            {"format", d.format},
+            {"interval", format_duration(d.interval)},
+            {"interval_seconds", d.interval.count() / 1000.0},
+            {"shadow", d.shadow},
+            {"max_shrink", d.max_shrink},
+            {"min_prefix4", d.min_prefix4},
+            {"min_prefix6", d.min_prefix6},
+            {"defined_by", d.from_config ? "config" : "cli"},
+            {"source_bit", f.bit},
+            {"prefixes", r.prefixes},
+            {"last_result", f.result_name()},
+            {"message", std::string(r.message, strnlen(r.message, sizeof(r.message)))},
+            {"interrupted", bool(r.flags & RG_FEED_SYNCING)},
+            {"added_at", r.added_at},
+            {"last_attempt", r.last_attempt},
+            {"last_success", r.last_success},
+            {"last_change", r.last_change},
+            {"http_status", r.http_status},
+            {"etag", std::string(r.etag, strnlen(r.etag, sizeof(r.etag)))},
+            {"last_modified", std::string(r.last_modified, strnlen(r.last_modified, sizeof(r.last_modified)))},
+            {"good_lines", r.good_lines},
+            {"bad_lines", r.bad_lines},
+            {"refused_broad", r.refused_broad},
+            {"allow_overlaps", r.allow_overlaps},
+            {"bytes", r.bytes}};
+}
+
+namespace {
+
+FeedDef def_from_options(const Options &o, const std::string &name, const std::string &source)
+{
+    FeedDef d;
+    d.name = name;
+    d.source = source;
+    d.format = o.feed_format;
+    d.interval = parse_duration(o.feed_interval);
+    d.shadow = o.shadow;
+    d.max_shrink = o.max_shrink;
+    d.min_prefix4 = uint8_t(o.min_prefix4);
+    d.min_prefix6 = uint8_t(o.min_prefix6);
+    if (source != "-" && source.find("://") == std::string::npos) {
+        // A relative path would mean something else to the daemon or the
+        // next command run from another directory.
+        std::error_code ec;
+        std::string abs = std::filesystem::absolute(source, ec).lexically_normal().string();
+        if (!ec)
+            d.source = abs;
+    } else if (source.find("://") != std::string::npos && !source.starts_with("http://") &&
+               !source.starts_with("https://")) {
+        throw Error("feed " + name + ": \"" + source + "\": unsupported URL scheme (use http:// or https://)");
+    }
+    return d;
+}
+
+// Prints one sync's outcome; returns whether the feed is current.
+bool print_sync(const SyncReport &r)
+{
+    for (const std::string &e : r.errors)
+        std::cerr << e << "\n";
+    std::ostream &out = r.ok() ? std::cout : std::cerr;
+    out << "feed " << r.feed << ": " << rg_feed_result_name[r.result] << ": " << r.message << "\n";
+    return r.ok();
+}
+
+int sync_named(Options &o, const std::vector<std::string> &names)
+{
+    int status = 0;
+    for (const std::string &name : names) {
+        SyncOptions so;
+        so.progress = terminal_progress("feed " + name);
+        so.unconditional = o.force;
+        if (!print_sync(sync_feed(o.pin_dir, name, so)))
+            status = 1;
+    }
+    return status;
+}
+
+int cmd_feed_add(Options &o)
+{
+    FeedDef d = def_from_options(o, o.feed_name, o.feed_source);
+    {
+        auto lock = lock_pin_dir(o.pin_dir);
+        Maps maps = Maps::open(o.pin_dir);
+        Feed f = add_feed(maps, d);
+        std::cout << "feed " << d.name << ": added (source bit " << f.bit << (d.shadow ? ", shadow" : "") << ")\n";
+    }
+    if (o.no_sync)
+        return 0;
+    return sync_named(o, {d.name});
+}
+
+int cmd_feed_sync(Options &o)
+{
+    std::vector<std::string> names = o.feed_names;
+    if (names.empty()) {
+        for (const Feed &f : list_feeds(Maps::open(o.pin_dir)))
+            names.push_back(f.name());
+        if (names.empty()) {
+            std::cout << "no feeds (relayguard feed add NAME SOURCE)\n";
+            return 0;
+        }
+    }
+    return sync_named(o, names);
+}
+
+int cmd_feed_list(Options &o)
+{
+    Maps maps = Maps::open(o.pin_dir);
+    std::vector<Feed> feeds = list_feeds(maps);
+    if (o.json) {
+        json arr = json::array();
+        for (const Feed &f : feeds)
+            arr.push_back(feed_json(f));
+        print_json({{"count", feeds.size()}, {"feeds", arr}});
+        return 0;
+    }
+    if (feeds.empty()) {
+        std::cout << "no feeds\n";
+        return 0;
+    }
+    std::cout << std::left << std::setw(24) << "NAME" << std::setw(10) << "PREFIXES" << std::setw(14) << "LAST RESULT"
+              << std::setw(16) << "LAST SUCCESS" << "SOURCE\n";
+    for (const Feed &f : feeds) {
+        FeedDef d = f.def();
+        std::cout << std::setw(24) << (d.name + (d.shadow ? " (shadow)" : "")) << std::setw(10) << f.raw.prefixes
+                  << std::setw(14) << f.result_name() << std::setw(16) << ago(f.raw.last_success) << d.source << "\n";
+    }
+    return 0;
+}
+
+int cmd_feed_show(Options &o)
+{
+    Maps maps = Maps::open(o.pin_dir);
+    std::optional<Feed> f = find_feed(maps, o.feed_name);
+    if (!f)
+        throw Error("no feed named " + o.feed_name + " (relayguard feed list)");
+    json j = feed_json(*f);
+    if (o.json) {
+        print_json(j);
+        return 0;
+    }
+    for (auto &[k, v] : j.items())
+        std::cout << std::left << std::setw(18) << (k + ":") << (v.is_string() ? v.get<std::string>() : v.dump())
+                  << "\n";
+    return 0;
+}
+
+int cmd_feed_del(Options &o)
+{
+    auto lock = lock_pin_dir(o.pin_dir);
+    Maps maps = Maps::open(o.pin_dir);
+    std::optional<Feed> f = find_feed(maps, o.feed_name);
+    if (!f)
+        throw Error("no feed named " + o.feed_name + " (relayguard feed list)");
+    size_t before = maps.rule_count(ListKind::block);
+    del_feed(maps, o.feed_name, terminal_progress("feed " + o.feed_name));
+    size_t after = maps.rule_count(ListKind::block);
+    std::cout << "feed " << o.feed_name << ": removed; blocklist " << before << " -> " << after
+              << " entries (prefixes other sources list stay)\n";
+    if (f->raw.flags & RG_FEED_CONFIG)
+        std::cerr << "note: feed " << o.feed_name
+                  << " is defined in the daemon's config file; a reload of the daemon adds it again\n";
+    return 0;
+}
+
+} // namespace
+
+void add_feed_commands(CLI::App &app, Options &o)
+{
+    CLI::App *feed = app.add_subcommand("feed", "blocklist feeds: lists fetched from files or URLs and kept in sync")
+                         ->require_subcommand(1);
+
+    CLI::App *add = feed->add_subcommand("add", "define a feed and sync it");
+    add->add_option("name", o.feed_name, "feed name: 1 to 32 of A-Z a-z 0-9 _ . -")->required();
+    add->add_option("source", o.feed_source, "file path, - for stdin, or http(s):// URL")->required();
+    std::vector<std::string> formats;
+    for (const auto &[f, n] : feed_format_names)
+        formats.emplace_back(n);
+    add->add_option("--format", o.feed_format, "list format")->check(CLI::IsMember(formats))->capture_default_str();
+    add->add_option("--interval", o.feed_interval, "how often the daemon syncs it, e.g. 1h")
+        ->check(kDuration)->capture_default_str();
+    add->add_flag("--shadow", o.shadow, "count what the feed would drop, drop nothing");
+    add->add_option("--max-shrink", o.max_shrink, "refuse an update that loses more than PCT% of the prefixes")
+        ->check(CLI::Range(0u, 100u))->capture_default_str();
+    add->add_option("--min-prefix4", o.min_prefix4, "refuse IPv4 prefixes broader than this length")
+        ->check(CLI::Range(0, 32))->capture_default_str();
+    add->add_option("--min-prefix6", o.min_prefix6, "refuse IPv6 prefixes broader than this length")
+        ->check(CLI::Range(0, 128))->capture_default_str();
+    add->add_flag("--no-sync", o.no_sync, "only define it; the next `feed sync` fetches it");
+    add->callback([&o] { o.action = cmd_feed_add; });
+
+    CLI::App *sync = feed->add_subcommand("sync", "fetch feeds and apply what changed (all feeds by default)");
+    sync->add_option("name", o.feed_names, "feeds to sync");
+    sync->add_flag("--force", o.force, "fetch in full, without If-None-Match/If-Modified-Since");
+    sync->callback([&o] { o.action = cmd_feed_sync; });
+
+    CLI::App *ls = feed->add_subcommand("list", "feeds and the outcome of their last sync");
+    ls->add_flag("--json", o.json, "JSON output");
+    ls->callback([&o] { o.action = cmd_feed_list; });
+
+    CLI::App *show = feed->add_subcommand("show", "one feed in detail");
+    show->add_option("name", o.feed_name, "feed name")->required();
+    show->add_flag("--json", o.json, "JSON output");
+    show->callback([&o] { o.action = cmd_feed_show; });
+
+    CLI::App *del = feed->add_subcommand("del", "remove a feed and what only it lists");
+    del->add_option("name", o.feed_name, "feed name")->required();
+    del->callback([&o] { o.action = cmd_feed_del; });
+}
+
+} // namespace rg::cli
