@@ -8,6 +8,8 @@
  *  - the allowlist is consulted before any drop and always wins: allowlisted
  *    sources are never rate limited or banned;
  *  - checks run allowlist, blocklist, bans, then the SYN rate limiter;
+ *  - a blocklist entry drops only if one of its sources is not a shadow
+ *    source; every blocklist hit is attributed to all sources of its entry;
  *  - every exit goes through finish(), which counts exactly one reason.
  */
 #include "parse.h"
@@ -81,6 +83,14 @@ struct {
 	__type(value, struct rg_feed);
 } RG_MAP_FEEDS SEC(".maps");
 
+/* Drop attribution per source bit (see struct rg_source_stats). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rg_source_stats);
+} RG_MAP_SRCSTATS SEC(".maps");
+
 static __always_inline int finish(enum rg_reason reason, __u64 bytes, __u8 syn)
 {
 	__u32 key = rg_ifslot * RG_REASON_STRIDE + reason;
@@ -102,18 +112,46 @@ static __always_inline int port_protected(const struct rg_config *cfg, __be16 dp
 	return (cfg->port_bitmap[port >> 6] >> (port & 63)) & 1;
 }
 
-static __always_inline int source_listed(void *map4, void *map6, const struct parsed *p)
+static __always_inline struct rg_rule *lookup_rule(void *map4, void *map6, const struct parsed *p)
 {
 	if (p->family == 4) {
 		struct rg_lpm4_key k4 = { .prefixlen = 32 };
 
 		__builtin_memcpy(k4.addr, p->saddr, 4);
-		return bpf_map_lookup_elem(map4, &k4) != NULL;
+		return bpf_map_lookup_elem(map4, &k4);
 	} else {
 		struct rg_lpm6_key k6 = { .prefixlen = 128 };
 
 		__builtin_memcpy(k6.addr, p->saddr, 16);
-		return bpf_map_lookup_elem(map6, &k6) != NULL;
+		return bpf_map_lookup_elem(map6, &k6);
+	}
+}
+
+/* Counts a blocklist hit for every source of its entry: dropped for the
+ * enforcing sources of a dropped packet, would_drop for the rest. Runs only
+ * on a blocklist hit; the loop stops at the entry's highest bit. */
+static __always_inline void count_sources(__u64 sources, __u64 shadow, int dropped, __u8 syn)
+{
+	__u32 zero = 0;
+	struct rg_source_stats *st = bpf_map_lookup_elem(&RG_MAP_SRCSTATS, &zero);
+
+	if (!st)
+		return;
+	for (__u32 i = 0; i < RG_MAX_SOURCES; i++) {
+		struct rg_source_counter *c;
+
+		if (!(sources >> i))
+			break;
+		if (!((sources >> i) & 1))
+			continue;
+		c = &st->src[i];
+		if (dropped && !((shadow >> i) & 1)) {
+			c->dropped++;
+			c->dropped_syn += syn;
+		} else {
+			c->would_drop++;
+			c->would_drop_syn += syn;
+		}
 	}
 }
 
@@ -127,6 +165,7 @@ int relayguard_xdp(struct xdp_md *ctx)
 	__u64 bytes = ctx->data_end - ctx->data;
 	struct parsed p = {};
 	struct rg_config *cfg;
+	struct rg_rule *rule;
 	struct rg_ban *ban;
 	__u32 zero = 0;
 	__u64 now;
@@ -151,11 +190,20 @@ int relayguard_xdp(struct xdp_md *ctx)
 	if (!cfg || !port_protected(cfg, p.dport))
 		return finish(RG_PASS_UNPROTECTED, bytes, 0);
 
-	if (source_listed(&RG_MAP_ALLOW4, &RG_MAP_ALLOW6, &p))
+	if (lookup_rule(&RG_MAP_ALLOW4, &RG_MAP_ALLOW6, &p))
 		return finish(RG_PASS_ALLOWLIST, bytes, p.syn);
 	monitor = cfg->flags & RG_CFG_MONITOR;
-	if (source_listed(&RG_MAP_BLOCK4, &RG_MAP_BLOCK6, &p))
-		return finish(monitor ? RG_WOULD_DROP_BLOCKLIST : RG_DROP_BLOCKLIST, bytes, p.syn);
+	rule = lookup_rule(&RG_MAP_BLOCK4, &RG_MAP_BLOCK6, &p);
+	if (rule) {
+		__u64 sources = rule->sources, shadow = cfg->shadow_sources;
+		/* An entry listed only by shadow sources does not drop: the
+		 * packet goes on to the checks below as if it were unlisted. */
+		int enforced = (sources & ~shadow) != 0;
+
+		count_sources(sources, shadow, enforced && !monitor, p.syn);
+		if (enforced)
+			return finish(monitor ? RG_WOULD_DROP_BLOCKLIST : RG_DROP_BLOCKLIST, bytes, p.syn);
+	}
 
 	now = rg_now();
 	ban = ban_find(&p, now);

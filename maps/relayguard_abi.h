@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define RG_ABI_VERSION 3
+#define RG_ABI_VERSION 4
 
 /* Map names: the BPF declarations use these identifiers, the controller uses
  * RG_STR(name) for pin paths and lookups. Max 15 characters (BPF_OBJ_NAME_LEN). */
@@ -33,6 +33,7 @@
 #define RG_MAP_BANS6  rg_bans6
 #define RG_MAP_ESC    rg_esc
 #define RG_MAP_FEEDS  rg_feeds
+#define RG_MAP_SRCSTATS rg_srcstats
 
 #define RG_STR_(x) #x
 #define RG_STR(x) RG_STR_(x)
@@ -105,6 +106,8 @@ struct rg_config {
 	__u32 abi_version;               /* RG_ABI_VERSION of the build that created the maps */
 	__u32 flags;                     /* RG_CFG_* */
 	struct rg_rate_config rate;
+	__u64 shadow_sources;            /* source bits that count would-drops and never drop:
+					    an entry drops only if it has a bit outside this set */
 	__u64 port_bitmap[RG_PORT_WORDS]; /* bit p set: TCP destination port p is protected */
 };
 
@@ -241,6 +244,22 @@ struct rg_feed {
 	char message[RG_FEED_MESSAGE_LEN];
 };
 
+/* Drop attribution: per source bit, what the blocklist did with packets to
+ * protected ports whose entry lists that source. A packet counts for every
+ * source of its entry: `dropped` when it was dropped and the source is not
+ * shadow, else `would_drop` (shadow source, or monitor mode, or an entry of
+ * shadow sources only, which passes on to the next checks). Only blocklist
+ * hits touch these counters. One PERCPU_ARRAY element holds all sources. */
+struct rg_source_counter {
+	__u64 dropped;
+	__u64 dropped_syn;
+	__u64 would_drop;
+	__u64 would_drop_syn;
+};
+struct rg_source_stats {
+	struct rg_source_counter src[RG_MAX_SOURCES];
+};
+
 /* Per-CPU counters, one per (interface slot, reason). */
 struct rg_counter {
 	__u64 packets;
@@ -269,9 +288,12 @@ struct rg_iface {
 #endif
 RG_ASSERT_LAYOUT(sizeof(struct rg_rate_config) == 48, "rg_rate_config layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_rate_config, prefix4) == 44, "rg_rate_config.prefix4 offset");
-RG_ASSERT_LAYOUT(sizeof(struct rg_config) == 56 + 8 * RG_PORT_WORDS, "rg_config layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_config) == 64 + 8 * RG_PORT_WORDS, "rg_config layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, rate) == 8, "rg_config.rate offset");
-RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, port_bitmap) == 56, "rg_config.port_bitmap offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, shadow_sources) == 56, "rg_config.shadow_sources offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, port_bitmap) == 64, "rg_config.port_bitmap offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_source_counter) == 32, "rg_source_counter layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_source_stats) == 32 * RG_MAX_SOURCES, "rg_source_stats layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_src_key) == 20, "rg_src_key layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_src_key, addr) == 4, "rg_src_key.addr offset");
 RG_ASSERT_LAYOUT(sizeof(struct rg_rate_state) == 40, "rg_rate_state layout");

@@ -7,6 +7,7 @@
 #include "packet_builder.hpp"
 #include "privileged.hpp"
 #include "prog_fixture.hpp"
+#include "rate.hpp"
 
 #include <gtest/gtest.h>
 
@@ -49,13 +50,29 @@ protected:
         return path;
     }
 
-    rg::Feed add(const std::string &name, const std::string &path, unsigned max_shrink = 50)
+    rg::Feed add(const std::string &name, const std::string &path, unsigned max_shrink = 50, bool shadow = false)
     {
         rg::FeedDef d;
         d.name = name;
         d.source = path;
         d.max_shrink = max_shrink;
+        d.shadow = shadow;
         return rg::add_feed(maps(), d);
+    }
+
+    // {dropped, dropped_syn, would_drop, would_drop_syn} of a source bit.
+    std::vector<uint64_t> src(unsigned bit)
+    {
+        auto c = maps().source_stats()[bit];
+        return {c.dropped, c.dropped_syn, c.would_drop, c.would_drop_syn};
+    }
+    uint64_t reason(enum rg_reason r) { return maps().stats().total[r].packets; }
+    int run_ack(const std::string &src_addr)
+    {
+        PacketBuilder b;
+        b.eth();
+        b.ipv4(src_addr, "203.0.113.25");
+        return f_->run(b.tcp(40000, 25).flags(tf::ACK).build());
     }
 
     rg::SyncReport sync(const std::string &name) { return rg::sync_feed(pin_dir(), name); }
@@ -259,6 +276,89 @@ TEST_F(FeedTest, ManualEditsKeepFeedBitsAndAttribution)
     EXPECT_FALSE(maps().del_rule(rg::ListKind::block, rg::parse_cidr("10.0.0.0/8").cidr)) << "not manual";
     ASSERT_TRUE(maps().del_rule(rg::ListKind::block, rg::parse_cidr("10.1.0.0/16").cidr));
     EXPECT_EQ(table(), (std::map<std::string, uint64_t>{{"10.0.0.0/8", A}}));
+}
+
+// ---- attribution and shadow feeds (BPF_PROG_RUN) -----------------------------------
+
+TEST_F(FeedTest, EveryBlocklistHitCountsForEachSourceOfItsEntry)
+{
+    ASSERT_TRUE(maps().add_rule(rg::ListKind::block, rg::parse_cidr("10.1.0.0/16").cidr));
+    auto a = add("a", write("a.txt", "10.0.0.0/8\n"));
+    auto b = add("b", write("b.txt", "10.1.2.0/24\n192.0.2.0/24\n"));
+    ASSERT_TRUE(sync("a").ok());
+    ASSERT_TRUE(sync("b").ok());
+    using V = std::vector<uint64_t>;
+    EXPECT_EQ(run_syn("10.9.9.9"), XDP_DROP);   // a
+    EXPECT_EQ(run_syn("10.1.9.9"), XDP_DROP);   // a, manual
+    EXPECT_EQ(run_syn("10.1.2.3"), XDP_DROP);   // a, manual, b
+    EXPECT_EQ(run_ack("10.1.2.3"), XDP_DROP);   // a packet, not a SYN
+    EXPECT_EQ(run_syn("192.0.2.1"), XDP_DROP);  // b
+    EXPECT_EQ(run_syn("198.51.100.1"), XDP_PASS);
+    EXPECT_EQ(src(a.bit), (V{4, 3, 0, 0}));
+    EXPECT_EQ(src(RG_SOURCE_MANUAL), (V{3, 2, 0, 0}));
+    EXPECT_EQ(src(b.bit), (V{3, 2, 0, 0}));
+    EXPECT_EQ(src(RG_SOURCE_CONFIG), (V{0, 0, 0, 0}));
+    EXPECT_EQ(reason(RG_DROP_BLOCKLIST), 5u);
+
+    // Allowlisted: not a blocklist hit, nothing attributed.
+    ASSERT_TRUE(maps().add_rule(rg::ListKind::allow, rg::parse_cidr("10.9.9.9").cidr));
+    EXPECT_EQ(run_syn("10.9.9.9"), XDP_PASS);
+    EXPECT_EQ(src(a.bit), (V{4, 3, 0, 0}));
+
+    // Monitor mode: the same hits count as would-drops.
+    maps().set_monitor(true);
+    EXPECT_EQ(run_syn("10.1.2.3"), XDP_PASS);
+    EXPECT_EQ(src(a.bit), (V{4, 3, 1, 1}));
+    EXPECT_EQ(src(b.bit), (V{3, 2, 1, 1}));
+}
+
+TEST_F(FeedTest, ShadowFeedsCountWouldDropsAndNeverDrop)
+{
+    auto sh = add("shadow", write("s.txt", "192.0.2.0/24\n10.1.0.0/16\n"), 50, true);
+    auto en = add("enforce", write("e.txt", "10.0.0.0/8\n198.51.100.0/24\n"));
+    ASSERT_TRUE(sync("shadow").ok());
+    ASSERT_TRUE(sync("enforce").ok());
+    EXPECT_EQ(maps().shadow_sources(), uint64_t(1) << sh.bit);
+    using V = std::vector<uint64_t>;
+
+    // Listed only by the shadow feed: passes, as a clean packet would.
+    EXPECT_EQ(run_syn("192.0.2.1"), XDP_PASS);
+    EXPECT_EQ(reason(RG_PASS_CLEAN), 1u);
+    EXPECT_EQ(reason(RG_DROP_BLOCKLIST) + reason(RG_WOULD_DROP_BLOCKLIST), 0u);
+    EXPECT_EQ(src(sh.bit), (V{0, 0, 1, 1}));
+
+    // The shadow /16 lies inside the enforcing /8: that entry drops, and
+    // counts a drop for the enforcing feed and a would-drop for the shadow.
+    EXPECT_EQ(run_syn("10.1.2.3"), XDP_DROP);
+    EXPECT_EQ(src(en.bit), (V{1, 1, 0, 0}));
+    EXPECT_EQ(src(sh.bit), (V{0, 0, 2, 2}));
+    EXPECT_EQ(run_syn("198.51.100.1"), XDP_DROP);
+    EXPECT_EQ(src(sh.bit), (V{0, 0, 2, 2}));
+
+    // A shadow-only entry hides nothing behind it: a ban still drops.
+    rg::add_ban(maps(), rg::parse_cidr("192.0.2.1").cidr, std::chrono::minutes(5));
+    EXPECT_EQ(run_syn("192.0.2.1"), XDP_DROP);
+    EXPECT_EQ(reason(RG_DROP_BANNED), 1u);
+    EXPECT_EQ(src(sh.bit), (V{0, 0, 3, 3}));
+    rg::del_ban(maps(), rg::parse_cidr("192.0.2.1").cidr);
+
+    // Turning shadow off enforces every entry at once, and back.
+    rg::FeedDef d = rg::find_feed(maps(), "shadow")->def();
+    d.shadow = false;
+    rg::update_feed(maps(), d);
+    EXPECT_EQ(run_syn("192.0.2.1"), XDP_DROP);
+    EXPECT_EQ(src(sh.bit), (V{1, 1, 3, 3}));
+    d.shadow = true;
+    rg::update_feed(maps(), d);
+    EXPECT_EQ(run_syn("192.0.2.1"), XDP_PASS);
+
+    // Removing the feed clears its shadow bit; a new feed on the bit starts
+    // with zero counters.
+    ASSERT_TRUE(rg::del_feed(maps(), "shadow"));
+    EXPECT_EQ(maps().shadow_sources(), 0u);
+    auto again = add("again", write("g.txt", "203.0.113.0/24\n"));
+    EXPECT_EQ(again.bit, sh.bit);
+    EXPECT_EQ(src(again.bit), (V{0, 0, 0, 0}));
 }
 
 // 200,000 prefixes through the batched path; prints the times (not a timed

@@ -173,7 +173,8 @@ TEST(AbiNames, MapNamesFitAndAreDistinct)
     const std::string names[] = {RG_STR(RG_MAP_CONFIG), RG_STR(RG_MAP_ALLOW4), RG_STR(RG_MAP_ALLOW6),
                                  RG_STR(RG_MAP_BLOCK4), RG_STR(RG_MAP_BLOCK6), RG_STR(RG_MAP_STATS),
                                  RG_STR(RG_MAP_IFACES), RG_STR(RG_MAP_RATE),  RG_STR(RG_MAP_BANS4),
-                                 RG_STR(RG_MAP_BANS6),  RG_STR(RG_MAP_ESC),   RG_STR(RG_MAP_FEEDS)};
+                                 RG_STR(RG_MAP_BANS6),  RG_STR(RG_MAP_ESC),   RG_STR(RG_MAP_FEEDS),
+                                 RG_STR(RG_MAP_SRCSTATS)};
     std::set<std::string> seen;
     for (const std::string &n : names) {
         EXPECT_FALSE(n.empty());
@@ -207,9 +208,20 @@ TEST(AbiSizes, RgConfig)
     EXPECT_EQ(offsetof(rg_config, abi_version), 0u);
     EXPECT_EQ(offsetof(rg_config, flags), sizeof(__u32));
     EXPECT_EQ(offsetof(rg_config, rate), 2 * sizeof(__u32));
-    EXPECT_EQ(offsetof(rg_config, port_bitmap), 2 * sizeof(__u32) + sizeof(rg_rate_config));
+    EXPECT_EQ(offsetof(rg_config, shadow_sources), 2 * sizeof(__u32) + sizeof(rg_rate_config));
+    EXPECT_EQ(offsetof(rg_config, port_bitmap), 2 * sizeof(__u32) + sizeof(rg_rate_config) + sizeof(__u64));
     EXPECT_EQ(sizeof(rg_config::port_bitmap), size_t(RG_PORT_WORDS) * sizeof(__u64));
-    EXPECT_EQ(sizeof(rg_config), 2 * sizeof(__u32) + sizeof(rg_rate_config) + sizeof(rg_config::port_bitmap));
+    EXPECT_EQ(sizeof(rg_config),
+              2 * sizeof(__u32) + sizeof(rg_rate_config) + sizeof(__u64) + sizeof(rg_config::port_bitmap));
+}
+
+TEST(AbiSizes, SourceCounters)
+{
+    EXPECT_EQ(offsetof(rg_source_counter, dropped), 0u);
+    EXPECT_EQ(offsetof(rg_source_counter, dropped_syn), 8u);
+    EXPECT_EQ(offsetof(rg_source_counter, would_drop), 16u);
+    EXPECT_EQ(offsetof(rg_source_counter, would_drop_syn), 24u);
+    EXPECT_EQ(sizeof(rg_source_stats), RG_MAX_SOURCES * sizeof(rg_source_counter));
 }
 
 TEST(AbiSizes, RateAndBanValues)

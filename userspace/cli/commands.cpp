@@ -294,7 +294,8 @@ int cmd_stats(Options &o)
                   {"mode", maps.monitor() ? "monitor" : "enforce"},
                   {"scope", o.iface.empty() ? "all" : o.iface},
                   {"counters", counters_json(*scope)},
-                  {"interfaces", per}};
+                  {"interfaces", per},
+                  {"sources", sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())}};
         print_json(j);
         return 0;
     }
@@ -302,6 +303,19 @@ int cmd_stats(Options &o)
     if (o.iface.empty())
         for (const IfaceEntry &e : ifaces)
             std::cout << e.name() << ":\n" << counters_text(snap.slots.at(e.slot));
+    // Attribution is kept for all interfaces together.
+    bool header = false;
+    for (const json &src : sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())) {
+        const json &c = src["counters"];
+        if (c["dropped"] == 0 && c["would_drop"] == 0)
+            continue;
+        if (!header)
+            std::cout << "blocklist hits by source (all interfaces):\n";
+        header = true;
+        std::cout << "  " << src["name"].get<std::string>() << (src["shadow"].get<bool>() ? " (shadow)" : "") << ": "
+                  << c["dropped"] << " dropped (" << c["dropped_syn"] << " syn), " << c["would_drop"]
+                  << " would drop (" << c["would_drop_syn"] << " syn)\n";
+    }
     return 0;
 }
 

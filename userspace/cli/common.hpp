@@ -31,7 +31,7 @@ void print_json(const nlohmann::json &j);
 Progress terminal_progress(const std::string &label);
 
 // A feed's definition and status (docs/json-schema.md, feed list/show).
-nlohmann::json feed_json(const Feed &f);
+nlohmann::json feed_json(const Feed &f, const struct rg_source_counter &counters);
 
 // Parses validated CIDR arguments, noting normalised host bits on stderr.
 std::vector<Cidr> parse_cidr_args(const std::vector<std::string> &args);

@@ -6,6 +6,7 @@
 #include "error.hpp"
 #include "feed.hpp"
 #include "filter.hpp"
+#include "stats.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -55,7 +56,7 @@ Progress terminal_progress(const std::string &label)
     };
 }
 
-json feed_json(const Feed &f)
+json feed_json(const Feed &f, const struct rg_source_counter &counters)
 {
     FeedDef d = f.def();
     const struct rg_feed &r = f.raw;
@@ -85,7 +86,8 @@ json feed_json(const Feed &f)
             {"bad_lines", r.bad_lines},
             {"refused_broad", r.refused_broad},
             {"allow_overlaps", r.allow_overlaps},
-            {"bytes", r.bytes}};
+            {"bytes", r.bytes},
+            {"counters", source_counters_json(counters)}};
 }
 
 namespace {
@@ -172,8 +174,9 @@ int cmd_feed_list(Options &o)
     std::vector<Feed> feeds = list_feeds(maps);
     if (o.json) {
         json arr = json::array();
+        auto counters = maps.source_stats();
         for (const Feed &f : feeds)
-            arr.push_back(feed_json(f));
+            arr.push_back(feed_json(f, counters[f.bit]));
         print_json({{"count", feeds.size()}, {"feeds", arr}});
         return 0;
     }
@@ -197,7 +200,7 @@ int cmd_feed_show(Options &o)
     std::optional<Feed> f = find_feed(maps, o.feed_name);
     if (!f)
         throw Error("no feed named " + o.feed_name + " (relayguard feed list)");
-    json j = feed_json(*f);
+    json j = feed_json(*f, maps.source_stats()[f->bit]);
     if (o.json) {
         print_json(j);
         return 0;

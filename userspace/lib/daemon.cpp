@@ -299,6 +299,7 @@ void Daemon::write_stats()
                      {"mode", maps.monitor() ? "monitor" : "enforce"},
                      {"counters", counters_json(snap.total)},
                      {"interfaces", ifaces},
+                     {"sources", sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())},
                      {"bans", bans}};
         *stats_out_ << line.dump() << std::endl;
     } catch (const std::exception &e) {

@@ -144,6 +144,10 @@ Feed add_feed(Maps &maps, const FeedDef &def)
             continue;
         Feed f{bit, feed_to_kernel(def)};
         f.raw.added_at = uint64_t(time(nullptr));
+        // Nothing is listed under the bit yet, so the order of these three
+        // does not matter; counters start from zero for the new feed.
+        maps.reset_source_stats(bit);
+        maps.set_shadow_source(bit, def.shadow);
         put_feed(maps, f);
         return f;
     }
@@ -172,6 +176,8 @@ Feed update_feed(Maps &maps, const FeedDef &def)
         std::memset(raw.etag, 0, sizeof(raw.etag));
         std::memset(raw.last_modified, 0, sizeof(raw.last_modified));
     }
+    if (old.shadow != def.shadow)
+        maps.set_shadow_source(f->bit, def.shadow);  // one config write: every entry flips at once
     put_feed(maps, *f);
     return *f;
 }
@@ -184,6 +190,7 @@ bool del_feed(Maps &maps, std::string_view name, const Progress &progress)
     // Prefixes first: a removal killed here leaves a registered feed that a
     // second `feed del` finishes; the other order could leave orphan bits.
     maps.replace_sources(ListKind::block, {{f->bit, {}}}, ~uint64_t(0), progress);
+    maps.set_shadow_source(f->bit, false);
     Feed empty{f->bit, {}};
     put_feed(maps, empty);
     return true;

@@ -303,6 +303,52 @@ void Maps::set_rate(const struct rg_rate_config &rate)
     write_config(cfg);
 }
 
+uint64_t Maps::shadow_sources() const
+{
+    return config().shadow_sources;
+}
+
+void Maps::set_shadow_source(unsigned bit, bool shadow)
+{
+    struct rg_config cfg = config();
+    uint64_t b = uint64_t(1) << bit;
+    cfg.shadow_sources = shadow ? (cfg.shadow_sources | b) : (cfg.shadow_sources & ~b);
+    write_config(cfg);
+}
+
+std::array<struct rg_source_counter, RG_MAX_SOURCES> Maps::source_stats() const
+{
+    std::vector<struct rg_source_stats> vals(ncpus_);
+    uint32_t zero = 0;
+    if (bpf_map_lookup_elem(fd(RG_STR(RG_MAP_SRCSTATS)), &zero, vals.data()) != 0)
+        throw_errno("cannot read " RG_STR(RG_MAP_SRCSTATS), errno);
+    std::array<struct rg_source_counter, RG_MAX_SOURCES> sum{};
+    for (const struct rg_source_stats &v : vals)
+        for (unsigned b = 0; b < RG_MAX_SOURCES; b++) {
+            sum[b].dropped += v.src[b].dropped;
+            sum[b].dropped_syn += v.src[b].dropped_syn;
+            sum[b].would_drop += v.src[b].would_drop;
+            sum[b].would_drop_syn += v.src[b].would_drop_syn;
+        }
+    return sum;
+}
+
+void Maps::reset_source_stats(unsigned bit)
+{
+    // Only the controller resets, under the lock; a packet counted on another
+    // CPU between the read and the write is lost, which a reset of a bit
+    // nobody lists any more cannot see.
+    std::vector<struct rg_source_stats> vals(ncpus_);
+    uint32_t zero = 0;
+    int mfd = fd(RG_STR(RG_MAP_SRCSTATS));
+    if (bpf_map_lookup_elem(mfd, &zero, vals.data()) != 0)
+        throw_errno("cannot read " RG_STR(RG_MAP_SRCSTATS), errno);
+    for (struct rg_source_stats &v : vals)
+        v.src[bit] = {};
+    if (bpf_map_update_elem(mfd, &zero, vals.data(), BPF_ANY) != 0)
+        throw_errno("cannot write " RG_STR(RG_MAP_SRCSTATS), errno);
+}
+
 void Maps::set_monitor(bool on)
 {
     struct rg_config cfg = config();

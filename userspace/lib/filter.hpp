@@ -139,6 +139,9 @@ public:
     void set_ports(const std::vector<uint16_t> &ports);
     void set_monitor(bool on);
     void set_rate(const struct rg_rate_config &rate);
+    // Source bits whose entries count would-drops and never drop (shadow feeds).
+    uint64_t shadow_sources() const;
+    void set_shadow_source(unsigned bit, bool shadow);
 
     // Attachment registry.
     std::vector<IfaceEntry> ifaces() const;
@@ -150,6 +153,10 @@ public:
 
     StatsSnapshot stats() const;
     void reset_slot_stats(uint32_t slot);
+    // Drop attribution per source bit, summed over CPUs.
+    std::array<struct rg_source_counter, RG_MAX_SOURCES> source_stats() const;
+    // Zeroes one source's counters (a feed bit being reused).
+    void reset_source_stats(unsigned bit);
 
     // Unpins every map and removes the directory. The maps live on while a
     // program or fd still holds them.

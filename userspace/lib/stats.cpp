@@ -58,6 +58,33 @@ nlohmann::json counters_json(const ReasonCounters &counters)
     return j;
 }
 
+nlohmann::json source_counters_json(const struct rg_source_counter &c)
+{
+    return {{"dropped", c.dropped}, {"dropped_syn", c.dropped_syn}, {"would_drop", c.would_drop},
+            {"would_drop_syn", c.would_drop_syn}};
+}
+
+nlohmann::json sources_json(const std::array<struct rg_source_counter, RG_MAX_SOURCES> &counters,
+                            const std::vector<Feed> &feeds, uint64_t shadow_sources)
+{
+    uint64_t show = (uint64_t(1) << RG_SOURCE_MANUAL) | (uint64_t(1) << RG_SOURCE_CONFIG);
+    for (const Feed &f : feeds)
+        show |= uint64_t(1) << f.bit;
+    nlohmann::json arr = nlohmann::json::array();
+    for (unsigned b = 0; b < RG_MAX_SOURCES; b++) {
+        const struct rg_source_counter &c = counters[b];
+        if (!(show >> b & 1) && !(c.dropped | c.would_drop))
+            continue;
+        const char *kind = b == RG_SOURCE_MANUAL ? "manual" : b == RG_SOURCE_CONFIG ? "config" : "feed";
+        arr.push_back({{"name", source_name(feeds, b)},
+                       {"bit", b},
+                       {"kind", kind},
+                       {"shadow", bool(shadow_sources >> b & 1)},
+                       {"counters", source_counters_json(c)}});
+    }
+    return arr;
+}
+
 std::string counters_text(const ReasonCounters &counters, const std::string &indent)
 {
     std::ostringstream out;
