@@ -238,4 +238,49 @@ TEST_F(DaemonTest, BadConfigAtStartIsRefusedAndChangesNothing)
     EXPECT_FALSE(xdp_attached());
 }
 
+TEST_F(DaemonTest, FeedsFromTheConfigSyncOnStartOnTheirIntervalAndGoOnReload)
+{
+    std::string list = dir_ + "/drop.txt";
+    std::ofstream(list) << "192.0.2.66/32 ; SBL1\n";
+    write_config("block = 192.0.2.67/32", "[feed drop]\nsource = drop.txt\ninterval = 1s\n");
+    std::ofstream(stats_).close();
+    start_ready();
+
+    // Synced before READY: the feed is in force, owned by the config.
+    auto f = rg_json({"feed", "show", "drop", "--json"});
+    EXPECT_EQ(f["defined_by"], "config");
+    EXPECT_EQ(f["last_result"], "applied");
+    EXPECT_EQ(f["source"], list);
+    EXPECT_TRUE(blocked(kBad4));
+    EXPECT_TRUE(blocked(kBadNeighbour4));
+
+    // A change of the list is picked up on the feed's interval.
+    std::ofstream(list) << "192.0.2.66/32\n192.0.2.10/32\n";
+    bool seen = false;
+    for (size_t lines = 1; !seen;) {
+        auto text = rg::test::wait_for_lines(stats_, lines, 10s);
+        ASSERT_TRUE(text) << "no feed_sync line applying the change:\n" << daemon_->output();
+        lines = size_t(std::count(text->begin(), text->end(), '\n')) + 1;
+        seen = text->find("\"event\":\"feed_sync\",\"feed\":\"drop\",\"message\":\"2 prefixes") !=
+               std::string::npos;
+    }
+    EXPECT_TRUE(blocked(kClean4));
+    EXPECT_EQ(rg_json({"feed", "show", "drop", "--json"})["prefixes"], 2);
+
+    // Reload without the section: the feed and what only it listed go; the
+    // config's own block stays.
+    write_config("block = 192.0.2.67/32");
+    std::string st = reload();
+    EXPECT_NE(st.find("generation 2"), std::string::npos) << st;
+    EXPECT_EQ(rg_json({"feed", "list", "--json"})["count"], 0);
+    auto rules = rg_json({"block", "list", "--json"});
+    ASSERT_EQ(rules["count"], 1) << rules.dump();
+    EXPECT_EQ(rules["entries"][0]["cidr"], "192.0.2.67/32");
+    EXPECT_EQ(connect(kBad4, kServer4, 25), ConnectResult::connected);
+    EXPECT_TRUE(blocked(kBadNeighbour4));
+
+    daemon_->signal(SIGTERM);
+    ASSERT_TRUE(daemon_->wait_exit(15s));
+}
+
 } // namespace

@@ -276,7 +276,7 @@ TEST(ConfigSyntax, UnknownKeyListsTheValidOnes)
     expect_error(kFilter + "[daemon]\npindir = /x\n", 4, "[daemon] pindir",
                  "unknown key (valid keys: pin_dir, stats_interval, stats_output, on_exit)");
     expect_error(kFilter + "[feed x]\nurl = http://x\n", 4, "[feed x] url",
-                 "unknown key (valid keys: source, format, interval, shadow, max_shrink)");
+                 "unknown key (valid keys: source, format, interval, shadow, max_shrink, min_prefix4, min_prefix6)");
     // A key belongs to its section only.
     expect_error(kFilter + "[daemon]\nports = 25\n", 4, "[daemon] ports", "unknown key");
 }
@@ -770,7 +770,7 @@ TEST(ConfigExample, DocumentsEveryKey)
                 << key << " is not shown in " << RG_EXAMPLE_CONFIG;
         }
     }
-    EXPECT_EQ(total, 8u + 10u + 4u + 5u);
+    EXPECT_EQ(total, 8u + 10u + 4u + 7u);
 }
 
 // Uncommenting a "#key = value" line that shows a default changes nothing:

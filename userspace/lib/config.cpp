@@ -533,6 +533,10 @@ const KeySpec kFeedKeys[] = {
      }},
     {"max_shrink", false,
      [](Parser &p, std::string_view v) { p.cfg.feeds.back().max_shrink = unsigned(parse_uint(v, 0, 100)); }},
+    {"min_prefix4", false,
+     [](Parser &p, std::string_view v) { p.cfg.feeds.back().min_prefix4 = uint8_t(parse_uint(v, 0, 32)); }},
+    {"min_prefix6", false,
+     [](Parser &p, std::string_view v) { p.cfg.feeds.back().min_prefix6 = uint8_t(parse_uint(v, 0, 128)); }},
 };
 
 std::span<const KeySpec> keys_of(Kind kind)

@@ -28,6 +28,8 @@ struct FeedConfig {
     Duration interval{std::chrono::hours(1)};
     bool shadow = false;
     unsigned max_shrink = 50;        // percent
+    uint8_t min_prefix4 = 8;         // broader prefixes are refused
+    uint8_t min_prefix6 = 19;
     int line = 0;                    // where the section starts
     bool operator==(const FeedConfig &) const = default;
 };

@@ -4,11 +4,14 @@
 #include "bpffs.hpp"
 #include "config.hpp"
 #include "error.hpp"
+#include "feed.hpp"
 #include "filter.hpp"
 #include "rate.hpp"
 #include "stats.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -82,27 +85,91 @@ void drain(int fd)
     }
 }
 
-// Entries this source lists, compared with what the config wants: additions
-// first, then removals, so an entry in both is never absent.
+// The config file's list, compared with what the kernel holds for it, and
+// written as one diff (additions before removals: an entry in both is never
+// absent). Prefixes covered by another of the list are left out, as the
+// kernel view keeps only the covering one.
 struct ListChange {
     size_t added = 0, removed = 0;
 };
 
-ListChange sync_list(Maps &maps, ListKind kind, const std::vector<Cidr> &want)
+ListChange sync_list(Maps &maps, ListKind kind, std::vector<Cidr> want)
 {
-    std::set<Cidr> have;
-    for (const Rule &r : maps.rules(kind))
-        if (r.sources >> RG_SOURCE_CONFIG & 1)
-            have.insert(r.cidr);
-    std::set<Cidr> wanted(want.begin(), want.end());
+    std::sort(want.begin(), want.end(), prefix_less);
+    std::vector<Cidr> minimal;
+    for (const Cidr &c : want)
+        if (minimal.empty() || !minimal.back().contains(c) || minimal.back().family != c.family)
+            minimal.push_back(c);
+    std::vector<Cidr> have;
+    for (SourcePrefixes &s : split_view(maps.read_view(kind)))
+        if (s.source == RG_SOURCE_CONFIG)
+            have = std::move(s.prefixes);
+    std::set<Cidr> h(have.begin(), have.end()), w(minimal.begin(), minimal.end());
     ListChange ch;
-    for (const Cidr &c : wanted)
-        if (!have.count(c))
-            ch.added += maps.add_rule(kind, c, RG_SOURCE_CONFIG);
-    for (const Cidr &c : have)
-        if (!wanted.count(c))
-            ch.removed += maps.del_rule(kind, c, RG_SOURCE_CONFIG);
+    for (const Cidr &c : w)
+        ch.added += !h.count(c);
+    for (const Cidr &c : h)
+        ch.removed += !w.count(c);
+    if (ch.added || ch.removed)
+        maps.replace_sources(kind, {{RG_SOURCE_CONFIG, minimal}});
     return ch;
+}
+
+FeedDef feed_def(const FeedConfig &f)
+{
+    FeedDef d;
+    d.name = f.name;
+    d.source = f.source;
+    d.format = f.format;
+    d.interval = f.interval;
+    d.shadow = f.shadow;
+    d.max_shrink = f.max_shrink;
+    d.min_prefix4 = f.min_prefix4;
+    d.min_prefix6 = f.min_prefix6;
+    d.from_config = true;
+    return d;
+}
+
+// Makes the registry's config-owned feeds match the config: new sections
+// are added, changed ones updated, removed ones deleted (with what only
+// they list). A feed of the same name added with `feed add` is taken over.
+// Returns the names that need a sync now (new or refetch-worthy changes).
+std::vector<std::string> reconcile_feeds(Maps &maps, const Config &next, std::string &summary)
+{
+    std::vector<std::string> due;
+    size_t added = 0, changed = 0, removed = 0;
+    for (const Feed &f : list_feeds(maps)) {
+        if (!(f.raw.flags & RG_FEED_CONFIG))
+            continue;
+        bool kept = std::any_of(next.feeds.begin(), next.feeds.end(), [&](const FeedConfig &c) { return c.name == f.name(); });
+        if (!kept) {
+            del_feed(maps, f.name());
+            removed++;
+        }
+    }
+    for (const FeedConfig &c : next.feeds) {
+        FeedDef d = feed_def(c);
+        std::optional<Feed> have = find_feed(maps, c.name);
+        if (!have) {
+            add_feed(maps, d);
+            added++;
+            due.push_back(c.name);
+            continue;
+        }
+        FeedDef old = have->def();
+        if (old == d)
+            continue;
+        if (!old.from_config)
+            log("feed " + c.name + ": defined with `relayguard feed add`, now owned by " + next.path);
+        update_feed(maps, d);
+        changed++;
+        if (old.source != d.source || old.format != d.format || old.min_prefix4 != d.min_prefix4 ||
+            old.min_prefix6 != d.min_prefix6 || !old.from_config)
+            due.push_back(c.name);
+    }
+    if (added || changed || removed)
+        summary = ", feeds +" + std::to_string(added) + " ~" + std::to_string(changed) + " -" + std::to_string(removed);
+    return due;
 }
 
 class Daemon {
@@ -121,6 +188,12 @@ private:
     void write_stats();
     void open_stats_output();
     void gc_bans();
+    // Feeds: each config feed is synced at start, when its definition
+    // changes, and then every interval, on one timerfd armed for the
+    // earliest due feed.
+    void schedule_feeds(const std::vector<std::string> &due_now);
+    void sync_due_feeds();
+    void arm_feed_timer();
 
     DaemonOptions opts_;
     Config cfg_;
@@ -128,7 +201,9 @@ private:
     std::set<std::string> managed_;  // interfaces this daemon attached or adopted
     std::ofstream stats_file_;
     std::ostream *stats_out_ = &std::cout;
-    Fd sigfd_, stats_timer_, gc_timer_;
+    Fd sigfd_, stats_timer_, gc_timer_, feed_timer_;
+    std::vector<std::string> feeds_due_now_;  // set by apply_shared
+    std::map<std::string, std::chrono::steady_clock::time_point> feed_due_;
 };
 
 // Everything that can be checked before changing anything.
@@ -161,9 +236,11 @@ std::string Daemon::apply_shared(const Config &next)
     maps.set_monitor(next.monitor);
     RateSettings old_rate = rate_settings(maps);
     apply_rate(maps, next.rate);
+    std::string feeds;
+    feeds_due_now_ = reconcile_feeds(maps, next, feeds);
     return "allowlist +" + std::to_string(allow.added) + " -" + std::to_string(allow.removed) + ", blocklist +" +
            std::to_string(block.added) + " -" + std::to_string(block.removed) +
-           (old_rate == next.rate ? "" : ", rate settings changed") + (created ? ", maps created" : "");
+           (old_rate == next.rate ? "" : ", rate settings changed") + feeds + (created ? ", maps created" : "");
 }
 
 void Daemon::attach_missing(const Config &next)
@@ -225,6 +302,17 @@ void Daemon::start()
         throw;
     }
     generation_ = 1;
+    feed_timer_ = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    if (feed_timer_.get() < 0)
+        throw_errno("timerfd_create", errno);
+    // Every config feed is synced once at start (a restart must not wait an
+    // interval to notice a changed list); before READY, so the filter is
+    // complete when the daemon says it runs.
+    std::vector<std::string> all;
+    for (const FeedConfig &f : cfg_.feeds)
+        all.push_back(f.name);
+    schedule_feeds(all);
+    sync_due_feeds();
 
     sigset_t set;
     sigemptyset(&set);
@@ -263,6 +351,8 @@ void Daemon::reload()
         }
         bool timer_changed = next.stats_interval != cfg_.stats_interval;
         cfg_ = std::move(next);
+        schedule_feeds(feeds_due_now_);
+        sync_due_feeds();
         if (timer_changed)
             stats_timer_ = cfg_.stats_interval.count() > 0 ? make_timer(cfg_.stats_interval) : Fd();
         generation_++;
@@ -318,6 +408,58 @@ void Daemon::gc_bans()
     }
 }
 
+void Daemon::schedule_feeds(const std::vector<std::string> &due_now)
+{
+    auto now = std::chrono::steady_clock::now();
+    std::map<std::string, std::chrono::steady_clock::time_point> next;
+    for (const FeedConfig &f : cfg_.feeds) {
+        auto it = feed_due_.find(f.name);
+        bool now_due = std::find(due_now.begin(), due_now.end(), f.name) != due_now.end();
+        next[f.name] = (now_due || it == feed_due_.end()) ? now : std::min(it->second, now + f.interval);
+    }
+    feed_due_ = std::move(next);
+}
+
+void Daemon::sync_due_feeds()
+{
+    auto now = std::chrono::steady_clock::now();
+    for (const FeedConfig &f : cfg_.feeds) {
+        auto &due = feed_due_[f.name];
+        if (due > now)
+            continue;
+        try {
+            SyncReport r = sync_feed(cfg_.pin_dir, f.name);
+            for (const std::string &e : r.errors)
+                log(e);
+            log("feed " + f.name + ": " + rg_feed_result_name[r.result] + ": " + r.message);
+            json line = {{"time", uint64_t(time(nullptr))}, {"event", "feed_sync"}, {"feed", f.name},
+                         {"result", rg_feed_result_name[r.result]}, {"message", r.message},
+                         {"prefixes", r.prefixes}, {"upserts", r.upserts}, {"deletes", r.deletes}};
+            *stats_out_ << line.dump() << std::endl;
+        } catch (const std::exception &e) {
+            log("feed " + f.name + ": sync failed: " + e.what());
+        }
+        // The next attempt one interval after this one ended, failed or not.
+        due = std::chrono::steady_clock::now() + f.interval;
+    }
+    arm_feed_timer();
+}
+
+void Daemon::arm_feed_timer()
+{
+    struct itimerspec its {};
+    if (!feed_due_.empty()) {
+        auto first = std::min_element(feed_due_.begin(), feed_due_.end(),
+                                      [](auto &a, auto &b) { return a.second < b.second; })->second;
+        auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(first - std::chrono::steady_clock::now());
+        long long ns = std::max<long long>(wait.count(), 1);  // 0 would disarm
+        its.it_value.tv_sec = ns / 1000000000;
+        its.it_value.tv_nsec = ns % 1000000000;
+    }
+    if (timerfd_settime(feed_timer_.get(), 0, &its, nullptr) != 0)
+        log(std::string("cannot arm the feed timer: ") + strerror(errno));
+}
+
 void Daemon::stop()
 {
     notify("STOPPING=1");
@@ -340,8 +482,11 @@ void Daemon::stop()
 void Daemon::loop()
 {
     for (;;) {
-        struct pollfd fds[3] = {{sigfd_.get(), POLLIN, 0}, {stats_timer_.get(), POLLIN, 0}, {gc_timer_.get(), POLLIN, 0}};
-        if (poll(fds, 3, -1) < 0) {
+        struct pollfd fds[4] = {{sigfd_.get(), POLLIN, 0},
+                                {stats_timer_.get(), POLLIN, 0},
+                                {gc_timer_.get(), POLLIN, 0},
+                                {feed_timer_.get(), POLLIN, 0}};
+        if (poll(fds, 4, -1) < 0) {
             if (errno == EINTR)
                 continue;
             throw_errno("poll", errno);
@@ -365,6 +510,10 @@ void Daemon::loop()
         if (fds[2].revents & POLLIN) {
             drain(gc_timer_.get());
             gc_bans();
+        }
+        if (fds[3].revents & POLLIN) {
+            drain(feed_timer_.get());
+            sync_due_feeds();
         }
     }
 }

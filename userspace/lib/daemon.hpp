@@ -6,6 +6,12 @@
 //  - changes are applied as a diff, additions before removals, and the maps
 //    are filled before any program is attached, so no listed prefix is ever
 //    missing from the kernel while both old and new configs list it;
+//  - [feed NAME] sections are feeds owned by the config (RG_FEED_CONFIG):
+//    each is synced at start (before READY=1), then every interval (one
+//    timerfd armed for the earliest due feed), and again at once when a
+//    reload adds it or changes its source, format or prefix limits; a
+//    reload that drops a section removes the feed and what only it lists.
+//    Every sync writes a {"event":"feed_sync",...} line to the stats output;
 //  - on SIGTERM/SIGINT it detaches from the interfaces it manages, unless
 //    told to leave the filter enforcing (on_exit = keep, --keep-enforcing).
 //

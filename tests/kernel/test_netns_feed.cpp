@@ -1,0 +1,308 @@
+// Feeds end to end: the relayguard binary attached in the lab, feeds synced
+// with `relayguard feed ...` while real frames and connections go through.
+//  - a sync replacing the rest of a list lets no SYN through from a prefix
+//    listed before and after (counters prove it);
+//  - a truncated download is not applied and `feed list --json` says why;
+//  - an HTTP feed served from 127.0.0.1 (in the server namespace) is
+//    fetched, and a second sync sends If-None-Match, gets 304 and changes
+//    nothing.
+#include "lab.hpp"
+#include "netns_fixture.hpp"
+#include "packet_builder.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace rg::test::netns_lab;
+using rg::test::NetnsTest;
+using rg::test::PacketBuilder;
+
+namespace {
+
+// A one-file HTTP/1.1 server with ETag support, listening on 127.0.0.1 of
+// a namespace. Serves body() at any path; answers 304 when If-None-Match
+// equals the current ETag. Records every request's If-None-Match.
+class HttpFeedServer {
+public:
+    explicit HttpFeedServer(const rg::lab::Netns &ns)
+    {
+        ns.run([&] {
+            fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd_ < 0)
+                throw std::runtime_error("socket");
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            if (bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0 || listen(fd_, 8) != 0)
+                throw std::runtime_error("bind/listen");
+            socklen_t len = sizeof(a);
+            getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &len);
+            port_ = ntohs(a.sin_port);
+        });
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~HttpFeedServer()
+    {
+        stop_ = true;
+        thread_.join();
+        close(fd_);
+    }
+    std::string url(const std::string &path) const
+    {
+        return "http://127.0.0.1:" + std::to_string(port_) + path;
+    }
+    void set(const std::string &body, const std::string &etag)
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        body_ = body;
+        etag_ = etag;
+    }
+    std::vector<std::string> if_none_match() const
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        return inm_;
+    }
+    unsigned not_modified() const { return not_modified_; }
+
+private:
+    void serve()
+    {
+        while (!stop_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (poll(&p, 1, 100) <= 0)
+                continue;
+            int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0)
+                continue;
+            handle(c);
+            close(c);
+        }
+    }
+    void handle(int c)
+    {
+        std::string req;
+        char buf[4096];
+        while (req.find("\r\n\r\n") == std::string::npos && req.size() < 65536) {
+            pollfd p{c, POLLIN, 0};
+            if (poll(&p, 1, 2000) <= 0)
+                return;
+            ssize_t n = read(c, buf, sizeof(buf));
+            if (n <= 0)
+                return;
+            req.append(buf, size_t(n));
+        }
+        std::string inm;
+        size_t at = req.find("\r\nIf-None-Match: ");
+        if (at != std::string::npos) {
+            size_t b = at + 17, e = req.find("\r\n", b);
+            inm = req.substr(b, e - b);
+        }
+        std::string resp;
+        {
+            std::lock_guard<std::mutex> g(mu_);
+            inm_.push_back(inm);
+            if (!inm.empty() && inm == etag_) {
+                not_modified_++;
+                resp = "HTTP/1.1 304 Not Modified\r\nETag: " + etag_ + "\r\nConnection: close\r\n\r\n";
+            } else {
+                resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+                       std::to_string(body_.size()) + "\r\nETag: " + etag_ + "\r\nConnection: close\r\n\r\n" + body_;
+            }
+        }
+        for (size_t off = 0; off < resp.size();) {
+            ssize_t n = write(c, resp.data() + off, resp.size() - off);
+            if (n <= 0)
+                return;
+            off += size_t(n);
+        }
+    }
+
+    int fd_ = -1;
+    uint16_t port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::atomic<unsigned> not_modified_{0};
+    mutable std::mutex mu_;
+    std::string body_, etag_;
+    std::vector<std::string> inm_;
+    std::thread thread_;
+};
+
+class FeedNetnsTest : public NetnsTest {
+protected:
+    void SetUp() override
+    {
+        NetnsTest::SetUp();
+        if (IsSkipped() || HasFatalFailure())
+            return;
+        char tmpl[] = "/tmp/relayguard-feeds.XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir_ = tmpl;
+    }
+    void TearDown() override
+    {
+        NetnsTest::TearDown();
+        if (!dir_.empty())
+            std::filesystem::remove_all(dir_);
+    }
+    std::string write(const std::string &name, const std::string &text)
+    {
+        std::string path = dir_ + "/" + name;
+        std::ofstream(path) << text;
+        return path;
+    }
+    nlohmann::json feed(const std::string &name) { return rg_json({"feed", "show", name, "--json"}); }
+    uint64_t counter(const std::string &name) { return counters()[name].get<uint64_t>(); }
+    nlohmann::json source(const std::string &name)
+    {
+        nlohmann::json stats = rg_json({"stats", "--json"});
+        for (const auto &s : stats["sources"])
+            if (s["name"] == name)
+                return s["counters"];
+        ADD_FAILURE() << "no source " << name << " in stats --json: " << stats.dump();
+        return {};
+    }
+    // n addresses in 198.18.0.0/15 (benchmark range), offset apart, as /32s.
+    static std::string bulk(int n, int offset)
+    {
+        std::string s;
+        for (int i = 0; i < n; i++) {
+            int v = i * 2 + offset;  // no two neighbours merge
+            s += "198." + std::to_string(18 + v / 65536) + "." + std::to_string(v / 256 % 256) + "." +
+                 std::to_string(v % 256) + "\n";
+        }
+        return s;
+    }
+    std::string dir_;
+};
+
+TEST_F(FeedNetnsTest, SyncReplacingTheRestOfTheListLetsNoListedSynThrough)
+{
+    attach();
+    std::string path = write("drop.txt", kBad4 + "/32\n" + bulk(8192, 0));
+    auto r = rg({"feed", "add", "drop", path});
+    ASSERT_EQ(r.status, 0) << r.output;
+    ASSERT_EQ(feed("drop")["prefixes"], 8193);
+    EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+    EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+
+    uint64_t clean_before = counter("passed_clean_syn");
+    uint64_t dropped_before = counter("dropped_blocklist_syn");
+    uint64_t feed_before = source("drop")["dropped_syn"].get<uint64_t>();
+    auto mac = rg::lab::mac_address(*server_, iface_);
+    char macs[18];
+    std::snprintf(macs, sizeof(macs), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+    std::vector<std::vector<uint8_t>> frames(
+        256, PacketBuilder().eth(macs).ipv4(kBad4, kServer4).tcp(41000, 25).flags(rg::test::tcp_flags::SYN).build());
+    std::atomic<bool> sending{true};
+    std::atomic<size_t> sent{0};
+    std::thread sender([&] {
+        while (sending)
+            sent += rg::lab::send_frames(*client_, client_iface_, frames);
+    });
+    // Everything but 192.0.2.66 replaced: 8192 deletes, 8192 inserts.
+    write("drop.txt", kBad4 + "/32\n" + bulk(8192, 1));
+    size_t sent_before_sync = sent;
+    r = rg({"feed", "sync", "drop"});
+    size_t sent_during = sent - sent_before_sync;
+    sending = false;
+    sender.join();
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("applied"), std::string::npos) << r.output;
+    auto f = feed("drop");
+    EXPECT_EQ(f["last_result"], "applied");
+    EXPECT_EQ(f["prefixes"], 8193);
+    EXPECT_EQ(rg_json({"block", "list", "--json"})["count"], 8193);
+
+    EXPECT_GT(sent_during, 0u) << "the sender must have been sending during the sync";
+    EXPECT_EQ(counter("passed_clean_syn"), clean_before) << "a SYN from a prefix listed before and after passed";
+    uint64_t dropped = counter("dropped_blocklist_syn") - dropped_before;
+    EXPECT_GE(dropped, sent_during);
+    // Attribution: every one of those drops is the feed's.
+    EXPECT_EQ(source("drop")["dropped_syn"].get<uint64_t>() - feed_before, dropped);
+    EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+}
+
+TEST_F(FeedNetnsTest, TruncatedFeedIsNotAppliedAndListSaysWhy)
+{
+    attach();
+    std::string full = kBad4 + "/32\n" + bulk(1000, 0);
+    std::string path = write("drop.txt", full);
+    ASSERT_EQ(rg({"feed", "add", "drop", path, "--max-shrink", "20"}).status, 0);
+    // A download cut off after a tenth of the list.
+    write("drop.txt", full.substr(0, full.size() / 10));
+    auto r = rg({"feed", "sync", "drop"});
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.output.find("shrunk"), std::string::npos) << r.output;
+    auto list = rg_json({"feed", "list", "--json"});
+    ASSERT_EQ(list["count"], 1);
+    auto f = list["feeds"][0];
+    EXPECT_EQ(f["last_result"], "shrunk");
+    EXPECT_EQ(f["prefixes"], 1001);
+    EXPECT_NE(f["message"].get<std::string>().find("max-shrink is 20%"), std::string::npos) << f.dump();
+    EXPECT_EQ(rg_json({"block", "list", "--json"})["count"], 1001);
+    EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+
+    // Deleting the feed removes only what no other source lists.
+    rg_ok({"block", "add", kBad4});
+    rg_ok({"feed", "del", "drop"});
+    auto rules = rg_json({"block", "list", "--json"});
+    ASSERT_EQ(rules["count"], 1);
+    EXPECT_EQ(rules["entries"][0]["sources"], nlohmann::json::array({"manual"}));
+    EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+}
+
+TEST_F(FeedNetnsTest, HttpFeedIsFetchedThenASecondSyncGets304AndChangesNothing)
+{
+    attach();
+    rg::lab::run_checked({"ip", "-n", server_->name(), "link", "set", "lo", "up"});
+    HttpFeedServer http(*server_);
+    http.set("; test list\n" + kBad4 + "/32 ; SBL1\n2001:db8:25::66/128 ; SBL2\n", "\"v1\"");
+    auto r = rg({"feed", "add", "web", http.url("/drop.txt")});
+    ASSERT_EQ(r.status, 0) << r.output;
+    auto f = feed("web");
+    EXPECT_EQ(f["last_result"], "applied");
+    EXPECT_EQ(f["http_status"], 200);
+    EXPECT_EQ(f["etag"], "\"v1\"");
+    EXPECT_EQ(f["prefixes"], 2);
+    EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+    auto before = rg_json({"block", "list", "--json"});
+    uint64_t change = f["last_change"].get<uint64_t>();
+
+    r = rg({"feed", "sync", "web"});
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("not_modified"), std::string::npos) << r.output;
+    f = feed("web");
+    EXPECT_EQ(f["last_result"], "not_modified");
+    EXPECT_EQ(f["http_status"], 304);
+    EXPECT_EQ(f["last_change"].get<uint64_t>(), change);
+    EXPECT_EQ(rg_json({"block", "list", "--json"}), before);
+    EXPECT_EQ(http.not_modified(), 1u);
+    EXPECT_EQ(http.if_none_match(), (std::vector<std::string>{"", "\"v1\""}));
+
+    // A new version is fetched in full; --force skips the condition.
+    http.set(kClean4 + "/32\n", "\"v2\"");
+    r = rg({"feed", "sync", "web", "--force"});
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(http.if_none_match().back(), "");
+    EXPECT_EQ(feed("web")["etag"], "\"v2\"");
+    EXPECT_EQ(connect(kBad4, kServer4, 25), ConnectResult::connected);
+    EXPECT_EQ(connect(kClean4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+
+    // A server error keeps the version in force.
+    r = rg({"feed", "add", "gone", "http://127.0.0.1:9/none.txt"});
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_EQ(feed("gone")["last_result"], "fetch_failed");
+}
+
+} // namespace
