@@ -23,27 +23,32 @@ using nlohmann::json;
 
 namespace rg::cli {
 
-const CLI::Validator kCidr(
-    [](std::string &s) -> std::string {
-        try {
-            parse_cidr(s);
-        } catch (const Error &e) {
-            return e.what();
-        }
-        return {};
-    },
-    "CIDR", "CIDR");
+namespace {
 
-const CLI::Validator kPorts(
-    [](std::string &s) -> std::string {
-        try {
-            parse_ports({s});
-        } catch (const Error &e) {
-            return e.what();
-        }
-        return {};
-    },
-    "PORT[,PORT...]", "PORTS");
+// A validator that runs a parser and reports its rg::Error message.
+template <typename Parse>
+CLI::Validator parser_check(Parse parse, const std::string &desc, const std::string &name)
+{
+    return CLI::Validator(
+        [parse](std::string &s) -> std::string {
+            try {
+                parse(s);
+            } catch (const Error &e) {
+                return e.what();
+            }
+            return {};
+        },
+        desc, name);
+}
+
+} // namespace
+
+const CLI::Validator kCidr = parser_check([](const std::string &s) { parse_cidr(s); }, "CIDR", "CIDR");
+const CLI::Validator kPorts =
+    parser_check([](const std::string &s) { parse_ports({s}); }, "PORT[,PORT...]", "PORTS");
+const CLI::Validator kDuration =
+    parser_check([](const std::string &s) { parse_duration(s); }, "DURATION", "DURATION");
+const CLI::Validator kRate = parser_check([](const std::string &s) { parse_rate(s); }, "RATE", "RATE");
 
 const CLI::Validator kExistingIface(
     [](std::string &s) -> std::string {
@@ -54,28 +59,6 @@ const CLI::Validator kExistingIface(
         return {};
     },
     "IFACE", "IFACE");
-
-const CLI::Validator kDuration(
-    [](std::string &s) -> std::string {
-        try {
-            parse_duration(s);
-        } catch (const Error &e) {
-            return e.what();
-        }
-        return {};
-    },
-    "DURATION", "DURATION");
-
-const CLI::Validator kRate(
-    [](std::string &s) -> std::string {
-        try {
-            parse_rate(s);
-        } catch (const Error &e) {
-            return e.what();
-        }
-        return {};
-    },
-    "RATE", "RATE");
 
 std::unique_ptr<DirLock> lock_pin_dir(const std::string &dir)
 {
