@@ -80,6 +80,10 @@ TEST_F(RateNetnsTest, FourTimesTheRateGetsTheShareThenABanThenPassesAfterTheTtl)
     ASSERT_TRUE(is_banned) << counters().dump();
     nlohmann::json b = bans()["bans"][0];
     EXPECT_EQ(b["reason"], "ratelimit");
+    nlohmann::json status = rg_json({"status", "--json"});
+    EXPECT_EQ(status["bans"], 1);
+    EXPECT_EQ(status["rate_limiting"]["rate"], "5/s");
+    EXPECT_EQ(status["rate_limiting"]["burst"], 5);
     EXPECT_LE(b["seconds_left"].get<int>(), 3);
     uint64_t banned_drops = counter("dropped_banned_syn");
     EXPECT_EQ(rg::lab::connect_tcp(*client_, kClean4, kServer4, 25, 300), ConnectResult::timed_out);

@@ -9,6 +9,7 @@
 #include "error.hpp"
 #include "filter.hpp"
 #include "ports.hpp"
+#include "rate.hpp"
 #include "stats.hpp"
 
 #include <algorithm>
@@ -252,6 +253,17 @@ int cmd_status(Options &o)
               {"allowlist", list_sizes(ListKind::allow)},
               {"blocklist", list_sizes(ListKind::block)},
               {"interfaces", ifaces}};
+    RateSettings rate = rate_settings(*maps);
+    j["rate_limiting"] = {{"enabled", rate.enabled}};
+    if (rate.enabled) {
+        j["rate_limiting"]["rate"] = format_rate(rate.interval_ns);
+        j["rate_limiting"]["burst"] = rate.burst;
+    }
+    uint64_t now = boottime_ns();
+    size_t live_bans = 0;
+    for (const Ban &b : list_bans(*maps))
+        live_bans += !b.expired(now);
+    j["bans"] = live_bans;
     if (o.json) {
         print_json(j);
         return 0;
@@ -263,6 +275,10 @@ int cmd_status(Options &o)
         std::cout << p.get<int>() << " ";
     std::cout << "\nallowlist:  " << j["allowlist"]["ipv4"] << " IPv4, " << j["allowlist"]["ipv6"] << " IPv6\n"
               << "blocklist:  " << j["blocklist"]["ipv4"] << " IPv4, " << j["blocklist"]["ipv6"] << " IPv6\n"
+              << "rate limit: "
+              << (rate.enabled ? format_rate(rate.interval_ns) + " per source, burst " + std::to_string(rate.burst)
+                               : std::string("off"))
+              << "\nbans:       " << live_bans << "\n"
               << "interfaces:\n";
     for (auto &i : ifaces)
         std::cout << "  " << i["name"].get<std::string>() << "  ifindex " << i["ifindex"] << "  prog "
