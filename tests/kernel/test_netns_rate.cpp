@@ -138,7 +138,8 @@ TEST_F(RateNetnsTest, SourcesInOneSlash24ShareTheBudgetWithPrefix4_24)
         if (s["source"] == "192.0.2.0/24") {
             found = true;
             EXPECT_EQ(s["syn"], 6);
-            EXPECT_EQ(s["dropped_ratelimit"], 3);
+            EXPECT_EQ(s["over_budget"], 3);
+            EXPECT_EQ(s["banned"], false);
         }
     EXPECT_TRUE(found) << top.dump();
 }

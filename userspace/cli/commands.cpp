@@ -353,7 +353,8 @@ std::unique_ptr<CLI::App> make_app(Options &o)
 {
     auto app = std::make_unique<CLI::App>(
         "relayguard: an XDP filter against mail-relay abuse.\n"
-        "Drops TCP packets to protected mail ports from blocklisted sources; the allowlist always wins.",
+        "Drops TCP packets to protected mail ports from blocklisted or banned sources and SYNs over a\n"
+        "per-source rate budget; the allowlist always wins.",
         "relayguard");
     app->require_subcommand(1);
     app->fallthrough();  // global options may also follow the subcommand
