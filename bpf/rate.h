@@ -24,7 +24,7 @@
 #include "relayguard_abi.h"
 
 #define RG_CAS_TRIES 8  /* compare-and-swap attempts before letting a SYN pass */
-#define RG_BAN_HOPS 4   /* expired bans looked past, towards broader prefixes */
+#define RG_BAN_HOPS 4   /* nested expired bans looked past, towards broader prefixes */
 
 /* Test clock: when the controller loads the program with rg_test_clock = 1
  * (tests only), time is rg_test_now instead of CLOCK_BOOTTIME. In production
@@ -119,7 +119,8 @@ static __always_inline struct rg_ban *ban_find(const struct parsed *p, __u64 now
 		k.v6.prefixlen = 128;
 		__builtin_memcpy(k.v6.addr, p->saddr, 16);
 	}
-	for (int i = 0; i < RG_BAN_HOPS; i++) {
+	/* One lookup, then one more per expired entry looked past. */
+	for (int i = 0; i <= RG_BAN_HOPS; i++) {
 		b = bpf_map_lookup_elem(map, &k);
 		if (!b)
 			return NULL;
@@ -152,8 +153,10 @@ static __always_inline void ban_add(const struct rg_src_key *src, __u32 reason, 
 	}
 }
 
-/* Counts an automatic ban against the source's escalation prefix; the
- * esc_after-th ban inside one window bans the whole prefix. */
+/* Counts an automatic ban against the source's escalation prefix; from the
+ * esc_after-th ban inside one window on, each bans the whole prefix (while
+ * that ban is live no source inside reaches the limiter, so this renews an
+ * escalation ban only after it expired). */
 static __always_inline void escalate(const struct rg_rate_config *rc, const struct rg_src_key *src, __u64 now)
 {
 	__u8 eplen = src->family == 4 ? rc->esc_prefix4 : rc->esc_prefix6;
@@ -175,7 +178,7 @@ static __always_inline void escalate(const struct rg_rate_config *rc, const stru
 		bpf_map_update_elem(&RG_MAP_ESC, &ek, &fresh, BPF_ANY);
 		bans = 1;
 	}
-	if (bans == rc->esc_after)
+	if (bans >= rc->esc_after)
 		ban_add(&ek, RG_BAN_ESCALATION, now, rc->ban_ttl_ns);
 }
 

@@ -48,12 +48,13 @@ protected:
             std::filesystem::remove_all(dir_);
     }
 
-    // A config for the lab: the server's veth, a private pin directory,
-    // counters every 200 ms into stats_; `extra` is appended.
-    void write_config(const std::string &filter_extra, const std::string &extra = "")
+    // A config for the lab: the server's veth (plus more_ifaces), a private
+    // pin directory, counters every 200 ms into stats_; `extra` is appended.
+    void write_config(const std::string &filter_extra, const std::string &extra = "",
+                      const std::string &more_ifaces = "")
     {
         std::ofstream f(conf_);
-        f << "[filter]\ninterfaces = " << iface_ << "\n" << filter_extra << "\n"
+        f << "[filter]\ninterfaces = " << iface_ << " " << more_ifaces << "\n" << filter_extra << "\n"
           << extra << "\n"
           << "[daemon]\npin_dir = " << fs_->pin_dir() << "\nstats_interval = 200ms\nstats_output = " << stats_
           << "\n";
@@ -182,6 +183,34 @@ TEST_F(DaemonTest, StartReloadRefuseBrokenReloadStop)
     EXPECT_FALSE(xdp_attached()) << xdp_on_iface();
     EXPECT_FALSE(std::filesystem::exists(fs_->pin_dir()));
     EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+}
+
+// Failures after the config was checked: `lo` exists but has no native XDP.
+TEST_F(DaemonTest, FailedApplyRollsBackReloadAndCleansUpStart)
+{
+    write_config("block = 192.0.2.66/32");
+    start_ready();
+    write_config("block = 192.0.2.66/32, 192.0.2.10/32", "[rate]\nrate = 1/s\nburst = 1\n", "lo");
+    std::string st = reload();
+    EXPECT_NE(st.find("reload failed"), std::string::npos) << st << daemon_->output();
+    EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected) << "the new blocklist entry stayed";
+    EXPECT_EQ(rg_json({"rate", "show", "--json"})["enabled"], false) << "the new rate settings stayed";
+    EXPECT_EQ(rg_json({"block", "list", "--json"})["count"], 1);
+    EXPECT_EQ(rg_json({"status", "--json"})["interfaces"].size(), 1u);
+    EXPECT_TRUE(blocked(kBad4));
+    daemon_->signal(SIGTERM);
+    ASSERT_TRUE(daemon_->wait_exit(15s));
+    EXPECT_FALSE(xdp_attached());
+
+    // At start: the first interface attaches, the second fails: the daemon
+    // exits 1 and leaves neither a program nor pinned maps.
+    start();
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 1) << daemon_->output();
+    EXPECT_NE(daemon_->output().find("lo"), std::string::npos) << daemon_->output();
+    EXPECT_FALSE(xdp_attached());
+    EXPECT_FALSE(std::filesystem::exists(fs_->pin_dir())) << "a failed start left its maps pinned";
 }
 
 TEST_F(DaemonTest, OnExitKeepLeavesTheFilterEnforcing)

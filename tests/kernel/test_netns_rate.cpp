@@ -80,6 +80,10 @@ TEST_F(RateNetnsTest, FourTimesTheRateGetsTheShareThenABanThenPassesAfterTheTtl)
     ASSERT_TRUE(is_banned) << counters().dump();
     nlohmann::json b = bans()["bans"][0];
     EXPECT_EQ(b["reason"], "ratelimit");
+    nlohmann::json status = rg_json({"status", "--json"});
+    EXPECT_EQ(status["bans"], 1);
+    EXPECT_EQ(status["rate_limiting"]["rate"], "5/s");
+    EXPECT_EQ(status["rate_limiting"]["burst"], 5);
     EXPECT_LE(b["seconds_left"].get<int>(), 3);
     uint64_t banned_drops = counter("dropped_banned_syn");
     EXPECT_EQ(rg::lab::connect_tcp(*client_, kClean4, kServer4, 25, 300), ConnectResult::timed_out);
@@ -134,7 +138,8 @@ TEST_F(RateNetnsTest, SourcesInOneSlash24ShareTheBudgetWithPrefix4_24)
         if (s["source"] == "192.0.2.0/24") {
             found = true;
             EXPECT_EQ(s["syn"], 6);
-            EXPECT_EQ(s["dropped_ratelimit"], 3);
+            EXPECT_EQ(s["over_budget"], 3);
+            EXPECT_EQ(s["banned"], false);
         }
     EXPECT_TRUE(found) << top.dump();
 }

@@ -287,6 +287,25 @@ TEST(Rate, EscalationBansThePrefix)
     EXPECT_EQ(rf.run(syn("198.51.101.200")), XDP_PASS);
 }
 
+TEST(Rate, EscalationRenewsAfterThePrefixBanExpiredWithinTheWindow)
+{
+    RG_REQUIRE_PRIVILEGED();
+    rg::RateSettings s = rate(1, 1);
+    s.ban_ttl = 10s;
+    s.escalate_after = 2;
+    s.escalate_window = 600s;
+    RateFilter rf(s);
+    EXPECT_EQ(rf.passed_of("198.51.100.1", 2), 1);
+    EXPECT_EQ(rf.passed_of("198.51.100.2", 2), 1);
+    ASSERT_TRUE(rf.ban_of("198.51.100.0/24"));
+    rf.advance(11 * kSec);  // every ban expired, the window is still open
+    EXPECT_EQ(rf.passed_of("198.51.100.3", 2), 1);
+    auto again = rf.ban_of("198.51.100.0/24");
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->raw.expires_ns, rf.now + 10 * kSec) << "the prefix ban was not renewed";
+    EXPECT_EQ(rf.run(syn("198.51.100.4")), XDP_DROP);
+}
+
 TEST(Rate, EscalationCountsOnlyWithinTheWindow)
 {
     RG_REQUIRE_PRIVILEGED();
@@ -354,15 +373,16 @@ TEST(Bans, ExpiredEntryDoesNotHideABroaderLiveBan)
     s.ban_ttl = 10s;
     RateFilter rf(s, rg::test::Setup{}, t0);
     rg::add_ban(rf.f.maps(), rg::parse_cidr("198.51.100.0/24").cidr, 1h);  // live for an hour
+    rg::add_ban(rf.f.maps(), rg::parse_cidr("198.51.100.0/26").cidr, 1s);
     rg::add_ban(rf.f.maps(), rg::parse_cidr("198.51.100.0/28").cidr, 1s);
     rg::add_ban(rf.f.maps(), rg::parse_cidr("198.51.100.0/30").cidr, 2s);
     rg::add_ban(rf.f.maps(), rg::parse_cidr("198.51.100.1/32").cidr, 3s);
-    rf.advance(5 * kSec);  // the three longer prefixes have expired
+    rf.advance(5 * kSec);  // the four longer prefixes (RG_BAN_HOPS) have expired
     EXPECT_EQ(rf.run(syn("198.51.100.1")), XDP_DROP);
     EXPECT_EQ(rf.count(RG_DROP_BANNED).packets, 1u);
     EXPECT_EQ(rf.ban_of("198.51.100.0/24")->raw.hits, 1u);
     // expire_bans removes exactly the expired entries.
-    EXPECT_EQ(rg::expire_bans(rf.f.maps(), rf.now), 3u);
+    EXPECT_EQ(rg::expire_bans(rf.f.maps(), rf.now), 4u);
     EXPECT_EQ(rg::list_bans(rf.f.maps()).size(), 1u);
     EXPECT_EQ(rg::flush_bans(rf.f.maps()), 1u);
     EXPECT_EQ(rf.run(syn("198.51.100.1")), XDP_PASS);

@@ -1,5 +1,7 @@
 #include "process.hpp"
 
+#include "lab.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -41,21 +43,7 @@ Process::Process(const std::vector<std::string> &argv, const std::vector<std::st
     if (out < 0)
         throw sys_error("mkstemp");
     out_path_ = tmpl;
-    pid_ = fork();
-    if (pid_ < 0)
-        throw sys_error("fork");
-    if (pid_ == 0) {
-        dup2(out, 1);
-        dup2(out, 2);
-        for (const std::string &e : env)
-            putenv(const_cast<char *>(e.c_str()));
-        std::vector<char *> args;
-        for (const std::string &a : argv)
-            args.push_back(const_cast<char *>(a.c_str()));
-        args.push_back(nullptr);
-        execvp(args[0], args.data());
-        _exit(127);
-    }
+    pid_ = rg::lab::spawn(argv, env, out);
     close(out);
     pidfd_ = int(syscall(SYS_pidfd_open, pid_, 0));
     if (pidfd_ < 0)

@@ -10,6 +10,7 @@
 #include "feed.hpp"
 #include "filter.hpp"
 #include "ports.hpp"
+#include "rate.hpp"
 #include "stats.hpp"
 
 #include <algorithm>
@@ -24,27 +25,32 @@ using nlohmann::json;
 
 namespace rg::cli {
 
-const CLI::Validator kCidr(
-    [](std::string &s) -> std::string {
-        try {
-            parse_cidr(s);
-        } catch (const Error &e) {
-            return e.what();
-        }
-        return {};
-    },
-    "CIDR", "CIDR");
+namespace {
 
-const CLI::Validator kPorts(
-    [](std::string &s) -> std::string {
-        try {
-            parse_ports({s});
-        } catch (const Error &e) {
-            return e.what();
-        }
-        return {};
-    },
-    "PORT[,PORT...]", "PORTS");
+// A validator that runs a parser and reports its rg::Error message.
+template <typename Parse>
+CLI::Validator parser_check(Parse parse, const std::string &desc, const std::string &name)
+{
+    return CLI::Validator(
+        [parse](std::string &s) -> std::string {
+            try {
+                parse(s);
+            } catch (const Error &e) {
+                return e.what();
+            }
+            return {};
+        },
+        desc, name);
+}
+
+} // namespace
+
+const CLI::Validator kCidr = parser_check([](const std::string &s) { parse_cidr(s); }, "CIDR", "CIDR");
+const CLI::Validator kPorts =
+    parser_check([](const std::string &s) { parse_ports({s}); }, "PORT[,PORT...]", "PORTS");
+const CLI::Validator kDuration =
+    parser_check([](const std::string &s) { parse_duration(s); }, "DURATION", "DURATION");
+const CLI::Validator kRate = parser_check([](const std::string &s) { parse_rate(s); }, "RATE", "RATE");
 
 const CLI::Validator kExistingIface(
     [](std::string &s) -> std::string {
@@ -55,28 +61,6 @@ const CLI::Validator kExistingIface(
         return {};
     },
     "IFACE", "IFACE");
-
-const CLI::Validator kDuration(
-    [](std::string &s) -> std::string {
-        try {
-            parse_duration(s);
-        } catch (const Error &e) {
-            return e.what();
-        }
-        return {};
-    },
-    "DURATION", "DURATION");
-
-const CLI::Validator kRate(
-    [](std::string &s) -> std::string {
-        try {
-            parse_rate(s);
-        } catch (const Error &e) {
-            return e.what();
-        }
-        return {};
-    },
-    "RATE", "RATE");
 
 std::unique_ptr<DirLock> lock_pin_dir(const std::string &dir)
 {
@@ -253,6 +237,17 @@ int cmd_status(Options &o)
               {"allowlist", list_sizes(ListKind::allow)},
               {"blocklist", list_sizes(ListKind::block)},
               {"interfaces", ifaces}};
+    RateSettings rate = rate_settings(*maps);
+    j["rate_limiting"] = {{"enabled", rate.enabled}};
+    if (rate.enabled) {
+        j["rate_limiting"]["rate"] = format_rate(rate.interval_ns);
+        j["rate_limiting"]["burst"] = rate.burst;
+    }
+    uint64_t now = boottime_ns();
+    size_t live_bans = 0;
+    for (const Ban &b : list_bans(*maps))
+        live_bans += !b.expired(now);
+    j["bans"] = live_bans;
     if (o.json) {
         print_json(j);
         return 0;
@@ -264,6 +259,10 @@ int cmd_status(Options &o)
         std::cout << p.get<int>() << " ";
     std::cout << "\nallowlist:  " << j["allowlist"]["ipv4"] << " IPv4, " << j["allowlist"]["ipv6"] << " IPv6\n"
               << "blocklist:  " << j["blocklist"]["ipv4"] << " IPv4, " << j["blocklist"]["ipv6"] << " IPv6\n"
+              << "rate limit: "
+              << (rate.enabled ? format_rate(rate.interval_ns) + " per source, burst " + std::to_string(rate.burst)
+                               : std::string("off"))
+              << "\nbans:       " << live_bans << "\n"
               << "interfaces:\n";
     for (auto &i : ifaces)
         std::cout << "  " << i["name"].get<std::string>() << "  ifindex " << i["ifindex"] << "  prog "
@@ -352,7 +351,8 @@ std::unique_ptr<CLI::App> make_app(Options &o)
 {
     auto app = std::make_unique<CLI::App>(
         "relayguard: an XDP filter against mail-relay abuse.\n"
-        "Drops TCP packets to protected mail ports from blocklisted sources; the allowlist always wins.",
+        "Drops TCP packets to protected mail ports from blocklisted or banned sources and SYNs over a\n"
+        "per-source rate budget; the allowlist always wins.",
         "relayguard");
     app->require_subcommand(1);
     app->fallthrough();  // global options may also follow the subcommand

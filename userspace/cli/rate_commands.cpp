@@ -10,6 +10,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <tuple>
 #include <thread>
@@ -199,17 +200,46 @@ int cmd_bans_flush(Options &o)
     return 0;
 }
 
-struct TopRow {
-    Cidr source;
-    uint64_t syns = 0, limited = 0;
-    uint64_t last_seen_ns = 0;
-    bool banned = false;
+// Live bans indexed for "is this source inside a ban": one set lookup per
+// distinct ban prefix length, not one comparison per ban.
+class BanIndex {
+public:
+    BanIndex(const std::vector<Ban> &bans, uint64_t now)
+    {
+        for (const Ban &b : bans)
+            if (!b.expired(now)) {
+                bans_.insert(b.cidr);
+                lengths_[b.cidr.family == 4 ? 0 : 1].insert(b.cidr.len);
+            }
+    }
+    bool covers(const Cidr &source) const
+    {
+        for (uint8_t len : lengths_[source.family == 4 ? 0 : 1]) {
+            if (len > source.len)
+                break;
+            if (bans_.count(masked(source, len)))
+                return true;
+        }
+        return false;
+    }
+
+private:
+    static Cidr masked(Cidr c, uint8_t len)
+    {
+        for (unsigned bit = len; bit < c.max_len(); bit++)
+            c.addr[bit / 8] &= uint8_t(~(0x80u >> (bit % 8)));
+        c.len = len;
+        return c;
+    }
+    std::set<Cidr> bans_;
+    std::set<uint8_t> lengths_[2];
 };
 
 int cmd_top(Options &o)
 {
     Maps maps = Maps::open(o.pin_dir);
     std::vector<SourceState> now_state = rate_sources(maps);
+    size_t tracked = now_state.size();
     Duration sample{0};
     if (!o.sample.empty()) {
         sample = parse_duration(o.sample);
@@ -218,6 +248,7 @@ int cmd_top(Options &o)
             before[s.source] = s.raw;
         std::this_thread::sleep_for(sample);  // the sampling window itself, not a synchronisation
         now_state = rate_sources(maps);
+        tracked = now_state.size();
         for (SourceState &s : now_state) {
             auto it = before.find(s.source);
             if (it == before.end())
@@ -227,47 +258,42 @@ int cmd_top(Options &o)
         }
         std::erase_if(now_state, [](const SourceState &s) { return s.raw.syns == 0 && s.raw.limited == 0; });
     }
-    uint64_t now = boottime_ns();
-    std::vector<Ban> bans = list_bans(maps);
-    std::vector<TopRow> rows;
-    for (const SourceState &s : now_state) {
-        TopRow r{s.source, s.raw.syns, s.raw.limited, s.raw.last_seen, false};
-        for (const Ban &b : bans)
-            if (!b.expired(now) && b.cidr.family == s.source.family && b.cidr.contains(s.source))
-                r.banned = true;
-        rows.push_back(r);
-    }
-    std::sort(rows.begin(), rows.end(), [](const TopRow &a, const TopRow &b) {
-        return std::tie(a.limited, a.syns) > std::tie(b.limited, b.syns);
+    std::sort(now_state.begin(), now_state.end(), [](const SourceState &a, const SourceState &b) {
+        return std::tie(a.raw.limited, a.raw.syns) > std::tie(b.raw.limited, b.raw.syns);
     });
-    if (rows.size() > o.top_n)
-        rows.resize(o.top_n);
+    size_t active = now_state.size();
+    if (now_state.size() > o.top_n)
+        now_state.resize(o.top_n);
+    uint64_t now = boottime_ns();
+    BanIndex bans(list_bans(maps), now);
+    auto ago = [now](const SourceState &s) { return double(now - std::min<uint64_t>(now, s.raw.last_seen)) / 1e9; };
     RateSettings settings = rate_settings(maps);
     if (o.json) {
         json arr = json::array();
-        for (const TopRow &r : rows)
-            arr.push_back({{"source", r.source.str()},
-                           {"syn", r.syns},
-                           {"dropped_ratelimit", r.limited},
-                           {"last_seen_seconds_ago", double(now - std::min<uint64_t>(now, r.last_seen_ns)) / 1e9},
-                           {"banned", r.banned}});
+        for (const SourceState &s : now_state)
+            arr.push_back({{"source", s.source.str()},
+                           {"syn", s.raw.syns},
+                           {"over_budget", s.raw.limited},
+                           {"last_seen_seconds_ago", ago(s)},
+                           {"banned", bans.covers(s.source)}});
         print_json({{"rate_limiting", settings.enabled},
                     {"window", sample.count() ? json(format_duration(sample)) : json("since first seen")},
-                    {"tracked_sources", now_state.size()},
+                    {"tracked_sources", tracked},
+                    {"active_sources", active},
                     {"sources", arr}});
         return 0;
     }
-    if (!settings.enabled && rows.empty()) {
+    if (!settings.enabled && now_state.empty()) {
         std::cout << "rate limiting is off, so no per-source state is kept (relayguard rate set ...)\n";
         return 0;
     }
-    std::cout << std::left << std::setw(44) << "SOURCE" << std::setw(12) << "SYN" << std::setw(12) << "LIMITED"
+    std::cout << std::left << std::setw(44) << "SOURCE" << std::setw(12) << "SYN" << std::setw(12) << "OVER BUDGET"
               << std::setw(12) << "LAST SEEN" << "BANNED\n";
-    for (const TopRow &r : rows) {
-        std::ostringstream ago;
-        ago << std::fixed << std::setprecision(1) << double(now - std::min<uint64_t>(now, r.last_seen_ns)) / 1e9 << "s";
-        std::cout << std::setw(44) << r.source.str() << std::setw(12) << r.syns << std::setw(12) << r.limited
-                  << std::setw(12) << ago.str() << (r.banned ? "yes" : "") << "\n";
+    for (const SourceState &s : now_state) {
+        std::ostringstream seen;
+        seen << std::fixed << std::setprecision(1) << ago(s) << "s";
+        std::cout << std::setw(44) << s.source.str() << std::setw(12) << s.raw.syns << std::setw(12) << s.raw.limited
+                  << std::setw(12) << seen.str() << (bans.covers(s.source) ? "yes" : "") << "\n";
     }
     return 0;
 }
@@ -292,9 +318,10 @@ void add_rate_commands(CLI::App &app, Options &o)
     CLI::Option *after = set->add_option("--ban-after", o.ban_after,
                                          "ban a source over budget more than N times (since its bucket was last full)")
                              ->check(CLI::Range(0, 1000000));
-    CLI::Option *ttl = set->add_option("--ban-ttl", o.ban_ttl, "ban length, e.g. 30s, 10m, 1h")->check(kDuration);
-    after->needs(ttl);
-    ttl->needs(after);
+    CLI::Option *ttl = set->add_option("--ban-ttl", o.ban_ttl,
+                                       "turn automatic bans on: ban length, e.g. 30s, 10m, 1h")
+                           ->check(kDuration);
+    after->needs(ttl);  // without a ttl there are no bans (--ban-ttl alone means --ban-after 0)
     CLI::Option *esc = set->add_option("--escalate-after", o.escalate_after,
                                        "ban a whole /24 (/48) when K of its sources were banned within the window")
                            ->check(CLI::Range(1, 65535));

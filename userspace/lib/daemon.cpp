@@ -182,7 +182,7 @@ public:
 private:
     void check(const Config &next, const Config *prev) const;
     std::string apply_shared(const Config &next);
-    void attach_missing(const Config &next);
+    std::vector<std::string> attach_missing(const Config &next);
     void reload();
     void stop();
     void write_stats();
@@ -199,6 +199,7 @@ private:
     Config cfg_;
     unsigned generation_ = 0;
     std::set<std::string> managed_;  // interfaces this daemon attached or adopted
+    bool maps_created_ = false;      // this daemon made the pinned maps
     std::ofstream stats_file_;
     std::ostream *stats_out_ = &std::cout;
     Fd sigfd_, stats_timer_, gc_timer_, feed_timer_;
@@ -229,6 +230,7 @@ std::string Daemon::apply_shared(const Config &next)
     DirLock lock(next.pin_dir);
     bool created = false;
     Maps maps = Maps::open_or_create(next.pin_dir, &created);
+    maps_created_ |= created;
     // Lists first: when ports or mode tighten, the rules are already there.
     ListChange allow = sync_list(maps, ListKind::allow, next.allow);
     ListChange block = sync_list(maps, ListKind::block, next.block);
@@ -243,8 +245,11 @@ std::string Daemon::apply_shared(const Config &next)
            (old_rate == next.rate ? "" : ", rate settings changed") + feeds + (created ? ", maps created" : "");
 }
 
-void Daemon::attach_missing(const Config &next)
+// Attaches to the configured interfaces not yet managed; returns the ones it
+// attached (not the adopted ones).
+std::vector<std::string> Daemon::attach_missing(const Config &next)
 {
+    std::vector<std::string> attached;
     for (const std::string &name : next.interfaces) {
         if (managed_.count(name))
             continue;
@@ -262,10 +267,12 @@ void Daemon::attach_missing(const Config &next)
         a.mode = next.xdp_mode;
         AttachResult r = attach(next.pin_dir, a);
         managed_.insert(name);
+        attached.push_back(name);
         log("interface " + name + ": attached (program id " + std::to_string(r.prog_id) + ", " +
             (next.xdp_mode == XdpMode::native ? "native" : "skb") + " mode" +
             (r.legacy ? ", without the libxdp dispatcher" : "") + ")");
     }
+    return attached;
 }
 
 void Daemon::open_stats_output()
@@ -293,12 +300,22 @@ void Daemon::start()
         log("config " + cfg_.path + ": " + apply_shared(cfg_));
         attach_missing(cfg_);
     } catch (...) {
-        // Leave nothing half-started behind: detach what we attached.
+        // Leave nothing half-started behind: detach what we attached, and
+        // remove the maps if this start made them.
         for (const std::string &name : managed_)
             try {
                 detach(cfg_.pin_dir, name, had_maps);
             } catch (...) {
             }
+        try {
+            if (maps_created_ && is_bpffs(cfg_.pin_dir)) {
+                DirLock lock(cfg_.pin_dir);
+                Maps maps = Maps::open(cfg_.pin_dir);
+                if (maps.ifaces().empty())
+                    maps.remove_pins();
+            }
+        } catch (...) {
+        }
         throw;
     }
     generation_ = 1;
@@ -337,15 +354,42 @@ void Daemon::reload()
     try {
         Config next = load_config(opts_.config_path);
         check(next, &cfg_);
-        std::string summary = apply_shared(next);
-        // Interfaces: new ones attach, dropped ones detach (keeping the maps).
-        attach_missing(next);
+        std::string summary;
+        std::vector<std::string> attached;
+        try {
+            summary = apply_shared(next);
+            attached = attach_missing(next);
+        } catch (...) {
+            // Roll back to the running config: detach what this reload
+            // attached, re-apply the running lists, ports, mode and rate.
+            for (const std::string &name : attached) {
+                try {
+                    detach(next.pin_dir, name, true);
+                } catch (const std::exception &e) {
+                    log("rollback: interface " + name + ": " + e.what());
+                }
+                managed_.erase(name);
+            }
+            try {
+                apply_shared(cfg_);
+            } catch (const std::exception &e) {
+                log(std::string("rollback failed, the kernel may hold part of the new config: ") + e.what());
+            }
+            throw;
+        }
+        // Interfaces no longer configured are detached last (keeping the
+        // maps); a failure there is reported but does not undo the reload.
         for (auto it = managed_.begin(); it != managed_.end();) {
-            if (std::find(next.interfaces.begin(), next.interfaces.end(), *it) == next.interfaces.end()) {
+            if (std::find(next.interfaces.begin(), next.interfaces.end(), *it) != next.interfaces.end()) {
+                ++it;
+                continue;
+            }
+            try {
                 detach(next.pin_dir, *it, true);
                 log("interface " + *it + ": detached (no longer in the config)");
                 it = managed_.erase(it);
-            } else {
+            } catch (const std::exception &e) {
+                log("interface " + *it + ": cannot detach: " + e.what());
                 ++it;
             }
         }

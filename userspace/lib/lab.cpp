@@ -24,17 +24,14 @@
 
 namespace rg::lab {
 
-CmdResult run(const std::vector<std::string> &argv, const std::vector<std::string> &env)
+pid_t spawn(const std::vector<std::string> &argv, const std::vector<std::string> &env, int out_fd)
 {
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) != 0)
-        throw_errno("pipe", errno);
     pid_t pid = fork();
     if (pid < 0)
         throw_errno("fork", errno);
     if (pid == 0) {
-        dup2(pipefd[1], 1);
-        dup2(pipefd[1], 2);
+        dup2(out_fd, 1);
+        dup2(out_fd, 2);
         for (const std::string &e : env)
             putenv(const_cast<char *>(e.c_str()));
         std::vector<char *> args;
@@ -45,6 +42,15 @@ CmdResult run(const std::vector<std::string> &argv, const std::vector<std::strin
         dprintf(2, "cannot run %s: %s\n", args[0], strerror(errno));
         _exit(127);
     }
+    return pid;
+}
+
+CmdResult run(const std::vector<std::string> &argv, const std::vector<std::string> &env)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0)
+        throw_errno("pipe", errno);
+    pid_t pid = spawn(argv, env, pipefd[1]);
     close(pipefd[1]);
     CmdResult res;
     char buf[4096];

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <sys/types.h>
 #include <thread>
 #include <vector>
 
@@ -22,6 +23,10 @@ struct CmdResult {
     int status = -1;  // exit status, or -1 if it did not exit normally
     std::string output;  // stdout and stderr together
 };
+
+// Starts argv (no shell, PATH lookup) with extra environment entries "K=V",
+// its stdout and stderr on out_fd; returns the child's pid.
+pid_t spawn(const std::vector<std::string> &argv, const std::vector<std::string> &env, int out_fd);
 
 // Runs argv (no shell), with extra environment entries "K=V".
 CmdResult run(const std::vector<std::string> &argv, const std::vector<std::string> &env = {});
