@@ -90,6 +90,32 @@ void in_chunks(size_t n, size_t &done, size_t total, const Progress &progress, O
     }
 }
 
+// in_chunks() with a batch operation, falling back to one call per element
+// (`one(i)`, 0 or an errno) when the kernel has no batch support for the map.
+template <typename Batch, typename One>
+void batched(size_t n, size_t &done, size_t total, const Progress &progress, Batch batch, One one)
+{
+    bool use_batch = true;
+    in_chunks(n, done, total, progress, [&](size_t at, uint32_t &count) {
+        if (use_batch) {
+            uint32_t want = count;
+            if (batch(at, count) == 0)
+                return 0;
+            int err = errno;
+            if (!(at == 0 && count == 0 && batch_unsupported(err)))
+                return err;
+            use_batch = false;
+            count = want;
+        }
+        for (uint32_t i = 0; i < count; i++)
+            if (int err = one(at + i); err) {
+                count = i;
+                return err;
+            }
+        return 0;
+    });
+}
+
 } // namespace
 
 View Maps::read_view(ListKind kind) const
@@ -119,27 +145,16 @@ ApplyCounts Maps::apply_diff(ListKind kind, const ViewDiff &diff, const Progress
             vals.push_back({e.sources});
         }
         int mfd = fd(rule_map(kind, family));
-        bool batched = true;
         try {
-            in_chunks(vals.size(), done, total, progress, [&](size_t at, uint32_t &count) {
-                if (batched) {
+            batched(
+                vals.size(), done, total, progress,
+                [&](size_t at, uint32_t &count) {
                     LIBBPF_OPTS(bpf_map_batch_opts, opts);
-                    uint32_t want = count;
-                    if (bpf_map_update_batch(mfd, &keys[at * ks], &vals[at], &count, &opts) == 0)
-                        return 0;
-                    int err = errno;
-                    if (!(at == 0 && count == 0 && batch_unsupported(err)))
-                        return err;
-                    batched = false;
-                    count = want;
-                }
-                for (uint32_t i = 0; i < count; i++)
-                    if (bpf_map_update_elem(mfd, &keys[(at + i) * ks], &vals[at + i], BPF_ANY) != 0) {
-                        count = i;
-                        return errno;
-                    }
-                return 0;
-            });
+                    return bpf_map_update_batch(mfd, &keys[at * ks], &vals[at], &count, &opts);
+                },
+                [&](size_t i) {
+                    return bpf_map_update_elem(mfd, &keys[i * ks], &vals[i], BPF_ANY) == 0 ? 0 : errno;
+                });
         } catch (const Error &e) {
             if (e.err() == ENOSPC || e.err() == E2BIG || e.err() == ENOMEM)
                 throw Error(std::string("the ") + list_name(kind) + " is full (" +
@@ -161,27 +176,16 @@ ApplyCounts Maps::apply_diff(ListKind kind, const ViewDiff &diff, const Progress
         }
         size_t n = keys.size() / ks;
         int mfd = fd(rule_map(kind, family));
-        bool batched = true;
         try {
-            in_chunks(n, done, total, progress, [&](size_t at, uint32_t &count) {
-                if (batched) {
+            batched(
+                n, done, total, progress,
+                [&](size_t at, uint32_t &count) {
                     LIBBPF_OPTS(bpf_map_batch_opts, opts);
-                    uint32_t want = count;
-                    if (bpf_map_delete_batch(mfd, &keys[at * ks], &count, &opts) == 0)
-                        return 0;
-                    int err = errno;
-                    if (!(at == 0 && count == 0 && batch_unsupported(err)))
-                        return err;
-                    batched = false;
-                    count = want;
-                }
-                for (uint32_t i = 0; i < count; i++)
-                    if (bpf_map_delete_elem(mfd, &keys[(at + i) * ks]) != 0 && errno != ENOENT) {
-                        count = i;
-                        return errno;
-                    }
-                return 0;
-            });
+                    return bpf_map_delete_batch(mfd, &keys[at * ks], &count, &opts);
+                },
+                [&](size_t i) {
+                    return bpf_map_delete_elem(mfd, &keys[i * ks]) == 0 || errno == ENOENT ? 0 : errno;
+                });
         } catch (const Error &e) {
             throw_errno(std::string("cannot remove entries from the ") + list_name(kind), e.err());
         }
