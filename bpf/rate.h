@@ -62,6 +62,41 @@ struct {
 	__type(value, struct rg_esc_state);
 } RG_MAP_ESC SEC(".maps");
 
+/* Test source spoofing: when the controller loads the program with
+ * rg_test_spoof = 1 (tests and benchmarks only), every parsed packet gets a
+ * new source address from a per-CPU sequence, so BPF_PROG_RUN with repeat=N
+ * sees N different sources, like a spoofed flood: IPv4 sources walk
+ * 198.18.0.0/15 (131,072 addresses), IPv6 sources walk the /64s of
+ * 2001:db8::/32; CPUs start half a cycle apart. In production the branch is
+ * constant and the verifier removes it. */
+const volatile __u8 rg_test_spoof = 0;
+#define RG_TEST_SPOOF_CPUS 64
+#define RG_TEST_SPOOF_STRIDE 16  /* one cache line per CPU's counter */
+__u32 rg_test_spoof_seq[RG_TEST_SPOOF_CPUS * RG_TEST_SPOOF_STRIDE];
+
+static __always_inline void rg_spoof_source(struct parsed *p)
+{
+	__u32 cpu, v;
+
+	if (!rg_test_spoof)
+		return;
+	cpu = bpf_get_smp_processor_id() % RG_TEST_SPOOF_CPUS;
+	/* An odd multiplier permutes the sequence modulo any power of two,
+	 * so each cycle visits every address once, in scattered order. */
+	v = (rg_test_spoof_seq[cpu * RG_TEST_SPOOF_STRIDE]++ + (cpu << 16)) * 0x9e3779b1u;
+	if (p->family == 4) {
+		__u32 a = (198u << 24 | 18u << 16) + (v & 0x1ffff);
+
+		a = bpf_htonl(a);
+		__builtin_memcpy(p->saddr, &a, 4);
+	} else {
+		__u32 hi = bpf_htonl(0x20010db8), lo = bpf_htonl(v);
+
+		__builtin_memcpy(p->saddr, &hi, 4);
+		__builtin_memcpy(p->saddr + 4, &lo, 4);
+	}
+}
+
 static __always_inline __u64 rg_now(void)
 {
 	if (rg_test_clock)

@@ -185,6 +185,7 @@ int relayguard_xdp(struct xdp_md *ctx)
 	default:
 		return finish(RG_PASS_MALFORMED, bytes, 0);
 	}
+	rg_spoof_source(&p);  /* tests only: see rate.h */
 
 	cfg = bpf_map_lookup_elem(&RG_MAP_CONFIG, &zero);
 	if (!cfg || !port_protected(cfg, p.dport))

@@ -514,6 +514,11 @@ void Program::set_test_now(uint64_t ns)
     __atomic_store_n(&skel_->bss->rg_test_now, ns, __ATOMIC_RELEASE);
 }
 
+void Program::set_test_spoof(bool on)
+{
+    skel_->rodata->rg_test_spoof = on;
+}
+
 int Program::prog_fd() const
 {
     return bpf_program__fd(skel_->progs.relayguard_xdp);

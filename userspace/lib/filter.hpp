@@ -190,6 +190,9 @@ public:
     void load();
     int prog_fd() const;
     void set_test_now(uint64_t ns);  // after load(), with test_clock
+    // Tests and benchmarks only, before load(): every packet gets a new
+    // source address (see rg_test_spoof in bpf/rate.h).
+    void set_test_spoof(bool on);
 
     static constexpr const char *kProgName = "relayguard_xdp";
 
