@@ -9,8 +9,9 @@
  * source arriving on several CPUs at once draw from a single budget.
  *
  * Invariants:
- *  - rate state is soft (an LRU table): losing an entry only refills that
- *    source's bucket; bans are in their own tables, which nothing evicts;
+ *  - rate state is soft (a fixed set-associative table, see struct
+ *    rg_rate_entry): losing an entry only refills that source's bucket; bans
+ *    are in their own tables, which nothing evicts;
  *  - a ban ends when the program sees now >= expires_ns, with or without a
  *    controller; an expired entry never hides a broader live ban behind it
  *    (up to RG_BAN_HOPS nested expired entries);
@@ -32,11 +33,14 @@
 const volatile __u8 rg_test_clock = 0;
 __u64 rg_test_now = 0;
 
+/* The rate table (see struct rg_rate_entry): preallocated, so charging a SYN
+ * allocates nothing and takes no lock, whatever the number of sources. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, RG_RATE_MAX_ENTRIES);
-	__type(key, struct rg_src_key);
-	__type(value, struct rg_rate_state);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RG_RATE_SETS + 1);  /* + the header */
+	__uint(map_flags, BPF_F_MMAPABLE);      /* page-aligned: an entry is one cache line */
+	__type(key, __u32);
+	__type(value, struct rg_rate_set);
 } RG_MAP_RATE SEC(".maps");
 
 struct {
@@ -217,27 +221,154 @@ static __always_inline void escalate(const struct rg_rate_config *rc, const stru
 		ban_add(&ek, RG_BAN_ESCALATION, now, rc->ban_ttl_ns);
 }
 
+/* A source key that can also be read as three 64-bit words (the last one
+ * half padding), for hashing. */
+union rate_key {
+	struct rg_src_key k;
+	__u64 w[3];
+};
+
+/* A 64-bit finalizer (MurmurHash3's fmix64): a bijection that spreads every
+ * input bit over the whole word. */
+static __always_inline __u64 rate_mix(__u64 x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* The table's hash seed: random, set once by the first CPU that needs it. A
+ * secret seed keeps senders from choosing sources that share a set. */
+static __always_inline __u64 rate_seed(void)
+{
+	__u32 idx = RG_RATE_SETS;
+	struct rg_rate_header *h = bpf_map_lookup_elem(&RG_MAP_RATE, &idx);
+	__u64 seed, fresh, old;
+
+	if (!h)
+		return 0;
+	seed = *(volatile __u64 *)&h->seed;
+	if (seed)
+		return seed;
+	fresh = ((__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32()) | 1;
+	old = __sync_val_compare_and_swap(&h->seed, 0, fresh);
+	return old ? old : fresh;
+}
+
+/* The keyed hash of a source; tag and set index both come from it. Word 0
+ * holds family, prefix length and the first 4 address bytes (all of an IPv4
+ * key); IPv6 keys mix in the other 12 bytes. */
+static __always_inline __u64 rate_hash(const union rate_key *k, __u64 seed)
+{
+	__u64 h = rate_mix(seed ^ k->w[0]);
+
+	if (k->k.family == 6) {
+		h = rate_mix(h ^ k->w[1]);
+		h = rate_mix(h ^ k->w[2]);
+	}
+	return h;
+}
+
+/* How much forgetting an entry costs: nothing for a free way or a full bucket
+ * (tat in the past); otherwise ranked by tat, with a source in an over-budget
+ * episode ahead of every source that is within budget. */
+static __always_inline __u64 rate_score(const struct rg_rate_entry *e, __u64 tag, const struct rg_rate_config *rc)
+{
+	__u64 score;
+
+	if (!tag)
+		return 0;
+	score = *(volatile __u64 *)&e->tat;
+	if (*(volatile __u32 *)&e->over)
+		score += rc->burst_ns;
+	return score;
+}
+
+/* The entry of the source with this tag in its set, taking a way for it when
+ * it has none. NULL when other CPUs kept changing the set (the SYN then
+ * passes uncharged).
+ *
+ * Taking a way: the victim's tat is first reset to 0 if it is ahead of now
+ * (compare-and-swap against the value read, so a charge made meanwhile wins),
+ * then its tag is swapped for ours (compare-and-swap, so two CPUs never take
+ * one way for different sources). A full bucket and tat 0 charge alike, so a
+ * SYN of our source on another CPU that finds the tag before we have reset
+ * the counters is charged correctly; only its syns/limited/over increments
+ * can be lost to the reset, and only when the way had an occupant. */
+static __always_inline struct rg_rate_entry *rate_entry(struct rg_rate_set *set, __u64 tag, const union rate_key *k,
+							  const struct rg_rate_config *rc, __u64 now)
+{
+	struct rg_rate_entry *e;
+
+#pragma unroll
+	for (int w = 0; w < RG_RATE_WAYS; w++) {
+		e = &set->way[w];
+		if (*(volatile __u64 *)&e->tag == tag)
+			return e;
+	}
+#pragma unroll
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct rg_rate_entry *victim = NULL;
+		__u64 best = ~0ULL, vtag = 0, vtat;
+
+#pragma unroll
+		for (int w = 0; w < RG_RATE_WAYS; w++) {
+			__u64 t, score;
+
+			e = &set->way[w];
+			t = *(volatile __u64 *)&e->tag;
+			if (t == tag)
+				return e;  /* another CPU took a way for our source */
+			score = rate_score(e, t, rc);
+			if (score < best) {
+				best = score;
+				victim = e;
+				vtag = t;
+			}
+		}
+		if (!victim)
+			return NULL;
+		vtat = *(volatile __u64 *)&victim->tat;
+		if (vtat > now && __sync_val_compare_and_swap(&victim->tat, vtat, 0) != vtat)
+			continue;  /* its source was just charged: look again */
+		if (__sync_val_compare_and_swap(&victim->tag, vtag, tag) != vtag)
+			continue;  /* another CPU took it first */
+		if (vtag) {
+			victim->syns = 0;
+			victim->limited = 0;
+			victim->over = 0;
+		}
+		victim->key = k->k;
+		return victim;
+	}
+	return NULL;
+}
+
 /* Charges one SYN to its source's budget. Returns 1 when the SYN is over
  * budget (and issues a ban when the source has been over budget more than
  * ban_after times), 0 when it conforms. */
 static __always_inline int rate_over_budget(const struct rg_rate_config *rc, const struct parsed *p, __u64 now)
 {
 	__u64 interval = rc->interval_ns;
-	struct rg_rate_state *st;
-	struct rg_src_key k = {};
+	struct rg_rate_entry *st;
+	struct rg_rate_set *set;
+	union rate_key k = {};
+	__u64 hash, tag;
+	__u32 idx, over;
 
-	src_key(&k, p, rc->prefix4, rc->prefix6);
-	st = bpf_map_lookup_elem(&RG_MAP_RATE, &k);
-	if (!st) {
-		/* A new source starts with a full bucket and spends one token. */
-		struct rg_rate_state fresh = { .tat = now + interval, .syns = 1, .last_seen = now };
-
-		if (bpf_map_update_elem(&RG_MAP_RATE, &k, &fresh, BPF_NOEXIST) == 0)
-			return 0;
-		st = bpf_map_lookup_elem(&RG_MAP_RATE, &k);  /* another CPU created it */
-		if (!st)
-			return 0;
-	}
+	src_key(&k.k, p, rc->prefix4, rc->prefix6);
+	hash = rate_hash(&k, rate_seed());
+	tag = hash | 1;
+	idx = (__u32)(hash >> 32) & (RG_RATE_SETS - 1);
+	set = bpf_map_lookup_elem(&RG_MAP_RATE, &idx);
+	if (!set)
+		return 0;
+	st = rate_entry(set, tag, &k, rc, now);
+	if (!st)
+		return 0;
 	__sync_fetch_and_add(&st->syns, 1);
 	st->last_seen = now;
 	for (int i = 0; i < RG_CAS_TRIES; i++) {
@@ -254,11 +385,14 @@ static __always_inline int rate_over_budget(const struct rg_rate_config *rc, con
 	return 0;  /* lost every race: pass rather than drop on contention */
 over:
 	__sync_fetch_and_add(&st->limited, 1);
-	if (rc->ban_ttl_ns && __sync_fetch_and_add(&st->over, 1) == rc->ban_after) {
-		/* Exactly one CPU sees the count cross ban_after. */
-		st->over = 0;
-		ban_add(&k, RG_BAN_RATELIMIT, now, rc->ban_ttl_ns);
-		escalate(rc, &k, now);
+	/* over counts with or without bans: it also ranks the entry for eviction. */
+	over = __sync_fetch_and_add(&st->over, 1);
+	/* The ban goes to the CPU whose increment is still the latest when it
+	 * resets the count, so one crossing of ban_after bans once. */
+	if (rc->ban_ttl_ns && over >= rc->ban_after &&
+	    __sync_val_compare_and_swap(&st->over, over + 1, 0) == over + 1) {
+		ban_add(&k.k, RG_BAN_RATELIMIT, now, rc->ban_ttl_ns);
+		escalate(rc, &k.k, now);
 	}
 	return 1;
 }

@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define RG_ABI_VERSION 4
+#define RG_ABI_VERSION 5
 
 /* Map names: the BPF declarations use these identifiers, the controller uses
  * RG_STR(name) for pin paths and lookups. Max 15 characters (BPF_OBJ_NAME_LEN). */
@@ -42,10 +42,14 @@
  * (BPF_F_NO_PREALLOC), so the limits bound memory, they do not reserve it. */
 #define RG_ALLOW_MAX_ENTRIES (64 * 1024)
 #define RG_BLOCK_MAX_ENTRIES (1024 * 1024)
-/* Rate state is soft: an LRU table, so a flood of spoofed sources evicts only
- * other rate state. Bans are hard state in their own table that nothing
- * evicts; when it is full, new bans are not created. */
-#define RG_RATE_MAX_ENTRIES (64 * 1024)
+/* Rate state is soft: a fixed, set-associative table (struct rg_rate_set) in
+ * which a new source replaces the way of its set that loses least by being
+ * forgotten, so a flood of spoofed sources displaces only other rate state.
+ * Bans are hard state in their own table that nothing evicts; when it is
+ * full, new bans are not created. */
+#define RG_RATE_WAYS 4                                    /* entries per set */
+#define RG_RATE_SETS (16 * 1024)                          /* a power of two */
+#define RG_RATE_MAX_ENTRIES (RG_RATE_SETS * RG_RATE_WAYS) /* sources tracked at most */
 #define RG_BAN_MAX_ENTRIES (64 * 1024)
 #define RG_ESC_MAX_ENTRIES (16 * 1024)
 #define RG_MAX_PORTS 16         /* protected ports at once */
@@ -120,17 +124,43 @@ struct rg_src_key {
 	__u8 addr[16];
 };
 
-/* Per aggregated source, in an LRU table. tat is the GCRA "theoretical
- * arrival time": the source is within budget while a new SYN would not push
- * tat more than burst_ns ahead of now. Updated with compare-and-swap, so
- * concurrent SYNs on several CPUs share one budget. */
-struct rg_rate_state {
-	__u64 tat;        /* ns */
-	__u64 syns;       /* SYNs seen */
+/* The rate table: an ARRAY of RG_RATE_SETS sets of RG_RATE_WAYS entries, one
+ * entry per aggregated source, plus one last element (index RG_RATE_SETS)
+ * that holds struct rg_rate_header instead of a set.
+ *
+ * A source's 64-bit keyed hash (seed in the header) picks its set and is its
+ * tag; tag 0 marks a free way. A source not in its set takes the way with the
+ * smallest eviction score: free ways first, then the smallest tat, plus
+ * burst_ns for a source in an over-budget episode (over != 0). A source whose
+ * tat is in the past has a full bucket, so forgetting it loses nothing but
+ * its counters; one-shot spoofed sources therefore replace each other, while
+ * a source that is over budget outranks any fresh one.
+ *
+ * The program claims a way with compare-and-swap on tag and moves tat only by
+ * compare-and-swap, so concurrent SYNs of one source on several CPUs share
+ * one budget. The key is written after the tag is claimed and is there for
+ * the controller (`top`); the program matches on the tag alone. */
+struct rg_rate_entry {
+	__u64 tag;        /* keyed hash of key, never 0; 0: free way */
+	__u64 tat;        /* ns; GCRA theoretical arrival time: the source is within
+			     budget while a new SYN would not push it more than
+			     burst_ns ahead of now */
+	__u64 syns;       /* SYNs seen since the source took this way */
 	__u64 limited;    /* SYNs dropped (or would-drop) as over budget */
 	__u64 last_seen;  /* ns of the last SYN */
 	__u32 over;       /* over-budget SYNs since the bucket was last full */
-	__u32 pad;
+	struct rg_src_key key;
+};
+
+struct rg_rate_set {
+	struct rg_rate_entry way[RG_RATE_WAYS];
+};
+
+/* Element RG_RATE_SETS of the rate table. The program sets seed (random,
+ * never 0) on the first SYN it rate limits; clearing the table clears it. */
+struct rg_rate_header {
+	__u64 seed;
+	__u64 reserved[RG_RATE_WAYS * 8 - 1];
 };
 
 /* Bans: LPM tries keyed by rg_lpm4_key / rg_lpm6_key. Expiry is checked by
@@ -296,7 +326,10 @@ RG_ASSERT_LAYOUT(sizeof(struct rg_source_counter) == 32, "rg_source_counter layo
 RG_ASSERT_LAYOUT(sizeof(struct rg_source_stats) == 32 * RG_MAX_SOURCES, "rg_source_stats layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_src_key) == 20, "rg_src_key layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_src_key, addr) == 4, "rg_src_key.addr offset");
-RG_ASSERT_LAYOUT(sizeof(struct rg_rate_state) == 40, "rg_rate_state layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_rate_entry) == 64, "rg_rate_entry layout: one cache line");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_rate_entry, key) == 44, "rg_rate_entry.key offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_rate_header) == sizeof(struct rg_rate_set), "rg_rate_header layout");
+RG_ASSERT_LAYOUT((RG_RATE_SETS & (RG_RATE_SETS - 1)) == 0, "RG_RATE_SETS is a power of two");
 RG_ASSERT_LAYOUT(sizeof(struct rg_ban) == 32, "rg_ban layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_esc_state) == 16, "rg_esc_state layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_lpm4_key) == 8, "rg_lpm4_key layout");

@@ -243,7 +243,7 @@ int cmd_top(Options &o)
     Duration sample{0};
     if (!o.sample.empty()) {
         sample = parse_duration(o.sample);
-        std::map<Cidr, rg_rate_state> before;
+        std::map<Cidr, rg_rate_entry> before;
         for (const SourceState &s : now_state)
             before[s.source] = s.raw;
         std::this_thread::sleep_for(sample);  // the sampling window itself, not a synchronisation

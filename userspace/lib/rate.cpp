@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <map>
 
 namespace rg {
 
@@ -200,33 +201,47 @@ size_t expire_bans(Maps &maps, uint64_t now)
 std::vector<SourceState> rate_sources(const Maps &maps)
 {
     int fd = maps.fd(RG_STR(RG_MAP_RATE));
-    constexpr uint32_t kChunk = 4096;
-    std::vector<struct rg_src_key> keys(kChunk);
-    std::vector<struct rg_rate_state> vals(kChunk);
-    std::vector<SourceState> out;
-    // The batch cursor of a hash map is a bucket index; key-sized buffers are ample.
-    alignas(8) uint8_t in[sizeof(struct rg_src_key)] = {}, next[sizeof(struct rg_src_key)] = {};
-    bool first = true;
+    constexpr uint32_t kChunk = 1024;  // sets per batch (256 KiB)
+    std::vector<uint32_t> keys(kChunk);
+    std::vector<struct rg_rate_set> sets(kChunk);
+    std::map<Cidr, SourceState> by_source;
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    for (;;) {
+    uint32_t in = 0, next = 0;  // the batch cursor: the last index read
+    for (bool first = true;; first = false) {
         uint32_t count = kChunk;
-        int rc = bpf_map_lookup_batch(fd, first ? nullptr : in, next, keys.data(), vals.data(), &count, &opts);
+        int rc = bpf_map_lookup_batch(fd, first ? nullptr : &in, &next, keys.data(), sets.data(), &count, &opts);
         int err = rc ? errno : 0;
         if (rc && err != ENOENT)
             throw_errno("cannot read the rate table " RG_STR(RG_MAP_RATE), err);
         for (uint32_t i = 0; i < count; i++) {
-            SourceState s;
-            s.source.family = keys[i].family;
-            s.source.len = keys[i].prefixlen;
-            std::memcpy(s.source.addr.data(), keys[i].addr, 16);
-            s.raw = vals[i];
-            out.push_back(s);
+            if (keys[i] >= RG_RATE_SETS)
+                continue;  // the header
+            for (const struct rg_rate_entry &e : sets[i].way) {
+                // A way just taken may not have its key yet.
+                if (!e.tag || (e.key.family != 4 && e.key.family != 6))
+                    continue;
+                Cidr c;
+                c.family = e.key.family;
+                c.len = e.key.prefixlen;
+                std::memcpy(c.addr.data(), e.key.addr, 16);
+                auto [it, fresh] = by_source.try_emplace(c, SourceState{c, e});
+                if (fresh)
+                    continue;
+                struct rg_rate_entry &m = it->second.raw;
+                m.syns += e.syns;
+                m.limited += e.limited;
+                m.last_seen = std::max(m.last_seen, e.last_seen);
+                m.tat = std::max(m.tat, e.tat);
+            }
         }
         if (rc)
             break;  // ENOENT: that was the last batch
-        std::memcpy(in, next, sizeof(in));
-        first = false;
+        in = next;
     }
+    std::vector<SourceState> out;
+    out.reserve(by_source.size());
+    for (auto &[c, s] : by_source)
+        out.push_back(s);
     return out;
 }
 

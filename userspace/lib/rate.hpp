@@ -1,6 +1,7 @@
 // SYN rate limiting, bans and per-source state: the controller's side of
 // bpf/rate.h. Settings live in the shared config map; bans in their own
-// LPM tries; per-source buckets in an LRU table (see maps/relayguard_abi.h).
+// LPM tries; per-source buckets in a set-associative table (struct
+// rg_rate_entry in maps/relayguard_abi.h).
 #pragma once
 
 #include "duration.hpp"
@@ -63,10 +64,12 @@ size_t expire_bans(Maps &maps, uint64_t now);
 // One aggregated source of the rate table.
 struct SourceState {
     Cidr source;
-    struct rg_rate_state raw {};
+    struct rg_rate_entry raw {};
 };
-// A snapshot of the rate table (read in batches, so it terminates while the
-// program keeps inserting and evicting).
+// A snapshot of the sources in the rate table, one per source (read in
+// batches while the program keeps charging and replacing entries). Should a
+// race between CPUs have left one source in two ways of its set, they are
+// merged: counts added, the latest last_seen and tat kept.
 std::vector<SourceState> rate_sources(const Maps &maps);
 
 } // namespace rg
