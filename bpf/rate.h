@@ -71,8 +71,8 @@ struct {
  * new source address from a per-CPU sequence, so BPF_PROG_RUN with repeat=N
  * sees N different sources, like a spoofed flood: IPv4 sources walk
  * 198.18.0.0/15 (131,072 addresses), IPv6 sources walk the /64s of
- * 2001:db8::/32; CPUs start half a cycle apart. In production the branch is
- * constant and the verifier removes it. */
+ * 2001:db8::/32. In production the branch is constant and the verifier
+ * removes it. */
 const volatile __u8 rg_test_spoof = 0;
 #define RG_TEST_SPOOF_CPUS 64
 #define RG_TEST_SPOOF_STRIDE 16  /* one cache line per CPU's counter */
@@ -86,8 +86,9 @@ static __always_inline void rg_spoof_source(struct parsed *p)
 		return;
 	cpu = bpf_get_smp_processor_id() % RG_TEST_SPOOF_CPUS;
 	/* An odd multiplier permutes the sequence modulo any power of two,
-	 * so each cycle visits every address once, in scattered order. */
-	v = (rg_test_spoof_seq[cpu * RG_TEST_SPOOF_STRIDE]++ + (cpu << 16)) * 0x9e3779b1u;
+	 * so each cycle visits every address once, in scattered order. CPUs
+	 * start half an IPv4 cycle (2^16) and 2^28 IPv6 /64s apart. */
+	v = (rg_test_spoof_seq[cpu * RG_TEST_SPOOF_STRIDE]++ + (cpu << 16) + (cpu << 28)) * 0x9e3779b1u;
 	if (p->family == 4) {
 		__u32 a = (198u << 24 | 18u << 16) + (v & 0x1ffff);
 
@@ -120,21 +121,6 @@ static __always_inline void mask_addr(__u8 *addr, int len, int plen)
 		if (bits >= 8)
 			continue;
 		addr[i] &= bits <= 0 ? 0 : (__u8)(0xff << (8 - bits));
-	}
-}
-
-static __always_inline void src_key(struct rg_src_key *k, const struct parsed *p, __u8 plen4, __u8 plen6)
-{
-	if (p->family == 4) {
-		k->family = 4;
-		k->prefixlen = plen4 > 32 ? 32 : plen4;
-		__builtin_memcpy(k->addr, p->saddr, 4);
-		mask_addr(k->addr, 4, k->prefixlen);
-	} else {
-		k->family = 6;
-		k->prefixlen = plen6 > 128 ? 128 : plen6;
-		__builtin_memcpy(k->addr, p->saddr, 16);
-		mask_addr(k->addr, 16, k->prefixlen);
 	}
 }
 
@@ -221,12 +207,47 @@ static __always_inline void escalate(const struct rg_rate_config *rc, const stru
 		ban_add(&ek, RG_BAN_ESCALATION, now, rc->ban_ttl_ns);
 }
 
-/* A source key that can also be read as three 64-bit words (the last one
- * half padding), for hashing. */
+/* A source key (struct rg_src_key) that can also be read as three 64-bit
+ * words, the last one half padding: word 0 holds family, prefix length and
+ * address bytes 0-3 (all of an IPv4 key), word 1 bytes 4-11, word 2 bytes
+ * 12-15. */
 union rate_key {
 	struct rg_src_key k;
 	__u64 w[3];
 };
+
+/* The network-order mask of the first plen bits of a 32-bit (64-bit) field. */
+static __always_inline __u32 mask32(int plen)
+{
+	return plen <= 0 ? 0 : plen >= 32 ? ~0u : bpf_htonl(~0u << (32 - plen));
+}
+
+static __always_inline __u64 mask64(int plen)
+{
+	return plen <= 0 ? 0 : plen >= 64 ? ~0ULL : bpf_cpu_to_be64(~0ULL << (64 - plen));
+}
+
+/* The source's key (struct rg_src_key: the address masked to prefix4 or
+ * prefix6), built a word at a time. */
+static __always_inline void rate_key(union rate_key *k, const struct parsed *p, const struct rg_rate_config *rc)
+{
+	__u32 a0, a2;
+	__u64 a1;
+	int plen;
+
+	__builtin_memcpy(&a0, p->saddr, 4);
+	if (p->family == 4) {
+		plen = rc->prefix4 > 32 ? 32 : rc->prefix4;
+		k->w[0] = 4 | (__u64)plen << 8 | (__u64)(a0 & mask32(plen)) << 32;
+		return;
+	}
+	plen = rc->prefix6 > 128 ? 128 : rc->prefix6;
+	__builtin_memcpy(&a1, p->saddr + 4, 8);
+	__builtin_memcpy(&a2, p->saddr + 12, 4);
+	k->w[0] = 6 | (__u64)plen << 8 | (__u64)(a0 & mask32(plen)) << 32;
+	k->w[1] = a1 & mask64(plen - 32);
+	k->w[2] = a2 & mask32(plen - 96);
+}
 
 /* A 64-bit finalizer (MurmurHash3's fmix64): a bijection that spreads every
  * input bit over the whole word. */
@@ -265,134 +286,165 @@ static __always_inline __u64 rate_hash(const union rate_key *k, __u64 seed)
 {
 	__u64 h = rate_mix(seed ^ k->w[0]);
 
-	if (k->k.family == 6) {
+	if ((k->w[0] & 0xff) == 6) {
 		h = rate_mix(h ^ k->w[1]);
 		h = rate_mix(h ^ k->w[2]);
 	}
 	return h;
 }
 
-/* How much forgetting an entry costs: nothing for a free way or a full bucket
- * (tat in the past); otherwise ranked by tat, with a source in an over-budget
- * episode ahead of every source that is within budget. */
-static __always_inline __u64 rate_score(const struct rg_rate_entry *e, __u64 tag, const struct rg_rate_config *rc)
+/* 1 when x < y (unsigned), computed without a branch: BPF has no conditional
+ * move, and which way of a set is stalest is random, so a compare-and-branch
+ * per way would mispredict on most SYNs of a spoofed flood. */
+static __always_inline __u64 rate_lt(__u64 x, __u64 y)
 {
-	__u64 score;
-
-	if (!tag)
-		return 0;
-	score = *(volatile __u64 *)&e->tat;
-	if (*(volatile __u32 *)&e->over)
-		score += rc->burst_ns;
-	return score;
+	return ((~x & y) | ((~x | y) & (x - y))) >> 63;
 }
 
-/* The entry of the source with this tag in its set, taking a way for it when
- * it has none. NULL when other CPUs kept changing the set (the SYN then
- * passes uncharged).
- *
- * Taking a way: the victim's tat is first reset to 0 if it is ahead of now
- * (compare-and-swap against the value read, so a charge made meanwhile wins),
- * then its tag is swapped for ours (compare-and-swap, so two CPUs never take
- * one way for different sources). A full bucket and tat 0 charge alike, so a
- * SYN of our source on another CPU that finds the tag before we have reset
- * the counters is charged correctly; only its syns/limited/over increments
- * can be lost to the reset, and only when the way had an occupant. */
-static __always_inline struct rg_rate_entry *rate_entry(struct rg_rate_set *set, __u64 tag, const union rate_key *k,
-							  const struct rg_rate_config *rc, __u64 now)
+/* How much forgetting a way costs: nothing for a free way or a full bucket
+ * (tat in the past); otherwise ranked by tat, with a source in an over-budget
+ * episode ahead of every source that is within budget. Branch-free. */
+static __always_inline __u64 rate_score(__u64 tag, __u64 tat, const struct rg_rate_config *rc)
 {
-	struct rg_rate_entry *e;
+	__u64 taken = (tag | -tag) >> 63;  /* 1 when tag != 0 */
 
-#pragma unroll
-	for (int w = 0; w < RG_RATE_WAYS; w++) {
-		e = &set->way[w];
-		if (*(volatile __u64 *)&e->tag == tag)
-			return e;
-	}
+	return ((tat & ~RG_RATE_TAT_OVER) + (-(tat & RG_RATE_TAT_OVER) & rc->burst_ns)) & -taken;
+}
+
+/* The way of the source with this tag in its set, or of a way taken for it
+ * (*claimed set; *reset set when the way had another source, whose counters
+ * the caller overwrites). -1 when other CPUs kept changing the set: the SYN
+ * then passes uncharged.
+ *
+ * Taking a way: the victim's tat is first reset to 0 if it is ahead of now or
+ * in an episode (compare-and-swap against the value read, so a charge made
+ * meanwhile wins), then its tag is swapped for ours (compare-and-swap, so two
+ * CPUs never take one way for different sources). A full bucket and tat 0
+ * charge alike, so a SYN of our source on another CPU that finds the tag
+ * before the claiming CPU is done is charged correctly; only its counter
+ * increments can be lost to the overwrite, and only when the way had an
+ * occupant. */
+static __always_inline int rate_way(struct rg_rate_set *set, __u64 tag, const struct rg_rate_config *rc,
+				    __u64 now, int *claimed, int *reset)
+{
 #pragma unroll
 	for (int attempt = 0; attempt < 2; attempt++) {
-		struct rg_rate_entry *victim = NULL;
-		__u64 best = ~0ULL, vtag = 0, vtat;
+		__u64 best = ~0ULL, vtag = 0, vtat = 0, victim = 0;
 
 #pragma unroll
 		for (int w = 0; w < RG_RATE_WAYS; w++) {
-			__u64 t, score;
+			__u64 t = *(volatile __u64 *)&set->tag[w];
+			__u64 tat, score, m;
 
-			e = &set->way[w];
-			t = *(volatile __u64 *)&e->tag;
 			if (t == tag)
-				return e;  /* another CPU took a way for our source */
-			score = rate_score(e, t, rc);
-			if (score < best) {
-				best = score;
-				victim = e;
-				vtag = t;
-			}
+				return w;
+			tat = *(volatile __u64 *)&set->tat[w];
+			score = rate_score(t, tat, rc);
+			m = -rate_lt(score, best);  /* all ones when this way is staler */
+			best ^= (best ^ score) & m;
+			victim ^= (victim ^ w) & m;
+			vtag ^= (vtag ^ t) & m;
+			vtat ^= (vtat ^ tat) & m;
 		}
-		if (!victim)
-			return NULL;
-		vtat = *(volatile __u64 *)&victim->tat;
-		if (vtat > now && __sync_val_compare_and_swap(&victim->tat, vtat, 0) != vtat)
+		if ((vtat > now || (vtat & RG_RATE_TAT_OVER)) &&
+		    __sync_val_compare_and_swap(&set->tat[victim], vtat, 0) != vtat)
 			continue;  /* its source was just charged: look again */
-		if (__sync_val_compare_and_swap(&victim->tag, vtag, tag) != vtag)
+		if (__sync_val_compare_and_swap(&set->tag[victim], vtag, tag) != vtag)
 			continue;  /* another CPU took it first */
-		if (vtag) {
-			victim->syns = 0;
-			victim->limited = 0;
-			victim->over = 0;
-		}
-		victim->key = k->k;
+		*claimed = 1;
+		*reset = vtag != 0;
 		return victim;
 	}
-	return NULL;
+	return -1;
 }
 
-/* Charges one SYN to its source's budget. Returns 1 when the SYN is over
- * budget (and issues a ban when the source has been over budget more than
- * ban_after times), 0 when it conforms. */
-static __always_inline int rate_over_budget(const struct rg_rate_config *rc, const struct parsed *p, __u64 now)
+/* A SYN on its way to the limiter: its source's key, tag and set. */
+struct rate_ctx {
+	struct rg_rate_set *set;  /* NULL: nothing to charge */
+	__u64 tag;
+	union rate_key k;
+};
+
+/* Finds the source's set and starts loading it. The set is a random line of
+ * a table larger than the caches: called before the checks that precede the
+ * limiter, the load overlaps them instead of stalling the charge. */
+static __always_inline void rate_prepare(struct rate_ctx *c, const struct rg_rate_config *rc, const struct parsed *p)
+{
+	__u64 hash;
+	__u32 idx;
+
+	rate_key(&c->k, p, rc);
+	hash = rate_hash(&c->k, rate_seed());
+	c->tag = hash | 1;
+	idx = (__u32)(hash >> 32) & (RG_RATE_SETS - 1);
+	c->set = bpf_map_lookup_elem(&RG_MAP_RATE, &idx);
+	if (c->set)
+		(void)*(volatile __u64 *)&c->set->tag[0];
+}
+
+/* Charges one SYN (prepared by rate_prepare) to its source's budget. Returns
+ * 1 when the SYN is over budget (and issues a ban when the source has been
+ * over budget more than ban_after times), 0 when it conforms. */
+static __always_inline int rate_charge(struct rate_ctx *c, const struct rg_rate_config *rc, __u64 now)
 {
 	__u64 interval = rc->interval_ns;
-	struct rg_rate_entry *st;
-	struct rg_rate_set *set;
-	union rate_key k = {};
-	__u64 hash, tag;
-	__u32 idx, over;
+	struct rg_rate_set *set = c->set;
+	struct rg_rate_entry *e;
+	int w, claimed = 0, reset = 0;
+	__u64 *tatp;
+	__u32 over;
 
-	src_key(&k.k, p, rc->prefix4, rc->prefix6);
-	hash = rate_hash(&k, rate_seed());
-	tag = hash | 1;
-	idx = (__u32)(hash >> 32) & (RG_RATE_SETS - 1);
-	set = bpf_map_lookup_elem(&RG_MAP_RATE, &idx);
 	if (!set)
 		return 0;
-	st = rate_entry(set, tag, &k, rc, now);
-	if (!st)
+	w = rate_way(set, c->tag, rc, now, &claimed, &reset);
+	if (w < 0 || w >= RG_RATE_WAYS)
 		return 0;
-	__sync_fetch_and_add(&st->syns, 1);
-	st->last_seen = now;
+	e = &set->way[w];
+	tatp = &set->tat[w];
+	if (reset) {
+		/* The way had another source: plain stores, no read of the
+		 * line (under a spoofed flood this is the common case). */
+		e->syns = 1;
+		e->limited = 0;
+		e->over = 0;
+	} else {
+		__sync_fetch_and_add(&e->syns, 1);
+	}
+	if (claimed) {
+		__u64 *kw = (__u64 *)&e->key;
+
+		kw[0] = c->k.w[0];
+		kw[1] = c->k.w[1];
+		*(__u32 *)&kw[2] = (__u32)c->k.w[2];
+	}
+	e->last_seen = now;
 	for (int i = 0; i < RG_CAS_TRIES; i++) {
-		__u64 tat = *(volatile __u64 *)&st->tat;
+		__u64 raw = *(volatile __u64 *)tatp;
+		__u64 tat = raw & ~RG_RATE_TAT_OVER, flag = raw & RG_RATE_TAT_OVER;
 		__u64 base = tat > now ? tat : now;
 
 		if (base + interval - now > rc->burst_ns)
 			goto over;
-		if (tat <= now && st->over)
-			st->over = 0;  /* the bucket was full: a new episode starts */
-		if (__sync_val_compare_and_swap(&st->tat, tat, base + interval) == tat)
+		if (flag && tat <= now) {
+			flag = 0;  /* the bucket was full: a new episode starts */
+			e->over = 0;
+		}
+		/* Rounded up to even (bit 0 is the flag): at most 1 ns stricter. */
+		if (__sync_val_compare_and_swap(tatp, raw, ((base + interval + 1) & ~RG_RATE_TAT_OVER) | flag) == raw)
 			return 0;
 	}
 	return 0;  /* lost every race: pass rather than drop on contention */
 over:
-	__sync_fetch_and_add(&st->limited, 1);
-	/* over counts with or without bans: it also ranks the entry for eviction. */
-	over = __sync_fetch_and_add(&st->over, 1);
+	__sync_fetch_and_add(&e->limited, 1);
+	if (!(*(volatile __u64 *)tatp & RG_RATE_TAT_OVER))
+		__sync_fetch_and_or(tatp, RG_RATE_TAT_OVER);
+	over = __sync_fetch_and_add(&e->over, 1);
 	/* The ban goes to the CPU whose increment is still the latest when it
 	 * resets the count, so one crossing of ban_after bans once. */
 	if (rc->ban_ttl_ns && over >= rc->ban_after &&
-	    __sync_val_compare_and_swap(&st->over, over + 1, 0) == over + 1) {
-		ban_add(&k.k, RG_BAN_RATELIMIT, now, rc->ban_ttl_ns);
-		escalate(rc, &k.k, now);
+	    __sync_val_compare_and_swap(&e->over, over + 1, 0) == over + 1) {
+		ban_add(&c->k.k, RG_BAN_RATELIMIT, now, rc->ban_ttl_ns);
+		escalate(rc, &c->k.k, now);
 	}
 	return 1;
 }

@@ -164,6 +164,7 @@ int relayguard_xdp(struct xdp_md *ctx)
 	};
 	__u64 bytes = ctx->data_end - ctx->data;
 	struct parsed p = {};
+	struct rate_ctx rate = {};
 	struct rg_config *cfg;
 	struct rg_rule *rule;
 	struct rg_ban *ban;
@@ -206,13 +207,15 @@ int relayguard_xdp(struct xdp_md *ctx)
 			return finish(monitor ? RG_WOULD_DROP_BLOCKLIST : RG_DROP_BLOCKLIST, bytes, p.syn);
 	}
 
+	if (p.syn && cfg->rate.interval_ns)
+		rate_prepare(&rate, &cfg->rate, &p);  /* its memory load overlaps the ban check */
 	now = rg_now();
 	ban = ban_find(&p, now);
 	if (ban) {
 		__sync_fetch_and_add(&ban->hits, 1);
 		return finish(monitor ? RG_WOULD_DROP_BANNED : RG_DROP_BANNED, bytes, p.syn);
 	}
-	if (p.syn && cfg->rate.interval_ns && rate_over_budget(&cfg->rate, &p, now))
+	if (rate_charge(&rate, &cfg->rate, now))
 		return finish(monitor ? RG_WOULD_DROP_RATELIMIT : RG_DROP_RATELIMIT, bytes, p.syn);
 	return finish(RG_PASS_CLEAN, bytes, p.syn);
 }

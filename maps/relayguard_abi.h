@@ -124,35 +124,43 @@ struct rg_src_key {
 	__u8 addr[16];
 };
 
-/* The rate table: an ARRAY of RG_RATE_SETS sets of RG_RATE_WAYS entries, one
- * entry per aggregated source, plus one last element (index RG_RATE_SETS)
- * that holds struct rg_rate_header instead of a set.
+/* The rate table: an ARRAY of RG_RATE_SETS sets of RG_RATE_WAYS ways, one way
+ * per aggregated source, plus one last element (index RG_RATE_SETS) that holds
+ * struct rg_rate_header instead of a set.
  *
  * A source's 64-bit keyed hash (seed in the header) picks its set and is its
- * tag; tag 0 marks a free way. A source not in its set takes the way with the
- * smallest eviction score: free ways first, then the smallest tat, plus
- * burst_ns for a source in an over-budget episode (over != 0). A source whose
- * tat is in the past has a full bucket, so forgetting it loses nothing but
- * its counters; one-shot spoofed sources therefore replace each other, while
- * a source that is over budget outranks any fresh one.
+ * tag; tag 0 marks a free way. What the program needs to find a source, charge
+ * it and choose a victim (tags and tats) is in the set's first cache line; the
+ * counters and the key for the controller are in one line per way.
  *
- * The program claims a way with compare-and-swap on tag and moves tat only by
- * compare-and-swap, so concurrent SYNs of one source on several CPUs share
+ * A source not in its set takes the way with the smallest eviction score:
+ * free ways first, then the smallest tat, plus burst_ns for a source in an
+ * over-budget episode (RG_RATE_TAT_OVER). A source whose tat is in the past
+ * has a full bucket, so forgetting it loses nothing but its counters; one-shot
+ * spoofed sources therefore replace each other, while a source that is over
+ * budget outranks any fresh one.
+ *
+ * The program claims a way with compare-and-swap on its tag and moves tat only
+ * by compare-and-swap, so concurrent SYNs of one source on several CPUs share
  * one budget. The key is written after the tag is claimed and is there for
  * the controller (`top`); the program matches on the tag alone. */
+#define RG_RATE_TAT_OVER 1ULL  /* tat bit 0: an over-budget episode is on (tat
+				  values are otherwise even) */
 struct rg_rate_entry {
-	__u64 tag;        /* keyed hash of key, never 0; 0: free way */
-	__u64 tat;        /* ns; GCRA theoretical arrival time: the source is within
-			     budget while a new SYN would not push it more than
-			     burst_ns ahead of now */
 	__u64 syns;       /* SYNs seen since the source took this way */
 	__u64 limited;    /* SYNs dropped (or would-drop) as over budget */
 	__u64 last_seen;  /* ns of the last SYN */
+	struct rg_src_key key;  /* 8-byte aligned: written as words */
 	__u32 over;       /* over-budget SYNs since the bucket was last full */
-	struct rg_src_key key;
+	__u8 reserved[16];
 };
 
 struct rg_rate_set {
+	__u64 tag[RG_RATE_WAYS];  /* keyed hash of the way's key, never 0; 0: free */
+	__u64 tat[RG_RATE_WAYS];  /* ns; GCRA theoretical arrival time: the source
+				     is within budget while a new SYN would not
+				     push it more than burst_ns ahead of now.
+				     Bit 0 is RG_RATE_TAT_OVER. */
 	struct rg_rate_entry way[RG_RATE_WAYS];
 };
 
@@ -160,7 +168,7 @@ struct rg_rate_set {
  * never 0) on the first SYN it rate limits; clearing the table clears it. */
 struct rg_rate_header {
 	__u64 seed;
-	__u64 reserved[RG_RATE_WAYS * 8 - 1];
+	__u8 reserved[sizeof(struct rg_rate_set) - 8];
 };
 
 /* Bans: LPM tries keyed by rg_lpm4_key / rg_lpm6_key. Expiry is checked by
@@ -327,7 +335,10 @@ RG_ASSERT_LAYOUT(sizeof(struct rg_source_stats) == 32 * RG_MAX_SOURCES, "rg_sour
 RG_ASSERT_LAYOUT(sizeof(struct rg_src_key) == 20, "rg_src_key layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_src_key, addr) == 4, "rg_src_key.addr offset");
 RG_ASSERT_LAYOUT(sizeof(struct rg_rate_entry) == 64, "rg_rate_entry layout: one cache line");
-RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_rate_entry, key) == 44, "rg_rate_entry.key offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_rate_entry, key) == 24, "rg_rate_entry.key offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_rate_entry, over) == 44, "rg_rate_entry.over offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_rate_set, way) == 64, "rg_rate_set: tags and tats fill line 0");
+RG_ASSERT_LAYOUT(sizeof(struct rg_rate_set) == 64 * (RG_RATE_WAYS + 1), "rg_rate_set layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_rate_header) == sizeof(struct rg_rate_set), "rg_rate_header layout");
 RG_ASSERT_LAYOUT((RG_RATE_SETS & (RG_RATE_SETS - 1)) == 0, "RG_RATE_SETS is a power of two");
 RG_ASSERT_LAYOUT(sizeof(struct rg_ban) == 32, "rg_ban layout");

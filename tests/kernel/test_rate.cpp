@@ -13,11 +13,13 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
 
 using rg::test::Bytes;
 using rg::test::Filter;
@@ -436,8 +438,177 @@ TEST(Rate, ConcurrentCpusShareOneBudget)
     EXPECT_EQ(st.slots.at(kSlot)[RG_DROP_RATELIMIT].syn, 2 * kRepeat - kBurst);
     auto sources = rg::rate_sources(rf.f.maps());
     ASSERT_EQ(sources.size(), 1u);
-    EXPECT_EQ(sources[0].raw.syns, 2ull * kRepeat);
-    EXPECT_EQ(sources[0].raw.limited, 2ull * kRepeat - kBurst);
+    EXPECT_EQ(sources[0].syns, 2ull * kRepeat);
+    EXPECT_EQ(sources[0].limited, 2ull * kRepeat - kBurst);
+}
+
+// A second program instance on the same maps that gives every packet a new
+// source (rg_test_spoof, bpf/rate.h): one BPF_PROG_RUN call with repeat=N is a
+// flood from N spoofed sources. IPv6 SYNs walk the /64s of 2001:db8::/32.
+class Spoofer {
+public:
+    explicit Spoofer(RateFilter &rf) : rf_(rf), prog_(rf.f.maps(), kSlot, true)
+    {
+        prog_.set_test_spoof(true);
+        prog_.load();
+    }
+    // n SYNs to port 25, each from a new source, at the filter's time.
+    void flood(uint32_t n, bool v6 = true)
+    {
+        sync_clock();
+        Filter::run(prog_, syn(v6 ? "2001:db8::1" : "198.18.0.1"), n);
+    }
+    void sync_clock() { prog_.set_test_now(rf_.now); }
+    rg::Program &prog() { return prog_; }
+
+private:
+    RateFilter &rf_;
+    rg::Program prog_;
+};
+
+std::optional<rg::SourceState> source_of(rg::Maps &maps, const std::string &cidr)
+{
+    rg::Cidr c = rg::parse_cidr(cidr).cidr;
+    for (const rg::SourceState &s : rg::rate_sources(maps))
+        if (s.source == c)
+            return s;
+    return std::nullopt;
+}
+
+// Ten times the table's capacity in one-shot spoofed sources: each passes
+// (a new source has a full bucket) and replaces another one-shot source, never
+// a source in an over-budget episode, which outranks them even at burst 1.
+// (An LRU table evicted it, and its next SYN passed with a fresh bucket.)
+TEST(RateTable, AnOverBudgetSourceKeepsItsStateThroughASpoofedFlood)
+{
+    RG_REQUIRE_PRIVILEGED();
+    RateFilter rf(rate(1.0 / 60, 1));  // one per minute
+    const std::string bad = "2001:db8:bad:1::7";
+    EXPECT_EQ(rf.passed_of(bad, 3), 1);
+    Spoofer spoofer(rf);
+    constexpr uint32_t kFlood = 10 * RG_RATE_MAX_ENTRIES;
+    rf.advance(1 * kSec);
+    spoofer.flood(kFlood);
+    EXPECT_EQ(rf.count(RG_PASS_CLEAN).syn, 1u + kFlood);
+
+    auto sources = rg::rate_sources(rf.f.maps());
+    EXPECT_LE(sources.size(), size_t(RG_RATE_MAX_ENTRIES));
+    auto st = source_of(rf.f.maps(), "2001:db8:bad:1::/64");
+    ASSERT_TRUE(st) << "the flood evicted the over-budget source";
+    EXPECT_EQ(st->syns, 3u);
+    EXPECT_EQ(st->limited, 2u);
+    EXPECT_TRUE(st->over_episode);
+    EXPECT_EQ(rf.run(syn(bad)), XDP_DROP);  // still over budget
+    rf.advance(59 * kSec);
+    EXPECT_EQ(rf.passed_of(bad, 2), 1);  // its next token, exactly on time
+}
+
+// A source that spent most of its burst is ahead of fresh sources (its tat is
+// further in the future), so one-shot sources replace each other, not it.
+TEST(RateTable, APartlySpentBucketSurvivesASpoofedFlood)
+{
+    RG_REQUIRE_PRIVILEGED();
+    RateFilter rf(rate(1.0 / 60, 10));
+    const std::string busy = "198.51.100.9";
+    EXPECT_EQ(rf.passed_of(busy, 8), 8);
+    Spoofer spoofer(rf);
+    spoofer.flood(10 * RG_RATE_MAX_ENTRIES);
+    EXPECT_EQ(rf.passed_of(busy, 3), 2) << "the flood gave the source its spent tokens back";
+}
+
+// The table holds at most RG_RATE_MAX_ENTRIES sources whatever the flood, and
+// a spoofed flood fills it: every set's ways end up taken.
+TEST(RateTable, ASpoofedFloodFillsTheTableAndNoMore)
+{
+    RG_REQUIRE_PRIVILEGED();
+    RateFilter rf(rate(1, 5));
+    Spoofer spoofer(rf);
+    constexpr uint32_t kFlood = 10 * RG_RATE_MAX_ENTRIES;
+    spoofer.flood(kFlood);
+    size_t tracked = rg::rate_sources(rf.f.maps()).size();
+    EXPECT_LE(tracked, size_t(RG_RATE_MAX_ENTRIES));
+    // 40 sources per set of 4 ways on average (Poisson): that any set gets
+    // fewer than 4 has a probability below 1e-9.
+    EXPECT_EQ(tracked, size_t(RG_RATE_MAX_ENTRIES));
+    EXPECT_EQ(rf.count(RG_PASS_CLEAN).syn, kFlood);
+}
+
+// `top` reads rate_sources: after a flood, the heavy hitter is still there,
+// with exact counts, and sorts first.
+TEST(RateTable, TheHeavyHitterStaysVisibleThroughAFlood)
+{
+    RG_REQUIRE_PRIVILEGED();
+    RateFilter rf(rate(1, 3));
+    const std::string heavy = "198.51.100.77";
+    EXPECT_EQ(rf.passed_of(heavy, 50), 3);
+    Spoofer spoofer(rf);
+    spoofer.flood(2 * RG_RATE_MAX_ENTRIES, false);
+    spoofer.flood(2 * RG_RATE_MAX_ENTRIES, true);
+    auto sources = rg::rate_sources(rf.f.maps());
+    auto top = std::max_element(sources.begin(), sources.end(), [](const auto &a, const auto &b) {
+        return std::tie(a.limited, a.syns) < std::tie(b.limited, b.syns);
+    });
+    ASSERT_NE(top, sources.end());
+    EXPECT_EQ(top->source.str(), heavy + "/32");
+    EXPECT_EQ(top->syns, 50u);
+    EXPECT_EQ(top->limited, 47u);
+    EXPECT_EQ(top->last_seen, rf.now);
+}
+
+// Two CPUs flooding at once race for the same sets: every SYN is still
+// accounted for, the table stays within its capacity, and the source in an
+// over-budget episode keeps its state.
+TEST(RateTable, TwoCpusFloodingAtOnce)
+{
+    RG_REQUIRE_PRIVILEGED();
+    if (std::thread::hardware_concurrency() < 2)
+        GTEST_SKIP() << "needs 2 CPUs";
+    RateFilter rf(rate(1.0 / 60, 1));
+    const std::string bad = "198.51.100.66";
+    EXPECT_EQ(rf.passed_of(bad, 2), 1);
+    Spoofer spoofer(rf);
+    constexpr uint32_t kEach = 4 * RG_RATE_MAX_ENTRIES;
+    std::barrier start(2);
+    auto worker = [&](int cpu) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+        start.arrive_and_wait();
+        Filter::run(spoofer.prog(), syn("2001:db8::1"), kEach);
+    };
+    spoofer.sync_clock();
+    std::thread a(worker, 0), b(worker, 1);
+    a.join();
+    b.join();
+    // The CPUs' sources are distinct, but a SYN of a source being replaced
+    // may still charge the way's new source on the other CPU (the bounded
+    // inaccuracy of racing replacements): it counts as limited then.
+    EXPECT_EQ(rf.count(RG_PASS_CLEAN).syn + rf.count(RG_DROP_RATELIMIT).syn, 2u + 2 * kEach);
+    EXPECT_LE(rg::rate_sources(rf.f.maps()).size(), size_t(RG_RATE_MAX_ENTRIES));
+    ::testing::Test::RecordProperty("racing_limited", std::to_string(rf.count(RG_DROP_RATELIMIT).syn - 1));
+    auto st = source_of(rf.f.maps(), bad + "/32");
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->limited, 1u);
+    EXPECT_EQ(rf.run(syn(bad)), XDP_DROP);
+}
+
+// The over-budget count runs with or without bans, so turning bans on during
+// an episode that is already past ban_after bans on the next over-budget SYN.
+TEST(Rate, BansTurnedOnDuringAnEpisodeBanOnTheNextExcessSyn)
+{
+    RG_REQUIRE_PRIVILEGED();
+    RateFilter rf(rate(1, 1));
+    const std::string src = "198.51.100.9";
+    EXPECT_EQ(rf.passed_of(src, 6), 1);  // 5 over budget, no bans yet
+    rg::RateSettings s = rate(1, 1);
+    s.ban_after = 2;
+    s.ban_ttl = 30s;
+    rg::apply_rate(rf.f.maps(), s);
+    EXPECT_FALSE(rf.ban_of(src));
+    EXPECT_EQ(rf.run(syn(src)), XDP_DROP);
+    EXPECT_TRUE(rf.ban_of(src));
+    EXPECT_EQ(rf.count(RG_DROP_RATELIMIT).syn, 6u);
 }
 
 } // namespace

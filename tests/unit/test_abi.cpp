@@ -231,10 +231,13 @@ TEST(AbiSizes, RateAndBanValues)
     EXPECT_EQ(offsetof(rg_rate_config, esc_prefix6), sizeof(rg_rate_config) - 1);
     EXPECT_EQ(offsetof(rg_src_key, addr), 4u);
     EXPECT_EQ(sizeof(rg_src_key::addr), 16u);
-    EXPECT_EQ(offsetof(rg_rate_entry, over), 5 * sizeof(__u64));
-    EXPECT_EQ(offsetof(rg_rate_entry, key), 5 * sizeof(__u64) + sizeof(__u32));
-    EXPECT_EQ(sizeof(rg_rate_entry), 5 * sizeof(__u64) + sizeof(__u32) + sizeof(rg_src_key));
-    EXPECT_EQ(sizeof(rg_rate_set), size_t(RG_RATE_WAYS) * sizeof(rg_rate_entry));
+    EXPECT_EQ(offsetof(rg_rate_entry, key), 3 * sizeof(__u64));
+    EXPECT_EQ(offsetof(rg_rate_entry, over), 3 * sizeof(__u64) + sizeof(rg_src_key));
+    EXPECT_EQ(sizeof(rg_rate_entry), 64u);
+    EXPECT_EQ(offsetof(rg_rate_set, tat), size_t(RG_RATE_WAYS) * sizeof(__u64));
+    EXPECT_EQ(offsetof(rg_rate_set, way), 2 * size_t(RG_RATE_WAYS) * sizeof(__u64));
+    EXPECT_EQ(sizeof(rg_rate_set), offsetof(rg_rate_set, way) + size_t(RG_RATE_WAYS) * sizeof(rg_rate_entry));
+    EXPECT_EQ(sizeof(rg_rate_header), sizeof(rg_rate_set));
     EXPECT_EQ(size_t(RG_RATE_MAX_ENTRIES), size_t(RG_RATE_SETS) * RG_RATE_WAYS);
     EXPECT_EQ(offsetof(rg_ban, reason), 3 * sizeof(__u64));
     EXPECT_EQ(offsetof(rg_ban, prefixlen), 3 * sizeof(__u64) + sizeof(__u32));

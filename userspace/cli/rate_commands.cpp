@@ -243,9 +243,9 @@ int cmd_top(Options &o)
     Duration sample{0};
     if (!o.sample.empty()) {
         sample = parse_duration(o.sample);
-        std::map<Cidr, rg_rate_entry> before;
+        std::map<Cidr, SourceState> before;
         for (const SourceState &s : now_state)
-            before[s.source] = s.raw;
+            before[s.source] = s;
         std::this_thread::sleep_for(sample);  // the sampling window itself, not a synchronisation
         now_state = rate_sources(maps);
         tracked = now_state.size();
@@ -253,27 +253,27 @@ int cmd_top(Options &o)
             auto it = before.find(s.source);
             if (it == before.end())
                 continue;
-            s.raw.syns -= std::min<uint64_t>(s.raw.syns, it->second.syns);
-            s.raw.limited -= std::min<uint64_t>(s.raw.limited, it->second.limited);
+            s.syns -= std::min<uint64_t>(s.syns, it->second.syns);
+            s.limited -= std::min<uint64_t>(s.limited, it->second.limited);
         }
-        std::erase_if(now_state, [](const SourceState &s) { return s.raw.syns == 0 && s.raw.limited == 0; });
+        std::erase_if(now_state, [](const SourceState &s) { return s.syns == 0 && s.limited == 0; });
     }
     std::sort(now_state.begin(), now_state.end(), [](const SourceState &a, const SourceState &b) {
-        return std::tie(a.raw.limited, a.raw.syns) > std::tie(b.raw.limited, b.raw.syns);
+        return std::tie(a.limited, a.syns) > std::tie(b.limited, b.syns);
     });
     size_t active = now_state.size();
     if (now_state.size() > o.top_n)
         now_state.resize(o.top_n);
     uint64_t now = boottime_ns();
     BanIndex bans(list_bans(maps), now);
-    auto ago = [now](const SourceState &s) { return double(now - std::min<uint64_t>(now, s.raw.last_seen)) / 1e9; };
+    auto ago = [now](const SourceState &s) { return double(now - std::min<uint64_t>(now, s.last_seen)) / 1e9; };
     RateSettings settings = rate_settings(maps);
     if (o.json) {
         json arr = json::array();
         for (const SourceState &s : now_state)
             arr.push_back({{"source", s.source.str()},
-                           {"syn", s.raw.syns},
-                           {"over_budget", s.raw.limited},
+                           {"syn", s.syns},
+                           {"over_budget", s.limited},
                            {"last_seen_seconds_ago", ago(s)},
                            {"banned", bans.covers(s.source)}});
         print_json({{"rate_limiting", settings.enabled},
@@ -292,7 +292,7 @@ int cmd_top(Options &o)
     for (const SourceState &s : now_state) {
         std::ostringstream seen;
         seen << std::fixed << std::setprecision(1) << ago(s) << "s";
-        std::cout << std::setw(44) << s.source.str() << std::setw(12) << s.raw.syns << std::setw(12) << s.raw.limited
+        std::cout << std::setw(44) << s.source.str() << std::setw(12) << s.syns << std::setw(12) << s.limited
                   << std::setw(12) << seen.str() << (bans.covers(s.source) ? "yes" : "") << "\n";
     }
     return 0;

@@ -201,7 +201,7 @@ size_t expire_bans(Maps &maps, uint64_t now)
 std::vector<SourceState> rate_sources(const Maps &maps)
 {
     int fd = maps.fd(RG_STR(RG_MAP_RATE));
-    constexpr uint32_t kChunk = 1024;  // sets per batch (256 KiB)
+    constexpr uint32_t kChunk = 1024;  // sets per batch (320 KiB)
     std::vector<uint32_t> keys(kChunk);
     std::vector<struct rg_rate_set> sets(kChunk);
     std::map<Cidr, SourceState> by_source;
@@ -216,22 +216,32 @@ std::vector<SourceState> rate_sources(const Maps &maps)
         for (uint32_t i = 0; i < count; i++) {
             if (keys[i] >= RG_RATE_SETS)
                 continue;  // the header
-            for (const struct rg_rate_entry &e : sets[i].way) {
+            const struct rg_rate_set &set = sets[i];
+            for (int w = 0; w < RG_RATE_WAYS; w++) {
+                const struct rg_rate_entry &e = set.way[w];
                 // A way just taken may not have its key yet.
-                if (!e.tag || (e.key.family != 4 && e.key.family != 6))
+                if (!set.tag[w] || (e.key.family != 4 && e.key.family != 6))
                     continue;
-                Cidr c;
-                c.family = e.key.family;
-                c.len = e.key.prefixlen;
-                std::memcpy(c.addr.data(), e.key.addr, 16);
-                auto [it, fresh] = by_source.try_emplace(c, SourceState{c, e});
+                SourceState st;
+                st.source.family = e.key.family;
+                st.source.len = e.key.prefixlen;
+                std::memcpy(st.source.addr.data(), e.key.addr, 16);
+                st.tat = set.tat[w] & ~RG_RATE_TAT_OVER;
+                st.over_episode = set.tat[w] & RG_RATE_TAT_OVER;
+                st.syns = e.syns;
+                st.limited = e.limited;
+                st.last_seen = e.last_seen;
+                st.over = e.over;
+                auto [it, fresh] = by_source.try_emplace(st.source, st);
                 if (fresh)
                     continue;
-                struct rg_rate_entry &m = it->second.raw;
-                m.syns += e.syns;
-                m.limited += e.limited;
-                m.last_seen = std::max(m.last_seen, e.last_seen);
-                m.tat = std::max(m.tat, e.tat);
+                SourceState &m = it->second;
+                m.syns += st.syns;
+                m.limited += st.limited;
+                m.last_seen = std::max(m.last_seen, st.last_seen);
+                m.tat = std::max(m.tat, st.tat);
+                m.over_episode |= st.over_episode;
+                m.over = std::max(m.over, st.over);
             }
         }
         if (rc)

@@ -64,7 +64,12 @@ size_t expire_bans(Maps &maps, uint64_t now);
 // One aggregated source of the rate table.
 struct SourceState {
     Cidr source;
-    struct rg_rate_entry raw {};
+    uint64_t tat = 0;        // ns, without the episode flag
+    bool over_episode = false;
+    uint64_t syns = 0;       // since the source took its way
+    uint64_t limited = 0;
+    uint64_t last_seen = 0;  // ns
+    uint32_t over = 0;
 };
 // A snapshot of the sources in the rate table, one per source (read in
 // batches while the program keeps charging and replacing entries). Should a
