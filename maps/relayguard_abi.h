@@ -164,11 +164,18 @@ struct rg_rate_set {
 	struct rg_rate_entry way[RG_RATE_WAYS];
 };
 
-/* Element RG_RATE_SETS of the rate table. The program sets seed (random,
- * never 0) on the first SYN it rate limits; clearing the table clears it. */
+/* Element RG_RATE_SETS of the rate table (page-aligned: the controller maps
+ * it to change one word at a time).
+ *  - seed: the program sets it (random, never 0) on the first SYN it rate
+ *    limits; clearing the table clears it.
+ *  - bans: nonzero when the ban tries may hold entries. Every writer sets it
+ *    after inserting a ban; only the controller clears it, and only after
+ *    finding both tries empty (see rate.cpp), so a live ban is never
+ *    skipped. While it is 0 the program skips the ban lookup. */
 struct rg_rate_header {
 	__u64 seed;
-	__u8 reserved[sizeof(struct rg_rate_set) - 8];
+	__u64 bans;
+	__u8 reserved[sizeof(struct rg_rate_set) - 16];
 };
 
 /* Bans: LPM tries keyed by rg_lpm4_key / rg_lpm6_key. Expiry is checked by
@@ -340,6 +347,8 @@ RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_rate_entry, over) == 44, "rg_rate_
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_rate_set, way) == 64, "rg_rate_set: tags and tats fill line 0");
 RG_ASSERT_LAYOUT(sizeof(struct rg_rate_set) == 64 * (RG_RATE_WAYS + 1), "rg_rate_set layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_rate_header) == sizeof(struct rg_rate_set), "rg_rate_header layout");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_rate_header, bans) == 8, "rg_rate_header.bans offset");
+RG_ASSERT_LAYOUT((RG_RATE_SETS * sizeof(struct rg_rate_set)) % 4096 == 0, "rate header starts a page");
 RG_ASSERT_LAYOUT((RG_RATE_SETS & (RG_RATE_SETS - 1)) == 0, "RG_RATE_SETS is a power of two");
 RG_ASSERT_LAYOUT(sizeof(struct rg_ban) == 32, "rg_ban layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_esc_state) == 16, "rg_esc_state layout");

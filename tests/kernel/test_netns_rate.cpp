@@ -164,9 +164,11 @@ TEST_F(RateNetnsTest, SourcesInOneIpv6Slash64ShareTheBudget)
     EXPECT_EQ(show["prefix6"], 64);
 }
 
-// Thousands of spoofed sources churn the bounded rate table (LRU), but a ban
-// and the allowlist are in other tables: the ban holds and the allowlisted
-// client keeps connecting while the flood runs.
+// Thousands of spoofed sources churn the bounded rate table, but a ban and the
+// allowlist are in other tables: the ban holds and the allowlisted client
+// keeps connecting while the flood runs. The banned source's rate state
+// (over budget, so it outranks one-shot sources) survives too: `top` still
+// shows it first.
 TEST_F(RateNetnsTest, SpoofedFloodEvictsNeitherBansNorTheAllowlist)
 {
     attach();
@@ -219,6 +221,14 @@ TEST_F(RateNetnsTest, SpoofedFloodEvictsNeitherBansNorTheAllowlist)
     EXPECT_GT(flood_seen, tracked) << "the flood did not churn the rate table; it only reached " << flood_seen
                                    << " sources";
     EXPECT_GT(flood_seen, show["rate_table_size"].get<uint64_t>());
+
+    // One-shot spoofed sources replaced each other, not the abuser.
+    auto top = rg_json({"top", "--json", "-n", "1"});
+    ASSERT_EQ(top["sources"].size(), 1u) << top.dump();
+    EXPECT_EQ(top["sources"][0]["source"], kBad4 + "/32") << top.dump();
+    EXPECT_EQ(top["sources"][0]["syn"], 3);
+    EXPECT_EQ(top["sources"][0]["over_budget"], 1);
+    EXPECT_EQ(top["sources"][0]["banned"], true);
 
     // The ban survived the churn and still drops.
     EXPECT_TRUE(banned(kBad4 + "/32"));

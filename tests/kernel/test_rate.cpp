@@ -442,6 +442,47 @@ TEST(Rate, ConcurrentCpusShareOneBudget)
     EXPECT_EQ(sources[0].limited, 2ull * kRepeat - kBurst);
 }
 
+// While there are no bans the program skips the ban lookup; every way a ban
+// appears (by hand, by the limiter, by escalation) turns the lookup back on,
+// and it goes off again only when the last ban is gone.
+TEST(Bans, TheLookupIsSkippedOnlyWhileThereAreNoBans)
+{
+    RG_REQUIRE_PRIVILEGED();
+    rg::RateSettings s = rate(1, 1);
+    s.ban_ttl = 10s;
+    RateFilter rf(s);
+    rg::Maps &maps = rf.f.maps();
+    EXPECT_FALSE(rg::bans_flagged(maps));
+    rg::add_ban(maps, rg::parse_cidr("2001:db8:66::/48").cidr, 1h);
+    EXPECT_TRUE(rg::bans_flagged(maps));
+    EXPECT_EQ(rf.run(syn("2001:db8:66::1")), XDP_DROP);
+    EXPECT_TRUE(rg::del_ban(maps, rg::parse_cidr("2001:db8:66::/48").cidr));
+    EXPECT_FALSE(rg::bans_flagged(maps));
+    EXPECT_EQ(rf.run(syn("2001:db8:66::1")), XDP_PASS);
+
+    // The limiter's own ban (written by the program).
+    EXPECT_EQ(rf.passed_of("198.51.100.9", 2), 1);
+    EXPECT_TRUE(rg::bans_flagged(maps));
+    EXPECT_EQ(rf.run(ack("198.51.100.9")), XDP_DROP);
+    // Deleting one ban of two keeps the lookup on.
+    rg::add_ban(maps, rg::parse_cidr("192.0.2.0/24").cidr, 1h);
+    EXPECT_TRUE(rg::del_ban(maps, rg::parse_cidr("192.0.2.0/24").cidr));
+    EXPECT_TRUE(rg::bans_flagged(maps));
+    EXPECT_EQ(rf.run(ack("198.51.100.9")), XDP_DROP);
+    // Expiry: the kernel ends the ban, expire_bans removes it and the flag.
+    rf.advance(10 * kSec);
+    EXPECT_EQ(rf.run(ack("198.51.100.9")), XDP_PASS);
+    EXPECT_TRUE(rg::bans_flagged(maps));
+    EXPECT_EQ(rg::expire_bans(maps, rf.now), 1u);
+    EXPECT_FALSE(rg::bans_flagged(maps));
+    // A flush of several.
+    rg::add_ban(maps, rg::parse_cidr("192.0.2.1").cidr, 1h);
+    rg::add_ban(maps, rg::parse_cidr("2001:db8::1").cidr, 1h);
+    EXPECT_EQ(rg::flush_bans(maps), 2u);
+    EXPECT_FALSE(rg::bans_flagged(maps));
+    EXPECT_EQ(rf.run(syn("192.0.2.1")), XDP_PASS);
+}
+
 // A second program instance on the same maps that gives every packet a new
 // source (rg_test_spoof, bpf/rate.h): one BPF_PROG_RUN call with repeat=N is a
 // flood from N spoofed sources. IPv6 SYNs walk the /64s of 2001:db8::/32.

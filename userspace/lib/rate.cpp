@@ -3,11 +3,14 @@
 #include "error.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <bpf/bpf.h>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace rg {
 
@@ -32,6 +35,66 @@ void check_range(const char *name, uint64_t v, uint64_t lo, uint64_t hi)
 const char *ban_map(uint8_t family)
 {
     return family == 4 ? RG_STR(RG_MAP_BANS4) : RG_STR(RG_MAP_BANS6);
+}
+
+// The rate table's header element (struct rg_rate_header), mapped shared so
+// that one word can be changed without rewriting the element (the program
+// sets the seed concurrently).
+class RateHeader {
+public:
+    explicit RateHeader(const Maps &maps)
+    {
+        const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
+        const uint64_t at = uint64_t(RG_RATE_SETS) * sizeof(struct rg_rate_set);
+        const uint64_t base = at / page * page;
+        len_ = size_t(at - base + sizeof(struct rg_rate_header) + page - 1) / page * page;
+        map_ = mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED, maps.fd(RG_STR(RG_MAP_RATE)), off_t(base));
+        if (map_ == MAP_FAILED)
+            throw_errno("cannot map the header of the rate table " RG_STR(RG_MAP_RATE), errno);
+        hdr_ = reinterpret_cast<struct rg_rate_header *>(static_cast<uint8_t *>(map_) + (at - base));
+    }
+    ~RateHeader() { munmap(map_, len_); }
+    RateHeader(const RateHeader &) = delete;
+    RateHeader &operator=(const RateHeader &) = delete;
+
+    std::atomic_ref<__u64> bans() { return std::atomic_ref<__u64>(hdr_->bans); }
+
+private:
+    void *map_ = nullptr;
+    size_t len_ = 0;
+    struct rg_rate_header *hdr_ = nullptr;
+};
+
+bool bans_present(const Maps &maps)
+{
+    for (uint8_t family : {uint8_t(4), uint8_t(6)}) {
+        std::vector<uint8_t> key(family == 4 ? sizeof(rg_lpm4_key) : sizeof(rg_lpm6_key));
+        if (bpf_map_get_next_key(maps.fd(ban_map(family)), nullptr, key.data()) == 0)
+            return true;
+        if (errno != ENOENT)
+            throw_errno(std::string("cannot read the ban table ") + ban_map(family), errno);
+    }
+    return false;
+}
+
+// After an insert: the program must look bans up again.
+void mark_bans(const Maps &maps)
+{
+    RateHeader(maps).bans().store(1);
+}
+
+// After removals: lets the program skip the ban lookup if no ban is left.
+// The flag is cleared only when both tries were empty, and set again if a
+// ban appeared meanwhile. A writer sets it after its insert, so either this
+// second look sees that insert, or the writer's store comes after our clear.
+void unmark_bans_if_none(const Maps &maps)
+{
+    if (bans_present(maps))
+        return;
+    RateHeader hdr(maps);
+    hdr.bans().store(0);  // sequentially consistent: the look below cannot move before it
+    if (bans_present(maps))
+        hdr.bans().store(1);
 }
 
 } // namespace
@@ -163,9 +226,17 @@ void add_ban(Maps &maps, const Cidr &cidr, Duration ttl)
                         cidr.str(), err);
         throw_errno("cannot ban " + cidr.str(), err);
     }
+    mark_bans(maps);
 }
 
-bool del_ban(Maps &maps, const Cidr &cidr)
+bool bans_flagged(const Maps &maps)
+{
+    return RateHeader(maps).bans().load() != 0;
+}
+
+namespace {
+
+bool delete_ban(Maps &maps, const Cidr &cidr)
 {
     auto key = lpm_key(cidr);
     if (bpf_map_delete_elem(maps.fd(ban_map(cidr.family)), key.data()) == 0)
@@ -175,18 +246,26 @@ bool del_ban(Maps &maps, const Cidr &cidr)
     throw_errno("cannot remove the ban of " + cidr.str(), errno);
 }
 
-namespace {
-
 size_t delete_bans_if(Maps &maps, uint64_t now, bool all)
 {
     size_t n = 0;
     for (const Ban &b : list_bans(maps))
         if (all || b.expired(now))
-            n += del_ban(maps, b.cidr);
+            n += delete_ban(maps, b.cidr);
+    if (n)
+        unmark_bans_if_none(maps);
     return n;
 }
 
 } // namespace
+
+bool del_ban(Maps &maps, const Cidr &cidr)
+{
+    if (!delete_ban(maps, cidr))
+        return false;
+    unmark_bans_if_none(maps);
+    return true;
+}
 
 size_t flush_bans(Maps &maps)
 {

@@ -60,6 +60,9 @@ bool del_ban(Maps &maps, const Cidr &cidr);
 size_t flush_bans(Maps &maps);
 // Removes bans that expired at `now`; returns how many.
 size_t expire_bans(Maps &maps, uint64_t now);
+// Whether the program looks bans up (struct rg_rate_header.bans): true from
+// the first ban until a removal leaves both ban tries empty.
+bool bans_flagged(const Maps &maps);
 
 // One aggregated source of the rate table.
 struct SourceState {
