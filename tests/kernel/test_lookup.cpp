@@ -32,25 +32,33 @@ protected:
         f_.emplace();
     }
 
-    // A prefix inside a small region, so that prefixes nest and overlap:
-    // IPv4 inside 198.18.0.0/15 (a few broader ones too), IPv6 inside
-    // 2001:db8::/32.
+    // A random prefix: often a child of one made before (of any source), so
+    // prefixes nest across sources, else a new one in IPv4 198.0.0.0/8 or
+    // IPv6 2001:db8::/32 (rarely broad, so most addresses stay unlisted).
     rg::Cidr random_prefix(bool v6)
     {
+        std::vector<rg::Cidr> &pool = v6 ? pool6_ : pool4_;
+        unsigned max = v6 ? 128 : 32;
+        bits::U128 r = bits::U128(rng_()) << 96 | bits::U128(rng_()) << 64 | bits::U128(rng_()) << 32 | rng_();
         std::uniform_int_distribution<unsigned> pick(0, 99);
-        if (!v6) {
-            unsigned len = pick(rng_) < 3 ? 8 + pick(rng_) % 7 : 15 + pick(rng_) % 18;
-            bits::U128 base = bits::from_bytes(rg::parse_cidr("198.18.0.0").cidr.addr);
-            bits::U128 v = base | (bits::U128(rng_() & 0x1ffff) << 96);
-            return bits::make(4, v, len);
+        rg::Cidr c;
+        if (!pool.empty() && pick(rng_) < 60) {
+            const rg::Cidr parent = pool[rng_() % pool.size()];
+            if (parent.len < max) {
+                unsigned len = parent.len + 1 + rng_() % (max - parent.len);
+                c = bits::make(parent.family, bits::from_bytes(parent.addr) | (r & ~bits::mask(parent.len)), len);
+            } else {
+                c = parent;
+            }
+        } else if (!v6) {
+            unsigned len = pick(rng_) < 5 ? 12 + rng_() % 8 : 20 + rng_() % 13;
+            c = bits::make(4, bits::from_bytes(rg::parse_cidr("198.0.0.0").cidr.addr) | (r & ~bits::mask(8)), len);
+        } else {
+            unsigned len = pick(rng_) < 5 ? 32 + rng_() % 16 : 48 + rng_() % 81;
+            c = bits::make(6, bits::from_bytes(rg::parse_cidr("2001:db8::").cidr.addr) | (r & ~bits::mask(32)), len);
         }
-        static const unsigned lens[] = {32, 40, 48, 56, 60, 64, 72, 96, 112, 127, 128};
-        unsigned len = lens[pick(rng_) % std::size(lens)];
-        bits::U128 base = bits::from_bytes(rg::parse_cidr("2001:db8::").cidr.addr);
-        // Few distinct values per level, so longer prefixes land inside shorter ones.
-        bits::U128 v = base | (bits::U128(rng_() & 0x3) << 88) | (bits::U128(rng_() & 0x3) << 72) |
-                       (bits::U128(rng_() & 0x3) << 64) | (bits::U128(rng_() & 0xf) << 16) | (rng_() & 0x3);
-        return bits::make(6, v, len);
+        pool.push_back(c);
+        return c;
     }
 
     std::vector<rg::Cidr> random_list(size_t n)
@@ -82,20 +90,28 @@ protected:
         return out;
     }
 
-    // What the lists say for an address: allowlisted, blocked, or neither.
-    static enum rg_reason expect(const Lists &l, const rg::Cidr &addr)
+    struct Verdict {
+        enum rg_reason reason = RG_REASON_MAX;
+        uint64_t sources = 0;  // the block sources a drop was attributed to
+        bool operator==(const Verdict &) const = default;
+    };
+
+    // What the lists say for an address: allowlisted, or blocked by which
+    // sources (all that list a prefix containing it), or neither.
+    static Verdict expect(const Lists &l, const rg::Cidr &addr)
     {
         for (const rg::Cidr &c : l.allow)
             if (bits::contains(c, addr))
-                return RG_PASS_ALLOWLIST;
+                return {RG_PASS_ALLOWLIST, 0};
+        Verdict v{RG_PASS_CLEAN, 0};
         for (const auto &s : l.block)
             for (const rg::Cidr &c : s.prefixes)
                 if (bits::contains(c, addr))
-                    return RG_DROP_BLOCKLIST;
-        return RG_PASS_CLEAN;
+                    v = {RG_DROP_BLOCKLIST, v.sources | uint64_t(1) << s.source};
+        return v;
     }
 
-    enum rg_reason verdict(const rg::Cidr &addr)
+    Verdict verdict(const rg::Cidr &addr)
     {
         PacketBuilder b;
         b.eth();
@@ -104,13 +120,20 @@ protected:
         else
             b.ipv6(addr.str().substr(0, addr.str().find('/')), "2001:db8:ffff::25");
         auto before = f_->maps().stats().total;
+        auto src_before = f_->maps().source_stats();
         f_->run(b.tcp(40000, 25).flags(tf::ACK).build());
         auto after = f_->maps().stats().total;
+        auto src_after = f_->maps().source_stats();
+        Verdict v;
         for (int r = 0; r < RG_REASON_MAX; r++)
             if (after[r].packets != before[r].packets)
-                return rg_reason(r);
-        return RG_REASON_MAX;
+                v.reason = rg_reason(r);
+        for (unsigned i = 0; i < RG_MAX_SOURCES; i++)
+            if (src_after[i].dropped != src_before[i].dropped)
+                v.sources |= uint64_t(1) << i;
+        return v;
     }
+    enum rg_reason reason(const char *addr) { return verdict(rg::parse_cidr(addr).cidr).reason; }
 
     void apply(const Lists &l)
     {
@@ -122,9 +145,10 @@ protected:
     {
         size_t wrong = 0;
         for (const rg::Cidr &a : addrs) {
-            enum rg_reason want = expect(l, a), got = verdict(a);
+            Verdict want = expect(l, a), got = verdict(a);
             if (got != want && wrong++ < 10)
-                ADD_FAILURE() << a.str() << ": got reason " << got << ", want " << want;
+                ADD_FAILURE() << a.str() << ": got reason " << got.reason << " sources " << got.sources
+                              << ", want " << want.reason << " sources " << want.sources;
         }
         EXPECT_EQ(wrong, 0u) << "of " << addrs.size() << " addresses";
         EXPECT_EQ(f_->maps().read_view(rg::ListKind::block), rg::compile_view(l.block));
@@ -133,6 +157,7 @@ protected:
     }
 
     std::mt19937 rng_{20261123};
+    std::vector<rg::Cidr> pool4_, pool6_;
     std::optional<Filter> f_;
 };
 
@@ -161,7 +186,7 @@ TEST_F(LookupTest, RandomNestedListsMatchLongestPrefixAndFollowUpdates)
     // Everything removed: every address is clean.
     apply(Lists{});
     for (size_t i = 0; i < addrs.size(); i += 7)
-        EXPECT_EQ(verdict(addrs[i]), RG_PASS_CLEAN) << addrs[i].str();
+        EXPECT_EQ(verdict(addrs[i]).reason, RG_PASS_CLEAN) << addrs[i].str();
     EXPECT_TRUE(f_->maps().read_view(rg::ListKind::block).empty());
 }
 
@@ -170,7 +195,7 @@ TEST_F(LookupTest, UpdateAfterOneThatDiedRepairsTheDerivedTables)
     rg::Maps &m = f_->maps();
     m.add_rule(rg::ListKind::block, rg::parse_cidr("198.18.5.0/24").cidr);
     m.add_rule(rg::ListKind::block, rg::parse_cidr("198.18.9.77/32").cidr);
-    ASSERT_EQ(verdict(rg::parse_cidr("198.18.7.1").cidr), RG_PASS_CLEAN);
+    ASSERT_EQ(reason("198.18.7.1"), RG_PASS_CLEAN);
 
     // What an update killed half-way can leave: rg_tbl24 says 198.18.7.0/24
     // has the class of 198.18.5.0/24, and the generation is odd.
@@ -186,14 +211,14 @@ TEST_F(LookupTest, UpdateAfterOneThatDiedRepairsTheDerivedTables)
     cfg.lists_gen |= 1;
     uint32_t zero = 0;
     ASSERT_EQ(bpf_map_update_elem(m.fd(RG_STR(RG_MAP_CONFIG)), &zero, &cfg, BPF_ANY), 0);
-    ASSERT_EQ(verdict(rg::parse_cidr("198.18.7.1").cidr), RG_DROP_BLOCKLIST);
+    ASSERT_EQ(reason("198.18.7.1"), RG_DROP_BLOCKLIST);
 
     // An unrelated update repairs it.
     m.add_rule(rg::ListKind::block, rg::parse_cidr("192.0.2.0/24").cidr);
-    EXPECT_EQ(verdict(rg::parse_cidr("198.18.7.1").cidr), RG_PASS_CLEAN);
-    EXPECT_EQ(verdict(rg::parse_cidr("198.18.5.1").cidr), RG_DROP_BLOCKLIST);
-    EXPECT_EQ(verdict(rg::parse_cidr("198.18.9.77").cidr), RG_DROP_BLOCKLIST);
-    EXPECT_EQ(verdict(rg::parse_cidr("198.18.9.78").cidr), RG_PASS_CLEAN);
+    EXPECT_EQ(reason("198.18.7.1"), RG_PASS_CLEAN);
+    EXPECT_EQ(reason("198.18.5.1"), RG_DROP_BLOCKLIST);
+    EXPECT_EQ(reason("198.18.9.77"), RG_DROP_BLOCKLIST);
+    EXPECT_EQ(reason("198.18.9.78"), RG_PASS_CLEAN);
     EXPECT_EQ(m.config().lists_gen % 2, 0u);
 }
 
