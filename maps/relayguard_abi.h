@@ -43,7 +43,7 @@
  * controller; the tables below are sized so that they always fit. */
 #define RG_ALLOW_MAX_ENTRIES (64 * 1024)
 #define RG_BLOCK_MAX_ENTRIES (1024 * 1024)
-#define RG_BLOCK6_MAX_ENTRIES (192 * 1024)
+#define RG_BLOCK6_MAX_ENTRIES (256 * 1024)
 /* Rate state is soft: an LRU table, so a flood of spoofed sources evicts only
  * other rate state. Bans are hard state in their own table that nothing
  * evicts; when it is full, new bans are not created. */
@@ -241,7 +241,7 @@ struct rg_pfx4_bucket {
  * and a reader takes a record only if meta reads the same before and after
  * the address. */
 #define RG_PFX6_BUCKET 4
-#define RG_PFX6_BUCKETS (1u << 17)
+#define RG_PFX6_BUCKETS (1u << 18)
 #define RG_PFX6_VALID (1u << 31)
 #define RG_PFX6_META(len, cls) (RG_PFX6_VALID | ((__u32)(len) << 16) | (__u32)(cls))
 #define RG_PFX6_LEN(meta) (((meta) >> 16) & 0xffu)

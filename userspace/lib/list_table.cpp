@@ -202,8 +202,31 @@ ListSet ListTables::read() const
         for (const struct rg_pfx6_rec &r : pfx6[b].rec)
             if (r.meta & RG_PFX6_VALID)
                 add(bits::make(6, bits::U128(r.hi) << 64 | r.lo, RG_PFX6_LEN(r.meta)), RG_PFX6_CLASS(r.meta));
-    std::sort(out.begin(), out.end(), less_prefix);
-    return out;
+    // Prefix order (family, address, length) on plain integers: sorting a
+    // million entries with prefix_less takes several times longer.
+    struct Key {
+        uint8_t family, len;
+        uint64_t hi, lo;
+        uint32_t at;
+    };
+    std::vector<Key> keys(out.size());
+    for (uint32_t i = 0; i < out.size(); i++) {
+        bits::U128 v = bits::from_bytes(out[i].prefix.addr);
+        keys[i] = {out[i].prefix.family, out[i].prefix.len, uint64_t(v >> 64), uint64_t(v), i};
+    }
+    std::sort(keys.begin(), keys.end(), [](const Key &a, const Key &b) {
+        if (a.family != b.family)
+            return a.family < b.family;
+        if (a.hi != b.hi)
+            return a.hi < b.hi;
+        if (a.lo != b.lo)
+            return a.lo < b.lo;
+        return a.len < b.len;
+    });
+    ListSet sorted(out.size());
+    for (size_t i = 0; i < keys.size(); i++)
+        sorted[i] = out[keys[i].at];
+    return sorted;
 }
 
 void ListTables::write(const ListSet &old, ListSet next, bool repair)
@@ -409,16 +432,18 @@ void ListTables::write(const ListSet &old, ListSet next, bool repair)
     for (uint32_t s = 0; s < bits6.size(); s++)  // ::/0, a length <= 24 of IPv6
         if (load(&slots6[s].cls0) != cls0)
             store(&slots6[s].cls0, cls0);
-    if (repair) {
-        Cidr all = v4_cidr(0, 0);
-        std::vector<uint32_t>().swap(scratch);
-        repaint(all);
-    } else {
-        for (const auto *list : {&upserts, &deletes})
-            for (const ListEntry *e : *list)
-                if (e->prefix.family == 4 && e->prefix.len <= 24)
-                    repaint(e->prefix);
-    }
+    std::vector<const ListEntry *> short_changes;
+    for (const auto *list : {&upserts, &deletes})
+        for (const ListEntry *e : *list)
+            if (e->prefix.family == 4 && e->prefix.len <= 24)
+                short_changes.push_back(e);
+    // Past a few thousand changes one pass over all of rg_tbl24 is cheaper
+    // than a repaint per change.
+    if (repair || short_changes.size() > 4096)
+        repaint(v4_cidr(0, 0));
+    else
+        for (const ListEntry *e : short_changes)
+            repaint(e->prefix);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 4. Record deletes.
