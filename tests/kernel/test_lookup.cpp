@@ -223,3 +223,23 @@ TEST_F(LookupTest, UpdateAfterOneThatDiedRepairsTheDerivedTables)
 }
 
 } // namespace
+
+namespace {
+
+// A Maps object keeps the lists it wrote last; another writer in between
+// (another command, the daemon) must make it read the tables again.
+TEST_F(LookupTest, ListsWrittenByAnotherMapsObjectAreSeen)
+{
+    rg::Maps &m1 = f_->maps();
+    m1.add_rule(rg::ListKind::block, rg::parse_cidr("198.18.1.0/24").cidr);
+    ASSERT_EQ(m1.read_view(rg::ListKind::block).size(), 1u);
+    rg::Maps m2 = rg::Maps::open(m1.pin_dir());
+    m2.add_rule(rg::ListKind::block, rg::parse_cidr("198.18.2.0/24").cidr);
+    EXPECT_EQ(m1.read_view(rg::ListKind::block).size(), 2u);
+    // And m1's next change keeps m2's prefix.
+    m1.add_rule(rg::ListKind::block, rg::parse_cidr("198.18.3.0/24").cidr);
+    EXPECT_EQ(m2.read_view(rg::ListKind::block).size(), 3u);
+    EXPECT_EQ(reason("198.18.2.1"), RG_DROP_BLOCKLIST);
+}
+
+} // namespace

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -168,6 +169,10 @@ public:
 private:
     Maps() = default;
     void write_lists(ListTables &tables, const ListSet &old, const ListSet &next);
+    // The merged lists as the kernel holds them: read from the tables, or the
+    // copy this process wrote last if rg_config.lists_gen says nobody wrote
+    // since (a daemon syncing feeds then skips reading a million entries).
+    std::shared_ptr<const ListSet> current_lists(const ListTables &tables) const;
     ApplyCounts replace_view(ListKind kind, ListTables &tables, const ListSet &old, const View &old_view,
                              const View &new_view, const Progress &progress);
     static Maps open_impl(const std::string &pin_dir, bool create, bool *created);
@@ -177,6 +182,8 @@ private:
 
     std::string pin_dir_;
     std::map<std::string, Fd> fds_;
+    mutable std::shared_ptr<const ListSet> lists_;  // see current_lists
+    mutable uint64_t lists_gen_ = 1;                // odd: lists_ not valid
     unsigned ncpus_ = 1;
 };
 

@@ -229,7 +229,7 @@ ListSet ListTables::read() const
     return sorted;
 }
 
-void ListTables::write(const ListSet &old, ListSet next, bool repair)
+ListSet ListTables::write(const ListSet &old, ListSet next, bool repair)
 {
     auto *classes = static_cast<struct rg_class *>(classes_.addr);
     auto *tbl24 = static_cast<uint32_t *>(tbl24_.addr);  // one entry per /24
@@ -437,9 +437,9 @@ void ListTables::write(const ListSet &old, ListSet next, bool repair)
         for (const ListEntry *e : *list)
             if (e->prefix.family == 4 && e->prefix.len <= 24)
                 short_changes.push_back(e);
-    // Past a few thousand changes one pass over all of rg_tbl24 is cheaper
+    // Past some tens of thousands of changes one pass over all of rg_tbl24 is cheaper
     // than a repaint per change.
-    if (repair || short_changes.size() > 4096)
+    if (repair || short_changes.size() > 65536)
         repaint(v4_cidr(0, 0));
     else
         for (const ListEntry *e : short_changes)
@@ -477,6 +477,7 @@ void ListTables::write(const ListSet &old, ListSet next, bool repair)
         for (int w = 0; w < 2; w++)
             if (load(&slots6[s].w[w]) != bits6[s].w[w])
                 store(&slots6[s].w[w], bits6[s].w[w]);
+    return next;
 }
 
 } // namespace rg

@@ -54,7 +54,8 @@ public:
     // what the change touches. Throws rg::Error when a table is full or
     // there are more distinct classes than RG_MAX_CLASSES; the tables are
     // then part way, and writing `old` back with repair puts them right.
-    void write(const ListSet &old, ListSet next, bool repair);
+    // Returns `next` with the class ids it got (what read() would give).
+    ListSet write(const ListSet &old, ListSet next, bool repair);
 
 private:
     struct Mapping {

@@ -32,9 +32,20 @@ void check_limits(ListKind kind, const View &view)
 
 } // namespace
 
+std::shared_ptr<const ListSet> Maps::current_lists(const ListTables &tables) const
+{
+    uint64_t gen = config().lists_gen;
+    if (!lists_ || gen != lists_gen_ || (gen & 1)) {
+        lists_ = std::make_shared<const ListSet>(tables.read());
+        lists_gen_ = gen;
+    }
+    return lists_;
+}
+
 View Maps::read_view(ListKind kind) const
 {
-    return list_view(ListTables(*this).read(), kind);
+    ListTables tables(*this);
+    return list_view(*current_lists(tables), kind);
 }
 
 // Writes `next` over `old` (both merged sets), marking the update in
@@ -46,8 +57,10 @@ void Maps::write_lists(ListTables &tables, const ListSet &old, const ListSet &ne
     bool repair = cfg.lists_gen & 1;
     cfg.lists_gen |= 1;
     write_config(cfg);
+    lists_.reset();
+    ListSet written;
     try {
-        tables.write(old, next, repair);
+        written = tables.write(old, next, repair);
     } catch (...) {
         // Put the old set back. If that fails too, the original error is
         // the one to report; the generation stays odd and the next update
@@ -68,6 +81,8 @@ void Maps::write_lists(ListTables &tables, const ListSet &old, const ListSet &ne
     cfg = config();
     cfg.lists_gen++;
     write_config(cfg);
+    lists_ = std::make_shared<const ListSet>(std::move(written));
+    lists_gen_ = cfg.lists_gen;
 }
 
 ApplyCounts Maps::replace_view(ListKind kind, ListTables &tables, const ListSet &old, const View &old_view,
@@ -87,7 +102,8 @@ ApplyCounts Maps::replace_view(ListKind kind, ListTables &tables, const ListSet 
 ApplyCounts Maps::apply_diff(ListKind kind, const ViewDiff &diff, const Progress &progress)
 {
     ListTables tables(*this);
-    ListSet old = tables.read();
+    std::shared_ptr<const ListSet> cur = current_lists(tables);
+    const ListSet &old = *cur;
     View old_view = list_view(old, kind), view = old_view;
     auto by_prefix = [](const ViewEntry &a, const ViewEntry &b) { return prefix_less(a.prefix, b.prefix); };
     for (const ViewEntry &u : diff.upserts) {
@@ -109,7 +125,8 @@ ApplyCounts Maps::replace_sources(ListKind kind, const std::vector<SourcePrefixe
                                   const Progress &progress)
 {
     ListTables tables(*this);
-    ListSet old = tables.read();
+    std::shared_ptr<const ListSet> cur = current_lists(tables);
+    const ListSet &old = *cur;
     View old_view = list_view(old, kind);
     std::vector<SourcePrefixes> sources = split_view(old_view);
     uint64_t replaced = ~keep_sources;
