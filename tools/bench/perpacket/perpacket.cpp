@@ -41,6 +41,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -159,11 +160,13 @@ int run_once(int prog_fd, const Bytes &pkt, uint32_t repeat, uint32_t *duration)
 }
 
 // One warm-up call (caches, the rate limiter's first, in-budget SYN), then
-// the timed calls.
-Timing measure(int prog_fd, const Bytes &pkt, const Options &opt)
+// after_warmup (e.g. reading counters), then the timed calls.
+Timing measure(int prog_fd, const Bytes &pkt, const Options &opt, const std::function<void()> &after_warmup = {})
 {
     Timing t;
     run_once(prog_fd, pkt, std::min<uint32_t>(opt.repeat, 10000), nullptr);
+    if (after_warmup)
+        after_warmup();
     for (unsigned i = 0; i < opt.calls; i++) {
         uint32_t d = 0;
         t.verdict = run_once(prog_fd, pkt, opt.repeat, &d);
@@ -369,9 +372,10 @@ private:
         include_ = tmpl;
         std::ofstream f(include_);
         for (const Case &c : cases())
-            if (!c.target.empty() && c.kind == Kind::block)
+            if (!c.target.empty() && c.kind == Kind::block) {
                 f << c.target << "\n";
-        targets_ = 4;
+                targets_++;
+            }
     }
 
     void run_size(size_t n)
@@ -410,18 +414,9 @@ private:
         Bytes pkt = syn(c);
         if (c.kind == Kind::ratelimited)
             rg.rate_limit(true);
-        // The warm-up call is not counted: count from just before the timed calls.
+        // Count from just before the timed calls, after the warm-up.
         uint64_t before = 0;
-        Timing t;
-        {
-            run_once(rg.prog_fd(), pkt, std::min<uint32_t>(opt_.repeat, 10000), nullptr);
-            before = rg.count(c.reason);
-            for (unsigned i = 0; i < opt_.calls; i++) {
-                uint32_t d = 0;
-                t.verdict = run_once(rg.prog_fd(), pkt, opt_.repeat, &d);
-                t.ns.push_back(d);
-            }
-        }
+        Timing t = measure(rg.prog_fd(), pkt, opt_, [&] { before = rg.count(c.reason); });
         uint64_t counted = rg.count(c.reason) - before;
         if (c.kind == Kind::ratelimited)
             rg.rate_limit(false);
