@@ -494,7 +494,8 @@ private:
                 out.push_back({{"case", c.id}, {"ratio", what}, {"value", value}, {"target", target},
                                {"met", met}, {"prefixes", big}});
             };
-            add("hit vs bare drop", v / (*drop)["ns_median"].get<double>(), "<= 3", v / (*drop)["ns_median"].get<double>() <= 3);
+            double vs_drop = v / (*drop)["ns_median"].get<double>();
+            add("hit vs bare drop", vs_drop, "<= 3", vs_drop <= 3);
             if (const json *ref = find("lpm-reference", c.id, big)) {
                 double r = (*ref)["ns_median"].get<double>() / v;
                 add("LPM reference / hit", r, ">= 4", r >= 4);
