@@ -27,37 +27,47 @@ struct {
 	__type(value, struct rg_config);
 } RG_MAP_CONFIG SEC(".maps");
 
+/* The compiled lists (see relayguard_abi.h), written by the controller
+ * through mmap. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, RG_ALLOW_MAX_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct rg_lpm4_key);
-	__type(value, struct rg_rule);
-} RG_MAP_ALLOW4 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RG_TBL24_GROUPS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct rg_tbl24_group);
+} RG_MAP_TBL24 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, RG_ALLOW_MAX_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct rg_lpm6_key);
-	__type(value, struct rg_rule);
-} RG_MAP_ALLOW6 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RG_PFX4_BUCKETS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct rg_pfx4_bucket);
+} RG_MAP_PFX4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, RG_BLOCK_MAX_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct rg_lpm4_key);
-	__type(value, struct rg_rule);
-} RG_MAP_BLOCK4 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RG_PFX6_BUCKETS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct rg_pfx6_bucket);
+} RG_MAP_PFX6 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, RG_BLOCK_MAX_ENTRIES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct rg_lpm6_key);
-	__type(value, struct rg_rule);
-} RG_MAP_BLOCK6 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RG_SLOTS6);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct rg_slot6);
+} RG_MAP_SLOTS6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RG_MAX_CLASSES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct rg_class);
+} RG_MAP_CLASSES SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -112,19 +122,157 @@ static __always_inline int port_protected(const struct rg_config *cfg, __be16 dp
 	return (cfg->port_bitmap[port >> 6] >> (port & 63)) & 1;
 }
 
-static __always_inline struct rg_rule *lookup_rule(void *map4, void *map6, const struct parsed *p)
+#define RG_READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+
+/* The class of the IPv4 prefix (addr, len) in rg_pfx4, 0 if absent. */
+static __always_inline __u32 pfx4_find(__u32 addr, __u32 len)
 {
-	if (p->family == 4) {
-		struct rg_lpm4_key k4 = { .prefixlen = 32 };
+	__u64 want = RG_PFX4_REC(addr, len, 0);
 
-		__builtin_memcpy(k4.addr, p->saddr, 4);
-		return bpf_map_lookup_elem(map4, &k4);
-	} else {
-		struct rg_lpm6_key k6 = { .prefixlen = 128 };
+	for (__u32 which = 0; which < 2; which++) {
+		__u32 b = rg_pfx4_bucket(addr, len, which);
+		struct rg_pfx4_bucket *bk = bpf_map_lookup_elem(&RG_MAP_PFX4, &b);
 
-		__builtin_memcpy(k6.addr, p->saddr, 16);
-		return bpf_map_lookup_elem(map6, &k6);
+		if (!bk)
+			return 0;
+#pragma unroll
+		for (int i = 0; i < RG_PFX4_BUCKET; i++) {
+			__u64 rec = RG_READ_ONCE(bk->rec[i]);
+
+			if ((rec & RG_PFX4_KEY_MASK) == want)
+				return RG_PFX4_CLASS(rec);
+		}
 	}
+	return 0;
+}
+
+static __always_inline __u32 classify4(const __u8 *saddr)
+{
+	__u32 addr, e, longer, g;
+	struct rg_tbl24_group *grp;
+
+	__builtin_memcpy(&addr, saddr, 4);
+	addr = bpf_ntohl(addr);
+	g = (addr >> 8) / RG_TBL24_PER_GROUP;
+	grp = bpf_map_lookup_elem(&RG_MAP_TBL24, &g);
+	if (!grp)
+		return 0;
+	e = RG_READ_ONCE(grp->e[(addr >> 8) & (RG_TBL24_PER_GROUP - 1)]);
+	longer = e >> RG_T24_LONG_SHIFT;
+	if (longer) {
+#pragma unroll
+		for (int len = 32; len > 24; len--) {
+			__u32 cls;
+
+			if (!(longer & (1u << (len - 25))))
+				continue;
+			cls = pfx4_find(addr & (0xffffffffu << (32 - len)), len);
+			if (cls)
+				return cls;
+		}
+	}
+	return RG_T24_CLASS(e);
+}
+
+/* The class of the IPv6 prefix (hi, lo, len) in rg_pfx6, 0 if absent. */
+static __always_inline __u32 pfx6_find(__u64 hi, __u64 lo, __u32 len)
+{
+	for (__u32 which = 0; which < 2; which++) {
+		__u32 b = rg_pfx6_bucket(hi, lo, len, which);
+		struct rg_pfx6_bucket *bk = bpf_map_lookup_elem(&RG_MAP_PFX6, &b);
+
+		if (!bk)
+			return 0;
+#pragma unroll
+		for (int i = 0; i < RG_PFX6_BUCKET; i++) {
+			struct rg_pfx6_rec *r = &bk->rec[i];
+			__u32 meta = RG_READ_ONCE(r->meta);
+
+			if (!(meta & RG_PFX6_VALID) || RG_PFX6_LEN(meta) != len)
+				continue;
+			if (RG_READ_ONCE(r->hi) == hi && RG_READ_ONCE(r->lo) == lo &&
+			    RG_READ_ONCE(r->meta) == meta)
+				return RG_PFX6_CLASS(meta);
+		}
+	}
+	return 0;
+}
+
+/* Index of the lowest set bit of a non-zero word (BPF has no ctz). */
+static __always_inline __u32 lowest_bit(__u64 m)
+{
+	__u32 n = 0;
+
+	m &= -m;
+	if (m & 0xffffffff00000000ull) n += 32;
+	if (m & 0xffff0000ffff0000ull) n += 16;
+	if (m & 0xff00ff00ff00ff00ull) n += 8;
+	if (m & 0xf0f0f0f0f0f0f0f0ull) n += 4;
+	if (m & 0xccccccccccccccccull) n += 2;
+	if (m & 0xaaaaaaaaaaaaaaaaull) n += 1;
+	return n;
+}
+
+struct probe6 {
+	__u64 hi, lo;
+	__u64 w[2];   /* lengths still to probe, as in struct rg_slot6 */
+	__u32 cls;
+};
+
+/* One bpf_loop step: probes the longest length left; stops on a hit or when
+ * none is left. (A plain loop over up to 128 lengths is too much for the
+ * verifier.) */
+static long probe6_step(__u32 index, void *data)
+{
+	struct probe6 *p = data;
+	__u32 w = p->w[0] ? 0 : 1, bit, len;
+	__u64 h = p->hi, l = p->lo;
+
+	(void)index;
+	if (!p->w[w])
+		return 1;
+	bit = lowest_bit(p->w[w]);
+	p->w[w] &= p->w[w] - 1;
+	len = (w ? 64 : 128) - bit;
+	if (len > 64) {
+		l &= ~0ull << (128 - len);
+	} else {
+		h &= ~0ull << (64 - len);
+		l = 0;
+	}
+	p->cls = pfx6_find(h, l, len);
+	return p->cls ? 1 : 0;
+}
+
+static __always_inline __u32 classify6(const __u8 *saddr)
+{
+	struct probe6 p = {};
+	struct rg_slot6 *slot;
+	__u32 s;
+
+	__builtin_memcpy(&p.hi, saddr, 8);
+	__builtin_memcpy(&p.lo, saddr + 8, 8);
+	p.hi = bpf_be64_to_cpu(p.hi);
+	p.lo = bpf_be64_to_cpu(p.lo);
+	s = rg_slot6_index(p.hi);
+	slot = bpf_map_lookup_elem(&RG_MAP_SLOTS6, &s);
+	if (!slot)
+		return 0;
+	p.w[0] = RG_READ_ONCE(slot->w[0]);
+	p.w[1] = RG_READ_ONCE(slot->w[1]);
+	if (p.w[0] || p.w[1])
+		bpf_loop(128, probe6_step, &p, 0);
+	return p.cls ? p.cls : RG_READ_ONCE(slot->cls0);
+}
+
+/* The class of the longest listed prefix containing the source, or NULL. */
+static __always_inline struct rg_class *classify(const struct parsed *p)
+{
+	__u32 cls = p->family == 4 ? classify4(p->saddr) : classify6(p->saddr);
+
+	if (!cls)
+		return NULL;
+	return bpf_map_lookup_elem(&RG_MAP_CLASSES, &cls);
 }
 
 /* Counts a blocklist hit for every source of its entry: dropped for the
@@ -166,7 +314,7 @@ int relayguard_xdp(struct xdp_md *ctx)
 	struct parsed p = {};
 	struct rate_ctx rate = {};
 	struct rg_config *cfg;
-	struct rg_rule *rule;
+	struct rg_class *cls;
 	struct rg_ban *ban;
 	__u32 zero = 0;
 	__u64 now;
@@ -192,12 +340,12 @@ int relayguard_xdp(struct xdp_md *ctx)
 	if (!cfg || !port_protected(cfg, p.dport))
 		return finish(RG_PASS_UNPROTECTED, bytes, 0);
 
-	if (lookup_rule(&RG_MAP_ALLOW4, &RG_MAP_ALLOW6, &p))
+	cls = classify(&p);
+	if (cls && cls->allow)
 		return finish(RG_PASS_ALLOWLIST, bytes, p.syn);
 	monitor = cfg->flags & RG_CFG_MONITOR;
-	rule = lookup_rule(&RG_MAP_BLOCK4, &RG_MAP_BLOCK6, &p);
-	if (rule) {
-		__u64 sources = rule->sources, shadow = cfg->shadow_sources;
+	if (cls && cls->block) {
+		__u64 sources = cls->block, shadow = cfg->shadow_sources;
 		/* An entry listed only by shadow sources does not drop: the
 		 * packet goes on to the checks below as if it were unlisted. */
 		int enforced = (sources & ~shadow) != 0;

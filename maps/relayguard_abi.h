@@ -17,15 +17,16 @@
 
 #include <linux/types.h>
 
-#define RG_ABI_VERSION 5
+#define RG_ABI_VERSION 6
 
 /* Map names: the BPF declarations use these identifiers, the controller uses
  * RG_STR(name) for pin paths and lookups. Max 15 characters (BPF_OBJ_NAME_LEN). */
 #define RG_MAP_CONFIG rg_config
-#define RG_MAP_ALLOW4 rg_allow4
-#define RG_MAP_ALLOW6 rg_allow6
-#define RG_MAP_BLOCK4 rg_block4
-#define RG_MAP_BLOCK6 rg_block6
+#define RG_MAP_TBL24  rg_tbl24
+#define RG_MAP_PFX4   rg_pfx4
+#define RG_MAP_PFX6   rg_pfx6
+#define RG_MAP_SLOTS6 rg_slots6
+#define RG_MAP_CLASSES rg_classes
 #define RG_MAP_STATS  rg_stats
 #define RG_MAP_IFACES rg_ifaces
 #define RG_MAP_RATE   rg_rate
@@ -38,10 +39,11 @@
 #define RG_STR_(x) #x
 #define RG_STR(x) RG_STR_(x)
 
-/* Sizes (max_entries). Rule maps are LPM tries allocated on demand
- * (BPF_F_NO_PREALLOC), so the limits bound memory, they do not reserve it. */
+/* Sizes. The list limits are per address family and checked by the
+ * controller; the tables below are sized so that they always fit. */
 #define RG_ALLOW_MAX_ENTRIES (64 * 1024)
 #define RG_BLOCK_MAX_ENTRIES (1024 * 1024)
+#define RG_BLOCK6_MAX_ENTRIES (256 * 1024)
 /* Rate state is soft: a fixed, set-associative table (struct rg_rate_set) in
  * which a new source replaces the way of its set that loses least by being
  * forgotten, so a flood of spoofed sources displaces only other rate state.
@@ -113,6 +115,10 @@ struct rg_config {
 	__u64 shadow_sources;            /* source bits that count would-drops and never drop:
 					    an entry drops only if it has a bit outside this set */
 	__u64 port_bitmap[RG_PORT_WORDS]; /* bit p set: TCP destination port p is protected */
+	__u64 lists_gen;                 /* bumped by every list update; odd while one is
+					    writing (the controller only: a leftover odd value
+					    means an update died and the derived tables
+					    are recomputed in full by the next one) */
 };
 
 /* A source aggregated to a prefix (rate state, escalation state). The address
@@ -203,7 +209,7 @@ struct rg_esc_state {
 	__u32 pad;
 };
 
-/* LPM-trie keys. prefixlen first, address in network byte order. */
+/* LPM-trie keys (bans). prefixlen first, address in network byte order. */
 struct rg_lpm4_key {
 	__u32 prefixlen;
 	__u8 addr[4];
@@ -214,16 +220,128 @@ struct rg_lpm6_key {
 	__u8 addr[16];
 };
 
-/* Rule value (allowlist and blocklist): which sources list the prefix.
- * Bit 0 is the manual list (`relayguard block add`), bit 1 the daemon's config
- * file, other bits are feeds. */
+/* Source bits of the lists. Bit 0 is the manual list (`relayguard block
+ * add`), bit 1 the daemon's config file, other bits are feeds. */
 #define RG_SOURCE_MANUAL 0
 #define RG_SOURCE_CONFIG 1  /* the daemon's config file ([filter] allow/block) */
 #define RG_FIRST_FEED_SOURCE 2  /* feeds own bits 2..RG_MAX_SOURCES-1 */
 #define RG_MAX_SOURCES 64
-struct rg_rule {
-	__u64 sources;
+
+/*
+ * The compiled allow and block lists: one lookup answers both.
+ *
+ * The controller merges both lists into one set of prefixes. Every prefix P
+ * gets a class: the sources of the allowlist and of the blocklist that list
+ * some prefix containing P (what a longest-prefix match in each list would
+ * answer at P). For an address, the class of the longest prefix containing
+ * it answers "allowlisted?" (allow != 0, which always wins) and "which block
+ * sources list it?" (block). Classes are deduplicated and never change while
+ * a table refers to them.
+ *
+ * Lookup, IPv4: rg_tbl24 has one entry per /24: the class of the longest
+ * prefix of length <= 24 containing it, and a bit per length 25..32 for which
+ * a longer prefix lies inside that /24. Only those lengths are probed, longest
+ * first, in rg_pfx4, a hash table of prefixes. IPv6: rg_slots6, indexed by a
+ * hash of the first 32 bits, has a bit per prefix length present among the
+ * prefixes touching that /32; those lengths are probed, longest first, in
+ * rg_pfx6. Both prefix tables hold every prefix of the merged set (the
+ * IPv4 ones of length <= 24 too, never probed there), so they are also the
+ * controller's record of what is listed.
+ *
+ * All five are mmapable arrays the controller writes directly, in an order
+ * that never leaves a prefix listed before and after an update unmatched
+ * (see userspace/lib/list_table.cpp). A prefix table record is published by
+ * one aligned store of the word holding its valid bit.
+ */
+#define RG_MAX_CLASSES 65536        /* class 0: no prefix */
+struct rg_class {
+	__u64 allow;  /* allowlist sources listing a prefix containing it */
+	__u64 block;  /* blocklist sources listing a prefix containing it */
 };
+
+#define RG_TBL24_PER_GROUP 16
+#define RG_TBL24_GROUPS ((1u << 24) / RG_TBL24_PER_GROUP)
+#define RG_T24_CLASS(e) ((e) & 0xffffu)
+#define RG_T24_LONG_SHIFT 24        /* bit 24 + (len - 25): length len is inside */
+struct rg_tbl24_group {
+	__u32 e[RG_TBL24_PER_GROUP];    /* the entries of 16 consecutive /24s */
+};
+
+/* rg_pfx4: two-choice hashing, 8 records per bucket; a prefix lives in one
+ * of its two buckets. Record: valid bit, class, length, address (host byte
+ * order, masked to the length). */
+#define RG_PFX4_BUCKET 8
+#define RG_PFX4_BUCKETS (1u << 18)
+#define RG_PFX4_VALID (1ull << 63)
+#define RG_PFX4_KEY_MASK (RG_PFX4_VALID | 0xffffffffffull)  /* valid, length, address */
+#define RG_PFX4_REC(addr, len, cls) (RG_PFX4_VALID | ((__u64)(cls) << 40) | ((__u64)(len) << 32) | (__u64)(addr))
+#define RG_PFX4_CLASS(rec) ((__u32)((rec) >> 40) & 0xffffu)
+struct rg_pfx4_bucket {
+	__u64 rec[RG_PFX4_BUCKET];
+};
+
+/* rg_pfx6: as rg_pfx4 with 4 records per bucket. The address is two host
+ * order halves masked to the length; meta (valid bit, length, class) is
+ * written last when a record is added and cleared first when it is removed,
+ * and a reader takes a record only if meta reads the same before and after
+ * the address. */
+#define RG_PFX6_BUCKET 4
+#define RG_PFX6_BUCKETS (1u << 18)
+#define RG_PFX6_VALID (1u << 31)
+#define RG_PFX6_META(len, cls) (RG_PFX6_VALID | ((__u32)(len) << 16) | (__u32)(cls))
+#define RG_PFX6_LEN(meta) (((meta) >> 16) & 0xffu)
+#define RG_PFX6_CLASS(meta) ((meta) & 0xffffu)
+struct rg_pfx6_rec {
+	__u64 hi;
+	__u64 lo;
+	__u32 meta;
+	__u32 pad;
+	__u64 pad2;
+};
+struct rg_pfx6_bucket {
+	struct rg_pfx6_rec rec[RG_PFX6_BUCKET];
+};
+
+/* rg_slots6: w[0] bit i is length 128 - i, w[1] bit i length 64 - i; cls0
+ * is the class of ::/0 if that is listed (the same in every slot). */
+#define RG_SLOTS6 (1u << 16)
+struct rg_slot6 {
+	__u64 w[2];
+	__u32 cls0;
+	__u32 pad;
+};
+
+/* Hashes shared by the program and the controller. */
+static inline __u32 rg_mix32(__u32 x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352du;
+	x ^= x >> 15;
+	x *= 0x846ca68bu;
+	x ^= x >> 16;
+	return x;
+}
+
+static inline __u32 rg_pfx4_bucket(__u32 addr, __u32 len, __u32 which)
+{
+	return rg_mix32(addr ^ rg_mix32(len + (which << 8))) & (RG_PFX4_BUCKETS - 1);
+}
+
+static inline __u32 rg_pfx6_bucket(__u64 hi, __u64 lo, __u32 len, __u32 which)
+{
+	__u32 h = rg_mix32(len + (which << 8));
+
+	h = rg_mix32(h ^ (__u32)lo);
+	h = rg_mix32(h ^ (__u32)(lo >> 32));
+	h = rg_mix32(h ^ (__u32)hi);
+	h = rg_mix32(h ^ (__u32)(hi >> 32));
+	return h & (RG_PFX6_BUCKETS - 1);
+}
+
+static inline __u32 rg_slot6_index(__u64 hi)
+{
+	return rg_mix32((__u32)(hi >> 32)) & (RG_SLOTS6 - 1);
+}
 
 /* Feed registry: an ARRAY of RG_MAX_SOURCES entries indexed by source bit,
  * written only by the controller (the program never reads it). It holds each
@@ -333,7 +451,7 @@ struct rg_iface {
 #endif
 RG_ASSERT_LAYOUT(sizeof(struct rg_rate_config) == 48, "rg_rate_config layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_rate_config, prefix4) == 44, "rg_rate_config.prefix4 offset");
-RG_ASSERT_LAYOUT(sizeof(struct rg_config) == 64 + 8 * RG_PORT_WORDS, "rg_config layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_config) == 72 + 8 * RG_PORT_WORDS, "rg_config layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, rate) == 8, "rg_config.rate offset");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, shadow_sources) == 56, "rg_config.shadow_sources offset");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, port_bitmap) == 64, "rg_config.port_bitmap offset");
@@ -355,7 +473,13 @@ RG_ASSERT_LAYOUT(sizeof(struct rg_esc_state) == 16, "rg_esc_state layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_lpm4_key) == 8, "rg_lpm4_key layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_lpm6_key) == 20, "rg_lpm6_key layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_lpm6_key, addr) == 4, "rg_lpm6_key.addr offset");
-RG_ASSERT_LAYOUT(sizeof(struct rg_rule) == 8, "rg_rule layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_class) == 16, "rg_class layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_tbl24_group) == 64, "rg_tbl24_group layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_pfx4_bucket) == 64, "rg_pfx4_bucket layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_pfx6_rec) == 32, "rg_pfx6_rec layout");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_pfx6_rec, meta) == 16, "rg_pfx6_rec.meta offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_pfx6_bucket) == 128, "rg_pfx6_bucket layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_slot6) == 24, "rg_slot6 layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_counter) == 24, "rg_counter layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_iface) == 40, "rg_iface layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_iface, name) == 24, "rg_iface.name offset");

@@ -6,6 +6,7 @@ pkgs=(
   libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libcurl4-openssl-dev
   iproute2 util-linux
+  python3 python3-matplotlib time ipset nftables  # tools/bench (run, controlplane, chart)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -49,8 +49,8 @@ TEST_F(MapsTest, CreateMakesEveryMapWithDefaultsAndReopenReusesThem)
         EXPECT_EQ(m.config().abi_version, uint32_t(RG_ABI_VERSION));
         m.add_rule(rg::ListKind::block, cidr("192.0.2.0/24"));
     }
-    for (const char *name : {RG_STR(RG_MAP_CONFIG), RG_STR(RG_MAP_ALLOW4), RG_STR(RG_MAP_ALLOW6),
-                             RG_STR(RG_MAP_BLOCK4), RG_STR(RG_MAP_BLOCK6), RG_STR(RG_MAP_STATS),
+    for (const char *name : {RG_STR(RG_MAP_CONFIG), RG_STR(RG_MAP_TBL24), RG_STR(RG_MAP_PFX4),
+                             RG_STR(RG_MAP_PFX6), RG_STR(RG_MAP_SLOTS6), RG_STR(RG_MAP_CLASSES), RG_STR(RG_MAP_STATS),
                              RG_STR(RG_MAP_IFACES), RG_STR(RG_MAP_FEEDS)})
         EXPECT_TRUE(std::filesystem::exists(pin(name))) << name;
     rg::Maps again = rg::Maps::open_or_create(fs_->pin_dir(), &created);
@@ -62,21 +62,20 @@ TEST_F(MapsTest, CreateMakesEveryMapWithDefaultsAndReopenReusesThem)
 TEST_F(MapsTest, IncompatiblePinnedMapIsRefusedByName)
 {
     { rg::Maps::open_or_create(fs_->pin_dir()); }
-    // Replace the blocklist with a map of another value size, as an
+    // Replace the IPv4 prefix table with a map of another value size, as an
     // incompatible build would have pinned it.
-    ASSERT_EQ(unlink(pin(RG_STR(RG_MAP_BLOCK4)).c_str()), 0);
-    LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
-    int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "rg_block4", sizeof(rg_lpm4_key), 16,
-                            RG_BLOCK_MAX_ENTRIES, &opts);
+    ASSERT_EQ(unlink(pin(RG_STR(RG_MAP_PFX4)).c_str()), 0);
+    LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+    int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "rg_pfx4", sizeof(__u32), 16, RG_PFX4_BUCKETS, &opts);
     ASSERT_GE(fd, 0);
-    ASSERT_EQ(bpf_obj_pin(fd, pin(RG_STR(RG_MAP_BLOCK4)).c_str()), 0);
+    ASSERT_EQ(bpf_obj_pin(fd, pin(RG_STR(RG_MAP_PFX4)).c_str()), 0);
     close(fd);
     try {
         rg::Maps::open(fs_->pin_dir());
         FAIL() << "an incompatible map was accepted";
     } catch (const rg::Error &e) {
         std::string msg = e.what();
-        EXPECT_NE(msg.find("rg_block4"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("rg_pfx4"), std::string::npos) << msg;
         EXPECT_NE(msg.find("value size 16"), std::string::npos) << msg;
         EXPECT_NE(msg.find("incompatible"), std::string::npos) << msg;
     }

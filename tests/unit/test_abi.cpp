@@ -170,8 +170,8 @@ TEST(AbiFlags, NamesAgreeWithVerdicts)
 
 TEST(AbiNames, MapNamesFitAndAreDistinct)
 {
-    const std::string names[] = {RG_STR(RG_MAP_CONFIG), RG_STR(RG_MAP_ALLOW4), RG_STR(RG_MAP_ALLOW6),
-                                 RG_STR(RG_MAP_BLOCK4), RG_STR(RG_MAP_BLOCK6), RG_STR(RG_MAP_STATS),
+    const std::string names[] = {RG_STR(RG_MAP_CONFIG), RG_STR(RG_MAP_TBL24), RG_STR(RG_MAP_PFX4),
+                                 RG_STR(RG_MAP_PFX6),   RG_STR(RG_MAP_SLOTS6), RG_STR(RG_MAP_CLASSES), RG_STR(RG_MAP_STATS),
                                  RG_STR(RG_MAP_IFACES), RG_STR(RG_MAP_RATE),  RG_STR(RG_MAP_BANS4),
                                  RG_STR(RG_MAP_BANS6),  RG_STR(RG_MAP_ESC),   RG_STR(RG_MAP_FEEDS),
                                  RG_STR(RG_MAP_SRCSTATS)};
@@ -191,7 +191,7 @@ TEST(AbiSizes, Constants)
 {
     EXPECT_EQ(RG_PORT_WORDS * 64, 65536);
     EXPECT_EQ(RG_IFNAMSIZ, IF_NAMESIZE);
-    EXPECT_EQ(size_t(RG_MAX_SOURCES), 8 * sizeof(rg_rule::sources));
+    EXPECT_EQ(size_t(RG_MAX_SOURCES), 8 * sizeof(rg_class::block));
     EXPECT_LT(RG_SOURCE_MANUAL, RG_MAX_SOURCES);
     EXPECT_GT(RG_MAX_PORTS, 0);
     EXPECT_GE(RG_MAX_IFACES, 2);  // slot 0 is reserved
@@ -212,7 +212,7 @@ TEST(AbiSizes, RgConfig)
     EXPECT_EQ(offsetof(rg_config, port_bitmap), 2 * sizeof(__u32) + sizeof(rg_rate_config) + sizeof(__u64));
     EXPECT_EQ(sizeof(rg_config::port_bitmap), size_t(RG_PORT_WORDS) * sizeof(__u64));
     EXPECT_EQ(sizeof(rg_config),
-              2 * sizeof(__u32) + sizeof(rg_rate_config) + sizeof(__u64) + sizeof(rg_config::port_bitmap));
+              2 * sizeof(__u32) + sizeof(rg_rate_config) + sizeof(__u64) + sizeof(rg_config::port_bitmap) + sizeof(__u64));
 }
 
 TEST(AbiSizes, SourceCounters)
@@ -259,7 +259,7 @@ TEST(AbiSizes, LpmKeys)
 
 TEST(AbiSizes, RuleAndCounter)
 {
-    EXPECT_EQ(sizeof(rg_rule), sizeof(__u64));
+    EXPECT_EQ(sizeof(rg_class), 2 * sizeof(__u64));
     EXPECT_EQ(offsetof(rg_counter, packets), 0u);
     EXPECT_EQ(offsetof(rg_counter, bytes), sizeof(__u64));
     EXPECT_EQ(offsetof(rg_counter, syn), 2 * sizeof(__u64));

@@ -53,7 +53,7 @@ void validate_feed_def(const FeedDef &def);
 
 // One registry entry.
 struct Feed {
-    unsigned bit = 0;  // its source bit in rg_rule.sources
+    unsigned bit = 0;  // its source bit in rg_class.block
     struct rg_feed raw {};
     std::string name() const;
     FeedDef def() const;

@@ -154,12 +154,6 @@ void for_each_lpm_entry(int map_fd, uint8_t family, void *value,
         throw_errno("cannot iterate a prefix map", errno);
 }
 
-const char *rule_map(ListKind kind, uint8_t family)
-{
-    if (kind == ListKind::allow)
-        return family == 4 ? RG_STR(RG_MAP_ALLOW4) : RG_STR(RG_MAP_ALLOW6);
-    return family == 4 ? RG_STR(RG_MAP_BLOCK4) : RG_STR(RG_MAP_BLOCK6);
-}
 
 Maps Maps::open(const std::string &pin_dir)
 {
@@ -247,18 +241,15 @@ int Maps::fd(const char *map_name) const
 std::vector<Rule> Maps::rules(ListKind kind) const
 {
     std::vector<Rule> out;
-    for (uint8_t family : {uint8_t(4), uint8_t(6)}) {
-        struct rg_rule val {};
-        for_each_lpm_entry(fd(rule_map(kind, family)), family, &val,
-                           [&](const Cidr &c) { out.push_back({c, val.sources}); });
-    }
+    for (const ViewEntry &e : read_view(kind))
+        out.push_back({e.prefix, e.sources});
     std::sort(out.begin(), out.end(), [](const Rule &a, const Rule &b) { return a.cidr < b.cidr; });
     return out;
 }
 
 size_t Maps::rule_count(ListKind kind) const
 {
-    return rules(kind).size();
+    return read_view(kind).size();
 }
 
 struct rg_config Maps::config() const

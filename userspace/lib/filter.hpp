@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,10 @@ struct relayguard;
 struct bpf_object;
 
 namespace rg {
+
+class ListTables;
+struct ListEntry;
+using ListSet = std::vector<ListEntry>;
 
 inline constexpr const char *kDefaultPinDir = "/sys/fs/bpf/relayguard";
 
@@ -43,7 +48,7 @@ private:
     int fd_ = -1;
 };
 
-// Key bytes of a prefix for the LPM-trie maps (struct rg_lpm4_key/rg_lpm6_key).
+// Key bytes of a prefix for the LPM-trie maps (struct rg_lpm4_key/rg_lpm6_key: bans).
 std::vector<uint8_t> lpm_key(const Cidr &c);
 // Calls fn for every entry of an LPM-trie map of the given family, with the
 // entry's value read into *value (sized for the map's value).
@@ -52,8 +57,6 @@ void for_each_lpm_entry(int map_fd, uint8_t family, void *value,
 
 enum class ListKind { allow, block };
 const char *list_name(ListKind kind);
-// The map name of a list for one family.
-const char *rule_map(ListKind kind, uint8_t family);
 
 struct Rule {
     Cidr cidr;
@@ -103,12 +106,13 @@ public:
     const std::string &pin_dir() const { return pin_dir_; }
     int fd(const char *map_name) const;
 
-    // Rules. Each list (allow, block) holds the compiled view of its sources
+    // Rules. Each list (allow, block) is the compiled view of its sources
     // (compile_view): an entry's bitmap names every source whose list covers
     // it, so longest-prefix match gives all sources listing an address, and
-    // split_view reads every source's own list back. All changes go through
-    // replace_sources: read the table, change some sources' lists, compile,
-    // and write the diff (rules.cpp).
+    // split_view reads every source's own list back. The kernel holds both
+    // views merged (list_table.hpp). All changes go through replace_sources:
+    // read the tables, change some sources' lists, compile, merge, and write
+    // the difference (rules.cpp).
     //
     // add_rule puts a prefix on one source's list (false when that list
     // already covers it); del_rule takes an exact prefix off it (false when
@@ -120,10 +124,10 @@ public:
     std::vector<Rule> rules(ListKind kind) const;
     size_t rule_count(ListKind kind) const;
 
-    // The table as it is, in prefix order (batched reads).
+    // The list's view as the kernel holds it, in prefix order.
     View read_view(ListKind kind) const;
-    // Writes a diff with batched map operations: every upsert, in order,
-    // then every delete, in order (see diff_views for why that leaves no gap).
+    // Applies a diff to the list's view (upserts set entries, deletes remove
+    // them) and writes the result without an enforcement gap.
     ApplyCounts apply_diff(ListKind kind, const ViewDiff &diff, const Progress &progress = {});
     // Replaces the lists of the given sources (an empty list removes the
     // source), keeps every other source's list as split_view reads it if its
@@ -164,6 +168,13 @@ public:
 
 private:
     Maps() = default;
+    void write_lists(ListTables &tables, const ListSet &old, const ListSet &next);
+    // The merged lists as the kernel holds them: read from the tables, or the
+    // copy this process wrote last if rg_config.lists_gen says nobody wrote
+    // since (a daemon syncing feeds then skips reading a million entries).
+    std::shared_ptr<const ListSet> current_lists(const ListTables &tables) const;
+    ApplyCounts replace_view(ListKind kind, ListTables &tables, const ListSet &old, const View &old_view,
+                             const View &new_view, const Progress &progress);
     static Maps open_impl(const std::string &pin_dir, bool create, bool *created);
     void write_config(const struct rg_config &cfg);
     std::vector<struct rg_counter> read_percpu(uint32_t key) const;
@@ -171,6 +182,8 @@ private:
 
     std::string pin_dir_;
     std::map<std::string, Fd> fds_;
+    mutable std::shared_ptr<const ListSet> lists_;  // see current_lists
+    mutable uint64_t lists_gen_ = 1;                // odd: lists_ not valid
     unsigned ncpus_ = 1;
 };
 
