@@ -10,7 +10,7 @@
  *
  * Invariants:
  *  - rate state is soft (a fixed set-associative table, see struct
- *    rg_rate_entry): losing an entry only refills that source's bucket; bans
+ *    rg_rate_set): losing an entry only refills that source's bucket; bans
  *    are in their own tables, which nothing evicts;
  *  - a ban ends when the program sees now >= expires_ns, with or without a
  *    controller; an expired entry never hides a broader live ban behind it
@@ -33,7 +33,7 @@
 const volatile __u8 rg_test_clock = 0;
 __u64 rg_test_now = 0;
 
-/* The rate table (see struct rg_rate_entry): preallocated, so charging a SYN
+/* The rate table (see struct rg_rate_set): preallocated, so charging a SYN
  * allocates nothing and takes no lock, whatever the number of sources. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -313,16 +313,18 @@ static __always_inline __u64 rate_hash(const union rate_key *k, __u64 seed)
 }
 
 /* 1 when x < y (unsigned), computed without a branch: BPF has no conditional
- * move, and which way of a set is stalest is random, so a compare-and-branch
- * per way would mispredict on most SYNs of a spoofed flood. */
+ * move, and which way of a set is stalest is random under a spoofed flood, so
+ * a compare-and-branch per way would often mispredict. */
 static __always_inline __u64 rate_lt(__u64 x, __u64 y)
 {
 	return ((~x & y) | ((~x | y) & (x - y))) >> 63;
 }
 
-/* How much forgetting a way costs: nothing for a free way or a full bucket
- * (tat in the past); otherwise ranked by tat, with a source in an over-budget
- * episode ahead of every source that is within budget. Branch-free. */
+/* The eviction score of a way, lowest first out: 0 for a free way, else its
+ * tat (a source whose tat is past has a full bucket and loses nothing by
+ * being forgotten; the more budget spent, the later its tat), plus burst_ns
+ * for a source in an over-budget episode, which puts it after every source
+ * within budget. Branch-free. */
 static __always_inline __u64 rate_score(__u64 tag, __u64 tat, const struct rg_rate_config *rc)
 {
 	__u64 taken = (tag | -tag) >> 63;  /* 1 when tag != 0 */
@@ -340,9 +342,12 @@ static __always_inline __u64 rate_score(__u64 tag, __u64 tat, const struct rg_ra
  * meanwhile wins), then its tag is swapped for ours (compare-and-swap, so two
  * CPUs never take one way for different sources). A full bucket and tat 0
  * charge alike, so a SYN of our source on another CPU that finds the tag
- * before the claiming CPU is done is charged correctly; only its counter
- * increments can be lost to the overwrite, and only when the way had an
- * occupant. */
+ * before the claiming CPU is done is charged correctly. What racing CPUs can
+ * still get wrong, each at most once per CPU per replacement: a SYN of the
+ * evicted source already past its tag check charges the new source; counter
+ * increments made between the claim and the caller's counter reset are lost;
+ * two CPUs missing the same new source at once can give it two ways (one
+ * extra token). */
 static __always_inline int rate_way(struct rg_rate_set *set, __u64 tag, const struct rg_rate_config *rc,
 				    __u64 now, int *claimed, int *reset)
 {
