@@ -6,6 +6,8 @@ pkgs=(
   libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libcurl4-openssl-dev
   iproute2 util-linux
+  # tools/bench/flood: the peers it compares with, veth counters, the driver
+  python3 nftables ipset iptables ethtool
 )
 missing=()
 for p in "${pkgs[@]}"; do
