@@ -30,7 +30,9 @@ struct rgf_gen_config {
 	__u32 list;       /* 1: sources from rgf_sources; 0: a range */
 	__u32 range_base; /* range mode: host-order value of the varied 32-bit word for index 0 */
 	__u32 vary_word;  /* range mode, IPv6: which 32-bit word of the source varies (0-3) */
-	__u32 csum_tcp;   /* ~template tcp check + sum of ~template source words (unfolded) */
+	__u32 sport_base; /* TCP source port of the first frame */
+	__u32 sport_count; /* source ports cycled through (1: fixed port) */
+	__u32 csum_tcp;   /* ~template tcp check + sum of ~template words that vary (unfolded) */
 	__u32 csum_ip;    /* the same for the IPv4 header checksum (IPv4 only) */
 };
 

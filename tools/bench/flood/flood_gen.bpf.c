@@ -20,6 +20,7 @@
 const volatile struct rgf_gen_config cfg = {};
 
 __u32 rgf_next = 0;  /* index of the next source */
+__u32 rgf_next_port = 0;  /* offset of the next source port */
 __u64 rgf_frames = 0;  /* frames handed to bpf_redirect() */
 
 struct {
@@ -52,6 +53,20 @@ int rgf_gen(struct xdp_md *ctx)
 	__u32 w[4];
 
 	rgf_next = i + 1 >= cfg.count ? 0 : i + 1;
+	__u32 port_sum = 0;
+	struct tcphdr *th = data + RGF_ETH_LEN + (cfg.family == 4 ? RGF_IP4_LEN : RGF_IP6_LEN);
+
+	if ((void *)th + RGF_TCP_LEN > end)
+		return XDP_ABORTED;
+	if (cfg.sport_count > 1) {
+		/* Every frame its own 4-tuple, as in a real SYN flood: a listener
+		 * that sees it makes a request socket per SYN. */
+		__u32 p = rgf_next_port;
+
+		rgf_next_port = p + 1 >= cfg.sport_count ? 0 : p + 1;
+		th->source = bpf_htons((__u16)(cfg.sport_base + p));
+		port_sum = th->source;
+	}
 
 	if (cfg.list) {
 		struct rgf_source *s = bpf_map_lookup_elem(&RGF_GEN_MAP_SOURCES, &i);
@@ -71,7 +86,7 @@ int rgf_gen(struct xdp_md *ctx)
 		src = cfg.list ? w[0] : bpf_htonl(cfg.range_base + i);
 		ip->saddr = src;
 		ip->check = csum_finish(cfg.csum_ip + words32(src));
-		tcp->check = csum_finish(cfg.csum_tcp + words32(src));
+		tcp->check = csum_finish(cfg.csum_tcp + port_sum + words32(src));
 	} else {
 		struct ipv6hdr *ip6 = data + RGF_ETH_LEN;
 		struct tcphdr *tcp = data + RGF_ETH_LEN + RGF_IP6_LEN;
@@ -84,7 +99,7 @@ int rgf_gen(struct xdp_md *ctx)
 			saddr[1] = w[1];
 			saddr[2] = w[2];
 			saddr[3] = w[3];
-			tcp->check = csum_finish(cfg.csum_tcp + words32(w[0]) + words32(w[1]) +
+			tcp->check = csum_finish(cfg.csum_tcp + port_sum + words32(w[0]) + words32(w[1]) +
 						 words32(w[2]) + words32(w[3]));
 		} else {
 			/* One 32-bit word varies (e.g. word 1 gives every frame its own
@@ -92,7 +107,7 @@ int rgf_gen(struct xdp_md *ctx)
 			__u32 v = bpf_htonl(cfg.range_base + i);
 
 			saddr[cfg.vary_word & 3] = v;
-			tcp->check = csum_finish(cfg.csum_tcp + words32(v));
+			tcp->check = csum_finish(cfg.csum_tcp + port_sum + words32(v));
 		}
 	}
 	rgf_frames++;

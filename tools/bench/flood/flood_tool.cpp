@@ -163,7 +163,8 @@ struct Template {
 // `vary_off` on (a whole address, or one 32-bit word): the precomputed bases
 // take exactly those out.
 Template build_template(const std::array<uint8_t, 6> &dmac, const std::array<uint8_t, 6> &smac, const Addr &src,
-                        const Addr &dst, uint16_t sport, uint16_t dport, size_t vary_off, size_t vary_len)
+                        const Addr &dst, uint16_t sport, uint16_t dport, size_t vary_off, size_t vary_len,
+                        bool vary_port)
 {
     const bool v4 = src.family == 4;
     const size_t ip_len = v4 ? RGF_IP4_LEN : RGF_IP6_LEN;
@@ -215,6 +216,8 @@ Template build_template(const std::array<uint8_t, 6> &dmac, const std::array<uin
     uint16_t tcheck = static_cast<uint16_t>(~fold(sum));
     std::memcpy(tcp + 16, &tcheck, 2);
     t.csum_tcp = csum_base(tcheck, ip + src_off + vary_off, vary_len);
+    if (vary_port)
+        t.csum_tcp = fold(t.csum_tcp + static_cast<uint16_t>(~static_cast<uint16_t>(sp)));
 
     if (v4) {
         uint16_t icheck = static_cast<uint16_t>(~fold(sum_words(ip, RGF_IP4_LEN)));
@@ -270,7 +273,8 @@ void install_stop_handlers()
 struct GenOptions {
     std::string ifname, dst_mac, dst, sources, range;
     uint32_t range_count = 0, vary_word = 3;
-    uint16_t sport = 40000, dport = 25;
+    uint16_t sport = 1024, dport = 25;
+    uint32_t sports = 64511;
     uint32_t packets = 1000000, batch = 64;
     double seconds = 0;
     int cpu = -1;
@@ -308,7 +312,8 @@ int cmd_gen(const GenOptions &o)
     // Every address of a list is written whole; a range varies one 32-bit word.
     const bool whole6 = dst.family == 6 && !list.empty();
     const size_t vary_off = dst.family == 4 || whole6 ? 0 : 4 * o.vary_word;
-    const Template t = build_template(dmac, smac, first, dst, o.sport, o.dport, vary_off, whole6 ? 16 : 4);
+    const Template t =
+        build_template(dmac, smac, first, dst, o.sport, o.dport, vary_off, whole6 ? 16 : 4, o.sports > 1);
 
     flood_gen *skel = flood_gen__open();
     if (!skel)
@@ -320,6 +325,10 @@ int cmd_gen(const GenOptions &o)
     cfg->list = list.empty() ? 0 : 1;
     cfg->range_base = range_base;
     cfg->vary_word = o.vary_word;
+    cfg->sport_base = o.sport;
+    cfg->sport_count = o.sports;
+    if (uint64_t(o.sport) + o.sports - 1 > 65535)
+        fail("--sport + --sports goes past port 65535");
     cfg->csum_tcp = t.csum_tcp;
     cfg->csum_ip = t.csum_ip;
     bpf_map__set_max_entries(skel->maps.rgf_sources, list.empty() ? 1 : count);
@@ -645,7 +654,10 @@ int main(int argc, char **argv)
                     "IPv6 range: the 32-bit word of the address that varies (3: the last; 1: one source per /64)")
         ->capture_default_str()
         ->check(CLI::Range(0, 3));
-    gen->add_option("--sport", g.sport, "TCP source port")->capture_default_str();
+    gen->add_option("--sport", g.sport, "first TCP source port")->capture_default_str();
+    gen->add_option("--sports", g.sports, "source ports cycled through, from --sport (1: fixed)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 65535u));
     gen->add_option("--dport", g.dport, "TCP destination port")->capture_default_str();
     gen->add_option("--packets", g.packets, "frames per BPF_PROG_RUN call (its repeat count)")
         ->capture_default_str()
