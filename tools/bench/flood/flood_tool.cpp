@@ -17,7 +17,9 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -93,6 +95,65 @@ std::array<uint8_t, 6> parse_mac(const std::string &s)
     for (size_t i = 0; i < 6; i++)
         mac[i] = static_cast<uint8_t>(v[i]);
     return mac;
+}
+
+// The veth's own view of the redirected frames: tx_queue_N_xdp_xmit counts
+// frames ndo_xdp_xmit put into the peer's receive queue, _errors those it
+// refused (queue full, or the peer has no NAPI). Read on the sending end, the
+// counters belong to the peer's queues, so they count what was delivered to
+// the receiver whatever program (if any) runs there.
+struct XmitCounters {
+    uint64_t delivered = 0, refused = 0;
+};
+
+XmitCounters veth_xmit_counters(const std::string &ifname)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0)
+        fail("socket", errno);
+    auto ioc = [&](void *data) {
+        ifreq ifr{};
+        std::snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname.c_str());
+        ifr.ifr_data = static_cast<char *>(data);
+        if (ioctl(fd, SIOCETHTOOL, &ifr)) {
+            int err = errno;
+            close(fd);
+            fail("ethtool statistics of " + ifname, err);
+        }
+    };
+    // ethtool_sset_info ends in a flexible array: one __u32 per set asked for.
+    std::vector<uint8_t> sbuf(sizeof(ethtool_sset_info) + sizeof(uint32_t));
+    auto *sset = reinterpret_cast<ethtool_sset_info *>(sbuf.data());
+    sset->cmd = ETHTOOL_GSSET_INFO;
+    sset->sset_mask = 1ULL << ETH_SS_STATS;
+    ioc(sset);
+    const uint32_t n = sset->data[0];
+    std::vector<uint8_t> strings(sizeof(ethtool_gstrings) + n * ETH_GSTRING_LEN);
+    auto *gs = reinterpret_cast<ethtool_gstrings *>(strings.data());
+    gs->cmd = ETHTOOL_GSTRINGS;
+    gs->string_set = ETH_SS_STATS;
+    gs->len = n;
+    ioc(gs);
+    std::vector<uint8_t> stats(sizeof(ethtool_stats) + n * sizeof(uint64_t));
+    auto *st = reinterpret_cast<ethtool_stats *>(stats.data());
+    st->cmd = ETHTOOL_GSTATS;
+    st->n_stats = n;
+    ioc(st);
+    close(fd);
+    XmitCounters c;
+    for (uint32_t i = 0; i < n; i++) {
+        std::string name(reinterpret_cast<const char *>(gs->data) + i * ETH_GSTRING_LEN,
+                         strnlen(reinterpret_cast<const char *>(gs->data) + i * ETH_GSTRING_LEN, ETH_GSTRING_LEN));
+        unsigned q;
+        char rest[ETH_GSTRING_LEN];
+        if (std::sscanf(name.c_str(), "tx_queue_%u_%31s", &q, rest) != 2)
+            continue;
+        if (std::string(rest) == "xdp_xmit")
+            c.delivered += st->data[i];
+        else if (std::string(rest) == "xdp_xmit_errors")
+            c.refused += st->data[i];
+    }
+    return c;
 }
 
 // An address in network byte order; IPv4 in the first 4 bytes.
@@ -346,6 +407,7 @@ int cmd_gen(const GenOptions &o)
     const int prog_fd = bpf_program__fd(skel->progs.rgf_gen);
 
     install_stop_handlers();
+    const XmitCounters before = veth_xmit_counters(o.ifname);
     std::printf("{\"event\":\"running\"}\n");
     std::fflush(stdout);
 
@@ -375,11 +437,17 @@ int cmd_gen(const GenOptions &o)
     flood_gen__destroy(skel);
     if (err && !(err == EINTR && g_stop))
         fail("BPF_PROG_RUN (live frames)", err);
+    const XmitCounters after = veth_xmit_counters(o.ifname);
     // "frames": invocations that ended in bpf_redirect(); an interrupted call
     // stops early, so this, not packets x calls, is what was sent.
-    std::printf("{\"event\":\"done\",\"frames\":%llu,\"requested\":%llu,\"calls\":%llu,\"batch\":%u,"
-                "\"seconds\":%.6f,\"mpps\":%.3f,\"cpu\":%d,\"interrupted\":%s}\n",
-                static_cast<unsigned long long>(frames), static_cast<unsigned long long>(requested),
+    // "delivered"/"refused": the veth's counters over the run (other senders
+    // into the same interface would show up here too).
+    std::printf("{\"event\":\"done\",\"frames\":%llu,\"delivered\":%llu,\"refused\":%llu,\"requested\":%llu,"
+                "\"calls\":%llu,\"batch\":%u,\"seconds\":%.6f,\"mpps\":%.3f,\"cpu\":%d,\"interrupted\":%s}\n",
+                static_cast<unsigned long long>(frames),
+                static_cast<unsigned long long>(after.delivered - before.delivered),
+                static_cast<unsigned long long>(after.refused - before.refused),
+                static_cast<unsigned long long>(requested),
                 static_cast<unsigned long long>(calls), o.batch, secs, secs > 0 ? frames / secs / 1e6 : 0.0, o.cpu,
                 g_stop ? "true" : "false");
     return 0;
