@@ -6,7 +6,8 @@ pkgs=(
   libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libcurl4-openssl-dev
   iproute2 util-linux
-  python3 python3-matplotlib time ipset nftables  # tools/bench (run, controlplane, chart)
+  # tools/bench: run, controlplane, chart; flood's peers, veth counters, driver
+  python3 python3-matplotlib time ipset nftables iptables ethtool
 )
 missing=()
 for p in "${pkgs[@]}"; do
