@@ -101,6 +101,14 @@ struct {
 	__type(value, struct rg_source_stats);
 } RG_MAP_SRCSTATS SEC(".maps");
 
+/* See struct rg_lcache_entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RG_LCACHE_SETS);
+	__type(key, __u32);
+	__type(value, struct rg_lcache_set);
+} RG_MAP_LCACHE SEC(".maps");
+
 static __always_inline int finish(enum rg_reason reason, __u64 bytes, __u8 syn)
 {
 	__u32 key = rg_ifslot * RG_REASON_STRIDE + reason;
@@ -123,6 +131,68 @@ static __always_inline int port_protected(const struct rg_config *cfg, __be16 dp
 }
 
 #define RG_READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#define RG_WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+
+/* The rg_lcache tag of this packet's lookup, 0 if the cache is not to be
+ * used (a list update is running, no list was ever written, or it is off). */
+static __always_inline __u64 lcache_tag(const struct rg_config *cfg, __u8 family)
+{
+	__u64 gen = RG_READ_ONCE(cfg->lists_gen);
+
+	if ((gen & 1) || !gen || (cfg->flags & RG_CFG_NO_LCACHE))
+		return 0;
+	return gen | (family == 6);
+}
+
+static __always_inline struct rg_lcache_set *lcache_set(__u64 hi, __u64 lo)
+{
+	__u32 k = rg_lcache_index(hi, lo);
+
+	return bpf_map_lookup_elem(&RG_MAP_LCACHE, &k);
+}
+
+/* The cached class of (hi, lo) for this tag, 0 if none. */
+static __always_inline __u32 lcache_find(struct rg_lcache_set *set, __u64 hi, __u64 lo, __u64 tag)
+{
+#pragma unroll
+	for (int w = 0; w < RG_LCACHE_WAYS; w++) {
+		struct rg_lcache_entry *e = &set->way[w];
+		__u32 seq = RG_READ_ONCE(e->seq), cls;
+
+		if (seq & 1)
+			continue;
+		if (RG_READ_ONCE(e->tag) != tag || RG_READ_ONCE(e->lo) != lo || RG_READ_ONCE(e->hi) != hi)
+			continue;
+		cls = RG_READ_ONCE(e->cls);
+		if (RG_READ_ONCE(e->seq) == seq)
+			return cls;
+	}
+	return 0;
+}
+
+/* Caches cls for (hi, lo): in a way whose tag is stale, else in the way that
+ * a bit of the address picks. Gives up if another run on this CPU holds the
+ * entry. */
+static __always_inline void lcache_put(struct rg_lcache_set *set, __u64 hi, __u64 lo, __u64 tag, __u32 cls)
+{
+	struct rg_lcache_entry *e;
+	__u32 seq;
+
+	if (RG_READ_ONCE(set->way[0].tag) != tag)
+		e = &set->way[0];
+	else if (RG_READ_ONCE(set->way[1].tag) != tag)
+		e = &set->way[1];
+	else
+		e = &set->way[(lo >> 13) & 1];
+	seq = RG_READ_ONCE(e->seq);
+	if ((seq & 1) || __sync_val_compare_and_swap(&e->seq, seq, seq + 1) != seq)
+		return;
+	RG_WRITE_ONCE(e->hi, hi);
+	RG_WRITE_ONCE(e->lo, lo);
+	RG_WRITE_ONCE(e->tag, tag);
+	RG_WRITE_ONCE(e->cls, cls);
+	RG_WRITE_ONCE(e->seq, seq + 2);
+}
 
 /* The class of the IPv4 prefix (addr, len) in rg_pfx4, 0 if absent. */
 static __always_inline __u32 pfx4_find(__u32 addr, __u32 len)
@@ -146,9 +216,13 @@ static __always_inline __u32 pfx4_find(__u32 addr, __u32 len)
 	return 0;
 }
 
-static __always_inline __u32 classify4(const __u8 *saddr)
+/* The class of the longest listed prefix containing an IPv4 source. The
+ * rg_tbl24 entry answers alone unless its /24 holds longer prefixes; only
+ * then are rg_lcache and rg_pfx4 consulted. */
+static __always_inline __u32 classify4(const __u8 *saddr, __u64 tag)
 {
-	__u32 addr, e, longer, g;
+	__u32 addr, e, longer, g, cls = 0;
+	struct rg_lcache_set *cs = NULL;
 	struct rg_tbl24_group *grp;
 
 	__builtin_memcpy(&addr, saddr, 4);
@@ -159,19 +233,29 @@ static __always_inline __u32 classify4(const __u8 *saddr)
 		return 0;
 	e = RG_READ_ONCE(grp->e[(addr >> 8) & (RG_TBL24_PER_GROUP - 1)]);
 	longer = e >> RG_T24_LONG_SHIFT;
-	if (longer) {
-#pragma unroll
-		for (int len = 32; len > 24; len--) {
-			__u32 cls;
-
-			if (!(longer & (1u << (len - 25))))
-				continue;
-			cls = pfx4_find(addr & (0xffffffffu << (32 - len)), len);
+	if (!longer)
+		return RG_T24_CLASS(e);
+	if (tag) {
+		cs = lcache_set(0, addr);
+		if (cs) {
+			cls = lcache_find(cs, 0, addr, tag);
 			if (cls)
 				return cls;
 		}
 	}
-	return RG_T24_CLASS(e);
+#pragma unroll
+	for (int len = 32; len > 24; len--) {
+		if (!(longer & (1u << (len - 25))))
+			continue;
+		cls = pfx4_find(addr & (0xffffffffu << (32 - len)), len);
+		if (cls)
+			break;
+	}
+	if (!cls)
+		cls = RG_T24_CLASS(e);
+	if (cls && cs)
+		lcache_put(cs, 0, addr, tag, cls);
+	return cls;
 }
 
 /* The class of the IPv6 prefix (hi, lo, len) in rg_pfx6, 0 if absent. */
@@ -244,11 +328,13 @@ static long probe6_step(__u32 index, void *data)
 	return p->cls ? 1 : 0;
 }
 
-static __always_inline __u32 classify6(const __u8 *saddr)
+/* As classify4: the slot alone answers when its /32 holds no prefix. */
+static __always_inline __u32 classify6(const __u8 *saddr, __u64 tag)
 {
+	struct rg_lcache_set *cs = NULL;
 	struct probe6 p = {};
 	struct rg_slot6 *slot;
-	__u32 s;
+	__u32 s, cls;
 
 	__builtin_memcpy(&p.hi, saddr, 8);
 	__builtin_memcpy(&p.lo, saddr + 8, 8);
@@ -260,15 +346,28 @@ static __always_inline __u32 classify6(const __u8 *saddr)
 		return 0;
 	p.w[0] = RG_READ_ONCE(slot->w[0]);
 	p.w[1] = RG_READ_ONCE(slot->w[1]);
-	if (p.w[0] || p.w[1])
-		bpf_loop(128, probe6_step, &p, 0);
-	return p.cls ? p.cls : RG_READ_ONCE(slot->cls0);
+	if (!p.w[0] && !p.w[1])
+		return RG_READ_ONCE(slot->cls0);
+	if (tag) {
+		cs = lcache_set(p.hi, p.lo);
+		if (cs) {
+			cls = lcache_find(cs, p.hi, p.lo, tag);
+			if (cls)
+				return cls;
+		}
+	}
+	bpf_loop(128, probe6_step, &p, 0);
+	cls = p.cls ? p.cls : RG_READ_ONCE(slot->cls0);
+	if (cls && cs)
+		lcache_put(cs, p.hi, p.lo, tag, cls);
+	return cls;
 }
 
 /* The class of the longest listed prefix containing the source, or NULL. */
-static __always_inline struct rg_class *classify(const struct parsed *p)
+static __always_inline struct rg_class *classify(const struct parsed *p, const struct rg_config *cfg)
 {
-	__u32 cls = p->family == 4 ? classify4(p->saddr) : classify6(p->saddr);
+	__u64 tag = lcache_tag(cfg, p->family);
+	__u32 cls = p->family == 4 ? classify4(p->saddr, tag) : classify6(p->saddr, tag);
 
 	if (!cls)
 		return NULL;
@@ -340,7 +439,7 @@ int relayguard_xdp(struct xdp_md *ctx)
 	if (!cfg || !port_protected(cfg, p.dport))
 		return finish(RG_PASS_UNPROTECTED, bytes, 0);
 
-	cls = classify(&p);
+	cls = classify(&p, cfg);
 	if (cls && cls->allow)
 		return finish(RG_PASS_ALLOWLIST, bytes, p.syn);
 	monitor = cfg->flags & RG_CFG_MONITOR;

@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define RG_ABI_VERSION 6
+#define RG_ABI_VERSION 7
 
 /* Map names: the BPF declarations use these identifiers, the controller uses
  * RG_STR(name) for pin paths and lookups. Max 15 characters (BPF_OBJ_NAME_LEN). */
@@ -35,6 +35,7 @@
 #define RG_MAP_ESC    rg_esc
 #define RG_MAP_FEEDS  rg_feeds
 #define RG_MAP_SRCSTATS rg_srcstats
+#define RG_MAP_LCACHE rg_lcache
 
 #define RG_STR_(x) #x
 #define RG_STR(x) RG_STR_(x)
@@ -89,6 +90,7 @@ enum rg_reason {
 
 /* config.flags */
 #define RG_CFG_MONITOR (1u << 0) /* count would-drop verdicts, pass everything */
+#define RG_CFG_NO_LCACHE (1u << 1) /* bypass rg_lcache (benchmarks of the full lookup) */
 
 /* SYN rate limiting (a GCRA token bucket per aggregated source) and the
  * automatic bans it issues. All times are CLOCK_BOOTTIME nanoseconds
@@ -311,6 +313,36 @@ struct rg_slot6 {
 	__u32 pad;
 };
 
+/* rg_lcache: a per-CPU cache of the classes of recently seen listed
+ * sources, written and read by the program only. A flood comes from a set of
+ * addresses that repeats; where finding one costs a probe of rg_pfx4 (a /24
+ * with longer prefixes) or of rg_pfx6, those probes land on random pages of
+ * tables tens of MiB large, and a set of 1,024 sources then costs a TLB miss
+ * per packet. The cache keeps the answer for 8,192 sources in 256 KiB per
+ * CPU.
+ *
+ * An entry is valid only for the list generation it was computed in: tag is
+ * rg_config.lists_gen (even, not 0) with bit 0 set for IPv6, so any list
+ * update invalidates every entry, and nothing is cached while one runs (odd
+ * generation). Only non-zero classes are cached, so spoofed clean traffic
+ * never writes here. An IPv4 address is stored as hi 0, lo the address.
+ * seq is even when the entry is stable: a writer claims it by a
+ * compare-and-swap to odd and releases it at +2, and a reader takes the entry
+ * only if seq reads the same, even, before and after, so a program preempted
+ * on the same CPU (BPF_PROG_RUN) never mixes two entries. */
+#define RG_LCACHE_SETS 4096u
+#define RG_LCACHE_WAYS 2
+struct rg_lcache_entry {
+	__u64 hi;
+	__u64 lo;
+	__u64 tag;
+	__u32 cls;
+	__u32 seq;
+};
+struct rg_lcache_set {
+	struct rg_lcache_entry way[RG_LCACHE_WAYS];
+};
+
 /* Hashes shared by the program and the controller. */
 static inline __u32 rg_mix32(__u32 x)
 {
@@ -336,6 +368,12 @@ static inline __u32 rg_pfx6_bucket(__u64 hi, __u64 lo, __u32 len, __u32 which)
 	h = rg_mix32(h ^ (__u32)hi);
 	h = rg_mix32(h ^ (__u32)(hi >> 32));
 	return h & (RG_PFX6_BUCKETS - 1);
+}
+
+static inline __u32 rg_lcache_index(__u64 hi, __u64 lo)
+{
+	return rg_mix32((__u32)lo ^ ((__u32)(lo >> 32) * 0x9e3779b1u) ^ ((__u32)hi * 0x85ebca77u) ^
+			((__u32)(hi >> 32) * 0xc2b2ae3du)) & (RG_LCACHE_SETS - 1);
 }
 
 static inline __u32 rg_slot6_index(__u64 hi)
@@ -480,6 +518,8 @@ RG_ASSERT_LAYOUT(sizeof(struct rg_pfx6_rec) == 32, "rg_pfx6_rec layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_pfx6_rec, meta) == 16, "rg_pfx6_rec.meta offset");
 RG_ASSERT_LAYOUT(sizeof(struct rg_pfx6_bucket) == 128, "rg_pfx6_bucket layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_slot6) == 24, "rg_slot6 layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_lcache_entry) == 32, "rg_lcache_entry layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_lcache_set) == 64, "rg_lcache_set layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_counter) == 24, "rg_counter layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_iface) == 40, "rg_iface layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_iface, name) == 24, "rg_iface.name offset");

@@ -222,6 +222,54 @@ TEST_F(LookupTest, UpdateAfterOneThatDiedRepairsTheDerivedTables)
     EXPECT_EQ(m.config().lists_gen % 2, 0u);
 }
 
+// rg_lcache keeps the class of a listed source found by a probe, for one
+// list generation. To see that it answers, the record is removed from the
+// prefix table behind the controller's back (no new generation): the cached
+// verdict stays; with RG_CFG_NO_LCACHE, or in a new generation, the tables
+// answer again.
+TEST_F(LookupTest, CacheAnswersUntilTheNextListGeneration)
+{
+    rg::Maps &m = f_->maps();
+    int cfg_fd = m.fd(RG_STR(RG_MAP_CONFIG));
+    uint32_t zero = 0;
+    auto set_config = [&](auto change) {
+        struct rg_config cfg = m.config();
+        change(cfg);
+        ASSERT_EQ(bpf_map_update_elem(cfg_fd, &zero, &cfg, BPF_ANY), 0);
+    };
+    for (const char *addr : {"198.18.9.77", "2001:db8:9::77"}) {
+        SCOPED_TRACE(addr);
+        rg::Cidr c = rg::parse_cidr(addr).cidr;
+        m.add_rule(rg::ListKind::block, c);
+        ASSERT_EQ(reason(addr), RG_DROP_BLOCKLIST);  // found by a probe, now cached
+
+        for (uint32_t which = 0; which < 2; which++) {
+            if (c.family == 4) {
+                uint32_t a = uint32_t(c.addr[0]) << 24 | c.addr[1] << 16 | c.addr[2] << 8 | c.addr[3];
+                uint32_t b = rg_pfx4_bucket(a, 32, which);
+                struct rg_pfx4_bucket empty {};
+                ASSERT_EQ(bpf_map_update_elem(m.fd(RG_STR(RG_MAP_PFX4)), &b, &empty, BPF_ANY), 0);
+            } else {
+                uint64_t hi = 0, lo = 0;
+                for (int i = 0; i < 8; i++) {
+                    hi = hi << 8 | c.addr[i];
+                    lo = lo << 8 | c.addr[8 + i];
+                }
+                uint32_t b = rg_pfx6_bucket(hi, lo, 128, which);
+                struct rg_pfx6_bucket empty {};
+                ASSERT_EQ(bpf_map_update_elem(m.fd(RG_STR(RG_MAP_PFX6)), &b, &empty, BPF_ANY), 0);
+            }
+        }
+        EXPECT_EQ(reason(addr), RG_DROP_BLOCKLIST) << "the cache did not answer";
+        set_config([](struct rg_config &cfg) { cfg.flags |= RG_CFG_NO_LCACHE; });
+        EXPECT_EQ(reason(addr), RG_PASS_CLEAN) << "RG_CFG_NO_LCACHE did not bypass the cache";
+        set_config([](struct rg_config &cfg) { cfg.flags &= ~RG_CFG_NO_LCACHE; });
+        EXPECT_EQ(reason(addr), RG_DROP_BLOCKLIST);
+        set_config([](struct rg_config &cfg) { cfg.lists_gen += 2; });
+        EXPECT_EQ(reason(addr), RG_PASS_CLEAN) << "an entry of an older generation answered";
+    }
+}
+
 } // namespace
 
 namespace {
