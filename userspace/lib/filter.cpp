@@ -347,6 +347,13 @@ void Maps::set_monitor(bool on)
     write_config(cfg);
 }
 
+void Maps::set_lookup_cache(bool on)
+{
+    struct rg_config cfg = config();
+    cfg.flags = on ? (cfg.flags & ~RG_CFG_NO_LCACHE) : (cfg.flags | RG_CFG_NO_LCACHE);
+    write_config(cfg);
+}
+
 std::vector<IfaceEntry> Maps::ifaces() const
 {
     std::vector<IfaceEntry> out;

@@ -142,6 +142,9 @@ public:
     bool monitor() const;
     void set_ports(const std::vector<uint16_t> &ports);
     void set_monitor(bool on);
+    // rg_lcache on (the default) or bypassed (RG_CFG_NO_LCACHE): benchmarks
+    // of the full lookup turn it off.
+    void set_lookup_cache(bool on);
     void set_rate(const struct rg_rate_config &rate);
     // Source bits whose entries count would-drops and never drop (shadow feeds).
     uint64_t shadow_sources() const;
