@@ -63,6 +63,17 @@ rg::RateSettings rate(double per_second, uint32_t burst)
     return s;
 }
 
+// One SYN per second, burst 1, a ban of ban_ttl at the first refusal, and
+// a /24 ban after `after` such bans within `window`.
+rg::RateSettings escalating(std::chrono::seconds ban_ttl, uint32_t after, std::chrono::seconds window)
+{
+    rg::RateSettings s = rate(1, 1);
+    s.ban_ttl = ban_ttl;
+    s.escalate_after = after;
+    s.escalate_window = window;
+    return s;
+}
+
 // A filter with the test clock at kT0 and these rate settings.
 struct RateFilter {
     explicit RateFilter(const rg::RateSettings &s, const Setup &setup = Setup{}, uint64_t t0 = kT0)
@@ -270,11 +281,7 @@ TEST(Rate, BanAtAggregatedPrefix)
 TEST(Rate, EscalationBansThePrefix)
 {
     RG_REQUIRE_PRIVILEGED();
-    rg::RateSettings s = rate(1, 1);
-    s.ban_ttl = 600s;
-    s.escalate_after = 3;
-    s.escalate_window = 60s;
-    RateFilter rf(s);
+    RateFilter rf(escalating(600s, 3, 60s));
     for (const char *src : {"198.51.100.1", "198.51.100.2"}) {
         EXPECT_EQ(rf.passed_of(src, 2), 1);
         rf.advance(10 * kSec);
@@ -292,11 +299,7 @@ TEST(Rate, EscalationBansThePrefix)
 TEST(Rate, EscalationRenewsAfterThePrefixBanExpiredWithinTheWindow)
 {
     RG_REQUIRE_PRIVILEGED();
-    rg::RateSettings s = rate(1, 1);
-    s.ban_ttl = 10s;
-    s.escalate_after = 2;
-    s.escalate_window = 600s;
-    RateFilter rf(s);
+    RateFilter rf(escalating(10s, 2, 600s));
     EXPECT_EQ(rf.passed_of("198.51.100.1", 2), 1);
     EXPECT_EQ(rf.passed_of("198.51.100.2", 2), 1);
     ASSERT_TRUE(rf.ban_of("198.51.100.0/24"));
@@ -311,11 +314,7 @@ TEST(Rate, EscalationRenewsAfterThePrefixBanExpiredWithinTheWindow)
 TEST(Rate, EscalationCountsOnlyWithinTheWindow)
 {
     RG_REQUIRE_PRIVILEGED();
-    rg::RateSettings s = rate(1, 1);
-    s.ban_ttl = 600s;
-    s.escalate_after = 2;
-    s.escalate_window = 60s;
-    RateFilter rf(s);
+    RateFilter rf(escalating(600s, 2, 60s));
     EXPECT_EQ(rf.passed_of("198.51.100.1", 2), 1);
     rf.advance(61 * kSec);  // the window has closed
     EXPECT_EQ(rf.passed_of("198.51.100.2", 2), 1);
