@@ -328,7 +328,8 @@ static long probe6_step(__u32 index, void *data)
 	return p->cls ? 1 : 0;
 }
 
-/* As classify4: the slot alone answers when its /32 holds no prefix. */
+/* As classify4: the slot alone answers when no listed prefix touches the
+ * source's /32 (no lengths, or its bits are missing from the filter). */
 static __always_inline __u32 classify6(const __u8 *saddr, __u64 tag)
 {
 	struct rg_lcache_set *cs = NULL;
@@ -346,7 +347,8 @@ static __always_inline __u32 classify6(const __u8 *saddr, __u64 tag)
 		return 0;
 	p.w[0] = RG_READ_ONCE(slot->w[0]);
 	p.w[1] = RG_READ_ONCE(slot->w[1]);
-	if (!p.w[0] && !p.w[1])
+	s = rg_slot6_filter(p.hi);
+	if ((!p.w[0] && !p.w[1]) || (RG_READ_ONCE(slot->filter) & s) != s)
 		return RG_READ_ONCE(slot->cls0);
 	if (tag) {
 		cs = lcache_set(p.hi, p.lo);

@@ -305,12 +305,17 @@ struct rg_pfx6_bucket {
 };
 
 /* rg_slots6: w[0] bit i is length 128 - i, w[1] bit i length 64 - i; cls0
- * is the class of ::/0 if that is listed (the same in every slot). */
+ * is the class of ::/0 if that is listed (the same in every slot). About
+ * three listed /32s share a slot when the blocklist holds 200,000 IPv6
+ * prefixes, so filter has the rg_slot6_filter() bits of every /32 that a
+ * listed prefix of the slot touches (all bits for one shorter than /16): a
+ * source whose bits are not all there is in no listed prefix but ::/0, and
+ * is answered without a probe. */
 #define RG_SLOTS6 (1u << 16)
 struct rg_slot6 {
 	__u64 w[2];
 	__u32 cls0;
-	__u32 pad;
+	__u32 filter;
 };
 
 /* rg_lcache: a per-CPU cache of the classes of recently seen listed
@@ -379,6 +384,14 @@ static inline __u32 rg_lcache_index(__u64 hi, __u64 lo)
 static inline __u32 rg_slot6_index(__u64 hi)
 {
 	return rg_mix32((__u32)(hi >> 32)) & (RG_SLOTS6 - 1);
+}
+
+/* Two bits from the top of the same hash, which the index does not use. */
+static inline __u32 rg_slot6_filter(__u64 hi)
+{
+	__u32 h = rg_mix32((__u32)(hi >> 32));
+
+	return (1u << (h >> 27)) | (1u << ((h >> 22) & 31));
 }
 
 /* Feed registry: an ARRAY of RG_MAX_SOURCES entries indexed by source bit,

@@ -5,7 +5,7 @@ The mix follows what public mail-abuse feeds look like: mostly single IPv4
 addresses (blocklist.de-style lists), many /24s, a few broad DROP-style
 ranges, some IPv6 single addresses, /64s and /48s. Addresses are drawn with a
 fixed seed, so the same arguments always give the same list; the benchmark
-ranges (198.18.0.0/15, 2001:db8::/32) and private/reserved space are avoided
+ranges (198.18.0.0/15, 2001:db8::/32, 2001:2::/48's /32) and private/reserved space are avoided
 unless given with --include.
 
   gen-prefixes.py --count 1000000 [--seed 1] [--include FILE] > list.txt
@@ -40,7 +40,9 @@ AVOID4 = [_range4(n) for n in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
     "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
     "203.0.113.0/24", "224.0.0.0/3")]
-DOC6 = 0x20010db8
+# The /32s of 2001:db8::/32 (documentation) and 2001:2::/48 (benchmarking,
+# RFC 5180): the per-packet benchmark's IPv6 sources come from them.
+AVOID6 = (0x20010db8, 0x20010002)
 
 
 def random_prefix(rng, family, length):
@@ -51,11 +53,12 @@ def random_prefix(rng, family, length):
             hi = lo | ((1 << (32 - length)) - 1)
             if not any(lo <= a_hi and a_lo <= hi for a_lo, a_hi in AVOID4):
                 return (4, lo, length)
-    # Global unicast 2000::/3, outside 2001:db8::/32 (all lengths used are >= 29... the
-    # /29s are checked by their first 29 bits against the /32's).
+    # Global unicast 2000::/3, outside the AVOID6 /32s (all lengths used are >= 29: a
+    # shorter prefix is checked by its first bits against each /32's).
     while True:
         addr = (0b001 << 125 | rng.getrandbits(125)) & ~((1 << (128 - length)) - 1)
-        if (addr >> 96) >> (32 - min(length, 32)) != DOC6 >> (32 - min(length, 32)):
+        shift = 32 - min(length, 32)
+        if all((addr >> 96) >> shift != a >> shift for a in AVOID6):
             return (6, addr, length)
 
 

@@ -73,22 +73,23 @@ void slot6_set(struct rg_slot6 &s, unsigned len)
         s.w[1] |= uint64_t(1) << (64 - len);
 }
 
+// fn(slot, filter bits) for every /32 the prefix touches.
 template <typename Fn> void for_each_slot6(const Cidr &c, Fn fn)
 {
     uint64_t hi, lo;
     v6_halves(c, hi, lo);
     if (c.len >= 32) {
-        fn(rg_slot6_index(hi));
+        fn(rg_slot6_index(hi), rg_slot6_filter(hi));
         return;
     }
     if (c.len < 16) {  // touches more /32s than there are slots
         for (uint32_t s = 0; s < RG_SLOTS6; s++)
-            fn(s);
+            fn(s, ~uint32_t(0));
         return;
     }
     uint64_t n = uint64_t(1) << (32 - c.len);
     for (uint64_t i = 0; i < n; i++)
-        fn(rg_slot6_index(hi + (i << 32)));
+        fn(rg_slot6_index(hi + (i << 32)), rg_slot6_filter(hi + (i << 32)));
 }
 
 struct ClassKey {
@@ -330,17 +331,23 @@ ListSet ListTables::write(const ListSet &old, ListSet next, bool repair)
                 if (e.prefix.len == 0)
                     cls0 = e.cls;
                 else
-                    for_each_slot6(e.prefix, [&](uint32_t s) { slot6_set(bits6[s], e.prefix.len); });
+                    for_each_slot6(e.prefix, [&](uint32_t s, uint32_t filter) {
+                        slot6_set(bits6[s], e.prefix.len);
+                        bits6[s].filter |= filter;
+                    });
             }
     }
 
     // 1. Length bits: old | new.
     for (auto [s, b] : bits4)
         store(&tbl24[s], load(&tbl24[s]) | b);
-    for (uint32_t s = 0; s < bits6.size(); s++)
+    for (uint32_t s = 0; s < bits6.size(); s++) {
         for (int w = 0; w < 2; w++)
             if (bits6[s].w[w] & ~load(&slots6[s].w[w]))
                 store(&slots6[s].w[w], load(&slots6[s].w[w]) | bits6[s].w[w]);
+        if (bits6[s].filter & ~load(&slots6[s].filter))
+            store(&slots6[s].filter, load(&slots6[s].filter) | bits6[s].filter);
+    }
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 2. Record upserts.
@@ -473,10 +480,13 @@ ListSet ListTables::write(const ListSet &old, ListSet next, bool repair)
         if (want != cur)
             store(&tbl24[s], want);
     }
-    for (uint32_t s = 0; s < bits6.size(); s++)
+    for (uint32_t s = 0; s < bits6.size(); s++) {
         for (int w = 0; w < 2; w++)
             if (load(&slots6[s].w[w]) != bits6[s].w[w])
                 store(&slots6[s].w[w], bits6[s].w[w]);
+        if (load(&slots6[s].filter) != bits6[s].filter)
+            store(&slots6[s].filter, bits6[s].filter);
+    }
     return next;
 }
 

@@ -88,7 +88,12 @@ const std::vector<Case> &cases()
 {
     static const std::vector<Case> c = {
         {"clean-v4", "clean SYN, IPv4", Kind::clean, 4, "198.51.100.9", "", XDP_PASS, RG_PASS_CLEAN, true},
-        {"clean-v6", "clean SYN, IPv6", Kind::clean, 6, "2001:db8:ffff::9", "", XDP_PASS, RG_PASS_CLEAN, true},
+        {"clean-v6", "clean SYN, IPv6 (its /32 holds listed prefixes)", Kind::clean, 6, "2001:db8:ffff::9", "",
+         XDP_PASS, RG_PASS_CLEAN, true},
+        // 2001:2::/48 is the IPv6 benchmarking range (RFC 5180): nothing is
+        // listed in its /32, the common case for a legitimate IPv6 sender.
+        {"clean-v6-unlisted32", "clean SYN, IPv6, nothing listed in its /32", Kind::clean, 6, "2001:2::9", "",
+         XDP_PASS, RG_PASS_CLEAN, true},
         {"allowlisted-v4", "allowlisted SYN (inside a blocked /24)", Kind::allowlisted, 4, "198.18.7.10",
          "198.18.7.0/24", XDP_PASS, RG_PASS_ALLOWLIST, false},
         {"block-v4-32", "blocklisted SYN, IPv4 /32 entry", Kind::block, 4, "198.18.0.1", "198.18.0.1/32",
