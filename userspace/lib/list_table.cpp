@@ -623,7 +623,10 @@ void ListTables::write_change(const CompactSet &next, const CompactChange &ch)
         scratch.assign(count, base);
         // Entries inside, in prefix order: a longer one paints over the
         // broader one before it.
-        for (auto it = first_at(addr); it != n4.end() && pk_contains(Pk4{addr, uint8_t(len)}, it->p); ++it)
+        const Pk4 range{addr, uint8_t(len)};
+        for (auto it = std::lower_bound(n4.begin(), n4.end(), range,
+                                        [](const MEntry<uint32_t> &e, const Pk4 &k) { return pk_less(e.p, k); });
+             it != n4.end() && pk_contains(range, it->p); ++it)
             if (it->p.len <= 24)
                 std::fill_n(scratch.begin() + ((it->p.addr >> 8) - first), 1u << (24 - it->p.len), it->cls);
         for (uint32_t i = 0; i < count; i++) {
