@@ -231,6 +231,7 @@ CompactList normalise_compact(const std::vector<Cidr> &prefixes)
     CompactList out;
     std::vector<uint64_t> keys;
     keys.reserve(prefixes.size());
+    out.v6.reserve(prefixes.size());  // untouched capacity costs no memory
     for (const Cidr &c : prefixes) {
         if (c.family == 4)
             keys.push_back(uint64_t(to_pk4(c).addr) << 8 | c.len);

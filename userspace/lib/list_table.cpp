@@ -510,6 +510,9 @@ CompactSet ListTables::read_compact() const
     auto *pfx4 = static_cast<const struct rg_pfx4_bucket *>(pfx4_.addr);
     auto *pfx6 = static_cast<const struct rg_pfx6_bucket *>(pfx6_.addr);
     CompactSet out;
+    // Reserved in full: untouched capacity costs no memory.
+    out.v4.reserve(size_t(RG_PFX4_BUCKETS) * RG_PFX4_BUCKET);
+    out.v6.reserve(size_t(RG_PFX6_BUCKETS) * RG_PFX6_BUCKET);
     for (uint32_t b = 0; b < RG_PFX4_BUCKETS; b++)
         for (uint64_t rec : pfx4[b].rec)
             if (rec & RG_PFX4_VALID)
@@ -601,7 +604,13 @@ void ListTables::write_change(const CompactSet &next, const CompactChange &ch)
         upsert6(pfx6, uint64_t(e.p.addr >> 64), uint64_t(e.p.addr), e.p.len, e.cls);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
-    // 3. rg_tbl24 classes under short changes, each /24 stored once.
+    // 3. rg_tbl24 classes under short changes, each /24 stored once: the
+    // /24s of a range painted in one walk over `next`'s entries inside it,
+    // a stack of the entries containing the current /24.
+    uint32_t short_lens = 0;  // lengths <= 24 that `next` has
+    for (const auto &e : n4)
+        if (e.p.len <= 24)
+            short_lens |= 1u << e.p.len;
     auto exact_class = [&](uint32_t addr, unsigned len) -> int64_t {
         auto it = first_at(addr);
         for (; it != n4.end() && it->p.addr == addr; ++it)
@@ -609,32 +618,54 @@ void ListTables::write_change(const CompactSet &next, const CompactChange &ch)
                 return it->cls;
         return -1;
     };
-    std::vector<uint32_t> scratch;
+    auto set24 = [&](uint32_t slot, uint32_t cls) {
+        uint32_t cur = load(&tbl24[slot]);
+        uint32_t want = (cur & ~0xffffu) | cls;
+        if (want != cur)
+            store(&tbl24[slot], want);
+    };
+    struct Paint {
+        uint64_t end;  // first /24 after it
+        uint32_t cls;
+    };
+    std::vector<Paint> stack;
     auto repaint = [&](uint32_t addr, unsigned len) {
-        uint32_t first = addr >> 8, count = 1u << (24 - len);
+        uint64_t first = addr >> 8, pos = first;
         uint32_t base = 0;
         for (int l = int(len) - 1; l >= 0; l--) {
+            if (!(short_lens >> l & 1))
+                continue;
             int64_t c = exact_class(addr & pk_mask<uint32_t>(unsigned(l)), unsigned(l));
             if (c >= 0) {
                 base = uint32_t(c);
                 break;
             }
         }
-        scratch.assign(count, base);
-        // Entries inside, in prefix order: a longer one paints over the
-        // broader one before it.
+        stack.assign(1, Paint{first + (uint64_t(1) << (24 - len)), base});
+        // Paints [pos, upto) with the innermost open entry's class, closing
+        // the entries that end on the way.
+        auto paint_to = [&](uint64_t upto) {
+            while (pos < upto) {
+                uint64_t stop = std::min(upto, stack.back().end);
+                for (; pos < stop; pos++)
+                    set24(uint32_t(pos), stack.back().cls);
+                if (pos == stack.back().end && stack.size() > 1)
+                    stack.pop_back();
+            }
+        };
         const Pk4 range{addr, uint8_t(len)};
         for (auto it = std::lower_bound(n4.begin(), n4.end(), range,
                                         [](const MEntry<uint32_t> &e, const Pk4 &k) { return pk_less(e.p, k); });
-             it != n4.end() && pk_contains(range, it->p); ++it)
-            if (it->p.len <= 24)
-                std::fill_n(scratch.begin() + ((it->p.addr >> 8) - first), 1u << (24 - it->p.len), it->cls);
-        for (uint32_t i = 0; i < count; i++) {
-            uint32_t cur = load(&tbl24[first + i]);
-            uint32_t want = (cur & ~0xffffu) | scratch[i];
-            if (want != cur)
-                store(&tbl24[first + i], want);
+             it != n4.end() && pk_contains(range, it->p); ++it) {
+            if (it->p.len > 24)
+                continue;
+            uint64_t start = it->p.addr >> 8;
+            paint_to(start);
+            while (stack.size() > 1 && stack.back().end <= start)
+                stack.pop_back();
+            stack.push_back({start + (uint64_t(1) << (24 - it->p.len)), it->cls});
         }
+        paint_to(stack.front().end);
     };
     for (uint32_t s = 0; s < bits6.size(); s++)
         if (load(&slots6[s].cls0) != cls0)
