@@ -232,6 +232,35 @@ TEST_F(LookupTest, OneSourceReplacedInOnePassMatchesLongestPrefix)
     check_all(changed, addrs);
 }
 
+// More than 65,536 changes of length <= 24 take write_change's one walk
+// over all of rg_tbl24 (a feed's first load): every /24 gets the class of
+// its longest prefix, nested prefixes of another source included.
+TEST_F(LookupTest, OnePassFullTbl24RepaintMatchesLongestPrefix)
+{
+    Lists l;
+    std::vector<rg::Cidr> many;
+    for (uint32_t i = 0; i < 70000; i++)
+        many.push_back(bits::make(4, bits::U128((198u << 24) + (i << 9)) << 96, 24));  // no siblings: none merge
+    l.block = {{0, {rg::parse_cidr("198.0.0.0/12").cidr, rg::parse_cidr("199.1.2.128/25").cidr}}, {2, many}};
+    l.allow = {rg::parse_cidr("198.5.5.0/24").cidr};
+    apply(Lists{{{0, l.block[0].prefixes}}, l.allow});
+    ASSERT_TRUE(f_->maps().replace_source_list(2, rg::normalise_compact(many)).has_value());
+    std::vector<rg::Cidr> addrs;
+    for (uint32_t i = 0; i < 300; i++) {
+        uint32_t a = (198u << 24) + rng_() % (3u << 24);  // 198.0.0.0 - 200.255.255.255
+        addrs.push_back(bits::make(4, bits::U128(a) << 96, 32));
+    }
+    for (const char *a : {"198.0.0.1", "198.0.1.1", "198.17.17.1", "199.1.2.129", "199.1.2.1", "198.5.5.5", "200.34.0.1"})
+        addrs.push_back(rg::parse_cidr(a).cidr);
+    l.block[1].prefixes = rg::normalise_prefixes(many);
+    check_all(l, addrs);
+
+    // Emptied again the same way: only source 0 is left.
+    ASSERT_TRUE(f_->maps().replace_source_list(2, {}).has_value());
+    l.block.pop_back();
+    check_all(l, addrs);
+}
+
 // Entries of a source outside keep_sources (left by a removal that died)
 // are the general path's to remove: the fast path declines, writing nothing.
 TEST_F(LookupTest, OnePassDeclinesWhenOrphanSourcesMustGo)
