@@ -3,6 +3,7 @@
 // both families, every verdict checked through BPF_PROG_RUN, then again after
 // incremental updates, and the repair of tables an update left half-way.
 #include "cidr_bits.hpp"
+#include "list_sweep.hpp"
 #include "packet_builder.hpp"
 #include "privileged.hpp"
 #include "prog_fixture.hpp"
@@ -188,6 +189,91 @@ TEST_F(LookupTest, RandomNestedListsMatchLongestPrefixAndFollowUpdates)
     for (size_t i = 0; i < addrs.size(); i += 7)
         EXPECT_EQ(verdict(addrs[i]).reason, RG_PASS_CLEAN) << addrs[i].str();
     EXPECT_TRUE(f_->maps().read_view(rg::ListKind::block).empty());
+}
+
+// The fast path of a feed sync (Maps::replace_source_list, one pass over
+// the merged set): the same verdicts and views as replacing the source the
+// general way, from the cached set and from the tables read back.
+TEST_F(LookupTest, OneSourceReplacedInOnePassMatchesLongestPrefix)
+{
+    Lists l;
+    l.block = {{0, random_list(300)}, {2, random_list(300)}, {3, random_list(300)}};
+    l.allow = random_list(40);
+    apply(l);
+    std::vector<rg::Cidr> addrs = probes(l);
+
+    // Lists as a feed sync gives them (normalised), so that the view
+    // counts compare.
+    Lists changed = l;
+    changed.block[1].prefixes = rg::normalise_prefixes(random_list(300));
+    auto counts = f_->maps().replace_source_list(2, rg::normalise_compact(changed.block[1].prefixes));
+    ASSERT_TRUE(counts.has_value());
+    rg::ViewDiff d = rg::diff_views(rg::compile_view(rg::split_view(rg::compile_view(l.block))),
+                                    rg::compile_view(changed.block));
+    EXPECT_EQ(counts->upserts, d.upserts.size());
+    EXPECT_EQ(counts->deletes, d.deletes.size());
+    std::vector<rg::Cidr> more = probes(changed);
+    addrs.insert(addrs.end(), more.begin(), more.end());
+    check_all(changed, addrs);
+
+    // Another process (no cached set: the tables are read back).
+    {
+        rg::Maps other = rg::Maps::open(f_->maps().pin_dir());
+        changed.block[2].prefixes = rg::normalise_prefixes(random_list(300));
+        ASSERT_TRUE(other.replace_source_list(3, rg::normalise_compact(changed.block[2].prefixes)).has_value());
+    }
+    more = probes(changed);
+    addrs.insert(addrs.end(), more.begin(), more.end());
+    check_all(changed, addrs);
+
+    // A source emptied: what only it listed goes, shared entries lose its bit.
+    changed.block[0].prefixes.clear();
+    ASSERT_TRUE(f_->maps().replace_source_list(0, {}).has_value());
+    check_all(changed, addrs);
+}
+
+// More than 65,536 changes of length <= 24 take write_change's one walk
+// over all of rg_tbl24 (a feed's first load): every /24 gets the class of
+// its longest prefix, nested prefixes of another source included.
+TEST_F(LookupTest, OnePassFullTbl24RepaintMatchesLongestPrefix)
+{
+    Lists l;
+    std::vector<rg::Cidr> many;
+    for (uint32_t i = 0; i < 70000; i++)
+        many.push_back(bits::make(4, bits::U128((198u << 24) + (i << 9)) << 96, 24));  // no siblings: none merge
+    l.block = {{0, {rg::parse_cidr("198.0.0.0/12").cidr, rg::parse_cidr("199.1.2.128/25").cidr}}, {2, many}};
+    l.allow = {rg::parse_cidr("198.5.5.0/24").cidr};
+    apply(Lists{{{0, l.block[0].prefixes}}, l.allow});
+    ASSERT_TRUE(f_->maps().replace_source_list(2, rg::normalise_compact(many)).has_value());
+    std::vector<rg::Cidr> addrs;
+    for (uint32_t i = 0; i < 300; i++) {
+        uint32_t a = (198u << 24) + rng_() % (3u << 24);  // 198.0.0.0 - 200.255.255.255
+        addrs.push_back(bits::make(4, bits::U128(a) << 96, 32));
+    }
+    for (const char *a : {"198.0.0.1", "198.0.1.1", "198.17.17.1", "199.1.2.129", "199.1.2.1", "198.5.5.5", "200.34.0.1"})
+        addrs.push_back(rg::parse_cidr(a).cidr);
+    l.block[1].prefixes = rg::normalise_prefixes(many);
+    check_all(l, addrs);
+
+    // Emptied again the same way: only source 0 is left.
+    ASSERT_TRUE(f_->maps().replace_source_list(2, {}).has_value());
+    l.block.pop_back();
+    check_all(l, addrs);
+}
+
+// Entries of a source outside keep_sources (left by a removal that died)
+// are the general path's to remove: the fast path declines, writing nothing.
+TEST_F(LookupTest, OnePassDeclinesWhenOrphanSourcesMustGo)
+{
+    rg::Maps &m = f_->maps();
+    m.replace_sources(rg::ListKind::block, {{5, {rg::parse_cidr("198.18.5.0/24").cidr}}});
+    uint64_t gen = m.config().lists_gen;
+    EXPECT_FALSE(m.replace_source_list(2, rg::normalise_compact({rg::parse_cidr("198.18.6.0/24").cidr}),
+                                       uint64_t(1) << 2)
+                     .has_value());
+    EXPECT_EQ(m.config().lists_gen, gen);
+    EXPECT_EQ(reason("198.18.5.1"), RG_DROP_BLOCKLIST);
+    EXPECT_EQ(reason("198.18.6.1"), RG_PASS_CLEAN);
 }
 
 TEST_F(LookupTest, UpdateAfterOneThatDiedRepairsTheDerivedTables)

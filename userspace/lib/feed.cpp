@@ -189,7 +189,8 @@ bool del_feed(Maps &maps, std::string_view name, const Progress &progress)
         return false;
     // Prefixes first: a removal killed here leaves a registered feed that a
     // second `feed del` finishes; the other order could leave orphan bits.
-    maps.replace_sources(ListKind::block, {{f->bit, {}}}, ~uint64_t(0), progress);
+    if (!maps.replace_source_list(f->bit, {}, ~uint64_t(0), progress))
+        maps.replace_sources(ListKind::block, {{f->bit, {}}}, ~uint64_t(0), progress);
     maps.set_shadow_source(f->bit, false);
     Feed empty{f->bit, {}};
     put_feed(maps, empty);
@@ -228,7 +229,8 @@ FeedCheck check_feed(const FeedParseResult &parsed, const FeedDef &def, uint64_t
         }
         kept.push_back(p);
     }
-    c.prefixes = normalise_prefixes(std::move(kept));
+    c.list = normalise_compact(kept);
+    c.prefixes = to_cidrs(c.list);
     std::string broad;
     if (c.refused_broad)
         broad = "; refused " + std::to_string(c.refused_broad) + " prefixes broader than /" +
@@ -363,9 +365,7 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     if (!check.applicable())
         return record(check.result, check.message + "; the version in force stays");
 
-    std::vector<Cidr> allow;
-    for (const Rule &r : maps.rules(ListKind::allow))
-        allow.push_back(r.cidr);
+    std::vector<Cidr> allow = maps.allow_prefixes();
     std::string overlap;
     raw.allow_overlaps = count_allow_overlaps(check.prefixes, allow, &overlap);
 
@@ -373,7 +373,8 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     put_feed(maps, feed);
     ApplyCounts c;
     try {
-        c = maps.replace_sources(ListKind::block, {{feed.bit, check.prefixes}}, keep, opts.progress);
+        std::optional<ApplyCounts> fast = maps.replace_source_list(feed.bit, check.list, keep, opts.progress);
+        c = fast ? *fast : maps.replace_sources(ListKind::block, {{feed.bit, check.prefixes}}, keep, opts.progress);
     } catch (const std::exception &e) {
         // Left with RG_FEED_SYNCING: the next sync fetches in full and repairs.
         return record(RG_FEED_APPLY_FAILED, std::string(e.what()) + "; the next sync repairs the blocklist");

@@ -20,6 +20,7 @@
 #include "duration.hpp"
 #include "feed_format.hpp"
 #include "filter.hpp"
+#include "list_sweep.hpp"
 #include "prefix_set.hpp"
 
 #include <cstdint>
@@ -123,6 +124,7 @@ struct FeedCheck {
     uint32_t result = RG_FEED_APPLIED;
     std::string message;
     std::vector<Cidr> prefixes;      // normalised, broad ones removed
+    CompactList list;                // the same, compact
     size_t refused_broad = 0;
     std::vector<std::string> broad_examples;  // the first few
     bool applicable() const { return result == RG_FEED_APPLIED; }

@@ -30,6 +30,8 @@ namespace rg {
 
 class ListTables;
 struct ListEntry;
+struct CompactSet;
+struct CompactList;
 using ListSet = std::vector<ListEntry>;
 
 inline constexpr const char *kDefaultPinDir = "/sys/fs/bpf/relayguard";
@@ -136,6 +138,19 @@ public:
     // as it was before the error is thrown.
     ApplyCounts replace_sources(ListKind kind, const std::vector<SourcePrefixes> &lists,
                                 uint64_t keep_sources = ~uint64_t(0), const Progress &progress = {});
+    // replace_sources for one block source whose new list is normalised
+    // (normalise_compact), in one pass over the merged set (list_sweep.hpp)
+    // instead of recompiling every source. Same result, same write order,
+    // same limits. Returns nothing, having written nothing, when that path
+    // does not apply: an update left half-way to repair, or entries of
+    // sources outside keep_sources to remove; replace_sources then does it.
+    std::optional<ApplyCounts> replace_source_list(unsigned source, const CompactList &list,
+                                                   uint64_t keep_sources = ~uint64_t(0),
+                                                   const Progress &progress = {});
+    // The allow list's prefixes as the kernel holds them (its view's), in
+    // prefix order; reads the tables once for this and a following
+    // replace_source_list.
+    std::vector<Cidr> allow_prefixes() const;
 
     struct rg_config config() const;
     std::vector<uint16_t> ports() const;
@@ -176,6 +191,8 @@ private:
     // copy this process wrote last if rg_config.lists_gen says nobody wrote
     // since (a daemon syncing feeds then skips reading a million entries).
     std::shared_ptr<const ListSet> current_lists(const ListTables &tables) const;
+    // The same, compact (list_sweep.hpp).
+    std::shared_ptr<const CompactSet> current_compact(const ListTables &tables) const;
     ApplyCounts replace_view(ListKind kind, ListTables &tables, const ListSet &old, const View &old_view,
                              const View &new_view, const Progress &progress);
     static Maps open_impl(const std::string &pin_dir, bool create, bool *created);
@@ -187,6 +204,8 @@ private:
     std::map<std::string, Fd> fds_;
     mutable std::shared_ptr<const ListSet> lists_;  // see current_lists
     mutable uint64_t lists_gen_ = 1;                // odd: lists_ not valid
+    mutable std::shared_ptr<const CompactSet> compact_;  // see current_compact
+    mutable uint64_t compact_gen_ = 1;
     unsigned ncpus_ = 1;
 };
 

@@ -92,6 +92,112 @@ template <typename Fn> void for_each_slot6(const Cidr &c, Fn fn)
         fn(rg_slot6_index(hi + (i << 32)), rg_slot6_filter(hi + (i << 32)));
 }
 
+// One record written or removed; each is one atomic store of its key and
+// class (IPv4) or of its meta word after the address (IPv6). A record moves
+// to the emptier of its two buckets.
+void upsert4(struct rg_pfx4_bucket *pfx4, uint32_t a, unsigned len, uint32_t cls)
+{
+    uint64_t want = RG_PFX4_REC(a, len, 0), rec = RG_PFX4_REC(a, len, cls);
+    __u64 *slot = nullptr, *free_slot = nullptr;
+    int free_count = -1;
+    for (uint32_t which = 0; which < 2 && !slot; which++) {
+        struct rg_pfx4_bucket &bk = pfx4[rg_pfx4_bucket(a, len, which)];
+        int n = 0;
+        __u64 *first = nullptr;
+        for (__u64 &r : bk.rec) {
+            if ((r & RG_PFX4_KEY_MASK) == want)
+                slot = &r;
+            else if (!(r & RG_PFX4_VALID) && !first)
+                first = &r;
+            n += !(r & RG_PFX4_VALID);
+        }
+        if (first && n > free_count)
+            free_slot = first, free_count = n;
+    }
+    if (!slot && !free_slot)
+        throw Error("the IPv4 prefix table is full");
+    store(slot ? slot : free_slot, rec);
+}
+
+void upsert6(struct rg_pfx6_bucket *pfx6, uint64_t hi, uint64_t lo, unsigned len, uint32_t cls)
+{
+    struct rg_pfx6_rec *slot = nullptr, *free_slot = nullptr;
+    int free_count = -1;
+    for (uint32_t which = 0; which < 2 && !slot; which++) {
+        struct rg_pfx6_bucket &bk = pfx6[rg_pfx6_bucket(hi, lo, len, which)];
+        int n = 0;
+        struct rg_pfx6_rec *first = nullptr;
+        for (struct rg_pfx6_rec &r : bk.rec) {
+            bool valid = r.meta & RG_PFX6_VALID;
+            if (valid && RG_PFX6_LEN(r.meta) == len && r.hi == hi && r.lo == lo)
+                slot = &r;
+            else if (!valid && !first)
+                first = &r;
+            n += !valid;
+        }
+        if (first && n > free_count)
+            free_slot = first, free_count = n;
+    }
+    if (!slot && !free_slot)
+        throw Error("the IPv6 prefix table is full");
+    if (!slot) {
+        slot = free_slot;
+        store(&slot->hi, hi);
+        store(&slot->lo, lo);
+    }
+    store(&slot->meta, uint32_t(RG_PFX6_META(len, cls)));
+}
+
+void delete4(struct rg_pfx4_bucket *pfx4, uint32_t a, unsigned len)
+{
+    uint64_t want = RG_PFX4_REC(a, len, 0);
+    for (uint32_t which = 0; which < 2; which++)
+        for (__u64 &r : pfx4[rg_pfx4_bucket(a, len, which)].rec)
+            if ((r & RG_PFX4_KEY_MASK) == want)
+                store(&r, uint64_t(0));
+}
+
+void delete6(struct rg_pfx6_bucket *pfx6, uint64_t hi, uint64_t lo, unsigned len)
+{
+    for (uint32_t which = 0; which < 2; which++)
+        for (struct rg_pfx6_rec &r : pfx6[rg_pfx6_bucket(hi, lo, len, which)].rec)
+            if ((r.meta & RG_PFX6_VALID) && RG_PFX6_LEN(r.meta) == len && r.hi == hi && r.lo == lo)
+                store(&r.meta, uint32_t(0));
+}
+
+// Adds a prefix's length and /32 filter bits to the slots it touches.
+void add_slot6_bits(std::vector<struct rg_slot6> &bits6, const Cidr &c)
+{
+    for_each_slot6(c, [&](uint32_t s, uint32_t filter) {
+        slot6_set(bits6[s], c.len);
+        bits6[s].filter |= filter;
+    });
+}
+
+// Step 1 of a write: every slot gets the union of its old and new bits.
+void widen_slots6(struct rg_slot6 *slots6, const std::vector<struct rg_slot6> &bits6)
+{
+    for (uint32_t s = 0; s < bits6.size(); s++) {
+        for (int w = 0; w < 2; w++)
+            if (bits6[s].w[w] & ~load(&slots6[s].w[w]))
+                store(&slots6[s].w[w], load(&slots6[s].w[w]) | bits6[s].w[w]);
+        if (bits6[s].filter & ~load(&slots6[s].filter))
+            store(&slots6[s].filter, load(&slots6[s].filter) | bits6[s].filter);
+    }
+}
+
+// Step 5: every slot gets exactly its new bits.
+void narrow_slots6(struct rg_slot6 *slots6, const std::vector<struct rg_slot6> &bits6)
+{
+    for (uint32_t s = 0; s < bits6.size(); s++) {
+        for (int w = 0; w < 2; w++)
+            if (load(&slots6[s].w[w]) != bits6[s].w[w])
+                store(&slots6[s].w[w], bits6[s].w[w]);
+        if (load(&slots6[s].filter) != bits6[s].filter)
+            store(&slots6[s].filter, bits6[s].filter);
+    }
+}
+
 struct ClassKey {
     uint64_t allow, block;
     bool operator==(const ClassKey &) const = default;
@@ -331,78 +437,25 @@ ListSet ListTables::write(const ListSet &old, ListSet next, bool repair)
                 if (e.prefix.len == 0)
                     cls0 = e.cls;
                 else
-                    for_each_slot6(e.prefix, [&](uint32_t s, uint32_t filter) {
-                        slot6_set(bits6[s], e.prefix.len);
-                        bits6[s].filter |= filter;
-                    });
+                    add_slot6_bits(bits6, e.prefix);
             }
     }
 
     // 1. Length bits: old | new.
     for (auto [s, b] : bits4)
         store(&tbl24[s], load(&tbl24[s]) | b);
-    for (uint32_t s = 0; s < bits6.size(); s++) {
-        for (int w = 0; w < 2; w++)
-            if (bits6[s].w[w] & ~load(&slots6[s].w[w]))
-                store(&slots6[s].w[w], load(&slots6[s].w[w]) | bits6[s].w[w]);
-        if (bits6[s].filter & ~load(&slots6[s].filter))
-            store(&slots6[s].filter, load(&slots6[s].filter) | bits6[s].filter);
-    }
+    widen_slots6(slots6, bits6);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 2. Record upserts.
     for (const ListEntry *e : upserts) {
         const Cidr &c = e->prefix;
         if (c.family == 4) {
-            uint32_t a = v4_addr(c);
-            uint64_t want = RG_PFX4_REC(a, c.len, 0), rec = RG_PFX4_REC(a, c.len, e->cls);
-            __u64 *slot = nullptr, *free_slot = nullptr;
-            int free_count = -1;
-            for (uint32_t which = 0; which < 2 && !slot; which++) {
-                struct rg_pfx4_bucket &bk = pfx4[rg_pfx4_bucket(a, c.len, which)];
-                int n = 0;
-                __u64 *first = nullptr;
-                for (__u64 &r : bk.rec) {
-                    if ((r & RG_PFX4_KEY_MASK) == want)
-                        slot = &r;
-                    else if (!(r & RG_PFX4_VALID) && !first)
-                        first = &r;
-                    n += !(r & RG_PFX4_VALID);
-                }
-                if (first && n > free_count)
-                    free_slot = first, free_count = n;
-            }
-            if (!slot && !free_slot)
-                throw Error("the IPv4 prefix table is full");
-            store(slot ? slot : free_slot, rec);
+            upsert4(pfx4, v4_addr(c), c.len, e->cls);
         } else {
             uint64_t hi, lo;
             v6_halves(c, hi, lo);
-            struct rg_pfx6_rec *slot = nullptr, *free_slot = nullptr;
-            int free_count = -1;
-            for (uint32_t which = 0; which < 2 && !slot; which++) {
-                struct rg_pfx6_bucket &bk = pfx6[rg_pfx6_bucket(hi, lo, c.len, which)];
-                int n = 0;
-                struct rg_pfx6_rec *first = nullptr;
-                for (struct rg_pfx6_rec &r : bk.rec) {
-                    bool valid = r.meta & RG_PFX6_VALID;
-                    if (valid && RG_PFX6_LEN(r.meta) == c.len && r.hi == hi && r.lo == lo)
-                        slot = &r;
-                    else if (!valid && !first)
-                        first = &r;
-                    n += !valid;
-                }
-                if (first && n > free_count)
-                    free_slot = first, free_count = n;
-            }
-            if (!slot && !free_slot)
-                throw Error("the IPv6 prefix table is full");
-            if (!slot) {
-                slot = free_slot;
-                store(&slot->hi, hi);
-                store(&slot->lo, lo);
-            }
-            store(&slot->meta, uint32_t(RG_PFX6_META(c.len, e->cls)));
+            upsert6(pfx6, hi, lo, c.len, e->cls);
         }
     }
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -457,19 +510,11 @@ ListSet ListTables::write(const ListSet &old, ListSet next, bool repair)
     for (const ListEntry *e : deletes) {
         const Cidr &c = e->prefix;
         if (c.family == 4) {
-            uint32_t a = v4_addr(c);
-            uint64_t want = RG_PFX4_REC(a, c.len, 0);
-            for (uint32_t which = 0; which < 2; which++)
-                for (__u64 &r : pfx4[rg_pfx4_bucket(a, c.len, which)].rec)
-                    if ((r & RG_PFX4_KEY_MASK) == want)
-                        store(&r, uint64_t(0));
+            delete4(pfx4, v4_addr(c), c.len);
         } else {
             uint64_t hi, lo;
             v6_halves(c, hi, lo);
-            for (uint32_t which = 0; which < 2; which++)
-                for (struct rg_pfx6_rec &r : pfx6[rg_pfx6_bucket(hi, lo, c.len, which)].rec)
-                    if ((r.meta & RG_PFX6_VALID) && RG_PFX6_LEN(r.meta) == c.len && r.hi == hi && r.lo == lo)
-                        store(&r.meta, uint32_t(0));
+            delete6(pfx6, hi, lo, c.len);
         }
     }
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -480,14 +525,203 @@ ListSet ListTables::write(const ListSet &old, ListSet next, bool repair)
         if (want != cur)
             store(&tbl24[s], want);
     }
-    for (uint32_t s = 0; s < bits6.size(); s++) {
-        for (int w = 0; w < 2; w++)
-            if (load(&slots6[s].w[w]) != bits6[s].w[w])
-                store(&slots6[s].w[w], bits6[s].w[w]);
-        if (load(&slots6[s].filter) != bits6[s].filter)
-            store(&slots6[s].filter, bits6[s].filter);
-    }
+    narrow_slots6(slots6, bits6);
     return next;
+}
+
+} // namespace rg
+
+namespace rg {
+
+CompactSet ListTables::read_compact() const
+{
+    auto *pfx4 = static_cast<const struct rg_pfx4_bucket *>(pfx4_.addr);
+    auto *pfx6 = static_cast<const struct rg_pfx6_bucket *>(pfx6_.addr);
+    CompactSet out;
+    // Reserved in full: untouched capacity costs no memory.
+    out.v4.reserve(size_t(RG_PFX4_BUCKETS) * RG_PFX4_BUCKET);
+    out.v6.reserve(size_t(RG_PFX6_BUCKETS) * RG_PFX6_BUCKET);
+    for (uint32_t b = 0; b < RG_PFX4_BUCKETS; b++)
+        for (uint64_t rec : pfx4[b].rec)
+            if (rec & RG_PFX4_VALID)
+                out.v4.push_back({{uint32_t(rec), uint8_t(rec >> 32)}, RG_PFX4_CLASS(rec)});
+    for (uint32_t b = 0; b < RG_PFX6_BUCKETS; b++)
+        for (const struct rg_pfx6_rec &r : pfx6[b].rec)
+            if (r.meta & RG_PFX6_VALID)
+                out.v6.push_back({{bits::U128(r.hi) << 64 | r.lo, uint8_t(RG_PFX6_LEN(r.meta))}, RG_PFX6_CLASS(r.meta)});
+    sort_compact(out);
+    return out;
+}
+
+std::vector<ClassValue> ListTables::read_classes() const
+{
+    auto *classes = static_cast<const struct rg_class *>(classes_.addr);
+    std::vector<ClassValue> out(RG_MAX_CLASSES);
+    for (uint32_t i = 0; i < RG_MAX_CLASSES; i++)
+        out[i] = {load(&classes[i].allow), load(&classes[i].block)};
+    return out;
+}
+
+// write() for a change made by sweep_source: the same five steps (see the
+// top of this file), touching only the /24s, slots and records it changes.
+void ListTables::write_change(const CompactSet &next, const CompactChange &ch)
+{
+    auto *classes = static_cast<struct rg_class *>(classes_.addr);
+    auto *tbl24 = static_cast<uint32_t *>(tbl24_.addr);
+    auto *pfx4 = static_cast<struct rg_pfx4_bucket *>(pfx4_.addr);
+    auto *pfx6 = static_cast<struct rg_pfx6_bucket *>(pfx6_.addr);
+    auto *slots6 = static_cast<struct rg_slot6 *>(slots6_.addr);
+    const auto &n4 = next.v4;
+
+    for (const auto &[id, v] : ch.new_classes) {
+        store(&classes[id].allow, v.allow);
+        store(&classes[id].block, v.block);
+    }
+
+    // Length bits of the /24s under long changes, as `next` gives them.
+    std::vector<uint32_t> slots;
+    for (const auto &e : ch.up4)
+        if (e.p.len > 24)
+            slots.push_back(e.p.addr >> 8);
+    for (const Pk4 &p : ch.del4)
+        if (p.len > 24)
+            slots.push_back(p.addr >> 8);
+    std::sort(slots.begin(), slots.end());
+    slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+    std::vector<std::pair<uint32_t, uint32_t>> bits4;
+    bits4.reserve(slots.size());
+    auto first_at = [&](uint32_t addr) {
+        return std::lower_bound(n4.begin(), n4.end(), addr,
+                                [](const MEntry<uint32_t> &e, uint32_t a) { return e.p.addr < a; });
+    };
+    for (uint32_t s : slots) {
+        uint32_t m = 0;
+        for (auto it = first_at(s << 8); it != n4.end() && (it->p.addr >> 8) == s; ++it)
+            if (it->p.len > 24)
+                m |= 1u << (it->p.len - 25);
+        bits4.push_back({s, m << RG_T24_LONG_SHIFT});
+    }
+    std::vector<struct rg_slot6> bits6;
+    uint32_t cls0 = 0;
+    if (!ch.up6.empty() || !ch.del6.empty()) {
+        bits6.resize(RG_SLOTS6);
+        for (const auto &e : next.v6) {
+            if (e.p.len == 0) {
+                cls0 = e.cls;
+                continue;
+            }
+            add_slot6_bits(bits6, from_pk(e.p));
+        }
+    }
+
+    // 1. Length bits: old | new.
+    for (auto [s, b] : bits4)
+        store(&tbl24[s], load(&tbl24[s]) | b);
+    widen_slots6(slots6, bits6);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+    // 2. Record upserts, longest first (the IPv4 and IPv6 ones are
+    // independent: no prefix of one family contains one of the other).
+    for (const auto &e : ch.up4)
+        upsert4(pfx4, e.p.addr, e.p.len, e.cls);
+    for (const auto &e : ch.up6)
+        upsert6(pfx6, uint64_t(e.p.addr >> 64), uint64_t(e.p.addr), e.p.len, e.cls);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+    // 3. rg_tbl24 classes under short changes, each /24 stored once: the
+    // /24s of a range painted in one walk over `next`'s entries inside it,
+    // a stack of the entries containing the current /24.
+    uint32_t short_lens = 0;  // lengths <= 24 that `next` has
+    for (const auto &e : n4)
+        if (e.p.len <= 24)
+            short_lens |= 1u << e.p.len;
+    auto exact_class = [&](uint32_t addr, unsigned len) -> int64_t {
+        auto it = first_at(addr);
+        for (; it != n4.end() && it->p.addr == addr; ++it)
+            if (it->p.len == len)
+                return it->cls;
+        return -1;
+    };
+    auto set24 = [&](uint32_t slot, uint32_t cls) {
+        uint32_t cur = load(&tbl24[slot]);
+        uint32_t want = (cur & ~0xffffu) | cls;
+        if (want != cur)
+            store(&tbl24[slot], want);
+    };
+    struct Paint {
+        uint64_t end;  // first /24 after it
+        uint32_t cls;
+    };
+    std::vector<Paint> stack;
+    auto repaint = [&](uint32_t addr, unsigned len) {
+        uint64_t first = addr >> 8, pos = first;
+        uint32_t base = 0;
+        for (int l = int(len) - 1; l >= 0; l--) {
+            if (!(short_lens >> l & 1))
+                continue;
+            int64_t c = exact_class(addr & pk_mask<uint32_t>(unsigned(l)), unsigned(l));
+            if (c >= 0) {
+                base = uint32_t(c);
+                break;
+            }
+        }
+        stack.assign(1, Paint{first + (uint64_t(1) << (24 - len)), base});
+        // Paints [pos, upto) with the innermost open entry's class, closing
+        // the entries that end on the way.
+        auto paint_to = [&](uint64_t upto) {
+            while (pos < upto) {
+                uint64_t stop = std::min(upto, stack.back().end);
+                for (; pos < stop; pos++)
+                    set24(uint32_t(pos), stack.back().cls);
+                if (pos == stack.back().end && stack.size() > 1)
+                    stack.pop_back();
+            }
+        };
+        const Pk4 range{addr, uint8_t(len)};
+        for (auto it = std::lower_bound(n4.begin(), n4.end(), range,
+                                        [](const MEntry<uint32_t> &e, const Pk4 &k) { return pk_less(e.p, k); });
+             it != n4.end() && pk_contains(range, it->p); ++it) {
+            if (it->p.len > 24)
+                continue;
+            uint64_t start = it->p.addr >> 8;
+            paint_to(start);
+            while (stack.size() > 1 && stack.back().end <= start)
+                stack.pop_back();
+            stack.push_back({start + (uint64_t(1) << (24 - it->p.len)), it->cls});
+        }
+        paint_to(stack.front().end);
+    };
+    for (uint32_t s = 0; s < bits6.size(); s++)
+        if (load(&slots6[s].cls0) != cls0)
+            store(&slots6[s].cls0, cls0);
+    std::vector<Pk4> shorts;
+    for (const auto &e : ch.up4)
+        if (e.p.len <= 24)
+            shorts.push_back(e.p);
+    for (const Pk4 &p : ch.del4)
+        if (p.len <= 24)
+            shorts.push_back(p);
+    if (shorts.size() > 65536)
+        repaint(0, 0);
+    else
+        for (const Pk4 &p : shorts)
+            repaint(p.addr, p.len);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+    // 4. Record deletes, shortest first.
+    for (const Pk4 &p : ch.del4)
+        delete4(pfx4, p.addr, p.len);
+    for (const Pk6 &p : ch.del6)
+        delete6(pfx6, uint64_t(p.addr >> 64), uint64_t(p.addr), p.len);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+    // 5. Length bits: new.
+    for (auto [s, b] : bits4) {
+        uint32_t cur = load(&tbl24[s]), want = (cur & ((1u << RG_T24_LONG_SHIFT) - 1)) | b;
+        if (want != cur)
+            store(&tbl24[s], want);
+    }
+    narrow_slots6(slots6, bits6);
 }
 
 } // namespace rg

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "filter.hpp"
+#include "list_sweep.hpp"
 #include "prefix_set.hpp"
 
 #include <cstdint>
@@ -56,6 +57,14 @@ public:
     // then part way, and writing `old` back with repair puts them right.
     // Returns `next` with the class ids it got (what read() would give).
     ListSet write(const ListSet &old, ListSet next, bool repair);
+
+    // The same, compact (list_sweep.hpp): what the prefix tables hold, and
+    // the class table (RG_MAX_CLASSES values).
+    CompactSet read_compact() const;
+    std::vector<ClassValue> read_classes() const;
+    // Moves the tables from what they hold to `next` by `change` (made by
+    // sweep_source against what they hold), in write()'s order.
+    void write_change(const CompactSet &next, const CompactChange &change);
 
 private:
     struct Mapping {

@@ -6,6 +6,7 @@
 
 #include "cidr_bits.hpp"
 #include "error.hpp"
+#include "list_sweep.hpp"
 #include "list_table.hpp"
 
 #include <algorithm>
@@ -42,6 +43,23 @@ std::shared_ptr<const ListSet> Maps::current_lists(const ListTables &tables) con
     return lists_;
 }
 
+std::shared_ptr<const CompactSet> Maps::current_compact(const ListTables &tables) const
+{
+    uint64_t gen = config().lists_gen;
+    if (!compact_ || gen != compact_gen_ || (gen & 1)) {
+        compact_ = std::make_shared<const CompactSet>(tables.read_compact());
+        compact_gen_ = gen;
+    }
+    return compact_;
+}
+
+std::vector<Cidr> Maps::allow_prefixes() const
+{
+    ListTables tables(*this);
+    std::vector<ClassValue> classes = tables.read_classes();
+    return compact_allow_prefixes(*current_compact(tables), classes.data());
+}
+
 View Maps::read_view(ListKind kind) const
 {
     ListTables tables(*this);
@@ -58,6 +76,7 @@ void Maps::write_lists(ListTables &tables, const ListSet &old, const ListSet &ne
     cfg.lists_gen |= 1;
     write_config(cfg);
     lists_.reset();
+    compact_.reset();
     ListSet written;
     try {
         written = tables.write(old, next, repair);
@@ -83,6 +102,66 @@ void Maps::write_lists(ListTables &tables, const ListSet &old, const ListSet &ne
     write_config(cfg);
     lists_ = std::make_shared<const ListSet>(std::move(written));
     lists_gen_ = cfg.lists_gen;
+}
+
+std::optional<ApplyCounts> Maps::replace_source_list(unsigned source, const CompactList &list, uint64_t keep_sources,
+                                                     const Progress &progress)
+{
+    struct rg_config cfg = config();
+    if (cfg.lists_gen & 1)
+        return std::nullopt;  // a half-way update: replace_sources repairs
+    ListTables tables(*this);
+    std::vector<ClassValue> classes = tables.read_classes();
+    std::shared_ptr<const CompactSet> cur = current_compact(tables);
+    const CompactSet &old = *cur;
+    uint64_t bit = uint64_t(1) << source;
+    if (compact_block_sources(old, classes.data()) & ~(keep_sources | bit))
+        return std::nullopt;  // orphan sources to remove
+    SweepResult r = sweep_source(old, classes.data(), source, list);
+    if (r.view4 > RG_BLOCK_MAX_ENTRIES || r.view6 > RG_BLOCK6_MAX_ENTRIES)
+        throw Error("the " + std::string(list_name(ListKind::block)) + " is full: it would hold " +
+                        std::to_string(r.view4) + " IPv4 and " + std::to_string(r.view6) + " IPv6 entries, at most " +
+                        std::to_string(RG_BLOCK_MAX_ENTRIES) + " and " + std::to_string(RG_BLOCK6_MAX_ENTRIES) +
+                        " fit",
+                    ENOSPC);
+    if (!r.change.empty()) {
+        cfg.lists_gen |= 1;
+        write_config(cfg);
+        lists_.reset();
+        compact_.reset();
+        try {
+            tables.write_change(r.next, r.change);
+        } catch (...) {
+            // Put the old set back, as write_lists does.
+            bool restored = false;
+            try {
+                ListSet back;
+                back.reserve(old.size());
+                for (const auto &e : old.v4)
+                    back.push_back({from_pk(e.p), classes[e.cls].allow, classes[e.cls].block, 0});
+                for (const auto &e : old.v6)
+                    back.push_back({from_pk(e.p), classes[e.cls].allow, classes[e.cls].block, 0});
+                tables.write(tables.read(), std::move(back), true);
+                restored = true;
+            } catch (...) {
+            }
+            if (restored) {
+                cfg = config();
+                cfg.lists_gen++;
+                write_config(cfg);
+            }
+            throw;
+        }
+        cfg = config();
+        cfg.lists_gen++;
+        write_config(cfg);
+        compact_ = std::make_shared<const CompactSet>(std::move(r.next));
+        compact_gen_ = cfg.lists_gen;
+    }
+    size_t ops = r.view_upserts + r.view_deletes;
+    if (progress)
+        progress(ops, ops);
+    return ApplyCounts{r.view_upserts, r.view_deletes, r.view4 + r.view6};
 }
 
 ApplyCounts Maps::replace_view(ListKind kind, ListTables &tables, const ListSet &old, const View &old_view,
