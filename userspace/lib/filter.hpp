@@ -187,6 +187,7 @@ public:
 private:
     Maps() = default;
     void write_lists(ListTables &tables, const ListSet &old, const ListSet &next);
+    uint64_t generation_write(const std::function<void()> &write, const std::function<void()> &restore);
     // The merged lists as the kernel holds them: read from the tables, or the
     // copy this process wrote last if rg_config.lists_gen says nobody wrote
     // since (a daemon syncing feeds then skips reading a million entries).

@@ -174,9 +174,15 @@ void add_slot6_bits(std::vector<struct rg_slot6> &bits6, const Cidr &c)
     });
 }
 
-// Step 1 of a write: every slot gets the union of its old and new bits.
-void widen_slots6(struct rg_slot6 *slots6, const std::vector<struct rg_slot6> &bits6)
+using Bits4 = std::vector<std::pair<uint32_t, uint32_t>>;  // (rg_tbl24 index, length bits)
+
+// Step 1 of a write: every /24 and slot gets the union of its old and new
+// length (and filter) bits.
+void widen_length_bits(uint32_t *tbl24, const Bits4 &bits4, struct rg_slot6 *slots6,
+                       const std::vector<struct rg_slot6> &bits6)
 {
+    for (auto [s, b] : bits4)
+        store(&tbl24[s], load(&tbl24[s]) | b);
     for (uint32_t s = 0; s < bits6.size(); s++) {
         for (int w = 0; w < 2; w++)
             if (bits6[s].w[w] & ~load(&slots6[s].w[w]))
@@ -186,9 +192,15 @@ void widen_slots6(struct rg_slot6 *slots6, const std::vector<struct rg_slot6> &b
     }
 }
 
-// Step 5: every slot gets exactly its new bits.
-void narrow_slots6(struct rg_slot6 *slots6, const std::vector<struct rg_slot6> &bits6)
+// Step 5: every /24 and slot gets exactly its new bits.
+void narrow_length_bits(uint32_t *tbl24, const Bits4 &bits4, struct rg_slot6 *slots6,
+                        const std::vector<struct rg_slot6> &bits6)
 {
+    for (auto [s, b] : bits4) {
+        uint32_t cur = load(&tbl24[s]), want = (cur & ((1u << RG_T24_LONG_SHIFT) - 1)) | b;
+        if (want != cur)
+            store(&tbl24[s], want);
+    }
     for (uint32_t s = 0; s < bits6.size(); s++) {
         for (int w = 0; w < 2; w++)
             if (load(&slots6[s].w[w]) != bits6[s].w[w])
@@ -409,7 +421,7 @@ ListSet ListTables::write(const ListSet &old, ListSet next, bool repair)
             m |= 1u << ((*it)->prefix.len - 25);
         return m << RG_T24_LONG_SHIFT;
     };
-    std::vector<std::pair<uint32_t, uint32_t>> bits4;  // (slot, new bits)
+    Bits4 bits4;  // (slot, new bits)
     if (repair) {
         std::vector<uint32_t> all(1u << 24);
         for (const ListEntry *e : long4)
@@ -442,9 +454,7 @@ ListSet ListTables::write(const ListSet &old, ListSet next, bool repair)
     }
 
     // 1. Length bits: old | new.
-    for (auto [s, b] : bits4)
-        store(&tbl24[s], load(&tbl24[s]) | b);
-    widen_slots6(slots6, bits6);
+    widen_length_bits(tbl24, bits4, slots6, bits6);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 2. Record upserts.
@@ -520,12 +530,7 @@ ListSet ListTables::write(const ListSet &old, ListSet next, bool repair)
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 5. Length bits: new.
-    for (auto [s, b] : bits4) {
-        uint32_t cur = load(&tbl24[s]), want = (cur & ((1u << RG_T24_LONG_SHIFT) - 1)) | b;
-        if (want != cur)
-            store(&tbl24[s], want);
-    }
-    narrow_slots6(slots6, bits6);
+    narrow_length_bits(tbl24, bits4, slots6, bits6);
     return next;
 }
 
@@ -588,7 +593,7 @@ void ListTables::write_change(const CompactSet &next, const CompactChange &ch)
             slots.push_back(p.addr >> 8);
     std::sort(slots.begin(), slots.end());
     slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
-    std::vector<std::pair<uint32_t, uint32_t>> bits4;
+    Bits4 bits4;
     bits4.reserve(slots.size());
     auto first_at = [&](uint32_t addr) {
         return std::lower_bound(n4.begin(), n4.end(), addr,
@@ -615,9 +620,7 @@ void ListTables::write_change(const CompactSet &next, const CompactChange &ch)
     }
 
     // 1. Length bits: old | new.
-    for (auto [s, b] : bits4)
-        store(&tbl24[s], load(&tbl24[s]) | b);
-    widen_slots6(slots6, bits6);
+    widen_length_bits(tbl24, bits4, slots6, bits6);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 2. Record upserts, longest first (the IPv4 and IPv6 ones are
@@ -716,12 +719,7 @@ void ListTables::write_change(const CompactSet &next, const CompactChange &ch)
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 5. Length bits: new.
-    for (auto [s, b] : bits4) {
-        uint32_t cur = load(&tbl24[s]), want = (cur & ((1u << RG_T24_LONG_SHIFT) - 1)) | b;
-        if (want != cur)
-            store(&tbl24[s], want);
-    }
-    narrow_slots6(slots6, bits6);
+    narrow_length_bits(tbl24, bits4, slots6, bits6);
 }
 
 } // namespace rg

@@ -66,27 +66,24 @@ View Maps::read_view(ListKind kind) const
     return list_view(*current_lists(tables), kind);
 }
 
-// Writes `next` over `old` (both merged sets), marking the update in
-// rg_config.lists_gen so that one that dies half-way is repaired by the
-// next. On failure the old set is written back before the error is thrown.
-void Maps::write_lists(ListTables &tables, const ListSet &old, const ListSet &next)
+// Runs `write` between marking rg_config.lists_gen odd and moving it to the
+// next even value, so that an update that dies half-way is repaired by the
+// next one. If `write` throws, `restore` puts the old set back and the
+// error is rethrown; if restoring fails too, the original error is the one
+// reported and the generation stays odd. Returns the new generation.
+uint64_t Maps::generation_write(const std::function<void()> &write, const std::function<void()> &restore)
 {
     struct rg_config cfg = config();
-    bool repair = cfg.lists_gen & 1;
     cfg.lists_gen |= 1;
     write_config(cfg);
     lists_.reset();
     compact_.reset();
-    ListSet written;
     try {
-        written = tables.write(old, next, repair);
+        write();
     } catch (...) {
-        // Put the old set back. If that fails too, the original error is
-        // the one to report; the generation stays odd and the next update
-        // repairs.
         bool restored = false;
         try {
-            tables.write(tables.read(), old, true);
+            restore();
             restored = true;
         } catch (...) {
         }
@@ -100,8 +97,19 @@ void Maps::write_lists(ListTables &tables, const ListSet &old, const ListSet &ne
     cfg = config();
     cfg.lists_gen++;
     write_config(cfg);
+    return cfg.lists_gen;
+}
+
+// Writes `next` over `old` (both merged sets); a failed write puts `old`
+// back.
+void Maps::write_lists(ListTables &tables, const ListSet &old, const ListSet &next)
+{
+    bool repair = config().lists_gen & 1;
+    ListSet written;
+    uint64_t gen = generation_write([&] { written = tables.write(old, next, repair); },
+                                    [&] { tables.write(tables.read(), old, true); });
     lists_ = std::make_shared<const ListSet>(std::move(written));
-    lists_gen_ = cfg.lists_gen;
+    lists_gen_ = gen;
 }
 
 std::optional<ApplyCounts> Maps::replace_source_list(unsigned source, const CompactList &list, uint64_t keep_sources,
@@ -125,38 +133,18 @@ std::optional<ApplyCounts> Maps::replace_source_list(unsigned source, const Comp
                         " fit",
                     ENOSPC);
     if (!r.change.empty()) {
-        cfg.lists_gen |= 1;
-        write_config(cfg);
-        lists_.reset();
-        compact_.reset();
-        try {
-            tables.write_change(r.next, r.change);
-        } catch (...) {
-            // Put the old set back, as write_lists does.
-            bool restored = false;
-            try {
-                ListSet back;
-                back.reserve(old.size());
-                for (const auto &e : old.v4)
-                    back.push_back({from_pk(e.p), classes[e.cls].allow, classes[e.cls].block, 0});
-                for (const auto &e : old.v6)
-                    back.push_back({from_pk(e.p), classes[e.cls].allow, classes[e.cls].block, 0});
-                tables.write(tables.read(), std::move(back), true);
-                restored = true;
-            } catch (...) {
-            }
-            if (restored) {
-                cfg = config();
-                cfg.lists_gen++;
-                write_config(cfg);
-            }
-            throw;
-        }
-        cfg = config();
-        cfg.lists_gen++;
-        write_config(cfg);
+        auto restore = [&] {
+            ListSet back;
+            back.reserve(old.size());
+            for (const auto &e : old.v4)
+                back.push_back({from_pk(e.p), classes[e.cls].allow, classes[e.cls].block, 0});
+            for (const auto &e : old.v6)
+                back.push_back({from_pk(e.p), classes[e.cls].allow, classes[e.cls].block, 0});
+            tables.write(tables.read(), std::move(back), true);
+        };
+        uint64_t gen = generation_write([&] { tables.write_change(r.next, r.change); }, restore);
         compact_ = std::make_shared<const CompactSet>(std::move(r.next));
-        compact_gen_ = cfg.lists_gen;
+        compact_gen_ = gen;
     }
     size_t ops = r.view_upserts + r.view_deletes;
     if (progress)
