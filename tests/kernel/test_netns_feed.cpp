@@ -9,6 +9,7 @@
 #include "lab.hpp"
 #include "netns_fixture.hpp"
 #include "packet_builder.hpp"
+#include "process.hpp"
 
 #include <gtest/gtest.h>
 
@@ -30,9 +31,11 @@ using rg::test::PacketBuilder;
 
 namespace {
 
-// A one-file HTTP/1.1 server with ETag support, listening on 127.0.0.1 of
-// a namespace. Serves body() at any path; answers 304 when If-None-Match
-// equals the current ETag. Records every request's If-None-Match.
+// A one-file HTTP/1.1 server listening on 127.0.0.1 of a namespace. Serves
+// the body at any path but /moved, which redirects (301) to /drop.txt. With
+// an ETag it answers 304 when If-None-Match equals it; without one it sends
+// Last-Modified and answers 304 when If-Modified-Since equals that. Records
+// every request's path, If-None-Match and If-Modified-Since.
 class HttpFeedServer {
 public:
     explicit HttpFeedServer(const rg::lab::Netns &ns)
@@ -68,10 +71,28 @@ public:
         body_ = body;
         etag_ = etag;
     }
+    // No ETag: validated by Last-Modified only.
+    void set_last_modified(const std::string &body, const std::string &last_modified)
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        body_ = body;
+        etag_.clear();
+        last_modified_ = last_modified;
+    }
     std::vector<std::string> if_none_match() const
     {
         std::lock_guard<std::mutex> g(mu_);
         return inm_;
+    }
+    std::vector<std::string> if_modified_since() const
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        return ims_;
+    }
+    std::vector<std::string> paths() const
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        return paths_;
     }
     unsigned not_modified() const { return not_modified_; }
 
@@ -102,22 +123,33 @@ private:
                 return;
             req.append(buf, size_t(n));
         }
-        std::string inm;
-        size_t at = req.find("\r\nIf-None-Match: ");
-        if (at != std::string::npos) {
-            size_t b = at + 17, e = req.find("\r\n", b);
-            inm = req.substr(b, e - b);
-        }
+        auto header = [&](const std::string &name) {
+            size_t at = req.find("\r\n" + name + ": ");
+            if (at == std::string::npos)
+                return std::string();
+            size_t b = at + name.size() + 4, e = req.find("\r\n", b);
+            return req.substr(b, e - b);
+        };
+        std::string inm = header("If-None-Match"), ims = header("If-Modified-Since");
+        size_t sp = req.find(' '), sp2 = req.find(' ', sp + 1);
+        std::string path = sp == std::string::npos ? "" : req.substr(sp + 1, sp2 - sp - 1);
         std::string resp;
         {
             std::lock_guard<std::mutex> g(mu_);
             inm_.push_back(inm);
-            if (!inm.empty() && inm == etag_) {
+            ims_.push_back(ims);
+            paths_.push_back(path);
+            std::string validator = etag_.empty() ? "Last-Modified: " + last_modified_ : "ETag: " + etag_;
+            bool fresh = etag_.empty() ? !ims.empty() && ims == last_modified_ : !inm.empty() && inm == etag_;
+            if (path == "/moved") {
+                resp = "HTTP/1.1 301 Moved Permanently\r\nLocation: /drop.txt\r\nContent-Length: 0\r\n"
+                       "Connection: close\r\n\r\n";
+            } else if (fresh) {
                 not_modified_++;
-                resp = "HTTP/1.1 304 Not Modified\r\nETag: " + etag_ + "\r\nConnection: close\r\n\r\n";
+                resp = "HTTP/1.1 304 Not Modified\r\n" + validator + "\r\nConnection: close\r\n\r\n";
             } else {
                 resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                       std::to_string(body_.size()) + "\r\nETag: " + etag_ + "\r\nConnection: close\r\n\r\n" + body_;
+                       std::to_string(body_.size()) + "\r\n" + validator + "\r\nConnection: close\r\n\r\n" + body_;
             }
         }
         for (size_t off = 0; off < resp.size();) {
@@ -133,8 +165,8 @@ private:
     std::atomic<bool> stop_{false};
     std::atomic<unsigned> not_modified_{0};
     mutable std::mutex mu_;
-    std::string body_, etag_;
-    std::vector<std::string> inm_;
+    std::string body_, etag_, last_modified_;
+    std::vector<std::string> inm_, ims_, paths_;
     std::thread thread_;
 };
 
@@ -303,6 +335,59 @@ TEST_F(FeedNetnsTest, HttpFeedIsFetchedThenASecondSyncGets304AndChangesNothing)
     r = rg({"feed", "add", "gone", "http://127.0.0.1:9/none.txt"});
     EXPECT_EQ(r.status, 1) << r.output;
     EXPECT_EQ(feed("gone")["last_result"], "fetch_failed");
+}
+
+TEST_F(FeedNetnsTest, FeedWithLastModifiedOnlyGets304AndARedirectIsFollowed)
+{
+    attach();
+    rg::lab::run_checked({"ip", "-n", server_->name(), "link", "set", "lo", "up"});
+    HttpFeedServer http(*server_);
+    const std::string stamp = "Mon, 23 Nov 2026 04:00:00 GMT";
+    http.set_last_modified(kBad4 + "/32\n", stamp);
+    auto r = rg({"feed", "add", "lm", http.url("/moved")});
+    ASSERT_EQ(r.status, 0) << r.output;
+    auto f = feed("lm");
+    EXPECT_EQ(f["last_result"], "applied");
+    EXPECT_EQ(f["etag"], "");
+    EXPECT_EQ(f["last_modified"], stamp);
+    EXPECT_EQ(http.paths(), (std::vector<std::string>{"/moved", "/drop.txt"})) << "the redirect was not followed";
+    EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+
+    r = rg({"feed", "sync", "lm"});
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(feed("lm")["last_result"], "not_modified");
+    EXPECT_EQ(feed("lm")["http_status"], 304);
+    EXPECT_EQ(http.not_modified(), 1u);
+    EXPECT_EQ(http.if_modified_since().back(), stamp);
+    EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+}
+
+// TLS is verified: a feed served with a certificate no CA signed is not
+// fetched, and what was in force stays.
+TEST_F(FeedNetnsTest, HttpsFeedWithAnUntrustedCertificateIsRefused)
+{
+    attach();
+    rg::lab::run_checked({"ip", "-n", server_->name(), "link", "set", "lo", "up"});
+    rg::lab::run_checked({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                          "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", dir_ + "/key.pem",
+                          "-out", dir_ + "/cert.pem"});
+    write("drop.txt", kClean4 + "/32\n");
+    ASSERT_EQ(rg({"block", "add", kBad4 + "/32"}).status, 0);
+    // openssl s_server -WWW serves files of its working directory.
+    rg::test::Process tls({"ip", "netns", "exec", server_->name(), "sh", "-c",
+                           "cd " + dir_ + " && exec openssl s_server -WWW -accept 127.0.0.1:8443 -cert cert.pem "
+                                          "-key key.pem"},
+                          {});
+    // s_server prints ACCEPT once it listens.
+    ASSERT_TRUE(rg::test::wait_for_text(tls.output_path(), "ACCEPT", std::chrono::seconds(10))) << tls.output();
+    auto r = rg({"feed", "add", "tls", "https://127.0.0.1:8443/drop.txt"});
+    EXPECT_EQ(r.status, 1) << r.output;
+    auto f = feed("tls");
+    EXPECT_EQ(f["last_result"], "fetch_failed");
+    EXPECT_NE(f["message"].get<std::string>().find("certificate"), std::string::npos) << f.dump();
+    EXPECT_EQ(f["prefixes"], 0);
+    EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+    EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
 }
 
 } // namespace

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <functional>
 #include <poll.h>
 #include <sstream>
 #include <stdexcept>
@@ -131,7 +132,12 @@ std::optional<std::string> NotifyListener::wait_for(const std::string &needle, s
     }
 }
 
-std::optional<std::string> wait_for_lines(const std::string &path, size_t lines, std::chrono::milliseconds timeout)
+namespace {
+
+// Waits until done(content of the file) holds; returns the content, or
+// nullopt on timeout.
+std::optional<std::string> wait_for_file(const std::string &path, const std::function<bool(const std::string &)> &done,
+                                         std::chrono::milliseconds timeout)
 {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
@@ -148,7 +154,7 @@ std::optional<std::string> wait_for_lines(const std::string &path, size_t lines,
         std::stringstream ss;
         ss << f.rdbuf();
         std::string text = ss.str();
-        if (size_t(std::count(text.begin(), text.end(), '\n')) >= lines) {
+        if (done(text)) {
             result = text;
             break;
         }
@@ -161,6 +167,20 @@ std::optional<std::string> wait_for_lines(const std::string &path, size_t lines,
     }
     close(in);
     return result;
+}
+
+} // namespace
+
+std::optional<std::string> wait_for_lines(const std::string &path, size_t lines, std::chrono::milliseconds timeout)
+{
+    return wait_for_file(
+        path, [&](const std::string &t) { return size_t(std::count(t.begin(), t.end(), '\n')) >= lines; }, timeout);
+}
+
+std::optional<std::string> wait_for_text(const std::string &path, const std::string &needle,
+                                         std::chrono::milliseconds timeout)
+{
+    return wait_for_file(path, [&](const std::string &t) { return t.find(needle) != std::string::npos; }, timeout);
 }
 
 } // namespace rg::test

@@ -26,6 +26,7 @@ public:
     // The exit status once it exits within the timeout (-1: killed by a signal).
     std::optional<int> wait_exit(std::chrono::milliseconds timeout);
     std::string output() const;
+    const std::string &output_path() const { return out_path_; }
 
 private:
     pid_t pid_ = -1;
@@ -58,5 +59,8 @@ private:
 // Waits until the file (which must exist) holds at least `lines` complete
 // lines; returns its content, or nullopt on timeout.
 std::optional<std::string> wait_for_lines(const std::string &path, size_t lines, std::chrono::milliseconds timeout);
+// Waits until the file (which must exist) contains `needle`.
+std::optional<std::string> wait_for_text(const std::string &path, const std::string &needle,
+                                         std::chrono::milliseconds timeout);
 
 } // namespace rg::test
