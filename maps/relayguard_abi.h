@@ -407,6 +407,7 @@ static inline __u32 rg_slot6_filter(__u64 hi)
 #define RG_FEED_ETAG_LEN 128
 #define RG_FEED_LASTMOD_LEN 48   /* an HTTP-date is 29 bytes */
 #define RG_FEED_MESSAGE_LEN 256  /* why the last sync did what it did */
+#define RG_FEED_HASH_LEN 32      /* SHA-256 */
 
 #define RG_FEED_USED    (1u << 0)
 #define RG_FEED_SHADOW  (1u << 1) /* counts would-drops, never drops */
@@ -425,6 +426,8 @@ enum rg_feed_result {
 	RG_FEED_UNPARSEABLE = 6,  /* no valid entries, or more bad lines than good */
 	RG_FEED_SHRUNK = 7,       /* lost more than max_shrink percent of its prefixes */
 	RG_FEED_APPLY_FAILED = 8, /* the kernel refused the update (full map, ...) */
+	RG_FEED_SAME_CONTENT = 9, /* fetched: the bytes of the version in force, read
+				     with the same settings: not parsed, nothing written */
 	RG_FEED_RESULT_MAX
 };
 
@@ -450,6 +453,10 @@ struct rg_feed {
 	__u64 refused_broad;   /* prefixes refused as broader than min_prefix4/6 */
 	__u64 allow_overlaps;  /* prefixes overlapping the allowlist (reported) */
 	__u64 bytes;           /* size of the last download */
+	__u8 content_hash[RG_FEED_HASH_LEN]; /* SHA-256 of the settings that shape
+				  the compiled list (source, format, min_prefix4/6)
+				  and the download of the version in force; zero:
+				  none (never applied, or a sync is writing) */
 	char name[RG_FEED_NAME_LEN];
 	char source[RG_FEED_SOURCE_LEN];
 	char format[RG_FEED_FORMAT_LEN];
@@ -538,8 +545,9 @@ RG_ASSERT_LAYOUT(sizeof(struct rg_iface) == 40, "rg_iface layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_iface, name) == 24, "rg_iface.name offset");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, min_prefix4) == 16, "rg_feed.min_prefix4 offset");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, added_at) == 32, "rg_feed.added_at offset");
-RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, name) == 112, "rg_feed.name offset");
-RG_ASSERT_LAYOUT(sizeof(struct rg_feed) == 112 + RG_FEED_NAME_LEN + RG_FEED_SOURCE_LEN + RG_FEED_FORMAT_LEN +
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, content_hash) == 112, "rg_feed.content_hash offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, name) == 112 + RG_FEED_HASH_LEN, "rg_feed.name offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_feed) == 112 + RG_FEED_HASH_LEN + RG_FEED_NAME_LEN + RG_FEED_SOURCE_LEN + RG_FEED_FORMAT_LEN +
 		 RG_FEED_ETAG_LEN + RG_FEED_LASTMOD_LEN + RG_FEED_MESSAGE_LEN, "rg_feed layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_feed) % 8 == 0, "rg_feed size is a multiple of 8");
 RG_ASSERT_LAYOUT(RG_REASON_MAX <= RG_REASON_STRIDE, "too many reasons for the stats stride");
@@ -576,7 +584,7 @@ static const char *const rg_ban_reason_name[] = { "manual", "ratelimit", "escala
 /* JSON names of enum rg_feed_result, in enum order. */
 static const char *const rg_feed_result_name[RG_FEED_RESULT_MAX] = {
 	"never", "applied", "unchanged", "not_modified", "fetch_failed",
-	"empty", "unparseable", "shrunk", "apply_failed",
+	"empty", "unparseable", "shrunk", "apply_failed", "same_content",
 };
 #endif
 

@@ -9,6 +9,7 @@
 #include "prog_fixture.hpp"
 #include "rate.hpp"
 
+#include <bpf/bpf.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -118,7 +119,14 @@ TEST_F(FeedTest, SyncAppliesEveryFormatFromAFileWithEachSourcesBit)
     EXPECT_EQ(run_syn("2001:db8:bad::1"), XDP_DROP);
     EXPECT_EQ(run_syn("192.0.2.1"), XDP_PASS);
 
-    // The same content again: nothing written, still current.
+    // The same bytes again: not parsed, nothing written, still current.
+    r = sync("a");
+    EXPECT_EQ(r.result, uint32_t(RG_FEED_SAME_CONTENT)) << r.message;
+    EXPECT_TRUE(r.ok());
+    EXPECT_EQ(r.upserts + r.deletes, 0u);
+    EXPECT_EQ(r.prefixes, 3u);
+    // Other bytes, the same prefixes: parsed, nothing written.
+    write("a.txt", "# plain, edited\n198.51.100.128/25\n203.0.113.0/24 ; SBL1\n2001:db8:bad::/48\n");
     r = sync("a");
     EXPECT_EQ(r.result, uint32_t(RG_FEED_UNCHANGED)) << r.message;
     EXPECT_EQ(r.upserts + r.deletes, 0u);
@@ -148,6 +156,98 @@ TEST_F(FeedTest, SyncAppliesEveryFormatFromAFileWithEachSourcesBit)
         EXPECT_EQ(table().count("198.51.100.128/25"), 0u) << fmt << ": the old /25 of feed a went";
         EXPECT_EQ(table().at("203.0.113.0/24"), A) << fmt;
     }
+}
+
+TEST_F(FeedTest, SameContentIsSkippedOnlyWhileTheKernelHoldsItWithTheSameSettings)
+{
+    const std::string text = "198.51.100.0/24\n10.0.0.0/7\n2001:db8:bad::/48\n";
+    auto a = add("a", write("a.txt", text));
+    uint64_t A = uint64_t(1) << a.bit;
+    auto r = sync("a");
+    ASSERT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    const std::map<std::string, uint64_t> applied{{"198.51.100.0/24", A}, {"2001:db8:bad::/48", A}};
+    EXPECT_EQ(table(), applied);  // 10.0.0.0/7 is broader than /8
+    auto expect_skip = [&](const char *why) {
+        uint64_t gen = maps().config().lists_gen;
+        auto r = sync("a");
+        EXPECT_EQ(r.result, uint32_t(RG_FEED_SAME_CONTENT)) << why << ": " << r.message;
+        EXPECT_EQ(r.message, "unchanged (same content as the last sync)") << why;
+        EXPECT_EQ(r.upserts + r.deletes, 0u) << why;
+        EXPECT_EQ(maps().config().lists_gen, gen) << why << ": no list update";
+        auto f = rg::find_feed(maps(), "a");
+        EXPECT_EQ(f->raw.last_result, uint32_t(RG_FEED_SAME_CONTENT)) << why;
+        EXPECT_EQ(f->raw.bytes, text.size()) << why;
+    };
+    expect_skip("the same bytes");
+
+    // Other sources changing in between leave this feed's list in force.
+    ASSERT_TRUE(maps().add_rule(rg::ListKind::block, rg::parse_cidr("192.0.2.0/24").cidr));
+    add("b", write("b.txt", "203.0.113.0/24\n"));
+    ASSERT_EQ(sync("b").result, uint32_t(RG_FEED_APPLIED));
+    expect_skip("after a manual edit and another feed's sync");
+
+    // Refused downloads leave the version in force, and its hash.
+    write("a.txt", "");
+    EXPECT_EQ(sync("a").result, uint32_t(RG_FEED_EMPTY));
+    write("a.txt", text);
+    expect_skip("the version in force again after an empty download");
+
+    // --force parses and compares in full.
+    rg::SyncOptions force;
+    force.unconditional = true;
+    r = rg::sync_feed(pin_dir(), "a", force);
+    EXPECT_EQ(r.result, uint32_t(RG_FEED_UNCHANGED)) << r.message;
+    expect_skip("after --force");
+
+    // An interrupted sync of this feed: the next one is a full one.
+    auto f = *rg::find_feed(maps(), "a");
+    f.raw.flags |= RG_FEED_SYNCING;
+    rg::put_feed(maps(), f);
+    r = sync("a");
+    EXPECT_EQ(r.result, uint32_t(RG_FEED_UNCHANGED)) << r.message;
+    EXPECT_FALSE(rg::find_feed(maps(), "a")->raw.flags & RG_FEED_SYNCING);
+    expect_skip("after the repair");
+
+    // A list update killed half-way (odd lists_gen) with a damaged rg_tbl24:
+    // the same bytes are not skipped, the sync repairs the tables.
+    EXPECT_EQ(run_syn("198.51.100.9"), XDP_DROP);
+    int t24 = maps().fd(RG_STR(RG_MAP_TBL24));
+    uint32_t s = 198u << 16 | 51u << 8 | 100u, k = s / RG_TBL24_PER_GROUP;
+    struct rg_tbl24_group g {};
+    ASSERT_EQ(bpf_map_lookup_elem(t24, &k, &g), 0);
+    g.e[s % RG_TBL24_PER_GROUP] = 0;
+    ASSERT_EQ(bpf_map_update_elem(t24, &k, &g, BPF_ANY), 0);
+    struct rg_config cfg = maps().config();
+    cfg.lists_gen |= 1;
+    uint32_t zero = 0;
+    ASSERT_EQ(bpf_map_update_elem(maps().fd(RG_STR(RG_MAP_CONFIG)), &zero, &cfg, BPF_ANY), 0);
+    ASSERT_EQ(run_syn("198.51.100.9"), XDP_PASS) << "the damage took effect";
+    r = sync("a");
+    EXPECT_NE(r.result, uint32_t(RG_FEED_SAME_CONTENT)) << r.message;
+    EXPECT_TRUE(r.ok()) << r.message;
+    EXPECT_EQ(maps().config().lists_gen % 2, 0u);
+    EXPECT_EQ(run_syn("198.51.100.9"), XDP_DROP);
+    expect_skip("after the repair of the tables");
+
+    // A setting that shapes the list: parsed and applied again.
+    rg::FeedDef d = rg::find_feed(maps(), "a")->def();
+    d.min_prefix4 = 7;
+    rg::update_feed(maps(), d);
+    r = sync("a");
+    EXPECT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    EXPECT_EQ(table().count("10.0.0.0/7"), 1u);
+    expect_skip("the same bytes with the new setting");
+
+    // One byte changed: parsed and applied.
+    std::string edited = text;
+    edited[14] = '5';  // 198.51.100.0/24 -> /25
+    ASSERT_EQ(edited.substr(0, 16), "198.51.100.0/25\n");
+    write("a.txt", edited);
+    r = sync("a");
+    EXPECT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    EXPECT_EQ(table().count("198.51.100.0/25"), 1u);
+    EXPECT_EQ(table().count("198.51.100.0/24"), 0u);
+    EXPECT_EQ(run_syn("198.51.100.200"), XDP_PASS);
 }
 
 TEST_F(FeedTest, TwoOverlappingFeedsRemovingOneKeepsWhatTheOtherLists)

@@ -5,7 +5,7 @@
 //  - a truncated download is not applied and `feed list --json` says why;
 //  - an HTTP feed served from 127.0.0.1 (in the server namespace) is
 //    fetched, and a second sync sends If-None-Match, gets 304 and changes
-//    nothing.
+//    nothing; the same bytes under a new ETag are not parsed (same_content).
 #include "lab.hpp"
 #include "netns_fixture.hpp"
 #include "packet_builder.hpp"
@@ -299,7 +299,8 @@ TEST_F(FeedNetnsTest, HttpFeedIsFetchedThenASecondSyncGets304AndChangesNothing)
     attach();
     rg::lab::run_checked({"ip", "-n", server_->name(), "link", "set", "lo", "up"});
     HttpFeedServer http(*server_);
-    http.set("; test list\n" + kBad4 + "/32 ; SBL1\n2001:db8:25::66/128 ; SBL2\n", "\"v1\"");
+    const std::string v1 = "; test list\n" + kBad4 + "/32 ; SBL1\n2001:db8:25::66/128 ; SBL2\n";
+    http.set(v1, "\"v1\"");
     auto r = rg({"feed", "add", "web", http.url("/drop.txt")});
     ASSERT_EQ(r.status, 0) << r.output;
     auto f = feed("web");
@@ -321,6 +322,23 @@ TEST_F(FeedNetnsTest, HttpFeedIsFetchedThenASecondSyncGets304AndChangesNothing)
     EXPECT_EQ(rg_json({"block", "list", "--json"}), before);
     EXPECT_EQ(http.not_modified(), 1u);
     EXPECT_EQ(http.if_none_match(), (std::vector<std::string>{"", "\"v1\""}));
+    std::string hash = f["content_hash"];
+    EXPECT_EQ(hash.size(), 64u);
+
+    // The same bytes under a new ETag: fetched, not parsed, nothing written;
+    // the new ETag is kept for the next conditional request.
+    http.set(v1, "\"v1b\"");
+    r = rg({"feed", "sync", "web"});
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("feed web: same_content: unchanged (same content as the last sync)"), std::string::npos)
+        << r.output;
+    f = feed("web");
+    EXPECT_EQ(f["last_result"], "same_content");
+    EXPECT_EQ(f["http_status"], 200);
+    EXPECT_EQ(f["etag"], "\"v1b\"");
+    EXPECT_EQ(f["content_hash"], hash);
+    EXPECT_EQ(f["last_change"].get<uint64_t>(), change);
+    EXPECT_EQ(rg_json({"block", "list", "--json"}), before);
 
     // A new version is fetched in full; --force skips the condition.
     http.set(kClean4 + "/32\n", "\"v2\"");

@@ -115,6 +115,41 @@ TEST(FeedDefTest, DefaultsAreTheDocumentedOnes)
     EXPECT_STREQ(f.result_name(), "never");
 }
 
+TEST(FeedContentHash, Sha256OfTheSettingsThatShapeTheListAndTheBytes)
+{
+    auto hex = [](const rg::FeedHash &h) {
+        std::string s;
+        for (uint8_t b : h) {
+            s += "0123456789abcdef"[b >> 4];
+            s += "0123456789abcdef"[b & 15];
+        }
+        return s;
+    };
+    rg::FeedDef d;
+    d.name = "x";
+    d.source = "/x";
+    const std::string body = "192.0.2.0/24\n";
+    // sha256(b"relayguard feed content 1\0/x\0auto\0\x08\x13" + body), by Python's hashlib.
+    EXPECT_EQ(hex(rg::feed_content_hash(d, body)), "e1ade72edd381df187f86f95d228640e23ab1e4b93819fa0fa436b0369175554");
+    rg::FeedHash base = rg::feed_content_hash(d, body);
+    EXPECT_NE(rg::feed_content_hash(d, "192.0.2.0/25\n"), base);
+    EXPECT_NE(rg::feed_content_hash(d, body + " "), base);
+    auto with = [&](auto change) {
+        rg::FeedDef e = d;
+        change(e);
+        return rg::feed_content_hash(e, body);
+    };
+    EXPECT_NE(with([](rg::FeedDef &e) { e.source = "/y"; }), base);
+    EXPECT_NE(with([](rg::FeedDef &e) { e.format = "plain"; }), base);
+    EXPECT_NE(with([](rg::FeedDef &e) { e.min_prefix4 = 9; }), base);
+    EXPECT_NE(with([](rg::FeedDef &e) { e.min_prefix6 = 20; }), base);
+    // What does not change the list a download compiles to.
+    EXPECT_EQ(with([](rg::FeedDef &e) { e.name = "y"; }), base);
+    EXPECT_EQ(with([](rg::FeedDef &e) { e.shadow = true; }), base);
+    EXPECT_EQ(with([](rg::FeedDef &e) { e.max_shrink = 10; }), base);
+    EXPECT_EQ(with([](rg::FeedDef &e) { e.interval = std::chrono::minutes(5); }), base);
+}
+
 TEST(FeedFetch, FilesStdinAndLimits)
 {
     char tmpl[] = "/tmp/relayguard-fetch.XXXXXX";

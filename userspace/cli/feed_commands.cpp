@@ -56,6 +56,23 @@ Progress terminal_progress(const std::string &label)
     };
 }
 
+namespace {
+
+// The registry's content hash in hex; "" when there is none.
+std::string content_hash_hex(const struct rg_feed &r)
+{
+    std::string s;
+    bool any = false;
+    for (uint8_t b : r.content_hash) {
+        any |= b != 0;
+        s += "0123456789abcdef"[b >> 4];
+        s += "0123456789abcdef"[b & 15];
+    }
+    return any ? s : std::string();
+}
+
+} // namespace
+
 json feed_json(const Feed &f, const struct rg_source_counter &counters)
 {
     FeedDef d = f.def();
@@ -87,6 +104,7 @@ json feed_json(const Feed &f, const struct rg_source_counter &counters)
             {"refused_broad", r.refused_broad},
             {"allow_overlaps", r.allow_overlaps},
             {"bytes", r.bytes},
+            {"content_hash", content_hash_hex(r)},
             {"counters", source_counters_json(counters)}};
 }
 
@@ -257,7 +275,7 @@ void add_feed_commands(CLI::App &app, Options &o)
 
     CLI::App *sync = feed->add_subcommand("sync", "fetch feeds and apply what changed (all feeds by default)");
     sync->add_option("name", o.feed_names, "feeds to sync");
-    sync->add_flag("--force", o.force, "fetch in full, without If-None-Match/If-Modified-Since");
+    sync->add_flag("--force", o.force, "fetch, parse and compare in full: no If-None-Match/If-Modified-Since, no same-content skip");
     sync->callback([&o] { o.action = cmd_feed_sync; });
 
     CLI::App *ls = feed->add_subcommand("list", "feeds and the outcome of their last sync");

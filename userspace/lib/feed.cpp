@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <memory>
+#include <openssl/evp.h>
 
 namespace rg {
 
@@ -35,6 +37,15 @@ bool valid_feed_name(std::string_view name)
 }
 
 uint64_t now_s() { return uint64_t(time(nullptr)); }
+
+// Whether a download with this hash is the version the registry entry says
+// is in force (the kernel side is checked by the caller, under the lock).
+bool same_content(const struct rg_feed &raw, const FeedHash &hash)
+{
+    static const FeedHash none{};
+    return !(raw.flags & RG_FEED_SYNCING) && std::memcmp(raw.content_hash, none.data(), none.size()) != 0 &&
+           std::memcmp(raw.content_hash, hash.data(), hash.size()) == 0;
+}
 
 } // namespace
 
@@ -205,6 +216,29 @@ uint64_t registered_sources(const std::vector<Feed> &feeds)
     return bits;
 }
 
+FeedHash feed_content_hash(const FeedDef &def, std::string_view body)
+{
+    // Source and format cannot hold NUL (validate_feed_def): NUL-terminated,
+    // then the two limits as one byte each, the settings part is unambiguous.
+    std::string settings = "relayguard feed content 1";
+    settings += '\0';
+    settings += def.source;
+    settings += '\0';
+    settings += def.format;
+    settings += '\0';
+    settings += char(def.min_prefix4);
+    settings += char(def.min_prefix6);
+    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX *)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    FeedHash out{};
+    unsigned len = 0;
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
+        EVP_DigestUpdate(ctx.get(), settings.data(), settings.size()) != 1 ||
+        EVP_DigestUpdate(ctx.get(), body.data(), body.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size())
+        throw Error("feed " + def.name + ": cannot compute SHA-256 (OpenSSL)");
+    return out;
+}
+
 FeedCheck check_feed(const FeedParseResult &parsed, const FeedDef &def, uint64_t prefixes_in_force)
 {
     FeedCheck c;
@@ -308,9 +342,20 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
                      opts.limits, opts.in);
     FeedParseResult parsed;
     FeedCheck check;
-    if (fetched.ok && !fetched.not_modified) {
+    bool body = fetched.ok && !fetched.not_modified;
+    FeedHash hash{};
+    // The version in force, as far as the registry said before the lock:
+    // not parsed (unless the check under the lock says otherwise).
+    bool same = false;
+    auto parse = [&] {
         parsed = parse_feed(fetched.body, feed_format_from_name(def.format), name);
         rep.errors = parsed.errors;
+    };
+    if (body) {
+        hash = feed_content_hash(def, fetched.body);
+        same = !opts.unconditional && same_content(before.raw, hash);
+        if (!same)
+            parse();
     }
 
     // 2. Check and apply under the lock, against the registry as it is now.
@@ -323,7 +368,13 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     Feed feed = *it;
     if (def != feed.def())
         throw Error("feed " + name + " was redefined while it was being fetched; sync it again");
-    if (fetched.ok && !fetched.not_modified) {
+    // The skip also needs the kernel to hold that version: no list update
+    // half-way (one that died is repaired by the full path below).
+    if (same && !(same_content(feed.raw, hash) && !(maps.config().lists_gen & 1))) {
+        same = false;
+        parse();
+    }
+    if (body && !same) {
         check = check_feed(parsed, def, feed.raw.prefixes);
         for (const std::string &b : check.broad_examples)
             rep.errors.push_back("feed " + name + ": \"" + b + "\": broader than the limit, refused");
@@ -343,6 +394,13 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     };
     if (!fetched.ok)
         return record(RG_FEED_FETCH_FAILED, fetched.error + "; the version in force stays");
+    // Validators too long for the registry are dropped: the next fetch is
+    // then unconditional, never wrongly "not modified".
+    auto keep_validators = [&] {
+        set_field(raw.etag, fetched.etag.size() < sizeof(raw.etag) ? fetched.etag : std::string());
+        set_field(raw.last_modified,
+                  fetched.last_modified.size() < sizeof(raw.last_modified) ? fetched.last_modified : std::string());
+    };
 
     uint64_t keep = registered_sources(feeds);
     if (fetched.not_modified) {
@@ -357,6 +415,14 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
         }
         return record(RG_FEED_NOT_MODIFIED, msg);
     }
+    if (same) {
+        // As a 304: current, nothing written; the new validators (a server
+        // may send the same bytes with a new ETag) make the next one a 304.
+        raw.last_success = now;
+        raw.bytes = fetched.body.size();
+        keep_validators();
+        return record(RG_FEED_SAME_CONTENT, "unchanged (same content as the last sync)");
+    }
 
     raw.good_lines = parsed.good_lines;
     raw.bad_lines = parsed.bad_lines;
@@ -370,6 +436,7 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     raw.allow_overlaps = count_allow_overlaps(check.prefixes, allow, &overlap);
 
     raw.flags |= RG_FEED_SYNCING;
+    std::memset(raw.content_hash, 0, sizeof(raw.content_hash));
     put_feed(maps, feed);
     ApplyCounts c;
     try {
@@ -380,16 +447,13 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
         return record(RG_FEED_APPLY_FAILED, std::string(e.what()) + "; the next sync repairs the blocklist");
     }
     raw.flags &= ~RG_FEED_SYNCING;
+    std::memcpy(raw.content_hash, hash.data(), hash.size());
     raw.prefixes = check.prefixes.size();
     raw.last_success = now;
     bool changed = c.upserts || c.deletes;
     if (changed)
         raw.last_change = now;
-    // Validators too long for the registry are dropped: the next fetch is
-    // then unconditional, never wrongly "not modified".
-    set_field(raw.etag, fetched.etag.size() < sizeof(raw.etag) ? fetched.etag : std::string());
-    set_field(raw.last_modified,
-              fetched.last_modified.size() < sizeof(raw.last_modified) ? fetched.last_modified : std::string());
+    keep_validators();
     rep.upserts = c.upserts;
     rep.deletes = c.deletes;
     std::string msg = std::to_string(check.prefixes.size()) + " prefixes in force";

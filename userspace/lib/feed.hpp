@@ -14,7 +14,15 @@
 //    stays, and the registry entry says why (last_result, message);
 //  - a sync that dies half-way leaves RG_FEED_SYNCING set and the old
 //    ETag/Last-Modified in place, so the next sync fetches the list in full
-//    and rewrites the view from the kernel state and the registry.
+//    and rewrites the view from the kernel state and the registry;
+//  - rg_feed.content_hash names the download in force and the settings it
+//    was compiled with (feed_content_hash); it is cleared before the
+//    blocklist is written and set when the write is done. A download with
+//    that hash is not parsed again while the kernel holds that write: no
+//    update of the lists is half-way (rg_config.lists_gen even) and no sync
+//    of this feed was interrupted. Every finished list update keeps the
+//    lists of the sources it does not replace, so other feeds and `block`
+//    edits in between do not invalidate it.
 #pragma once
 
 #include "duration.hpp"
@@ -23,6 +31,7 @@
 #include "list_sweep.hpp"
 #include "prefix_set.hpp"
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <istream>
@@ -111,6 +120,14 @@ FetchResult fetch_source(const std::string &source, const std::string &etag, con
 
 // ---- checking (pure) -------------------------------------------------------
 
+// SHA-256 of what decides the compiled list: the settings that shape it
+// (source, format, min_prefix4, min_prefix6) and the downloaded bytes. Equal
+// hashes: the download compiles to the list the same settings made before.
+// (shadow and max_shrink do not change a download's list: `feed add` applies
+// shadow at once, and max_shrink only refuses a different download.)
+using FeedHash = std::array<uint8_t, RG_FEED_HASH_LEN>;
+FeedHash feed_content_hash(const FeedDef &def, std::string_view body);
+
 // What a parsed download would become, and whether it may replace the
 // version in force. Refused (applicable() false), with the reason:
 //   RG_FEED_EMPTY        no entries, or none left after the broad-prefix rule;
@@ -142,7 +159,8 @@ struct SyncOptions {
     FetchLimits limits;
     std::istream *in = nullptr;  // for source "-"; nullptr: std::cin
     Progress progress;           // called while the blocklist is written
-    bool unconditional = false;  // ignore the stored ETag/Last-Modified
+    bool unconditional = false;  // ignore the stored ETag/Last-Modified and
+                                 // content hash: fetch, parse and write in full
 };
 
 struct SyncReport {
@@ -154,13 +172,16 @@ struct SyncReport {
     uint64_t prefixes = 0;            // in force afterwards
     bool ok() const
     {
-        return result == RG_FEED_APPLIED || result == RG_FEED_UNCHANGED || result == RG_FEED_NOT_MODIFIED;
+        return result == RG_FEED_APPLIED || result == RG_FEED_UNCHANGED || result == RG_FEED_NOT_MODIFIED ||
+               result == RG_FEED_SAME_CONTENT;
     }
 };
 
 // Fetches without holding the lock, then takes the pin-directory lock
 // (the caller must not hold it) to check and apply, and records the outcome
-// in the registry. Throws rg::Error only when the feed does not exist or
+// in the registry. A download with the content hash in force (see the
+// invariants) stops before parsing, as RG_FEED_SAME_CONTENT, having written
+// nothing but the registry. Throws rg::Error only when the feed does not exist or
 // the maps cannot be used; a refused or failed sync is a report.
 SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const SyncOptions &opts = {});
 
