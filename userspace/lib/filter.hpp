@@ -194,6 +194,11 @@ private:
     std::shared_ptr<const ListSet> current_lists(const ListTables &tables) const;
     // The same, compact (list_sweep.hpp).
     std::shared_ptr<const CompactSet> current_compact(const ListTables &tables) const;
+    // The list maps mapped into this process, once per Maps: on a VM the
+    // first access to each page of a new mapping costs microseconds, so
+    // read_compact's pass over the prefix tables also pays for the writes
+    // of a following write_change only when both go through one mapping.
+    ListTables &list_tables() const;
     ApplyCounts replace_view(ListKind kind, ListTables &tables, const ListSet &old, const View &old_view,
                              const View &new_view, const Progress &progress);
     static Maps open_impl(const std::string &pin_dir, bool create, bool *created);
@@ -207,6 +212,7 @@ private:
     mutable uint64_t lists_gen_ = 1;                // odd: lists_ not valid
     mutable std::shared_ptr<const CompactSet> compact_;  // see current_compact
     mutable uint64_t compact_gen_ = 1;
+    mutable std::shared_ptr<ListTables> tables_;  // see list_tables
     unsigned ncpus_ = 1;
 };
 

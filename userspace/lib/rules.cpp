@@ -33,6 +33,13 @@ void check_limits(ListKind kind, const View &view)
 
 } // namespace
 
+ListTables &Maps::list_tables() const
+{
+    if (!tables_)
+        tables_ = std::make_shared<ListTables>(*this);
+    return *tables_;
+}
+
 std::shared_ptr<const ListSet> Maps::current_lists(const ListTables &tables) const
 {
     uint64_t gen = config().lists_gen;
@@ -55,14 +62,14 @@ std::shared_ptr<const CompactSet> Maps::current_compact(const ListTables &tables
 
 std::vector<Cidr> Maps::allow_prefixes() const
 {
-    ListTables tables(*this);
+    ListTables &tables = list_tables();
     std::vector<ClassValue> classes = tables.read_classes();
     return compact_allow_prefixes(*current_compact(tables), classes.data());
 }
 
 View Maps::read_view(ListKind kind) const
 {
-    ListTables tables(*this);
+    ListTables &tables = list_tables();
     return list_view(*current_lists(tables), kind);
 }
 
@@ -118,7 +125,7 @@ std::optional<ApplyCounts> Maps::replace_source_list(unsigned source, const Comp
     struct rg_config cfg = config();
     if (cfg.lists_gen & 1)
         return std::nullopt;  // a half-way update: replace_sources repairs
-    ListTables tables(*this);
+    ListTables &tables = list_tables();
     std::vector<ClassValue> classes = tables.read_classes();
     std::shared_ptr<const CompactSet> cur = current_compact(tables);
     const CompactSet &old = *cur;
@@ -168,7 +175,7 @@ ApplyCounts Maps::replace_view(ListKind kind, ListTables &tables, const ListSet 
 
 ApplyCounts Maps::apply_diff(ListKind kind, const ViewDiff &diff, const Progress &progress)
 {
-    ListTables tables(*this);
+    ListTables &tables = list_tables();
     std::shared_ptr<const ListSet> cur = current_lists(tables);
     const ListSet &old = *cur;
     View old_view = list_view(old, kind), view = old_view;
@@ -191,7 +198,7 @@ ApplyCounts Maps::apply_diff(ListKind kind, const ViewDiff &diff, const Progress
 ApplyCounts Maps::replace_sources(ListKind kind, const std::vector<SourcePrefixes> &lists, uint64_t keep_sources,
                                   const Progress &progress)
 {
-    ListTables tables(*this);
+    ListTables &tables = list_tables();
     std::shared_ptr<const ListSet> cur = current_lists(tables);
     const ListSet &old = *cur;
     View old_view = list_view(old, kind);
