@@ -422,10 +422,7 @@ TEST(Rate, ConcurrentCpusShareOneBudget)
     Bytes pkt = syn("198.51.100.9");
     std::barrier start(2);
     auto worker = [&](int cpu) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+        rg::test::pin_to_cpu(cpu);
         start.arrive_and_wait();
         rf.run(pkt, kRepeat);
     };
@@ -610,10 +607,7 @@ TEST(RateTable, TwoCpusFloodingAtOnce)
     constexpr uint32_t kEach = 4 * RG_RATE_MAX_ENTRIES;
     std::barrier start(2);
     auto worker = [&](int cpu) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+        rg::test::pin_to_cpu(cpu);
         start.arrive_and_wait();
         Filter::run(spoofer.prog(), syn("2001:db8::1"), kEach);
     };

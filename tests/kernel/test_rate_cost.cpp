@@ -52,41 +52,12 @@ Bytes syn(const std::string &src)
 }
 
 // Maps and one loaded program instance, optionally with spoofed sources.
-class Bench {
-public:
-    explicit Bench(bool spoof) : maps_(create(fs_)), prog_(maps_, kSlot)
-    {
-        struct rg_iface entry {};
-        entry.flags = RG_IFACE_USED;
-        maps_.put_iface(kSlot, entry);
-        prog_.set_test_spoof(spoof);
-        prog_.load();
-    }
-    rg::Maps &maps() { return maps_; }
-
-    // ns per repeat of one BPF_PROG_RUN call, as the kernel measured it.
-    uint32_t run(const Bytes &pkt, uint32_t repeat)
-    {
-        Bytes in = pkt;
-        LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in.data(), .data_size_in = uint32_t(in.size()),
-                    .repeat = int(repeat));
-        if (int err = bpf_prog_test_run_opts(prog_.prog_fd(), &o); err)
-            throw std::runtime_error(std::string("BPF_PROG_RUN: ") + std::strerror(-err));
-        return o.duration;
-    }
-    uint64_t count(enum rg_reason r) { return maps_.stats().slots.at(kSlot)[r].packets; }
-
-private:
-    static rg::Maps create(const rg::test::PrivateBpffs &fs)
-    {
-        if (::mkdir(fs.pin_dir().c_str(), 0700) != 0)
-            throw std::runtime_error("mkdir " + fs.pin_dir() + ": " + std::strerror(errno));
-        return rg::Maps::open_or_create(fs.pin_dir());
-    }
-    rg::test::PrivateBpffs fs_;
-    rg::Maps maps_;
-    rg::Program prog_;
-};
+rg::test::Filter bench(bool spoof)
+{
+    rg::test::Setup s;
+    s.test_spoof = spoof;
+    return rg::test::Filter(s);
+}
 
 rg::RateSettings limiter(uint64_t interval_ns, uint32_t burst)
 {
@@ -114,30 +85,27 @@ protected:
     void SetUp() override { RG_REQUIRE_PRIVILEGED(); }
 
     // Runs `runs` calls on this CPU; before_each runs before each call.
-    double measure(Bench &b, const Bytes &pkt, const std::function<void()> &before_each = {})
+    double measure(rg::test::Filter &b, const Bytes &pkt, const std::function<void()> &before_each = {})
     {
         std::vector<uint32_t> ns;
         for (uint32_t i = 0; i < runs_; i++) {
             if (before_each)
                 before_each();
-            ns.push_back(b.run(pkt, repeat_));
+            ns.push_back(b.run_ns(pkt, repeat_));
         }
         return median(ns);
     }
     // The same on two CPUs at once (one thread pinned to each): the median of
     // both threads' calls.
-    double measure_2cpu(Bench &b, const Bytes &pkt)
+    double measure_2cpu(rg::test::Filter &b, const Bytes &pkt)
     {
         std::vector<uint32_t> ns[2];
         std::barrier sync(2);
         auto worker = [&](int cpu) {
-            cpu_set_t set;
-            CPU_ZERO(&set);
-            CPU_SET(cpu, &set);
-            pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+            rg::test::pin_to_cpu(cpu);
             for (uint32_t i = 0; i < runs_; i++) {
                 sync.arrive_and_wait();
-                ns[cpu].push_back(b.run(pkt, repeat_));
+                ns[cpu].push_back(b.run_ns(pkt, repeat_));
             }
         };
         std::thread t0(worker, 0), t1(worker, 1);
@@ -164,12 +132,12 @@ TEST_F(RateCost, DISABLED_CleanSyn)
 {
     const Bytes v4 = syn("192.0.2.7"), v6 = syn("2001:db8:7::7");
     {
-        Bench b(false);
+        rg::test::Filter b = bench(false);
         rows_.push_back({"IPv4, limiter off, one source", measure(b, v4)});
         EXPECT_EQ(b.count(RG_PASS_CLEAN), total());
     }
     {
-        Bench b(true);
+        rg::test::Filter b = bench(true);
         rows_.push_back({"IPv4, limiter off, spoofed sources", measure(b, v4)});
         rows_.push_back({"IPv6, limiter off, spoofed sources", measure(b, v6)});
         EXPECT_EQ(b.count(RG_PASS_CLEAN), 2 * total());
@@ -177,7 +145,7 @@ TEST_F(RateCost, DISABLED_CleanSyn)
     {
         // 1,000,000/s with a burst of 1,000,000: a call of up to 1M repeats
         // stays within budget; wait for the bucket to refill before each.
-        Bench b(false);
+        rg::test::Filter b = bench(false);
         ASSERT_LE(repeat_, 1000000u);
         rg::apply_rate(b.maps(), limiter(1000, 1000000));
         rows_.push_back({"IPv4, limiter on, one source (within budget)",
@@ -185,13 +153,13 @@ TEST_F(RateCost, DISABLED_CleanSyn)
         EXPECT_EQ(b.count(RG_PASS_CLEAN), total());
     }
     {
-        Bench b(false);
+        rg::test::Filter b = bench(false);
         rg::apply_rate(b.maps(), limiter(3600ull * 1000000000, 1));  // 1/h: no refill during the row
         rows_.push_back({"IPv4, limiter on, one source (over budget: dropped)", measure(b, v4)});
         EXPECT_EQ(b.count(RG_DROP_RATELIMIT), total() - 1);
     }
     {
-        Bench b(true);
+        rg::test::Filter b = bench(true);
         // An IPv4 source comes back after 131,071 others; a burst of 1000
         // keeps it within budget whether or not the table still knows it.
         rg::apply_rate(b.maps(), limiter(1000000000, 1000));
@@ -201,12 +169,12 @@ TEST_F(RateCost, DISABLED_CleanSyn)
     }
     if (std::thread::hardware_concurrency() >= 2) {
         {
-            Bench b(true);
+            rg::test::Filter b = bench(true);
             rows_.push_back({"IPv4, limiter off, spoofed sources, 2 CPUs at once (per CPU)", measure_2cpu(b, v4)});
             EXPECT_EQ(b.count(RG_PASS_CLEAN), 2 * total());
         }
         {
-            Bench b(true);
+            rg::test::Filter b = bench(true);
             rg::apply_rate(b.maps(), limiter(1000000000, 1000));
             rows_.push_back({"IPv4, limiter on, spoofed sources, 2 CPUs at once (per CPU)", measure_2cpu(b, v4)});
             EXPECT_EQ(b.count(RG_PASS_CLEAN), 2 * total());
@@ -221,7 +189,7 @@ TEST_F(RateCost, DISABLED_BanLookup)
 {
     const Bytes v4 = syn("192.0.2.7");
     for (uint32_t n : {0u, 1u, 1000u, 65536u}) {
-        Bench b(true);
+        rg::test::Filter b = bench(true);
         std::mt19937 rnd(n);
         std::set<uint32_t> seen;
         while (seen.size() < n) {

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <pthread.h>
+#include <sched.h>
 #include <stdexcept>
 #include <string>
 #include <sys/stat.h>
@@ -19,6 +21,16 @@ namespace rg::test {
 
 using Bytes = std::vector<uint8_t>;
 
+// Pins the calling thread to one CPU (tests that run the program on two CPUs
+// at once).
+inline void pin_to_cpu(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 constexpr uint32_t kSlot = 1;
 
 struct Setup {
@@ -26,6 +38,7 @@ struct Setup {
     std::vector<std::string> allow{};
     std::optional<std::vector<uint16_t>> ports{};  // unset: the default, port 25
     bool monitor = false;
+    bool test_spoof = false;  // rg_test_spoof (bpf/rate.h): each run from the next source
 };
 
 // Slot 1 is registered, so stats() reports it. With test_clock, the program's
@@ -40,6 +53,7 @@ public:
         std::strncpy(entry.name, "prog_run", sizeof(entry.name) - 1);
         maps_.put_iface(kSlot, entry);
         apply(setup);
+        prog_.set_test_spoof(setup.test_spoof);
         prog_.load();
     }
 
@@ -58,8 +72,12 @@ public:
     rg::Maps &maps() { return maps_; }
     rg::Program &prog() { return prog_; }
 
-    // Runs the packet `repeat` times through prog; returns the XDP verdict.
-    static int run(rg::Program &prog, const Bytes &pkt, uint32_t repeat = 1)
+    struct Run {
+        int verdict;  // of the last repeat
+        uint32_t ns;  // per repeat, as the kernel measured it
+    };
+    // Runs the packet `repeat` times through prog.
+    static Run run_timed(rg::Program &prog, const Bytes &pkt, uint32_t repeat)
     {
         Bytes in = pkt;
         LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in.data(), .data_size_in = uint32_t(in.size()),
@@ -67,8 +85,14 @@ public:
         int err = bpf_prog_test_run_opts(prog.prog_fd(), &o);
         if (err)
             throw std::runtime_error(std::string("BPF_PROG_RUN: ") + std::strerror(-err));
-        return int(o.retval);
+        return {int(o.retval), o.duration};
     }
+    static int run(rg::Program &prog, const Bytes &pkt, uint32_t repeat = 1)
+    {
+        return run_timed(prog, pkt, repeat).verdict;
+    }
+    uint32_t run_ns(const Bytes &pkt, uint32_t repeat) { return run_timed(prog_, pkt, repeat).ns; }
+    uint64_t count(enum rg_reason r) { return maps_.stats().slots.at(kSlot)[r].packets; }
     int run(const Bytes &pkt, uint32_t repeat = 1) { return run(prog_, pkt, repeat); }
 
 private:
