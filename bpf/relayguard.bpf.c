@@ -144,10 +144,18 @@ static __always_inline __u64 lcache_tag(const struct rg_config *cfg, __u8 family
 	return gen | (family == 6);
 }
 
-static __always_inline struct rg_lcache_set *lcache_set(__u64 hi, __u64 lo)
+/* The cache set of (hi, lo), with its tag in *tag; NULL if the cache is not
+ * to be used now. Called only where a probe would follow, so a lookup that
+ * rg_tbl24 or the slot answers alone never reads the cache. */
+static __always_inline struct rg_lcache_set *lcache_open(const struct rg_config *cfg, __u8 family, __u64 hi,
+							 __u64 lo, __u64 *tag)
 {
-	__u32 k = rg_lcache_index(hi, lo);
+	__u32 k;
 
+	*tag = lcache_tag(cfg, family);
+	if (!*tag)
+		return NULL;
+	k = rg_lcache_index(hi, lo);
 	return bpf_map_lookup_elem(&RG_MAP_LCACHE, &k);
 }
 
@@ -219,11 +227,12 @@ static __always_inline __u32 pfx4_find(__u32 addr, __u32 len)
 /* The class of the longest listed prefix containing an IPv4 source. The
  * rg_tbl24 entry answers alone unless its /24 holds longer prefixes; only
  * then are rg_lcache and rg_pfx4 consulted. */
-static __always_inline __u32 classify4(const __u8 *saddr, __u64 tag)
+static __always_inline __u32 classify4(const __u8 *saddr, const struct rg_config *cfg)
 {
 	__u32 addr, e, longer, g, cls = 0;
-	struct rg_lcache_set *cs = NULL;
 	struct rg_tbl24_group *grp;
+	struct rg_lcache_set *cs;
+	__u64 tag;
 
 	__builtin_memcpy(&addr, saddr, 4);
 	addr = bpf_ntohl(addr);
@@ -235,13 +244,11 @@ static __always_inline __u32 classify4(const __u8 *saddr, __u64 tag)
 	longer = e >> RG_T24_LONG_SHIFT;
 	if (!longer)
 		return RG_T24_CLASS(e);
-	if (tag) {
-		cs = lcache_set(0, addr);
-		if (cs) {
-			cls = lcache_find(cs, 0, addr, tag);
-			if (cls)
-				return cls;
-		}
+	cs = lcache_open(cfg, 4, 0, addr, &tag);
+	if (cs) {
+		cls = lcache_find(cs, 0, addr, tag);
+		if (cls)
+			return cls;
 	}
 #pragma unroll
 	for (int len = 32; len > 24; len--) {
@@ -330,12 +337,13 @@ static long probe6_step(__u32 index, void *data)
 
 /* As classify4: the slot alone answers when no listed prefix touches the
  * source's /32 (no lengths, or its bits are missing from the filter). */
-static __always_inline __u32 classify6(const __u8 *saddr, __u64 tag)
+static __always_inline __u32 classify6(const __u8 *saddr, const struct rg_config *cfg)
 {
-	struct rg_lcache_set *cs = NULL;
+	struct rg_lcache_set *cs;
 	struct probe6 p = {};
 	struct rg_slot6 *slot;
 	__u32 s, cls;
+	__u64 tag;
 
 	__builtin_memcpy(&p.hi, saddr, 8);
 	__builtin_memcpy(&p.lo, saddr + 8, 8);
@@ -350,13 +358,11 @@ static __always_inline __u32 classify6(const __u8 *saddr, __u64 tag)
 	s = rg_slot6_filter(p.hi);
 	if ((!p.w[0] && !p.w[1]) || (RG_READ_ONCE(slot->filter) & s) != s)
 		return RG_READ_ONCE(slot->cls0);
-	if (tag) {
-		cs = lcache_set(p.hi, p.lo);
-		if (cs) {
-			cls = lcache_find(cs, p.hi, p.lo, tag);
-			if (cls)
-				return cls;
-		}
+	cs = lcache_open(cfg, 6, p.hi, p.lo, &tag);
+	if (cs) {
+		cls = lcache_find(cs, p.hi, p.lo, tag);
+		if (cls)
+			return cls;
 	}
 	bpf_loop(128, probe6_step, &p, 0);
 	cls = p.cls ? p.cls : RG_READ_ONCE(slot->cls0);
@@ -368,8 +374,7 @@ static __always_inline __u32 classify6(const __u8 *saddr, __u64 tag)
 /* The class of the longest listed prefix containing the source, or NULL. */
 static __always_inline struct rg_class *classify(const struct parsed *p, const struct rg_config *cfg)
 {
-	__u64 tag = lcache_tag(cfg, p->family);
-	__u32 cls = p->family == 4 ? classify4(p->saddr, tag) : classify6(p->saddr, tag);
+	__u32 cls = p->family == 4 ? classify4(p->saddr, cfg) : classify6(p->saddr, cfg);
 
 	if (!cls)
 		return NULL;
