@@ -178,6 +178,8 @@ static __always_inline __u32 lcache_find(struct rg_lcache_set *set, __u64 hi, __
 	return 0;
 }
 
+_Static_assert(RG_LCACHE_WAYS == 2, "lcache_put chooses between two ways");
+
 /* Caches cls for (hi, lo): in a way whose tag is stale, else in the way that
  * a bit of the address picks. Gives up if another run on this CPU holds the
  * entry. */
