@@ -326,10 +326,10 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     SyncReport rep;
     rep.feed = name;
     // 1. Fetch without the lock: a slow server must not block other commands.
+    Maps early = Maps::open(pin_dir);
     Feed before;
     {
-        Maps maps = Maps::open(pin_dir);
-        std::optional<Feed> f = find_feed(maps, name);
+        std::optional<Feed> f = find_feed(early, name);
         if (!f)
             throw Error("no feed named " + name + " (relayguard feed list)");
         before = *f;
@@ -354,13 +354,18 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     if (body) {
         hash = feed_content_hash(def, fetched.body);
         same = !opts.unconditional && same_content(before.raw, hash);
-        if (!same)
+        if (!same) {
+            early.warm_list_tables();
             parse();
+        }
     }
 
-    // 2. Check and apply under the lock, against the registry as it is now.
+    // 2. Check and apply under the lock, against the registry as it is now,
+    // through the tables warmed above if the pins still name those maps.
     DirLock lock(pin_dir);
     Maps maps = Maps::open(pin_dir);
+    if (maps.same_maps(early))
+        maps = std::move(early);
     std::vector<Feed> feeds = list_feeds(maps);
     auto it = std::find_if(feeds.begin(), feeds.end(), [&](const Feed &f) { return f.name() == name; });
     if (it == feeds.end() || it->bit != before.bit)

@@ -155,6 +155,24 @@ void for_each_lpm_entry(int map_fd, uint8_t family, void *value,
 }
 
 
+bool Maps::same_maps(const Maps &other) const
+{
+    auto id = [](const Fd &fd) {
+        struct bpf_map_info info {};
+        uint32_t len = sizeof(info);
+        return bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 ? info.id : 0;
+    };
+    if (fds_.size() != other.fds_.size())
+        return false;
+    for (const auto &[name, fd] : fds_) {
+        auto it = other.fds_.find(name);
+        uint32_t mine = id(fd);
+        if (it == other.fds_.end() || mine == 0 || id(it->second) != mine)
+            return false;
+    }
+    return true;
+}
+
 Maps Maps::open(const std::string &pin_dir)
 {
     return open_impl(pin_dir, false, nullptr);

@@ -151,6 +151,13 @@ public:
     // prefix order; reads the tables once for this and a following
     // replace_source_list.
     std::vector<Cidr> allow_prefixes() const;
+    // Starts reading the list tables' pages on a background thread
+    // (ListTables::warm): a sync calls it before parsing a download it is
+    // going to write, so the write does not pay each page's first access.
+    void warm_list_tables() const;
+    // Whether both were opened from pins naming the very same maps (the
+    // pins can be replaced between two opens: a detach and a new attach).
+    bool same_maps(const Maps &other) const;
 
     struct rg_config config() const;
     std::vector<uint16_t> ports() const;

@@ -29,6 +29,8 @@
 #include <cerrno>
 #include <cstring>
 #include <sys/mman.h>
+#include <system_error>
+#include <unistd.h>
 #include <unordered_map>
 
 namespace rg {
@@ -292,16 +294,57 @@ ListTables::ListTables(const Maps &maps)
         slots6_ = map(maps, RG_STR(RG_MAP_SLOTS6), sizeof(struct rg_slot6), RG_SLOTS6);
         classes_ = map(maps, RG_STR(RG_MAP_CLASSES), sizeof(struct rg_class), RG_MAX_CLASSES);
     } catch (...) {
-        this->~ListTables();
+        unmap();
         throw;
     }
 }
 
 ListTables::~ListTables()
 {
+    if (warmer_.joinable()) {
+        stop_warming_ = true;
+        warmer_.join();
+    }
+    unmap();
+}
+
+void ListTables::unmap()
+{
     for (Mapping *m : {&tbl24_, &pfx4_, &pfx6_, &slots6_, &classes_})
         if (m->addr)
             munmap(m->addr, m->size), m->addr = nullptr;
+}
+
+void ListTables::warm()
+{
+    if (warmer_.joinable())
+        return;
+    auto touch = [this] {
+        size_t page = size_t(sysconf(_SC_PAGESIZE));
+        for (const Mapping *m : {&tbl24_, &slots6_, &pfx4_, &pfx6_, &classes_}) {
+            auto *bytes = static_cast<unsigned char *>(m->addr);
+            for (size_t off = 0; off < m->size; off += page) {
+                if (stop_warming_.load(std::memory_order_relaxed))
+                    return;
+                // A compare-and-swap of a word with itself: a write access
+                // that changes nothing, whoever else writes the word.
+                auto *word = reinterpret_cast<uint32_t *>(bytes + off);
+                uint32_t seen = __atomic_load_n(word, __ATOMIC_RELAXED);
+                __atomic_compare_exchange_n(word, &seen, seen, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+            }
+        }
+    };
+    try {
+        warmer_ = std::thread(touch);
+    } catch (const std::system_error &) {
+        // No thread: the writes warm the pages themselves, one by one.
+    }
+}
+
+void ListTables::finish_warming()
+{
+    if (warmer_.joinable())
+        warmer_.join();
 }
 
 ListSet ListTables::read() const

@@ -16,7 +16,9 @@
 #include "list_sweep.hpp"
 #include "prefix_set.hpp"
 
+#include <atomic>
 #include <cstdint>
+#include <thread>
 #include <vector>
 
 namespace rg {
@@ -66,14 +68,31 @@ public:
     // sweep_source against what they hold), in write()'s order.
     void write_change(const CompactSet &next, const CompactChange &change);
 
+    // Touches every page of the mappings for writing on a background
+    // thread, rg_tbl24 first, and returns at once. On a VM with shadow
+    // paging the first write to each page of a new mapping costs about
+    // 12 us (tools/bench/first-touch.c; a read first does not spare it), so
+    // a sync that warms the tables while it reads and parses its download
+    // then writes into pages that are already present. Each touch is a
+    // compare-and-swap of a word with its own value: it changes nothing, so
+    // it may run while the program reads the tables and while another
+    // process writes them. A thread that cannot be started is no error (the
+    // writes then pay as before). The destructor stops and joins it.
+    void warm();
+    // Waits until warm() has touched every page (tests).
+    void finish_warming();
+
 private:
     struct Mapping {
         void *addr = nullptr;
         size_t size = 0;
     };
     Mapping map(const Maps &maps, const char *name, size_t value_size, size_t entries);
+    void unmap();
 
     Mapping tbl24_, pfx4_, pfx6_, slots6_, classes_;
+    std::thread warmer_;  // see warm
+    std::atomic<bool> stop_warming_{false};
 };
 
 } // namespace rg

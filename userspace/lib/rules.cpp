@@ -40,6 +40,11 @@ ListTables &Maps::list_tables() const
     return *tables_;
 }
 
+void Maps::warm_list_tables() const
+{
+    list_tables().warm();
+}
+
 std::shared_ptr<const ListSet> Maps::current_lists(const ListTables &tables) const
 {
     uint64_t gen = config().lists_gen;
