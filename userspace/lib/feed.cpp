@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <bpf/bpf.h>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -323,13 +324,20 @@ std::string source_name(const std::vector<Feed> &feeds, unsigned bit)
 
 SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const SyncOptions &opts)
 {
+    auto start = std::chrono::steady_clock::now();
     SyncReport rep;
     rep.feed = name;
     // 1. Fetch without the lock: a slow server must not block other commands.
-    Maps early = Maps::open(pin_dir);
+    std::optional<Maps> own;
+    std::optional<Maps> &early = opts.keep_maps ? *opts.keep_maps : own;
+    {
+        Maps now = Maps::open(pin_dir);
+        if (!early || !early->same_maps(now))
+            early = std::move(now);
+    }
     Feed before;
     {
-        std::optional<Feed> f = find_feed(early, name);
+        std::optional<Feed> f = find_feed(*early, name);
         if (!f)
             throw Error("no feed named " + name + " (relayguard feed list)");
         before = *f;
@@ -355,7 +363,7 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
         hash = feed_content_hash(def, fetched.body);
         same = !opts.unconditional && same_content(before.raw, hash);
         if (!same) {
-            early.warm_list_tables();
+            early->warm_list_tables();
             parse();
         }
     }
@@ -363,9 +371,12 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     // 2. Check and apply under the lock, against the registry as it is now,
     // through the tables warmed above if the pins still name those maps.
     DirLock lock(pin_dir);
-    Maps maps = Maps::open(pin_dir);
-    if (maps.same_maps(early))
-        maps = std::move(early);
+    {
+        Maps now = Maps::open(pin_dir);
+        if (!now.same_maps(*early))
+            early = std::move(now);
+    }
+    Maps &maps = *early;
     std::vector<Feed> feeds = list_feeds(maps);
     auto it = std::find_if(feeds.begin(), feeds.end(), [&](const Feed &f) { return f.name() == name; });
     if (it == feeds.end() || it->bit != before.bit)
@@ -395,6 +406,7 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
         rep.result = result;
         rep.message = message;
         rep.prefixes = raw.prefixes;
+        rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         return rep;
     };
     if (!fetched.ok)
@@ -470,9 +482,7 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
         msg += "; " + check.message;
     if (raw.allow_overlaps)
         msg += "; " + std::to_string(raw.allow_overlaps) + " overlap the allowlist (it wins), e.g. " + overlap;
-    record(changed ? RG_FEED_APPLIED : RG_FEED_UNCHANGED, msg);
-    rep.prefixes = raw.prefixes;
-    return rep;
+    return record(changed ? RG_FEED_APPLIED : RG_FEED_UNCHANGED, msg);
 }
 
 } // namespace rg

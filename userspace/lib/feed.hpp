@@ -161,6 +161,12 @@ struct SyncOptions {
     Progress progress;           // called while the blocklist is written
     bool unconditional = false;  // ignore the stored ETag/Last-Modified and
                                  // content hash: fetch, parse and write in full
+    // Maps the caller keeps from one sync to the next (the daemon), used
+    // while the pins name the same maps and replaced when they do not. Its
+    // mapping of the list tables (already warm) and its copy of the merged
+    // set (valid while rg_config.lists_gen says nobody else wrote) then
+    // outlive the sync. nullptr: the sync opens its own.
+    std::optional<Maps> *keep_maps = nullptr;
 };
 
 struct SyncReport {
@@ -170,6 +176,7 @@ struct SyncReport {
     std::vector<std::string> errors;  // bad lines and refused prefixes (the first few)
     size_t upserts = 0, deletes = 0;  // blocklist entries written
     uint64_t prefixes = 0;            // in force afterwards
+    double seconds = 0;               // wall time of the whole sync
     bool ok() const
     {
         return result == RG_FEED_APPLIED || result == RG_FEED_UNCHANGED || result == RG_FEED_NOT_MODIFIED ||
