@@ -158,6 +158,50 @@ TEST(PlainFeed, ErrorsAreCappedButAllCounted)
     EXPECT_EQ(r.errors.back(), "feed test: line 199: \"bad99\": not a valid IPv4 address");
 }
 
+// A download of several MiB is parsed in pieces on threads (one per CPU):
+// joined, the pieces must give what one pass gives: every prefix in feed
+// order, every line counted once, and the first errors in line order with
+// their line numbers, also where they fall on both sides of a cut.
+TEST(PlainFeed, LargeDownloadParsedInPiecesGivesWhatOnePassGives)
+{
+    constexpr size_t lines = 600000, bad_every = 4000;  // 150 bad lines spread over the text
+    std::string text;
+    std::vector<uint32_t> want;
+    std::vector<std::string> want_errors;
+    size_t comments = 0;
+    for (size_t i = 1; i <= lines; i++) {
+        if (i % bad_every == 0) {
+            text += "bad" + std::to_string(i) + "\n";
+            if (want_errors.size() < rg::max_feed_errors)
+                want_errors.push_back("feed test: line " + std::to_string(i) + ": \"bad" + std::to_string(i) +
+                                      "\": not a valid IPv4 address");
+            continue;
+        }
+        if (i % 997 == 0) {
+            text += "# comment\r\n";
+            comments++;
+            continue;
+        }
+        uint32_t a = 0x0a000000u + uint32_t(i) * 7u;
+        text += std::to_string(a >> 24) + "." + std::to_string(a >> 16 & 0xff) + "." + std::to_string(a >> 8 & 0xff) +
+                "." + std::to_string(a & 0xff) + (i % 3 ? "\n" : " ; with a comment\r\n");
+        want.push_back(a);
+    }
+    ASSERT_GT(text.size(), size_t(8) << 20) << "too small to be cut";
+    rg::FeedParseResult r = parse(text, FeedFormat::plain);
+    EXPECT_EQ(counts(r), (Counts{want.size(), comments, lines / bad_every}));
+    EXPECT_EQ(r.errors, want_errors);
+    ASSERT_EQ(r.prefixes.size(), want.size());
+    size_t wrong = 0;
+    for (size_t i = 0; i < want.size(); i++) {
+        const rg::Cidr &c = r.prefixes[i];
+        uint32_t got = uint32_t(c.addr[0]) << 24 | c.addr[1] << 16 | c.addr[2] << 8 | c.addr[3];
+        if ((got != want[i] || c.len != 32 || c.family != 4) && wrong++ < 5)
+            ADD_FAILURE() << "prefix " << i << ": " << c.str();
+    }
+    EXPECT_EQ(wrong, 0u);
+}
+
 TEST(PlainFeed, LongAndBinaryLinesAreShownBoundedAndAscii)
 {
     std::string junk(500, 'x');

@@ -7,7 +7,8 @@
 // with 2 MiB pages (THP is "madvise" there, as on Debian by default). So
 // every allocation of 1 MiB or more gets its own 2 MiB-aligned mapping
 // advised MADV_HUGEPAGE, and a freed one is kept for the next large
-// allocation (no second zeroing by the kernel), up to a bound.
+// allocation (no second zeroing by the kernel), up to a bound (the largest
+// ones kept first).
 //
 // This replaces the global operator new/delete (the replaceable allocation
 // functions of the standard), so it applies to every container. Smaller
@@ -97,13 +98,28 @@ bool big_free(void *p)
             continue;
         Block freed = b;
         b = {};
-        if (spare_bytes + freed.size <= kMaxSpareBytes)
-            for (Block &s : spare)
-                if (!s.p) {
-                    s = freed;
-                    spare_bytes += freed.size;
-                    return true;
-                }
+        // Kept if it fits the bounds, smaller spares evicted for it: the
+        // large mappings are the ones worth keeping (a daemon's next sync
+        // asks for the same sizes again).
+        for (;;) {
+            Block *empty = nullptr, *smallest = nullptr;
+            for (Block &s : spare) {
+                if (!s.p)
+                    empty = &s;
+                else if (!smallest || s.size < smallest->size)
+                    smallest = &s;
+            }
+            if (empty && spare_bytes + freed.size <= kMaxSpareBytes) {
+                *empty = freed;
+                spare_bytes += freed.size;
+                return true;
+            }
+            if (!smallest || smallest->size >= freed.size || freed.size > kMaxSpareBytes)
+                break;
+            munmap(smallest->p, smallest->size);
+            spare_bytes -= smallest->size;
+            *smallest = {};
+        }
         munmap(freed.p, freed.size);
         return true;
     }

@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <exception>
+#include <system_error>
+#include <thread>
 
 namespace rg {
 
@@ -85,7 +88,8 @@ std::string_view strip_bom(std::string_view text)
 // an empty tail after the last '\n' does not.
 class Lines {
 public:
-    explicit Lines(std::string_view text) : rest_(text) {}
+    // first: the number of the first line
+    explicit Lines(std::string_view text, size_t first = 1) : rest_(text), n_(first - 1) {}
     bool next(std::string_view &line)
     {
         if (rest_.empty())
@@ -392,23 +396,25 @@ FeedFormat detect_feed_format(std::string_view text)
     return range ? FeedFormat::range : FeedFormat::plain;
 }
 
-FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::string &feed_name)
+namespace {
+
+size_t count_newlines(std::string_view text)
 {
-    text = strip_bom(text);
-    FeedParseResult r;
-    r.format = fmt == FeedFormat::automatic ? detect_feed_format(text) : fmt;
-    FeedParser p(feed_name, r);
-    if (r.format == FeedFormat::json) {
-        p.json_document(text);
-        return r;
-    }
-    // One prefix per line is the common case: size the vector once.
-    size_t newlines = 0;
+    size_t n = 0;
     for (const char *p = text.data(), *end = p + text.size();
          (p = static_cast<const char *>(std::memchr(p, '\n', size_t(end - p)))); p++)
-        newlines++;
-    r.prefixes.reserve(newlines + 1);
-    Lines lines(text);
+        n++;
+    return n;
+}
+
+// The lines of a line-based format, numbered from `first`, into r (whose
+// format is set).
+void parse_lines(std::string_view text, size_t first, const std::string &feed_name, FeedParseResult &r)
+{
+    // One prefix per line is the common case: size the vector once.
+    r.prefixes.reserve(count_newlines(text) + 1);
+    FeedParser p(feed_name, r);
+    Lines lines(text, first);
     std::string_view line;
     while (lines.next(line)) {
         if (r.format == FeedFormat::spamhaus)
@@ -417,6 +423,88 @@ FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::str
             p.ipset_line(lines.number(), line);
         else  // plain, netset, range
             p.plain_line(lines.number(), line);
+    }
+}
+
+// Pieces of at least this size are worth a thread of their own.
+constexpr size_t parallel_piece = size_t(4) << 20;
+constexpr unsigned max_parse_threads = 4;
+
+} // namespace
+
+FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::string &feed_name)
+{
+    text = strip_bom(text);
+    FeedParseResult r;
+    r.format = fmt == FeedFormat::automatic ? detect_feed_format(text) : fmt;
+    if (r.format == FeedFormat::json) {
+        FeedParser(feed_name, r).json_document(text);
+        return r;
+    }
+    // Lines parse independently: a large download is cut at line ends into
+    // one piece per CPU, the pieces are parsed on threads, and the results
+    // joined in order give the same prefixes, counts and first errors as
+    // one pass.
+    unsigned cpus = std::max(1u, std::min(std::thread::hardware_concurrency(), max_parse_threads));
+    size_t n = std::min<size_t>(cpus, text.size() / parallel_piece + 1);
+    std::vector<std::string_view> pieces;
+    for (size_t k = 0, at = 0; k < n && at < text.size(); k++) {
+        size_t end = k + 1 == n ? text.size() : std::max(at, text.size() * (k + 1) / n);
+        if (end < text.size()) {
+            const void *nl = std::memchr(text.data() + end, '\n', text.size() - end);
+            end = nl ? size_t(static_cast<const char *>(nl) - text.data()) + 1 : text.size();
+        }
+        pieces.push_back(text.substr(at, end - at));
+        at = end;
+    }
+    if (pieces.size() <= 1) {
+        parse_lines(text, 1, feed_name, r);
+        return r;
+    }
+    std::vector<FeedParseResult> parts(pieces.size());
+    std::vector<size_t> first(pieces.size(), 1);
+    for (size_t k = 1; k < pieces.size(); k++)
+        first[k] = first[k - 1] + count_newlines(pieces[k - 1]);
+    std::vector<std::exception_ptr> failed(pieces.size());
+    auto work = [&](size_t k) {
+        try {
+            parts[k].format = r.format;
+            parse_lines(pieces[k], first[k], feed_name, parts[k]);
+        } catch (...) {
+            failed[k] = std::current_exception();
+        }
+    };
+    std::vector<std::thread> threads;
+    for (size_t k = 1; k < pieces.size(); k++) {
+        try {
+            threads.emplace_back(work, k);
+        } catch (const std::system_error &) {
+            break;  // no thread: the rest is parsed here
+        }
+    }
+    work(0);
+    for (size_t k = threads.size() + 1; k < pieces.size(); k++)
+        work(k);
+    for (std::thread &t : threads)
+        t.join();
+    for (const std::exception_ptr &e : failed)
+        if (e)
+            std::rethrow_exception(e);
+    r = std::move(parts[0]);
+    size_t total = 0;
+    for (const FeedParseResult &part : parts)
+        total += part.prefixes.size();
+    r.prefixes.reserve(total);
+    for (size_t k = 1; k < parts.size(); k++) {
+        FeedParseResult &part = parts[k];
+        r.prefixes.insert(r.prefixes.end(), part.prefixes.begin(), part.prefixes.end());
+        r.good_lines += part.good_lines;
+        r.bad_lines += part.bad_lines;
+        r.comment_lines += part.comment_lines;
+        r.host_bits_cleared += part.host_bits_cleared;
+        for (std::string &e : part.errors)
+            if (r.errors.size() < max_feed_errors)
+                r.errors.push_back(std::move(e));
     }
     return r;
 }
