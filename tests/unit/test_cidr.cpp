@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <array>
+#include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -374,6 +377,50 @@ TEST(CidrTryParse, AgreesWithParseCidr)
             EXPECT_EQ(thrown, "\"" + std::string(text) + "\": " + why);
         }
     }
+}
+
+// IPv4 addresses are parsed by relayguard's own code, not inet_pton: on
+// random strings near the dotted-quad form and on the edge cases, both must
+// accept the same ones and give the same address.
+TEST(CidrTryParse, Ipv4AgreesWithInetPton)
+{
+    std::vector<std::string> cases = {"0.0.0.0", "255.255.255.255", "256.0.0.0", "1.2.3", "1.2.3.4.5", "01.2.3.4",
+                                      "1.2.3.04", "1.2.3.0", "1.2.3.00", "1..2.3", ".1.2.3", "1.2.3.", "1.2.3.4 ",
+                                      " 1.2.3.4", "1.2.3.1234", "0x1.2.3.4", "1.2.3.-4", "+1.2.3.4", "",
+                                      "199.200.201.255", "1.2.3.4\n", "9.99.999.9"};
+    std::mt19937 rng(20261123);
+    // Three to five parts of one to four digits, then maybe one character
+    // changed to another from the alphabet.
+    const char alphabet[] = "0123456789.x -";
+    for (int i = 0; i < 200000; i++) {
+        std::string s;
+        size_t parts = rng() % 2 ? 4 : 3 + rng() % 3;
+        for (size_t k = 0; k < parts; k++) {
+            if (k)
+                s += '.';
+            size_t digits = 1 + rng() % (rng() % 3 ? 3 : 4);
+            for (size_t d = 0; d < digits; d++)
+                s += char('0' + (d == 0 && rng() % 4 ? 1 + rng() % 2 : rng() % 10));
+        }
+        if (rng() % 4 == 0)
+            s[rng() % s.size()] = alphabet[rng() % (sizeof(alphabet) - 1)];
+        cases.push_back(s);
+    }
+    size_t accepted = 0, wrong = 0;
+    for (const std::string &s : cases) {
+        if (s.find(':') != std::string::npos || s.find('/') != std::string::npos)
+            continue;
+        unsigned char want[4];
+        bool want_ok = inet_pton(AF_INET, s.c_str(), want) == 1;
+        rg::ParsedCidr got;
+        std::string why;
+        bool got_ok = rg::try_parse_cidr(s, got, why);
+        accepted += want_ok;
+        if ((got_ok != want_ok || (got_ok && std::memcmp(got.cidr.addr.data(), want, 4) != 0)) && wrong++ < 10)
+            ADD_FAILURE() << "\"" << s << "\": inet_pton " << want_ok << ", relayguard " << got_ok;
+    }
+    EXPECT_EQ(wrong, 0u);
+    EXPECT_GT(accepted, 20000u) << "the random strings hardly test acceptance";
 }
 
 TEST(CidrTryParse, EmbeddedNulIsNotTheEndOfTheAddress)

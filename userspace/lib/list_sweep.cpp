@@ -242,7 +242,7 @@ CompactList normalise_compact(const std::vector<Cidr> &prefixes)
     out.v4.resize(keys.size());
     for (size_t i = 0; i < keys.size(); i++)
         out.v4[i] = {uint32_t(keys[i] >> 8), uint8_t(keys[i])};
-    std::sort(out.v6.begin(), out.v6.end(), pk_less<U128>);
+    std::sort(out.v6.begin(), out.v6.end(), [](const Pk6 &a, const Pk6 &b) { return pk_less(a, b); });
     normalise_sorted(out.v4);
     normalise_sorted(out.v6);
     return out;
