@@ -12,6 +12,7 @@
 #include <ctime>
 #include <memory>
 #include <openssl/evp.h>
+#include <thread>
 
 namespace rg {
 
@@ -359,8 +360,9 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     // The version in force, as far as the registry said before the lock:
     // not parsed (unless the check under the lock says otherwise).
     bool same = false;
+    unsigned parse_threads = 0;  // one per CPU
     auto parse = [&] {
-        parsed = parse_feed(fetched.body, feed_format_from_name(def.format), name);
+        parsed = parse_feed(fetched.body, feed_format_from_name(def.format), name, parse_threads);
         rep.errors = parsed.errors;
     };
     if (body) {
@@ -369,8 +371,9 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
         if (!same) {
             // Only a large download is worth it: warming touches all of the
             // tables' ~29,000 pages, a small list's changes touch far fewer.
-            if (fetched.body.size() >= warm_tables_from)
-                early->warm_list_tables();
+            // The parse then leaves one CPU to the warming thread.
+            if (fetched.body.size() >= warm_tables_from && early->warm_list_tables())
+                parse_threads = std::max(2u, std::thread::hardware_concurrency()) - 1;
             parse();
         }
     }

@@ -432,7 +432,7 @@ constexpr unsigned max_parse_threads = 4;
 
 } // namespace
 
-FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::string &feed_name)
+FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::string &feed_name, unsigned threads)
 {
     text = strip_bom(text);
     FeedParseResult r;
@@ -445,7 +445,7 @@ FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::str
     // one piece per CPU, the pieces are parsed on threads, and the results
     // joined in order give the same prefixes, counts and first errors as
     // one pass.
-    unsigned cpus = std::max(1u, std::min(std::thread::hardware_concurrency(), max_parse_threads));
+    unsigned cpus = std::max(1u, std::min(threads ? threads : std::thread::hardware_concurrency(), max_parse_threads));
     size_t n = std::min<size_t>(cpus, text.size() / parallel_piece + 1);
     std::vector<std::string_view> pieces;
     for (size_t k = 0, at = 0; k < n && at < text.size(); k++) {
@@ -474,18 +474,18 @@ FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::str
             failed[k] = std::current_exception();
         }
     };
-    std::vector<std::thread> threads;
+    std::vector<std::thread> started;
     for (size_t k = 1; k < pieces.size(); k++) {
         try {
-            threads.emplace_back(work, k);
+            started.emplace_back(work, k);
         } catch (const std::system_error &) {
             break;  // no thread: the rest is parsed here
         }
     }
     work(0);
-    for (size_t k = threads.size() + 1; k < pieces.size(); k++)
+    for (size_t k = started.size() + 1; k < pieces.size(); k++)
         work(k);
-    for (std::thread &t : threads)
+    for (std::thread &t : started)
         t.join();
     for (const std::exception_ptr &e : failed)
         if (e)

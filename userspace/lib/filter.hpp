@@ -154,7 +154,8 @@ public:
     // Starts reading the list tables' pages on a background thread
     // (ListTables::warm): a sync calls it before parsing a download it is
     // going to write, so the write does not pay each page's first access.
-    void warm_list_tables() const;
+    // Returns whether a thread started warming now.
+    bool warm_list_tables() const;
     // Whether both were opened from pins naming the very same maps (the
     // pins can be replaced between two opens: a detach and a new attach).
     bool same_maps(const Maps &other) const;

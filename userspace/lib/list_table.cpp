@@ -315,10 +315,10 @@ void ListTables::unmap()
             munmap(m->addr, m->size), m->addr = nullptr;
 }
 
-void ListTables::warm()
+bool ListTables::warm()
 {
     if (warmer_.joinable())
-        return;
+        return false;
     auto touch = [this] {
         size_t page = size_t(sysconf(_SC_PAGESIZE));
         for (const Mapping *m : {&tbl24_, &slots6_, &pfx4_, &pfx6_, &classes_}) {
@@ -336,8 +336,9 @@ void ListTables::warm()
     };
     try {
         warmer_ = std::thread(touch);
+        return true;
     } catch (const std::system_error &) {
-        // No thread: the writes warm the pages themselves, one by one.
+        return false;  // no thread: the writes warm the pages themselves, one by one
     }
 }
 

@@ -78,7 +78,8 @@ public:
     // it may run while the program reads the tables and while another
     // process writes them. A thread that cannot be started is no error (the
     // writes then pay as before). The destructor stops and joins it.
-    void warm();
+    // Returns whether it started the thread now (not earlier, not failed).
+    bool warm();
     // Waits until warm() has touched every page (tests).
     void finish_warming();
 

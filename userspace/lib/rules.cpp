@@ -40,9 +40,9 @@ ListTables &Maps::list_tables() const
     return *tables_;
 }
 
-void Maps::warm_list_tables() const
+bool Maps::warm_list_tables() const
 {
-    list_tables().warm();
+    return list_tables().warm();
 }
 
 std::shared_ptr<const ListSet> Maps::current_lists(const ListTables &tables) const
