@@ -211,6 +211,9 @@ private:
     // while nobody else writes the lists. Let go before a detach, so that
     // the maps do not outlive their pins because of it.
     std::optional<Maps> feed_maps_;
+    // Per feed, the version in force (SyncOptions::memo), so that a sync
+    // parses only the lines that changed.
+    std::map<std::string, std::optional<FeedMemo>> feed_memos_;
 };
 
 // Everything that can be checked before changing anything.
@@ -358,6 +361,7 @@ void Daemon::reload()
 {
     notify("RELOADING=1");
     feed_maps_.reset();
+    feed_memos_.clear();
     try {
         Config next = load_config(opts_.config_path);
         check(next, &cfg_);
@@ -481,19 +485,21 @@ void Daemon::sync_due_feeds()
         try {
             SyncOptions so;
             so.keep_maps = &feed_maps_;
+            so.memo = &feed_memos_[f.name];
             SyncReport r = sync_feed(cfg_.pin_dir, f.name, so);
             for (const std::string &e : r.errors)
                 log(e);
-            char took[32];
-            snprintf(took, sizeof(took), " (%.3f s)", r.seconds);
+            char took[64];
+            snprintf(took, sizeof(took), " (%.3f s, %zu lines parsed)", r.seconds, r.lines_parsed);
             log("feed " + f.name + ": " + rg_feed_result_name[r.result] + ": " + r.message + took);
             json line = {{"time", uint64_t(time(nullptr))}, {"event", "feed_sync"}, {"feed", f.name},
                          {"result", rg_feed_result_name[r.result]}, {"message", r.message},
                          {"prefixes", r.prefixes}, {"upserts", r.upserts}, {"deletes", r.deletes},
-                         {"seconds", r.seconds}};
+                         {"seconds", r.seconds}, {"lines_parsed", r.lines_parsed}};
             *stats_out_ << line.dump() << std::endl;
         } catch (const std::exception &e) {
             feed_maps_.reset();  // maybe no longer pinned (detached meanwhile)
+            feed_memos_.erase(f.name);
             log("feed " + f.name + ": sync failed: " + e.what());
         }
         // The next attempt one interval after this one ended, failed or not.
@@ -521,6 +527,7 @@ void Daemon::stop()
 {
     notify("STOPPING=1");
     feed_maps_.reset();
+    feed_memos_.clear();
     bool keep = opts_.keep_enforcing || cfg_.keep_on_exit;
     if (keep) {
         log("stopping; the filter stays attached and enforcing on " + std::to_string(managed_.size()) +

@@ -241,20 +241,60 @@ FeedHash feed_content_hash(const FeedDef &def, std::string_view body)
     return out;
 }
 
-FeedCheck check_feed(const FeedParseResult &parsed, const FeedDef &def, uint64_t prefixes_in_force)
+namespace {
+
+// check_feed's checks of the line counts: false (and c's result set) when
+// the download is empty or unparseable.
+bool check_counts(const FeedParseResult &parsed, FeedCheck &c)
 {
-    FeedCheck c;
     if (parsed.good_lines == 0 && parsed.bad_lines == 0) {
         c.result = RG_FEED_EMPTY;
         c.message = "empty download (no entries): not applied";
-        return c;
+        return false;
     }
     if (parsed.good_lines == 0 || parsed.bad_lines > parsed.good_lines) {
         c.result = RG_FEED_UNPARSEABLE;
         c.message = std::to_string(parsed.bad_lines) + " bad lines and " + std::to_string(parsed.good_lines) +
                     " good ones as " + std::string(feed_format_name(parsed.format)) + ": not applied";
-        return c;
+        return false;
     }
+    return true;
+}
+
+// check_feed's checks of the normalised list (c.list): empty, shrunk.
+void check_list(FeedCheck &c, const FeedDef &def, uint64_t prefixes_in_force)
+{
+    c.prefixes = to_cidrs(c.list);
+    std::string broad;
+    if (c.refused_broad)
+        broad = "; refused " + std::to_string(c.refused_broad) + " prefixes broader than /" +
+                std::to_string(def.min_prefix4) + " (IPv4) or /" + std::to_string(def.min_prefix6) + " (IPv6), e.g. " +
+                c.broad_examples.front();
+    if (c.prefixes.empty()) {
+        c.result = RG_FEED_EMPTY;
+        c.message = "no prefix left to apply" + broad + ": not applied";
+        return;
+    }
+    // n < in_force * (100 - max_shrink) / 100, without rounding.
+    if (def.max_shrink < 100 && prefixes_in_force > 0 &&
+        uint64_t(c.prefixes.size()) * 100 < prefixes_in_force * (100 - def.max_shrink)) {
+        c.result = RG_FEED_SHRUNK;
+        uint64_t lost = prefixes_in_force - c.prefixes.size();
+        c.message = std::to_string(c.prefixes.size()) + " prefixes instead of " + std::to_string(prefixes_in_force) +
+                    " in force (" + std::to_string(lost * 100 / prefixes_in_force) + "% fewer, max-shrink is " +
+                    std::to_string(def.max_shrink) + "%)" + broad + ": not applied";
+        return;
+    }
+    c.message = broad.empty() ? std::string() : broad.substr(2);
+}
+
+} // namespace
+
+FeedCheck check_feed(const FeedParseResult &parsed, const FeedDef &def, uint64_t prefixes_in_force)
+{
+    FeedCheck c;
+    if (!check_counts(parsed, c))
+        return c;
     std::vector<Cidr> kept;
     kept.reserve(parsed.prefixes.size());
     for (const Cidr &p : parsed.prefixes) {
@@ -265,29 +305,20 @@ FeedCheck check_feed(const FeedParseResult &parsed, const FeedDef &def, uint64_t
         }
         kept.push_back(p);
     }
-    c.list = normalise_compact(kept);
-    c.prefixes = to_cidrs(c.list);
-    std::string broad;
-    if (c.refused_broad)
-        broad = "; refused " + std::to_string(c.refused_broad) + " prefixes broader than /" +
-                std::to_string(def.min_prefix4) + " (IPv4) or /" + std::to_string(def.min_prefix6) + " (IPv6), e.g. " +
-                c.broad_examples.front();
-    if (c.prefixes.empty()) {
-        c.result = RG_FEED_EMPTY;
-        c.message = "no prefix left to apply" + broad + ": not applied";
+    c.sorted = sort_prefixes(kept);
+    c.list = normalise_sorted_prefixes(c.sorted);
+    check_list(c, def, prefixes_in_force);
+    return c;
+}
+
+FeedCheck check_feed_delta(FeedDelta delta, const FeedDef &def, uint64_t prefixes_in_force)
+{
+    FeedCheck c;
+    if (!check_counts(delta.parsed, c))
         return c;
-    }
-    // n < in_force * (100 - max_shrink) / 100, without rounding.
-    if (def.max_shrink < 100 && prefixes_in_force > 0 &&
-        uint64_t(c.prefixes.size()) * 100 < prefixes_in_force * (100 - def.max_shrink)) {
-        c.result = RG_FEED_SHRUNK;
-        uint64_t lost = prefixes_in_force - c.prefixes.size();
-        c.message = std::to_string(c.prefixes.size()) + " prefixes instead of " + std::to_string(prefixes_in_force) +
-                    " in force (" + std::to_string(lost * 100 / prefixes_in_force) + "% fewer, max-shrink is " +
-                    std::to_string(def.max_shrink) + "%)" + broad + ": not applied";
-        return c;
-    }
-    c.message = broad.empty() ? std::string() : broad.substr(2);
+    c.sorted = std::move(delta.prefixes);
+    c.list = std::move(delta.list);
+    check_list(c, def, prefixes_in_force);
     return c;
 }
 
@@ -361,8 +392,25 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     // not parsed (unless the check under the lock says otherwise).
     bool same = false;
     unsigned parse_threads = 0;  // one per CPU
-    auto parse = [&] {
-        parsed = parse_feed(fetched.body, feed_format_from_name(def.format), name, parse_threads);
+    // With a memo of the version in force (the daemon's), the download is
+    // parsed only where it differs from that version (feed_delta.hpp).
+    auto memo_in_force = [&](const struct rg_feed &in_force) {
+        return opts.memo && *opts.memo && !(in_force.flags & RG_FEED_SYNCING) &&
+               std::memcmp(in_force.content_hash, (*opts.memo)->hash.data(), RG_FEED_HASH_LEN) == 0;
+    };
+    std::optional<FeedDelta> delta;
+    auto parse = [&](const struct rg_feed &in_force) {
+        FeedFormat fmt = feed_format_from_name(def.format);
+        delta.reset();
+        if (memo_in_force(in_force))
+            delta = feed_delta(**opts.memo, fetched.body, fmt, def.min_prefix4, def.min_prefix6, name);
+        if (delta) {
+            parsed = delta->parsed;
+            rep.lines_parsed = delta->lines_parsed;
+        } else {
+            parsed = parse_feed(fetched.body, fmt, name, parse_threads);
+            rep.lines_parsed = parsed.good_lines + parsed.bad_lines + parsed.comment_lines;
+        }
         rep.errors = parsed.errors;
     };
     if (body) {
@@ -374,7 +422,7 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
             // The parse then leaves one CPU to the warming thread.
             if (fetched.body.size() >= warm_tables_from && early->warm_list_tables())
                 parse_threads = std::max(2u, std::thread::hardware_concurrency()) - 1;
-            parse();
+            parse(before.raw);
         }
     }
 
@@ -398,10 +446,14 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     // half-way (one that died is repaired by the full path below).
     if (same && !(same_content(feed.raw, hash) && !(maps.config().lists_gen & 1))) {
         same = false;
-        parse();
+        parse(feed.raw);
     }
+    // Parsed against a memo of what was in force before the lock: still so?
+    if (delta && !memo_in_force(feed.raw))
+        parse(feed.raw);
     if (body && !same) {
-        check = check_feed(parsed, def, feed.raw.prefixes);
+        check = delta ? check_feed_delta(std::move(*delta), def, feed.raw.prefixes)
+                      : check_feed(parsed, def, feed.raw.prefixes);
         for (const std::string &b : check.broad_examples)
             rep.errors.push_back("feed " + name + ": \"" + b + "\": broader than the limit, refused");
     }
@@ -492,6 +544,20 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
         msg += "; " + check.message;
     if (raw.allow_overlaps)
         msg += "; " + std::to_string(raw.allow_overlaps) + " overlap the allowlist (it wins), e.g. " + overlap;
+    if (opts.memo) {
+        // A memo of the version now in force, if the next download can be
+        // compared with it (no bad line and no refused prefix to report).
+        if (parsed.bad_lines == 0 && check.refused_broad == 0 && parsed.format != FeedFormat::json)
+            *opts.memo = FeedMemo{hash,
+                                  std::move(fetched.body),
+                                  parsed.format,
+                                  parsed.good_lines,
+                                  parsed.comment_lines,
+                                  parsed.host_bits_cleared,
+                                  std::move(check.sorted)};
+        else
+            opts.memo->reset();
+    }
     return record(changed ? RG_FEED_APPLIED : RG_FEED_UNCHANGED, msg);
 }
 

@@ -26,6 +26,7 @@
 #pragma once
 
 #include "duration.hpp"
+#include "feed_delta.hpp"
 #include "feed_format.hpp"
 #include "filter.hpp"
 #include "list_sweep.hpp"
@@ -142,11 +143,14 @@ struct FeedCheck {
     std::string message;
     std::vector<Cidr> prefixes;      // normalised, broad ones removed
     CompactList list;                // the same, compact
+    SortedPrefixes sorted;           // before normalising (broad ones removed), for a FeedMemo
     size_t refused_broad = 0;
     std::vector<std::string> broad_examples;  // the first few
     bool applicable() const { return result == RG_FEED_APPLIED; }
 };
 FeedCheck check_feed(const FeedParseResult &parsed, const FeedDef &def, uint64_t prefixes_in_force);
+// The same checks for a download parsed by feed_delta (its counts and list).
+FeedCheck check_feed_delta(FeedDelta delta, const FeedDef &def, uint64_t prefixes_in_force);
 
 // Feed prefixes (normalised: sorted, disjoint) that overlap an allowlist
 // prefix (either containing the other). The allowlist wins in the data path,
@@ -167,6 +171,11 @@ struct SyncOptions {
     // set (valid while rg_config.lists_gen says nobody else wrote) then
     // outlive the sync. nullptr: the sync opens its own.
     std::optional<Maps> *keep_maps = nullptr;
+    // The caller's memo of the feed's version in force (the daemon keeps one
+    // per feed): when it still is in force, the download is parsed only
+    // where it differs (feed_delta.hpp); the sync replaces it after an
+    // apply. nullptr: every download is parsed in full.
+    std::optional<FeedMemo> *memo = nullptr;
 };
 
 struct SyncReport {
@@ -177,6 +186,7 @@ struct SyncReport {
     size_t upserts = 0, deletes = 0;  // blocklist entries written
     uint64_t prefixes = 0;            // in force afterwards
     double seconds = 0;               // wall time of the whole sync
+    size_t lines_parsed = 0;          // every non-blank line, or the changed ones (SyncOptions::memo)
     bool ok() const
     {
         return result == RG_FEED_APPLIED || result == RG_FEED_UNCHANGED || result == RG_FEED_NOT_MODIFIED ||

@@ -226,9 +226,9 @@ Cidr from_pk(const Pk4 &p) { return bits::make(4, U128(p.addr) << 96, p.len); }
 
 Cidr from_pk(const Pk6 &p) { return bits::make(6, p.addr, p.len); }
 
-CompactList normalise_compact(const std::vector<Cidr> &prefixes)
+SortedPrefixes sort_prefixes(const std::vector<Cidr> &prefixes)
 {
-    CompactList out;
+    SortedPrefixes out;
     std::vector<uint64_t> keys;
     keys.reserve(prefixes.size());
     out.v6.reserve(prefixes.size());  // untouched capacity costs no memory
@@ -243,6 +243,21 @@ CompactList normalise_compact(const std::vector<Cidr> &prefixes)
     for (size_t i = 0; i < keys.size(); i++)
         out.v4[i] = {uint32_t(keys[i] >> 8), uint8_t(keys[i])};
     std::sort(out.v6.begin(), out.v6.end(), [](const Pk6 &a, const Pk6 &b) { return pk_less(a, b); });
+    return out;
+}
+
+CompactList normalise_sorted_prefixes(const SortedPrefixes &p)
+{
+    CompactList out{p.v4, p.v6};
+    normalise_sorted(out.v4);
+    normalise_sorted(out.v6);
+    return out;
+}
+
+CompactList normalise_compact(const std::vector<Cidr> &prefixes)
+{
+    SortedPrefixes sorted = sort_prefixes(prefixes);
+    CompactList out{std::move(sorted.v4), std::move(sorted.v6)};
     normalise_sorted(out.v4);
     normalise_sorted(out.v6);
     return out;

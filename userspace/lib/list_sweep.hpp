@@ -61,7 +61,17 @@ struct CompactList {
     size_t size() const { return v4.size() + v6.size(); }
 };
 
-// normalise_prefixes on compact arrays: IPv4 radix-sorted on integer keys.
+// A list's prefixes before normalising: per family, in prefix order, a
+// prefix listed twice present twice.
+struct SortedPrefixes {
+    std::vector<Pk4> v4;
+    std::vector<Pk6> v6;
+};
+// IPv4 radix-sorted on integer keys.
+SortedPrefixes sort_prefixes(const std::vector<Cidr> &prefixes);
+// normalise_prefixes of sorted prefixes, in one pass per family.
+CompactList normalise_sorted_prefixes(const SortedPrefixes &p);
+// normalise_prefixes on compact arrays: the two above.
 CompactList normalise_compact(const std::vector<Cidr> &prefixes);
 std::vector<Cidr> to_cidrs(const CompactList &l);
 

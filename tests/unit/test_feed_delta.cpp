@@ -1,0 +1,226 @@
+// rg::feed_delta against the full path: on random feeds with random edits
+// (lines replaced, inserted, deleted, moved, duplicated), the counts and the
+// normalised list it gives must be what parse_feed and normalising the whole
+// download give; and it must decline where the full path has to report
+// something (bad lines, refused prefixes) or the format changes.
+#include "feed_delta.hpp"
+#include "cidr_bits.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using rg::FeedFormat;
+
+struct Full {
+    rg::FeedParseResult parsed;
+    rg::SortedPrefixes sorted;
+    rg::CompactList list;
+};
+
+Full full(const std::string &text, FeedFormat fmt = FeedFormat::automatic)
+{
+    Full f;
+    f.parsed = rg::parse_feed(text, fmt, "t");
+    f.sorted = rg::sort_prefixes(f.parsed.prefixes);
+    f.list = rg::normalise_sorted_prefixes(f.sorted);
+    return f;
+}
+
+rg::FeedMemo memo_of(const std::string &text, FeedFormat fmt = FeedFormat::automatic)
+{
+    Full f = full(text, fmt);
+    EXPECT_EQ(f.parsed.bad_lines, 0u) << "a memo is only made of a download without bad lines";
+    return rg::FeedMemo{{}, text, f.parsed.format, f.parsed.good_lines, f.parsed.comment_lines,
+                        f.parsed.host_bits_cleared, f.sorted};
+}
+
+std::vector<std::string> strs(const rg::CompactList &l)
+{
+    std::vector<std::string> out;
+    for (const rg::Cidr &c : rg::to_cidrs(l))
+        out.push_back(c.str());
+    return out;
+}
+
+std::vector<std::string> strs(const rg::SortedPrefixes &p)
+{
+    return strs(rg::CompactList{p.v4, p.v6});  // to_cidrs of the unnormalised arrays
+}
+
+class Lines {
+public:
+    explicit Lines(uint32_t seed) : rng_(seed) {}
+
+    // A plain-format line: mostly addresses and prefixes from a small space
+    // (so they nest, touch and repeat), some ranges, IPv6, comments, blanks.
+    std::string line()
+    {
+        uint32_t v = rng_();
+        unsigned a = 198, b = 51 + v % 2, c = (v >> 1) % 8, d = (v >> 4) % 256;
+        switch ((v >> 12) % 12) {
+        case 0:
+            return "# comment " + std::to_string(v % 1000);
+        case 1:
+            return "";
+        case 2:
+            return q(a, b, c, 0) + "/" + std::to_string(21 + (v >> 16) % 4);
+        case 3:
+            return q(a, b, c, d & ~15u) + "/28 ; SBL" + std::to_string(v % 99);
+        case 4:
+            return q(a, b, c, d) + "-" + q(a, b, c, std::min(255u, d + (v >> 20) % 40));
+        case 5: {
+            char buf[64];
+            std::snprintf(buf, sizeof(buf), "2001:db8:%x:%x::/%u", (v >> 16) % 4, (v >> 20) % 8, 47 + (v >> 24) % 20);
+            return buf;
+        }
+        case 6:
+            return q(a, b, c, d) + "\r";
+        case 7:
+            return "  " + q(a, b, c, d) + "  # trailing";
+        default:
+            return q(a, b, c, d);
+        }
+    }
+
+    std::vector<std::string> lines(size_t n)
+    {
+        std::vector<std::string> out;
+        for (size_t i = 0; i < n; i++)
+            out.push_back(line());
+        return out;
+    }
+
+    // A few edits of the kinds a feed sees between two downloads.
+    void edit(std::vector<std::string> &l)
+    {
+        size_t edits = 1 + rng_() % 6;
+        for (size_t e = 0; e < edits && !l.empty(); e++) {
+            size_t at = rng_() % l.size(), run = 1 + rng_() % 12;
+            switch (rng_() % 5) {
+            case 0:  // replace
+                l[at] = line();
+                break;
+            case 1:  // insert a run
+                for (size_t k = 0; k < run; k++)
+                    l.insert(l.begin() + long(at), line());
+                break;
+            case 2:  // delete a run
+                l.erase(l.begin() + long(at), l.begin() + long(std::min(l.size(), at + run)));
+                break;
+            case 3: {  // move a run elsewhere
+                size_t end = std::min(l.size(), at + run);
+                std::vector<std::string> block(l.begin() + long(at), l.begin() + long(end));
+                l.erase(l.begin() + long(at), l.begin() + long(end));
+                size_t to = l.empty() ? 0 : rng_() % (l.size() + 1);
+                l.insert(l.begin() + long(to), block.begin(), block.end());
+                break;
+            }
+            default:  // duplicate a line
+                l.insert(l.begin() + long(rng_() % (l.size() + 1)), l[at]);
+            }
+        }
+    }
+
+    static std::string text(const std::vector<std::string> &l, bool last_newline = true)
+    {
+        std::string t;
+        for (size_t i = 0; i < l.size(); i++)
+            t += l[i] + (i + 1 < l.size() || last_newline ? "\n" : "");
+        return t;
+    }
+
+    std::mt19937 &rng() { return rng_; }
+
+private:
+    static std::string q(unsigned a, unsigned b, unsigned c, unsigned d)
+    {
+        return std::to_string(a) + "." + std::to_string(b) + "." + std::to_string(c) + "." + std::to_string(d);
+    }
+
+    std::mt19937 rng_;
+};
+
+} // namespace
+
+TEST(FeedDelta, RandomEditsGiveWhatTheFullPathGives)
+{
+    Lines gen(20261123);
+    size_t used = 0, cases = 400;
+    for (size_t i = 0; i < cases; i++) {
+        SCOPED_TRACE("case " + std::to_string(i));
+        std::vector<std::string> base = gen.lines(300 + gen.rng()() % 300);
+        std::vector<std::string> next = base;
+        gen.edit(next);
+        bool newline = gen.rng()() % 4 != 0;
+        std::string before = Lines::text(base), after = Lines::text(next, newline);
+        rg::FeedMemo memo = memo_of(before);
+        std::optional<rg::FeedDelta> d = rg::feed_delta(memo, after, FeedFormat::automatic, 0, 0, "t");
+        Full want = full(after);
+        ASSERT_EQ(want.parsed.bad_lines, 0u);
+        if (!d)
+            continue;  // declined (too many lines changed): the full path runs
+        used++;
+        EXPECT_EQ(d->parsed.good_lines, want.parsed.good_lines);
+        EXPECT_EQ(d->parsed.comment_lines, want.parsed.comment_lines);
+        EXPECT_EQ(d->parsed.host_bits_cleared, want.parsed.host_bits_cleared);
+        EXPECT_EQ(d->parsed.bad_lines, 0u);
+        EXPECT_EQ(d->parsed.format, want.parsed.format);
+        EXPECT_EQ(strs(d->prefixes), strs(want.sorted));
+        EXPECT_EQ(strs(d->list), strs(want.list));
+        EXPECT_LT(d->lines_parsed, next.size() / 5 + 64) << "it parsed about everything";
+        if (HasFailure())
+            break;
+    }
+    EXPECT_GT(used, cases / 2) << "the delta declined most cases: the test checks little";
+}
+
+TEST(FeedDelta, UnchangedDownloadParsesNothing)
+{
+    std::string text = "192.0.2.0/24\n198.51.100.7\n# c\n2001:db8::/48\n";
+    auto d = rg::feed_delta(memo_of(text), text, FeedFormat::automatic, 0, 0, "t");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->lines_parsed, 0u);
+    EXPECT_EQ(strs(d->list), strs(full(text).list));
+    EXPECT_EQ(d->list.size(), 3u);
+}
+
+TEST(FeedDelta, ReorderedLinesAreNoChange)
+{
+    std::string before = "192.0.2.0/24\n198.51.100.7\n203.0.113.9\n2001:db8::/48\n";
+    std::string after = "2001:db8::/48\n203.0.113.9\n198.51.100.7\n192.0.2.0/24\n";
+    auto d = rg::feed_delta(memo_of(before), after, FeedFormat::automatic, 0, 0, "t");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->lines_parsed, 0u);
+    EXPECT_EQ(strs(d->list), strs(full(after).list));
+}
+
+TEST(FeedDelta, DeclinesWhereTheFullPathMustReport)
+{
+    std::string base;
+    for (int i = 0; i < 200; i++)
+        base += "198.51.100." + std::to_string(i) + "\n";
+    rg::FeedMemo memo = memo_of(base);
+    auto with_line = [&](const std::string &line) {
+        std::string t = base;
+        t.insert(t.find("198.51.100.100\n"), line + "\n");
+        return t;
+    };
+    EXPECT_TRUE(rg::feed_delta(memo, with_line("203.0.113.0/24"), FeedFormat::automatic, 8, 19, "t"));
+    EXPECT_FALSE(rg::feed_delta(memo, with_line("not-an-address"), FeedFormat::automatic, 8, 19, "t"))
+        << "a bad line must be reported with its line number";
+    EXPECT_FALSE(rg::feed_delta(memo, with_line("10.0.0.0/7"), FeedFormat::automatic, 8, 19, "t"))
+        << "a prefix broader than the limit must be refused and reported";
+    EXPECT_FALSE(rg::feed_delta(memo, "[\"192.0.2.1\"]", FeedFormat::automatic, 8, 19, "t")) << "JSON";
+    EXPECT_FALSE(rg::feed_delta(memo, "add bad 192.0.2.0/24\n" + base, FeedFormat::automatic, 8, 19, "t"))
+        << "now detected as ipset";
+    std::string half;
+    for (int i = 0; i < 200; i++)
+        half += "203.0.113." + std::to_string(i) + "\n";
+    EXPECT_FALSE(rg::feed_delta(memo, half, FeedFormat::automatic, 8, 19, "t")) << "everything changed";
+    EXPECT_FALSE(rg::feed_delta(memo, "\xEF\xBB\xBF" + base, FeedFormat::automatic, 8, 19, "t")) << "a BOM";
+}

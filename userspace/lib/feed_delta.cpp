@@ -1,0 +1,178 @@
+#include "feed_delta.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace rg {
+
+namespace {
+
+// How far ahead a mismatch looks for its line on the other side before it
+// counts as a replacement; longer runs of inserted or deleted lines cost
+// more changed lines, not a wrong result (the multiset cancel fixes them).
+constexpr int lookahead = 8;
+
+// '\n'-separated lines as parse_feed counts them: a last line without '\n'
+// counts, an empty tail after the last '\n' does not.
+struct LineWalk {
+    std::string_view rest;
+    bool next(std::string_view &line)
+    {
+        if (rest.empty())
+            return false;
+        const void *nl = std::memchr(rest.data(), '\n', rest.size());
+        size_t len = nl ? size_t(static_cast<const char *>(nl) - rest.data()) : rest.size();
+        line = rest.substr(0, len);
+        rest.remove_prefix(nl ? len + 1 : len);
+        return true;
+    }
+    // The distance (1..lookahead) of the first line after the current one
+    // equal to `want`, or 0.
+    int find_ahead(std::string_view want) const
+    {
+        LineWalk w{rest};
+        std::string_view line;
+        for (int d = 1; d <= lookahead && w.next(line); d++)
+            if (line == want)
+                return d;
+        return 0;
+    }
+};
+
+// Removes from `a` and `b` what both hold (as multisets).
+void cancel_common(std::vector<std::string_view> &a, std::vector<std::string_view> &b)
+{
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    size_t i = 0, j = 0, na = 0, nb = 0;
+    while (i < a.size() && j < b.size()) {
+        if (a[i] == b[j]) {
+            i++, j++;
+        } else if (a[i] < b[j]) {
+            a[na++] = a[i++];
+        } else {
+            b[nb++] = b[j++];
+        }
+    }
+    while (i < a.size())
+        a[na++] = a[i++];
+    while (j < b.size())
+        b[nb++] = b[j++];
+    a.resize(na);
+    b.resize(nb);
+}
+
+FeedParseResult parse_some(const std::vector<std::string_view> &lines, FeedFormat fmt, const std::string &name)
+{
+    std::string text;
+    size_t size = 0;
+    for (std::string_view l : lines)
+        size += l.size() + 1;
+    text.reserve(size);
+    for (std::string_view l : lines) {
+        text += l;
+        text += '\n';
+    }
+    return parse_feed(text, fmt, name, 1);
+}
+
+// `old` without one of each of `removed`, with `added` merged in; all three
+// sorted. False if a removed prefix is not in `old` (the memo does not match).
+template <class A>
+bool update_sorted(const std::vector<Pk<A>> &old, const std::vector<Pk<A>> &removed, const std::vector<Pk<A>> &added,
+                   std::vector<Pk<A>> &out)
+{
+    out.clear();
+    out.reserve(old.size() - std::min(old.size(), removed.size()) + added.size());
+    size_t r = 0, a = 0;
+    for (const Pk<A> &p : old) {
+        while (a < added.size() && pk_less(added[a], p))
+            out.push_back(added[a++]);
+        if (r < removed.size() && pk_eq(removed[r], p)) {
+            r++;
+            continue;
+        }
+        if (r < removed.size() && pk_less(removed[r], p))
+            return false;
+        out.push_back(p);
+    }
+    out.insert(out.end(), added.begin() + long(a), added.end());
+    return r == removed.size();
+}
+
+bool any_broader(const std::vector<Cidr> &prefixes, uint8_t min4, uint8_t min6)
+{
+    return std::any_of(prefixes.begin(), prefixes.end(),
+                       [&](const Cidr &c) { return c.len < (c.family == 4 ? min4 : min6); });
+}
+
+bool line_based(FeedFormat f) { return f != FeedFormat::json && f != FeedFormat::automatic; }
+
+} // namespace
+
+std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body, FeedFormat given,
+                                    uint8_t min_prefix4, uint8_t min_prefix6, const std::string &feed_name)
+{
+    // A byte order mark is taken off the whole download only: not worth a
+    // special case here.
+    if (body.starts_with("\xEF\xBB\xBF") || std::string_view(memo.body).starts_with("\xEF\xBB\xBF"))
+        return std::nullopt;
+    FeedFormat fmt = given == FeedFormat::automatic ? detect_feed_format(body) : given;
+    if (!line_based(fmt) || fmt != memo.format)
+        return std::nullopt;
+
+    std::vector<std::string_view> removed, added;
+    size_t lines = 0;
+    LineWalk a{memo.body}, b{body};
+    std::string_view la, lb;
+    bool ha = a.next(la), hb = b.next(lb);
+    while (ha && hb) {
+        lines++;
+        if (la == lb) {
+            ha = a.next(la);
+            hb = b.next(lb);
+            continue;
+        }
+        int del = a.find_ahead(lb), ins = b.find_ahead(la);
+        if (del && (!ins || del <= ins)) {
+            removed.push_back(la);  // old lines up to lb's match are gone
+            ha = a.next(la);
+        } else if (ins) {
+            added.push_back(lb);  // new lines before la's match are new
+            hb = b.next(lb);
+        } else {
+            removed.push_back(la);
+            added.push_back(lb);
+            ha = a.next(la);
+            hb = b.next(lb);
+        }
+    }
+    for (; ha; ha = a.next(la))
+        removed.push_back(la), lines++;
+    for (; hb; hb = b.next(lb))
+        added.push_back(lb), lines++;
+    if (removed.size() + added.size() > lines / 10 + 64)
+        return std::nullopt;
+    cancel_common(removed, added);
+    auto bom = [](std::string_view l) { return l.starts_with("\xEF\xBB\xBF"); };
+    if (std::any_of(removed.begin(), removed.end(), bom) || std::any_of(added.begin(), added.end(), bom))
+        return std::nullopt;  // parse_some would take it off a first line
+
+    FeedParseResult gone = parse_some(removed, fmt, feed_name), come = parse_some(added, fmt, feed_name);
+    if (gone.bad_lines || come.bad_lines || any_broader(come.prefixes, min_prefix4, min_prefix6))
+        return std::nullopt;
+    SortedPrefixes minus = sort_prefixes(gone.prefixes), plus = sort_prefixes(come.prefixes);
+    FeedDelta d;
+    if (!update_sorted(memo.prefixes.v4, minus.v4, plus.v4, d.prefixes.v4) ||
+        !update_sorted(memo.prefixes.v6, minus.v6, plus.v6, d.prefixes.v6))
+        return std::nullopt;
+    d.list = normalise_sorted_prefixes(d.prefixes);
+    d.parsed.format = fmt;
+    d.parsed.good_lines = memo.good_lines - gone.good_lines + come.good_lines;
+    d.parsed.comment_lines = memo.comment_lines - gone.comment_lines + come.comment_lines;
+    d.parsed.host_bits_cleared = memo.host_bits_cleared - gone.host_bits_cleared + come.host_bits_cleared;
+    d.lines_parsed = removed.size() + added.size();
+    return d;
+}
+
+} // namespace rg
