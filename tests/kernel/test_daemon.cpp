@@ -284,31 +284,42 @@ TEST_F(DaemonTest, FeedsFromTheConfigSyncOnStartOnTheirIntervalAndGoOnReload)
     EXPECT_TRUE(blocked(kBadNeighbour4));
 
     // A change of the list is picked up on the feed's interval.
-    // Waits for a feed_sync line after the first `from` lines of stats_
-    // saying `prefixes` prefixes, and checks it gives the sync's duration.
+    // Waits (10 s at most) for a feed_sync line of the feed after the first
+    // `from` lines of stats_ with `prefixes` prefixes in force, and checks it
+    // gives the sync's duration. Lines are taken up to the last newline
+    // only (one being written is left for the next look).
     size_t from = 0;
-    auto wait_for_sync = [&](const std::string &prefixes) {
-        std::string want = "\"event\":\"feed_sync\",\"feed\":\"drop\",\"message\":\"" + prefixes + " prefixes";
-        for (size_t lines = from + 1;;) {
+    nlohmann::json last;  // the line found
+    auto wait_for_sync = [&](uint64_t prefixes) {
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        for (size_t lines = from + 1; std::chrono::steady_clock::now() < deadline;) {
             auto text = rg::test::wait_for_lines(stats_, lines, 10s);
             if (!text)
-                return ::testing::AssertionFailure() << "no feed_sync line with " << want << ":\n" << daemon_->output();
-            std::istringstream in(*text);
+                break;
+            std::istringstream in(text->substr(0, text->rfind('\n') + 1));
             std::string line;
-            for (size_t n = 0; std::getline(in, line); n++) {
-                if (n < from || line.find(want) == std::string::npos)
+            size_t n = 0;
+            for (; std::getline(in, line); n++) {
+                if (n < from)
+                    continue;
+                auto event = nlohmann::json::parse(line, nullptr, false);
+                if (event.is_discarded() || event.value("event", "") != "feed_sync" ||
+                    event.value("feed", "") != "drop" || event.value("result", "") != "applied" ||
+                    event.value("prefixes", uint64_t(0)) != prefixes)
                     continue;
                 from = n + 1;
-                auto event = nlohmann::json::parse(line);
-                if (!event.contains("seconds") || !(event["seconds"].get<double>() > 0))
+                if (!(event.value("seconds", 0.0) > 0))
                     return ::testing::AssertionFailure() << "no duration in " << line;
+                last = event;
                 return ::testing::AssertionSuccess();
             }
-            lines = size_t(std::count(text->begin(), text->end(), '\n')) + 1;
+            lines = n + 1;
         }
+        return ::testing::AssertionFailure() << "no feed_sync line applying " << prefixes << " prefixes:\n"
+                                             << daemon_->output();
     };
     std::ofstream(list) << "192.0.2.66/32\n192.0.2.10/32\n";
-    ASSERT_TRUE(wait_for_sync("2"));
+    ASSERT_TRUE(wait_for_sync(2));
     EXPECT_TRUE(blocked(kClean4));
     EXPECT_EQ(rg_json({"feed", "show", "drop", "--json"})["prefixes"], 2);
 
@@ -318,8 +329,11 @@ TEST_F(DaemonTest, FeedsFromTheConfigSyncOnStartOnTheirIntervalAndGoOnReload)
     // dropping it must leave it blocked.
     rg_ok({"block", "add", kClean4 + "/32"});
     std::ofstream(list) << "192.0.2.66/32\n";
-    ASSERT_TRUE(wait_for_sync("1"));
+    ASSERT_TRUE(wait_for_sync(1));
     EXPECT_TRUE(blocked(kClean4)) << "the sync undid a rule added since the daemon's last sync";
+    EXPECT_TRUE(blocked(kBad4));
+    // The daemon kept the version in force: only the removed line was parsed.
+    EXPECT_EQ(last["lines_parsed"], 1) << last.dump();
 
     // Reload without the section: the feed and what only it listed go; the
     // config's own block stays.

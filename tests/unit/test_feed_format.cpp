@@ -188,7 +188,11 @@ TEST(PlainFeed, LargeDownloadParsedInPiecesGivesWhatOnePassGives)
         want.push_back(a);
     }
     ASSERT_GT(text.size(), size_t(8) << 20) << "too small to be cut";
-    rg::FeedParseResult r = parse(text, FeedFormat::plain);
+    rg::FeedParseResult r = rg::parse_feed(text, FeedFormat::plain, "test", 4);
+    rg::FeedParseResult one = rg::parse_feed(text, FeedFormat::plain, "test", 1);
+    EXPECT_EQ(counts(r), counts(one));
+    EXPECT_EQ(r.errors, one.errors);
+    EXPECT_EQ(r.prefixes, one.prefixes);
     EXPECT_EQ(counts(r), (Counts{want.size(), comments, lines / bad_every}));
     EXPECT_EQ(r.errors, want_errors);
     ASSERT_EQ(r.prefixes.size(), want.size());

@@ -98,30 +98,38 @@ bool big_free(void *p)
             continue;
         Block freed = b;
         b = {};
-        // Kept if it fits the bounds, smaller spares evicted for it: the
-        // large mappings are the ones worth keeping (a daemon's next sync
-        // asks for the same sizes again).
+        // Kept if it fits the bounds, smaller spares evicted for it if that
+        // makes room: the large mappings are the ones worth keeping (a
+        // daemon's next sync asks for the same sizes again).
+        size_t smaller_bytes = 0, smaller = 0, empty = 0;
+        for (const Block &s : spare) {
+            if (!s.p)
+                empty++;
+            else if (s.size < freed.size)
+                smaller_bytes += s.size, smaller++;
+        }
+        if (empty + smaller == 0 || spare_bytes - smaller_bytes + freed.size > kMaxSpareBytes) {
+            munmap(freed.p, freed.size);
+            return true;
+        }
         for (;;) {
-            Block *empty = nullptr, *smallest = nullptr;
+            Block *slot = nullptr, *smallest = nullptr;
             for (Block &s : spare) {
                 if (!s.p)
-                    empty = &s;
+                    slot = &s;
                 else if (!smallest || s.size < smallest->size)
                     smallest = &s;
             }
-            if (empty && spare_bytes + freed.size <= kMaxSpareBytes) {
-                *empty = freed;
+            if (slot && spare_bytes + freed.size <= kMaxSpareBytes) {
+                *slot = freed;
                 spare_bytes += freed.size;
                 return true;
             }
-            if (!smallest || smallest->size >= freed.size || freed.size > kMaxSpareBytes)
-                break;
+            // Room is made by the smaller spares alone (checked above).
             munmap(smallest->p, smallest->size);
             spare_bytes -= smallest->size;
             *smallest = {};
         }
-        munmap(freed.p, freed.size);
-        return true;
     }
     return false;
 }

@@ -208,8 +208,9 @@ private:
     std::map<std::string, std::chrono::steady_clock::time_point> feed_due_;
     // The maps the feed syncs use, kept between syncs (SyncOptions::keep_maps):
     // the tables stay mapped and warm, and the merged set needs no read-back
-    // while nobody else writes the lists. Let go before a detach, so that
-    // the maps do not outlive their pins because of it.
+    // while nobody else writes the lists. Let go before the daemon detaches,
+    // and by gc_bans when the pins name other maps or none, so that the
+    // maps do not outlive their pins for long because of it.
     std::optional<Maps> feed_maps_;
     // Per feed, the version in force (SyncOptions::memo), so that a sync
     // parses only the lines that changed.
@@ -458,7 +459,16 @@ void Daemon::gc_bans()
         DirLock lock(cfg_.pin_dir);
         Maps maps = Maps::open(cfg_.pin_dir);
         expire_bans(maps, boottime_ns());
+        // The maps the feed syncs keep, let go once the pins name others (a
+        // detach and attach by hand): they would otherwise live on until
+        // the next sync.
+        if (feed_maps_ && !feed_maps_->same_maps(maps)) {
+            feed_maps_.reset();
+            feed_memos_.clear();
+        }
     } catch (const std::exception &e) {
+        feed_maps_.reset();  // no maps pinned any more, most likely
+        feed_memos_.clear();
         log(std::string("cannot remove expired bans: ") + e.what());
     }
 }

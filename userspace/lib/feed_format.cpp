@@ -9,7 +9,6 @@
 #include <bit>
 #include <cstring>
 #include <exception>
-#include <system_error>
 #include <thread>
 
 namespace rg {
@@ -426,7 +425,8 @@ void parse_lines(std::string_view text, size_t first, const std::string &feed_na
     }
 }
 
-// Pieces of at least this size are worth a thread of their own.
+// A download gets one more piece (and thread) per this many bytes, up to
+// one per CPU: a small one is not worth a thread.
 constexpr size_t parallel_piece = size_t(4) << 20;
 constexpr unsigned max_parse_threads = 4;
 
@@ -475,11 +475,12 @@ FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::str
         }
     };
     std::vector<std::thread> started;
+    started.reserve(pieces.size() - 1);
     for (size_t k = 1; k < pieces.size(); k++) {
         try {
             started.emplace_back(work, k);
-        } catch (const std::system_error &) {
-            break;  // no thread: the rest is parsed here
+        } catch (const std::exception &) {
+            break;  // no thread (system_error, bad_alloc): the rest is parsed here
         }
     }
     work(0);

@@ -151,9 +151,9 @@ public:
     // prefix order; reads the tables once for this and a following
     // replace_source_list.
     std::vector<Cidr> allow_prefixes() const;
-    // Starts reading the list tables' pages on a background thread
-    // (ListTables::warm): a sync calls it before parsing a download it is
-    // going to write, so the write does not pay each page's first access.
+    // Starts touching the list tables' pages for writing on a background
+    // thread (ListTables::warm): a sync calls it before parsing a download it
+    // is going to write, so the write does not pay each page's first access.
     // Returns whether a thread started warming now.
     bool warm_list_tables() const;
     // Whether both were opened from pins naming the very same maps (the
