@@ -143,12 +143,14 @@ struct FeedCheck {
     std::string message;
     std::vector<Cidr> prefixes;      // normalised, broad ones removed
     CompactList list;                // the same, compact
-    SortedPrefixes sorted;           // before normalising (broad ones removed), for a FeedMemo
+    SortedPrefixes sorted;           // before normalising (broad ones removed), if asked for
     size_t refused_broad = 0;
     std::vector<std::string> broad_examples;  // the first few
     bool applicable() const { return result == RG_FEED_APPLIED; }
 };
-FeedCheck check_feed(const FeedParseResult &parsed, const FeedDef &def, uint64_t prefixes_in_force);
+// keep_sorted: fill FeedCheck::sorted too (for a FeedMemo).
+FeedCheck check_feed(const FeedParseResult &parsed, const FeedDef &def, uint64_t prefixes_in_force,
+                     bool keep_sorted = false);
 // The same checks for a download parsed by feed_delta (its counts and list).
 FeedCheck check_feed_delta(FeedDelta delta, const FeedDef &def, uint64_t prefixes_in_force);
 

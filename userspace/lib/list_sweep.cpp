@@ -246,9 +246,9 @@ SortedPrefixes sort_prefixes(const std::vector<Cidr> &prefixes)
     return out;
 }
 
-CompactList normalise_sorted_prefixes(const SortedPrefixes &p)
+CompactList normalise_sorted_prefixes(SortedPrefixes p)
 {
-    CompactList out{p.v4, p.v6};
+    CompactList out{std::move(p.v4), std::move(p.v6)};
     normalise_sorted(out.v4);
     normalise_sorted(out.v6);
     return out;
@@ -256,11 +256,7 @@ CompactList normalise_sorted_prefixes(const SortedPrefixes &p)
 
 CompactList normalise_compact(const std::vector<Cidr> &prefixes)
 {
-    SortedPrefixes sorted = sort_prefixes(prefixes);
-    CompactList out{std::move(sorted.v4), std::move(sorted.v6)};
-    normalise_sorted(out.v4);
-    normalise_sorted(out.v6);
-    return out;
+    return normalise_sorted_prefixes(sort_prefixes(prefixes));
 }
 
 std::vector<Cidr> to_cidrs(const CompactList &l)

@@ -69,8 +69,9 @@ struct SortedPrefixes {
 };
 // IPv4 radix-sorted on integer keys.
 SortedPrefixes sort_prefixes(const std::vector<Cidr> &prefixes);
-// normalise_prefixes of sorted prefixes, in one pass per family.
-CompactList normalise_sorted_prefixes(const SortedPrefixes &p);
+// normalise_prefixes of sorted prefixes, in one pass per family (in place
+// when moved in).
+CompactList normalise_sorted_prefixes(SortedPrefixes p);
 // normalise_prefixes on compact arrays: the two above.
 CompactList normalise_compact(const std::vector<Cidr> &prefixes);
 std::vector<Cidr> to_cidrs(const CompactList &l);
