@@ -1,7 +1,6 @@
 #include "feed_delta.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 namespace rg {
 
@@ -12,32 +11,16 @@ namespace {
 // more changed lines, not a wrong result (the multiset cancel fixes them).
 constexpr int lookahead = 8;
 
-// '\n'-separated lines as parse_feed counts them: a last line without '\n'
-// counts, an empty tail after the last '\n' does not.
-struct LineWalk {
-    std::string_view rest;
-    bool next(std::string_view &line)
-    {
-        if (rest.empty())
-            return false;
-        const void *nl = std::memchr(rest.data(), '\n', rest.size());
-        size_t len = nl ? size_t(static_cast<const char *>(nl) - rest.data()) : rest.size();
-        line = rest.substr(0, len);
-        rest.remove_prefix(nl ? len + 1 : len);
-        return true;
-    }
-    // The distance (1..lookahead) of the first line after the current one
-    // equal to `want`, or 0.
-    int find_ahead(std::string_view want) const
-    {
-        LineWalk w{rest};
-        std::string_view line;
-        for (int d = 1; d <= lookahead && w.next(line); d++)
-            if (line == want)
-                return d;
-        return 0;
-    }
-};
+// The distance (1..lookahead) of the first line after the current one of
+// `lines` equal to `want`, or 0.
+int find_ahead(FeedLines lines, std::string_view want)
+{
+    std::string_view line;
+    for (int d = 1; d <= lookahead && lines.next(line); d++)
+        if (line == want)
+            return d;
+    return 0;
+}
 
 // Removes from `a` and `b` what both hold (as multisets).
 void cancel_common(std::vector<std::string_view> &a, std::vector<std::string_view> &b)
@@ -123,7 +106,7 @@ std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body,
 
     std::vector<std::string_view> removed, added;
     size_t lines = 0;
-    LineWalk a{memo.body}, b{body};
+    FeedLines a(memo.body), b(body);
     std::string_view la, lb;
     bool ha = a.next(la), hb = b.next(lb);
     while (ha && hb) {
@@ -133,7 +116,7 @@ std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body,
             hb = b.next(lb);
             continue;
         }
-        int del = a.find_ahead(lb), ins = b.find_ahead(la);
+        int del = find_ahead(a, lb), ins = find_ahead(b, la);
         if (del && (!ins || del <= ins)) {
             removed.push_back(la);  // old lines up to lb's match are gone
             ha = a.next(la);

@@ -83,29 +83,6 @@ std::string_view strip_bom(std::string_view text)
     return text.starts_with("\xEF\xBB\xBF") ? text.substr(3) : text;
 }
 
-// '\n'-separated lines, numbered from 1; a last line without '\n' counts,
-// an empty tail after the last '\n' does not.
-class Lines {
-public:
-    // first: the number of the first line
-    explicit Lines(std::string_view text, size_t first = 1) : rest_(text), n_(first - 1) {}
-    bool next(std::string_view &line)
-    {
-        if (rest_.empty())
-            return false;
-        const void *nl = std::memchr(rest_.data(), '\n', rest_.size());
-        size_t len = nl ? size_t(static_cast<const char *>(nl) - rest_.data()) : rest_.size();
-        line = rest_.substr(0, len);
-        rest_.remove_prefix(nl ? len + 1 : len);
-        n_++;
-        return true;
-    }
-    size_t number() const { return n_; }
-
-private:
-    std::string_view rest_;
-    size_t n_ = 0;
-};
 
 // Shown text in error messages: bounded and plain ASCII, so a binary or
 // mis-encoded download cannot flood a log or break a JSON report.
@@ -358,6 +335,18 @@ bool has_sbl_reference(std::string_view line)
 
 } // namespace
 
+bool FeedLines::next(std::string_view &line)
+{
+    if (rest_.empty())
+        return false;
+    const void *nl = std::memchr(rest_.data(), '\n', rest_.size());
+    size_t len = nl ? size_t(static_cast<const char *>(nl) - rest_.data()) : rest_.size();
+    line = rest_.substr(0, len);
+    rest_.remove_prefix(nl ? len + 1 : len);
+    n_++;
+    return true;
+}
+
 FeedFormat detect_feed_format(std::string_view text)
 {
     text = strip_bom(text);
@@ -376,7 +365,7 @@ FeedFormat detect_feed_format(std::string_view text)
     constexpr size_t lines_to_judge = 50;
     size_t judged = 0;
     bool sbl = false, range = false;
-    Lines lines(text);
+    FeedLines lines(text);
     std::string_view line;
     while (judged < lines_to_judge && lines.next(line)) {
         line = trim(line);
@@ -413,7 +402,7 @@ void parse_lines(std::string_view text, size_t first, const std::string &feed_na
     // One prefix per line is the common case: size the vector once.
     r.prefixes.reserve(count_newlines(text) + 1);
     FeedParser p(feed_name, r);
-    Lines lines(text, first);
+    FeedLines lines(text, first);
     std::string_view line;
     while (lines.next(line)) {
         if (r.format == FeedFormat::spamhaus)

@@ -68,6 +68,19 @@ struct FeedParseResult {
     std::vector<std::string> errors;        // the first max_feed_errors bad lines, in order
 };
 
+// '\n'-separated lines as parse_feed numbers them, from `first`: a last
+// line without '\n' counts, an empty tail after the last '\n' does not.
+class FeedLines {
+public:
+    explicit FeedLines(std::string_view text, size_t first = 1) : rest_(text), n_(first - 1) {}
+    bool next(std::string_view &line);
+    size_t number() const { return n_; }
+
+private:
+    std::string_view rest_;
+    size_t n_;
+};
+
 // A large download of a line-based format is cut into pieces parsed on
 // threads, at most `threads` (0: one per CPU, up to 4); the result is the
 // same as one pass.
