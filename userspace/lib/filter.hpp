@@ -216,10 +216,27 @@ private:
 
     std::string pin_dir_;
     std::map<std::string, Fd> fds_;
-    mutable std::shared_ptr<const ListSet> lists_;  // see current_lists
-    mutable uint64_t lists_gen_ = 1;                // odd: lists_ not valid
-    mutable std::shared_ptr<const CompactSet> compact_;  // see current_compact
-    mutable uint64_t compact_gen_ = 1;
+    // A copy of what the list tables hold, valid while rg_config.lists_gen is
+    // the even value it was taken or written at.
+    template <class T> struct GenCached {
+        std::shared_ptr<const T> value;
+        uint64_t gen = 1;  // odd: not valid
+        template <class Read> std::shared_ptr<const T> get(uint64_t now, Read read)
+        {
+            if (!value || now != gen || (now & 1)) {
+                value = std::make_shared<const T>(read());
+                gen = now;
+            }
+            return value;
+        }
+        void set(T v, uint64_t now)
+        {
+            value = std::make_shared<const T>(std::move(v));
+            gen = now;
+        }
+    };
+    mutable GenCached<ListSet> lists_;       // see current_lists
+    mutable GenCached<CompactSet> compact_;  // see current_compact
     mutable std::shared_ptr<ListTables> tables_;  // see list_tables
     unsigned ncpus_ = 1;
 };

@@ -47,22 +47,12 @@ bool Maps::warm_list_tables() const
 
 std::shared_ptr<const ListSet> Maps::current_lists(const ListTables &tables) const
 {
-    uint64_t gen = config().lists_gen;
-    if (!lists_ || gen != lists_gen_ || (gen & 1)) {
-        lists_ = std::make_shared<const ListSet>(tables.read());
-        lists_gen_ = gen;
-    }
-    return lists_;
+    return lists_.get(config().lists_gen, [&] { return tables.read(); });
 }
 
 std::shared_ptr<const CompactSet> Maps::current_compact(const ListTables &tables) const
 {
-    uint64_t gen = config().lists_gen;
-    if (!compact_ || gen != compact_gen_ || (gen & 1)) {
-        compact_ = std::make_shared<const CompactSet>(tables.read_compact());
-        compact_gen_ = gen;
-    }
-    return compact_;
+    return compact_.get(config().lists_gen, [&] { return tables.read_compact(); });
 }
 
 std::vector<Cidr> Maps::allow_prefixes() const
@@ -88,8 +78,8 @@ uint64_t Maps::generation_write(const std::function<void()> &write, const std::f
     struct rg_config cfg = config();
     cfg.lists_gen |= 1;
     write_config(cfg);
-    lists_.reset();
-    compact_.reset();
+    lists_.value.reset();
+    compact_.value.reset();
     try {
         write();
     } catch (...) {
@@ -120,8 +110,7 @@ void Maps::write_lists(ListTables &tables, const ListSet &old, const ListSet &ne
     ListSet written;
     uint64_t gen = generation_write([&] { written = tables.write(old, next, repair); },
                                     [&] { tables.write(tables.read(), old, true); });
-    lists_ = std::make_shared<const ListSet>(std::move(written));
-    lists_gen_ = gen;
+    lists_.set(std::move(written), gen);
 }
 
 std::optional<ApplyCounts> Maps::replace_source_list(unsigned source, const CompactList &list, uint64_t keep_sources,
@@ -155,8 +144,7 @@ std::optional<ApplyCounts> Maps::replace_source_list(unsigned source, const Comp
             tables.write(tables.read(), std::move(back), true);
         };
         uint64_t gen = generation_write([&] { tables.write_change(r.next, r.change); }, restore);
-        compact_ = std::make_shared<const CompactSet>(std::move(r.next));
-        compact_gen_ = gen;
+        compact_.set(std::move(r.next), gen);
     }
     size_t ops = r.view_upserts + r.view_deletes;
     if (progress)
