@@ -295,7 +295,7 @@ FeedCheck check_feed(const FeedParseResult &parsed, const FeedDef &def, uint64_t
     FeedCheck c;
     if (!check_counts(parsed, c))
         return c;
-    auto broad = [&](const Cidr &p) { return p.len < (p.family == 4 ? def.min_prefix4 : def.min_prefix6); };
+    auto broad = [&](const Cidr &p) { return broader_than(p, def.min_prefix4, def.min_prefix6); };
     // A copy without the broad prefixes only when there are any (for a
     // million prefixes the copy is 20 MB of fresh memory).
     std::vector<Cidr> kept;

@@ -85,8 +85,7 @@ bool update_sorted(const std::vector<Pk<A>> &old, const std::vector<Pk<A>> &remo
 
 bool any_broader(const std::vector<Cidr> &prefixes, uint8_t min4, uint8_t min6)
 {
-    return std::any_of(prefixes.begin(), prefixes.end(),
-                       [&](const Cidr &c) { return c.len < (c.family == 4 ? min4 : min6); });
+    return std::any_of(prefixes.begin(), prefixes.end(), [&](const Cidr &c) { return broader_than(c, min4, min6); });
 }
 
 bool line_based(FeedFormat f) { return f != FeedFormat::json && f != FeedFormat::automatic; }
@@ -98,7 +97,7 @@ std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body,
 {
     // A byte order mark is taken off the whole download only: not worth a
     // special case here.
-    if (body.starts_with("\xEF\xBB\xBF") || std::string_view(memo.body).starts_with("\xEF\xBB\xBF"))
+    if (starts_with_bom(body) || starts_with_bom(memo.body))
         return std::nullopt;
     FeedFormat fmt = given == FeedFormat::automatic ? detect_feed_format(body) : given;
     if (!line_based(fmt) || fmt != memo.format)
@@ -137,8 +136,8 @@ std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body,
     if (removed.size() + added.size() > lines / 10 + 64)
         return std::nullopt;
     cancel_common(removed, added);
-    auto bom = [](std::string_view l) { return l.starts_with("\xEF\xBB\xBF"); };
-    if (std::any_of(removed.begin(), removed.end(), bom) || std::any_of(added.begin(), added.end(), bom))
+    if (std::any_of(removed.begin(), removed.end(), starts_with_bom) ||
+        std::any_of(added.begin(), added.end(), starts_with_bom))
         return std::nullopt;  // parse_some would take it off a first line
 
     FeedParseResult gone = parse_some(removed, fmt, feed_name), come = parse_some(added, fmt, feed_name);

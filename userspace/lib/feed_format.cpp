@@ -80,7 +80,7 @@ size_t find_comment(std::string_view s)
 
 std::string_view strip_bom(std::string_view text)
 {
-    return text.starts_with("\xEF\xBB\xBF") ? text.substr(3) : text;
+    return starts_with_bom(text) ? text.substr(3) : text;
 }
 
 
