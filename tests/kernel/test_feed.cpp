@@ -3,6 +3,7 @@
 // removal of one feed of two, repair of an interrupted sync, batched writes.
 // State is set through the controller (rg::add_feed, rg::sync_feed,
 // Maps::add_rule), as the CLI sets it.
+#include "bpffs.hpp"
 #include "feed.hpp"
 #include "packet_builder.hpp"
 #include "privileged.hpp"
@@ -332,6 +333,49 @@ TEST_F(FeedTest, BroadPrefixesAreRefusedAndAllowlistOverlapsReported)
     EXPECT_EQ(feed->raw.allow_overlaps, 1u);
     EXPECT_EQ(run_syn("198.51.100.7"), XDP_PASS);  // the allowlist wins
     EXPECT_EQ(run_syn("198.51.100.8"), XDP_DROP);
+}
+
+// The daemon's way (kept maps and a memo): the allowlist as the kernel holds
+// it is cached with the merged set, and must follow changes made by others
+// (another process's `allow`) and by the kept maps themselves (a feed removed
+// through them) before a sync counts overlaps with it.
+TEST_F(FeedTest, KeptMapsSeeAllowlistChangesMadeBetweenSyncs)
+{
+    std::optional<rg::Maps> kept;
+    std::optional<rg::FeedMemo> memo, memo_e;  // one per feed, as the daemon keeps them
+    rg::SyncOptions so, so_e;
+    so.keep_maps = so_e.keep_maps = &kept;
+    so.memo = &memo;
+    so_e.memo = &memo_e;
+    std::string base = "198.51.100.0/24\n203.0.113.0/24\n";
+    add("d", write("d.txt", base));
+    add("e", write("e.txt", "192.0.2.0/24\n"));
+    auto r = rg::sync_feed(pin_dir(), "d", so);
+    ASSERT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    ASSERT_TRUE(rg::sync_feed(pin_dir(), "e", so_e).ok());
+    EXPECT_EQ(rg::find_feed(maps(), "d")->raw.allow_overlaps, 0u);
+
+    // An allowlist entry added by another process.
+    ASSERT_TRUE(maps().add_rule(rg::ListKind::allow, rg::parse_cidr("203.0.113.9").cidr));
+    write("d.txt", base + "198.18.0.0/24\n");
+    r = rg::sync_feed(pin_dir(), "d", so);
+    ASSERT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    EXPECT_EQ(r.lines_parsed, 1u) << "the memo was used";
+    EXPECT_EQ(rg::find_feed(maps(), "d")->raw.allow_overlaps, 1u);
+    EXPECT_NE(r.message.find("1 overlap the allowlist"), std::string::npos) << r.message;
+
+    // Removed by another process, then a feed removed through the kept maps
+    // (a block change written by them) before the next sync.
+    ASSERT_TRUE(maps().del_rule(rg::ListKind::allow, rg::parse_cidr("203.0.113.9").cidr));
+    {
+        rg::DirLock lock(pin_dir());
+        ASSERT_TRUE(rg::del_feed(*kept, "e"));
+    }
+    write("d.txt", base + "198.18.1.0/24\n");
+    r = rg::sync_feed(pin_dir(), "d", so);
+    ASSERT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    EXPECT_EQ(rg::find_feed(maps(), "d")->raw.allow_overlaps, 0u) << r.message;
+    EXPECT_EQ(r.message.find("overlap"), std::string::npos) << r.message;
 }
 
 TEST_F(FeedTest, InterruptedSyncAndOrphanBitsAreRepairedByTheNextSync)

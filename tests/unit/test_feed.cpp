@@ -36,9 +36,10 @@ TEST(FeedCheck, FirstDownloadIsAppliedNormalised)
 {
     auto c = check("192.0.2.0/25\n192.0.2.128/25\n192.0.2.7\n2001:db8::/32\n", 0);
     EXPECT_TRUE(c.applicable()) << c.message;
-    ASSERT_EQ(c.prefixes.size(), 2u);
-    EXPECT_EQ(c.prefixes[0], cidr("192.0.2.0/24"));
-    EXPECT_EQ(c.prefixes[1], cidr("2001:db8::/32"));
+    std::vector<rg::Cidr> got = rg::to_cidrs(c.list);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0], cidr("192.0.2.0/24"));
+    EXPECT_EQ(got[1], cidr("2001:db8::/32"));
 }
 
 TEST(FeedCheck, EmptyAndUnparseableAreRefused)
@@ -51,7 +52,7 @@ TEST(FeedCheck, EmptyAndUnparseableAreRefused)
     // A few bad lines among many good ones are skipped.
     auto c = check(lines(10) + "bogus\n", 0);
     EXPECT_TRUE(c.applicable()) << c.message;
-    EXPECT_EQ(c.prefixes.size(), 10u);
+    EXPECT_EQ(c.list.size(), 10u);
 }
 
 TEST(FeedCheck, ShrinkBeyondTheLimitIsRefused)
@@ -78,8 +79,9 @@ TEST(FeedCheck, BroadPrefixesAreRefusedOneByOne)
     auto c = rg::check_feed(parsed, d, 0);
     EXPECT_TRUE(c.applicable());
     EXPECT_EQ(c.refused_broad, 2u);
-    ASSERT_EQ(c.prefixes.size(), 2u);
-    EXPECT_EQ(c.prefixes[0], cidr("10.1.0.0/16"));
+    std::vector<rg::Cidr> got = rg::to_cidrs(c.list);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0], cidr("10.1.0.0/16"));
     EXPECT_EQ(c.broad_examples, (std::vector<std::string>{"10.0.0.0/8", "2001:db8::/31"}));
     // Nothing but broad prefixes: nothing to apply.
     auto only = rg::check_feed(rg::parse_feed("0.0.0.0/0\n", rg::FeedFormat::plain, "t"), rg::FeedDef{"t", "x"}, 5);
@@ -89,7 +91,7 @@ TEST(FeedCheck, BroadPrefixesAreRefusedOneByOne)
 
 TEST(FeedCheck, AllowlistOverlapsBothWays)
 {
-    std::vector<rg::Cidr> feed = rg::normalise_prefixes(
+    rg::CompactList feed = rg::normalise_compact(
         {cidr("192.0.2.0/24"), cidr("198.51.100.64/26"), cidr("198.51.100.200/32"), cidr("2001:db8::/48")});
     std::string ex;
     EXPECT_EQ(rg::count_allow_overlaps(feed, {cidr("203.0.113.0/24")}, &ex), 0u);

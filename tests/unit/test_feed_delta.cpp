@@ -156,8 +156,8 @@ TEST(FeedDelta, RandomEditsGiveWhatTheFullPathGives)
         std::vector<std::string> base = gen.lines(300 + gen.rng()() % 300);
         std::vector<std::string> next = base;
         gen.edit(next);
-        bool newline = gen.rng()() % 4 != 0;
-        std::string before = Lines::text(base), after = Lines::text(next, newline);
+        bool newline_before = gen.rng()() % 4 != 0, newline = gen.rng()() % 4 != 0;
+        std::string before = Lines::text(base, newline_before), after = Lines::text(next, newline);
         rg::FeedMemo memo = memo_of(before);
         std::optional<rg::FeedDelta> d = rg::feed_delta(memo, after, FeedFormat::automatic, 0, 0, "t");
         Full want = full(after);

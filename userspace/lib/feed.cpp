@@ -3,6 +3,7 @@
 #include "bpffs.hpp"
 #include "cidr_bits.hpp"
 #include "error.hpp"
+#include "parallel.hpp"
 
 #include <algorithm>
 #include <bpf/bpf.h>
@@ -264,23 +265,23 @@ bool check_counts(const FeedParseResult &parsed, FeedCheck &c)
 // check_feed's checks of the normalised list (c.list): empty, shrunk.
 void check_list(FeedCheck &c, const FeedDef &def, uint64_t prefixes_in_force)
 {
-    c.prefixes = to_cidrs(c.list);
+    size_t n = c.list.size();
     std::string broad;
     if (c.refused_broad)
         broad = "; refused " + std::to_string(c.refused_broad) + " prefixes broader than /" +
                 std::to_string(def.min_prefix4) + " (IPv4) or /" + std::to_string(def.min_prefix6) + " (IPv6), e.g. " +
                 c.broad_examples.front();
-    if (c.prefixes.empty()) {
+    if (n == 0) {
         c.result = RG_FEED_EMPTY;
         c.message = "no prefix left to apply" + broad + ": not applied";
         return;
     }
     // n < in_force * (100 - max_shrink) / 100, without rounding.
     if (def.max_shrink < 100 && prefixes_in_force > 0 &&
-        uint64_t(c.prefixes.size()) * 100 < prefixes_in_force * (100 - def.max_shrink)) {
+        uint64_t(n) * 100 < prefixes_in_force * (100 - def.max_shrink)) {
         c.result = RG_FEED_SHRUNK;
-        uint64_t lost = prefixes_in_force - c.prefixes.size();
-        c.message = std::to_string(c.prefixes.size()) + " prefixes instead of " + std::to_string(prefixes_in_force) +
+        uint64_t lost = prefixes_in_force - n;
+        c.message = std::to_string(n) + " prefixes instead of " + std::to_string(prefixes_in_force) +
                     " in force (" + std::to_string(lost * 100 / prefixes_in_force) + "% fewer, max-shrink is " +
                     std::to_string(def.max_shrink) + "%)" + broad + ": not applied";
         return;
@@ -333,22 +334,37 @@ FeedCheck check_feed_delta(FeedDelta delta, const FeedDef &def, uint64_t prefixe
     return c;
 }
 
-size_t count_allow_overlaps(const std::vector<Cidr> &feed, const std::vector<Cidr> &allow, std::string *example)
+namespace {
+
+// Adds to n the prefixes of `feed` (sorted, disjoint) that overlap `a`: at
+// most one contains it (the last one starting before it), the ones inside
+// it follow that.
+template <class A>
+void count_overlaps(const std::vector<Pk<A>> &feed, const Pk<A> &a, const Cidr &allowed, size_t &n,
+                    std::string *example)
+{
+    auto note = [&](const Pk<A> &f) {
+        if (example && example->empty())
+            *example = from_pk(f).str() + " overlaps allowlisted " + allowed.str();
+        n++;
+    };
+    auto it = std::lower_bound(feed.begin(), feed.end(), a, pk_less<A>);
+    if (it != feed.begin() && pk_contains(*std::prev(it), a))
+        note(*std::prev(it));
+    for (; it != feed.end() && pk_contains(a, *it); ++it)
+        note(*it);
+}
+
+} // namespace
+
+size_t count_allow_overlaps(const CompactList &feed, const std::vector<Cidr> &allow, std::string *example)
 {
     size_t n = 0;
     for (const Cidr &a : allow) {
-        // Feed prefixes are disjoint and sorted: at most one contains a (the
-        // last one starting at or before it), the ones inside a follow it.
-        auto it = std::lower_bound(feed.begin(), feed.end(), a, prefix_less);
-        auto note = [&](const Cidr &f) {
-            if (example && example->empty())
-                *example = f.str() + " overlaps allowlisted " + a.str();
-            n++;
-        };
-        if (it != feed.begin() && bits::contains(*std::prev(it), a))
-            note(*std::prev(it));
-        for (; it != feed.end() && bits::contains(a, *it); ++it)
-            note(*it);
+        if (a.family == 4)
+            count_overlaps(feed.v4, to_pk4(a), a, n, example);
+        else
+            count_overlaps(feed.v6, to_pk6(a), a, n, example);
     }
     return n;
 }
@@ -424,7 +440,19 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
         }
         rep.errors = parsed.errors;
     };
-    if (body) {
+    if (body && memo_in_force(before.raw) && !opts.unconditional) {
+        // Most likely a changed download of the version the memo holds:
+        // hashed while its changed lines are parsed (the parse is cheap, and
+        // dropped if the hash says the content is the same after all).
+        run_alongside([&] { hash = feed_content_hash(def, fetched.body); }, [&] { parse(before.raw); });
+        same = same_content(before.raw, hash);
+        if (same) {
+            delta.reset();
+            parsed = {};
+            rep.lines_parsed = 0;
+            rep.errors.clear();
+        }
+    } else if (body) {
         hash = feed_content_hash(def, fetched.body);
         same = !opts.unconditional && same_content(before.raw, hash);
         if (!same) {
@@ -523,7 +551,7 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
 
     std::vector<Cidr> allow = maps.allow_prefixes();
     std::string overlap;
-    raw.allow_overlaps = count_allow_overlaps(check.prefixes, allow, &overlap);
+    raw.allow_overlaps = count_allow_overlaps(check.list, allow, &overlap);
 
     raw.flags |= RG_FEED_SYNCING;
     std::memset(raw.content_hash, 0, sizeof(raw.content_hash));
@@ -531,14 +559,14 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     ApplyCounts c;
     try {
         std::optional<ApplyCounts> fast = maps.replace_source_list(feed.bit, check.list, keep, opts.progress);
-        c = fast ? *fast : maps.replace_sources(ListKind::block, {{feed.bit, check.prefixes}}, keep, opts.progress);
+        c = fast ? *fast : maps.replace_sources(ListKind::block, {{feed.bit, to_cidrs(check.list)}}, keep, opts.progress);
     } catch (const std::exception &e) {
         // Left with RG_FEED_SYNCING: the next sync fetches in full and repairs.
         return record(RG_FEED_APPLY_FAILED, std::string(e.what()) + "; the next sync repairs the blocklist");
     }
     raw.flags &= ~RG_FEED_SYNCING;
     std::memcpy(raw.content_hash, hash.data(), hash.size());
-    raw.prefixes = check.prefixes.size();
+    raw.prefixes = check.list.size();
     raw.last_success = now;
     bool changed = c.upserts || c.deletes;
     if (changed)
@@ -546,7 +574,7 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     keep_validators();
     rep.upserts = c.upserts;
     rep.deletes = c.deletes;
-    std::string msg = std::to_string(check.prefixes.size()) + " prefixes in force";
+    std::string msg = std::to_string(check.list.size()) + " prefixes in force";
     if (changed)
         msg += " (" + std::to_string(c.upserts) + " entries written, " + std::to_string(c.deletes) + " removed)";
     if (parsed.bad_lines)

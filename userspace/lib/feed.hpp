@@ -141,8 +141,7 @@ FeedHash feed_content_hash(const FeedDef &def, std::string_view body);
 struct FeedCheck {
     uint32_t result = RG_FEED_APPLIED;
     std::string message;
-    std::vector<Cidr> prefixes;      // normalised, broad ones removed
-    CompactList list;                // the same, compact
+    CompactList list;                // normalised, broad ones removed
     SortedPrefixes sorted;           // before normalising (broad ones removed), if asked for
     size_t refused_broad = 0;
     std::vector<std::string> broad_examples;  // the first few
@@ -154,10 +153,10 @@ FeedCheck check_feed(const FeedParseResult &parsed, const FeedDef &def, uint64_t
 // The same checks for a download parsed by feed_delta (its counts and list).
 FeedCheck check_feed_delta(FeedDelta delta, const FeedDef &def, uint64_t prefixes_in_force);
 
-// Feed prefixes (normalised: sorted, disjoint) that overlap an allowlist
-// prefix (either containing the other). The allowlist wins in the data path,
-// so these are reported, not refused. example: the first overlap found.
-size_t count_allow_overlaps(const std::vector<Cidr> &feed, const std::vector<Cidr> &allow, std::string *example);
+// Feed prefixes (a normalised list) that overlap an allowlist prefix
+// (either containing the other). The allowlist wins in the data path, so
+// these are reported, not refused. example: the first overlap found.
+size_t count_allow_overlaps(const CompactList &feed, const std::vector<Cidr> &allow, std::string *example);
 
 // ---- syncing ---------------------------------------------------------------
 

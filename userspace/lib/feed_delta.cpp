@@ -1,6 +1,8 @@
 #include "feed_delta.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 namespace rg {
 
@@ -20,6 +22,60 @@ int find_ahead(FeedLines lines, std::string_view want)
         if (line == want)
             return d;
     return 0;
+}
+
+// The length of the common start of a and b.
+size_t common_start(std::string_view a, std::string_view b)
+{
+    size_t n = std::min(a.size(), b.size()), i = 0;
+    constexpr size_t block = 256;
+    while (i + block <= n && std::memcmp(a.data() + i, b.data() + i, block) == 0)
+        i += block;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        std::memcpy(&x, a.data() + i, 8);
+        std::memcpy(&y, b.data() + i, 8);
+        if (x != y)
+            return i + size_t(__builtin_ctzll(x ^ y)) / 8;  // little-endian: the first byte is the lowest
+    }
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "common_start reads words little-endian");
+
+// Drops from a and b (both at the start of a line) the whole lines they
+// begin with in common: one comparison of bytes, not of line after line.
+void skip_common_lines(std::string_view &a, std::string_view &b)
+{
+    size_t m = common_start(a, b);
+    if (m == a.size() && m == b.size()) {
+        a = b = {};
+        return;
+    }
+    const void *nl = memrchr(a.data(), '\n', m);
+    if (!nl)
+        return;
+    size_t cut = size_t(static_cast<const char *>(nl) - a.data()) + 1;
+    a.remove_prefix(cut);
+    b.remove_prefix(cut);
+}
+
+// The first line of `rest` (FeedLines' rule), taken off it.
+bool take_line(std::string_view &rest, std::string_view &line)
+{
+    FeedLines l(rest);
+    if (!l.next(line))
+        return false;
+    rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+    return true;
+}
+
+// `rest` with the line just taken off it (a view into the same text) put
+// back in front.
+std::string_view put_back(std::string_view rest, std::string_view line)
+{
+    return std::string_view(line.data(), size_t(rest.data() + rest.size() - line.data()));
 }
 
 // Removes from `a` and `b` what both hold (as multisets).
@@ -103,37 +159,44 @@ std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body,
     if (!line_based(fmt) || fmt != memo.format)
         return std::nullopt;
 
+    // The version in force has about this many lines (the blank ones are
+    // not counted): more changed lines than a tenth of it, and a full parse
+    // is as cheap.
+    size_t limit = (memo.good_lines + memo.comment_lines) / 10 + 64;
     std::vector<std::string_view> removed, added;
-    size_t lines = 0;
-    FeedLines a(memo.body), b(body);
+    std::string_view ra = memo.body, rb = body;  // from the current lines on
     std::string_view la, lb;
-    bool ha = a.next(la), hb = b.next(lb);
-    while (ha && hb) {
-        lines++;
-        if (la == lb) {
-            ha = a.next(la);
-            hb = b.next(lb);
-            continue;
+    for (;;) {
+        skip_common_lines(ra, rb);
+        bool ha = take_line(ra, la), hb = take_line(rb, lb);
+        if (!ha || !hb) {
+            if (ha)
+                removed.push_back(la);
+            if (hb)
+                added.push_back(lb);
+            for (FeedLines rest(ra); rest.next(la) && removed.size() <= limit;)
+                removed.push_back(la);
+            for (FeedLines rest(rb); rest.next(lb) && added.size() <= limit;)
+                added.push_back(lb);
+            break;
         }
-        int del = find_ahead(a, lb), ins = find_ahead(b, la);
+        if (la == lb)
+            continue;
+        int del = find_ahead(FeedLines(ra), lb), ins = find_ahead(FeedLines(rb), la);
         if (del && (!ins || del <= ins)) {
             removed.push_back(la);  // old lines up to lb's match are gone
-            ha = a.next(la);
+            rb = put_back(rb, lb);
         } else if (ins) {
             added.push_back(lb);  // new lines before la's match are new
-            hb = b.next(lb);
+            ra = put_back(ra, la);
         } else {
             removed.push_back(la);
             added.push_back(lb);
-            ha = a.next(la);
-            hb = b.next(lb);
         }
+        if (removed.size() + added.size() > limit)
+            break;
     }
-    for (; ha; ha = a.next(la))
-        removed.push_back(la), lines++;
-    for (; hb; hb = b.next(lb))
-        added.push_back(lb), lines++;
-    if (removed.size() + added.size() > lines / 10 + 64)
+    if (removed.size() + added.size() > limit)
         return std::nullopt;
     cancel_common(removed, added);
     if (std::any_of(removed.begin(), removed.end(), starts_with_bom) ||

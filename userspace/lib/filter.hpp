@@ -149,7 +149,8 @@ public:
                                                    const Progress &progress = {});
     // The allow list's prefixes as the kernel holds them (its view's), in
     // prefix order; reads the tables once for this and a following
-    // replace_source_list.
+    // replace_source_list. Kept while rg_config.lists_gen holds, and across
+    // this object's replace_source_list (a block list's change).
     std::vector<Cidr> allow_prefixes() const;
     // Starts touching the list tables' pages for writing on a background
     // thread (ListTables::warm): a sync calls it before parsing a download it
@@ -237,6 +238,7 @@ private:
     };
     mutable GenCached<ListSet> lists_;       // see current_lists
     mutable GenCached<CompactSet> compact_;  // see current_compact
+    mutable GenCached<std::vector<Cidr>> allow_;  // see allow_prefixes
     mutable std::shared_ptr<ListTables> tables_;  // see list_tables
     unsigned ncpus_ = 1;
 };

@@ -57,9 +57,11 @@ std::shared_ptr<const CompactSet> Maps::current_compact(const ListTables &tables
 
 std::vector<Cidr> Maps::allow_prefixes() const
 {
-    ListTables &tables = list_tables();
-    std::vector<ClassValue> classes = tables.read_classes();
-    return compact_allow_prefixes(*current_compact(tables), classes.data());
+    return *allow_.get(config().lists_gen, [&] {
+        ListTables &tables = list_tables();
+        std::vector<ClassValue> classes = tables.read_classes();
+        return compact_allow_prefixes(*current_compact(tables), classes.data());
+    });
 }
 
 View Maps::read_view(ListKind kind) const
@@ -143,8 +145,11 @@ std::optional<ApplyCounts> Maps::replace_source_list(unsigned source, const Comp
                 back.push_back({from_pk(e.p), classes[e.cls].allow, classes[e.cls].block, 0});
             tables.write(tables.read(), std::move(back), true);
         };
+        bool allow_known = allow_.value && allow_.gen == cfg.lists_gen;
         uint64_t gen = generation_write([&] { tables.write_change(r.next, r.change); }, restore);
         compact_.set(std::move(r.next), gen);
+        if (allow_known)
+            allow_.gen = gen;  // a block source's list changes no allow answer
     }
     size_t ops = r.view_upserts + r.view_deletes;
     if (progress)
