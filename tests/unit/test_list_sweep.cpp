@@ -121,6 +121,8 @@ TEST(ListSweep, RandomReplacementsMatchTheGeneralPath)
             classes[id] = v;
         }
         ASSERT_EQ(describe(r.next, classes), describe(want));
+        // What the next sweep takes as the classes in use.
+        EXPECT_EQ(r.next.classes_used, rg::used_classes(rg::CompactSet{r.next.v4, r.next.v6, {}}));
 
         // The change turns the old set into the new one.
         std::map<std::string, uint32_t> applied;

@@ -40,22 +40,46 @@ template <class A> bool lower_sibling(const Pk<A> &a, const Pk<A> &b)
     return a.len == b.len && a.len > 0 && (a.addr ^ b.addr) == (A(1) << (pk_width<A> - a.len)) && a.addr < b.addr;
 }
 
-// normalise_prefixes on a sorted array (see prefix_set.cpp for why one
-// pass with the output as a stack is enough).
-template <class A> void normalise_sorted(std::vector<Pk<A>> &v)
+// normalise_prefixes of the sorted array in[0, size), pushed onto `out`
+// (a stack: push_back, pop_back, back, size, []); see prefix_set.cpp for why
+// one pass with the output as a stack is enough.
+template <class A, class Stack> void normalise_onto(const Pk<A> *in, size_t size, Stack &out)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < v.size(); i++) {
-        Pk<A> c = v[i];
-        if (n > 0 && pk_contains(v[n - 1], c))
+    for (size_t i = 0; i < size; i++) {
+        Pk<A> c = in[i];
+        if (out.size() > 0 && pk_contains(out.back(), c))
             continue;
-        v[n++] = c;
-        while (n >= 2 && lower_sibling(v[n - 2], v[n - 1])) {
-            v[n - 2].len--;
-            n--;
+        out.push_back(c);
+        while (out.size() >= 2 && lower_sibling(out[out.size() - 2], out.back())) {
+            out[out.size() - 2].len--;
+            out.pop_back();
         }
     }
-    v.resize(n);
+}
+
+// In place: the output never runs ahead of the input.
+template <class A> void normalise_sorted(std::vector<Pk<A>> &v)
+{
+    struct InPlace {
+        Pk<A> *p;
+        size_t n = 0;
+        size_t size() const { return n; }
+        Pk<A> &back() { return p[n - 1]; }
+        Pk<A> &operator[](size_t i) { return p[i]; }
+        void push_back(const Pk<A> &c) { p[n++] = c; }
+        void pop_back() { n--; }
+    } out{v.data()};
+    normalise_onto(v.data(), v.size(), out);
+    v.resize(out.n);
+}
+
+// Into a new array (reserved, not filled first: one pass, not two).
+template <class A> std::vector<Pk<A>> normalised_copy(const std::vector<Pk<A>> &in)
+{
+    std::vector<Pk<A>> out;
+    out.reserve(in.size());
+    normalise_onto(in.data(), in.size(), out);
+    return out;
 }
 
 // Class ids for (allow, block) pairs: the ids `old` uses keep their values;
@@ -120,8 +144,8 @@ private:
 // prefix order, with the chain of old ancestors, decides every prefix.
 template <class A>
 void sweep(const std::vector<MEntry<A>> &old, const ClassValue *classes, uint64_t S, const std::vector<Pk<A>> &list,
-           ClassIds &ids, std::vector<MEntry<A>> &next, std::vector<MEntry<A>> &up, std::vector<Pk<A>> &del,
-           SweepResult &r, size_t &view)
+           ClassIds &ids, std::vector<MEntry<A>> &next, std::vector<bool> &next_used, std::vector<MEntry<A>> &up,
+           std::vector<Pk<A>> &del, SweepResult &r, size_t &view)
 {
     struct Link {
         Pk<A> p;
@@ -167,6 +191,7 @@ void sweep(const std::vector<MEntry<A>> &old, const ClassValue *classes, uint64_
         if (in_allow || in_block2) {
             uint32_t ncls = in_old && nb == b ? cls : ids.id(a, nb);
             next.push_back({p, ncls});
+            next_used[ncls] = true;
             if (!in_old || ncls != cls)
                 up.push_back({p, ncls});
         } else if (in_old) {
@@ -246,7 +271,12 @@ SortedPrefixes sort_prefixes(const std::vector<Cidr> &prefixes)
     return out;
 }
 
-CompactList normalise_sorted_prefixes(SortedPrefixes p)
+CompactList normalise_sorted_prefixes(const SortedPrefixes &p)
+{
+    return CompactList{normalised_copy(p.v4), normalised_copy(p.v6)};
+}
+
+CompactList normalise_sorted_prefixes(SortedPrefixes &&p)
 {
     CompactList out{std::move(p.v4), std::move(p.v6)};
     normalise_sorted(out.v4);
@@ -287,16 +317,13 @@ SweepResult sweep_source(const CompactSet &old, const ClassValue *classes, unsig
     if (bit >= 64)
         throw Error("source bit " + std::to_string(bit) + " out of range");
     SweepResult r;
-    std::vector<bool> used(RG_MAX_CLASSES);
-    used[0] = true;
-    for (const auto &e : old.v4)
-        used[e.cls] = true;
-    for (const auto &e : old.v6)
-        used[e.cls] = true;
-    ClassIds ids(classes, used, r.change);
+    ClassIds ids(classes, used_classes(old), r.change);
     uint64_t S = uint64_t(1) << bit;
-    sweep(old.v4, classes, S, list.v4, ids, r.next.v4, r.change.up4, r.change.del4, r, r.view4);
-    sweep(old.v6, classes, S, list.v6, ids, r.next.v6, r.change.up6, r.change.del6, r, r.view6);
+    std::vector<bool> &next_used = r.next.classes_used;
+    next_used.assign(RG_MAX_CLASSES, false);
+    next_used[0] = true;
+    sweep(old.v4, classes, S, list.v4, ids, r.next.v4, next_used, r.change.up4, r.change.del4, r, r.view4);
+    sweep(old.v6, classes, S, list.v6, ids, r.next.v6, next_used, r.change.up6, r.change.del6, r, r.view6);
     order_by_len(r.change.up4, 32, true, [](const MEntry<uint32_t> &e) { return e.p.len; });
     order_by_len(r.change.up6, 128, true, [](const MEntry<U128> &e) { return e.p.len; });
     order_by_len(r.change.del4, 32, false, [](const Pk4 &p) { return p.len; });
@@ -312,20 +339,26 @@ std::vector<Cidr> compact_allow_prefixes(const CompactSet &set, const ClassValue
     return out;
 }
 
+std::vector<bool> used_classes(const CompactSet &set)
+{
+    if (set.classes_used.size() == RG_MAX_CLASSES)
+        return set.classes_used;
+    std::vector<bool> used(RG_MAX_CLASSES);
+    used[0] = true;
+    for (const auto &e : set.v4)
+        used[e.cls] = true;
+    for (const auto &e : set.v6)
+        used[e.cls] = true;
+    return used;
+}
+
 uint64_t compact_block_sources(const CompactSet &set, const ClassValue *classes)
 {
-    std::vector<bool> seen(RG_MAX_CLASSES);
+    std::vector<bool> used = used_classes(set);
     uint64_t out = 0;
-    auto note = [&](uint32_t cls) {
-        if (!seen[cls]) {
-            seen[cls] = true;
+    for (uint32_t cls = 0; cls < RG_MAX_CLASSES; cls++)
+        if (used[cls])
             out |= classes[cls].block;
-        }
-    };
-    for (const auto &e : set.v4)
-        note(e.cls);
-    for (const auto &e : set.v6)
-        note(e.cls);
     return out;
 }
 

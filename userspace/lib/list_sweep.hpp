@@ -71,7 +71,8 @@ struct SortedPrefixes {
 SortedPrefixes sort_prefixes(const std::vector<Cidr> &prefixes);
 // normalise_prefixes of sorted prefixes, in one pass per family (in place
 // when moved in).
-CompactList normalise_sorted_prefixes(SortedPrefixes p);
+CompactList normalise_sorted_prefixes(const SortedPrefixes &p);
+CompactList normalise_sorted_prefixes(SortedPrefixes &&p);
 // normalise_prefixes on compact arrays: the two above.
 CompactList normalise_compact(const std::vector<Cidr> &prefixes);
 std::vector<Cidr> to_cidrs(const CompactList &l);
@@ -84,8 +85,14 @@ template <class A> struct MEntry {
 struct CompactSet {
     std::vector<MEntry<uint32_t>> v4;
     std::vector<MEntry<bits::U128>> v6;
+    // The class ids the entries use, and 0 (RG_MAX_CLASSES flags), when
+    // known: read_compact and sweep_source fill it, saving the next sweep a
+    // pass; empty means not known.
+    std::vector<bool> classes_used;
     size_t size() const { return v4.size() + v6.size(); }
 };
+// classes_used, or the same worked out from the entries.
+std::vector<bool> used_classes(const CompactSet &set);
 
 // Sorts entries read from the tables (any order) into prefix order.
 void sort_compact(CompactSet &set);

@@ -599,6 +599,7 @@ CompactSet ListTables::read_compact() const
             if (r.meta & RG_PFX6_VALID)
                 out.v6.push_back({{bits::U128(r.hi) << 64 | r.lo, uint8_t(RG_PFX6_LEN(r.meta))}, RG_PFX6_CLASS(r.meta)});
     sort_compact(out);
+    out.classes_used = used_classes(out);
     return out;
 }
 
