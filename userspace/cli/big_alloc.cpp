@@ -7,8 +7,8 @@
 // with 2 MiB pages (THP is "madvise" there, as on Debian by default). So
 // every allocation of 1 MiB or more gets its own 2 MiB-aligned mapping
 // advised MADV_HUGEPAGE, and a freed one is kept for the next large
-// allocation (no second zeroing by the kernel), up to a bound (the largest
-// ones kept first).
+// allocation (no second zeroing by the kernel), up to a bound (the most
+// recently freed ones kept).
 //
 // A spare is chosen by what was used of it before, not only by its size:
 // the first touch of memory is what costs (on the test VM about 2 ms per
@@ -35,19 +35,21 @@ namespace {
 constexpr size_t kHuge = size_t(2) << 20;
 constexpr size_t kBig = size_t(1) << 20;   // from this size on
 constexpr size_t kMaxLive = 256;
-constexpr size_t kMaxSpare = 16;
+constexpr size_t kMaxSpare = 32;
 constexpr size_t kMaxSpareBytes = size_t(1) << 30;
 
 struct Block {
     void *p = nullptr;
     size_t size = 0;     // mapped bytes, a multiple of kHuge
     size_t touched = 0;  // the largest request it served (its touched pages, as far as we know)
+    uint64_t freed_at = 0;  // spares: when (in frees)
 };
 
 std::mutex mu;
 Block live[kMaxLive];
 Block spare[kMaxSpare];
 size_t spare_bytes = 0;
+uint64_t frees = 0;
 
 void *map_huge(size_t size)
 {
@@ -115,37 +117,30 @@ bool big_free(void *p)
             continue;
         Block freed = b;
         b = {};
-        // Kept if it fits the bounds, smaller spares evicted for it if that
-        // makes room: the large mappings are the ones worth keeping (a
-        // daemon's next sync asks for the same sizes again).
-        size_t smaller_bytes = 0, smaller = 0, empty = 0;
-        for (const Block &s : spare) {
-            if (!s.p)
-                empty++;
-            else if (s.size < freed.size)
-                smaller_bytes += s.size, smaller++;
-        }
-        if (empty + smaller == 0 || spare_bytes - smaller_bytes + freed.size > kMaxSpareBytes) {
+        // Kept, the spares freed longest ago evicted for it if needed: a
+        // daemon's sync asks for the sizes the last one freed, and what an
+        // earlier, different job (the initial load) left ages out.
+        if (freed.size > kMaxSpareBytes) {
             munmap(freed.p, freed.size);
             return true;
         }
+        freed.freed_at = ++frees;
         for (;;) {
-            Block *slot = nullptr, *smallest = nullptr;
+            Block *slot = nullptr, *oldest = nullptr;
             for (Block &s : spare) {
                 if (!s.p)
                     slot = &s;
-                else if (!smallest || s.size < smallest->size)
-                    smallest = &s;
+                else if (!oldest || s.freed_at < oldest->freed_at)
+                    oldest = &s;
             }
             if (slot && spare_bytes + freed.size <= kMaxSpareBytes) {
                 *slot = freed;
                 spare_bytes += freed.size;
                 return true;
             }
-            // Room is made by the smaller spares alone (checked above).
-            munmap(smallest->p, smallest->size);
-            spare_bytes -= smallest->size;
-            *smallest = {};
+            munmap(oldest->p, oldest->size);
+            spare_bytes -= oldest->size;
+            *oldest = {};
         }
     }
     return false;
