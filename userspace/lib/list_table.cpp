@@ -677,19 +677,14 @@ void ListTables::write_change(const CompactSet &next, const CompactChange &ch)
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 3. rg_tbl24 classes under short changes, each /24 stored once: the
-    // /24s of a range painted in one walk over `next`'s entries inside it,
-    // a stack of the entries containing the current /24.
-    uint32_t short_lens = 0;  // lengths <= 24 that `next` has
+    // /24s of a range painted in one walk over `next`'s entries of length
+    // <= 24 inside it (they alone decide rg_tbl24's classes), a stack of the
+    // entries containing the current /24. What a range's /24s get where no
+    // entry inside it covers them is the class of its closest ancestor.
+    std::vector<MEntry<uint32_t>> paint;
     for (const auto &e : n4)
         if (e.p.len <= 24)
-            short_lens |= 1u << e.p.len;
-    auto exact_class = [&](uint32_t addr, unsigned len) -> int64_t {
-        auto it = first_at(addr);
-        for (; it != n4.end() && it->p.addr == addr; ++it)
-            if (it->p.len == len)
-                return it->cls;
-        return -1;
-    };
+            paint.push_back(e);
     auto set24 = [&](uint32_t slot, uint32_t cls) {
         uint32_t cur = load(&tbl24[slot]);
         uint32_t want = (cur & ~0xffffu) | cls;
@@ -701,18 +696,8 @@ void ListTables::write_change(const CompactSet &next, const CompactChange &ch)
         uint32_t cls;
     };
     std::vector<Paint> stack;
-    auto repaint = [&](uint32_t addr, unsigned len) {
+    auto repaint = [&](uint32_t addr, unsigned len, uint32_t base) {
         uint64_t first = addr >> 8, pos = first;
-        uint32_t base = 0;
-        for (int l = int(len) - 1; l >= 0; l--) {
-            if (!(short_lens >> l & 1))
-                continue;
-            int64_t c = exact_class(addr & pk_mask<uint32_t>(unsigned(l)), unsigned(l));
-            if (c >= 0) {
-                base = uint32_t(c);
-                break;
-            }
-        }
         stack.assign(1, Paint{first + (uint64_t(1) << (24 - len)), base});
         // Paints [pos, upto) with the innermost open entry's class, closing
         // the entries that end on the way.
@@ -726,11 +711,9 @@ void ListTables::write_change(const CompactSet &next, const CompactChange &ch)
             }
         };
         const Pk4 range{addr, uint8_t(len)};
-        for (auto it = std::lower_bound(n4.begin(), n4.end(), range,
+        for (auto it = std::lower_bound(paint.begin(), paint.end(), range,
                                         [](const MEntry<uint32_t> &e, const Pk4 &k) { return pk_less(e.p, k); });
-             it != n4.end() && pk_contains(range, it->p); ++it) {
-            if (it->p.len > 24)
-                continue;
+             it != paint.end() && pk_contains(range, it->p); ++it) {
             uint64_t start = it->p.addr >> 8;
             paint_to(start);
             while (stack.size() > 1 && stack.back().end <= start)
@@ -749,11 +732,25 @@ void ListTables::write_change(const CompactSet &next, const CompactChange &ch)
     for (const Pk4 &p : ch.del4)
         if (p.len <= 24)
             shorts.push_back(p);
-    if (shorts.size() > 65536)
-        repaint(0, 0);
-    else
-        for (const Pk4 &p : shorts)
-            repaint(p.addr, p.len);
+    if (shorts.size() > 65536) {
+        repaint(0, 0, 0);
+    } else {
+        // The closest ancestors, in one walk over `paint` with the shorts in
+        // prefix order (an entry's ancestors come before it).
+        std::sort(shorts.begin(), shorts.end(), pk_less<uint32_t>);
+        std::vector<const MEntry<uint32_t> *> above;
+        size_t k = 0;
+        for (const Pk4 &p : shorts) {
+            for (; k < paint.size() && pk_less(paint[k].p, p); k++) {
+                while (!above.empty() && !pk_contains(above.back()->p, paint[k].p))
+                    above.pop_back();
+                above.push_back(&paint[k]);
+            }
+            while (!above.empty() && !pk_contains(above.back()->p, p))
+                above.pop_back();
+            repaint(p.addr, p.len, above.empty() ? 0 : above.back()->cls);
+        }
+    }
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 4. Record deletes, shortest first.

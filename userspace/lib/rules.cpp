@@ -3,6 +3,8 @@
 // recomputes the changed list's view, merges it with the other list's, and
 // writes the difference.
 #include "filter.hpp"
+#include <chrono>
+#include <cstdio>
 
 #include "cidr_bits.hpp"
 #include "error.hpp"
@@ -128,7 +130,7 @@ std::optional<ApplyCounts> Maps::replace_source_list(unsigned source, const Comp
     uint64_t bit = uint64_t(1) << source;
     if (compact_block_sources(old, classes.data()) & ~(keep_sources | bit))
         return std::nullopt;  // orphan sources to remove
-    SweepResult r = sweep_source(old, classes.data(), source, list);
+    auto t0=std::chrono::steady_clock::now(); SweepResult r = sweep_source(old, classes.data(), source, list); fprintf(stderr, "T sweep %.1f\n", std::chrono::duration<double,std::milli>(std::chrono::steady_clock::now()-t0).count());
     if (r.view4 > RG_BLOCK_MAX_ENTRIES || r.view6 > RG_BLOCK6_MAX_ENTRIES)
         throw Error("the " + std::string(list_name(ListKind::block)) + " is full: it would hold " +
                         std::to_string(r.view4) + " IPv4 and " + std::to_string(r.view6) + " IPv6 entries, at most " +
@@ -146,7 +148,7 @@ std::optional<ApplyCounts> Maps::replace_source_list(unsigned source, const Comp
             tables.write(tables.read(), std::move(back), true);
         };
         bool allow_known = allow_.value && allow_.gen == cfg.lists_gen;
-        uint64_t gen = generation_write([&] { tables.write_change(r.next, r.change); }, restore);
+        t0=std::chrono::steady_clock::now(); uint64_t gen = generation_write([&] { tables.write_change(r.next, r.change); }, restore); fprintf(stderr, "T write %.1f\n", std::chrono::duration<double,std::milli>(std::chrono::steady_clock::now()-t0).count());
         compact_.set(std::move(r.next), gen);
         if (allow_known)
             allow_.gen = gen;  // a block source's list changes no allow answer
