@@ -75,21 +75,20 @@ void slot6_set(struct rg_slot6 &s, unsigned len)
         s.w[1] |= uint64_t(1) << (64 - len);
 }
 
-// fn(slot, filter bits) for every /32 the prefix touches.
-template <typename Fn> void for_each_slot6(const Cidr &c, Fn fn)
+// fn(slot, filter bits) for every /32 a prefix (its upper 64 bits, its
+// length) touches.
+template <typename Fn> void for_each_slot6(uint64_t hi, unsigned len, Fn fn)
 {
-    uint64_t hi, lo;
-    v6_halves(c, hi, lo);
-    if (c.len >= 32) {
+    if (len >= 32) {
         fn(rg_slot6_index(hi), rg_slot6_filter(hi));
         return;
     }
-    if (c.len < 16) {  // touches more /32s than there are slots
+    if (len < 16) {  // touches more /32s than there are slots
         for (uint32_t s = 0; s < RG_SLOTS6; s++)
             fn(s, ~uint32_t(0));
         return;
     }
-    uint64_t n = uint64_t(1) << (32 - c.len);
+    uint64_t n = uint64_t(1) << (32 - len);
     for (uint64_t i = 0; i < n; i++)
         fn(rg_slot6_index(hi + (i << 32)), rg_slot6_filter(hi + (i << 32)));
 }
@@ -168,12 +167,19 @@ void delete6(struct rg_pfx6_bucket *pfx6, uint64_t hi, uint64_t lo, unsigned len
 }
 
 // Adds a prefix's length and /32 filter bits to the slots it touches.
-void add_slot6_bits(std::vector<struct rg_slot6> &bits6, const Cidr &c)
+void add_slot6_bits(std::vector<struct rg_slot6> &bits6, uint64_t hi, unsigned len)
 {
-    for_each_slot6(c, [&](uint32_t s, uint32_t filter) {
-        slot6_set(bits6[s], c.len);
+    for_each_slot6(hi, len, [&](uint32_t s, uint32_t filter) {
+        slot6_set(bits6[s], len);
         bits6[s].filter |= filter;
     });
+}
+
+void add_slot6_bits(std::vector<struct rg_slot6> &bits6, const Cidr &c)
+{
+    uint64_t hi, lo;
+    v6_halves(c, hi, lo);
+    add_slot6_bits(bits6, hi, c.len);
 }
 
 using Bits4 = std::vector<std::pair<uint32_t, uint32_t>>;  // (rg_tbl24 index, length bits)
@@ -640,13 +646,24 @@ void ListTables::write_change(const CompactSet &next, const CompactChange &ch)
     slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
     Bits4 bits4;
     bits4.reserve(slots.size());
-    auto first_at = [&](uint32_t addr) {
-        return std::lower_bound(n4.begin(), n4.end(), addr,
-                                [](const MEntry<uint32_t> &e, uint32_t a) { return e.p.addr < a; });
+    // The slots are in order: each search starts where the last one ended,
+    // stepping ahead in doubling strides before it halves.
+    auto from = n4.begin();
+    auto after = [&](uint32_t addr) {
+        auto less = [](const MEntry<uint32_t> &e, uint32_t a) { return e.p.addr < a; };
+        size_t step = 1;
+        auto hi = from;
+        while (hi != n4.end() && less(*hi, addr)) {
+            from = hi;
+            hi = size_t(n4.end() - hi) > step ? hi + long(step) : n4.end();
+            step *= 2;
+        }
+        from = std::lower_bound(from, hi, addr, less);
+        return from;
     };
     for (uint32_t s : slots) {
         uint32_t m = 0;
-        for (auto it = first_at(s << 8); it != n4.end() && (it->p.addr >> 8) == s; ++it)
+        for (auto it = after(s << 8); it != n4.end() && (it->p.addr >> 8) == s; ++it)
             if (it->p.len > 24)
                 m |= 1u << (it->p.len - 25);
         bits4.push_back({s, m << RG_T24_LONG_SHIFT});
@@ -660,7 +677,7 @@ void ListTables::write_change(const CompactSet &next, const CompactChange &ch)
                 cls0 = e.cls;
                 continue;
             }
-            add_slot6_bits(bits6, from_pk(e.p));
+            add_slot6_bits(bits6, uint64_t(e.p.addr >> 64), e.p.len);
         }
     }
 
