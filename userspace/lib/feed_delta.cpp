@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <unordered_map>
 
 namespace rg {
 
@@ -78,27 +79,32 @@ std::string_view put_back(std::string_view rest, std::string_view line)
     return std::string_view(line.data(), size_t(rest.data() + rest.size() - line.data()));
 }
 
-// Removes from `a` and `b` what both hold (as multisets).
+// Removes from `a` and `b` what both hold (as multisets); the order of
+// what stays is kept.
 void cancel_common(std::vector<std::string_view> &a, std::vector<std::string_view> &b)
 {
-    std::sort(a.begin(), a.end());
-    std::sort(b.begin(), b.end());
-    size_t i = 0, j = 0, na = 0, nb = 0;
-    while (i < a.size() && j < b.size()) {
-        if (a[i] == b[j]) {
-            i++, j++;
-        } else if (a[i] < b[j]) {
-            a[na++] = a[i++];
-        } else {
-            b[nb++] = b[j++];
+    std::unordered_map<std::string_view, size_t> in_a;
+    in_a.reserve(a.size());
+    for (std::string_view l : a)
+        in_a[l]++;
+    size_t nb = 0;
+    for (std::string_view l : b) {
+        auto it = in_a.find(l);
+        if (it != in_a.end() && it->second > 0)
+            it->second--;  // one of a's copies cancelled
+        else
+            b[nb++] = l;
+    }
+    b.resize(nb);
+    size_t na = 0;
+    for (std::string_view l : a) {
+        size_t &left = in_a[l];
+        if (left > 0) {
+            left--;
+            a[na++] = l;
         }
     }
-    while (i < a.size())
-        a[na++] = a[i++];
-    while (j < b.size())
-        b[nb++] = b[j++];
     a.resize(na);
-    b.resize(nb);
 }
 
 FeedParseResult parse_some(const std::vector<std::string_view> &lines, FeedFormat fmt, const std::string &name)
@@ -117,25 +123,34 @@ FeedParseResult parse_some(const std::vector<std::string_view> &lines, FeedForma
 
 // `old` without one of each of `removed`, with `added` merged in; all three
 // sorted. False if a removed prefix is not in `old` (the memo does not match).
+// `normalised`: the same normalised, in the same pass.
 template <class A>
 bool update_sorted(const std::vector<Pk<A>> &old, const std::vector<Pk<A>> &removed, const std::vector<Pk<A>> &added,
-                   std::vector<Pk<A>> &out)
+                   std::vector<Pk<A>> &out, std::vector<Pk<A>> &normalised)
 {
+    size_t size = old.size() - std::min(old.size(), removed.size()) + added.size();
     out.clear();
-    out.reserve(old.size() - std::min(old.size(), removed.size()) + added.size());
+    out.reserve(size);
+    normalised.clear();
+    normalised.reserve(size);
+    auto emit = [&](const Pk<A> &p) {
+        out.push_back(p);
+        normalise_push(normalised, p);
+    };
     size_t r = 0, a = 0;
     for (const Pk<A> &p : old) {
         while (a < added.size() && pk_less(added[a], p))
-            out.push_back(added[a++]);
+            emit(added[a++]);
         if (r < removed.size() && pk_eq(removed[r], p)) {
             r++;
             continue;
         }
         if (r < removed.size() && pk_less(removed[r], p))
             return false;
-        out.push_back(p);
+        emit(p);
     }
-    out.insert(out.end(), added.begin() + long(a), added.end());
+    for (; a < added.size(); a++)
+        emit(added[a]);
     return r == removed.size();
 }
 
@@ -208,10 +223,9 @@ std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body,
         return std::nullopt;
     SortedPrefixes minus = sort_prefixes(gone.prefixes), plus = sort_prefixes(come.prefixes);
     FeedDelta d;
-    if (!update_sorted(memo.prefixes.v4, minus.v4, plus.v4, d.prefixes.v4) ||
-        !update_sorted(memo.prefixes.v6, minus.v6, plus.v6, d.prefixes.v6))
+    if (!update_sorted(memo.prefixes.v4, minus.v4, plus.v4, d.prefixes.v4, d.list.v4) ||
+        !update_sorted(memo.prefixes.v6, minus.v6, plus.v6, d.prefixes.v6, d.list.v6))
         return std::nullopt;
-    d.list = normalise_sorted_prefixes(d.prefixes);
     d.parsed.format = fmt;
     d.parsed.good_lines = memo.good_lines - gone.good_lines + come.good_lines;
     d.parsed.comment_lines = memo.comment_lines - gone.comment_lines + come.comment_lines;

@@ -35,26 +35,11 @@ void radix_sort(std::vector<uint64_t> &keys, unsigned key_bits)
     }
 }
 
-template <class A> bool lower_sibling(const Pk<A> &a, const Pk<A> &b)
-{
-    return a.len == b.len && a.len > 0 && (a.addr ^ b.addr) == (A(1) << (pk_width<A> - a.len)) && a.addr < b.addr;
-}
-
-// normalise_prefixes of the sorted array in[0, size), pushed onto `out`
-// (a stack: push_back, pop_back, back, size, []); see prefix_set.cpp for why
-// one pass with the output as a stack is enough.
+// normalise_prefixes of the sorted array in[0, size), pushed onto `out`.
 template <class A, class Stack> void normalise_onto(const Pk<A> *in, size_t size, Stack &out)
 {
-    for (size_t i = 0; i < size; i++) {
-        Pk<A> c = in[i];
-        if (out.size() > 0 && pk_contains(out.back(), c))
-            continue;
-        out.push_back(c);
-        while (out.size() >= 2 && lower_sibling(out[out.size() - 2], out.back())) {
-            out[out.size() - 2].len--;
-            out.pop_back();
-        }
-    }
+    for (size_t i = 0; i < size; i++)
+        normalise_push(out, in[i]);
 }
 
 // In place: the output never runs ahead of the input.

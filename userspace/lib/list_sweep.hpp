@@ -54,6 +54,26 @@ Pk6 to_pk6(const Cidr &c);
 Cidr from_pk(const Pk4 &p);
 Cidr from_pk(const Pk6 &p);
 
+// One step of normalise_prefixes on sorted prefixes: c (in prefix order
+// after everything pushed before) pushed onto the normalised `out`, a stack
+// (push_back, pop_back, back, size, []). See prefix_set.cpp for why one pass
+// with the output as a stack is enough.
+template <class A, class Stack> void normalise_push(Stack &out, const Pk<A> &c)
+{
+    if (out.size() > 0 && pk_contains(out.back(), c))
+        return;
+    out.push_back(c);
+    // While the last two are the halves of one prefix: that prefix.
+    while (out.size() >= 2) {
+        Pk<A> &a = out[out.size() - 2];
+        const Pk<A> &b = out.back();
+        if (!(a.len == b.len && a.len > 0 && (a.addr ^ b.addr) == (A(1) << (pk_width<A> - a.len)) && a.addr < b.addr))
+            break;
+        a.len--;
+        out.pop_back();
+    }
+}
+
 // One source's list: normalised (normalise_prefixes), per family.
 struct CompactList {
     std::vector<Pk4> v4;
