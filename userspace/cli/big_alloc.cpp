@@ -15,13 +15,18 @@
 // MiB the machine had not used yet, far more than zeroing), so a request
 // goes to the smallest spare whose earlier requests reached its length,
 // then to the smallest that fits. A daemon's sync asks for about the sizes
-// the last one did, and finds them all touched.
+// the last one did, and finds them all touched. What it holds from one sync
+// to the next needs a second copy during the next one: prepare_spares (run
+// by the daemon after its syncs, see userspace/lib/memory.hpp) makes those
+// ready beforehand.
 //
 // This replaces the global operator new/delete (the replaceable allocation
 // functions of the standard), so it applies to every container. Smaller
 // allocations go to malloc unchanged. A pointer is ours only if it is 2 MiB
 // aligned and in the table of live blocks, so delete tells the two apart
 // without a header.
+#include "memory.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -29,10 +34,16 @@
 #include <mutex>
 #include <new>
 #include <sys/mman.h>
+#include <vector>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14
+#endif
 
 namespace {
 
 constexpr size_t kHuge = size_t(2) << 20;
+constexpr size_t kPage = 4096;
 constexpr size_t kBig = size_t(1) << 20;   // from this size on
 constexpr size_t kMaxLive = 256;
 constexpr size_t kMaxSpare = 32;
@@ -49,7 +60,8 @@ std::mutex mu;
 Block live[kMaxLive];
 Block spare[kMaxSpare];
 size_t spare_bytes = 0;
-uint64_t frees = 0;
+uint64_t frees = 0;        // blocks freed so far: the spares' clock
+uint64_t prepared_at = 0;  // frees when prepare_spares last ended
 
 void *map_huge(size_t size)
 {
@@ -106,6 +118,36 @@ void *big_alloc(size_t n)
     return p;
 }
 
+// Puts a mapping in the spares (mu held), the spares freed longest ago
+// evicted for it if needed: a daemon's sync asks for the sizes the last one
+// freed, and what an earlier, different job (the initial load) left ages
+// out.
+void keep_spare(Block b)
+{
+    if (b.size > kMaxSpareBytes) {
+        munmap(b.p, b.size);
+        return;
+    }
+    b.freed_at = ++frees;
+    for (;;) {
+        Block *slot = nullptr, *oldest = nullptr;
+        for (Block &s : spare) {
+            if (!s.p)
+                slot = &s;
+            else if (!oldest || s.freed_at < oldest->freed_at)
+                oldest = &s;
+        }
+        if (slot && spare_bytes + b.size <= kMaxSpareBytes) {
+            *slot = b;
+            spare_bytes += b.size;
+            return;
+        }
+        munmap(oldest->p, oldest->size);
+        spare_bytes -= oldest->size;
+        *oldest = {};
+    }
+}
+
 // True (and the block released) if p is one of ours.
 bool big_free(void *p)
 {
@@ -117,31 +159,8 @@ bool big_free(void *p)
             continue;
         Block freed = b;
         b = {};
-        // Kept, the spares freed longest ago evicted for it if needed: a
-        // daemon's sync asks for the sizes the last one freed, and what an
-        // earlier, different job (the initial load) left ages out.
-        if (freed.size > kMaxSpareBytes) {
-            munmap(freed.p, freed.size);
-            return true;
-        }
-        freed.freed_at = ++frees;
-        for (;;) {
-            Block *slot = nullptr, *oldest = nullptr;
-            for (Block &s : spare) {
-                if (!s.p)
-                    slot = &s;
-                else if (!oldest || s.freed_at < oldest->freed_at)
-                    oldest = &s;
-            }
-            if (slot && spare_bytes + freed.size <= kMaxSpareBytes) {
-                *slot = freed;
-                spare_bytes += freed.size;
-                return true;
-            }
-            munmap(oldest->p, oldest->size);
-            spare_bytes -= oldest->size;
-            *oldest = {};
-        }
+        keep_spare(freed);
+        return true;
     }
     return false;
 }
@@ -167,6 +186,86 @@ void release(void *p)
     if (!big_free(p))
         std::free(p);
 }
+
+// The length of the start of [p, p + size) up to its last resident page
+// (0 if none, or if the range is no longer mapped).
+size_t resident_length(void *p, size_t size)
+{
+    std::vector<unsigned char> vec(size / kPage);  // under 1 MiB: from malloc
+    if (mincore(p, size, vec.data()) != 0)
+        return 0;
+    for (size_t k = size / kPage; k > 0; k--)
+        if (vec[k - 1] & 1)
+            return k * kPage;
+    return 0;
+}
+
+// rg::prepare_memory for this binary (see userspace/lib/memory.hpp): for
+// every live mapping without a spare of its size touched as far, maps one
+// and touches it, so that the next job asking for these sizes while the
+// live ones are still held (a daemon's next sync) finds them ready; and
+// unmaps the spares that neither the job since the last call nor a live
+// mapping needed. Called after each round of a repeated job, it keeps the
+// spares that job uses and no more.
+void prepare_spares()
+{
+    Block held[kMaxLive];
+    size_t nheld = 0;
+    {
+        std::lock_guard<std::mutex> g(mu);
+        for (const Block &b : live)
+            if (b.p)
+                held[nheld++] = b;
+    }
+    // How far each is touched, as the kernel says (a request's size can be
+    // far more: capacity reserved and never used costs no memory, and its
+    // copy must not either). A block freed meanwhile just gives nothing.
+    for (size_t i = 0; i < nheld; i++)
+        held[i].touched = resident_length(held[i].p, held[i].size);
+    Block want[kMaxLive];
+    size_t n = 0;
+    {
+        std::lock_guard<std::mutex> g(mu);
+        bool taken[kMaxSpare] = {};
+        for (size_t k = 0; k < nheld; k++) {
+            const Block &b = held[k];
+            if (b.touched == 0)
+                continue;
+            bool found = false;
+            for (size_t i = 0; i < kMaxSpare && !found; i++)
+                if (!taken[i] && spare[i].p && spare[i].size == b.size && spare[i].touched >= b.touched)
+                    taken[i] = found = true;
+            if (!found)
+                want[n++] = {nullptr, b.size, b.touched, 0};
+        }
+        // Spares nothing took since the last call and no live block needs:
+        // the job that is repeated did not need them, so they go (without
+        // this, a daemon would keep whatever its first syncs left).
+        for (size_t i = 0; i < kMaxSpare; i++)
+            if (spare[i].p && !taken[i] && spare[i].freed_at <= prepared_at) {
+                munmap(spare[i].p, spare[i].size);
+                spare_bytes -= spare[i].size;
+                spare[i] = {};
+            }
+    }
+    for (size_t i = 0; i < n; i++) {
+        void *p = map_huge(want[i].size);
+        if (!p)
+            return;
+        // One call instead of a fault per page where the kernel has it.
+        if (madvise(p, want[i].touched, MADV_POPULATE_WRITE) != 0)
+            for (size_t off = 0; off < want[i].touched; off += kPage)
+                static_cast<volatile char *>(p)[off] = 0;
+        std::lock_guard<std::mutex> g(mu);
+        keep_spare({p, want[i].size, want[i].touched, 0});
+    }
+    std::lock_guard<std::mutex> g(mu);
+    prepared_at = frees;
+}
+
+struct RegisterPreparer {
+    RegisterPreparer() { rg::set_memory_preparer(prepare_spares); }
+} register_preparer;
 
 } // namespace
 
