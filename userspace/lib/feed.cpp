@@ -435,6 +435,12 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
             parsed = delta->parsed;
             rep.lines_parsed = delta->lines_parsed;
         } else {
+            // A full parse of a large download has the tables warmed
+            // meanwhile, and leaves one CPU to the warming thread. Only a
+            // large one: warming touches all of the tables' ~29,000 pages,
+            // a small list's changes touch far fewer.
+            if (fetched.body.size() >= warm_tables_from && early->warm_list_tables())
+                parse_threads = std::max(2u, std::thread::hardware_concurrency()) - 1;
             parsed = parse_feed(fetched.body, fmt, name, parse_threads);
             rep.lines_parsed = parsed.good_lines + parsed.bad_lines + parsed.comment_lines;
         }
@@ -455,14 +461,8 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     } else if (body) {
         hash = feed_content_hash(def, fetched.body);
         same = !opts.unconditional && same_content(before.raw, hash);
-        if (!same) {
-            // Only a large download is worth it: warming touches all of the
-            // tables' ~29,000 pages, a small list's changes touch far fewer.
-            // The parse then leaves one CPU to the warming thread.
-            if (fetched.body.size() >= warm_tables_from && early->warm_list_tables())
-                parse_threads = std::max(2u, std::thread::hardware_concurrency()) - 1;
+        if (!same)
             parse(before.raw);
-        }
     }
 
     // 2. Check and apply under the lock, against the registry as it is now,

@@ -1,7 +1,7 @@
 // Two pieces of work at once: one on a thread of its own, one on the
 // caller's. Used where a sync has two independent passes over large data
-// (hashing a download while its changed lines are parsed, the IPv4 and IPv6
-// halves of a list) and the machine has a CPU to spare.
+// (hashing a download while its changed lines are parsed) and the machine
+// has a CPU to spare.
 #pragma once
 
 #include <exception>
