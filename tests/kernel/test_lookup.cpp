@@ -4,7 +4,7 @@
 // incremental updates, and the repair of tables an update left half-way.
 #include "cidr_bits.hpp"
 #include "list_sweep.hpp"
-#include "list_table.hpp"
+#include "list_tables.hpp"
 #include "packet_builder.hpp"
 #include "privileged.hpp"
 #include "prog_fixture.hpp"
@@ -190,30 +190,6 @@ TEST_F(LookupTest, RandomNestedListsMatchLongestPrefixAndFollowUpdates)
     for (size_t i = 0; i < addrs.size(); i += 7)
         EXPECT_EQ(verdict(addrs[i]).reason, RG_PASS_CLEAN) << addrs[i].str();
     EXPECT_TRUE(f_->maps().read_view(rg::ListKind::block).empty());
-}
-
-// A feed sync warms the tables (ListTables::warm) by a write access to
-// every page of the live maps while it parses, and maybe while another
-// process writes them: the tables must hold exactly what that writer wrote.
-TEST_F(LookupTest, WarmingTheTablesChangesNothingWhileAnotherWriterWrites)
-{
-    Lists l;
-    l.block = {{0, random_list(300)}, {2, random_list(300)}};
-    l.allow = random_list(40);
-    apply(l);
-    Lists changed = l;
-    changed.block[1].prefixes = random_list(300);
-    changed.allow.resize(20);
-    {
-        rg::Maps other = rg::Maps::open(f_->maps().pin_dir());
-        rg::ListTables warming(other);
-        warming.warm();
-        apply(changed);
-        warming.finish_warming();
-    }
-    std::vector<rg::Cidr> addrs = probes(l), more = probes(changed);
-    addrs.insert(addrs.end(), more.begin(), more.end());
-    check_all(changed, addrs);
 }
 
 // The fast path of a feed sync (Maps::replace_source_list, one pass over

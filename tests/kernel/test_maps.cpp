@@ -2,7 +2,7 @@
 // incomplete pin directories, rule bookkeeping and counter lifetime.
 #include "error.hpp"
 #include "feed.hpp"
-#include "filter.hpp"
+#include "maps.hpp"
 #include "privileged.hpp"
 
 #include <gtest/gtest.h>

@@ -7,7 +7,7 @@
 // the whole counter table before and after: exactly one packet, its length
 // in bytes and (for a connection attempt) one syn under the expected reason,
 // nothing anywhere else, and the interface slot agreeing with the totals.
-#include "filter.hpp"
+#include "maps.hpp"
 #include "packet_builder.hpp"
 #include "privileged.hpp"
 #include "prog_fixture.hpp"

@@ -2,7 +2,7 @@
 // the controller, the real program loaded for one registered slot.
 #pragma once
 
-#include "filter.hpp"
+#include "maps.hpp"
 #include "privileged.hpp"
 
 #include <bpf/bpf.h>

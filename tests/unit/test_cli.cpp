@@ -4,7 +4,7 @@
 // handler. o.action is compared and tested for presence, never called.
 // relayguard_cli does not export userspace/cli as an include directory.
 #include "commands.hpp"
-#include "filter.hpp"
+#include "maps.hpp"
 #include "ports.hpp"
 
 #include <gtest/gtest.h>

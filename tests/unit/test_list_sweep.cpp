@@ -5,7 +5,7 @@
 // view's diff counts. No kernel.
 #include "cidr_bits.hpp"
 #include "list_sweep.hpp"
-#include "list_table.hpp"
+#include "list_tables.hpp"
 #include "prefix_set.hpp"
 
 #include <gtest/gtest.h>

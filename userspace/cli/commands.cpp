@@ -8,7 +8,7 @@
 #include "duration.hpp"
 #include "error.hpp"
 #include "feed.hpp"
-#include "filter.hpp"
+#include "maps.hpp"
 #include "ports.hpp"
 #include "rate.hpp"
 #include "stats.hpp"

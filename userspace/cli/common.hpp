@@ -4,7 +4,7 @@
 #include "bpffs.hpp"
 #include "cidr.hpp"
 #include "feed.hpp"
-#include "filter.hpp"
+#include "maps.hpp"
 
 #include <CLI/CLI.hpp>
 #include <memory>

@@ -5,7 +5,7 @@
 #include "duration.hpp"
 #include "error.hpp"
 #include "feed.hpp"
-#include "filter.hpp"
+#include "maps.hpp"
 #include "stats.hpp"
 
 #include <chrono>

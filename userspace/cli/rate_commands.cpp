@@ -2,7 +2,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "error.hpp"
-#include "filter.hpp"
+#include "maps.hpp"
 #include "rate.hpp"
 
 #include <algorithm>

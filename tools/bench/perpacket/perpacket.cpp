@@ -22,7 +22,7 @@
 
 #include "cidr.hpp"
 #include "error.hpp"
-#include "filter.hpp"
+#include "maps.hpp"
 #include "lab.hpp"
 #include "packet_builder.hpp"
 #include "rate.hpp"

@@ -12,13 +12,11 @@
 //   - every prefix of either list's view is an entry.
 #pragma once
 
-#include "filter.hpp"
+#include "maps.hpp"
 #include "list_sweep.hpp"
 #include "prefix_set.hpp"
 
-#include <atomic>
 #include <cstdint>
-#include <thread>
 #include <vector>
 
 namespace rg {
@@ -68,20 +66,6 @@ public:
     // sweep_source against what they hold), in write()'s order.
     void write_change(const CompactSet &next, const CompactChange &change);
 
-    // Touches every page of the mappings for writing on a background
-    // thread, rg_tbl24 first, and returns at once. On a VM with shadow
-    // paging the first write to each page of a new mapping costs about
-    // 12 us (tools/bench/first-touch.c; a read first does not spare it), so
-    // a sync that warms the tables while it reads and parses its download
-    // then writes into pages that are already present. Each touch is a
-    // compare-and-swap of a word with its own value: it changes nothing, so
-    // it may run while the program reads the tables and while another
-    // process writes them. A thread that cannot be started is no error (the
-    // writes then pay as before). The destructor stops and joins it.
-    // Returns whether it started the thread now (not earlier, not failed).
-    bool warm();
-    // Waits until warm() has touched every page (tests).
-    void finish_warming();
 
 private:
     struct Mapping {
@@ -92,8 +76,6 @@ private:
     void unmap();
 
     Mapping tbl24_, pfx4_, pfx6_, slots6_, classes_;
-    std::thread warmer_;  // see warm
-    std::atomic<bool> stop_warming_{false};
 };
 
 } // namespace rg

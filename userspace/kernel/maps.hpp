@@ -152,11 +152,6 @@ public:
     // replace_source_list. Kept while rg_config.lists_gen holds, and across
     // this object's replace_source_list (a block list's change).
     std::vector<Cidr> allow_prefixes() const;
-    // Starts touching the list tables' pages for writing on a background
-    // thread (ListTables::warm): a sync calls it before parsing a download it
-    // is going to write, so the write does not pay each page's first access.
-    // Returns whether a thread started warming now.
-    bool warm_list_tables() const;
     // Whether both were opened from pins naming the very same maps (the
     // pins can be replaced between two opens: a detach and a new attach).
     bool same_maps(const Maps &other) const;

@@ -6,7 +6,7 @@
 // process id so a crashed run can be recognised and cleaned (cleanup_stale).
 #pragma once
 
-#include "filter.hpp"
+#include "maps.hpp"
 
 #include <array>
 #include <atomic>

@@ -28,7 +28,7 @@
 #include "duration.hpp"
 #include "feed_delta.hpp"
 #include "feed_format.hpp"
-#include "filter.hpp"
+#include "maps.hpp"
 #include "list_sweep.hpp"
 #include "prefix_set.hpp"
 

@@ -5,8 +5,7 @@
 #include "config.hpp"
 #include "error.hpp"
 #include "feed.hpp"
-#include "filter.hpp"
-#include "memory.hpp"
+#include "maps.hpp"
 #include "rate.hpp"
 #include "stats.hpp"
 
@@ -29,7 +28,6 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
-#include <thread>
 #include <unistd.h>
 
 using nlohmann::json;
@@ -178,11 +176,6 @@ std::vector<std::string> reconcile_feeds(Maps &maps, const Config &next, std::st
 class Daemon {
 public:
     explicit Daemon(const DaemonOptions &opts) : opts_(opts) {}
-    ~Daemon()
-    {
-        if (memory_prep_.joinable())
-            memory_prep_.join();
-    }
 
     void start();
     void loop();
@@ -222,11 +215,6 @@ private:
     // Per feed, the version in force (SyncOptions::memo), so that a sync
     // parses only the lines that changed.
     std::map<std::string, std::optional<FeedMemo>> feed_memos_;
-    // After syncs that wrote something, rg::prepare_memory on a thread of
-    // its own: the next sync then finds the second copies of what the
-    // daemon keeps between syncs ready, not fresh memory (memory.hpp).
-    void prepare_memory_now();
-    std::thread memory_prep_;
 };
 
 // Everything that can be checked before changing anything.
@@ -497,21 +485,9 @@ void Daemon::schedule_feeds(const std::vector<std::string> &due_now)
     feed_due_ = std::move(next);
 }
 
-void Daemon::prepare_memory_now()
-{
-    if (memory_prep_.joinable())
-        memory_prep_.join();
-    try {
-        memory_prep_ = std::thread(prepare_memory);
-    } catch (const std::exception &e) {
-        log(std::string("cannot start a thread to prepare memory: ") + e.what());
-    }
-}
-
 void Daemon::sync_due_feeds()
 {
     auto now = std::chrono::steady_clock::now();
-    bool wrote = false;
     for (const FeedConfig &f : cfg_.feeds) {
         auto &due = feed_due_[f.name];
         if (due > now)
@@ -531,7 +507,6 @@ void Daemon::sync_due_feeds()
                          {"prefixes", r.prefixes}, {"upserts", r.upserts}, {"deletes", r.deletes},
                          {"seconds", r.seconds}, {"lines_parsed", r.lines_parsed}};
             *stats_out_ << line.dump() << std::endl;
-            wrote = wrote || r.upserts || r.deletes;
         } catch (const std::exception &e) {
             feed_maps_.reset();  // maybe no longer pinned (detached meanwhile)
             feed_memos_.erase(f.name);
@@ -540,8 +515,6 @@ void Daemon::sync_due_feeds()
         // The next attempt one interval after this one ended, failed or not.
         due = std::chrono::steady_clock::now() + f.interval;
     }
-    if (wrote)
-        prepare_memory_now();
     arm_feed_timer();
 }
 

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "feed.hpp"
-#include "filter.hpp"
+#include "maps.hpp"
 
 #include <nlohmann/json.hpp>
 

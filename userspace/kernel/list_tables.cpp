@@ -20,7 +20,7 @@
 //   5. length bits become new.
 // Classes are never rewritten while a table may name them: a new class gets
 // an id that `old` does not use.
-#include "list_table.hpp"
+#include "list_tables.hpp"
 
 #include "cidr_bits.hpp"
 #include "error.hpp"
@@ -29,7 +29,6 @@
 #include <cerrno>
 #include <cstring>
 #include <sys/mman.h>
-#include <system_error>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -307,10 +306,6 @@ ListTables::ListTables(const Maps &maps)
 
 ListTables::~ListTables()
 {
-    if (warmer_.joinable()) {
-        stop_warming_ = true;
-        warmer_.join();
-    }
     unmap();
 }
 
@@ -319,39 +314,6 @@ void ListTables::unmap()
     for (Mapping *m : {&tbl24_, &pfx4_, &pfx6_, &slots6_, &classes_})
         if (m->addr)
             munmap(m->addr, m->size), m->addr = nullptr;
-}
-
-bool ListTables::warm()
-{
-    if (warmer_.joinable())
-        return false;
-    auto touch = [this] {
-        size_t page = size_t(sysconf(_SC_PAGESIZE));
-        for (const Mapping *m : {&tbl24_, &slots6_, &pfx4_, &pfx6_, &classes_}) {
-            auto *bytes = static_cast<unsigned char *>(m->addr);
-            for (size_t off = 0; off < m->size; off += page) {
-                if (stop_warming_.load(std::memory_order_relaxed))
-                    return;
-                // A compare-and-swap of a word with itself: a write access
-                // that changes nothing, whoever else writes the word.
-                auto *word = reinterpret_cast<uint32_t *>(bytes + off);
-                uint32_t seen = __atomic_load_n(word, __ATOMIC_RELAXED);
-                __atomic_compare_exchange_n(word, &seen, seen, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-            }
-        }
-    };
-    try {
-        warmer_ = std::thread(touch);
-        return true;
-    } catch (const std::system_error &) {
-        return false;  // no thread: the writes warm the pages themselves, one by one
-    }
-}
-
-void ListTables::finish_warming()
-{
-    if (warmer_.joinable())
-        warmer_.join();
 }
 
 ListSet ListTables::read() const

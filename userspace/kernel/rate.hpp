@@ -5,7 +5,7 @@
 #pragma once
 
 #include "duration.hpp"
-#include "filter.hpp"
+#include "maps.hpp"
 
 #include <cstdint>
 #include <string>

@@ -91,11 +91,7 @@ private:
     size_t n_;
 };
 
-// A large download of a line-based format is cut into pieces parsed on
-// threads, at most `threads` (0: one per CPU, up to 4); the result is the
-// same as one pass.
-FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::string &feed_name,
-                           unsigned threads = 0);
+FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::string &feed_name);
 
 // The format automatic resolves to, judged on the first meaningful lines:
 // a document starting with '[' or '{' is json, unless its first line is a

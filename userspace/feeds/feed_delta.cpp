@@ -124,7 +124,7 @@ FeedParseResult parse_some(const std::vector<std::string_view> &lines, FeedForma
         text += l;
         text += '\n';
     }
-    return parse_feed(text, fmt, name, 1);
+    return parse_feed(text, fmt, name);
 }
 
 // `old` without one of each of `removed`, with `added` merged in; all three

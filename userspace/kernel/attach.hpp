@@ -2,7 +2,7 @@
 // dispatcher, so other XDP programs on the same interface keep running.
 #pragma once
 
-#include "filter.hpp"
+#include "maps.hpp"
 
 #include <optional>
 #include <string>

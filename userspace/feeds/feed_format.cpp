@@ -8,8 +8,6 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <exception>
-#include <thread>
 
 namespace rg {
 
@@ -414,88 +412,17 @@ void parse_lines(std::string_view text, size_t first, const std::string &feed_na
     }
 }
 
-// A download gets one more piece (and thread) per this many bytes, up to
-// one per CPU: a small one is not worth a thread.
-constexpr size_t parallel_piece = size_t(4) << 20;
-constexpr unsigned max_parse_threads = 4;
-
 } // namespace
 
-FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::string &feed_name, unsigned threads)
+FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::string &feed_name)
 {
     text = strip_bom(text);
     FeedParseResult r;
     r.format = fmt == FeedFormat::automatic ? detect_feed_format(text) : fmt;
-    if (r.format == FeedFormat::json) {
+    if (r.format == FeedFormat::json)
         FeedParser(feed_name, r).json_document(text);
-        return r;
-    }
-    // Lines parse independently: a large download is cut at line ends into
-    // one piece per CPU, the pieces are parsed on threads, and the results
-    // joined in order give the same prefixes, counts and first errors as
-    // one pass.
-    unsigned cpus = std::max(1u, std::min(threads ? threads : std::thread::hardware_concurrency(), max_parse_threads));
-    size_t n = std::min<size_t>(cpus, text.size() / parallel_piece + 1);
-    std::vector<std::string_view> pieces;
-    for (size_t k = 0, at = 0; k < n && at < text.size(); k++) {
-        size_t end = k + 1 == n ? text.size() : std::max(at, text.size() * (k + 1) / n);
-        if (end < text.size()) {
-            const void *nl = std::memchr(text.data() + end, '\n', text.size() - end);
-            end = nl ? size_t(static_cast<const char *>(nl) - text.data()) + 1 : text.size();
-        }
-        pieces.push_back(text.substr(at, end - at));
-        at = end;
-    }
-    if (pieces.size() <= 1) {
+    else
         parse_lines(text, 1, feed_name, r);
-        return r;
-    }
-    std::vector<FeedParseResult> parts(pieces.size());
-    std::vector<size_t> first(pieces.size(), 1);
-    for (size_t k = 1; k < pieces.size(); k++)
-        first[k] = first[k - 1] + count_newlines(pieces[k - 1]);
-    std::vector<std::exception_ptr> failed(pieces.size());
-    auto work = [&](size_t k) {
-        try {
-            parts[k].format = r.format;
-            parse_lines(pieces[k], first[k], feed_name, parts[k]);
-        } catch (...) {
-            failed[k] = std::current_exception();
-        }
-    };
-    std::vector<std::thread> started;
-    started.reserve(pieces.size() - 1);
-    for (size_t k = 1; k < pieces.size(); k++) {
-        try {
-            started.emplace_back(work, k);
-        } catch (const std::exception &) {
-            break;  // no thread (system_error, bad_alloc): the rest is parsed here
-        }
-    }
-    work(0);
-    for (size_t k = started.size() + 1; k < pieces.size(); k++)
-        work(k);
-    for (std::thread &t : started)
-        t.join();
-    for (const std::exception_ptr &e : failed)
-        if (e)
-            std::rethrow_exception(e);
-    r = std::move(parts[0]);
-    size_t total = 0;
-    for (const FeedParseResult &part : parts)
-        total += part.prefixes.size();
-    r.prefixes.reserve(total);
-    for (size_t k = 1; k < parts.size(); k++) {
-        FeedParseResult &part = parts[k];
-        r.prefixes.insert(r.prefixes.end(), part.prefixes.begin(), part.prefixes.end());
-        r.good_lines += part.good_lines;
-        r.bad_lines += part.bad_lines;
-        r.comment_lines += part.comment_lines;
-        r.host_bits_cleared += part.host_bits_cleared;
-        for (std::string &e : part.errors)
-            if (r.errors.size() < max_feed_errors)
-                r.errors.push_back(std::move(e));
-    }
     return r;
 }
 

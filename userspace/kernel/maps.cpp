@@ -1,4 +1,4 @@
-#include "filter.hpp"
+#include "maps.hpp"
 
 #include "error.hpp"
 #include "ports.hpp"

@@ -2,14 +2,12 @@
 // kernel as one merged set (list_table.hpp): every change reads the set,
 // recomputes the changed list's view, merges it with the other list's, and
 // writes the difference.
-#include "filter.hpp"
-#include <chrono>
-#include <cstdio>
+#include "maps.hpp"
 
 #include "cidr_bits.hpp"
 #include "error.hpp"
 #include "list_sweep.hpp"
-#include "list_table.hpp"
+#include "list_tables.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -40,11 +38,6 @@ ListTables &Maps::list_tables() const
     if (!tables_)
         tables_ = std::make_shared<ListTables>(*this);
     return *tables_;
-}
-
-bool Maps::warm_list_tables() const
-{
-    return list_tables().warm();
 }
 
 std::shared_ptr<const ListSet> Maps::current_lists(const ListTables &tables) const
@@ -130,7 +123,7 @@ std::optional<ApplyCounts> Maps::replace_source_list(unsigned source, const Comp
     uint64_t bit = uint64_t(1) << source;
     if (compact_block_sources(old, classes.data()) & ~(keep_sources | bit))
         return std::nullopt;  // orphan sources to remove
-    auto t0=std::chrono::steady_clock::now(); SweepResult r = sweep_source(old, classes.data(), source, list); fprintf(stderr, "T sweep %.1f\n", std::chrono::duration<double,std::milli>(std::chrono::steady_clock::now()-t0).count());
+    SweepResult r = sweep_source(old, classes.data(), source, list);
     if (r.view4 > RG_BLOCK_MAX_ENTRIES || r.view6 > RG_BLOCK6_MAX_ENTRIES)
         throw Error("the " + std::string(list_name(ListKind::block)) + " is full: it would hold " +
                         std::to_string(r.view4) + " IPv4 and " + std::to_string(r.view6) + " IPv6 entries, at most " +
@@ -148,7 +141,7 @@ std::optional<ApplyCounts> Maps::replace_source_list(unsigned source, const Comp
             tables.write(tables.read(), std::move(back), true);
         };
         bool allow_known = allow_.value && allow_.gen == cfg.lists_gen;
-        t0=std::chrono::steady_clock::now(); uint64_t gen = generation_write([&] { tables.write_change(r.next, r.change); }, restore); fprintf(stderr, "T write %.1f\n", std::chrono::duration<double,std::milli>(std::chrono::steady_clock::now()-t0).count());
+        uint64_t gen = generation_write([&] { tables.write_change(r.next, r.change); }, restore);
         compact_.set(std::move(r.next), gen);
         if (allow_known)
             allow_.gen = gen;  // a block source's list changes no allow answer

@@ -3,7 +3,6 @@
 #include "bpffs.hpp"
 #include "cidr_bits.hpp"
 #include "error.hpp"
-#include "parallel.hpp"
 
 #include <algorithm>
 #include <bpf/bpf.h>
@@ -13,7 +12,6 @@
 #include <ctime>
 #include <memory>
 #include <openssl/evp.h>
-#include <thread>
 
 namespace rg {
 
@@ -381,10 +379,6 @@ std::string source_name(const std::vector<Feed> &feeds, unsigned bit)
     return "source" + std::to_string(bit);
 }
 
-// Downloads from this size on (about 60,000 lines) have the list tables
-// warmed while they are parsed (ListTables::warm).
-constexpr size_t warm_tables_from = size_t(1) << 20;
-
 SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const SyncOptions &opts)
 {
     auto start = std::chrono::steady_clock::now();
@@ -418,7 +412,6 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
     // The version in force, as far as the registry said before the lock:
     // not parsed (unless the check under the lock says otherwise).
     bool same = false;
-    unsigned parse_threads = 0;  // one per CPU
     // With a memo of the version in force (the daemon's), the download is
     // parsed only where it differs from that version (feed_delta.hpp).
     auto memo_in_force = [&](const struct rg_feed &in_force) {
@@ -435,30 +428,12 @@ SyncReport sync_feed(const std::string &pin_dir, const std::string &name, const 
             parsed = delta->parsed;
             rep.lines_parsed = delta->lines_parsed;
         } else {
-            // A full parse of a large download has the tables warmed
-            // meanwhile, and leaves one CPU to the warming thread. Only a
-            // large one: warming touches all of the tables' ~29,000 pages,
-            // a small list's changes touch far fewer.
-            if (fetched.body.size() >= warm_tables_from && early->warm_list_tables())
-                parse_threads = std::max(2u, std::thread::hardware_concurrency()) - 1;
-            parsed = parse_feed(fetched.body, fmt, name, parse_threads);
+            parsed = parse_feed(fetched.body, fmt, name);
             rep.lines_parsed = parsed.good_lines + parsed.bad_lines + parsed.comment_lines;
         }
         rep.errors = parsed.errors;
     };
-    if (body && memo_in_force(before.raw) && !opts.unconditional) {
-        // Most likely a changed download of the version the memo holds:
-        // hashed while its changed lines are parsed (the parse is cheap, and
-        // dropped if the hash says the content is the same after all).
-        run_alongside([&] { hash = feed_content_hash(def, fetched.body); }, [&] { parse(before.raw); });
-        same = same_content(before.raw, hash);
-        if (same) {
-            delta.reset();
-            parsed = {};
-            rep.lines_parsed = 0;
-            rep.errors.clear();
-        }
-    } else if (body) {
+    if (body) {
         hash = feed_content_hash(def, fetched.body);
         same = !opts.unconditional && same_content(before.raw, hash);
         if (!same)
