@@ -5,6 +5,7 @@
 #include "config.hpp"
 #include "error.hpp"
 #include "feed.hpp"
+#include "log.hpp"
 #include "maps.hpp"
 #include "rate.hpp"
 #include "stats.hpp"
@@ -40,7 +41,7 @@ constexpr int kBanGcSeconds = 30;
 
 void log(const std::string &msg)
 {
-    std::cerr << "relayguard: " << msg << std::endl;
+    rg::log(LogLevel::notice, msg);
 }
 
 // sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET.

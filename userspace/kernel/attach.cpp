@@ -2,10 +2,12 @@
 
 #include "bpffs.hpp"
 #include "error.hpp"
+#include "log.hpp"
 
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -18,21 +20,31 @@ namespace {
 
 int g_verbosity = 0;
 
-// Library messages are shown only with -v: at the default level relayguard
-// reports outcomes itself, and libxdp's probes (e.g. a kernel refusing its
-// dispatcher) print alarming errors for conditions that are handled.
+// Library messages go through rg::log, and only with -v: at the default
+// level relayguard reports outcomes itself, and libxdp's probes (e.g. a
+// kernel refusing its dispatcher) print alarming errors for conditions that
+// are handled. Level 1 (warnings and info) shows as info, 2 as debug.
+int library_print(int level, const char *fmt, va_list ap)
+{
+    if (g_verbosity == 0 || level > g_verbosity)
+        return 0;
+    char buf[1024];
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    std::string msg(buf, n < 0 ? 0 : std::min(size_t(n), sizeof(buf) - 1));
+    while (!msg.empty() && msg.back() == '\n')
+        msg.pop_back();
+    log(level >= 2 ? LogLevel::debug : LogLevel::info, msg);
+    return n;
+}
+
 int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
-    if (g_verbosity == 0 || int(level) > g_verbosity)
-        return 0;
-    return vfprintf(stderr, fmt, ap);
+    return library_print(int(level), fmt, ap);
 }
 
 int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-    if (g_verbosity == 0 || int(level) > g_verbosity)
-        return 0;
-    return vfprintf(stderr, fmt, ap);
+    return library_print(int(level), fmt, ap);
 }
 
 struct MultiprogDeleter {
@@ -92,6 +104,8 @@ const char *xdp_mode_name(uint32_t libxdp_mode)
 void set_library_verbosity(int level)
 {
     g_verbosity = level;
+    if (level > 0)
+        set_log_level(level >= 2 ? LogLevel::debug : LogLevel::info);
     libxdp_set_print(libxdp_print);
     libbpf_set_print(libbpf_print);
 }

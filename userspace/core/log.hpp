@@ -1,0 +1,20 @@
+// Diagnostics: one function with levels. Messages go to standard error as
+// "relayguard: [LEVEL: ]MESSAGE" (the level is shown for errors, warnings
+// and debug messages). Under systemd ($JOURNAL_STREAM set) each line also
+// carries the syslog priority prefix "<N>" that journald reads. Results a
+// command was asked for go to standard output, never through here.
+#pragma once
+
+#include <string>
+
+namespace rg {
+
+enum class LogLevel { error, warning, notice, info, debug };
+
+// Messages above this level are dropped (default: notice).
+void set_log_level(LogLevel max);
+LogLevel log_level();
+
+void log(LogLevel level, const std::string &msg);
+
+} // namespace rg
