@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define RG_ABI_VERSION 7
+#define RG_ABI_VERSION 8
 
 /* Map names: the BPF declarations use these identifiers, the controller uses
  * RG_STR(name) for pin paths and lookups. Max 15 characters (BPF_OBJ_NAME_LEN). */
@@ -407,7 +407,7 @@ static inline __u32 rg_slot6_filter(__u64 hi)
 #define RG_FEED_ETAG_LEN 128
 #define RG_FEED_LASTMOD_LEN 48   /* an HTTP-date is 29 bytes */
 #define RG_FEED_MESSAGE_LEN 256  /* why the last sync did what it did */
-#define RG_FEED_HASH_LEN 32      /* SHA-256 */
+#define RG_FEED_HASH_LEN 16      /* XXH3-128 */
 
 #define RG_FEED_USED    (1u << 0)
 #define RG_FEED_SHADOW  (1u << 1) /* counts would-drops, never drops */
@@ -446,14 +446,18 @@ struct rg_feed {
 	__u64 last_success;    /* last attempt that left the feed current (applied,
 				  unchanged, not modified) */
 	__u64 last_change;     /* last time its prefixes in the kernel changed */
-	__u64 prefixes;        /* prefixes in force (after merging), the base of
-				  the shrink check */
+	__u64 prefixes;        /* prefixes in force (collapsed) */
 	__u64 good_lines;      /* of the last download parsed */
 	__u64 bad_lines;
 	__u64 refused_broad;   /* prefixes refused as broader than min_prefix4/6 */
 	__u64 allow_overlaps;  /* prefixes overlapping the allowlist (reported) */
 	__u64 bytes;           /* size of the last download */
-	__u8 content_hash[RG_FEED_HASH_LEN]; /* SHA-256 of the settings that shape
+	__u64 entries;         /* entries (lines, JSON elements) of the version in
+				  force: a base of the shrink check */
+	__u64 cover4;          /* IPv4 addresses the version in force covers */
+	__u64 cover6;          /* IPv6 /64s it covers (a longer prefix counts as one) */
+	__u64 pad3;
+	__u8 content_hash[RG_FEED_HASH_LEN]; /* XXH3-128 of the settings that shape
 				  the compiled list (source, format, min_prefix4/6)
 				  and the download of the version in force; zero:
 				  none (never applied, or a sync is writing) */
@@ -545,9 +549,10 @@ RG_ASSERT_LAYOUT(sizeof(struct rg_iface) == 40, "rg_iface layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_iface, name) == 24, "rg_iface.name offset");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, min_prefix4) == 16, "rg_feed.min_prefix4 offset");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, added_at) == 32, "rg_feed.added_at offset");
-RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, content_hash) == 112, "rg_feed.content_hash offset");
-RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, name) == 112 + RG_FEED_HASH_LEN, "rg_feed.name offset");
-RG_ASSERT_LAYOUT(sizeof(struct rg_feed) == 112 + RG_FEED_HASH_LEN + RG_FEED_NAME_LEN + RG_FEED_SOURCE_LEN + RG_FEED_FORMAT_LEN +
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, entries) == 112, "rg_feed.entries offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, content_hash) == 144, "rg_feed.content_hash offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, name) == 144 + RG_FEED_HASH_LEN, "rg_feed.name offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_feed) == 144 + RG_FEED_HASH_LEN + RG_FEED_NAME_LEN + RG_FEED_SOURCE_LEN + RG_FEED_FORMAT_LEN +
 		 RG_FEED_ETAG_LEN + RG_FEED_LASTMOD_LEN + RG_FEED_MESSAGE_LEN, "rg_feed layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_feed) % 8 == 0, "rg_feed size is a multiple of 8");
 RG_ASSERT_LAYOUT(RG_REASON_MAX <= RG_REASON_STRIDE, "too many reasons for the stats stride");

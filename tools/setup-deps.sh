@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config clang llvm
   libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
-  libcli11-dev nlohmann-json3-dev libgtest-dev libcurl4-openssl-dev libssl-dev
+  libcli11-dev nlohmann-json3-dev libgtest-dev libcurl4-openssl-dev libssl-dev libxxhash-dev
   iproute2 util-linux openssl  # openssl: the HTTPS feed test's server
   # tools/bench: run, controlplane, chart; flood's peers, veth counters, driver
   python3 python3-matplotlib time ipset nftables iptables ethtool

@@ -1,7 +1,8 @@
 // The pinned-map contract: creation, reuse, refusal of incompatible or
 // incomplete pin directories, rule bookkeeping and counter lifetime.
 #include "error.hpp"
-#include "feed.hpp"
+#include "feed_registry.hpp"
+#include "lists.hpp"
 #include "maps.hpp"
 #include "privileged.hpp"
 
@@ -25,12 +26,16 @@ protected:
         ASSERT_EQ(mkdir(fs_->pin_dir().c_str(), 0700), 0);
     }
     std::string pin(const char *name) const { return fs_->pin_dir() + "/" + name; }
+    rg::StateDir state() const { return rg::StateDir(rg::default_state_dir(fs_->pin_dir())); }
     std::unique_ptr<rg::test::PrivateBpffs> fs_;
 };
 
-rg::Cidr cidr(const char *text)
+rg::PrefixSet set(const std::vector<std::string> &cidrs)
 {
-    return rg::parse_cidr(text).cidr;
+    std::vector<rg::Cidr> c;
+    for (const std::string &t : cidrs)
+        c.push_back(rg::parse_cidr(t).cidr);
+    return rg::to_prefix_set(c);
 }
 
 TEST_F(MapsTest, OpenWithoutPinsSaysNotAttached)
@@ -47,7 +52,8 @@ TEST_F(MapsTest, CreateMakesEveryMapWithDefaultsAndReopenReusesThem)
         EXPECT_EQ(m.ports(), std::vector<uint16_t>{25});
         EXPECT_FALSE(m.monitor());
         EXPECT_EQ(m.config().abi_version, uint32_t(RG_ABI_VERSION));
-        m.add_rule(rg::ListKind::block, cidr("192.0.2.0/24"));
+        rg::Lists lists(m, state());
+        lists.replace(rg::ListKind::block, RG_SOURCE_MANUAL, set({"192.0.2.0/24"}));
     }
     for (const char *name : {RG_STR(RG_MAP_CONFIG), RG_STR(RG_MAP_TBL24), RG_STR(RG_MAP_PFX4),
                              RG_STR(RG_MAP_PFX6), RG_STR(RG_MAP_SLOTS6), RG_STR(RG_MAP_CLASSES), RG_STR(RG_MAP_STATS),
@@ -55,8 +61,8 @@ TEST_F(MapsTest, CreateMakesEveryMapWithDefaultsAndReopenReusesThem)
         EXPECT_TRUE(std::filesystem::exists(pin(name))) << name;
     rg::Maps again = rg::Maps::open_or_create(fs_->pin_dir(), &created);
     EXPECT_FALSE(created);
-    ASSERT_EQ(again.rules(rg::ListKind::block).size(), 1u);
-    EXPECT_EQ(again.rules(rg::ListKind::block)[0].cidr, cidr("192.0.2.0/24"));
+    rg::Lists lists(again, state());
+    EXPECT_EQ(lists.source_list(rg::ListKind::block, RG_SOURCE_MANUAL), set({"192.0.2.0/24"}));
 }
 
 TEST_F(MapsTest, IncompatiblePinnedMapIsRefusedByName)
@@ -112,28 +118,28 @@ TEST_F(MapsTest, IncompletePinDirectoryIsRefused)
     }
 }
 
-TEST_F(MapsTest, RuleSourcesAndIdempotence)
+// Sources that list the same prefix share one entry; each keeps its own
+// list, and the two lists are independent.
+TEST_F(MapsTest, SourcesShareEntriesAndListsAreIndependent)
 {
     rg::Maps m = rg::Maps::open_or_create(fs_->pin_dir());
-    EXPECT_TRUE(m.add_rule(rg::ListKind::block, cidr("2001:db8::/32")));
-    EXPECT_FALSE(m.add_rule(rg::ListKind::block, cidr("2001:db8::/32"))) << "second add changed something";
-    EXPECT_TRUE(m.add_rule(rg::ListKind::block, cidr("2001:db8::/32"), 3));
-    auto rules = m.rules(rg::ListKind::block);
-    ASSERT_EQ(rules.size(), 1u);
-    EXPECT_EQ(rules[0].sources, (1ull << RG_SOURCE_MANUAL) | (1ull << 3));
+    rg::Lists lists(m, state());
+    const rg::PrefixSet p = set({"2001:db8::/32"});
+    EXPECT_EQ(lists.replace(rg::ListKind::block, RG_SOURCE_MANUAL, p).added, 1u);
+    EXPECT_EQ(lists.replace(rg::ListKind::block, RG_SOURCE_MANUAL, p).added, 0u) << "the same list again changed something";
+    lists.replace(rg::ListKind::block, 3, p);
+    EXPECT_EQ(lists.size(rg::ListKind::block).v6, 1u) << "one entry for both sources";
+    EXPECT_EQ(lists.sources_listed().block, (1ull << RG_SOURCE_MANUAL) | (1ull << 3));
     // Removing one source keeps the entry for the other.
-    EXPECT_TRUE(m.del_rule(rg::ListKind::block, cidr("2001:db8::/32")));
-    ASSERT_EQ(m.rules(rg::ListKind::block).size(), 1u);
-    EXPECT_TRUE(m.del_rule(rg::ListKind::block, cidr("2001:db8::/32"), 3));
-    EXPECT_TRUE(m.rules(rg::ListKind::block).empty());
-    EXPECT_FALSE(m.del_rule(rg::ListKind::block, cidr("2001:db8::/32")));
-    // Lists are independent and sorted.
-    m.add_rule(rg::ListKind::allow, cidr("198.51.100.0/24"));
-    m.add_rule(rg::ListKind::allow, cidr("192.0.2.0/24"));
-    auto allow = m.rules(rg::ListKind::allow);
-    ASSERT_EQ(allow.size(), 2u);
-    EXPECT_EQ(allow[0].cidr, cidr("192.0.2.0/24"));
-    EXPECT_TRUE(m.rules(rg::ListKind::block).empty());
+    lists.replace(rg::ListKind::block, RG_SOURCE_MANUAL, {});
+    EXPECT_EQ(lists.source_list(rg::ListKind::block, 3), p);
+    EXPECT_EQ(lists.size(rg::ListKind::block).v6, 1u);
+    lists.replace(rg::ListKind::block, 3, {});
+    EXPECT_EQ(lists.size(rg::ListKind::block).v6, 0u);
+    // The allowlist is its own.
+    lists.replace(rg::ListKind::allow, RG_SOURCE_MANUAL, set({"192.0.2.0/24", "198.51.100.0/24"}));
+    EXPECT_EQ(lists.source_list(rg::ListKind::allow, RG_SOURCE_MANUAL), set({"192.0.2.0/24", "198.51.100.0/24"}));
+    EXPECT_EQ(lists.size(rg::ListKind::block).v4, 0u);
 }
 
 TEST_F(MapsTest, ReleasingASlotKeepsTotalsMonotonic)

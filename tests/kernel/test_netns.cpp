@@ -155,6 +155,45 @@ TEST_F(NetnsTest, DetachLeavesNoProgramAndNoPins)
     EXPECT_NE(r.output.find("not attached"), std::string::npos) << r.output;
 }
 
+// A list keeps every prefix added to it until that prefix is deleted, as
+// ipset and nftables do: a broader prefix added and deleted again leaves a
+// narrower one added before it listed and enforced (issue 15, item 1).
+TEST_F(NetnsTest, AListKeepsEveryPrefixAddedToItUntilItIsDeleted)
+{
+    attach();
+    auto cidrs = [&](const char *list) {
+        std::vector<std::string> out;
+        json j = rg_json({list, "list", "--json"});
+        for (const auto &e : j["entries"])
+            out.push_back(e["cidr"]);
+        return out;
+    };
+    rg_ok({"allow", "add", "198.51.100.7"});
+    rg_ok({"allow", "add", "198.51.100.0/28"});
+    EXPECT_EQ(cidrs("allow"), (std::vector<std::string>{"198.51.100.0/28", "198.51.100.7/32"}));
+    rg_ok({"allow", "del", "198.51.100.0/28"});
+    EXPECT_EQ(cidrs("allow"), (std::vector<std::string>{"198.51.100.7/32"}));
+
+    // The same for the blocklist, enforced: the /24 stays after its /16 goes.
+    rg_ok({"block", "add", "192.0.2.64/26"});
+    rg_ok({"block", "add", "192.0.0.0/16"});
+    rg_ok({"block", "del", "192.0.0.0/16"});
+    EXPECT_EQ(cidrs("block"), (std::vector<std::string>{"192.0.2.64/26"}));
+    EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+    EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+
+    // An allowlisted host inside a broader allow entry keeps its exemption
+    // when the broader one is deleted.
+    rg_ok({"allow", "add", kBad4});
+    rg_ok({"allow", "add", "192.0.2.64/27"});
+    rg_ok({"allow", "del", "192.0.2.64/27"});
+    EXPECT_EQ(connect(kBad4, kServer4, 25), ConnectResult::connected);
+    auto r = rg({"block", "add", "192.0.2.64/26"});
+    EXPECT_NE(r.output.find("already listed"), std::string::npos) << r.output;
+    r = rg({"block", "add", "192.0.2.66"});
+    EXPECT_NE(r.output.find("added (inside 192.0.2.64/26, also listed)"), std::string::npos) << r.output;
+}
+
 TEST_F(NetnsTest, DetachWithKeepMapsKeepsRules)
 {
     attach();

@@ -23,6 +23,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <thread>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace rg::test::netns_lab;
@@ -254,7 +256,7 @@ TEST_F(FeedNetnsTest, SyncReplacingTheRestOfTheListLetsNoListedSynThrough)
     auto f = feed("drop");
     EXPECT_EQ(f["last_result"], "applied");
     EXPECT_EQ(f["prefixes"], 8193);
-    EXPECT_EQ(rg_json({"block", "list", "--json"})["count"], 8193);
+    EXPECT_EQ(rg_json({"block", "list", "--all", "--json"})["count"], 8193);
 
     EXPECT_GT(sent_during, 0u) << "the sender must have been sending during the sync";
     EXPECT_EQ(counter("passed_clean_syn"), clean_before) << "a SYN from a prefix listed before and after passed";
@@ -282,16 +284,67 @@ TEST_F(FeedNetnsTest, TruncatedFeedIsNotAppliedAndListSaysWhy)
     EXPECT_EQ(f["last_result"], "shrunk");
     EXPECT_EQ(f["prefixes"], 1001);
     EXPECT_NE(f["message"].get<std::string>().find("max-shrink is 20%"), std::string::npos) << f.dump();
-    EXPECT_EQ(rg_json({"block", "list", "--json"})["count"], 1001);
+    EXPECT_EQ(rg_json({"block", "list", "--all", "--json"})["count"], 1001);
     EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
 
     // Deleting the feed removes only what no other source lists.
     rg_ok({"block", "add", kBad4});
     rg_ok({"feed", "del", "drop"});
-    auto rules = rg_json({"block", "list", "--json"});
+    auto rules = rg_json({"block", "list", "--all", "--json"});
     ASSERT_EQ(rules["count"], 1);
     EXPECT_EQ(rules["entries"][0]["sources"], nlohmann::json::array({"manual"}));
     EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+}
+
+// The shrink guard counts what a download lists and covers, not the
+// prefixes left after merging: 256 adjacent addresses (one /24 merged) cut
+// to their first 3 lines are refused, and all 256 stay enforced (issue 15,
+// item 4).
+TEST_F(FeedNetnsTest, ATruncatedDownloadOfAdjacentAddressesIsRefused)
+{
+    attach();
+    std::string all;
+    for (int i = 0; i < 256; i++)
+        all += "192.0.2." + std::to_string(i) + "\n";
+    std::string path = write("adjacent.txt", all);
+    rg_ok({"feed", "add", "adj", path});
+    EXPECT_EQ(feed("adj")["prefixes"], 1);
+    write("adjacent.txt", "192.0.2.0\n192.0.2.1\n192.0.2.2\n");
+    auto r = rg({"feed", "sync", "adj"});
+    EXPECT_EQ(r.status, 1) << r.output;
+    auto f = feed("adj");
+    EXPECT_EQ(f["last_result"], "shrunk") << f.dump();
+    EXPECT_NE(f["message"].get<std::string>().find("3 entries instead of 256"), std::string::npos) << f.dump();
+    EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out) << "192.0.2.66 stays blocked";
+}
+
+// A source that never ends cannot hang a command: a FIFO nobody writes is
+// an empty download at once; one whose writer stays is given up at the
+// time limit (issue 15, item 6). Each command runs under `timeout`, so that
+// the old behaviour (hanging) fails the test instead of hanging it.
+TEST_F(FeedNetnsTest, AFifoSourceNeverHangsACommand)
+{
+    attach();
+    std::string fifo = dir_ + "/fifo";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    auto bounded = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {"timeout", "30", RELAYGUARD_BIN, "--pin-dir", fs_->pin_dir()});
+        return server_->exec(args, {"LIBXDP_BPFFS=" + fs_->root()});
+    };
+    auto r = bounded({"feed", "add", "pipe", fifo});
+    ASSERT_NE(r.status, 124) << "feed add hung on a FIFO without a writer";
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_EQ(feed("pipe")["last_result"], "empty");
+    int keep = open(fifo.c_str(), O_RDWR);  // a writer that never closes
+    ASSERT_GE(keep, 0);
+    ASSERT_EQ(::write(keep, "192.0.2.66\n", 11), 11);
+    r = bounded({"feed", "sync", "pipe", "--timeout", "1s"});
+    close(keep);
+    ASSERT_NE(r.status, 124) << "feed sync hung on a FIFO that never ends";
+    EXPECT_EQ(r.status, 1) << r.output;
+    auto f = feed("pipe");
+    EXPECT_EQ(f["last_result"], "fetch_failed");
+    EXPECT_NE(f["message"].get<std::string>().find("no end of data within 1 s"), std::string::npos) << f.dump();
 }
 
 TEST_F(FeedNetnsTest, HttpFeedIsFetchedThenASecondSyncGets304AndChangesNothing)
@@ -309,7 +362,7 @@ TEST_F(FeedNetnsTest, HttpFeedIsFetchedThenASecondSyncGets304AndChangesNothing)
     EXPECT_EQ(f["etag"], "\"v1\"");
     EXPECT_EQ(f["prefixes"], 2);
     EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
-    auto before = rg_json({"block", "list", "--json"});
+    auto before = rg_json({"block", "list", "--all", "--json"});
     uint64_t change = f["last_change"].get<uint64_t>();
 
     r = rg({"feed", "sync", "web"});
@@ -319,11 +372,11 @@ TEST_F(FeedNetnsTest, HttpFeedIsFetchedThenASecondSyncGets304AndChangesNothing)
     EXPECT_EQ(f["last_result"], "not_modified");
     EXPECT_EQ(f["http_status"], 304);
     EXPECT_EQ(f["last_change"].get<uint64_t>(), change);
-    EXPECT_EQ(rg_json({"block", "list", "--json"}), before);
+    EXPECT_EQ(rg_json({"block", "list", "--all", "--json"}), before);
     EXPECT_EQ(http.not_modified(), 1u);
     EXPECT_EQ(http.if_none_match(), (std::vector<std::string>{"", "\"v1\""}));
     std::string hash = f["content_hash"];
-    EXPECT_EQ(hash.size(), 64u);
+    EXPECT_EQ(hash.size(), 32u);  // XXH3-128 in hex
 
     // The same bytes under a new ETag: fetched, not parsed, nothing written;
     // the new ETag is kept for the next conditional request.
@@ -338,7 +391,7 @@ TEST_F(FeedNetnsTest, HttpFeedIsFetchedThenASecondSyncGets304AndChangesNothing)
     EXPECT_EQ(f["etag"], "\"v1b\"");
     EXPECT_EQ(f["content_hash"], hash);
     EXPECT_EQ(f["last_change"].get<uint64_t>(), change);
-    EXPECT_EQ(rg_json({"block", "list", "--json"}), before);
+    EXPECT_EQ(rg_json({"block", "list", "--all", "--json"}), before);
 
     // A new version is fetched in full; --force skips the condition.
     http.set(kClean4 + "/32\n", "\"v2\"");

@@ -333,24 +333,23 @@ TEST(ProgRun, DelRuleTakesEffectOnNextPacket)
     RG_REQUIRE_PRIVILEGED();
     Filter f;
     const Bytes p4 = v4().build(), p6 = v6().build();
-    const auto block4 = rg::parse_cidr(kBlock4).cidr, block6 = rg::parse_cidr(kBlock6).cidr;
-    const auto allow4 = rg::parse_cidr(kBlocked4).cidr;
+    const std::string block4 = kBlock4, block6 = kBlock6, allow4 = kBlocked4;
 
     EXPECT_EQ(f.run(p4), XDP_PASS);
-    ASSERT_TRUE(f.maps().add_rule(rg::ListKind::block, block4));
-    ASSERT_TRUE(f.maps().add_rule(rg::ListKind::block, block6));
+    ASSERT_TRUE(f.edit(rg::ListKind::block, {block4}, true)[0]);
+    ASSERT_TRUE(f.edit(rg::ListKind::block, {block6}, true)[0]);
     EXPECT_EQ(f.run(p4), XDP_DROP) << "a rule added after load applies at once";
     EXPECT_EQ(f.run(p6), XDP_DROP);
 
-    ASSERT_TRUE(f.maps().add_rule(rg::ListKind::allow, allow4));
+    ASSERT_TRUE(f.edit(rg::ListKind::allow, {allow4}, true)[0]);
     EXPECT_EQ(f.run(p4), XDP_PASS);
-    ASSERT_TRUE(f.maps().del_rule(rg::ListKind::allow, allow4));
+    ASSERT_TRUE(f.edit(rg::ListKind::allow, {allow4}, false)[0]);
     EXPECT_EQ(f.run(p4), XDP_DROP) << "deleting the allow rule re-exposes the block";
 
-    ASSERT_TRUE(f.maps().del_rule(rg::ListKind::block, block4));
+    ASSERT_TRUE(f.edit(rg::ListKind::block, {block4}, false)[0]);
     EXPECT_EQ(f.run(p4), XDP_PASS);
     EXPECT_EQ(f.run(p6), XDP_DROP) << "deleting the IPv4 rule left IPv6 alone";
-    ASSERT_TRUE(f.maps().del_rule(rg::ListKind::block, block6));
+    ASSERT_TRUE(f.edit(rg::ListKind::block, {block6}, false)[0]);
     EXPECT_EQ(f.run(p6), XDP_PASS);
 
     rg::StatsSnapshot s = f.maps().stats();

@@ -3,7 +3,7 @@
 // as production, with time set by the test instead of CLOCK_BOOTTIME.
 //
 // Settings, bans and rules are set through the controller API (rg::apply_rate,
-// rg::add_ban, Maps::add_rule), as the CLI sets them.
+// rg::add_ban, the lists' write path), as the CLI sets them.
 #include "packet_builder.hpp"
 #include "privileged.hpp"
 #include "prog_fixture.hpp"

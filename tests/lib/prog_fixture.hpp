@@ -2,8 +2,12 @@
 // the controller, the real program loaded for one registered slot.
 #pragma once
 
+#include "hand_list.hpp"
+#include "lists.hpp"
 #include "maps.hpp"
 #include "privileged.hpp"
+#include "program.hpp"
+#include "state_dir.hpp"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -46,7 +50,8 @@ struct Setup {
 class Filter {
 public:
     explicit Filter(const Setup &setup = Setup{}, bool test_clock = false)
-        : maps_(create_maps(fs_)), prog_(maps_, kSlot, test_clock)
+        : maps_(create_maps(fs_)), lists_(maps_, rg::StateDir(rg::default_state_dir(fs_.pin_dir()))),
+          prog_(maps_, kSlot, test_clock)
     {
         struct rg_iface entry {};
         entry.flags = RG_IFACE_USED;
@@ -59,17 +64,30 @@ public:
 
     void apply(const Setup &setup)
     {
-        for (const std::string &c : setup.block)
-            maps_.add_rule(rg::ListKind::block, rg::parse_cidr(c).cidr);
-        for (const std::string &c : setup.allow)
-            maps_.add_rule(rg::ListKind::allow, rg::parse_cidr(c).cidr);
+        edit(rg::ListKind::block, setup.block, true);
+        edit(rg::ListKind::allow, setup.allow, true);
         if (setup.ports)
             maps_.set_ports(*setup.ports);
         if (setup.monitor)
             maps_.set_monitor(true);
     }
 
+    // Adds or removes prefixes of a hand-written source's list, as `block
+    // add` does (the lists' one write path); one flag per prefix.
+    std::vector<bool> edit(rg::ListKind kind, const std::vector<std::string> &cidrs, bool add,
+                           unsigned bit = RG_SOURCE_MANUAL)
+    {
+        std::vector<rg::Cidr> parsed;
+        for (const std::string &c : cidrs)
+            parsed.push_back(rg::parse_cidr(c).cidr);
+        if (parsed.empty())
+            return {};
+        rg::HandList list(lists_, kind, bit);
+        return add ? list.add(parsed) : list.del(parsed);
+    }
+
     rg::Maps &maps() { return maps_; }
+    rg::Lists &lists() { return lists_; }
     rg::Program &prog() { return prog_; }
 
     struct Run {
@@ -105,6 +123,7 @@ private:
 
     rg::test::PrivateBpffs fs_;
     rg::Maps maps_;
+    rg::Lists lists_;
     rg::Program prog_;
 };
 

@@ -289,7 +289,11 @@ TEST(AbiSizes, RgFeed)
     EXPECT_EQ(offsetof(rg_feed, http_status), 24u);
     EXPECT_EQ(offsetof(rg_feed, added_at), 32u);
     EXPECT_EQ(offsetof(rg_feed, bytes), 32u + 9 * sizeof(__u64));
-    EXPECT_EQ(offsetof(rg_feed, content_hash), 32u + 10 * sizeof(__u64));
+    EXPECT_EQ(offsetof(rg_feed, entries), 32u + 10 * sizeof(__u64));
+    EXPECT_EQ(offsetof(rg_feed, cover4), 32u + 11 * sizeof(__u64));
+    EXPECT_EQ(offsetof(rg_feed, cover6), 32u + 12 * sizeof(__u64));
+    EXPECT_EQ(offsetof(rg_feed, pad3), 32u + 13 * sizeof(__u64));
+    EXPECT_EQ(offsetof(rg_feed, content_hash), 32u + 14 * sizeof(__u64));
     EXPECT_EQ(sizeof(rg_feed::content_hash), size_t(RG_FEED_HASH_LEN));
     EXPECT_EQ(offsetof(rg_feed, name), offsetof(rg_feed, content_hash) + RG_FEED_HASH_LEN);
     EXPECT_EQ(offsetof(rg_feed, source), offsetof(rg_feed, name) + RG_FEED_NAME_LEN);

@@ -1,27 +1,36 @@
 // Feeds without a kernel: definitions the registry can hold, the safety
 // checks a download must pass before it is applied, allowlist overlaps,
-// and fetching from files and stdin.
+// and fetching from files, stdin and FIFOs.
 #include "error.hpp"
-#include "feed.hpp"
+#include "feed_check.hpp"
+#include "feed_fetch.hpp"
+#include "feed_registry.hpp"
+#include "feed_sync.hpp"
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
 
 namespace {
 
 rg::Cidr cidr(const std::string &t) { return rg::parse_cidr(t).cidr; }
 
-rg::FeedCheck check(const std::string &text, uint64_t in_force, unsigned max_shrink = 50)
+rg::FeedCheck check(const std::string &text, rg::InForce in_force, unsigned max_shrink = 50)
 {
     rg::FeedDef d;
     d.name = "t";
     d.max_shrink = max_shrink;
-    return rg::check_feed(rg::parse_feed(text, rg::FeedFormat::automatic, "t"), d, in_force);
+    rg::FeedParseResult p = rg::parse_feed(text, rg::FeedFormat::automatic, "t");
+    return rg::check_feed(p, d, in_force);
 }
 
+// n /24s, none adjacent: n entries covering n * 256 addresses.
 std::string lines(int n, int from = 0)
 {
     std::string s;
@@ -30,11 +39,24 @@ std::string lines(int n, int from = 0)
     return s;
 }
 
+rg::InForce entries(uint64_t n) { return {n, {rg::U128(n) * 256, 0}}; }
+
+// A temporary directory, removed at the end of the test.
+struct TempDir {
+    std::string path;
+    TempDir()
+    {
+        char tmpl[] = "/tmp/relayguard-test.XXXXXX";
+        path = mkdtemp(tmpl) ? tmpl : "";
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+};
+
 } // namespace
 
 TEST(FeedCheck, FirstDownloadIsAppliedNormalised)
 {
-    auto c = check("192.0.2.0/25\n192.0.2.128/25\n192.0.2.7\n2001:db8::/32\n", 0);
+    auto c = check("192.0.2.0/25\n192.0.2.128/25\n192.0.2.7\n2001:db8::/32\n", {});
     EXPECT_TRUE(c.applicable()) << c.message;
     std::vector<rg::Cidr> got = rg::to_cidrs(c.list);
     ASSERT_EQ(got.size(), 2u);
@@ -44,29 +66,65 @@ TEST(FeedCheck, FirstDownloadIsAppliedNormalised)
 
 TEST(FeedCheck, EmptyAndUnparseableAreRefused)
 {
-    EXPECT_EQ(check("", 10).result, uint32_t(RG_FEED_EMPTY));
-    EXPECT_EQ(check("# nothing\n; here\n", 10).result, uint32_t(RG_FEED_EMPTY));
-    EXPECT_EQ(check("<html>\n<body>oops</body>\n</html>\n", 10).result, uint32_t(RG_FEED_UNPARSEABLE));
+    EXPECT_EQ(check("", entries(10)).result, uint32_t(RG_FEED_EMPTY));
+    EXPECT_EQ(check("# nothing\n; here\n", entries(10)).result, uint32_t(RG_FEED_EMPTY));
+    EXPECT_EQ(check("<html>\n<body>oops</body>\n</html>\n", entries(10)).result, uint32_t(RG_FEED_UNPARSEABLE));
     // More bad lines than good: the wrong format, not a few typos.
-    EXPECT_EQ(check("192.0.2.0/24\nx\ny\n", 0).result, uint32_t(RG_FEED_UNPARSEABLE));
+    EXPECT_EQ(check("192.0.2.0/24\nx\ny\n", {}).result, uint32_t(RG_FEED_UNPARSEABLE));
     // A few bad lines among many good ones are skipped.
-    auto c = check(lines(10) + "bogus\n", 0);
+    auto c = check(lines(10) + "bogus\n", {});
     EXPECT_TRUE(c.applicable()) << c.message;
     EXPECT_EQ(c.list.size(), 10u);
 }
 
 TEST(FeedCheck, ShrinkBeyondTheLimitIsRefused)
 {
-    EXPECT_TRUE(check(lines(50), 100).applicable()) << "exactly 50% fewer is allowed";
-    auto c = check(lines(49), 100);
+    EXPECT_TRUE(check(lines(50), entries(100)).applicable()) << "exactly 50% fewer is allowed";
+    auto c = check(lines(49), entries(100));
     EXPECT_EQ(c.result, uint32_t(RG_FEED_SHRUNK));
-    EXPECT_NE(c.message.find("49 prefixes instead of 100 in force (51% fewer, max-shrink is 50%)"), std::string::npos)
+    EXPECT_NE(c.message.find("49 entries instead of 100 in force (51% fewer, max-shrink is 50%)"), std::string::npos)
         << c.message;
-    EXPECT_EQ(check(lines(89), 100, 10).result, uint32_t(RG_FEED_SHRUNK));
-    EXPECT_TRUE(check(lines(90), 100, 10).applicable());
-    EXPECT_TRUE(check(lines(1), 100, 100).applicable()) << "max-shrink 100 accepts anything non-empty";
-    EXPECT_EQ(check(lines(1), 100, 0).result, uint32_t(RG_FEED_SHRUNK));
-    EXPECT_TRUE(check(lines(101), 100, 0).applicable()) << "growth is never a shrink";
+    EXPECT_EQ(check(lines(89), entries(100), 10).result, uint32_t(RG_FEED_SHRUNK));
+    EXPECT_TRUE(check(lines(90), entries(100), 10).applicable());
+    EXPECT_TRUE(check(lines(1), entries(100), 100).applicable()) << "max-shrink 100 accepts anything non-empty";
+    EXPECT_EQ(check(lines(1), entries(100), 0).result, uint32_t(RG_FEED_SHRUNK));
+    EXPECT_TRUE(check(lines(101), entries(100), 0).applicable()) << "growth is never a shrink";
+}
+
+// The shrink guard counts what a download lists and covers, not the
+// prefixes left after merging: 256 adjacent addresses are one /24 merged,
+// and the first 3 of them (a truncated download) are 2 merged prefixes.
+TEST(FeedCheck, ShrinkGuardCountsEntriesAndAddressesNotMergedPrefixes)
+{
+    std::string all;
+    for (int i = 0; i < 256; i++)
+        all += "198.51.100." + std::to_string(i) + "\n";
+    rg::FeedCheck full = check(all, {});
+    ASSERT_TRUE(full.applicable()) << full.message;
+    EXPECT_EQ(full.list.size(), 1u);
+    EXPECT_EQ(full.measure.entries, 256u);
+    EXPECT_TRUE(full.measure.cover.v4 == 256);
+    rg::FeedCheck cut = check(all.substr(0, all.find("198.51.100.3\n")), full.measure);
+    EXPECT_EQ(cut.result, uint32_t(RG_FEED_SHRUNK)) << cut.message;
+    EXPECT_NE(cut.message.find("3 entries instead of 256"), std::string::npos) << cut.message;
+    // As many entries, far fewer addresses: a /16 replaced by single ones.
+    rg::FeedCheck wide = check("198.18.0.0/16\n192.0.2.1\n", {});
+    rg::FeedCheck narrow = check("192.0.2.1\n192.0.2.3\n", wide.measure);
+    EXPECT_EQ(narrow.result, uint32_t(RG_FEED_SHRUNK));
+    EXPECT_NE(narrow.message.find("2 addresses covered (IPv4 addresses and IPv6 /64s) instead of 65537"),
+              std::string::npos)
+        << narrow.message;
+    // IPv6 counts in /64s: a /48 lost is 65,536 of them, one /128 is one.
+    rg::FeedCheck v6 = check("2001:db8::/48\n2001:db8:1::1\n192.0.2.1\n", {});
+    EXPECT_TRUE(v6.measure.cover.v6 == 65537);
+    rg::FeedCheck lost6 = check("2001:db8:1::1\n192.0.2.0/24\n198.51.100.0/24\n", v6.measure);
+    EXPECT_EQ(lost6.result, uint32_t(RG_FEED_SHRUNK)) << lost6.message;
+    // A small list dropping half of its entries, its only IPv6 one among
+    // them, is within max-shrink 50.
+    rg::FeedCheck two = check("192.0.2.1\n2001:db8::1\n", {});
+    EXPECT_TRUE(check("192.0.2.2\n", two.measure).applicable());
+    // A version in force that is not known (0) never refuses.
+    EXPECT_TRUE(check("192.0.2.1\n", {}).applicable());
 }
 
 TEST(FeedCheck, BroadPrefixesAreRefusedOneByOne)
@@ -76,7 +134,7 @@ TEST(FeedCheck, BroadPrefixesAreRefusedOneByOne)
     d.min_prefix4 = 16;
     d.min_prefix6 = 32;
     auto parsed = rg::parse_feed("10.0.0.0/8\n10.1.0.0/16\n2001:db8::/31\n2001:db8::/32\n", rg::FeedFormat::plain, "t");
-    auto c = rg::check_feed(parsed, d, 0);
+    auto c = rg::check_feed(parsed, d, {});
     EXPECT_TRUE(c.applicable());
     EXPECT_EQ(c.refused_broad, 2u);
     std::vector<rg::Cidr> got = rg::to_cidrs(c.list);
@@ -84,20 +142,23 @@ TEST(FeedCheck, BroadPrefixesAreRefusedOneByOne)
     EXPECT_EQ(got[0], cidr("10.1.0.0/16"));
     EXPECT_EQ(c.broad_examples, (std::vector<std::string>{"10.0.0.0/8", "2001:db8::/31"}));
     // Nothing but broad prefixes: nothing to apply.
-    auto only = rg::check_feed(rg::parse_feed("0.0.0.0/0\n", rg::FeedFormat::plain, "t"), rg::FeedDef{"t", "x"}, 5);
+    auto zero = rg::parse_feed("0.0.0.0/0\n", rg::FeedFormat::plain, "t");
+    auto only = rg::check_feed(zero, rg::FeedDef{"t", "x"}, entries(5));
     EXPECT_EQ(only.result, uint32_t(RG_FEED_EMPTY));
     EXPECT_NE(only.message.find("refused 1 prefixes broader than /8"), std::string::npos) << only.message;
 }
 
 TEST(FeedCheck, AllowlistOverlapsBothWays)
 {
-    rg::CompactList feed = rg::normalise_compact(
-        {cidr("192.0.2.0/24"), cidr("198.51.100.64/26"), cidr("198.51.100.200/32"), cidr("2001:db8::/48")});
+    auto set = [](std::vector<rg::Cidr> c) { return rg::collapse(rg::to_prefix_set(c)); };
+    rg::PrefixSet feed =
+        set({cidr("192.0.2.0/24"), cidr("198.51.100.64/26"), cidr("198.51.100.200/32"), cidr("2001:db8::/48")});
     std::string ex;
-    EXPECT_EQ(rg::count_allow_overlaps(feed, {cidr("203.0.113.0/24")}, &ex), 0u);
+    EXPECT_EQ(rg::count_allow_overlaps(feed, set({cidr("203.0.113.0/24")}), &ex), 0u);
     EXPECT_TRUE(ex.empty());
     // Inside a feed prefix; containing two feed prefixes; IPv6.
-    EXPECT_EQ(rg::count_allow_overlaps(feed, {cidr("192.0.2.7/32"), cidr("198.51.100.0/24"), cidr("2001:db8::1")}, &ex),
+    EXPECT_EQ(rg::count_allow_overlaps(feed, set({cidr("192.0.2.7/32"), cidr("198.51.100.0/24"), cidr("2001:db8::1")}),
+                                       &ex),
               4u);
     EXPECT_EQ(ex, "192.0.2.0/24 overlaps allowlisted 192.0.2.7/32");
 }
@@ -117,7 +178,7 @@ TEST(FeedDefTest, DefaultsAreTheDocumentedOnes)
     EXPECT_STREQ(f.result_name(), "never");
 }
 
-TEST(FeedContentHash, Sha256OfTheSettingsThatShapeTheListAndTheBytes)
+TEST(FeedContentHash, Xxh128OfTheSettingsThatShapeTheListAndTheBytes)
 {
     auto hex = [](const rg::FeedHash &h) {
         std::string s;
@@ -131,8 +192,9 @@ TEST(FeedContentHash, Sha256OfTheSettingsThatShapeTheListAndTheBytes)
     d.name = "x";
     d.source = "/x";
     const std::string body = "192.0.2.0/24\n";
-    // sha256(b"relayguard feed content 1\0/x\0auto\0\x08\x13" + body), by Python's hashlib.
-    EXPECT_EQ(hex(rg::feed_content_hash(d, body)), "e1ade72edd381df187f86f95d228640e23ab1e4b93819fa0fa436b0369175554");
+    // XXH128 of "relayguard feed content 2\0/x\0auto\0\x08\x13" + body, by
+    // `printf ... | xxhsum -H2` (the xxhash package's own tool).
+    EXPECT_EQ(hex(rg::feed_content_hash(d, body)), "09934c03effaba0e341bb06947873eee");
     rg::FeedHash base = rg::feed_content_hash(d, body);
     EXPECT_NE(rg::feed_content_hash(d, "192.0.2.0/25\n"), base);
     EXPECT_NE(rg::feed_content_hash(d, body + " "), base);
@@ -152,35 +214,105 @@ TEST(FeedContentHash, Sha256OfTheSettingsThatShapeTheListAndTheBytes)
     EXPECT_EQ(with([](rg::FeedDef &e) { e.interval = std::chrono::minutes(5); }), base);
 }
 
+// What a fetch spooled, read back.
+std::string spooled(rg::Download &d)
+{
+    d.map();
+    return std::string(d.text());
+}
+
 TEST(FeedFetch, FilesStdinAndLimits)
 {
-    char tmpl[] = "/tmp/relayguard-fetch.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    std::string dir = tmpl, path = dir + "/list.txt";
+    TempDir tmp;
+    rg::StateDir state(tmp.path + "/state");
+    std::string path = tmp.path + "/list.txt";
     std::ofstream(path) << "192.0.2.0/24\n";
     rg::FetchLimits lim;
-    auto r = rg::fetch_source(path, "", "", lim, nullptr);
-    EXPECT_TRUE(r.ok) << r.error;
-    EXPECT_EQ(r.body, "192.0.2.0/24\n");
+    {
+        rg::Download d(state, "t");
+        auto r = rg::fetch_source(path, "", "", lim, d);
+        EXPECT_TRUE(r.ok) << r.error;
+        EXPECT_EQ(r.bytes, 13u);
+        EXPECT_EQ(spooled(d), "192.0.2.0/24\n");
+    }
     lim.max_bytes = 4;
-    r = rg::fetch_source(path, "", "", lim, nullptr);
-    EXPECT_FALSE(r.ok);
-    EXPECT_NE(r.error.find("larger than the limit of 4 bytes"), std::string::npos) << r.error;
-    r = rg::fetch_source(dir + "/missing", "", "", rg::FetchLimits{}, nullptr);
-    EXPECT_FALSE(r.ok);
-    EXPECT_EQ(r.error, dir + "/missing: No such file or directory");
-    r = rg::fetch_source(dir, "", "", rg::FetchLimits{}, nullptr);
-    EXPECT_FALSE(r.ok);
-    std::istringstream in("2001:db8::/32\n");
-    r = rg::fetch_source("-", "", "", rg::FetchLimits{}, &in);
-    EXPECT_TRUE(r.ok);
-    EXPECT_EQ(r.body, "2001:db8::/32\n");
-    // Nothing listens on port 9 of 127.0.0.1 (discard): a connection error, not a throw.
-    r = rg::fetch_source("http://127.0.0.1:9/list.txt", "", "", rg::FetchLimits{}, nullptr);
-    EXPECT_FALSE(r.ok);
-    EXPECT_NE(r.error.find("http://127.0.0.1:9/list.txt: "), std::string::npos) << r.error;
-    std::filesystem::remove_all(dir);
+    {
+        rg::Download d(state, "t");
+        auto r = rg::fetch_source(path, "", "", lim, d);
+        EXPECT_FALSE(r.ok);
+        EXPECT_NE(r.error.find("larger than the limit of 4 bytes"), std::string::npos) << r.error;
+    }
+    {
+        rg::Download d(state, "t");
+        auto r = rg::fetch_source(tmp.path + "/missing", "", "", rg::FetchLimits{}, d);
+        EXPECT_FALSE(r.ok);
+        EXPECT_EQ(r.error, tmp.path + "/missing: No such file or directory");
+        r = rg::fetch_source(tmp.path, "", "", rg::FetchLimits{}, d);
+        EXPECT_FALSE(r.ok);
+    }
+    {
+        int p[2];
+        ASSERT_EQ(pipe(p), 0);
+        ASSERT_EQ(write(p[1], "2001:db8::/32\n", 14), 14);
+        close(p[1]);
+        rg::Download d(state, "t");
+        auto r = rg::fetch_source("-", "", "", rg::FetchLimits{}, d, p[0]);
+        close(p[0]);
+        EXPECT_TRUE(r.ok) << r.error;
+        EXPECT_EQ(spooled(d), "2001:db8::/32\n");
+    }
+    {
+        // Nothing listens on port 9 of 127.0.0.1 (discard): a connection error, not a throw.
+        rg::Download d(state, "t");
+        auto r = rg::fetch_source("http://127.0.0.1:9/list.txt", "", "", rg::FetchLimits{}, d);
+        EXPECT_FALSE(r.ok);
+        EXPECT_NE(r.error.find("http://127.0.0.1:9/list.txt: "), std::string::npos) << r.error;
+    }
+    // Nothing is left in the state directory: a download not kept goes.
+    EXPECT_TRUE(std::filesystem::is_empty(state.path()));
 }
+
+// A source that never ends (a FIFO whose writer stays, a pipe on stdin)
+// stops at the time limit; a FIFO without a writer does not block either.
+TEST(FeedFetch, SourcesThatNeverEndStopAtTheTimeLimit)
+{
+    TempDir tmp;
+    rg::StateDir state(tmp.path + "/state");
+    std::string fifo = tmp.path + "/fifo";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    rg::FetchLimits lim;
+    lim.timeout_s = 1;
+    {
+        rg::Download d(state, "t");
+        auto r = rg::fetch_source(fifo, "", "", lim, d);  // no writer: at once, empty
+        EXPECT_TRUE(r.ok) << r.error;
+        EXPECT_EQ(r.bytes, 0u);
+    }
+    int keep = open(fifo.c_str(), O_RDWR);  // a writer that never writes nor closes
+    ASSERT_GE(keep, 0);
+    ASSERT_EQ(write(keep, "192.0.2.1\n", 10), 10);
+    {
+        rg::Download d(state, "t");
+        auto t0 = std::chrono::steady_clock::now();
+        auto r = rg::fetch_source(fifo, "", "", lim, d);
+        double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        EXPECT_FALSE(r.ok);
+        EXPECT_NE(r.error.find("no end of data within 1 s"), std::string::npos) << r.error;
+        EXPECT_LT(took, 5.0);
+    }
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    {
+        rg::Download d(state, "t");
+        auto r = rg::fetch_source("-", "", "", lim, d, p[0]);
+        EXPECT_FALSE(r.ok);
+        EXPECT_NE(r.error.find("standard input: no end of data"), std::string::npos) << r.error;
+    }
+    close(p[0]);
+    close(p[1]);
+    close(keep);
+}
+
 TEST(FeedDef, RefusesWhatTheRegistryCannotHold)
 {
     rg::FeedDef def;

@@ -1,14 +1,19 @@
 // rg::feed_delta against the full path: on random feeds with random edits
 // (lines replaced, inserted, deleted, moved, duplicated), the counts and the
-// normalised list it gives must be what parse_feed and normalising the whole
-// download give; and it must decline where the full path has to report
-// something (bad lines, refused prefixes) or the format changes.
+// sorted prefixes it gives must be what parse_feed gives for the whole
+// download; and it must decline where the full path has to report
+// something (bad lines, refused prefixes) or the format changes. The memo
+// round trip through the state directory is tested too.
 #include "feed_delta.hpp"
-#include "cidr_bits.hpp"
+#include "feed_memo.hpp"
+
+#include <filesystem>
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <random>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -16,40 +21,34 @@ namespace {
 
 using rg::FeedFormat;
 
-struct Full {
+rg::FeedParseResult full(const std::string &text, FeedFormat fmt = FeedFormat::automatic)
+{
+    return rg::parse_feed(text, fmt, "t");
+}
+
+// A memo of a download held in memory (its text and parse outlive it).
+struct Memo {
+    std::string text;
     rg::FeedParseResult parsed;
-    rg::SortedPrefixes sorted;
-    rg::CompactList list;
+    rg::FeedMemo memo;
+    explicit Memo(std::string t) : text(std::move(t)), parsed(full(text))
+    {
+        EXPECT_EQ(parsed.bad_lines, 0u) << "a memo is only made of a download without bad lines";
+        memo.format = parsed.format;
+        memo.good_lines = parsed.good_lines;
+        memo.comment_lines = parsed.comment_lines;
+        memo.host_bits_cleared = parsed.host_bits_cleared;
+        memo.body = text;
+        memo.prefixes = parsed.prefixes;
+    }
 };
 
-Full full(const std::string &text, FeedFormat fmt = FeedFormat::automatic)
-{
-    Full f;
-    f.parsed = rg::parse_feed(text, fmt, "t");
-    f.sorted = rg::sort_prefixes(f.parsed.prefixes);
-    f.list = rg::normalise_sorted_prefixes(f.sorted);
-    return f;
-}
-
-rg::FeedMemo memo_of(const std::string &text, FeedFormat fmt = FeedFormat::automatic)
-{
-    Full f = full(text, fmt);
-    EXPECT_EQ(f.parsed.bad_lines, 0u) << "a memo is only made of a download without bad lines";
-    return rg::FeedMemo{{}, text, f.parsed.format, f.parsed.good_lines, f.parsed.comment_lines,
-                        f.parsed.host_bits_cleared, f.sorted};
-}
-
-std::vector<std::string> strs(const rg::CompactList &l)
+std::vector<std::string> strs(const rg::PrefixSet &s)
 {
     std::vector<std::string> out;
-    for (const rg::Cidr &c : rg::to_cidrs(l))
+    for (const rg::Cidr &c : rg::to_cidrs(s))
         out.push_back(c.str());
     return out;
-}
-
-std::vector<std::string> strs(const rg::SortedPrefixes &p)
-{
-    return strs(rg::CompactList{p.v4, p.v6});  // to_cidrs of the unnormalised arrays
 }
 
 class Lines {
@@ -158,20 +157,19 @@ TEST(FeedDelta, RandomEditsGiveWhatTheFullPathGives)
         gen.edit(next);
         bool newline_before = gen.rng()() % 4 != 0, newline = gen.rng()() % 4 != 0;
         std::string before = Lines::text(base, newline_before), after = Lines::text(next, newline);
-        rg::FeedMemo memo = memo_of(before);
-        std::optional<rg::FeedDelta> d = rg::feed_delta(memo, after, FeedFormat::automatic, 0, 0, "t");
-        Full want = full(after);
-        ASSERT_EQ(want.parsed.bad_lines, 0u);
+        Memo memo(before);
+        std::optional<rg::FeedDelta> d = rg::feed_delta(memo.memo, after, FeedFormat::automatic, 0, 0, "t");
+        rg::FeedParseResult want = full(after);
+        ASSERT_EQ(want.bad_lines, 0u);
         if (!d)
             continue;  // declined (too many lines changed): the full path runs
         used++;
-        EXPECT_EQ(d->parsed.good_lines, want.parsed.good_lines);
-        EXPECT_EQ(d->parsed.comment_lines, want.parsed.comment_lines);
-        EXPECT_EQ(d->parsed.host_bits_cleared, want.parsed.host_bits_cleared);
+        EXPECT_EQ(d->parsed.good_lines, want.good_lines);
+        EXPECT_EQ(d->parsed.comment_lines, want.comment_lines);
+        EXPECT_EQ(d->parsed.host_bits_cleared, want.host_bits_cleared);
         EXPECT_EQ(d->parsed.bad_lines, 0u);
-        EXPECT_EQ(d->parsed.format, want.parsed.format);
-        EXPECT_EQ(strs(d->prefixes), strs(want.sorted));
-        EXPECT_EQ(strs(d->list), strs(want.list));
+        EXPECT_EQ(d->parsed.format, want.format);
+        EXPECT_EQ(strs(d->parsed.prefixes), strs(want.prefixes));
         EXPECT_LT(d->lines_parsed, next.size() / 5 + 64) << "it parsed about everything";
         if (HasFailure())
             break;
@@ -182,21 +180,23 @@ TEST(FeedDelta, RandomEditsGiveWhatTheFullPathGives)
 TEST(FeedDelta, UnchangedDownloadParsesNothing)
 {
     std::string text = "192.0.2.0/24\n198.51.100.7\n# c\n2001:db8::/48\n";
-    auto d = rg::feed_delta(memo_of(text), text, FeedFormat::automatic, 0, 0, "t");
+    Memo memo(text);
+    auto d = rg::feed_delta(memo.memo, text, FeedFormat::automatic, 0, 0, "t");
     ASSERT_TRUE(d);
     EXPECT_EQ(d->lines_parsed, 0u);
-    EXPECT_EQ(strs(d->list), strs(full(text).list));
-    EXPECT_EQ(d->list.size(), 3u);
+    EXPECT_EQ(strs(d->parsed.prefixes), strs(full(text).prefixes));
+    EXPECT_EQ(d->parsed.prefixes.size(), 3u);
 }
 
 TEST(FeedDelta, ReorderedLinesAreNoChange)
 {
     std::string before = "192.0.2.0/24\n198.51.100.7\n203.0.113.9\n2001:db8::/48\n";
     std::string after = "2001:db8::/48\n203.0.113.9\n198.51.100.7\n192.0.2.0/24\n";
-    auto d = rg::feed_delta(memo_of(before), after, FeedFormat::automatic, 0, 0, "t");
+    Memo memo(before);
+    auto d = rg::feed_delta(memo.memo, after, FeedFormat::automatic, 0, 0, "t");
     ASSERT_TRUE(d);
     EXPECT_EQ(d->lines_parsed, 0u);
-    EXPECT_EQ(strs(d->list), strs(full(after).list));
+    EXPECT_EQ(strs(d->parsed.prefixes), strs(full(after).prefixes));
 }
 
 TEST(FeedDelta, DeclinesWhereTheFullPathMustReport)
@@ -204,7 +204,8 @@ TEST(FeedDelta, DeclinesWhereTheFullPathMustReport)
     std::string base;
     for (int i = 0; i < 200; i++)
         base += "198.51.100." + std::to_string(i) + "\n";
-    rg::FeedMemo memo = memo_of(base);
+    Memo held(base);
+    const rg::FeedMemo &memo = held.memo;
     auto with_line = [&](const std::string &line) {
         std::string t = base;
         t.insert(t.find("198.51.100.100\n"), line + "\n");
@@ -223,4 +224,51 @@ TEST(FeedDelta, DeclinesWhereTheFullPathMustReport)
         half += "203.0.113." + std::to_string(i) + "\n";
     EXPECT_FALSE(rg::feed_delta(memo, half, FeedFormat::automatic, 8, 19, "t")) << "everything changed";
     EXPECT_FALSE(rg::feed_delta(memo, "\xEF\xBB\xBF" + base, FeedFormat::automatic, 8, 19, "t")) << "a BOM";
+}
+
+// A memo saved to the state directory reads back as it was; one whose body
+// was changed, or whose file was damaged, is not used.
+TEST(FeedMemo, SavedAndLoadedBackOrRefusedWhenItDoesNotCheckOut)
+{
+    char tmpl[] = "/tmp/relayguard-memo.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    std::string dir = tmpl;
+    rg::StateDir state(dir);
+    const std::string text = "192.0.2.0/24\n198.51.100.7\n# c\n2001:db8::/48\n192.0.2.9\n";
+    rg::FeedParseResult parsed = full(text);
+    {
+        rg::Download d(state, "feed-x");
+        ASSERT_EQ(write(d.fd(), text.data(), text.size()), ssize_t(text.size()));
+        d.map();
+        rg::save_feed_memo(state, "x", d, parsed);
+    }
+    {
+        std::optional<rg::FeedMemo> m = rg::load_feed_memo(state, "x");
+        ASSERT_TRUE(m);
+        EXPECT_EQ(m->body, text);
+        EXPECT_EQ(m->format, parsed.format);
+        EXPECT_EQ(m->good_lines, parsed.good_lines);
+        EXPECT_EQ(m->comment_lines, parsed.comment_lines);
+        rg::PrefixSet back{{m->prefixes.v4.begin(), m->prefixes.v4.end()}, {m->prefixes.v6.begin(), m->prefixes.v6.end()}};
+        EXPECT_EQ(back, parsed.prefixes);
+    }
+    // A body that is not the one the memo was made of.
+    std::string body = state.file("feed-x.body");
+    { std::ofstream(body, std::ios::app) << "203.0.113.1\n"; }
+    EXPECT_FALSE(rg::load_feed_memo(state, "x"));
+    // A damaged memo file.
+    {
+        rg::Download d(state, "feed-x");
+        ASSERT_EQ(write(d.fd(), text.data(), text.size()), ssize_t(text.size()));
+        d.map();
+        rg::save_feed_memo(state, "x", d, parsed);
+    }
+    ASSERT_TRUE(rg::load_feed_memo(state, "x"));
+    {
+        std::fstream f(state.file("feed-x.memo"), std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(40);
+        f.put('\x55');
+    }
+    EXPECT_FALSE(rg::load_feed_memo(state, "x"));
+    std::filesystem::remove_all(dir);
 }

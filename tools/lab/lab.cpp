@@ -1,5 +1,7 @@
 #include "lab.hpp"
 
+#include "state_dir.hpp"
+
 #include "error.hpp"
 
 #include <arpa/inet.h>
@@ -137,6 +139,7 @@ TempBpffs::~TempBpffs()
 {
     umount2(root_.c_str(), MNT_DETACH);
     rmdir(root_.c_str());
+    StateDir(default_state_dir(pin_dir())).remove_all();
 }
 
 void cleanup_stale(const std::string &prefix)

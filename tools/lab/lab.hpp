@@ -52,7 +52,8 @@ private:
 
 // A private BPF filesystem mounted on a fresh temporary directory, unmounted
 // and removed by the destructor: pins made inside it cannot outlive their
-// user, also when it fails. pin_dir() is where relayguard's maps go.
+// user, also when it fails. pin_dir() is where relayguard's maps go; the
+// default state directory of that pin directory is removed too.
 class TempBpffs {
 public:
     TempBpffs();

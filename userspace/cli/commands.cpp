@@ -7,7 +7,8 @@
 #include "daemon.hpp"
 #include "duration.hpp"
 #include "error.hpp"
-#include "feed.hpp"
+#include "feed_registry.hpp"
+#include "hand_list.hpp"
 #include "maps.hpp"
 #include "ports.hpp"
 #include "rate.hpp"
@@ -79,6 +80,11 @@ void print_json(const json &j)
     std::cout << j.dump(2) << "\n";
 }
 
+StateDir state_dir(const Options &o)
+{
+    return StateDir(o.state_dir.empty() ? default_state_dir(o.pin_dir) : o.state_dir);
+}
+
 std::vector<Cidr> parse_cidr_args(const std::vector<std::string> &args)
 {
     std::vector<Cidr> cidrs;
@@ -107,15 +113,6 @@ json iface_json(const IfaceEntry &e)
             {"attached_at", e.raw.attached_at}};
 }
 
-std::string sources_text(const std::vector<Feed> &feeds, uint64_t sources)
-{
-    std::string out;
-    for (unsigned b = 0; b < RG_MAX_SOURCES; b++)
-        if (sources >> b & 1)
-            out += (out.empty() ? "" : ",") + source_name(feeds, b);
-    return out;
-}
-
 int cmd_attach(Options &o)
 {
     AttachOptions a;
@@ -126,6 +123,8 @@ int cmd_attach(Options &o)
     if (o.monitor)
         a.monitor = true;
     AttachResult r = attach(o.pin_dir, a);
+    if (r.maps_created)
+        state_dir(o).remove_all();  // what is left belongs to maps that are gone
     Maps maps = Maps::open(o.pin_dir);
     std::cout << "attached to " << o.iface << " (ifindex " << r.ifindex << ", program id " << r.prog_id
               << ", " << o.mode << " mode, " << (r.legacy ? "without" : "via") << " the libxdp dispatcher)\n";
@@ -142,47 +141,82 @@ int cmd_attach(Options &o)
 int cmd_detach(Options &o)
 {
     DetachResult r = detach(o.pin_dir, o.iface, o.keep_maps);
+    if (r.pins_removed)
+        state_dir(o).remove_all();
     std::cout << "detached from " << o.iface << (r.was_live ? "" : " (the program was already gone)")
               << (r.pins_removed ? "; last interface, pinned maps removed" : "") << "\n";
     return 0;
 }
 
-// Adds or removes every CIDR in one update of the list, or none: a failed
-// update is rolled back before the error is reported.
+// Adds or removes every CIDR in one write of the manual list, or none: a
+// failed write changes nothing.
 int cmd_rules(Options &o, ListKind kind, bool add)
 {
     std::vector<Cidr> cidrs = parse_cidr_args(o.cidrs);
     auto lock = lock_pin_dir(o.pin_dir);
     Maps maps = Maps::open(o.pin_dir);
-    std::vector<bool> changed = maps.edit_rules(kind, RG_SOURCE_MANUAL, cidrs, add);
-    for (size_t i = 0; i < cidrs.size(); i++)
-        std::cout << list_name(kind) << ": " << cidrs[i].str() << " "
-                  << (changed[i] ? (add ? "added" : "removed")
-                                 : (add ? "already listed (or covered by a listed prefix)" : "not listed"))
-                  << "\n";
+    Lists lists(maps, state_dir(o));
+    HandList list(lists, kind, RG_SOURCE_MANUAL);
+    std::vector<bool> changed = add ? list.add(cidrs) : list.del(cidrs);
+    for (size_t i = 0; i < cidrs.size(); i++) {
+        std::cout << list_name(kind) << ": " << cidrs[i].str() << " ";
+        if (!changed[i])
+            std::cout << (add ? "already listed" : "not listed (as such; `list` shows what was added)");
+        else if (!add)
+            std::cout << "removed";
+        else if (std::optional<Cidr> in = list.covering(cidrs[i]))
+            std::cout << "added (inside " << in->str() << ", also listed)";
+        else
+            std::cout << "added";
+        std::cout << "\n";
+    }
     return 0;
 }
 
+// What the hand-written sources (manual, config) list, as added; with
+// --all, also every feed's list as the kernel holds it. A prefix several
+// sources list is one entry naming all of them.
 int cmd_list(Options &o, ListKind kind)
 {
     Maps maps = Maps::open(o.pin_dir);
-    std::vector<Rule> rules = maps.rules(kind);
+    Lists lists(maps, state_dir(o));
     std::vector<Feed> feeds = list_feeds(maps);
+    std::vector<std::pair<Cidr, std::string>> rows;
+    for (unsigned bit : {RG_SOURCE_MANUAL, RG_SOURCE_CONFIG})
+        for (const Cidr &c : HandList(lists, kind, bit).prefixes())
+            rows.push_back({c, source_name(feeds, bit)});
+    if (o.all_sources) {
+        uint64_t others = lists.sources_listed().of(kind) & ~uint64_t(3);
+        for (unsigned bit = RG_FIRST_FEED_SOURCE; bit < RG_MAX_SOURCES; bit++)
+            if (others >> bit & 1)
+                for (const Cidr &c : to_cidrs(lists.source_list(kind, bit)))
+                    rows.push_back({c, source_name(feeds, bit)});
+    }
+    auto order = [](const Cidr &a, const Cidr &b) {
+        if (a.family != b.family)
+            return a.family < b.family;
+        return a.addr != b.addr ? a.addr < b.addr : a.len < b.len;
+    };
+    std::stable_sort(rows.begin(), rows.end(), [&](const auto &a, const auto &b) { return order(a.first, b.first); });
+    std::vector<std::pair<Cidr, std::vector<std::string>>> entries;
+    for (auto &[c, src] : rows) {
+        if (entries.empty() || entries.back().first != c)
+            entries.push_back({c, {}});
+        entries.back().second.push_back(src);
+    }
     if (o.json) {
-        json entries = json::array();
-        for (const Rule &r : rules) {
-            json src = json::array();
-            for (unsigned b = 0; b < RG_MAX_SOURCES; b++)
-                if (r.sources >> b & 1)
-                    src.push_back(source_name(feeds, b));
-            entries.push_back({{"cidr", r.cidr.str()}, {"family", r.cidr.family == 4 ? "ipv4" : "ipv6"},
-                               {"sources", src}});
-        }
-        print_json({{"list", list_name(kind)}, {"count", rules.size()}, {"entries", entries}});
+        json arr = json::array();
+        for (const auto &[c, src] : entries)
+            arr.push_back({{"cidr", c.str()}, {"family", c.family == 4 ? "ipv4" : "ipv6"}, {"sources", src}});
+        print_json({{"list", list_name(kind)}, {"count", entries.size()}, {"entries", arr}});
         return 0;
     }
-    for (const Rule &r : rules)
-        std::cout << r.cidr.str() << "\t" << sources_text(feeds, r.sources) << "\n";
+    for (const auto &[c, src] : entries) {
+        std::string names;
+        for (const std::string &s : src)
+            names += (names.empty() ? "" : ",") + s;
+        std::cout << c.str() << "\t" << names << "\n";
+    }
     return 0;
 }
 
@@ -220,11 +254,10 @@ int cmd_status(Options &o)
             std::cout << e.what() << "\n";
         return 0;
     }
+    Lists lists(*maps, state_dir(o));
     auto list_sizes = [&](ListKind kind) {
-        size_t v4 = 0, v6 = 0;
-        for (const Rule &r : maps->rules(kind))
-            (r.cidr.family == 4 ? v4 : v6)++;
-        return json{{"ipv4", v4}, {"ipv6", v6}, {"total", v4 + v6}};
+        ListSize n = lists.size(kind);
+        return json{{"ipv4", n.v4}, {"ipv6", n.v6}, {"total", n.v4 + n.v6}};
     };
     json ifaces = json::array();
     for (const IfaceEntry &e : maps->ifaces())
@@ -340,8 +373,9 @@ void add_rule_commands(CLI::App &app, Options &o, const char *name, ListKind kin
     CLI::App *del = list->add_subcommand("del", std::string("remove CIDRs from the ") + what);
     del->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(kCidr);
     del->callback([&o, kind] { o.action = [kind](Options &op) { return cmd_rules(op, kind, false); }; });
-    CLI::App *ls = list->add_subcommand("list", std::string("show the ") + what);
+    CLI::App *ls = list->add_subcommand("list", std::string("show the ") + what + " as added (manual and config)");
     ls->add_flag("--json", o.json, "JSON output");
+    ls->add_flag("--all", o.all_sources, "also every feed's prefixes");
     ls->callback([&o, kind] { o.action = [kind](Options &op) { return cmd_list(op, kind); }; });
 }
 
@@ -360,6 +394,9 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     o.pin_dir = kDefaultPinDir;
     app->add_option("--pin-dir", o.pin_dir, "where the shared maps are pinned (a bpffs directory)")
         ->capture_default_str();
+    app->add_option("--state-dir", o.state_dir,
+                    "where relayguard keeps what the maps do not hold, for this pin directory "
+                    "(default: below /var/lib/relayguard, named after the pin directory)");
     app->add_flag("-v,--verbose", o.verbose, "more output; -vv shows libbpf/libxdp debug messages");
 
     CLI::App *attach = app->add_subcommand("attach", "attach the filter to an interface");

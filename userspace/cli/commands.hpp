@@ -13,6 +13,7 @@ namespace rg::cli {
 // Everything the command line can set; filled by parsing, read by handlers.
 struct Options {
     std::string pin_dir;
+    std::string state_dir;  // empty: default_state_dir(pin_dir)
     int verbose = 0;
     bool json = false;
     std::string iface;
@@ -47,6 +48,8 @@ struct Options {
     int min_prefix4 = 8, min_prefix6 = 19;
     bool no_sync = false;
     bool force = false;
+    std::string timeout = "120s";
+    bool all_sources = false;  // block|allow list --all
     // run
     std::string config;
     bool keep_enforcing = false;

@@ -3,8 +3,10 @@
 
 #include "bpffs.hpp"
 #include "cidr.hpp"
-#include "feed.hpp"
+#include "feed_registry.hpp"
+#include "lists.hpp"
 #include "maps.hpp"
+#include "state_dir.hpp"
 
 #include <CLI/CLI.hpp>
 #include <memory>
@@ -26,9 +28,9 @@ std::unique_ptr<DirLock> lock_pin_dir(const std::string &dir);
 
 void print_json(const nlohmann::json &j);
 
-// A progress bar on stderr for long map updates; none when stderr is not a
-// terminal or the update is short.
-Progress terminal_progress(const std::string &label);
+struct Options;
+// The state directory of the command's pin directory (--state-dir).
+StateDir state_dir(const Options &o);
 
 // A feed's definition and status (docs/json-schema.md, feed list/show).
 nlohmann::json feed_json(const Feed &f, const struct rg_source_counter &counters);

@@ -8,6 +8,7 @@
 #include "attach.hpp"
 #include "commands.hpp"
 #include "error.hpp"
+#include "hand_list.hpp"
 #include "lab.hpp"
 #include "rate.hpp"
 #include "cidr.hpp"
@@ -95,9 +96,10 @@ int demo(Options &o)
         });
         attached = true;
         Maps maps = Maps::open(pin_dir);
-        maps.add_rule(ListKind::block, parse_cidr("192.0.2.64/27").cidr);
-        maps.add_rule(ListKind::block, parse_cidr("2001:db8:25::/120").cidr);
-        maps.add_rule(ListKind::allow, parse_cidr("2001:db8:25::10/128").cidr);
+        Lists lists(maps, StateDir(default_state_dir(pin_dir)));
+        HandList(lists, ListKind::block, RG_SOURCE_MANUAL)
+            .add({parse_cidr("192.0.2.64/27").cidr, parse_cidr("2001:db8:25::/120").cidr});
+        HandList(lists, ListKind::allow, RG_SOURCE_MANUAL).add({parse_cidr("2001:db8:25::10/128").cidr});
         say("relayguard: attached to " + srv_if.substr(0, 15) + " (native XDP, " +
             (res.legacy ? "alone: this kernel refused libxdp's multi-program dispatcher"
                         : "through libxdp's multi-program dispatcher") +

@@ -4,7 +4,8 @@
 
 #include "duration.hpp"
 #include "error.hpp"
-#include "feed.hpp"
+#include "feed_format.hpp"
+#include "feed_sync.hpp"
 #include "maps.hpp"
 #include "stats.hpp"
 
@@ -22,8 +23,6 @@ namespace rg::cli {
 
 namespace {
 
-constexpr size_t kProgressMin = 20000;  // map operations before a bar is worth drawing
-
 std::string ago(uint64_t t)
 {
     if (!t)
@@ -34,27 +33,6 @@ std::string ago(uint64_t t)
 }
 
 } // namespace
-
-Progress terminal_progress(const std::string &label)
-{
-    if (!isatty(STDERR_FILENO))
-        return {};
-    auto last = std::make_shared<int>(-1);
-    return [label, last](size_t done, size_t total) {
-        if (total < kProgressMin)
-            return;
-        int pct = int(done * 100 / total);
-        if (pct == *last)
-            return;
-        *last = pct;
-        int width = 30, filled = pct * width / 100;
-        std::fprintf(stderr, "\r%s [%s%s] %3d%% %zu/%zu", label.c_str(), std::string(size_t(filled), '#').c_str(),
-                     std::string(size_t(width - filled), ' ').c_str(), pct, done, total);
-        if (done >= total)
-            std::fprintf(stderr, "\n");
-        std::fflush(stderr);
-    };
-}
 
 namespace {
 
@@ -147,14 +125,15 @@ bool print_sync(const SyncReport &r)
 
 int sync_named(Options &o, const std::vector<std::string> &names)
 {
+    Maps maps = Maps::open(o.pin_dir);
+    Lists lists(maps, state_dir(o));
+    SyncOptions so;
+    so.unconditional = o.force;
+    so.limits.timeout_s = long(std::chrono::duration_cast<std::chrono::seconds>(parse_duration(o.timeout)).count());
     int status = 0;
-    for (const std::string &name : names) {
-        SyncOptions so;
-        so.progress = terminal_progress("feed " + name);
-        so.unconditional = o.force;
-        if (!print_sync(sync_feed(o.pin_dir, name, so)))
+    for (const std::string &name : names)
+        if (!print_sync(sync_feed(maps, lists, name, so)))
             status = 1;
-    }
     return status;
 }
 
@@ -236,9 +215,14 @@ int cmd_feed_del(Options &o)
     std::optional<Feed> f = find_feed(maps, o.feed_name);
     if (!f)
         throw Error("no feed named " + o.feed_name + " (relayguard feed list)");
-    size_t before = maps.rule_count(ListKind::block);
-    del_feed(maps, o.feed_name, terminal_progress("feed " + o.feed_name));
-    size_t after = maps.rule_count(ListKind::block);
+    Lists lists(maps, state_dir(o));
+    auto total = [&] {
+        ListSize n = lists.size(ListKind::block);
+        return n.v4 + n.v6;
+    };
+    size_t before = total();
+    del_feed(maps, lists, o.feed_name);
+    size_t after = total();
     std::cout << "feed " << o.feed_name << ": removed; blocklist " << before << " -> " << after
               << " entries (prefixes other sources list stay)\n";
     if (f->raw.flags & RG_FEED_CONFIG)
@@ -271,11 +255,16 @@ void add_feed_commands(CLI::App &app, Options &o)
     add->add_option("--min-prefix6", o.min_prefix6, "refuse IPv6 prefixes broader than this length")
         ->check(CLI::Range(0, 128))->capture_default_str();
     add->add_flag("--no-sync", o.no_sync, "only define it; the next `feed sync` fetches it");
+    add->add_option("--timeout", o.timeout, "the most the first fetch may take, e.g. 30s")
+        ->check(kDuration)->capture_default_str();
     add->callback([&o] { o.action = cmd_feed_add; });
 
     CLI::App *sync = feed->add_subcommand("sync", "fetch feeds and apply what changed (all feeds by default)");
     sync->add_option("name", o.feed_names, "feeds to sync");
-    sync->add_flag("--force", o.force, "fetch, parse and compare in full: no If-None-Match/If-Modified-Since, no same-content skip");
+    sync->add_flag("--force", o.force,
+                   "fetch, parse and compare in full: no If-None-Match/If-Modified-Since, no same-content skip");
+    sync->add_option("--timeout", o.timeout, "the most a fetch may take, e.g. 30s (also for a pipe or FIFO)")
+        ->check(kDuration)->capture_default_str();
     sync->callback([&o] { o.action = cmd_feed_sync; });
 
     CLI::App *ls = feed->add_subcommand("list", "feeds and the outcome of their last sync");

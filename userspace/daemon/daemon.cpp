@@ -4,7 +4,9 @@
 #include "bpffs.hpp"
 #include "config.hpp"
 #include "error.hpp"
-#include "feed.hpp"
+#include "feed_registry.hpp"
+#include "feed_sync.hpp"
+#include "hand_list.hpp"
 #include "log.hpp"
 #include "maps.hpp"
 #include "rate.hpp"
@@ -87,34 +89,11 @@ void drain(int fd)
     }
 }
 
-// The config file's list, compared with what the kernel holds for it, and
-// written as one diff (additions before removals: an entry in both is never
-// absent). Prefixes covered by another of the list are left out, as the
-// kernel view keeps only the covering one.
-struct ListChange {
-    size_t added = 0, removed = 0;
-};
-
-ListChange sync_list(Maps &maps, ListKind kind, std::vector<Cidr> want)
+// The config file's list of one kind, as the source RG_SOURCE_CONFIG:
+// written as one change (lists.hpp), what both versions list stays in force.
+WriteResult sync_list(Lists &lists, ListKind kind, const std::vector<Cidr> &want)
 {
-    std::sort(want.begin(), want.end(), prefix_less);
-    std::vector<Cidr> minimal;
-    for (const Cidr &c : want)
-        if (minimal.empty() || !minimal.back().contains(c) || minimal.back().family != c.family)
-            minimal.push_back(c);
-    std::vector<Cidr> have;
-    for (SourcePrefixes &s : split_view(maps.read_view(kind)))
-        if (s.source == RG_SOURCE_CONFIG)
-            have = std::move(s.prefixes);
-    std::set<Cidr> h(have.begin(), have.end()), w(minimal.begin(), minimal.end());
-    ListChange ch;
-    for (const Cidr &c : w)
-        ch.added += !h.count(c);
-    for (const Cidr &c : h)
-        ch.removed += !w.count(c);
-    if (ch.added || ch.removed)
-        maps.replace_sources(kind, {{RG_SOURCE_CONFIG, minimal}});
-    return ch;
+    return HandList(lists, kind, RG_SOURCE_CONFIG).set(want);
 }
 
 FeedDef feed_def(const FeedConfig &f)
@@ -136,7 +115,7 @@ FeedDef feed_def(const FeedConfig &f)
 // are added, changed ones updated, removed ones deleted (with what only
 // they list). A feed of the same name added with `feed add` is taken over.
 // Returns the names that need a sync now (new or refetch-worthy changes).
-std::vector<std::string> reconcile_feeds(Maps &maps, const Config &next, std::string &summary)
+std::vector<std::string> reconcile_feeds(Maps &maps, Lists &lists, const Config &next, std::string &summary)
 {
     std::vector<std::string> due;
     size_t added = 0, changed = 0, removed = 0;
@@ -145,7 +124,7 @@ std::vector<std::string> reconcile_feeds(Maps &maps, const Config &next, std::st
             continue;
         bool kept = std::any_of(next.feeds.begin(), next.feeds.end(), [&](const FeedConfig &c) { return c.name == f.name(); });
         if (!kept) {
-            del_feed(maps, f.name());
+            del_feed(maps, lists, f.name());
             removed++;
         }
     }
@@ -207,15 +186,20 @@ private:
     Fd sigfd_, stats_timer_, gc_timer_, feed_timer_;
     std::vector<std::string> feeds_due_now_;  // set by apply_shared
     std::map<std::string, std::chrono::steady_clock::time_point> feed_due_;
-    // The maps the feed syncs use, kept between syncs (SyncOptions::keep_maps):
-    // the tables stay mapped and warm, and the merged set needs no read-back
-    // while nobody else writes the lists. Let go before the daemon detaches,
-    // and by gc_bans when the pins name other maps or none, so that the
-    // maps do not outlive their pins for long because of it.
-    std::optional<Maps> feed_maps_;
-    // Per feed, the version in force (SyncOptions::memo), so that a sync
-    // parses only the lines that changed.
-    std::map<std::string, std::optional<FeedMemo>> feed_memos_;
+    // The maps and lists the feed syncs write through, kept between syncs:
+    // the tables stay mapped, and what they hold is not read back while
+    // nobody else writes them. Let go before the daemon detaches, and by
+    // gc_bans when the pins name other maps or none, so that the maps do
+    // not outlive their pins for long because of it.
+    struct FeedWriter {
+        Maps maps;
+        Lists lists;
+        FeedWriter(Maps m, const std::string &state_dir)
+            : maps(std::move(m)), lists(maps, StateDir(state_dir), false)
+        {
+        }
+    };
+    std::unique_ptr<FeedWriter> feed_writer_;
 };
 
 // Everything that can be checked before changing anything.
@@ -242,15 +226,16 @@ std::string Daemon::apply_shared(const Config &next)
     bool created = false;
     Maps maps = Maps::open_or_create(next.pin_dir, &created);
     maps_created_ |= created;
+    Lists lists(maps, StateDir(default_state_dir(next.pin_dir)));
     // Lists first: when ports or mode tighten, the rules are already there.
-    ListChange allow = sync_list(maps, ListKind::allow, next.allow);
-    ListChange block = sync_list(maps, ListKind::block, next.block);
+    WriteResult allow = sync_list(lists, ListKind::allow, next.allow);
+    WriteResult block = sync_list(lists, ListKind::block, next.block);
     maps.set_ports(next.ports);
     maps.set_monitor(next.monitor);
     RateSettings old_rate = rate_settings(maps);
     apply_rate(maps, next.rate);
     std::string feeds;
-    feeds_due_now_ = reconcile_feeds(maps, next, feeds);
+    feeds_due_now_ = reconcile_feeds(maps, lists, next, feeds);
     return "allowlist +" + std::to_string(allow.added) + " -" + std::to_string(allow.removed) + ", blocklist +" +
            std::to_string(block.added) + " -" + std::to_string(block.removed) +
            (old_rate == next.rate ? "" : ", rate settings changed") + feeds + (created ? ", maps created" : "");
@@ -362,8 +347,7 @@ void Daemon::start()
 void Daemon::reload()
 {
     notify("RELOADING=1");
-    feed_maps_.reset();
-    feed_memos_.clear();
+    feed_writer_.reset();
     try {
         Config next = load_config(opts_.config_path);
         check(next, &cfg_);
@@ -463,13 +447,10 @@ void Daemon::gc_bans()
         // The maps the feed syncs keep, let go once the pins name others (a
         // detach and attach by hand): they would otherwise live on until
         // the next sync.
-        if (feed_maps_ && !feed_maps_->same_maps(maps)) {
-            feed_maps_.reset();
-            feed_memos_.clear();
-        }
+        if (feed_writer_ && !feed_writer_->maps.same_maps(maps))
+            feed_writer_.reset();
     } catch (const std::exception &e) {
-        feed_maps_.reset();  // no maps pinned any more, most likely
-        feed_memos_.clear();
+        feed_writer_.reset();  // no maps pinned any more, most likely
         log(std::string("cannot remove expired bans: ") + e.what());
     }
 }
@@ -494,10 +475,9 @@ void Daemon::sync_due_feeds()
         if (due > now)
             continue;
         try {
-            SyncOptions so;
-            so.keep_maps = &feed_maps_;
-            so.memo = &feed_memos_[f.name];
-            SyncReport r = sync_feed(cfg_.pin_dir, f.name, so);
+            if (!feed_writer_ || !feed_writer_->maps.same_maps(Maps::open(cfg_.pin_dir)))
+                feed_writer_ = std::make_unique<FeedWriter>(Maps::open(cfg_.pin_dir), default_state_dir(cfg_.pin_dir));
+            SyncReport r = sync_feed(feed_writer_->maps, feed_writer_->lists, f.name);
             for (const std::string &e : r.errors)
                 log(e);
             char took[64];
@@ -509,8 +489,7 @@ void Daemon::sync_due_feeds()
                          {"seconds", r.seconds}, {"lines_parsed", r.lines_parsed}};
             *stats_out_ << line.dump() << std::endl;
         } catch (const std::exception &e) {
-            feed_maps_.reset();  // maybe no longer pinned (detached meanwhile)
-            feed_memos_.erase(f.name);
+            feed_writer_.reset();  // maybe no longer pinned (detached meanwhile)
             log("feed " + f.name + ": sync failed: " + e.what());
         }
         // The next attempt one interval after this one ended, failed or not.
@@ -537,8 +516,7 @@ void Daemon::arm_feed_timer()
 void Daemon::stop()
 {
     notify("STOPPING=1");
-    feed_maps_.reset();
-    feed_memos_.clear();
+    feed_writer_.reset();
     bool keep = opts_.keep_enforcing || cfg_.keep_on_exit;
     if (keep) {
         log("stopping; the filter stays attached and enforcing on " + std::to_string(managed_.size()) +

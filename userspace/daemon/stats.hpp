@@ -2,7 +2,7 @@
 // per-reason field name comes from rg_reason_info in the ABI header.
 #pragma once
 
-#include "feed.hpp"
+#include "feed_registry.hpp"
 #include "maps.hpp"
 
 #include <nlohmann/json.hpp>

@@ -1,5 +1,7 @@
 #include "feed_delta.hpp"
 
+#include "prefix.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -129,40 +131,32 @@ FeedParseResult parse_some(const std::vector<std::string_view> &lines, FeedForma
 
 // `old` without one of each of `removed`, with `added` merged in; all three
 // sorted. False if a removed prefix is not in `old` (the memo does not match).
-// `normalised`: the same normalised, in the same pass.
 template <class A>
-bool update_sorted(const std::vector<Pk<A>> &old, const std::vector<Pk<A>> &removed, const std::vector<Pk<A>> &added,
-                   std::vector<Pk<A>> &out, std::vector<Pk<A>> &normalised)
+bool update_sorted(std::span<const Prefix<A>> old, const std::vector<Prefix<A>> &removed,
+                   const std::vector<Prefix<A>> &added, std::vector<Prefix<A>> &out)
 {
-    size_t size = old.size() - std::min(old.size(), removed.size()) + added.size();
     out.clear();
-    out.reserve(size);
-    normalised.clear();
-    normalised.reserve(size);
-    auto emit = [&](const Pk<A> &p) {
-        out.push_back(p);
-        normalise_push(normalised, p);
-    };
+    out.reserve(old.size() - std::min(old.size(), removed.size()) + added.size());
     size_t r = 0, a = 0;
-    for (const Pk<A> &p : old) {
-        while (a < added.size() && pk_less(added[a], p))
-            emit(added[a++]);
-        if (r < removed.size() && pk_eq(removed[r], p)) {
+    for (const Prefix<A> &p : old) {
+        while (a < added.size() && prefix_less(added[a], p))
+            out.push_back(added[a++]);
+        if (r < removed.size() && removed[r] == p) {
             r++;
             continue;
         }
-        if (r < removed.size() && pk_less(removed[r], p))
+        if (r < removed.size() && prefix_less(removed[r], p))
             return false;
-        emit(p);
+        out.push_back(p);
     }
-    for (; a < added.size(); a++)
-        emit(added[a]);
+    out.insert(out.end(), added.begin() + long(a), added.end());
     return r == removed.size();
 }
 
-bool any_broader(const std::vector<Cidr> &prefixes, uint8_t min4, uint8_t min6)
+bool any_broader(const PrefixSet &s, uint8_t min4, uint8_t min6)
 {
-    return std::any_of(prefixes.begin(), prefixes.end(), [&](const Cidr &c) { return broader_than(c, min4, min6); });
+    return std::any_of(s.v4.begin(), s.v4.end(), [&](const Prefix4 &p) { return p.len < min4; }) ||
+           std::any_of(s.v6.begin(), s.v6.end(), [&](const Prefix6 &p) { return p.len < min6; });
 }
 
 bool line_based(FeedFormat f) { return f != FeedFormat::json && f != FeedFormat::automatic; }
@@ -227,10 +221,9 @@ std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body,
     FeedParseResult gone = parse_some(removed, fmt, feed_name), come = parse_some(added, fmt, feed_name);
     if (gone.bad_lines || come.bad_lines || any_broader(come.prefixes, min_prefix4, min_prefix6))
         return std::nullopt;
-    SortedPrefixes minus = sort_prefixes(gone.prefixes), plus = sort_prefixes(come.prefixes);
     FeedDelta d;
-    if (!update_sorted(memo.prefixes.v4, minus.v4, plus.v4, d.prefixes.v4, d.list.v4) ||
-        !update_sorted(memo.prefixes.v6, minus.v6, plus.v6, d.prefixes.v6, d.list.v6))
+    if (!update_sorted(memo.prefixes.v4, gone.prefixes.v4, come.prefixes.v4, d.parsed.prefixes.v4) ||
+        !update_sorted(memo.prefixes.v6, gone.prefixes.v6, come.prefixes.v6, d.parsed.prefixes.v6))
         return std::nullopt;
     d.parsed.format = fmt;
     d.parsed.good_lines = memo.good_lines - gone.good_lines + come.good_lines;

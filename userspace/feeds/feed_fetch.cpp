@@ -1,14 +1,18 @@
-// Fetching a feed: a local file, stdin, or http(s) through libcurl.
-#include "feed.hpp"
+// Fetching a feed into a spool file of the state directory.
+#include "feed_fetch.hpp"
+
+#include "error.hpp"
 
 #include <curl/curl.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
-#include <iostream>
 #include <memory>
 #include <mutex>
+#include <poll.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,30 +24,91 @@ bool is_url(const std::string &s) { return s.starts_with("http://") || s.starts_
 
 std::string size_text(size_t bytes) { return std::to_string(bytes) + " bytes"; }
 
-FetchResult read_stream(std::istream &in, const FetchLimits &limits, const std::string &what)
+bool write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return false;
+        p += w;
+        n -= size_t(w);
+    }
+    return true;
+}
+
+using Clock = std::chrono::steady_clock;
+
+// Copies from `in` to `out` until the end of the data, the size limit or
+// the deadline. A source that is not a regular file is waited on with
+// poll(), so a FIFO or a pipe that never ends cannot hold the fetch
+// longer than the deadline.
+FetchResult copy_fd(int in, int out, const FetchLimits &limits, const std::string &what)
 {
     FetchResult r;
-    char buf[65536];
-    while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
-        r.body.append(buf, size_t(in.gcount()));
-        if (r.body.size() > limits.max_bytes) {
-            r.error = what + ": larger than the limit of " + size_text(limits.max_bytes);
-            r.body.clear();
+    struct stat st {};
+    bool regular = fstat(in, &st) == 0 && S_ISREG(st.st_mode);
+    if (regular && uint64_t(st.st_size) > limits.max_bytes) {
+        r.error = what + ": larger than the limit of " + size_text(limits.max_bytes);
+        return r;
+    }
+    // A descriptor we opened without blocking (a FIFO) is read first and
+    // waited on when empty: a FIFO nobody writes reads as its end at once.
+    // One that blocks (stdin) is waited on first.
+    bool wait_first = !regular && !(fcntl(in, F_GETFL) & O_NONBLOCK);
+    auto deadline = Clock::now() + std::chrono::seconds(limits.timeout_s);
+    char buf[1 << 16];
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) {
+            r.error = what + ": no end of data within " + std::to_string(limits.timeout_s) +
+                      " s (a FIFO or pipe that is never closed?)";
             return r;
         }
-    }
-    if (in.bad()) {
-        r.error = what + ": read error";
-        return r;
+        if (wait_first) {
+            struct pollfd p = {in, POLLIN, 0};
+            int n = poll(&p, 1, int(std::min<long long>(left, 1000)));
+            if (n < 0 && errno != EINTR) {
+                r.error = what + ": " + strerror(errno);
+                return r;
+            }
+            if (n <= 0)
+                continue;
+        }
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EAGAIN) {
+            wait_first = true;
+            continue;
+        }
+        wait_first = !regular && !(fcntl(in, F_GETFL) & O_NONBLOCK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r.error = what + ": " + strerror(errno);
+            return r;
+        }
+        if (n == 0)
+            break;
+        r.bytes += size_t(n);
+        if (r.bytes > limits.max_bytes) {
+            r.error = what + ": larger than the limit of " + size_text(limits.max_bytes);
+            return r;
+        }
+        if (!write_all(out, buf, size_t(n))) {
+            r.error = "cannot spool " + what + ": " + strerror(errno);
+            return r;
+        }
     }
     r.ok = true;
     return r;
 }
 
-FetchResult read_file(const std::string &path, const FetchLimits &limits)
+FetchResult read_file(const std::string &path, const FetchLimits &limits, int out)
 {
     FetchResult r;
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // Not blocking in open(): a FIFO without a writer would wait forever.
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         r.error = path + ": " + strerror(errno);
         return r;
@@ -54,50 +119,31 @@ FetchResult read_file(const std::string &path, const FetchLimits &limits)
         r.error = path + ": is a directory";
         return r;
     }
-    // A regular file's size is known: one allocation, no copies as it grows.
-    if (S_ISREG(st.st_mode) && st.st_size > 0 && uint64_t(st.st_size) <= limits.max_bytes)
-        r.body.reserve(size_t(st.st_size) + 1);
-    char buf[1 << 16];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            r.error = path + ": " + strerror(errno);
-            r.body.clear();
-            close(fd);
-            return r;
-        }
-        if (n == 0)
-            break;
-        r.body.append(buf, size_t(n));
-        if (r.body.size() > limits.max_bytes) {
-            r.error = path + ": larger than the limit of " + size_text(limits.max_bytes);
-            r.body.clear();
-            close(fd);
-            return r;
-        }
-    }
+    r = copy_fd(fd, out, limits, path);
     close(fd);
-    r.ok = true;
     return r;
 }
 
 struct Transfer {
     FetchResult *r;
     size_t max_bytes;
-    bool too_big = false;
+    int out;
+    bool too_big = false, write_failed = false;
 };
 
 size_t on_body(char *data, size_t size, size_t n, void *user)
 {
     auto *t = static_cast<Transfer *>(user);
     size_t len = size * n;
-    if (t->r->body.size() + len > t->max_bytes) {
+    if (t->r->bytes + len > t->max_bytes) {
         t->too_big = true;
         return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
     }
-    t->r->body.append(data, len);
+    if (!write_all(t->out, data, len)) {
+        t->write_failed = true;
+        return 0;
+    }
+    t->r->bytes += len;
     return len;
 }
 
@@ -131,7 +177,7 @@ size_t on_header(char *data, size_t size, size_t n, void *user)
 }
 
 FetchResult fetch_url(const std::string &url, const std::string &etag, const std::string &last_modified,
-                      const FetchLimits &limits)
+                      const FetchLimits &limits, int out)
 {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -148,7 +194,7 @@ FetchResult fetch_url(const std::string &url, const std::string &etag, const std
     if (!last_modified.empty())
         add_header("If-Modified-Since: " + last_modified);
     char errbuf[CURL_ERROR_SIZE] = "";
-    Transfer t{&r, limits.max_bytes};
+    Transfer t{&r, limits.max_bytes, out};
     CURL *c = curl.get();
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -175,8 +221,9 @@ FetchResult fetch_url(const std::string &url, const std::string &etag, const std
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     r.http_status = status;
     if (rc != CURLE_OK) {
-        r.body.clear();
-        if (t.too_big || rc == CURLE_FILESIZE_EXCEEDED)
+        if (t.write_failed)
+            r.error = "cannot spool " + url + ": " + strerror(errno);
+        else if (t.too_big || rc == CURLE_FILESIZE_EXCEEDED)
             r.error = url + ": larger than the limit of " + size_text(limits.max_bytes);
         else
             r.error = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc));
@@ -184,12 +231,10 @@ FetchResult fetch_url(const std::string &url, const std::string &etag, const std
     }
     if (status == 304) {
         r.ok = r.not_modified = true;
-        r.body.clear();
         return r;
     }
     if (status < 200 || status >= 300) {
         r.error = url + ": HTTP " + std::to_string(status);
-        r.body.clear();
         return r;
     }
     r.ok = true;
@@ -198,14 +243,50 @@ FetchResult fetch_url(const std::string &url, const std::string &etag, const std
 
 } // namespace
 
+Download::Download(const StateDir &state, std::string_view name) : state_(state)
+{
+    fd_ = state_.create_temp(std::string(name) + ".download", temp_);
+}
+
+Download::~Download()
+{
+    if (map_)
+        munmap(map_, size_);
+    if (fd_ >= 0)
+        close(fd_);
+    if (!temp_.empty())
+        unlink(temp_.c_str());
+}
+
+void Download::map()
+{
+    struct stat st {};
+    if (fstat(fd_, &st) != 0)
+        throw_errno("cannot inspect " + temp_, errno);
+    size_ = size_t(st.st_size);
+    if (size_ == 0)
+        return;
+    map_ = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+    if (map_ == MAP_FAILED) {
+        map_ = nullptr;
+        throw_errno("cannot map " + temp_, errno);
+    }
+}
+
+void Download::keep_as(std::string_view name)
+{
+    state_.commit(temp_, name);
+    temp_.clear();
+}
+
 FetchResult fetch_source(const std::string &source, const std::string &etag, const std::string &last_modified,
-                         const FetchLimits &limits, std::istream *in)
+                         const FetchLimits &limits, Download &out, int stdin_fd)
 {
     if (source == "-")
-        return read_stream(in ? *in : std::cin, limits, "standard input");
+        return copy_fd(stdin_fd, out.fd(), limits, "standard input");
     if (is_url(source))
-        return fetch_url(source, etag, last_modified, limits);
-    return read_file(source, limits);
+        return fetch_url(source, etag, last_modified, limits, out.fd());
+    return read_file(source, limits, out.fd());
 }
 
 } // namespace rg

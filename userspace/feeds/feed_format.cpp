@@ -1,6 +1,6 @@
 #include "feed_format.hpp"
 
-#include "cidr_bits.hpp"
+#include "prefix.hpp"
 #include "error.hpp"
 
 #include <nlohmann/json.hpp>
@@ -42,7 +42,6 @@ FeedFormat feed_format_from_name(std::string_view name)
 
 namespace {
 
-using bits::U128;
 
 // Character scans are plain loops: string_view's find_first_of and friends
 // call memchr on the needle for every character, which showed up as the top
@@ -112,7 +111,7 @@ unsigned floor_log2(U128 v)  // v != 0
 // Works on the family's own width (32 or 128 bits) so that "aligned" and
 // "fits" are plain integer arithmetic; a full-width block needs care because
 // its size does not fit in the integer.
-void append_range(uint8_t family, U128 first, U128 last, std::vector<Cidr> &out)
+void append_range(uint8_t family, U128 first, U128 last, PrefixSet &out)
 {
     const unsigned width = family == 4 ? 32 : 128, shift = 128 - width;
     const U128 all = width == 128 ? ~U128(0) : (U128(1) << width) - 1;
@@ -123,7 +122,10 @@ void append_range(uint8_t family, U128 first, U128 last, std::vector<Cidr> &out)
         unsigned fit = span == all ? width : floor_log2(span + 1);
         unsigned k = std::min(align, fit);
         U128 block_last = lo + (k == 128 ? ~U128(0) : (U128(1) << k) - 1);
-        out.push_back(bits::make(family, lo << shift, width - k));
+        if (family == 4)
+            out.v4.push_back({uint32_t(lo), uint8_t(width - k)});
+        else
+            out.v6.push_back({lo, uint8_t(width - k)});
         if (block_last == hi)
             return;
         lo = block_last + 1;
@@ -297,7 +299,7 @@ private:
                 why_ = "range mixes IPv4 and IPv6";
                 return false;
             }
-            U128 first = bits::from_bytes(a.cidr.addr), last = bits::from_bytes(b.cidr.addr);
+            U128 first = u128_from_bytes(a.cidr.addr), last = u128_from_bytes(b.cidr.addr);
             if (first > last) {
                 why_ = "range start is after its end";
                 return false;
@@ -313,7 +315,10 @@ private:
         if (!try_parse_cidr(text, p, why_))
             return false;
         r_.host_bits_cleared += p.host_bits_cleared;
-        r_.prefixes.push_back(p.cidr);
+        if (p.cidr.family == 4)
+            r_.prefixes.v4.push_back(to_prefix4(p.cidr));
+        else
+            r_.prefixes.v6.push_back(to_prefix6(p.cidr));
         return true;
     }
 
@@ -398,7 +403,7 @@ size_t count_newlines(std::string_view text)
 void parse_lines(std::string_view text, size_t first, const std::string &feed_name, FeedParseResult &r)
 {
     // One prefix per line is the common case: size the vector once.
-    r.prefixes.reserve(count_newlines(text) + 1);
+    r.prefixes.v4.reserve(count_newlines(text) + 1);
     FeedParser p(feed_name, r);
     FeedLines lines(text, first);
     std::string_view line;
@@ -423,6 +428,7 @@ FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::str
         FeedParser(feed_name, r).json_document(text);
     else
         parse_lines(text, 1, feed_name, r);
+    sort_prefixes(r.prefixes);
     return r;
 }
 
@@ -430,12 +436,12 @@ std::vector<Cidr> range_to_cidrs(const Cidr &first, const Cidr &last)
 {
     if (first.family != last.family)
         throw Error("range " + first.str() + " - " + last.str() + " mixes IPv4 and IPv6");
-    U128 a = bits::from_bytes(first.addr), b = bits::from_bytes(last.addr);
+    U128 a = u128_from_bytes(first.addr), b = u128_from_bytes(last.addr);
     if (a > b)
         throw Error("range " + first.str() + " - " + last.str() + ": start is after the end");
-    std::vector<Cidr> out;
+    PrefixSet out;
     append_range(first.family, a, b, out);
-    return out;
+    return to_cidrs(out);
 }
 
 } // namespace rg

@@ -36,6 +36,7 @@
 #pragma once
 
 #include "cidr.hpp"
+#include "prefix_set.hpp"
 
 #include <array>
 #include <cstddef>
@@ -59,8 +60,8 @@ constexpr size_t max_feed_errors = 100;
 
 struct FeedParseResult {
     FeedFormat format = FeedFormat::plain;  // as given, or as detected for automatic
-    std::vector<Cidr> prefixes;             // in feed order, ranges expanded, host bits cleared;
-                                            // duplicates and overlaps kept (see normalise_prefixes)
+    PrefixSet prefixes;                     // sorted, ranges expanded, host bits cleared;
+                                            // duplicates and overlaps kept (see collapse)
     size_t good_lines = 0;                  // lines (json: entries) that gave prefixes
     size_t bad_lines = 0;                   // lines (json: entries) refused
     size_t comment_lines = 0;               // comments, headers, ipset create, Spamhaus metadata

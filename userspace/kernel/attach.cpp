@@ -3,6 +3,7 @@
 #include "bpffs.hpp"
 #include "error.hpp"
 #include "log.hpp"
+#include "program.hpp"
 
 #include <cerrno>
 #include <cstdarg>

@@ -1,95 +1,89 @@
-// The compiled lists: merging the two views, reading the kernel tables back,
-// and moving them from one merged set to the next.
+// Reading the list tables back, and moving them from one TableSet to the
+// next.
 //
-// Why the write order leaves no gap. The tables answer, for an address x,
-// the class of the longest entry containing x among: the rg_pfx4/rg_pfx6
+// Why the write order leaves no gap. For an address x the tables answer the
+// class of the longest entry containing x among: the rg_pfx4/rg_pfx6
 // records of the lengths that x's rg_tbl24 entry (rg_slots6 slot) names,
-// then the rg_tbl24 entry's own class, which stands for the longest entry of
-// length <= 24. That is a longest-prefix match over the records and the
-// /24 entries, so the argument of diff_views (prefix_set.cpp) applies if the
-// tables go through the same steps: every upsert, longest first, then every
-// delete, shortest first, each step one atomic store. The extra state is the
-// length bits, which only decide which records are seen:
+// then the rg_tbl24 entry's own class, which stands for the longest entry
+// of length <= 24. That is a longest-prefix match, so the argument below
+// applies if the tables go through its steps, each one atomic store:
 //   1. length bits become old | new: a record of either set is seen from the
 //      start (probing a length without a record only costs a miss);
 //   2. record upserts, longest first (classes they name are written before);
 //   3. rg_tbl24 classes: each /24 goes from its old to its new class in one
-//      store, that is all its upserts and deletes of length <= 24 at once,
-//      after every longer upsert and before every longer delete;
+//      store, that is all its changes of length <= 24 at once, after every
+//      longer upsert and before every longer delete;
 //   4. record deletes, shortest first;
 //   5. length bits become new.
 // Classes are never rewritten while a table may name them: a new class gets
-// an id that `old` does not use.
+// an id that no entry uses.
+//
+// The argument. Write O(x), N(x) for the sources x gets before and after, and
+// T(x) for what the tables answer at some moment (the class of the longest
+// entry there containing x). Claim: T(x) includes O(x) & N(x) at every step.
+// For any TableSet, an entry's sources include those of every entry
+// containing it. Upserts, longest first: say the last one had length L; M
+// is the longest entry in the tables containing x, O and N the longest
+// entries containing x before and after. If M holds its old class, O is not
+// yet written and M = O (nothing old and longer contains x): T(x) = O(x).
+// If M holds its new class and M = N, T(x) = N(x); if N is longer than M, N
+// is an unwritten upsert, |N| <= L, so M (shorter) was not written: M is
+// unchanged, an old entry, and O is M (O written would mean |O| >= L > |M|,
+// a longer match). Deletes, shortest first: every new entry is in with its
+// new class; if M is new it is N; if M is old-only and not O, then O
+// (longer) was deleted before the shorter M, against the order. So M = O.
 #include "list_tables.hpp"
 
-#include "cidr_bits.hpp"
 #include "error.hpp"
+#include "prefix_set.hpp"
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <sys/mman.h>
-#include <unistd.h>
-#include <unordered_map>
 
 namespace rg {
 
 namespace {
 
-inline bool less_prefix(const ListEntry &a, const ListEntry &b) { return prefix_less(a.prefix, b.prefix); }
-
 template <typename T, typename V> inline void store(T *p, V v) { __atomic_store_n(p, T(v), __ATOMIC_RELEASE); }
 template <typename T> inline T load(const T *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 
-uint32_t v4_addr(const Cidr &c)
-{
-    return uint32_t(c.addr[0]) << 24 | uint32_t(c.addr[1]) << 16 | uint32_t(c.addr[2]) << 8 | c.addr[3];
-}
-
-Cidr v4_cidr(uint32_t addr, unsigned len)
-{
-    Cidr c;
-    c.family = 4;
-    c.len = uint8_t(len);
-    c.addr[0] = uint8_t(addr >> 24), c.addr[1] = uint8_t(addr >> 16), c.addr[2] = uint8_t(addr >> 8),
-    c.addr[3] = uint8_t(addr);
-    return c;
-}
-
-void v6_halves(const Cidr &c, uint64_t &hi, uint64_t &lo)
-{
-    bits::U128 v = bits::from_bytes(c.addr);
-    hi = uint64_t(v >> 64);
-    lo = uint64_t(v);
-}
-
-// The rg_slots6 bit of a length, and which slots a prefix touches.
+// The rg_slots6 bit of a length.
 void slot6_set(struct rg_slot6 &s, unsigned len)
 {
-    if (len == 0)
-        return;  // ::/0 is the slots' cls0
     if (len > 64)
         s.w[0] |= uint64_t(1) << (128 - len);
-    else
+    else if (len > 0)
         s.w[1] |= uint64_t(1) << (64 - len);
 }
 
-// fn(slot, filter bits) for every /32 a prefix (its upper 64 bits, its
-// length) touches.
-template <typename Fn> void for_each_slot6(uint64_t hi, unsigned len, Fn fn)
+// The length and filter bits of every slot, as the IPv6 entries give them;
+// cls0 is the class of ::/0 if it is an entry.
+void slot6_bits(std::span<const TableEntry6> v6, std::vector<struct rg_slot6> &bits, uint32_t &cls0)
 {
-    if (len >= 32) {
-        fn(rg_slot6_index(hi), rg_slot6_filter(hi));
-        return;
+    bits.assign(RG_SLOTS6, {});
+    cls0 = 0;
+    for (const TableEntry6 &e : v6) {
+        uint64_t hi = uint64_t(e.p.addr >> 64);
+        if (e.p.len == 0) {
+            cls0 = e.cls;
+        } else if (e.p.len >= 32) {
+            struct rg_slot6 &s = bits[rg_slot6_index(hi)];
+            slot6_set(s, e.p.len);
+            s.filter |= rg_slot6_filter(hi);
+        } else if (e.p.len < 16) {  // touches more /32s than there are slots
+            for (struct rg_slot6 &s : bits) {
+                slot6_set(s, e.p.len);
+                s.filter = ~uint32_t(0);
+            }
+        } else {
+            for (uint64_t i = 0, n = uint64_t(1) << (32 - e.p.len); i < n; i++) {
+                struct rg_slot6 &s = bits[rg_slot6_index(hi + (i << 32))];
+                slot6_set(s, e.p.len);
+                s.filter |= rg_slot6_filter(hi + (i << 32));
+            }
+        }
     }
-    if (len < 16) {  // touches more /32s than there are slots
-        for (uint32_t s = 0; s < RG_SLOTS6; s++)
-            fn(s, ~uint32_t(0));
-        return;
-    }
-    uint64_t n = uint64_t(1) << (32 - len);
-    for (uint64_t i = 0; i < n; i++)
-        fn(rg_slot6_index(hi + (i << 32)), rg_slot6_filter(hi + (i << 32)));
 }
 
 // One record written or removed; each is one atomic store of its key and
@@ -115,7 +109,7 @@ void upsert4(struct rg_pfx4_bucket *pfx4, uint32_t a, unsigned len, uint32_t cls
             free_slot = first, free_count = n;
     }
     if (!slot && !free_slot)
-        throw Error("the IPv4 prefix table is full");
+        throw Error("the IPv4 prefix table is full", ENOSPC);
     store(slot ? slot : free_slot, rec);
 }
 
@@ -139,7 +133,7 @@ void upsert6(struct rg_pfx6_bucket *pfx6, uint64_t hi, uint64_t lo, unsigned len
             free_slot = first, free_count = n;
     }
     if (!slot && !free_slot)
-        throw Error("the IPv6 prefix table is full");
+        throw Error("the IPv6 prefix table is full", ENOSPC);
     if (!slot) {
         slot = free_slot;
         store(&slot->hi, hi);
@@ -165,120 +159,143 @@ void delete6(struct rg_pfx6_bucket *pfx6, uint64_t hi, uint64_t lo, unsigned len
                 store(&r.meta, uint32_t(0));
 }
 
-// Adds a prefix's length and /32 filter bits to the slots it touches.
-void add_slot6_bits(std::vector<struct rg_slot6> &bits6, uint64_t hi, unsigned len)
-{
-    for_each_slot6(hi, len, [&](uint32_t s, uint32_t filter) {
-        slot6_set(bits6[s], len);
-        bits6[s].filter |= filter;
-    });
-}
+// (rg_tbl24 index, the length bits 25..32 it should have)
+using Bits4 = std::vector<std::pair<uint32_t, uint32_t>>;
 
-void add_slot6_bits(std::vector<struct rg_slot6> &bits6, const Cidr &c)
-{
-    uint64_t hi, lo;
-    v6_halves(c, hi, lo);
-    add_slot6_bits(bits6, hi, c.len);
-}
+uint32_t long_bit(unsigned len) { return 1u << (len - 25 + RG_T24_LONG_SHIFT); }
 
-using Bits4 = std::vector<std::pair<uint32_t, uint32_t>>;  // (rg_tbl24 index, length bits)
-
-// Step 1 of a write: every /24 and slot gets the union of its old and new
-// length (and filter) bits.
-void widen_length_bits(uint32_t *tbl24, const Bits4 &bits4, struct rg_slot6 *slots6,
-                       const std::vector<struct rg_slot6> &bits6)
+// The length bits of the /24s that `slots` (sorted, unique) name, as the
+// entries `v4` give them.
+Bits4 bits_of(std::span<const TableEntry4> v4, const std::vector<uint32_t> &slots)
 {
-    for (auto [s, b] : bits4)
-        store(&tbl24[s], load(&tbl24[s]) | b);
-    for (uint32_t s = 0; s < bits6.size(); s++) {
-        for (int w = 0; w < 2; w++)
-            if (bits6[s].w[w] & ~load(&slots6[s].w[w]))
-                store(&slots6[s].w[w], load(&slots6[s].w[w]) | bits6[s].w[w]);
-        if (bits6[s].filter & ~load(&slots6[s].filter))
-            store(&slots6[s].filter, load(&slots6[s].filter) | bits6[s].filter);
+    Bits4 out;
+    out.reserve(slots.size());
+    auto it = v4.begin();
+    for (uint32_t s : slots) {
+        it = std::lower_bound(it, v4.end(), s << 8, [](const TableEntry4 &e, uint32_t a) { return e.p.addr < a; });
+        uint32_t m = 0;
+        for (auto e = it; e != v4.end() && (e->p.addr >> 8) == s; ++e)
+            if (e->p.len > 24)
+                m |= long_bit(e->p.len);
+        out.push_back({s, m});
     }
+    return out;
 }
 
-// Step 5: every /24 and slot gets exactly its new bits.
-void narrow_length_bits(uint32_t *tbl24, const Bits4 &bits4, struct rg_slot6 *slots6,
-                        const std::vector<struct rg_slot6> &bits6)
+// Every /24 whose length bits are set now or should be, with what they
+// should be (a full write).
+Bits4 all_bits(std::span<const TableEntry4> v4, const uint32_t *tbl24)
 {
-    for (auto [s, b] : bits4) {
-        uint32_t cur = load(&tbl24[s]), want = (cur & ((1u << RG_T24_LONG_SHIFT) - 1)) | b;
-        if (want != cur)
-            store(&tbl24[s], want);
+    Bits4 out;
+    size_t i = 0;
+    for (uint32_t s = 0; s < (1u << 24); s++) {
+        uint32_t m = 0;
+        for (; i < v4.size() && (v4[i].p.addr >> 8) == s; i++)
+            if (v4[i].p.len > 24)
+                m |= long_bit(v4[i].p.len);
+        if (m || (load(&tbl24[s]) >> RG_T24_LONG_SHIFT))
+            out.push_back({s, m});
     }
-    for (uint32_t s = 0; s < bits6.size(); s++) {
-        for (int w = 0; w < 2; w++)
-            if (load(&slots6[s].w[w]) != bits6[s].w[w])
-                store(&slots6[s].w[w], bits6[s].w[w]);
-        if (load(&slots6[s].filter) != bits6[s].filter)
-            store(&slots6[s].filter, bits6[s].filter);
-    }
+    return out;
 }
 
-struct ClassKey {
-    uint64_t allow, block;
-    bool operator==(const ClassKey &) const = default;
+// Stable counting sort by prefix length, longest first or shortest first.
+template <class T, class Len> std::vector<T> by_length(const std::vector<T> &v, unsigned width, bool longest_first, Len len)
+{
+    std::vector<size_t> count(width + 2);
+    auto key = [&](const T &e) { return longest_first ? width - len(e) : len(e); };
+    for (const T &e : v)
+        count[key(e) + 1]++;
+    for (unsigned k = 1; k <= width + 1; k++)
+        count[k] += count[k - 1];
+    std::vector<T> out(v.size());
+    for (const T &e : v)
+        out[count[key(e)]++] = e;
+    return out;
+}
+
+// Paints rg_tbl24 classes: each /24 of a range gets the class of the
+// longest entry of length <= 24 containing it (longer ones never decide
+// rg_tbl24), in one walk over the entries inside the range with a stack of
+// the ones containing the current /24; where none does, the class of the
+// range's closest ancestor entry (`base`). Each /24 is stored at most once.
+class Painter {
+public:
+    Painter(uint32_t *tbl24, std::span<const TableEntry4> v4) : tbl24_(tbl24), v4_(v4) {}
+
+    void paint(const Prefix4 &range, uint32_t base)
+    {
+        uint64_t first = range.addr >> 8;
+        pos_ = first;
+        stack_.assign(1, Open{first + (uint64_t(1) << (24 - range.len)), base});
+        auto it = std::lower_bound(v4_.begin(), v4_.end(), range,
+                                   [](const TableEntry4 &e, const Prefix4 &k) { return prefix_less(e.p, k); });
+        for (; it != v4_.end() && contains(range, it->p); ++it) {
+            if (it->p.len > 24)
+                continue;
+            uint64_t start = it->p.addr >> 8;
+            paint_to(start);
+            while (stack_.size() > 1 && stack_.back().end <= start)
+                stack_.pop_back();
+            stack_.push_back({start + (uint64_t(1) << (24 - it->p.len)), it->cls});
+        }
+        paint_to(stack_.front().end);
+    }
+
+    // The closest ancestor entry of each range, in one walk: ranges must
+    // come in prefix order.
+    uint32_t ancestor_class(const Prefix4 &range)
+    {
+        for (; next_ < v4_.size() && prefix_less(v4_[next_].p, range); next_++) {
+            if (v4_[next_].p.len > 24)
+                continue;
+            while (!above_.empty() && !contains(above_.back()->p, v4_[next_].p))
+                above_.pop_back();
+            above_.push_back(&v4_[next_]);
+        }
+        while (!above_.empty() && !contains(above_.back()->p, range))
+            above_.pop_back();
+        return above_.empty() ? 0 : above_.back()->cls;
+    }
+
+private:
+    struct Open {
+        uint64_t end;  // first /24 after it
+        uint32_t cls;
+    };
+    // Paints [pos_, upto) with the innermost open entry's class, closing
+    // the entries that end on the way.
+    void paint_to(uint64_t upto)
+    {
+        while (pos_ < upto) {
+            uint64_t stop = std::min(upto, stack_.back().end);
+            for (; pos_ < stop; pos_++) {
+                uint32_t cur = load(&tbl24_[pos_]), want = (cur & ~0xffffu) | stack_.back().cls;
+                if (want != cur)
+                    store(&tbl24_[pos_], want);
+            }
+            if (pos_ == stack_.back().end && stack_.size() > 1)
+                stack_.pop_back();
+        }
+    }
+
+    uint32_t *tbl24_;
+    std::span<const TableEntry4> v4_;
+    std::vector<Open> stack_;
+    uint64_t pos_ = 0;
+    size_t next_ = 0;
+    std::vector<const TableEntry4 *> above_;
 };
-struct ClassHash {
-    size_t operator()(const ClassKey &k) const { return std::hash<uint64_t>()(k.allow * 0x9e3779b97f4a7c15ull ^ k.block); }
-};
+
+// Past this many changed prefixes of length <= 24, one pass over all of
+// rg_tbl24 is cheaper than a repaint per change.
+constexpr size_t kRepaintAll = 65536;
 
 } // namespace
 
-ListSet merge_lists(const View &allow, const View &block)
+const char *list_name(ListKind kind)
 {
-    ListSet out;
-    out.reserve(allow.size() + block.size());
-    struct Link {
-        Cidr prefix;
-        uint64_t sources;
-    };
-    std::vector<Link> chain_a, chain_b;
-    auto answer = [](std::vector<Link> &chain, const Cidr &p, const ViewEntry *own) {
-        while (!chain.empty() && !bits::contains(chain.back().prefix, p))
-            chain.pop_back();
-        if (own) {
-            chain.push_back({p, own->sources});
-            return own->sources;
-        }
-        return chain.empty() ? uint64_t(0) : chain.back().sources;
-    };
-    auto a = allow.begin(), b = block.begin();
-    while (a != allow.end() || b != block.end()) {
-        const ViewEntry *ea = nullptr, *eb = nullptr;
-        if (b == block.end() || (a != allow.end() && !prefix_less(b->prefix, a->prefix)))
-            ea = &*a;
-        if (a == allow.end() || (b != block.end() && !prefix_less(a->prefix, b->prefix)))
-            eb = &*b;
-        const Cidr &p = ea ? ea->prefix : eb->prefix;
-        ListEntry e{p, answer(chain_a, p, ea), answer(chain_b, p, eb), 0};
-        if (ea)
-            ++a;
-        if (eb)
-            ++b;
-        out.push_back(e);
-    }
-    return out;
-}
-
-View list_view(const ListSet &set, ListKind kind)
-{
-    View out;
-    std::vector<size_t> chain;  // indexes into out
-    for (const ListEntry &e : set) {
-        uint64_t v = kind == ListKind::allow ? e.allow : e.block;
-        if (!v)
-            continue;
-        while (!chain.empty() && !bits::contains(out[chain.back()].prefix, e.prefix))
-            chain.pop_back();
-        if (!chain.empty() && out[chain.back()].sources == v)
-            continue;
-        chain.push_back(out.size());
-        out.push_back({e.prefix, v});
-    }
-    return out;
+    return kind == ListKind::allow ? "allowlist" : "blocklist";
 }
 
 ListTables::Mapping ListTables::map(const Maps &maps, const char *name, size_t value_size, size_t entries)
@@ -316,51 +333,25 @@ void ListTables::unmap()
             munmap(m->addr, m->size), m->addr = nullptr;
 }
 
-ListSet ListTables::read() const
+TableSet ListTables::read() const
 {
-    auto *classes = static_cast<const struct rg_class *>(classes_.addr);
     auto *pfx4 = static_cast<const struct rg_pfx4_bucket *>(pfx4_.addr);
     auto *pfx6 = static_cast<const struct rg_pfx6_bucket *>(pfx6_.addr);
-    ListSet out;
-    auto add = [&](const Cidr &c, uint32_t cls) {
-        out.push_back({c, classes[cls].allow, classes[cls].block, cls});
-    };
+    TableSet out;
     for (uint32_t b = 0; b < RG_PFX4_BUCKETS; b++)
         for (uint64_t rec : pfx4[b].rec)
             if (rec & RG_PFX4_VALID)
-                add(v4_cidr(uint32_t(rec), unsigned(rec >> 32) & 0xff), RG_PFX4_CLASS(rec));
+                out.v4.push_back({{uint32_t(rec), uint8_t(rec >> 32)}, RG_PFX4_CLASS(rec)});
+    radix_sort4(out.v4, [](const TableEntry4 &e) { return e.p; });
     for (uint32_t b = 0; b < RG_PFX6_BUCKETS; b++)
         for (const struct rg_pfx6_rec &r : pfx6[b].rec)
             if (r.meta & RG_PFX6_VALID)
-                add(bits::make(6, bits::U128(r.hi) << 64 | r.lo, RG_PFX6_LEN(r.meta)), RG_PFX6_CLASS(r.meta));
-    // Prefix order (family, address, length) on plain integers: sorting a
-    // million entries with prefix_less takes several times longer.
-    struct Key {
-        uint8_t family, len;
-        uint64_t hi, lo;
-        uint32_t at;
-    };
-    std::vector<Key> keys(out.size());
-    for (uint32_t i = 0; i < out.size(); i++) {
-        bits::U128 v = bits::from_bytes(out[i].prefix.addr);
-        keys[i] = {out[i].prefix.family, out[i].prefix.len, uint64_t(v >> 64), uint64_t(v), i};
-    }
-    std::sort(keys.begin(), keys.end(), [](const Key &a, const Key &b) {
-        if (a.family != b.family)
-            return a.family < b.family;
-        if (a.hi != b.hi)
-            return a.hi < b.hi;
-        if (a.lo != b.lo)
-            return a.lo < b.lo;
-        return a.len < b.len;
-    });
-    ListSet sorted(out.size());
-    for (size_t i = 0; i < keys.size(); i++)
-        sorted[i] = out[keys[i].at];
-    return sorted;
+                out.v6.push_back({{U128(r.hi) << 64 | r.lo, uint8_t(RG_PFX6_LEN(r.meta))}, RG_PFX6_CLASS(r.meta)});
+    std::sort(out.v6.begin(), out.v6.end(), [](const auto &a, const auto &b) { return prefix_less(a.p, b.p); });
+    return out;
 }
 
-ListSet ListTables::write(const ListSet &old, ListSet next, bool repair)
+void ListTables::write(TableSpan next, const TableChange &ch, bool full)
 {
     auto *classes = static_cast<struct rg_class *>(classes_.addr);
     auto *tbl24 = static_cast<uint32_t *>(tbl24_.addr);  // one entry per /24
@@ -368,379 +359,95 @@ ListSet ListTables::write(const ListSet &old, ListSet next, bool repair)
     auto *pfx6 = static_cast<struct rg_pfx6_bucket *>(pfx6_.addr);
     auto *slots6 = static_cast<struct rg_slot6 *>(slots6_.addr);
 
-    // Classes: the ids `old` uses keep their content; new ones get free ids.
-    std::unordered_map<ClassKey, uint32_t, ClassHash> ids;
-    std::vector<bool> used(RG_MAX_CLASSES);
-    used[0] = true;
-    for (const ListEntry &e : old)
-        if (e.cls && e.cls < RG_MAX_CLASSES) {
-            used[e.cls] = true;
-            ids.emplace(ClassKey{e.allow, e.block}, e.cls);
-        }
-    uint32_t next_free = 1;
-    for (ListEntry &e : next) {
-        auto [it, added] = ids.emplace(ClassKey{e.allow, e.block}, 0);
-        if (added) {
-            while (next_free < RG_MAX_CLASSES && used[next_free])
-                next_free++;
-            if (next_free == RG_MAX_CLASSES)
-                throw Error("the lists need more than " + std::to_string(RG_MAX_CLASSES - 1) +
-                            " distinct combinations of sources");
-            used[next_free] = true;
-            it->second = next_free;
-            store(&classes[next_free].allow, e.allow);
-            store(&classes[next_free].block, e.block);
-        }
-        e.cls = it->second;
-    }
-
-    // The change, as upserts (longest first) and deletes (shortest first).
-    std::vector<const ListEntry *> upserts;
-    std::vector<const ListEntry *> deletes;
-    for (auto o = old.cbegin(), n = next.cbegin(); o != old.cend() || n != next.cend();) {
-        if (n == next.cend() || (o != old.cend() && less_prefix(*o, *n))) {
-            deletes.push_back(&*o++);
-        } else if (o == old.cend() || less_prefix(*n, *o)) {
-            upserts.push_back(&*n++);
-        } else {
-            if (o->cls != n->cls)
-                upserts.push_back(&*n);
-            ++o, ++n;
-        }
-    }
-    std::stable_sort(upserts.begin(), upserts.end(),
-                     [](const ListEntry *a, const ListEntry *b) { return a->prefix.len > b->prefix.len; });
-    std::stable_sort(deletes.begin(), deletes.end(),
-                     [](const ListEntry *a, const ListEntry *b) { return a->prefix.len < b->prefix.len; });
-
-    // IPv4 entries of `next` of length <= 24 and longer, each in prefix order.
-    std::vector<const ListEntry *> short4, long4;
-    bool v6_changed = repair;
-    for (const ListEntry &e : next)
-        if (e.prefix.family == 4)
-            (e.prefix.len <= 24 ? short4 : long4).push_back(&e);
-    for (const auto *list : {&upserts, &deletes})
-        for (const ListEntry *e : *list)
-            v6_changed |= e->prefix.family == 6;
-
-    // Length bits of IPv4 /24s: the /24s a long change touches (all when
-    // repairing), with the bits `next` gives them.
-    auto by_addr = [](const ListEntry *e, uint32_t a) { return v4_addr(e->prefix) < a; };
-    auto long_bits = [&](uint32_t slot) {
-        uint32_t m = 0;
-        for (auto it = std::lower_bound(long4.begin(), long4.end(), slot << 8, by_addr);
-             it != long4.end() && (v4_addr((*it)->prefix) >> 8) == slot; ++it)
-            m |= 1u << ((*it)->prefix.len - 25);
-        return m << RG_T24_LONG_SHIFT;
-    };
-    Bits4 bits4;  // (slot, new bits)
-    if (repair) {
-        std::vector<uint32_t> all(1u << 24);
-        for (const ListEntry *e : long4)
-            all[v4_addr(e->prefix) >> 8] |= 1u << (e->prefix.len - 25 + RG_T24_LONG_SHIFT);
-        for (uint32_t s = 0; s < (1u << 24); s++)
-            if (all[s] || (load(&tbl24[s]) >> RG_T24_LONG_SHIFT))
-                bits4.push_back({s, all[s]});
-    } else {
-        std::vector<uint32_t> slots;
-        for (const auto *list : {&upserts, &deletes})
-            for (const ListEntry *e : *list)
-                if (e->prefix.family == 4 && e->prefix.len > 24)
-                    slots.push_back(v4_addr(e->prefix) >> 8);
-        std::sort(slots.begin(), slots.end());
-        slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
-        for (uint32_t s : slots)
-            bits4.push_back({s, long_bits(s)});
-    }
-    std::vector<struct rg_slot6> bits6;
-    uint32_t cls0 = 0;  // of ::/0 in next
-    if (v6_changed) {
-        bits6.resize(RG_SLOTS6);
-        for (const ListEntry &e : next)
-            if (e.prefix.family == 6) {
-                if (e.prefix.len == 0)
-                    cls0 = e.cls;
-                else
-                    add_slot6_bits(bits6, e.prefix);
-            }
-    }
-
-    // 1. Length bits: old | new.
-    widen_length_bits(tbl24, bits4, slots6, bits6);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-
-    // 2. Record upserts.
-    for (const ListEntry *e : upserts) {
-        const Cidr &c = e->prefix;
-        if (c.family == 4) {
-            upsert4(pfx4, v4_addr(c), c.len, e->cls);
-        } else {
-            uint64_t hi, lo;
-            v6_halves(c, hi, lo);
-            upsert6(pfx6, hi, lo, c.len, e->cls);
-        }
-    }
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-
-    // 3. rg_tbl24 classes of the /24s under short changes: each computed
-    // from `next` in a scratch buffer, then stored once.
-    auto ancestor_class = [&](const Cidr &c) -> uint32_t {
-        for (int len = int(c.len) - 1; len >= 0; len--) {
-            Cidr p = v4_cidr(v4_addr(c) & (len ? ~0u << (32 - len) : 0), unsigned(len));
-            auto it = std::lower_bound(short4.begin(), short4.end(), p,
-                                       [](const ListEntry *e, const Cidr &k) { return prefix_less(e->prefix, k); });
-            if (it != short4.end() && (*it)->prefix == p)
-                return (*it)->cls;
-        }
-        return 0;
-    };
-    std::vector<uint32_t> scratch;
-    auto repaint = [&](const Cidr &range) {
-        uint32_t first = v4_addr(range) >> 8, count = 1u << (24 - range.len);
-        scratch.assign(count, ancestor_class(range));
-        auto it = std::lower_bound(short4.begin(), short4.end(), range,
-                                   [](const ListEntry *e, const Cidr &k) { return prefix_less(e->prefix, k); });
-        for (; it != short4.end() && bits::contains(range, (*it)->prefix); ++it) {
-            uint32_t at = (v4_addr((*it)->prefix) >> 8) - first, n = 1u << (24 - (*it)->prefix.len);
-            std::fill_n(scratch.begin() + at, n, (*it)->cls);
-        }
-        for (uint32_t i = 0; i < count; i++) {
-            uint32_t cur = load(&tbl24[first + i]);
-            uint32_t want = (cur & ~0xffffu) | scratch[i];
-            if (want != cur)
-                store(&tbl24[first + i], want);
-        }
-    };
-    for (uint32_t s = 0; s < bits6.size(); s++)  // ::/0, a length <= 24 of IPv6
-        if (load(&slots6[s].cls0) != cls0)
-            store(&slots6[s].cls0, cls0);
-    std::vector<const ListEntry *> short_changes;
-    for (const auto *list : {&upserts, &deletes})
-        for (const ListEntry *e : *list)
-            if (e->prefix.family == 4 && e->prefix.len <= 24)
-                short_changes.push_back(e);
-    // Past some tens of thousands of changes one pass over all of rg_tbl24 is cheaper
-    // than a repaint per change.
-    if (repair || short_changes.size() > 65536)
-        repaint(v4_cidr(0, 0));
-    else
-        for (const ListEntry *e : short_changes)
-            repaint(e->prefix);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-
-    // 4. Record deletes.
-    for (const ListEntry *e : deletes) {
-        const Cidr &c = e->prefix;
-        if (c.family == 4) {
-            delete4(pfx4, v4_addr(c), c.len);
-        } else {
-            uint64_t hi, lo;
-            v6_halves(c, hi, lo);
-            delete6(pfx6, hi, lo, c.len);
-        }
-    }
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-
-    // 5. Length bits: new.
-    narrow_length_bits(tbl24, bits4, slots6, bits6);
-    return next;
-}
-
-} // namespace rg
-
-namespace rg {
-
-CompactSet ListTables::read_compact() const
-{
-    auto *pfx4 = static_cast<const struct rg_pfx4_bucket *>(pfx4_.addr);
-    auto *pfx6 = static_cast<const struct rg_pfx6_bucket *>(pfx6_.addr);
-    CompactSet out;
-    // Reserved in full: untouched capacity costs no memory.
-    out.v4.reserve(size_t(RG_PFX4_BUCKETS) * RG_PFX4_BUCKET);
-    out.v6.reserve(size_t(RG_PFX6_BUCKETS) * RG_PFX6_BUCKET);
-    for (uint32_t b = 0; b < RG_PFX4_BUCKETS; b++)
-        for (uint64_t rec : pfx4[b].rec)
-            if (rec & RG_PFX4_VALID)
-                out.v4.push_back({{uint32_t(rec), uint8_t(rec >> 32)}, RG_PFX4_CLASS(rec)});
-    for (uint32_t b = 0; b < RG_PFX6_BUCKETS; b++)
-        for (const struct rg_pfx6_rec &r : pfx6[b].rec)
-            if (r.meta & RG_PFX6_VALID)
-                out.v6.push_back({{bits::U128(r.hi) << 64 | r.lo, uint8_t(RG_PFX6_LEN(r.meta))}, RG_PFX6_CLASS(r.meta)});
-    sort_compact(out);
-    out.classes_used = used_classes(out);
-    return out;
-}
-
-std::vector<ClassValue> ListTables::read_classes() const
-{
-    auto *classes = static_cast<const struct rg_class *>(classes_.addr);
-    std::vector<ClassValue> out(RG_MAX_CLASSES);
-    for (uint32_t i = 0; i < RG_MAX_CLASSES; i++)
-        out[i] = {load(&classes[i].allow), load(&classes[i].block)};
-    return out;
-}
-
-// write() for a change made by sweep_source: the same five steps (see the
-// top of this file), touching only the /24s, slots and records it changes.
-void ListTables::write_change(const CompactSet &next, const CompactChange &ch)
-{
-    auto *classes = static_cast<struct rg_class *>(classes_.addr);
-    auto *tbl24 = static_cast<uint32_t *>(tbl24_.addr);
-    auto *pfx4 = static_cast<struct rg_pfx4_bucket *>(pfx4_.addr);
-    auto *pfx6 = static_cast<struct rg_pfx6_bucket *>(pfx6_.addr);
-    auto *slots6 = static_cast<struct rg_slot6 *>(slots6_.addr);
-    const auto &n4 = next.v4;
-
     for (const auto &[id, v] : ch.new_classes) {
         store(&classes[id].allow, v.allow);
         store(&classes[id].block, v.block);
     }
 
-    // Length bits of the /24s under long changes, as `next` gives them.
-    std::vector<uint32_t> slots;
-    for (const auto &e : ch.up4)
-        if (e.p.len > 24)
-            slots.push_back(e.p.addr >> 8);
-    for (const Pk4 &p : ch.del4)
-        if (p.len > 24)
-            slots.push_back(p.addr >> 8);
-    std::sort(slots.begin(), slots.end());
-    slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+    // Length bits of the /24s under long changes (all of them when full).
     Bits4 bits4;
-    bits4.reserve(slots.size());
-    // The slots are in order: each search starts where the last one ended,
-    // stepping ahead in doubling strides before it halves.
-    auto from = n4.begin();
-    auto after = [&](uint32_t addr) {
-        auto less = [](const MEntry<uint32_t> &e, uint32_t a) { return e.p.addr < a; };
-        size_t step = 1;
-        auto hi = from;
-        while (hi != n4.end() && less(*hi, addr)) {
-            from = hi;
-            hi = size_t(n4.end() - hi) > step ? hi + long(step) : n4.end();
-            step *= 2;
-        }
-        from = std::lower_bound(from, hi, addr, less);
-        return from;
-    };
-    for (uint32_t s : slots) {
-        uint32_t m = 0;
-        for (auto it = after(s << 8); it != n4.end() && (it->p.addr >> 8) == s; ++it)
-            if (it->p.len > 24)
-                m |= 1u << (it->p.len - 25);
-        bits4.push_back({s, m << RG_T24_LONG_SHIFT});
+    if (full) {
+        bits4 = all_bits(next.v4, tbl24);
+    } else {
+        std::vector<uint32_t> slots;
+        for (const TableEntry4 &e : ch.up4)
+            if (e.p.len > 24)
+                slots.push_back(e.p.addr >> 8);
+        for (const Prefix4 &p : ch.del4)
+            if (p.len > 24)
+                slots.push_back(p.addr >> 8);
+        std::sort(slots.begin(), slots.end());
+        slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+        bits4 = bits_of(next.v4, slots);
     }
-    std::vector<struct rg_slot6> bits6;
+    std::vector<struct rg_slot6> bits6;  // empty: IPv6 unchanged
     uint32_t cls0 = 0;
-    if (!ch.up6.empty() || !ch.del6.empty()) {
-        bits6.resize(RG_SLOTS6);
-        for (const auto &e : next.v6) {
-            if (e.p.len == 0) {
-                cls0 = e.cls;
-                continue;
-            }
-            add_slot6_bits(bits6, uint64_t(e.p.addr >> 64), e.p.len);
-        }
-    }
+    if (full || !ch.up6.empty() || !ch.del6.empty())
+        slot6_bits(next.v6, bits6, cls0);
 
-    // 1. Length bits: old | new.
-    widen_length_bits(tbl24, bits4, slots6, bits6);
+    // 1. Length bits: old | new (a store only where a bit is new: every
+    // page written costs, an unchanged /24 need not be touched).
+    for (auto [s, b] : bits4)
+        if (b & ~load(&tbl24[s]))
+            store(&tbl24[s], load(&tbl24[s]) | b);
+    for (uint32_t s = 0; s < bits6.size(); s++) {
+        for (int w = 0; w < 2; w++)
+            if (bits6[s].w[w] & ~load(&slots6[s].w[w]))
+                store(&slots6[s].w[w], load(&slots6[s].w[w]) | bits6[s].w[w]);
+        if (bits6[s].filter & ~load(&slots6[s].filter))
+            store(&slots6[s].filter, load(&slots6[s].filter) | bits6[s].filter);
+    }
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
-    // 2. Record upserts, longest first (the IPv4 and IPv6 ones are
-    // independent: no prefix of one family contains one of the other).
-    for (const auto &e : ch.up4)
+    // 2. Record upserts, longest first (the families are independent: no
+    // prefix of one contains one of the other).
+    for (const TableEntry4 &e : by_length(ch.up4, 32, true, [](const TableEntry4 &e) { return e.p.len; }))
         upsert4(pfx4, e.p.addr, e.p.len, e.cls);
-    for (const auto &e : ch.up6)
+    for (const TableEntry6 &e : by_length(ch.up6, 128, true, [](const TableEntry6 &e) { return e.p.len; }))
         upsert6(pfx6, uint64_t(e.p.addr >> 64), uint64_t(e.p.addr), e.p.len, e.cls);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
-    // 3. rg_tbl24 classes under short changes, each /24 stored once: the
-    // /24s of a range painted in one walk over `next`'s entries of length
-    // <= 24 inside it (they alone decide rg_tbl24's classes), a stack of the
-    // entries containing the current /24. What a range's /24s get where no
-    // entry inside it covers them is the class of its closest ancestor.
-    std::vector<MEntry<uint32_t>> paint;
-    for (const auto &e : n4)
+    // 3. rg_tbl24 classes under short changes (::/0 is IPv6's only one).
+    Painter painter(tbl24, next.v4);
+    std::vector<Prefix4> changed;  // the short changes, in prefix order
+    for (const TableEntry4 &e : ch.up4)
         if (e.p.len <= 24)
-            paint.push_back(e);
-    auto set24 = [&](uint32_t slot, uint32_t cls) {
-        uint32_t cur = load(&tbl24[slot]);
-        uint32_t want = (cur & ~0xffffu) | cls;
-        if (want != cur)
-            store(&tbl24[slot], want);
-    };
-    struct Paint {
-        uint64_t end;  // first /24 after it
-        uint32_t cls;
-    };
-    std::vector<Paint> stack;
-    auto repaint = [&](uint32_t addr, unsigned len, uint32_t base) {
-        uint64_t first = addr >> 8, pos = first;
-        stack.assign(1, Paint{first + (uint64_t(1) << (24 - len)), base});
-        // Paints [pos, upto) with the innermost open entry's class, closing
-        // the entries that end on the way.
-        auto paint_to = [&](uint64_t upto) {
-            while (pos < upto) {
-                uint64_t stop = std::min(upto, stack.back().end);
-                for (; pos < stop; pos++)
-                    set24(uint32_t(pos), stack.back().cls);
-                if (pos == stack.back().end && stack.size() > 1)
-                    stack.pop_back();
-            }
-        };
-        const Pk4 range{addr, uint8_t(len)};
-        for (auto it = std::lower_bound(paint.begin(), paint.end(), range,
-                                        [](const MEntry<uint32_t> &e, const Pk4 &k) { return pk_less(e.p, k); });
-             it != paint.end() && pk_contains(range, it->p); ++it) {
-            uint64_t start = it->p.addr >> 8;
-            paint_to(start);
-            while (stack.size() > 1 && stack.back().end <= start)
-                stack.pop_back();
-            stack.push_back({start + (uint64_t(1) << (24 - it->p.len)), it->cls});
-        }
-        paint_to(stack.front().end);
-    };
+            changed.push_back(e.p);
+    for (const Prefix4 &p : ch.del4)
+        if (p.len <= 24)
+            changed.push_back(p);
+    if (full || changed.size() > kRepaintAll) {
+        painter.paint({0, 0}, 0);
+    } else {
+        std::sort(changed.begin(), changed.end(), prefix_less<uint32_t>);
+        for (const Prefix4 &p : changed)
+            painter.paint(p, painter.ancestor_class(p));
+    }
     for (uint32_t s = 0; s < bits6.size(); s++)
         if (load(&slots6[s].cls0) != cls0)
             store(&slots6[s].cls0, cls0);
-    std::vector<Pk4> shorts;
-    for (const auto &e : ch.up4)
-        if (e.p.len <= 24)
-            shorts.push_back(e.p);
-    for (const Pk4 &p : ch.del4)
-        if (p.len <= 24)
-            shorts.push_back(p);
-    if (shorts.size() > 65536) {
-        repaint(0, 0, 0);
-    } else {
-        // The closest ancestors, in one walk over `paint` with the shorts in
-        // prefix order (an entry's ancestors come before it).
-        std::sort(shorts.begin(), shorts.end(), pk_less<uint32_t>);
-        std::vector<const MEntry<uint32_t> *> above;
-        size_t k = 0;
-        for (const Pk4 &p : shorts) {
-            for (; k < paint.size() && pk_less(paint[k].p, p); k++) {
-                while (!above.empty() && !pk_contains(above.back()->p, paint[k].p))
-                    above.pop_back();
-                above.push_back(&paint[k]);
-            }
-            while (!above.empty() && !pk_contains(above.back()->p, p))
-                above.pop_back();
-            repaint(p.addr, p.len, above.empty() ? 0 : above.back()->cls);
-        }
-    }
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 4. Record deletes, shortest first.
-    for (const Pk4 &p : ch.del4)
+    for (const Prefix4 &p : by_length(ch.del4, 32, false, [](const Prefix4 &p) { return p.len; }))
         delete4(pfx4, p.addr, p.len);
-    for (const Pk6 &p : ch.del6)
+    for (const Prefix6 &p : by_length(ch.del6, 128, false, [](const Prefix6 &p) { return p.len; }))
         delete6(pfx6, uint64_t(p.addr >> 64), uint64_t(p.addr), p.len);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 5. Length bits: new.
-    narrow_length_bits(tbl24, bits4, slots6, bits6);
+    for (auto [s, b] : bits4) {
+        uint32_t cur = load(&tbl24[s]), want = (cur & ((1u << RG_T24_LONG_SHIFT) - 1)) | b;
+        if (want != cur)
+            store(&tbl24[s], want);
+    }
+    for (uint32_t s = 0; s < bits6.size(); s++) {
+        for (int w = 0; w < 2; w++)
+            if (load(&slots6[s].w[w]) != bits6[s].w[w])
+                store(&slots6[s].w[w], bits6[s].w[w]);
+        if (load(&slots6[s].filter) != bits6[s].filter)
+            store(&slots6[s].filter, bits6[s].filter);
+    }
 }
 
 } // namespace rg

@@ -34,11 +34,6 @@ Fd &Fd::operator=(Fd &&o) noexcept
     return *this;
 }
 
-const char *list_name(ListKind kind)
-{
-    return kind == ListKind::allow ? "allowlist" : "blocklist";
-}
-
 std::string IfaceEntry::name() const
 {
     return std::string(raw.name, strnlen(raw.name, sizeof(raw.name)));
@@ -115,45 +110,6 @@ Fd create_map(const MapSpec &spec)
 }
 
 } // namespace
-
-std::vector<uint8_t> lpm_key(const Cidr &c)
-{
-    if (c.family == 4) {
-        struct rg_lpm4_key k {};
-        k.prefixlen = c.len;
-        std::memcpy(k.addr, c.addr.data(), 4);
-        auto p = reinterpret_cast<const uint8_t *>(&k);
-        return {p, p + sizeof(k)};
-    }
-    struct rg_lpm6_key k {};
-    k.prefixlen = c.len;
-    std::memcpy(k.addr, c.addr.data(), 16);
-    auto p = reinterpret_cast<const uint8_t *>(&k);
-    return {p, p + sizeof(k)};
-}
-
-void for_each_lpm_entry(int map_fd, uint8_t family, void *value,
-                        const std::function<void(const Cidr &)> &fn)
-{
-    size_t ksize = family == 4 ? sizeof(rg_lpm4_key) : sizeof(rg_lpm6_key);
-    std::vector<uint8_t> key(ksize), next(ksize);
-    void *prev = nullptr;
-    while (bpf_map_get_next_key(map_fd, prev, next.data()) == 0) {
-        Cidr c;
-        c.family = family;
-        uint32_t plen;
-        std::memcpy(&plen, next.data(), 4);
-        c.len = uint8_t(plen);
-        std::memcpy(c.addr.data(), next.data() + 4, family == 4 ? 4 : 16);
-        if (bpf_map_lookup_elem(map_fd, next.data(), value) == 0)
-            fn(c);  // else deleted since get_next_key: skip it
-        key = next;
-        prev = key.data();
-    }
-    if (errno != ENOENT)
-        throw_errno("cannot iterate a prefix map", errno);
-}
-
 
 bool Maps::same_maps(const Maps &other) const
 {
@@ -256,20 +212,6 @@ int Maps::fd(const char *map_name) const
     return fds_.at(map_name).get();
 }
 
-std::vector<Rule> Maps::rules(ListKind kind) const
-{
-    std::vector<Rule> out;
-    for (const ViewEntry &e : read_view(kind))
-        out.push_back({e.prefix, e.sources});
-    std::sort(out.begin(), out.end(), [](const Rule &a, const Rule &b) { return a.cidr < b.cidr; });
-    return out;
-}
-
-size_t Maps::rule_count(ListKind kind) const
-{
-    return read_view(kind).size();
-}
-
 struct rg_config Maps::config() const
 {
     struct rg_config cfg {};
@@ -303,6 +245,22 @@ void Maps::set_ports(const std::vector<uint16_t> &ports)
     struct rg_config cfg = config();
     ports_to_bitmap(ports, cfg);
     write_config(cfg);
+}
+
+void Maps::set_lists_gen(uint64_t gen)
+{
+    struct rg_config cfg = config();
+    cfg.lists_gen = gen;
+    write_config(cfg);
+}
+
+uint32_t Maps::map_id(const char *map_name) const
+{
+    struct bpf_map_info info {};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd(map_name), &info, &len) != 0)
+        throw_errno(std::string("cannot inspect map ") + map_name, errno);
+    return info.id;
 }
 
 void Maps::set_rate(const struct rg_rate_config &rate)
@@ -487,57 +445,6 @@ void Maps::remove_pins()
     }
     if (rmdir(pin_dir_.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY)
         throw_errno("cannot remove " + pin_dir_, errno);
-}
-
-Program::Program(const Maps &maps, uint32_t ifslot, bool test_clock)
-{
-    skel_ = relayguard__open();
-    if (!skel_)
-        throw_errno("cannot open the embedded BPF object", errno);
-    skel_->rodata->rg_ifslot = ifslot;
-    skel_->rodata->rg_test_clock = test_clock;
-    struct bpf_map *m;
-    bpf_object__for_each_map(m, skel_->obj)
-    {
-        if (bpf_map__is_internal(m))
-            continue;
-        if (int err = bpf_map__reuse_fd(m, maps.fd(bpf_map__name(m))); err) {
-            relayguard__destroy(skel_);
-            throw_errno(std::string("cannot reuse map ") + bpf_map__name(m), err);
-        }
-    }
-}
-
-Program::~Program()
-{
-    relayguard__destroy(skel_);
-}
-
-bpf_object *Program::object()
-{
-    return skel_->obj;
-}
-
-void Program::load()
-{
-    if (int err = relayguard__load(skel_); err)
-        throw_errno("cannot load the XDP program into the kernel", err);
-}
-
-void Program::set_test_now(uint64_t ns)
-{
-    // .bss is memory-mapped once loaded: the program sees this store at once.
-    __atomic_store_n(&skel_->bss->rg_test_now, ns, __ATOMIC_RELEASE);
-}
-
-void Program::set_test_spoof(bool on)
-{
-    skel_->rodata->rg_test_spoof = on;
-}
-
-int Program::prog_fd() const
-{
-    return bpf_program__fd(skel_->progs.relayguard_xdp);
 }
 
 } // namespace rg

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -30,6 +31,47 @@ void check_range(const char *name, uint64_t v, uint64_t lo, uint64_t hi)
     if (v < lo || v > hi)
         throw Error(std::string(name) + " " + std::to_string(v) + ": out of range " + std::to_string(lo) +
                     ".." + std::to_string(hi));
+}
+
+// Key bytes of a prefix for the ban tries (struct rg_lpm4_key/rg_lpm6_key).
+std::vector<uint8_t> lpm_key(const Cidr &c)
+{
+    if (c.family == 4) {
+        struct rg_lpm4_key k {};
+        k.prefixlen = c.len;
+        std::memcpy(k.addr, c.addr.data(), 4);
+        auto p = reinterpret_cast<const uint8_t *>(&k);
+        return {p, p + sizeof(k)};
+    }
+    struct rg_lpm6_key k {};
+    k.prefixlen = c.len;
+    std::memcpy(k.addr, c.addr.data(), 16);
+    auto p = reinterpret_cast<const uint8_t *>(&k);
+    return {p, p + sizeof(k)};
+}
+
+// Calls fn for every entry of a ban trie of the given family, with the
+// entry's value read into *value.
+void for_each_lpm_entry(int map_fd, uint8_t family, void *value,
+                        const std::function<void(const Cidr &)> &fn)
+{
+    size_t ksize = family == 4 ? sizeof(rg_lpm4_key) : sizeof(rg_lpm6_key);
+    std::vector<uint8_t> key(ksize), next(ksize);
+    void *prev = nullptr;
+    while (bpf_map_get_next_key(map_fd, prev, next.data()) == 0) {
+        Cidr c;
+        c.family = family;
+        uint32_t plen;
+        std::memcpy(&plen, next.data(), 4);
+        c.len = uint8_t(plen);
+        std::memcpy(c.addr.data(), next.data() + 4, family == 4 ? 4 : 16);
+        if (bpf_map_lookup_elem(map_fd, next.data(), value) == 0)
+            fn(c);  // else deleted since get_next_key: skip it
+        key = next;
+        prev = key.data();
+    }
+    if (errno != ENOENT)
+        throw_errno("cannot iterate a prefix map", errno);
 }
 
 const char *ban_map(uint8_t family)

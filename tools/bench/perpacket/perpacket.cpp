@@ -15,15 +15,18 @@
 // A list of one prefix holds just the prefix the row needs.
 //
 // Everything is set up through the controller's public API (Maps,
-// replace_sources, add_rule, apply_rate, Program), so the benchmark keeps
+// the lists' write path, apply_rate, Program), so the benchmark keeps
 // working whatever lookup structure the maps use.
 #include "perpacket.skel.h"
 #include "perpacket_abi.h"
 
 #include "cidr.hpp"
 #include "error.hpp"
-#include "maps.hpp"
 #include "lab.hpp"
+#include "lists.hpp"
+#include "maps.hpp"
+#include "program.hpp"
+#include "state_dir.hpp"
 #include "packet_builder.hpp"
 #include "rate.hpp"
 #include "relayguard_abi.h"
@@ -282,13 +285,15 @@ private:
 // relayguard on a private bpffs, with the real program for slot kSlot.
 class Relayguard {
 public:
-    Relayguard() : maps_(create(fs_)), prog_(maps_, kSlot, false)
+    Relayguard()
+        : maps_(create(fs_)), lists_(maps_, rg::StateDir(rg::default_state_dir(fs_.pin_dir()))),
+          prog_(maps_, kSlot, false)
     {
         struct rg_iface entry {};
         entry.flags = RG_IFACE_USED;
         std::strncpy(entry.name, "perpacket", sizeof(entry.name) - 1);
         maps_.put_iface(kSlot, entry);
-        maps_.add_rule(rg::ListKind::allow, rg::parse_cidr(kAllowed).cidr);
+        lists_.replace(rg::ListKind::allow, RG_SOURCE_MANUAL, rg::to_prefix_set({rg::parse_cidr(kAllowed).cidr}));
         prog_.load();
     }
     ~Relayguard()
@@ -303,10 +308,12 @@ public:
     rg::Maps &maps() { return maps_; }
     int prog_fd() const { return prog_.prog_fd(); }
 
+    // Returns the prefixes listed afterwards.
     size_t set_blocklist(const std::vector<rg::Cidr> &list)
     {
-        rg::ApplyCounts n = maps_.replace_sources(rg::ListKind::block, {{RG_SOURCE_MANUAL, list}});
-        return n.entries;
+        lists_.replace(rg::ListKind::block, RG_SOURCE_MANUAL, rg::collapse(rg::to_prefix_set(list)));
+        rg::ListSize n = lists_.size(rg::ListKind::block);
+        return n.v4 + n.v6;
     }
     uint64_t count(rg_reason r) { return maps_.stats().slots.at(kSlot)[r].packets; }
     void lookup_cache(bool on) { maps_.set_lookup_cache(on); }
@@ -332,6 +339,7 @@ private:
 
     rg::lab::TempBpffs fs_;
     rg::Maps maps_;
+    rg::Lists lists_;
     rg::Program prog_;
 };
 

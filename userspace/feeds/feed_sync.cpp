@@ -1,0 +1,260 @@
+#include "feed_sync.hpp"
+
+#include "bpffs.hpp"
+#include "error.hpp"
+#include "feed_check.hpp"
+#include "feed_delta.hpp"
+#include "feed_memo.hpp"
+#include "log.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <xxhash.h>
+
+namespace rg {
+
+namespace {
+
+// Whether a download with this hash is the version the registry entry says
+// is in force (the kernel side is checked by the caller, under the lock).
+bool same_content(const struct rg_feed &raw, const FeedHash &hash)
+{
+    static const FeedHash none{};
+    return !(raw.flags & RG_FEED_SYNCING) && std::memcmp(raw.content_hash, none.data(), none.size()) != 0 &&
+           std::memcmp(raw.content_hash, hash.data(), hash.size()) == 0;
+}
+
+struct Parsed {
+    FeedParseResult result;
+    size_t lines = 0;  // parsed
+};
+
+// The download parsed: only where it differs from the feed's memo when
+// there is one that applies, else in full.
+Parsed parse_download(const StateDir &state, const FeedDef &def, std::string_view body, bool full)
+{
+    FeedFormat fmt = feed_format_from_name(def.format);
+    if (!full)
+        if (std::optional<FeedMemo> memo = load_feed_memo(state, def.name))
+            if (std::optional<FeedDelta> d = feed_delta(*memo, body, fmt, def.min_prefix4, def.min_prefix6, def.name))
+                return {std::move(d->parsed), d->lines_parsed};
+    Parsed p{parse_feed(body, fmt, def.name), 0};
+    p.lines = p.result.good_lines + p.result.bad_lines + p.result.comment_lines;
+    return p;
+}
+
+// Under the lock: the registry entry of the feed as it is now, the same
+// feed and definition as before the fetch.
+Feed current_entry(Maps &maps, const Feed &before)
+{
+    if (!Maps::open(maps.pin_dir()).same_maps(maps))
+        throw Error("feed " + before.name() + ": the pinned maps were replaced while it was being fetched");
+    std::optional<Feed> f = find_feed(maps, before.name());
+    if (!f || f->bit != before.bit)
+        throw Error("feed " + before.name() + " was removed or replaced while it was being fetched");
+    if (f->def() != before.def())
+        throw Error("feed " + before.name() + " was redefined while it was being fetched; sync it again");
+    return *f;
+}
+
+// The feed's new list, and the removal of what bits no registered source
+// owns any more (left by a `feed del` that did not finish).
+std::vector<SourceUpdate> updates_for(Lists &lists, const std::vector<Feed> &feeds, unsigned bit, PrefixSpan list)
+{
+    std::vector<SourceUpdate> out{{ListKind::block, bit, list}};
+    uint64_t orphans = lists.sources_listed().block & ~registered_sources(feeds);
+    for (unsigned b = 0; b < RG_MAX_SOURCES; b++)
+        if (orphans >> b & 1)
+            out.push_back({ListKind::block, b, {}});
+    return out;
+}
+
+// Milliseconds since `t`, for the stage timings logged at debug level.
+std::string ms_since(std::chrono::steady_clock::time_point t)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%.1f ms",
+             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
+    return buf;
+}
+
+std::string applied_message(const FeedCheck &check, const WriteResult &w, const FeedParseResult &parsed,
+                            uint64_t overlaps, const std::string &overlap)
+{
+    std::string msg = std::to_string(check.list.size()) + " prefixes in force";
+    if (w.upserts || w.deletes)
+        msg += " (" + std::to_string(w.upserts) + " entries written, " + std::to_string(w.deletes) + " removed)";
+    if (parsed.bad_lines)
+        msg += "; " + std::to_string(parsed.bad_lines) + " bad lines skipped";
+    if (!check.message.empty())
+        msg += "; " + check.message;
+    if (overlaps)
+        msg += "; " + std::to_string(overlaps) + " overlap the allowlist (it wins), e.g. " + overlap;
+    return msg;
+}
+
+} // namespace
+
+FeedHash feed_content_hash(const FeedDef &def, std::string_view body)
+{
+    // Source and format cannot hold NUL (validate_feed_def): NUL-terminated,
+    // then the two limits as one byte each, the settings part is unambiguous.
+    std::string settings = "relayguard feed content 2";
+    settings += '\0';
+    settings += def.source;
+    settings += '\0';
+    settings += def.format;
+    settings += '\0';
+    settings += char(def.min_prefix4);
+    settings += char(def.min_prefix6);
+    XXH3_state_t *st = XXH3_createState();
+    XXH3_128bits_reset(st);
+    XXH3_128bits_update(st, settings.data(), settings.size());
+    XXH3_128bits_update(st, body.data(), body.size());
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
+    XXH3_freeState(st);
+    FeedHash out;
+    static_assert(sizeof(c.digest) == out.size());
+    std::memcpy(out.data(), c.digest, out.size());
+    return out;
+}
+
+SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const SyncOptions &opts)
+{
+    auto start = std::chrono::steady_clock::now();
+    SyncReport rep;
+    rep.feed = name;
+    std::optional<Feed> found = find_feed(maps, name);
+    if (!found)
+        throw Error("no feed named " + name + " (relayguard feed list)");
+    const Feed before = *found;
+    const FeedDef def = before.def();
+
+    // 1. Fetch, hash and parse, without the lock.
+    bool full = opts.unconditional || (before.raw.flags & RG_FEED_SYNCING);
+    Download download(lists.state(), "feed-" + name);
+    FetchResult fetched = fetch_source(def.source, full ? "" : feed_field(before.raw.etag, sizeof(before.raw.etag)),
+                                       full ? "" : feed_field(before.raw.last_modified, sizeof(before.raw.last_modified)),
+                                       opts.limits, download, opts.stdin_fd);
+    bool body = fetched.ok && !fetched.not_modified;
+    log(LogLevel::debug, "feed " + name + ": fetched " + std::to_string(fetched.bytes) + " bytes in " + ms_since(start));
+    FeedHash hash{};
+    bool same = false;
+    Parsed parsed;
+    if (body) {
+        auto t = std::chrono::steady_clock::now();
+        download.map();
+        hash = feed_content_hash(def, download.text());
+        same = !full && same_content(before.raw, hash);
+        if (!same)
+            parsed = parse_download(lists.state(), def, download.text(), full);
+        log(LogLevel::debug, "feed " + name + ": hashed and parsed " + std::to_string(parsed.lines) + " lines in " +
+                                 ms_since(t));
+    }
+
+    // 2. Check and apply under the lock, against the registry as it is now.
+    DirLock lock(maps.pin_dir());
+    Feed feed = current_entry(maps, before);
+    std::vector<Feed> feeds = list_feeds(maps);
+    // The skip also needs the kernel to hold that version: no list update
+    // half-way (one that died is repaired by the write below).
+    if (same && !(same_content(feed.raw, hash) && !(maps.lists_gen() & 1))) {
+        same = false;
+        parsed = parse_download(lists.state(), def, download.text(), true);
+    }
+    struct rg_feed &raw = feed.raw;
+    uint64_t now = uint64_t(time(nullptr));
+    raw.last_attempt = now;
+    raw.http_status = uint32_t(fetched.http_status);
+    rep.errors = parsed.result.errors;
+    rep.lines_parsed = parsed.lines;
+    auto record = [&](uint32_t result, const std::string &message) {
+        raw.last_result = result;
+        set_feed_field(raw.message, message);
+        put_feed(maps, feed);
+        rep.result = result;
+        rep.message = message;
+        rep.prefixes = raw.prefixes;
+        rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return rep;
+    };
+    // Validators too long for the registry are dropped: the next fetch is
+    // then unconditional, never wrongly "not modified".
+    auto keep_validators = [&] {
+        set_feed_field(raw.etag, fetched.etag.size() < sizeof(raw.etag) ? fetched.etag : std::string());
+        set_feed_field(raw.last_modified, fetched.last_modified.size() < sizeof(raw.last_modified)
+                                              ? fetched.last_modified
+                                              : std::string());
+    };
+    if (!fetched.ok)
+        return record(RG_FEED_FETCH_FAILED, fetched.error + "; the version in force stays");
+    if (fetched.not_modified) {
+        raw.last_success = now;
+        return record(RG_FEED_NOT_MODIFIED, "not modified (HTTP 304)");
+    }
+    raw.bytes = fetched.bytes;
+    if (same) {
+        // As a 304: current, nothing written; the new validators (a server
+        // may send the same bytes with a new ETag) make the next one a 304.
+        raw.last_success = now;
+        keep_validators();
+        return record(RG_FEED_SAME_CONTENT, "unchanged (same content as the last sync)");
+    }
+
+    FeedParseResult &p = parsed.result;
+    raw.good_lines = p.good_lines;
+    raw.bad_lines = p.bad_lines;
+    FeedCheck check = check_feed(p, def, in_force_of(raw));
+    raw.refused_broad = check.refused_broad;
+    for (const std::string &b : check.broad_examples)
+        rep.errors.push_back("feed " + name + ": \"" + b + "\": broader than the limit, refused");
+    if (!check.applicable())
+        return record(check.result, check.message + "; the version in force stays");
+
+    std::string overlap;
+    raw.allow_overlaps = count_allow_overlaps(check.list, lists.listed(ListKind::allow), &overlap);
+    raw.flags |= RG_FEED_SYNCING;
+    std::memset(raw.content_hash, 0, sizeof(raw.content_hash));
+    put_feed(maps, feed);
+    WriteResult w;
+    auto t = std::chrono::steady_clock::now();
+    try {
+        w = lists.replace(updates_for(lists, feeds, feed.bit, check.list));
+        log(LogLevel::debug, "feed " + name + ": lists written in " + ms_since(t));
+    } catch (const std::exception &e) {
+        // Left with RG_FEED_SYNCING: the next sync fetches in full.
+        return record(RG_FEED_APPLY_FAILED, std::string(e.what()) + "; the version in force stays");
+    }
+    raw.flags &= ~RG_FEED_SYNCING;
+    std::memcpy(raw.content_hash, hash.data(), hash.size());
+    raw.prefixes = check.list.size();
+    set_in_force(raw, check.measure);
+    raw.last_success = now;
+    if (w.upserts || w.deletes)
+        raw.last_change = now;
+    keep_validators();
+    rep.upserts = w.upserts;
+    rep.deletes = w.deletes;
+    std::string msg = applied_message(check, w, p, raw.allow_overlaps, overlap);
+    // The memo of the version now in force, if the next download can be
+    // compared with it (no bad line or refused prefix to report again).
+    t = std::chrono::steady_clock::now();
+    try {
+        if (p.bad_lines == 0 && check.refused_broad == 0 && p.format != FeedFormat::json)
+            save_feed_memo(lists.state(), name, download, p);
+        else
+            remove_feed_memo(lists.state(), name);
+    } catch (const std::exception &e) {
+        remove_feed_memo(lists.state(), name);
+        msg += std::string("; not kept for an incremental next sync: ") + e.what();
+    }
+    log(LogLevel::debug, "feed " + name + ": memo kept in " + ms_since(t));
+    return record(w.upserts || w.deletes ? RG_FEED_APPLIED : RG_FEED_UNCHANGED, msg);
+}
+
+} // namespace rg

@@ -1,0 +1,62 @@
+#include "program.hpp"
+
+#include "error.hpp"
+#include "relayguard.skel.h"
+
+#include <bpf/libbpf.h>
+#include <cerrno>
+
+namespace rg {
+
+Program::Program(const Maps &maps, uint32_t ifslot, bool test_clock)
+{
+    skel_ = relayguard__open();
+    if (!skel_)
+        throw_errno("cannot open the embedded BPF object", errno);
+    skel_->rodata->rg_ifslot = ifslot;
+    skel_->rodata->rg_test_clock = test_clock;
+    struct bpf_map *m;
+    bpf_object__for_each_map(m, skel_->obj)
+    {
+        if (bpf_map__is_internal(m))
+            continue;
+        if (int err = bpf_map__reuse_fd(m, maps.fd(bpf_map__name(m))); err) {
+            relayguard__destroy(skel_);
+            throw_errno(std::string("cannot reuse map ") + bpf_map__name(m), err);
+        }
+    }
+}
+
+Program::~Program()
+{
+    relayguard__destroy(skel_);
+}
+
+bpf_object *Program::object()
+{
+    return skel_->obj;
+}
+
+void Program::load()
+{
+    if (int err = relayguard__load(skel_); err)
+        throw_errno("cannot load the XDP program into the kernel", err);
+}
+
+void Program::set_test_now(uint64_t ns)
+{
+    // .bss is memory-mapped once loaded: the program sees this store at once.
+    __atomic_store_n(&skel_->bss->rg_test_now, ns, __ATOMIC_RELEASE);
+}
+
+void Program::set_test_spoof(bool on)
+{
+    skel_->rodata->rg_test_spoof = on;
+}
+
+int Program::prog_fd() const
+{
+    return bpf_program__fd(skel_->progs.relayguard_xdp);
+}
+
+} // namespace rg

@@ -1,0 +1,118 @@
+#include "source_lists.hpp"
+
+#include <vector>
+
+namespace rg {
+
+namespace {
+
+// Walks the entries of one family in order with the chain of entries
+// containing the current one, and calls fn(prefix, listed bits) for every
+// entry, where listed bits are the sources of `kind` that list the entry
+// itself (in its class, not in its closest ancestor's).
+template <class A, class Fn>
+void for_each_listing(std::span<const TableEntry<A>> entries, const ClassValue *classes, ListKind kind, Fn fn)
+{
+    struct Link {
+        Prefix<A> p;
+        uint64_t sources;
+    };
+    std::vector<Link> chain;
+    for (const TableEntry<A> &e : entries) {
+        while (!chain.empty() && !contains(chain.back().p, e.p))
+            chain.pop_back();
+        uint64_t mine = classes[e.cls].of(kind), above = chain.empty() ? 0 : chain.back().sources;
+        fn(e.p, mine & ~above);
+        chain.push_back({e.p, mine});
+    }
+}
+
+template <class A>
+void listed_by(std::span<const TableEntry<A>> entries, const ClassValue *classes, ListKind kind, uint64_t bit,
+               std::vector<Prefix<A>> &out)
+{
+    for_each_listing(entries, classes, kind, [&](const Prefix<A> &p, uint64_t listed) {
+        if (listed & bit)
+            out.push_back(p);
+    });
+}
+
+// The merge of what the tables list for `bit` with `next`.
+template <class A>
+void changed(std::span<const TableEntry<A>> entries, const ClassValue *classes, ListKind kind, uint64_t bit,
+             std::span<const Prefix<A>> next, std::vector<Prefix<A>> &removed, std::vector<Prefix<A>> &added)
+{
+    size_t j = 0;
+    for_each_listing(entries, classes, kind, [&](const Prefix<A> &p, uint64_t listed) {
+        if (!(listed & bit))
+            return;
+        for (; j < next.size() && prefix_less(next[j], p); j++)
+            added.push_back(next[j]);
+        if (j < next.size() && next[j] == p)
+            j++;
+        else
+            removed.push_back(p);
+    });
+    added.insert(added.end(), next.begin() + long(j), next.end());
+}
+
+} // namespace
+
+PrefixSet source_list(TableSpan tables, const ClassValue *classes, ListKind kind, unsigned bit)
+{
+    PrefixSet out;
+    listed_by(tables.v4, classes, kind, uint64_t(1) << bit, out.v4);
+    listed_by(tables.v6, classes, kind, uint64_t(1) << bit, out.v6);
+    return out;
+}
+
+PrefixSet covered_by(TableSpan tables, const ClassValue *classes, ListKind kind)
+{
+    PrefixSet out;
+    auto add = [&](auto entries, auto &v) {
+        // An entry some source lists, inside none that another lists: the
+        // first of each covered run (its class answers non-zero, its
+        // closest ancestor's zero).
+        for_each_listing(entries, classes, kind, [&](const auto &p, uint64_t listed) {
+            if (listed && (v.empty() || !contains(v.back(), p)))
+                v.push_back(p);
+        });
+    };
+    add(tables.v4, out.v4);
+    add(tables.v6, out.v6);
+    collapse_in_place(out);
+    return out;
+}
+
+ListSize listed_count(TableSpan tables, const ClassValue *classes, ListKind kind)
+{
+    ListSize n;
+    for_each_listing(tables.v4, classes, kind, [&](const Prefix4 &, uint64_t listed) { n.v4 += listed != 0; });
+    for_each_listing(tables.v6, classes, kind, [&](const Prefix6 &, uint64_t listed) { n.v6 += listed != 0; });
+    return n;
+}
+
+SourcesListed sources_listed(TableSpan tables, const ClassValue *classes)
+{
+    SourcesListed s;
+    auto add = [&](auto entries) {
+        for (const auto &e : entries) {
+            s.allow |= classes[e.cls].allow;
+            s.block |= classes[e.cls].block;
+        }
+    };
+    add(tables.v4);
+    add(tables.v6);
+    return s;
+}
+
+ListChange list_change(TableSpan tables, const ClassValue *classes, ListKind kind, unsigned bit, PrefixSpan next)
+{
+    ListChange c;
+    uint64_t b = uint64_t(1) << bit;
+    changed(tables.v4, classes, kind, b, next.v4, c.removed.v4, c.added.v4);
+    changed(tables.v6, classes, kind, b, next.v6, c.removed.v6, c.added.v6);
+    return c;
+}
+
+} // namespace rg
