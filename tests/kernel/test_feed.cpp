@@ -417,7 +417,7 @@ TEST_F(FeedTest, InterruptedSyncAndOrphanBitsAreRepairedByTheNextSync)
         rg::ClassTable classes(tables.classes(), cur);
         rg::PrefixSet l = rg::collapse(rg::to_prefix_set({rg::parse_cidr("198.51.100.0/25").cidr,
                                                           rg::parse_cidr("203.0.113.128/25").cidr}));
-        rg::ListChange lc = rg::list_change(cur, classes.values(), rg::ListKind::block, a.bit, l);
+        rg::ListChange lc = rg::list_change(cur, classes, rg::ListKind::block, a.bit, l);
         rg::TableChange ch = rg::update_tables(cur, classes, rg::ListKind::block, a.bit, lc, next);
         ASSERT_GE(ch.up4.size(), 2u);
         rg::TableChange part;

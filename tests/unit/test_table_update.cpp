@@ -97,7 +97,7 @@ struct Model {
 };
 
 template <class A>
-std::vector<std::pair<rg::Prefix<A>, ClassValue>> held(const std::vector<rg::TableEntry<A>> &v, const ClassValue *cls)
+std::vector<std::pair<rg::Prefix<A>, ClassValue>> held(const std::vector<rg::TableEntry<A>> &v, const rg::ClassTable &cls)
 {
     std::vector<std::pair<rg::Prefix<A>, ClassValue>> out;
     for (const auto &e : v)
@@ -196,8 +196,8 @@ TEST(TableUpdate, RandomReplacementsGiveWhatTheModelGives)
 
         // What the tables say the source lists, and what changes.
         rg::PrefixSet had = model.lists[{int(kind), bit}];
-        ASSERT_EQ(rg::source_list(cur, classes.values(), kind, bit), had);
-        rg::ListChange lc = rg::list_change(cur, classes.values(), kind, bit, list);
+        ASSERT_EQ(rg::source_list(cur, classes, kind, bit), had);
+        rg::ListChange lc = rg::list_change(cur, classes, kind, bit, list);
         rg::PrefixSet gone, come;
         std::set_difference(had.v4.begin(), had.v4.end(), list.v4.begin(), list.v4.end(), std::back_inserter(gone.v4),
                             rg::prefix_less<uint32_t>);
@@ -213,8 +213,8 @@ TEST(TableUpdate, RandomReplacementsGiveWhatTheModelGives)
         rg::TableSet next;
         rg::TableChange ch = rg::update_tables(cur, classes, kind, bit, lc, next);
         model.lists[{int(kind), bit}] = list;
-        expect_same(held(next.v4, classes.values()), model.expected<uint32_t>());
-        expect_same(held(next.v6, classes.values()), model.expected<rg::U128>());
+        expect_same(held(next.v4, classes), model.expected<uint32_t>());
+        expect_same(held(next.v6, classes), model.expected<rg::U128>());
 
         // The change is what moves cur to next, and nothing more.
         rg::TableChange diff = rg::diff_tables(cur, next, classes);
@@ -296,7 +296,7 @@ TEST(TableUpdate, HalfWayTablesSplitIntoListsThatRebuild)
             cur = tmp;
         }
         rg::PrefixSet l = random_list(rng, 10);
-        rg::ListChange lc = rg::list_change(cur, classes.values(), ListKind::block, 2, l);
+        rg::ListChange lc = rg::list_change(cur, classes, ListKind::block, 2, l);
         rg::TableChange ch = rg::update_tables(cur, classes, ListKind::block, 2, lc, next);
         // Half of the change written: the upserts, no deletes.
         std::map<std::pair<uint32_t, uint8_t>, uint32_t> half;
@@ -310,10 +310,10 @@ TEST(TableUpdate, HalfWayTablesSplitIntoListsThatRebuild)
         mid.v6 = cur.v6;
         // Sources the change did not touch read back exactly.
         for (unsigned bit : {0u, 3u}) {
-            rg::PrefixSet got = rg::source_list(mid, classes.values(), ListKind::block, bit);
+            rg::PrefixSet got = rg::source_list(mid, classes, ListKind::block, bit);
             ASSERT_EQ(got, (model.lists[{int(ListKind::block), bit}])) << "iteration " << iter;
         }
-        rg::PrefixSet mixed = rg::source_list(mid, classes.values(), ListKind::block, 2);
+        rg::PrefixSet mixed = rg::source_list(mid, classes, ListKind::block, 2);
         rg::PrefixSet m = mixed;
         rg::collapse_in_place(m);
         ASSERT_TRUE(rg::is_collapsed(m));

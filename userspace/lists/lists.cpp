@@ -148,12 +148,12 @@ void Lists::repair_if_needed(WriteResult &r)
     // changing a mix of its old and new lists (its next write replaces it).
     TableSet now = tables().read();
     ClassTable classes(tables().classes(), now);
-    SourcesListed listed = rg::sources_listed(now, classes.values());
+    SourcesListed listed = rg::sources_listed(now, classes);
     TableSet next, tmp;
     for (ListKind kind : {ListKind::allow, ListKind::block})
         for (unsigned bit = 0; bit < RG_MAX_SOURCES; bit++)
             if (listed.of(kind) >> bit & 1) {
-                ListChange add{{}, rg::source_list(now, classes.values(), kind, bit)};
+                ListChange add{{}, rg::source_list(now, classes, kind, bit)};
                 collapse_in_place(add.added);
                 update_tables(next, classes, kind, bit, add, tmp);
                 std::swap(next, tmp);
@@ -185,7 +185,7 @@ WriteResult Lists::replace(std::span<const SourceUpdate> updates)
     TableChange change;
     size_t applied = 0;
     for (const SourceUpdate &u : updates) {
-        ListChange lc = list_change(from, classes.values(), u.kind, u.bit, u.list);
+        ListChange lc = list_change(from, classes, u.kind, u.bit, u.list);
         r.removed += lc.removed.size();
         r.added += lc.added.size();
         if (lc.empty())
@@ -225,22 +225,22 @@ WriteResult Lists::replace(std::span<const SourceUpdate> updates)
 
 PrefixSet Lists::source_list(ListKind kind, unsigned bit)
 {
-    return rg::source_list(current(), tables().classes(), kind, bit);
+    return rg::source_list(current(), ClassTable(tables().classes()), kind, bit);
 }
 
 SourcesListed Lists::sources_listed()
 {
-    return rg::sources_listed(current(), tables().classes());
+    return rg::sources_listed(current(), ClassTable(tables().classes()));
 }
 
 ListSize Lists::size(ListKind kind)
 {
-    return listed_count(current(), tables().classes(), kind);
+    return listed_count(current(), ClassTable(tables().classes()), kind);
 }
 
 PrefixSet Lists::listed(ListKind kind)
 {
-    return covered_by(current(), tables().classes(), kind);
+    return covered_by(current(), ClassTable(tables().classes()), kind);
 }
 
 } // namespace rg

@@ -11,7 +11,7 @@ namespace {
 // entry, where listed bits are the sources of `kind` that list the entry
 // itself (in its class, not in its closest ancestor's).
 template <class A, class Fn>
-void for_each_listing(std::span<const TableEntry<A>> entries, const ClassValue *classes, ListKind kind, Fn fn)
+void for_each_listing(std::span<const TableEntry<A>> entries, const ClassTable &classes, ListKind kind, Fn fn)
 {
     struct Link {
         Prefix<A> p;
@@ -28,7 +28,7 @@ void for_each_listing(std::span<const TableEntry<A>> entries, const ClassValue *
 }
 
 template <class A>
-void listed_by(std::span<const TableEntry<A>> entries, const ClassValue *classes, ListKind kind, uint64_t bit,
+void listed_by(std::span<const TableEntry<A>> entries, const ClassTable &classes, ListKind kind, uint64_t bit,
                std::vector<Prefix<A>> &out)
 {
     for_each_listing(entries, classes, kind, [&](const Prefix<A> &p, uint64_t listed) {
@@ -39,7 +39,7 @@ void listed_by(std::span<const TableEntry<A>> entries, const ClassValue *classes
 
 // The merge of what the tables list for `bit` with `next`.
 template <class A>
-void changed(std::span<const TableEntry<A>> entries, const ClassValue *classes, ListKind kind, uint64_t bit,
+void changed(std::span<const TableEntry<A>> entries, const ClassTable &classes, ListKind kind, uint64_t bit,
              std::span<const Prefix<A>> next, std::vector<Prefix<A>> &removed, std::vector<Prefix<A>> &added)
 {
     size_t j = 0;
@@ -58,7 +58,7 @@ void changed(std::span<const TableEntry<A>> entries, const ClassValue *classes, 
 
 } // namespace
 
-PrefixSet source_list(TableSpan tables, const ClassValue *classes, ListKind kind, unsigned bit)
+PrefixSet source_list(TableSpan tables, const ClassTable &classes, ListKind kind, unsigned bit)
 {
     PrefixSet out;
     listed_by(tables.v4, classes, kind, uint64_t(1) << bit, out.v4);
@@ -66,7 +66,7 @@ PrefixSet source_list(TableSpan tables, const ClassValue *classes, ListKind kind
     return out;
 }
 
-PrefixSet covered_by(TableSpan tables, const ClassValue *classes, ListKind kind)
+PrefixSet covered_by(TableSpan tables, const ClassTable &classes, ListKind kind)
 {
     PrefixSet out;
     auto add = [&](auto entries, auto &v) {
@@ -84,7 +84,7 @@ PrefixSet covered_by(TableSpan tables, const ClassValue *classes, ListKind kind)
     return out;
 }
 
-ListSize listed_count(TableSpan tables, const ClassValue *classes, ListKind kind)
+ListSize listed_count(TableSpan tables, const ClassTable &classes, ListKind kind)
 {
     ListSize n;
     for_each_listing(tables.v4, classes, kind, [&](const Prefix4 &, uint64_t listed) { n.v4 += listed != 0; });
@@ -92,7 +92,7 @@ ListSize listed_count(TableSpan tables, const ClassValue *classes, ListKind kind
     return n;
 }
 
-SourcesListed sources_listed(TableSpan tables, const ClassValue *classes)
+SourcesListed sources_listed(TableSpan tables, const ClassTable &classes)
 {
     SourcesListed s;
     auto add = [&](auto entries) {
@@ -106,7 +106,7 @@ SourcesListed sources_listed(TableSpan tables, const ClassValue *classes)
     return s;
 }
 
-ListChange list_change(TableSpan tables, const ClassValue *classes, ListKind kind, unsigned bit, PrefixSpan next)
+ListChange list_change(TableSpan tables, const ClassTable &classes, ListKind kind, unsigned bit, PrefixSpan next)
 {
     ListChange c;
     uint64_t b = uint64_t(1) << bit;

@@ -5,6 +5,7 @@
 // nothing it lists contains another of its prefixes).
 #pragma once
 
+#include "class_table.hpp"
 #include "list_tables.hpp"
 #include "prefix_set.hpp"
 
@@ -13,23 +14,23 @@
 namespace rg {
 
 // The list of source `bit` of list `kind` (collapsed, sorted).
-PrefixSet source_list(TableSpan tables, const ClassValue *classes, ListKind kind, unsigned bit);
+PrefixSet source_list(TableSpan tables, const ClassTable &classes, ListKind kind, unsigned bit);
 
 // What a list covers, whoever lists it (collapsed).
-PrefixSet covered_by(TableSpan tables, const ClassValue *classes, ListKind kind);
+PrefixSet covered_by(TableSpan tables, const ClassTable &classes, ListKind kind);
 
 // Prefixes some source of a list lists, per family.
 struct ListSize {
     size_t v4 = 0, v6 = 0;
 };
-ListSize listed_count(TableSpan tables, const ClassValue *classes, ListKind kind);
+ListSize listed_count(TableSpan tables, const ClassTable &classes, ListKind kind);
 
 // The source bits with something listed in each list.
 struct SourcesListed {
     uint64_t allow = 0, block = 0;
     uint64_t of(ListKind k) const { return k == ListKind::allow ? allow : block; }
 };
-SourcesListed sources_listed(TableSpan tables, const ClassValue *classes);
+SourcesListed sources_listed(TableSpan tables, const ClassTable &classes);
 
 // What replacing a source's list changes: the prefixes only the old list
 // has and those only the new one has, each sorted.
@@ -38,8 +39,7 @@ struct ListChange {
     bool empty() const { return removed.empty() && added.empty(); }
 };
 // The change from what the tables say source `bit` of `kind` lists to
-// `next` (collapsed), in one pass over the tables. `classes`: the class
-// table (RG_MAX_CLASSES values).
-ListChange list_change(TableSpan tables, const ClassValue *classes, ListKind kind, unsigned bit, PrefixSpan next);
+// `next` (collapsed), in one pass over the tables.
+ListChange list_change(TableSpan tables, const ClassTable &classes, ListKind kind, unsigned bit, PrefixSpan next);
 
 } // namespace rg
