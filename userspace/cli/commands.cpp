@@ -12,6 +12,7 @@
 #include "ports.hpp"
 #include "rate.hpp"
 #include "stats.hpp"
+#include "text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -76,7 +77,7 @@ std::unique_ptr<DirLock> lock_pin_dir(const std::string &dir)
 
 void print_json(const json &j)
 {
-    std::cout << j.dump(2) << "\n";
+    std::cout << json_text(j, 2) << "\n";
 }
 
 std::vector<Cidr> parse_cidr_args(const std::vector<std::string> &args)
@@ -127,11 +128,11 @@ int cmd_attach(Options &o)
         a.monitor = true;
     AttachResult r = attach(o.pin_dir, a);
     Maps maps = Maps::open(o.pin_dir);
-    std::cout << "attached to " << o.iface << " (ifindex " << r.ifindex << ", program id " << r.prog_id
+    std::cout << "attached to " << printable(o.iface) << " (ifindex " << r.ifindex << ", program id " << r.prog_id
               << ", " << o.mode << " mode, " << (r.legacy ? "without" : "via") << " the libxdp dispatcher)\n";
     if (r.legacy)
         std::cerr << "warning: libxdp attached without its multi-program dispatcher; "
-                     "other XDP programs cannot share " << o.iface << "\n";
+                     "other XDP programs cannot share " << printable(o.iface) << "\n";
     size_t others = maps.ifaces().size() - 1;
     if (others && (a.ports || a.monitor))
         std::cerr << "note: ports and mode are shared: they now apply to all " << others + 1
@@ -142,7 +143,7 @@ int cmd_attach(Options &o)
 int cmd_detach(Options &o)
 {
     DetachResult r = detach(o.pin_dir, o.iface, o.keep_maps);
-    std::cout << "detached from " << o.iface << (r.was_live ? "" : " (the program was already gone)")
+    std::cout << "detached from " << printable(o.iface) << (r.was_live ? "" : " (the program was already gone)")
               << (r.pins_removed ? "; last interface, pinned maps removed" : "") << "\n";
     return 0;
 }
@@ -217,7 +218,7 @@ int cmd_status(Options &o)
         if (o.json)
             print_json({{"attached", false}, {"pin_dir", o.pin_dir}, {"interfaces", json::array()}});
         else
-            std::cout << e.what() << "\n";
+            std::cout << printable(e.what()) << "\n";
         return 0;
     }
     auto list_sizes = [&](ListKind kind) {
@@ -252,7 +253,7 @@ int cmd_status(Options &o)
         print_json(j);
         return 0;
     }
-    std::cout << "pin dir:    " << o.pin_dir << "\n"
+    std::cout << "pin dir:    " << printable(o.pin_dir) << "\n"
               << "mode:       " << j["mode"].get<std::string>() << "\n"
               << "ports:      ";
     for (auto &p : j["ports"])
@@ -265,7 +266,7 @@ int cmd_status(Options &o)
               << "\nbans:       " << live_bans << "\n"
               << "interfaces:\n";
     for (auto &i : ifaces)
-        std::cout << "  " << i["name"].get<std::string>() << "  ifindex " << i["ifindex"] << "  prog "
+        std::cout << "  " << printable(i["name"].get<std::string>()) << "  ifindex " << i["ifindex"] << "  prog "
                   << i["prog_id"] << "  " << i["xdp_mode"].get<std::string>()
                   << (i["dispatcher"].get<bool>() ? "  dispatcher" : "  legacy (no dispatcher)")
                   << (i["attached"].get<bool>() ? "" : "  NOT ATTACHED (program or interface gone)") << "\n";
@@ -298,10 +299,10 @@ int cmd_stats(Options &o)
         print_json(j);
         return 0;
     }
-    std::cout << (o.iface.empty() ? "all interfaces" : o.iface) << ":\n" << counters_text(*scope);
+    std::cout << (o.iface.empty() ? "all interfaces" : printable(o.iface)) << ":\n" << counters_text(*scope);
     if (o.iface.empty())
         for (const IfaceEntry &e : ifaces)
-            std::cout << e.name() << ":\n" << counters_text(snap.slots.at(e.slot));
+            std::cout << printable(e.name()) << ":\n" << counters_text(snap.slots.at(e.slot));
     // Attribution is kept for all interfaces together.
     bool header = false;
     for (const json &src : sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())) {

@@ -7,6 +7,7 @@
 #include "feed.hpp"
 #include "maps.hpp"
 #include "stats.hpp"
+#include "text.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -139,9 +140,10 @@ FeedDef def_from_options(const Options &o, const std::string &name, const std::s
 bool print_sync(const SyncReport &r)
 {
     for (const std::string &e : r.errors)
-        std::cerr << e << "\n";
+        std::cerr << printable(e) << "\n";
     std::ostream &out = r.ok() ? std::cout : std::cerr;
-    out << "feed " << r.feed << ": " << rg_feed_result_name[r.result] << ": " << r.message << "\n";
+    out << "feed " << printable(r.feed) << ": " << rg_feed_result_name[r.result] << ": " << printable(r.message)
+        << "\n";
     return r.ok();
 }
 
@@ -207,7 +209,8 @@ int cmd_feed_list(Options &o)
     for (const Feed &f : feeds) {
         FeedDef d = f.def();
         std::cout << std::setw(24) << (d.name + (d.shadow ? " (shadow)" : "")) << std::setw(10) << f.raw.prefixes
-                  << std::setw(14) << f.result_name() << std::setw(16) << ago(f.raw.last_success) << d.source << "\n";
+                  << std::setw(14) << f.result_name() << std::setw(16) << ago(f.raw.last_success)
+                  << printable(d.source) << "\n";
     }
     return 0;
 }
@@ -224,8 +227,8 @@ int cmd_feed_show(Options &o)
         return 0;
     }
     for (auto &[k, v] : j.items())
-        std::cout << std::left << std::setw(18) << (k + ":") << (v.is_string() ? v.get<std::string>() : v.dump())
-                  << "\n";
+        std::cout << std::left << std::setw(18) << (k + ":")
+                  << printable(v.is_string() ? v.get<std::string>() : json_text(v)) << "\n";
     return 0;
 }
 
