@@ -4,11 +4,14 @@
 // handler. o.action is compared and tested for presence, never called.
 // relayguard_cli does not export userspace/cli as an include directory.
 #include "commands.hpp"
+#include "common.hpp"
+#include "log.hpp"
 #include "maps.hpp"
 #include "ports.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <initializer_list>
 #include <net/if.h>
 #include <set>
@@ -661,4 +664,47 @@ TEST(CliRun, HelpAndVersionExitZero)
     std::string version_text = ::testing::internal::GetCapturedStdout();
     EXPECT_EQ(version, 0);
     EXPECT_TRUE(contains(version_text, "relayguard")) << version_text;
+}
+
+// ---- diagnostics go through rg::log ------------------------------------------------
+
+namespace {
+
+// The syslog prefix rg::log puts before each line under systemd.
+std::string journal_prefix(rg::LogLevel level)
+{
+    return std::getenv("JOURNAL_STREAM") ? "<" + std::to_string(3 + int(level)) + ">" : "";
+}
+
+} // namespace
+
+TEST(CliLog, HostBitsNoteIsALogNotice)
+{
+    ::testing::internal::CaptureStderr();
+    std::vector<rg::Cidr> cidrs = rg::cli::parse_cidr_args({"192.0.2.77/24", "2001:db8::/32"});
+    std::string err = ::testing::internal::GetCapturedStderr();
+    ASSERT_EQ(cidrs.size(), 2u);
+    EXPECT_EQ(cidrs[0].str(), "192.0.2.0/24");
+    EXPECT_EQ(err, journal_prefix(rg::LogLevel::notice) +
+                       "relayguard: note: \"192.0.2.77/24\" has host bits set; using 192.0.2.0/24\n");
+
+    // Below the notice level, notes are not shown.
+    rg::LogLevel saved = rg::log_level();
+    rg::set_log_level(rg::LogLevel::warning);
+    ::testing::internal::CaptureStderr();
+    rg::cli::parse_cidr_args({"192.0.2.77/24"});
+    err = ::testing::internal::GetCapturedStderr();
+    rg::set_log_level(saved);
+    EXPECT_EQ(err, "") << "a note was shown at log level warning";
+}
+
+TEST(CliLog, UsageErrorIsALogError)
+{
+    ::testing::internal::CaptureStderr();
+    int status = run({"block", "add", "1.2.3.4/33"});
+    std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(status, 2);
+    EXPECT_EQ(err, journal_prefix(rg::LogLevel::error) +
+                       "relayguard: error: cidr: \"1.2.3.4/33\": prefix length 33 out of range (0-32 for IPv4)\n" +
+                       journal_prefix(rg::LogLevel::notice) + "relayguard: Run with --help for usage.\n");
 }

@@ -8,6 +8,7 @@
 #include "duration.hpp"
 #include "error.hpp"
 #include "feed.hpp"
+#include "log.hpp"
 #include "maps.hpp"
 #include "ports.hpp"
 #include "rate.hpp"
@@ -86,7 +87,7 @@ std::vector<Cidr> parse_cidr_args(const std::vector<std::string> &args)
     for (const std::string &text : args) {
         ParsedCidr p = parse_cidr(text);
         if (p.host_bits_cleared)
-            std::cerr << "note: \"" << text << "\" has host bits set; using " << p.cidr.str() << "\n";
+            log(LogLevel::notice, "note: \"" + text + "\" has host bits set; using " + p.cidr.str());
         cidrs.push_back(p.cidr);
     }
     return cidrs;
@@ -131,12 +132,12 @@ int cmd_attach(Options &o)
     std::cout << "attached to " << printable(o.iface) << " (ifindex " << r.ifindex << ", program id " << r.prog_id
               << ", " << o.mode << " mode, " << (r.legacy ? "without" : "via") << " the libxdp dispatcher)\n";
     if (r.legacy)
-        std::cerr << "warning: libxdp attached without its multi-program dispatcher; "
-                     "other XDP programs cannot share " << printable(o.iface) << "\n";
+        log(LogLevel::warning, "libxdp attached without its multi-program dispatcher; "
+                               "other XDP programs cannot share " + o.iface);
     size_t others = maps.ifaces().size() - 1;
     if (others && (a.ports || a.monitor))
-        std::cerr << "note: ports and mode are shared: they now apply to all " << others + 1
-                  << " attached interfaces\n";
+        log(LogLevel::notice, "note: ports and mode are shared: they now apply to all " + std::to_string(others + 1) +
+                                  " attached interfaces");
     return 0;
 }
 
@@ -435,17 +436,15 @@ int run(int argc, char **argv)
     } catch (const CLI::CallForVersion &e) {
         return app->exit(e);
     } catch (const CLI::ParseError &e) {
-        std::cerr << "relayguard: " << e.what() << "\nRun with --help for usage.\n";
+        log(LogLevel::error, e.what());
+        log(LogLevel::notice, "Run with --help for usage.");
         return 2;
     }
     set_library_verbosity(o.verbose >= 2 ? 2 : o.verbose);
     try {
         return o.action(o);
-    } catch (const NotAttached &e) {
-        std::cerr << "relayguard: " << e.what() << "\n";
-        return 1;
     } catch (const std::exception &e) {
-        std::cerr << "relayguard: error: " << e.what() << "\n";
+        log(LogLevel::error, e.what());
         return 1;
     }
 }

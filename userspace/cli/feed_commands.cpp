@@ -5,6 +5,7 @@
 #include "duration.hpp"
 #include "error.hpp"
 #include "feed.hpp"
+#include "log.hpp"
 #include "maps.hpp"
 #include "stats.hpp"
 #include "text.hpp"
@@ -136,14 +137,17 @@ FeedDef def_from_options(const Options &o, const std::string &name, const std::s
     return d;
 }
 
-// Prints one sync's outcome; returns whether the feed is current.
+// Prints one sync's outcome (a failure as an error message); returns
+// whether the feed is current.
 bool print_sync(const SyncReport &r)
 {
     for (const std::string &e : r.errors)
-        std::cerr << printable(e) << "\n";
-    std::ostream &out = r.ok() ? std::cout : std::cerr;
-    out << "feed " << printable(r.feed) << ": " << rg_feed_result_name[r.result] << ": " << printable(r.message)
-        << "\n";
+        log(LogLevel::warning, e);
+    std::string outcome = "feed " + r.feed + ": " + rg_feed_result_name[r.result] + ": " + r.message;
+    if (r.ok())
+        std::cout << printable(outcome) << "\n";
+    else
+        log(LogLevel::error, outcome);
     return r.ok();
 }
 
@@ -245,8 +249,8 @@ int cmd_feed_del(Options &o)
     std::cout << "feed " << o.feed_name << ": removed; blocklist " << before << " -> " << after
               << " entries (prefixes other sources list stay)\n";
     if (f->raw.flags & RG_FEED_CONFIG)
-        std::cerr << "note: feed " << o.feed_name
-                  << " is defined in the daemon's config file; a reload of the daemon adds it again\n";
+        log(LogLevel::notice, "note: feed " + o.feed_name +
+                                  " is defined in the daemon's config file; a reload of the daemon adds it again");
     return 0;
 }
 

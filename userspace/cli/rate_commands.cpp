@@ -2,6 +2,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "error.hpp"
+#include "log.hpp"
 #include "maps.hpp"
 #include "rate.hpp"
 
@@ -185,7 +186,7 @@ int cmd_bans_del(Options &o)
         if (del_ban(maps, c)) {
             std::cout << "unbanned " << c.str() << "\n";
         } else {
-            std::cerr << "relayguard: " << c.str() << " is not banned (as exactly that prefix)\n";
+            log(LogLevel::error, c.str() + " is not banned (as exactly that prefix)");
             status = 1;
         }
     }
