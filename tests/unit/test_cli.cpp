@@ -10,6 +10,7 @@
 #include "ports.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <initializer_list>
@@ -707,4 +708,80 @@ TEST(CliLog, UsageErrorIsALogError)
     EXPECT_EQ(err, journal_prefix(rg::LogLevel::error) +
                        "relayguard: error: cidr: \"1.2.3.4/33\": prefix length 33 out of range (0-32 for IPv4)\n" +
                        journal_prefix(rg::LogLevel::notice) + "relayguard: Run with --help for usage.\n");
+}
+
+// ---- errors under --json ------------------------------------------------------------
+
+namespace {
+
+struct RunOutput {
+    int status;
+    std::string out, err;
+};
+
+RunOutput run_captured(const std::vector<std::string> &args)
+{
+    ::testing::internal::CaptureStdout();
+    ::testing::internal::CaptureStderr();
+    int status = run(args);
+    std::string err = ::testing::internal::GetCapturedStderr();
+    std::string out = ::testing::internal::GetCapturedStdout();
+    return {status, out, err};
+}
+
+// The error object on stdout, checked for the fields every error has.
+nlohmann::json error_object(const RunOutput &r, int exit_code)
+{
+    EXPECT_EQ(r.status, exit_code) << r.out << r.err;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("error")) {
+        ADD_FAILURE() << "no JSON error object on stdout: \"" << r.out << "\" (stderr: " << r.err << ")";
+        return nlohmann::json::object();
+    }
+    const auto &e = j["error"];
+    EXPECT_TRUE(e["message"].is_string()) << j;
+    EXPECT_EQ(e["exit_code"], exit_code) << j;
+    // The plain message still goes to stderr.
+    EXPECT_NE(r.err.find("relayguard: error: " + e["message"].get<std::string>()), std::string::npos) << r.err;
+    return e;
+}
+
+} // namespace
+
+TEST(CliJsonErrors, BadCidrIsAnErrorObject)
+{
+    auto e = error_object(run_captured({"block", "add", "1.2.3.4/33", "--json"}), 2);
+    EXPECT_NE(e.value("message", "").find("1.2.3.4/33"), std::string::npos) << e;
+    EXPECT_EQ(e["concerns"], (nlohmann::json{{"type", "argument"}, {"value", "1.2.3.4/33"}})) << e;
+}
+
+TEST(CliJsonErrors, MissingInterfaceConcernsTheInterface)
+{
+    auto e = error_object(run_captured({"attach", "rgt-nosuchif0", "--json"}), 2);
+    EXPECT_EQ(e["concerns"], (nlohmann::json{{"type", "interface"}, {"value", "rgt-nosuchif0"}})) << e;
+}
+
+TEST(CliJsonErrors, BadDurationOfAReadCommand)
+{
+    auto e = error_object(run_captured({"top", "--json", "--sample", "2"}), 2);
+    EXPECT_NE(e.value("message", "").find("missing unit"), std::string::npos) << e;
+    EXPECT_EQ(e["concerns"], (nlohmann::json{{"type", "argument"}, {"value", "2"}})) << e;
+}
+
+TEST(CliJsonErrors, UnknownOptionHasNoConcern)
+{
+    auto e = error_object(run_captured({"stats", "--json", "--bogus"}), 2);
+    EXPECT_NE(e.value("message", "").find("--bogus"), std::string::npos) << e;
+    EXPECT_FALSE(e.contains("concerns")) << e;
+    // Refused once, a value is not reported again as the next error's concern.
+    auto again = error_object(run_captured({"feed", "show", "--json"}), 2);
+    EXPECT_FALSE(again.contains("concerns")) << again;
+}
+
+TEST(CliJsonErrors, TextOutWithoutJson)
+{
+    RunOutput r = run_captured({"block", "add", "1.2.3.4/33"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_EQ(r.out, "");
+    EXPECT_NE(r.err.find("1.2.3.4/33"), std::string::npos) << r.err;
 }

@@ -29,15 +29,18 @@ namespace rg::cli {
 
 namespace {
 
-// A validator that runs a parser and reports its rg::Error message.
+// A validator that runs a parser and reports its rg::Error message; a
+// refused value is recorded in o.refused as an argument (or `type`).
 template <typename Parse>
-CLI::Validator parser_check(Parse parse, const std::string &desc, const std::string &name)
+CLI::Validator parser_check(Options &o, Parse parse, const std::string &desc, const std::string &name,
+                            const char *type = "argument")
 {
     return CLI::Validator(
-        [parse](std::string &s) -> std::string {
+        [&o, parse, type](std::string &s) -> std::string {
             try {
                 parse(s);
             } catch (const Error &e) {
+                o.refused = Concern{type, s};
                 return e.what();
             }
             return {};
@@ -47,22 +50,38 @@ CLI::Validator parser_check(Parse parse, const std::string &desc, const std::str
 
 } // namespace
 
-const CLI::Validator kCidr = parser_check([](const std::string &s) { parse_cidr(s); }, "CIDR", "CIDR");
-const CLI::Validator kPorts =
-    parser_check([](const std::string &s) { parse_ports({s}); }, "PORT[,PORT...]", "PORTS");
-const CLI::Validator kDuration =
-    parser_check([](const std::string &s) { parse_duration(s); }, "DURATION", "DURATION");
-const CLI::Validator kRate = parser_check([](const std::string &s) { parse_rate(s); }, "RATE", "RATE");
+CLI::Validator check_cidr(Options &o)
+{
+    return parser_check(o, [](const std::string &s) { parse_cidr(s); }, "CIDR", "CIDR");
+}
 
-const CLI::Validator kExistingIface(
-    [](std::string &s) -> std::string {
-        if (s.empty() || s.size() >= IF_NAMESIZE)
-            return "interface \"" + s + "\": not a valid interface name";
-        if (if_nametoindex(s.c_str()) == 0)
-            return "interface \"" + s + "\": no such interface in this network namespace";
-        return {};
-    },
-    "IFACE", "IFACE");
+CLI::Validator check_ports(Options &o)
+{
+    return parser_check(o, [](const std::string &s) { parse_ports({s}); }, "PORT[,PORT...]", "PORTS");
+}
+
+CLI::Validator check_duration(Options &o)
+{
+    return parser_check(o, [](const std::string &s) { parse_duration(s); }, "DURATION", "DURATION");
+}
+
+CLI::Validator check_rate(Options &o)
+{
+    return parser_check(o, [](const std::string &s) { parse_rate(s); }, "RATE", "RATE");
+}
+
+CLI::Validator check_existing_iface(Options &o)
+{
+    return parser_check(
+        o,
+        [](const std::string &s) {
+            if (s.empty() || s.size() >= IF_NAMESIZE)
+                throw Error("interface \"" + s + "\": not a valid interface name");
+            if (if_nametoindex(s.c_str()) == 0)
+                throw Error("interface \"" + s + "\": no such interface in this network namespace");
+        },
+        "IFACE", "IFACE", "interface");
+}
 
 std::unique_ptr<DirLock> lock_pin_dir(const std::string &dir)
 {
@@ -283,7 +302,7 @@ int cmd_stats(Options &o)
     if (!o.iface.empty()) {
         auto it = std::find_if(ifaces.begin(), ifaces.end(), [&](auto &e) { return e.name() == o.iface; });
         if (it == ifaces.end())
-            throw Error("interface \"" + o.iface + "\": relayguard is not attached to it");
+            throw CommandError("interface \"" + o.iface + "\": relayguard is not attached to it", {"interface", o.iface});
         scope = &snap.slots.at(it->slot);
         ifaces = {*it};
     }
@@ -320,15 +339,19 @@ int cmd_stats(Options &o)
     return 0;
 }
 
-// Each value is checked on its own by kPorts; the limit on the number of
+// Each value is checked on its own by check_ports; the limit on the number of
 // ports needs the whole list, so it is checked once all values are in.
-void check_port_list(const Options &o)
+void check_port_list(Options &o)
 {
     if (o.ports.empty())
         return;
     try {
         parse_ports(o.ports);
     } catch (const Error &e) {
+        std::string list;
+        for (const std::string &p : o.ports)
+            list += (list.empty() ? "" : ",") + p;
+        o.refused = Concern{"argument", list};
         throw CLI::ValidationError("ports", e.what());
     }
 }
@@ -337,10 +360,10 @@ void add_rule_commands(CLI::App &app, Options &o, const char *name, ListKind kin
 {
     CLI::App *list = app.add_subcommand(name, std::string("manage the ") + what)->require_subcommand(1);
     CLI::App *add = list->add_subcommand("add", std::string("add CIDRs to the ") + what);
-    add->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(kCidr);
+    add->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(check_cidr(o));
     add->callback([&o, kind] { o.action = [kind](Options &op) { return cmd_rules(op, kind, true); }; });
     CLI::App *del = list->add_subcommand("del", std::string("remove CIDRs from the ") + what);
-    del->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(kCidr);
+    del->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(check_cidr(o));
     del->callback([&o, kind] { o.action = [kind](Options &op) { return cmd_rules(op, kind, false); }; });
     CLI::App *ls = list->add_subcommand("list", std::string("show the ") + what);
     ls->add_flag("--json", o.json, "JSON output");
@@ -365,10 +388,10 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     app->add_flag("-v,--verbose", o.verbose, "more output; -vv shows libbpf/libxdp debug messages");
 
     CLI::App *attach = app->add_subcommand("attach", "attach the filter to an interface");
-    attach->add_option("iface", o.iface, "network interface")->required()->check(kExistingIface);
+    attach->add_option("iface", o.iface, "network interface")->required()->check(check_existing_iface(o));
     attach->add_option("--mode", o.mode, "XDP mode")->check(CLI::IsMember({"native", "skb"}))->capture_default_str();
     attach->add_option("--ports", o.ports, "protected TCP ports for all interfaces (default 25)")
-        ->delimiter(',')->check(kPorts);
+        ->delimiter(',')->check(check_ports(o));
     attach->add_flag("--monitor", o.monitor, "count would-be drops, drop nothing (applies to all interfaces)");
     attach->callback([&o] {
         check_port_list(o);
@@ -385,7 +408,7 @@ std::unique_ptr<CLI::App> make_app(Options &o)
 
     CLI::App *ports = app->add_subcommand("ports", "protected destination ports")->require_subcommand(1);
     CLI::App *pset = ports->add_subcommand("set", "replace the protected ports (at most 16)");
-    pset->add_option("port", o.ports, "TCP port(s), e.g. 25 465 587 or 25,465,587")->required()->check(kPorts);
+    pset->add_option("port", o.ports, "TCP port(s), e.g. 25 465 587 or 25,465,587")->required()->check(check_ports(o));
     pset->callback([&o] {
         check_port_list(o);
         o.action = cmd_ports_set;
@@ -423,10 +446,45 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     return app;
 }
 
+namespace {
+
+// Whether --json is among the arguments (before a "--"): a usage error is
+// reported as JSON also when parsing stopped before reaching it.
+bool json_requested(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        std::string_view a = argv[i];
+        if (a == "--")
+            break;
+        if (a == "--json" || a.starts_with("--json="))
+            return true;
+    }
+    return false;
+}
+
+// Reports an error: the message on stderr, and with --json the error
+// object on stdout (docs/json-schema.md). Returns the exit status.
+int report_error(bool as_json, const std::string &message, const std::optional<Concern> &concern, int exit_code)
+{
+    log(LogLevel::error, message);
+    if (exit_code == 2)
+        log(LogLevel::notice, "Run with --help for usage.");
+    if (as_json) {
+        json e = {{"message", message}, {"exit_code", exit_code}};
+        if (concern)
+            e["concerns"] = {{"type", concern->type}, {"value", concern->value}};
+        print_json({{"error", e}});
+    }
+    return exit_code;
+}
+
+} // namespace
+
 int run(int argc, char **argv)
 {
     Options o;
     std::unique_ptr<CLI::App> app = make_app(o);
+    const bool json_args = json_requested(argc, argv);
     try {
         app->parse(argc, argv);
     } catch (const CLI::CallForHelp &e) {
@@ -436,16 +494,18 @@ int run(int argc, char **argv)
     } catch (const CLI::CallForVersion &e) {
         return app->exit(e);
     } catch (const CLI::ParseError &e) {
-        log(LogLevel::error, e.what());
-        log(LogLevel::notice, "Run with --help for usage.");
-        return 2;
+        return report_error(json_args || o.json, e.what(), o.refused, 2);
     }
     set_library_verbosity(o.verbose >= 2 ? 2 : o.verbose);
+    const bool as_json = json_args || o.json;
     try {
         return o.action(o);
+    } catch (const NotAttached &e) {
+        return report_error(as_json, e.what(), Concern{"pin_dir", o.pin_dir}, 1);
+    } catch (const CommandError &e) {
+        return report_error(as_json, e.what(), e.concern, 1);
     } catch (const std::exception &e) {
-        log(LogLevel::error, e.what());
-        return 1;
+        return report_error(as_json, e.what(), std::nullopt, 1);
     }
 }
 

@@ -3,6 +3,8 @@
 
 #include "bpffs.hpp"
 #include "cidr.hpp"
+#include "commands.hpp"
+#include "error.hpp"
 #include "feed.hpp"
 #include "maps.hpp"
 
@@ -14,11 +16,20 @@
 
 namespace rg::cli {
 
-extern const CLI::Validator kCidr;
-extern const CLI::Validator kPorts;
-extern const CLI::Validator kExistingIface;
-extern const CLI::Validator kDuration;
-extern const CLI::Validator kRate;
+// Validators for option values; a refused value is recorded in o.refused
+// (what the error concerns).
+CLI::Validator check_cidr(Options &o);
+CLI::Validator check_ports(Options &o);
+CLI::Validator check_existing_iface(Options &o);
+CLI::Validator check_duration(Options &o);
+CLI::Validator check_rate(Options &o);
+
+// An error of a handler that knows what it concerns (a feed, an interface).
+class CommandError : public Error {
+public:
+    CommandError(const std::string &msg, Concern c) : Error(msg), concern(std::move(c)) {}
+    Concern concern;
+};
 
 // Mutating commands hold the pin-directory lock for their whole run.
 // Throws NotAttached when the directory does not exist.

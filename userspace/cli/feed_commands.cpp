@@ -224,7 +224,7 @@ int cmd_feed_show(Options &o)
     Maps maps = Maps::open(o.pin_dir);
     std::optional<Feed> f = find_feed(maps, o.feed_name);
     if (!f)
-        throw Error("no feed named " + o.feed_name + " (relayguard feed list)");
+        throw CommandError("no feed named " + o.feed_name + " (relayguard feed list)", {"feed", o.feed_name});
     json j = feed_json(*f, maps.source_stats()[f->bit]);
     if (o.json) {
         print_json(j);
@@ -242,7 +242,7 @@ int cmd_feed_del(Options &o)
     Maps maps = Maps::open(o.pin_dir);
     std::optional<Feed> f = find_feed(maps, o.feed_name);
     if (!f)
-        throw Error("no feed named " + o.feed_name + " (relayguard feed list)");
+        throw CommandError("no feed named " + o.feed_name + " (relayguard feed list)", {"feed", o.feed_name});
     size_t before = maps.rule_count(ListKind::block);
     del_feed(maps, o.feed_name, terminal_progress("feed " + o.feed_name));
     size_t after = maps.rule_count(ListKind::block);
@@ -269,7 +269,7 @@ void add_feed_commands(CLI::App &app, Options &o)
         formats.emplace_back(n);
     add->add_option("--format", o.feed_format, "list format")->check(CLI::IsMember(formats))->capture_default_str();
     add->add_option("--interval", o.feed_interval, "how often the daemon syncs it, e.g. 1h")
-        ->check(kDuration)->capture_default_str();
+        ->check(check_duration(o))->capture_default_str();
     add->add_flag("--shadow", o.shadow, "count what the feed would drop, drop nothing");
     add->add_option("--max-shrink", o.max_shrink, "refuse an update that loses more than PCT% of the prefixes")
         ->check(CLI::Range(0u, 100u))->capture_default_str();
