@@ -1,7 +1,11 @@
-// The relayguard binary's errors under --json, end to end: with --json an
-// error is a JSON object on stdout ({"error": {...}}, docs/json-schema.md)
-// and the plain message still goes to stderr; the exit status is as without
-// --json. Usage errors are covered without privileges in test_cli.cpp.
+// The relayguard binary's input handling, end to end:
+//  - errors under --json: a JSON object on stdout ({"error": {...}},
+//    docs/json-schema.md), the plain message still on stderr, the exit
+//    status as without --json (usage errors are also covered without
+//    privileges in test_cli.cpp);
+//  - a /0 needs --force; ::ffff:a.b.c.d is taken as IPv4 and so matches
+//    IPv4 traffic, from the command line and from a feed; feed names
+//    manual and config are reserved.
 #include "lab.hpp"
 #include "netns_fixture.hpp"
 
@@ -9,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <unistd.h>
@@ -18,13 +23,14 @@ using nlohmann::json;
 namespace {
 
 using rg::test::NetnsTest;
+using namespace rg::test::netns_lab;
 
 struct Split {
     int status = -1;
     std::string out, err;
 };
 
-class CliErrorTest : public NetnsTest {
+class CliNetnsTest : public NetnsTest {
 protected:
     void SetUp() override
     {
@@ -75,7 +81,7 @@ protected:
     std::string dir_;
 };
 
-TEST_F(CliErrorTest, ErrorsUnderJsonAreJsonObjects)
+TEST_F(CliNetnsTest, ErrorsUnderJsonAreJsonObjects)
 {
     // Nothing attached: every read command says so, as JSON.
     for (std::vector<std::string> args : {std::vector<std::string>{"stats", "--json"}, {"feed", "list", "--json"},
@@ -109,6 +115,52 @@ TEST_F(CliErrorTest, ErrorsUnderJsonAreJsonObjects)
     EXPECT_EQ(plain.status, 1);
     EXPECT_EQ(plain.out, "");
     EXPECT_NE(plain.err.find("relayguard: error: no feed named nosuch"), std::string::npos) << plain.err;
+}
+
+TEST_F(CliNetnsTest, SlashZeroNeedsForceAndIpv4MappedMatchesIpv4Traffic)
+{
+    attach();
+    auto r = rg({"block", "add", "0.0.0.0/0"});
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("every IPv4"), std::string::npos) << r.output;
+    EXPECT_EQ(rg_json({"block", "list", "--json"})["count"], 0);
+    EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+    rg_ok({"block", "add", "0.0.0.0/0", "--force"});
+    EXPECT_EQ(connect(kClean4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+    rg_ok({"block", "del", "0.0.0.0/0"});
+
+    // ::ffff:192.0.2.66 is the IPv4 source 192.0.2.66: blocked, then allowed.
+    r = rg({"block", "add", "::ffff:" + kBad4});
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("IPv4-mapped"), std::string::npos) << r.output;
+    auto list = rg_json({"block", "list", "--json"});
+    ASSERT_EQ(list["count"], 1) << list.dump();
+    EXPECT_EQ(list["entries"][0]["cidr"], kBad4 + "/32");
+    EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+    rg_ok({"allow", "add", "::ffff:" + kBad4});
+    EXPECT_EQ(connect(kBad4, kServer4, 25), ConnectResult::connected);
+    rg_ok({"allow", "del", kBad4});
+    rg_ok({"block", "del", kBad4});
+
+    // A feed's ::ffff: entries too.
+    std::string path = dir_ + "/mapped.txt";
+    std::ofstream(path) << "::ffff:" << kBad4 << "\n::ffff:0:0/96\n";
+    r = rg({"feed", "add", "mapped", path});
+    ASSERT_EQ(r.status, 0) << r.output;
+    list = rg_json({"block", "list", "--json"});
+    ASSERT_EQ(list["count"], 2) << list.dump();
+    EXPECT_EQ(list["entries"][0]["cidr"], kBad4 + "/32") << list.dump();
+    EXPECT_EQ(list["entries"][1]["cidr"], "::ffff:0.0.0.0/96") << list.dump();
+    EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+    EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+
+    // The built-in sources' names are not feed names.
+    for (const char *name : {"manual", "Config"}) {
+        r = rg({"feed", "add", name, path});
+        EXPECT_EQ(r.status, 1) << r.output;
+        EXPECT_NE(r.output.find("reserved"), std::string::npos) << r.output;
+    }
+    EXPECT_EQ(rg_json({"feed", "list", "--json"})["count"], 1);
 }
 
 } // namespace

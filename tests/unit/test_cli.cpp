@@ -785,3 +785,67 @@ TEST(CliJsonErrors, TextOutWithoutJson)
     EXPECT_EQ(r.out, "");
     EXPECT_NE(r.err.find("1.2.3.4/33"), std::string::npos) << r.err;
 }
+
+// ---- /0 needs --force ----------------------------------------------------------------
+
+TEST(CliSlashZero, RefusedWithWhatItWouldDo)
+{
+    struct Case {
+        std::vector<std::string> args;
+        std::string what;
+    };
+    const std::vector<Case> cases = {
+        {{"block", "add", "0.0.0.0/0"}, "drop every IPv4 packet to the protected ports"},
+        {{"block", "add", "192.0.2.0/24", "::/0"}, "drop every IPv6 packet to the protected ports"},
+        {{"allow", "add", "0.0.0.0/0"}, "turn filtering off for IPv4"},
+        {{"allow", "add", "::/0"}, "turn filtering off for IPv6"},
+        {{"bans", "add", "::/0", "--ttl", "1h"}, "drop every IPv6 packet to the protected ports for 1h"},
+        {{"bans", "add", "0.0.0.0/0", "--ttl", "10m"}, "every IPv4"},
+    };
+    for (const Case &k : cases) {
+        std::string line;
+        for (const std::string &a : k.args)
+            line += " " + a;
+        Cli c;
+        std::string msg = c.error(k.args);
+        EXPECT_TRUE(contains(msg, k.what)) << "relayguard" << line << ": " << msg;
+        EXPECT_TRUE(contains(msg, "--force")) << "relayguard" << line << ": " << msg;
+        EXPECT_FALSE(c.o.action) << "relayguard" << line;
+        // Should parsing let it through, the handler finds no pin directory.
+        std::vector<std::string> safe = k.args;
+        safe.insert(safe.end(), {"--pin-dir", "/nonexistent/relayguard-unit-test"});
+        EXPECT_EQ(run(safe), 2) << "relayguard" << line;
+
+        std::vector<std::string> forced = k.args;
+        forced.push_back("--force");
+        Cli f;
+        EXPECT_EQ(f.error(forced), "") << "relayguard" << line << " --force";
+        EXPECT_TRUE(f.o.force);
+        EXPECT_TRUE(f.o.action);
+    }
+}
+
+TEST(CliSlashZero, NarrowerPrefixesAndRemovalNeedNoForce)
+{
+    for (std::vector<std::string> args :
+         {std::vector<std::string>{"block", "add", "0.0.0.0/1"}, {"allow", "add", "::ffff:0:0/96"},
+          {"block", "del", "0.0.0.0/0"}, {"allow", "del", "::/0"}, {"bans", "del", "::/0"}}) {
+        Cli c;
+        EXPECT_EQ(c.error(args), "") << args[0] << " " << args[1] << " " << args[2];
+        EXPECT_FALSE(c.o.force);
+    }
+}
+
+TEST(CliSlashZero, MappedIpv4IsAcceptedAsIpv4)
+{
+    Cli c;
+    ASSERT_EQ(c.error({"block", "add", "::ffff:192.0.2.9"}), "");
+    ::testing::internal::CaptureStderr();
+    std::vector<rg::Cidr> cidrs = rg::cli::parse_cidr_args(c.o.cidrs);
+    std::string err = ::testing::internal::GetCapturedStderr();
+    ASSERT_EQ(cidrs.size(), 1u);
+    EXPECT_EQ(cidrs[0].str(), "192.0.2.9/32");
+    EXPECT_TRUE(contains(err, "IPv4-mapped")) << err;
+    // Mapped, ::ffff:0.0.0.0/97 is no /0; ::ffff:0:0/96 stays IPv6 (no /0 either).
+    EXPECT_EQ(Cli().error({"block", "add", "::ffff:0.0.0.0/97"}), "");
+}

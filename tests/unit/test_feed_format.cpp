@@ -636,3 +636,16 @@ TEST(FeedSpeed, DISABLED_MillionLinePlainFeed)
     std::printf("parse_feed: 1,000,000 lines (%zu MB, 60%% IPv4 /32, 20%% IPv4 /24, 20%% IPv6 /64): %.1f ms\n",
                 text.size() >> 20, std::chrono::duration<double, std::milli>(t1 - t0).count());
 }
+
+// A feed's IPv4-mapped entries are taken as IPv4 (the filter never sees
+// IPv4 traffic as IPv6), in every format; ::ffff:0:0/96 stays IPv6.
+TEST(FeedMapped, Ipv4MappedEntriesBecomeIpv4)
+{
+    rg::FeedParseResult r = parse("::ffff:192.0.2.9\n::ffff:198.51.100.0/120\n::ffff:0:0/96\n", FeedFormat::plain);
+    EXPECT_EQ(strs(r.prefixes), (Strs{"192.0.2.9/32", "198.51.100.0/24", "::ffff:0.0.0.0/96"}));
+    EXPECT_EQ(r.bad_lines, 0u);
+    r = parse("::ffff:192.0.2.0-::ffff:192.0.2.127\n", FeedFormat::range);
+    EXPECT_EQ(strs(r.prefixes), (Strs{"192.0.2.0/25"}));
+    r = parse("[\"::ffff:203.0.113.7\"]", FeedFormat::json);
+    EXPECT_EQ(strs(r.prefixes), (Strs{"203.0.113.7/32"}));
+}

@@ -52,7 +52,16 @@ CLI::Validator parser_check(Options &o, Parse parse, const std::string &desc, co
 
 CLI::Validator check_cidr(Options &o)
 {
-    return parser_check(o, [](const std::string &s) { parse_cidr(s); }, "CIDR", "CIDR");
+    // try_parse_cidr: the handler's parse_cidr_args gives the notes, once.
+    return parser_check(
+        o,
+        [](const std::string &s) {
+            ParsedCidr p;
+            std::string why;
+            if (!try_parse_cidr(s, p, why))
+                throw Error("\"" + s + "\": " + why);
+        },
+        "CIDR", "CIDR");
 }
 
 CLI::Validator check_ports(Options &o)
@@ -356,12 +365,41 @@ void check_port_list(Options &o)
     }
 }
 
+} // namespace
+
+void refuse_whole_family(Options &o, const std::function<std::string(const std::string &family)> &effect)
+{
+    if (o.force)
+        return;
+    for (const std::string &text : o.cidrs) {
+        ParsedCidr p;
+        std::string why;
+        if (!try_parse_cidr(text, p, why) || p.cidr.len != 0)
+            continue;  // a bad value was refused by check_cidr already
+        std::string family = p.cidr.family == 4 ? "IPv4" : "IPv6";
+        o.refused = Concern{"argument", text};
+        throw CLI::ValidationError("cidr", "\"" + text + "\" covers every " + family + " address: " +
+                                               effect(family) + "; give --force if that is what you want");
+    }
+}
+
+namespace {
+
 void add_rule_commands(CLI::App &app, Options &o, const char *name, ListKind kind, const char *what)
 {
     CLI::App *list = app.add_subcommand(name, std::string("manage the ") + what)->require_subcommand(1);
     CLI::App *add = list->add_subcommand("add", std::string("add CIDRs to the ") + what);
     add->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(check_cidr(o));
-    add->callback([&o, kind] { o.action = [kind](Options &op) { return cmd_rules(op, kind, true); }; });
+    add->add_flag("--force", o.force, "accept a /0 (every address of a family)");
+    add->callback([&o, kind] {
+        refuse_whole_family(o, [kind](const std::string &family) {
+            return kind == ListKind::block
+                       ? "blocklisting it would drop every " + family + " packet to the protected ports"
+                       : "allowlisting it would turn filtering off for " + family +
+                             " (the allowlist wins over the blocklist, bans and the rate limit)";
+        });
+        o.action = [kind](Options &op) { return cmd_rules(op, kind, true); };
+    });
     CLI::App *del = list->add_subcommand("del", std::string("remove CIDRs from the ") + what);
     del->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(check_cidr(o));
     del->callback([&o, kind] { o.action = [kind](Options &op) { return cmd_rules(op, kind, false); }; });

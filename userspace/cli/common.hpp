@@ -9,6 +9,7 @@
 #include "maps.hpp"
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -44,7 +45,13 @@ Progress terminal_progress(const std::string &label);
 // A feed's definition and status (docs/json-schema.md, feed list/show).
 nlohmann::json feed_json(const Feed &f, const struct rg_source_counter &counters);
 
-// Parses validated CIDR arguments, noting normalised host bits on stderr.
+// Refuses a /0 among o.cidrs unless --force was given: a CLI::ValidationError
+// (exit status 2) saying what it covers and, from effect(family), what it
+// would do.
+void refuse_whole_family(Options &o, const std::function<std::string(const std::string &family)> &effect);
+
+// Parses validated CIDR arguments, with a note (rg::log) for cleared host bits
+// and for IPv4-mapped addresses taken as IPv4.
 std::vector<Cidr> parse_cidr_args(const std::vector<std::string> &args);
 
 } // namespace rg::cli

@@ -134,6 +134,7 @@ FeedDef def_from_options(const Options &o, const std::string &name, const std::s
                !source.starts_with("https://")) {
         throw Error("feed " + name + ": \"" + source + "\": unsupported URL scheme (use http:// or https://)");
     }
+    validate_feed_def(d);  // before anything is locked or opened
     return d;
 }
 

@@ -351,7 +351,13 @@ void add_rate_commands(CLI::App &app, Options &o)
     CLI::App *add = bans->add_subcommand("add", "ban prefixes for a while");
     add->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(check_cidr(o));
     add->add_option("--ttl", o.ttl, "ban length, e.g. 30s, 10m, 1h")->required()->check(check_duration(o));
-    add->callback([&o] { o.action = cmd_bans_add; });
+    add->add_flag("--force", o.force, "accept a /0 (every address of a family)");
+    add->callback([&o] {
+        refuse_whole_family(o, [&o](const std::string &family) {
+            return "the ban would drop every " + family + " packet to the protected ports for " + o.ttl;
+        });
+        o.action = cmd_bans_add;
+    });
     CLI::App *del = bans->add_subcommand("del", "lift bans (exact prefixes)");
     del->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(check_cidr(o));
     del->callback([&o] { o.action = cmd_bans_del; });
