@@ -311,7 +311,8 @@ int cmd_stats(Options &o)
     if (!o.iface.empty()) {
         auto it = std::find_if(ifaces.begin(), ifaces.end(), [&](auto &e) { return e.name() == o.iface; });
         if (it == ifaces.end())
-            throw CommandError("interface \"" + o.iface + "\": relayguard is not attached to it", {"interface", o.iface});
+            throw CommandError("interface \"" + o.iface + "\": relayguard is not attached to it",
+                               {"interface", o.iface});
         scope = &snap.slots.at(it->slot);
         ifaces = {*it};
     }

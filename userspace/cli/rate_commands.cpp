@@ -367,7 +367,8 @@ void add_rate_commands(CLI::App &app, Options &o)
     CLI::App *top = app.add_subcommand("top", "sources with the most SYNs and rate-limit drops");
     top->add_flag("--json", o.json, "JSON output");
     top->add_option("-n", o.top_n, "how many sources")->check(CLI::Range(1u, 1000000u))->capture_default_str();
-    top->add_option("--sample", o.sample, "count only what happens during this long, e.g. 1s")->check(check_duration(o));
+    top->add_option("--sample", o.sample, "count only what happens during this long, e.g. 1s")
+        ->check(check_duration(o));
     top->callback([&o] { o.action = cmd_top; });
 }
 
