@@ -352,4 +352,33 @@ TEST_F(DaemonTest, FeedsFromTheConfigSyncOnStartOnTheirIntervalAndGoOnReload)
     ASSERT_TRUE(daemon_->wait_exit(15s));
 }
 
+// A feed_sync line whose message quotes a path that is not UTF-8 (and holds
+// ESC) is still written, as valid JSON; the log line escapes the ESC.
+TEST_F(DaemonTest, FeedSyncLineIsWrittenWhenItsTextIsNotUtf8)
+{
+    write_config("", "[feed odd]\nsource = gone\xff\x1b[2J.txt\ninterval = 1h\n");
+    std::ofstream(stats_).close();
+    start();
+    auto text = rg::test::wait_for_text(stats_, "\"feed_sync\"", 10s);
+    ASSERT_TRUE(text) << "no feed_sync line:\n" << daemon_->output();
+    std::istringstream in(text->substr(0, text->rfind('\n') + 1));
+    bool found = false;
+    for (std::string line; std::getline(in, line);) {
+        auto event = nlohmann::json::parse(line, nullptr, false);
+        ASSERT_FALSE(event.is_discarded()) << "not JSON: " << line;
+        if (event.value("event", "") != "feed_sync")
+            continue;
+        found = true;
+        EXPECT_EQ(event["feed"], "odd");
+        EXPECT_EQ(event["result"], "fetch_failed");
+        EXPECT_NE(event["message"].get<std::string>().find("gone\xef\xbf\xbd\x1b[2J.txt"), std::string::npos)
+            << line;
+    }
+    EXPECT_TRUE(found) << *text;
+    std::string out = daemon_->output();
+    EXPECT_EQ(out.find('\x1b'), std::string::npos) << "a raw ESC in the daemon's log: " << out;
+    daemon_->signal(SIGTERM);
+    ASSERT_TRUE(daemon_->wait_exit(15s));
+}
+
 } // namespace

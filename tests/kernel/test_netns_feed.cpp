@@ -81,6 +81,14 @@ public:
         etag_.clear();
         last_modified_ = last_modified;
     }
+    // Both validators, sent as given (any bytes but CR and LF).
+    void set_validators(const std::string &body, const std::string &etag, const std::string &last_modified)
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        body_ = body;
+        etag_ = etag;
+        last_modified_ = last_modified;
+    }
     std::vector<std::string> if_none_match() const
     {
         std::lock_guard<std::mutex> g(mu_);
@@ -142,6 +150,8 @@ private:
             ims_.push_back(ims);
             paths_.push_back(path);
             std::string validator = etag_.empty() ? "Last-Modified: " + last_modified_ : "ETag: " + etag_;
+            if (!etag_.empty() && !last_modified_.empty())
+                validator += "\r\nLast-Modified: " + last_modified_;
             bool fresh = etag_.empty() ? !ims.empty() && ims == last_modified_ : !inm.empty() && inm == etag_;
             if (path == "/moved") {
                 resp = "HTTP/1.1 301 Moved Permanently\r\nLocation: /drop.txt\r\nContent-Length: 0\r\n"
@@ -219,6 +229,46 @@ protected:
     }
     std::string dir_;
 };
+
+// Where s is not valid UTF-8 (the offset of the first bad byte), or npos.
+size_t invalid_utf8_at(const std::string &s)
+{
+    for (size_t i = 0; i < s.size();) {
+        auto b = uint8_t(s[i]);
+        size_t n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+        if (n == 0 || i + n > s.size() || (n == 2 && b < 0xc2))
+            return i;
+        for (size_t k = 1; k < n; k++)
+            if ((uint8_t(s[i + k]) & 0xc0) != 0x80)
+                return i;
+        i += n;
+    }
+    return std::string::npos;
+}
+
+// The first raw control byte of terminal text (C0 but newline, DEL, or a
+// C1 control encoded in UTF-8), shown with its offset; "" when there is none.
+std::string raw_control(const std::string &s)
+{
+    for (size_t i = 0; i < s.size(); i++) {
+        auto b = uint8_t(s[i]);
+        bool c1 = b == 0xc2 && i + 1 < s.size() && uint8_t(s[i + 1]) >= 0x80 && uint8_t(s[i + 1]) <= 0x9f;
+        if ((b < 0x20 && b != '\n') || b == 0x7f || c1)
+            return "byte " + std::to_string(unsigned(b)) + " at offset " + std::to_string(i);
+    }
+    return "";
+}
+
+// stdout must be one JSON document: parsed without exceptions, so that a
+// failure shows what was printed.
+nlohmann::json parse_stdout(const rg::lab::CmdResult &r)
+{
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(invalid_utf8_at(r.output), std::string::npos) << "JSON output is not valid UTF-8: " << r.output;
+    auto j = nlohmann::json::parse(r.output, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << "not JSON: " << r.output;
+    return j;
+}
 
 TEST_F(FeedNetnsTest, SyncReplacingTheRestOfTheListLetsNoListedSynThrough)
 {
@@ -459,6 +509,96 @@ TEST_F(FeedNetnsTest, HttpsFeedWithAnUntrustedCertificateIsRefused)
     EXPECT_EQ(f["prefixes"], 0);
     EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
     EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+}
+
+// Strings from outside (an ETag and a Last-Modified sent by the server, a
+// source path, a message quoting that path, an interface name) that are not
+// UTF-8 or hold control bytes: `--json` output stays valid JSON (bad bytes
+// become U+FFFD, controls are escaped by JSON itself), and text output shows
+// no raw control byte.
+TEST_F(FeedNetnsTest, BytesFromOutsideKeepJsonValidAndTextFreeOfControls)
+{
+    attach();
+    rg::lab::run_checked({"ip", "-n", server_->name(), "link", "set", "lo", "up"});
+    HttpFeedServer http(*server_);
+    const std::string etag = "\"v1\xff\xfe\x01\"";        // 0xff, 0xfe: never UTF-8; 0x01: a control
+    const std::string stamp = "Mon, 23 Nov 2026 \xc3\x28 GMT";  // a broken 2-byte sequence
+    http.set_validators(kBad4 + "/32\n", etag, stamp);
+    ASSERT_EQ(rg({"feed", "add", "web", http.url("/drop.txt")}).status, 0);
+    const std::string path = write("list\xff\x1b[31m.txt", "2001:db8:25::66/128\n");
+    auto r = rg({"feed", "add", "file", path});
+    ASSERT_EQ(r.status, 0) << r.output;
+    const std::string missing = dir_ + "/gone\xff\x1b]0;x\x07.txt";
+    r = rg({"feed", "add", "gone", missing});
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_EQ(raw_control(r.output), "") << r.output;
+
+    const std::string fffd = "\xef\xbf\xbd";  // U+FFFD, the replacement character
+    auto replaced = [&](std::string s) {
+        for (size_t at; (at = s.find_first_of("\xff\xfe")) != std::string::npos;)
+            s.replace(at, 1, fffd);
+        return s;
+    };
+    auto list = parse_stdout(rg({"feed", "list", "--json"}));
+    ASSERT_TRUE(list.is_object()) << list;
+    ASSERT_EQ(list["count"], 3) << list.dump();
+    for (const auto &f : list["feeds"]) {
+        if (f["name"] == "web") {
+            EXPECT_EQ(f["last_result"], "applied") << f.dump();
+            EXPECT_EQ(f["etag"], "\"v1" + fffd + fffd + "\x01\"") << f.dump();
+            EXPECT_NE(f["last_modified"].get<std::string>().find("2026 " + fffd + "( GMT"), std::string::npos)
+                << f.dump();
+        } else if (f["name"] == "file") {
+            EXPECT_EQ(f["last_result"], "applied") << f.dump();
+            EXPECT_EQ(f["source"], replaced(path)) << f.dump();
+        } else {
+            EXPECT_EQ(f["last_result"], "fetch_failed") << f.dump();
+            EXPECT_EQ(f["source"], replaced(missing)) << f.dump();
+            EXPECT_NE(f["message"].get<std::string>().find("gone" + fffd + "\x1b]0;x\x07.txt"), std::string::npos)
+                << f.dump();
+        }
+    }
+    for (const char *name : {"web", "file", "gone"}) {
+        auto show = parse_stdout(rg({"feed", "show", name, "--json"}));
+        ASSERT_TRUE(show.is_object()) << name;
+        EXPECT_EQ(show["name"], name);
+        for (const auto &f : list["feeds"]) {
+            if (f["name"] == name) {
+                EXPECT_EQ(show["source"], f["source"]);
+            }
+        }
+    }
+
+    // Text output: every control byte escaped, and valid UTF-8 throughout.
+    for (std::vector<std::string> args : {std::vector<std::string>{"feed", "list"}, {"feed", "show", "web"},
+                                         {"feed", "show", "file"}, {"feed", "show", "gone"},
+                                         {"feed", "sync", "gone"}, {"feed", "sync", "file"}}) {
+        r = rg(args);
+        EXPECT_EQ(raw_control(r.output), "") << args[0] << " " << args[1] << ": " << r.output;
+        EXPECT_EQ(invalid_utf8_at(r.output), std::string::npos) << args[0] << " " << args[1] << ": " << r.output;
+    }
+    r = rg({"feed", "show", "file"});
+    EXPECT_NE(r.output.find("list\\xff\\x1b[31m.txt"), std::string::npos) << r.output;
+
+    // An interface whose name is not UTF-8 and holds ESC.
+    const std::string odd = "rgt\xff\x1b" + std::to_string(getpid() % 10000);
+    rg::lab::run_checked({"ip", "-n", server_->name(), "link", "add", "name", odd, "type", "veth", "peer", "name",
+                          "rgtp" + std::to_string(getpid() % 100000)});
+    rg::lab::run_checked({"ip", "-n", server_->name(), "link", "set", "dev", odd, "up"});
+    ASSERT_EQ(rg({"attach", odd, "--mode", "skb"}).status, 0);
+    auto status = parse_stdout(rg({"status", "--json"}));
+    ASSERT_TRUE(status.is_object());
+    EXPECT_EQ(status["interfaces"].size(), 2u) << status.dump();
+    auto stats = parse_stdout(rg({"stats", "--json"}));
+    ASSERT_TRUE(stats.is_object());
+    EXPECT_EQ(stats["interfaces"].size(), 2u) << stats.dump();
+    for (std::vector<std::string> args : {std::vector<std::string>{"status"}, {"stats"}}) {
+        r = rg(args);
+        EXPECT_EQ(r.status, 0) << r.output;
+        EXPECT_EQ(raw_control(r.output), "") << args[0] << ": " << r.output;
+        EXPECT_EQ(invalid_utf8_at(r.output), std::string::npos) << args[0] << ": " << r.output;
+    }
+    EXPECT_EQ(rg({"detach", odd}).status, 0);
 }
 
 } // namespace

@@ -102,14 +102,15 @@ TEST(CidrParse, Ipv6AllAndUppercase)
     EXPECT_EQ(cidr("2001:DB8::/32"), cidr("2001:db8::/32"));
 }
 
-TEST(CidrParse, Ipv4MappedIpv6IsIpv6)
+TEST(CidrParse, Ipv4MappedRangeItselfIsIpv6)
 {
-    rg::Cidr c = cidr("::ffff:192.0.2.1");
+    // The range of all IPv4-mapped addresses stays IPv6; the addresses in it
+    // are taken as IPv4 (CidrMapped below).
+    rg::Cidr c = cidr("::ffff:0:0/96");
     EXPECT_EQ(c.family, 6);
-    EXPECT_EQ(c.len, 128);
+    EXPECT_EQ(c.len, 96);
     Bytes want{};
     want[10] = want[11] = 0xff;
-    want[12] = 192, want[13] = 0, want[14] = 2, want[15] = 1;
     EXPECT_EQ(c.addr, want);
 }
 
@@ -232,7 +233,7 @@ TEST(CidrStr, CanonicalFormsRoundTrip)
 {
     for (const char *text : {"0.0.0.0/0", "10.0.0.0/8", "192.0.2.0/24", "198.51.100.7/32", "255.255.255.255/32",
                              "::/0", "::1/128", "2001:db8::/32", "2001:db8::1/128", "fe80::/10",
-                             "2001:db8:0:1:1:1:1:1/128", "::ffff:192.0.2.1/128"})
+                             "2001:db8:0:1:1:1:1:1/128", "::ffff:0.0.0.0/96"})
         EXPECT_EQ(cidr(text).str(), text);
 }
 
@@ -295,7 +296,8 @@ TEST(CidrContains, DefaultRoutes)
     EXPECT_TRUE(any4.contains(cidr("203.0.113.9")));
     EXPECT_TRUE(any4.contains(any4));
     EXPECT_TRUE(any6.contains(cidr("2001:db8::1")));
-    EXPECT_TRUE(any6.contains(cidr("::ffff:1.2.3.4")));
+    EXPECT_TRUE(any6.contains(cidr("::ffff:0:0/96")));
+    EXPECT_FALSE(any6.contains(cidr("::ffff:1.2.3.4")));  // taken as IPv4
 }
 
 TEST(CidrContains, Ipv6)
@@ -432,4 +434,77 @@ TEST(CidrTryParse, EmbeddedNulIsNotTheEndOfTheAddress)
     EXPECT_THROW(rg::parse_cidr(std::string_view("2001:db8::1\0", 12)), rg::Error);
     // Longer than any address: refused, not cut.
     EXPECT_FALSE(rg::try_parse_cidr("2001:0db8:0000:0000:0000:0000:0000:0001:0000:0000", out, why));
+}
+
+// ---- IPv4-mapped IPv6 (::ffff:a.b.c.d) -------------------------------------------
+// The XDP program sees IPv4 packets as IPv4, so an IPv4-mapped IPv6 prefix
+// would never match: it is taken as the IPv4 prefix it maps, with a note.
+
+namespace {
+
+// parse_cidr(text) and what it wrote to stderr.
+std::pair<rg::ParsedCidr, std::string> parse_noted(const std::string &text)
+{
+    ::testing::internal::CaptureStderr();
+    rg::ParsedCidr p;
+    try {
+        p = rg::parse_cidr(text);
+    } catch (...) {
+        ::testing::internal::GetCapturedStderr();
+        throw;
+    }
+    return {p, ::testing::internal::GetCapturedStderr()};
+}
+
+} // namespace
+
+TEST(CidrMapped, AddressBecomesIpv4WithANote)
+{
+    auto [p, note] = parse_noted("::ffff:192.0.2.9");
+    EXPECT_EQ(p.cidr.family, 4);
+    EXPECT_EQ(p.cidr.str(), "192.0.2.9/32");
+    EXPECT_FALSE(p.host_bits_cleared);
+    EXPECT_TRUE(contains(note, "\"::ffff:192.0.2.9\"")) << note;
+    EXPECT_TRUE(contains(note, "IPv4-mapped")) << note;
+    EXPECT_TRUE(contains(note, "192.0.2.9/32")) << note;
+    EXPECT_EQ(note.find("error"), std::string::npos) << "a note, not an error: " << note;
+}
+
+TEST(CidrMapped, PrefixLengthLosesTheMappedPart)
+{
+    EXPECT_EQ(cidr("::ffff:198.51.100.0/120").str(), "198.51.100.0/24");
+    EXPECT_EQ(cidr("::FFFF:c000:0209/128").str(), "192.0.2.9/32");  // the same address in hex
+    EXPECT_EQ(cidr("::ffff:192.0.2.0/97").str(), "128.0.0.0/1");
+    rg::ParsedCidr p = parse_noted("::ffff:192.0.2.77/120").first;
+    EXPECT_EQ(p.cidr.str(), "192.0.2.0/24");
+    EXPECT_TRUE(p.host_bits_cleared);  // host bits counted on the IPv4 prefix
+}
+
+TEST(CidrMapped, PrefixesCoveringTheWholeMappedRangeStayIpv6)
+{
+    // ::ffff:0:0/96 would be 0.0.0.0/0: left as the IPv6 prefix it is.
+    for (const char *text : {"::ffff:0:0/96", "::ffff:0.0.0.0/96", "::/80", "::/0"}) {
+        auto [p, note] = parse_noted(text);
+        EXPECT_EQ(p.cidr.family, 6) << text;
+        EXPECT_EQ(note, "") << text;
+    }
+    EXPECT_EQ(cidr("::ffff:192.0.2.0/96").str(), "::ffff:0.0.0.0/96");
+    // Other embeddings of IPv4 are not IPv4-mapped.
+    EXPECT_EQ(cidr("64:ff9b::192.0.2.9").family, 6);
+    EXPECT_EQ(cidr("::192.0.2.9").family, 6);
+    EXPECT_EQ(cidr("::fffe:192.0.2.9").family, 6);
+    EXPECT_TRUE(contains(parse_error("::ffff:192.0.2.9/129"), "out of range")) << parse_error("::ffff:192.0.2.9/129");
+}
+
+TEST(CidrMapped, BulkParseMapsSilently)
+{
+    // try_parse_cidr (feeds) maps too, without a note per line.
+    ::testing::internal::CaptureStderr();
+    rg::ParsedCidr p;
+    std::string why;
+    bool ok = rg::try_parse_cidr("::ffff:203.0.113.0/120", p, why);
+    std::string err = ::testing::internal::GetCapturedStderr();
+    ASSERT_TRUE(ok) << why;
+    EXPECT_EQ(p.cidr.str(), "203.0.113.0/24");
+    EXPECT_EQ(err, "");
 }

@@ -4,11 +4,15 @@
 // handler. o.action is compared and tested for presence, never called.
 // relayguard_cli does not export userspace/cli as an include directory.
 #include "commands.hpp"
+#include "common.hpp"
+#include "log.hpp"
 #include "maps.hpp"
 #include "ports.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <initializer_list>
 #include <net/if.h>
 #include <set>
@@ -661,4 +665,187 @@ TEST(CliRun, HelpAndVersionExitZero)
     std::string version_text = ::testing::internal::GetCapturedStdout();
     EXPECT_EQ(version, 0);
     EXPECT_TRUE(contains(version_text, "relayguard")) << version_text;
+}
+
+// ---- diagnostics go through rg::log ------------------------------------------------
+
+namespace {
+
+// The syslog prefix rg::log puts before each line under systemd.
+std::string journal_prefix(rg::LogLevel level)
+{
+    return std::getenv("JOURNAL_STREAM") ? "<" + std::to_string(3 + int(level)) + ">" : "";
+}
+
+} // namespace
+
+TEST(CliLog, HostBitsNoteIsALogNotice)
+{
+    ::testing::internal::CaptureStderr();
+    std::vector<rg::Cidr> cidrs = rg::cli::parse_cidr_args({"192.0.2.77/24", "2001:db8::/32"});
+    std::string err = ::testing::internal::GetCapturedStderr();
+    ASSERT_EQ(cidrs.size(), 2u);
+    EXPECT_EQ(cidrs[0].str(), "192.0.2.0/24");
+    EXPECT_EQ(err, journal_prefix(rg::LogLevel::notice) +
+                       "relayguard: note: \"192.0.2.77/24\" has host bits set; using 192.0.2.0/24\n");
+
+    // Below the notice level, notes are not shown.
+    rg::LogLevel saved = rg::log_level();
+    rg::set_log_level(rg::LogLevel::warning);
+    ::testing::internal::CaptureStderr();
+    rg::cli::parse_cidr_args({"192.0.2.77/24"});
+    err = ::testing::internal::GetCapturedStderr();
+    rg::set_log_level(saved);
+    EXPECT_EQ(err, "") << "a note was shown at log level warning";
+}
+
+TEST(CliLog, UsageErrorIsALogError)
+{
+    ::testing::internal::CaptureStderr();
+    int status = run({"block", "add", "1.2.3.4/33"});
+    std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(status, 2);
+    EXPECT_EQ(err, journal_prefix(rg::LogLevel::error) +
+                       "relayguard: error: cidr: \"1.2.3.4/33\": prefix length 33 out of range (0-32 for IPv4)\n" +
+                       journal_prefix(rg::LogLevel::notice) + "relayguard: Run with --help for usage.\n");
+}
+
+// ---- errors under --json ------------------------------------------------------------
+
+namespace {
+
+struct RunOutput {
+    int status;
+    std::string out, err;
+};
+
+RunOutput run_captured(const std::vector<std::string> &args)
+{
+    ::testing::internal::CaptureStdout();
+    ::testing::internal::CaptureStderr();
+    int status = run(args);
+    std::string err = ::testing::internal::GetCapturedStderr();
+    std::string out = ::testing::internal::GetCapturedStdout();
+    return {status, out, err};
+}
+
+// The error object on stdout, checked for the fields every error has.
+nlohmann::json error_object(const RunOutput &r, int exit_code)
+{
+    EXPECT_EQ(r.status, exit_code) << r.out << r.err;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("error")) {
+        ADD_FAILURE() << "no JSON error object on stdout: \"" << r.out << "\" (stderr: " << r.err << ")";
+        return nlohmann::json::object();
+    }
+    const auto &e = j["error"];
+    EXPECT_TRUE(e["message"].is_string()) << j;
+    EXPECT_EQ(e["exit_code"], exit_code) << j;
+    // The plain message still goes to stderr.
+    EXPECT_NE(r.err.find("relayguard: error: " + e["message"].get<std::string>()), std::string::npos) << r.err;
+    return e;
+}
+
+} // namespace
+
+TEST(CliJsonErrors, BadCidrIsAnErrorObject)
+{
+    auto e = error_object(run_captured({"block", "add", "1.2.3.4/33", "--json"}), 2);
+    EXPECT_NE(e.value("message", "").find("1.2.3.4/33"), std::string::npos) << e;
+    EXPECT_EQ(e["concerns"], (nlohmann::json{{"type", "argument"}, {"value", "1.2.3.4/33"}})) << e;
+}
+
+TEST(CliJsonErrors, MissingInterfaceConcernsTheInterface)
+{
+    auto e = error_object(run_captured({"attach", "rgt-nosuchif0", "--json"}), 2);
+    EXPECT_EQ(e["concerns"], (nlohmann::json{{"type", "interface"}, {"value", "rgt-nosuchif0"}})) << e;
+}
+
+TEST(CliJsonErrors, BadDurationOfAReadCommand)
+{
+    auto e = error_object(run_captured({"top", "--json", "--sample", "2"}), 2);
+    EXPECT_NE(e.value("message", "").find("missing unit"), std::string::npos) << e;
+    EXPECT_EQ(e["concerns"], (nlohmann::json{{"type", "argument"}, {"value", "2"}})) << e;
+}
+
+TEST(CliJsonErrors, UnknownOptionHasNoConcern)
+{
+    auto e = error_object(run_captured({"stats", "--json", "--bogus"}), 2);
+    EXPECT_NE(e.value("message", "").find("--bogus"), std::string::npos) << e;
+    EXPECT_FALSE(e.contains("concerns")) << e;
+    // Refused once, a value is not reported again as the next error's concern.
+    auto again = error_object(run_captured({"feed", "show", "--json"}), 2);
+    EXPECT_FALSE(again.contains("concerns")) << again;
+}
+
+TEST(CliJsonErrors, TextOutWithoutJson)
+{
+    RunOutput r = run_captured({"block", "add", "1.2.3.4/33"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_EQ(r.out, "");
+    EXPECT_NE(r.err.find("1.2.3.4/33"), std::string::npos) << r.err;
+}
+
+// ---- /0 needs --force ----------------------------------------------------------------
+
+TEST(CliSlashZero, RefusedWithWhatItWouldDo)
+{
+    struct Case {
+        std::vector<std::string> args;
+        std::string what;
+    };
+    const std::vector<Case> cases = {
+        {{"block", "add", "0.0.0.0/0"}, "drop every IPv4 packet to the protected ports"},
+        {{"block", "add", "192.0.2.0/24", "::/0"}, "drop every IPv6 packet to the protected ports"},
+        {{"allow", "add", "0.0.0.0/0"}, "turn filtering off for IPv4"},
+        {{"allow", "add", "::/0"}, "turn filtering off for IPv6"},
+        {{"bans", "add", "::/0", "--ttl", "1h"}, "drop every IPv6 packet to the protected ports for 1h"},
+        {{"bans", "add", "0.0.0.0/0", "--ttl", "10m"}, "every IPv4"},
+    };
+    for (const Case &k : cases) {
+        std::string line;
+        for (const std::string &a : k.args)
+            line += " " + a;
+        Cli c;
+        std::string msg = c.error(k.args);
+        EXPECT_TRUE(contains(msg, k.what)) << "relayguard" << line << ": " << msg;
+        EXPECT_TRUE(contains(msg, "--force")) << "relayguard" << line << ": " << msg;
+        EXPECT_FALSE(c.o.action) << "relayguard" << line;
+        // Should parsing let it through, the handler finds no pin directory.
+        std::vector<std::string> safe = k.args;
+        safe.insert(safe.end(), {"--pin-dir", "/nonexistent/relayguard-unit-test"});
+        EXPECT_EQ(run(safe), 2) << "relayguard" << line;
+
+        std::vector<std::string> forced = k.args;
+        forced.push_back("--force");
+        Cli f;
+        EXPECT_EQ(f.error(forced), "") << "relayguard" << line << " --force";
+        EXPECT_TRUE(f.o.force);
+        EXPECT_TRUE(f.o.action);
+    }
+}
+
+TEST(CliSlashZero, NarrowerPrefixesAndRemovalNeedNoForce)
+{
+    for (std::vector<std::string> args :
+         {std::vector<std::string>{"block", "add", "0.0.0.0/1"}, {"allow", "add", "::ffff:0:0/96"},
+          {"block", "del", "0.0.0.0/0"}, {"allow", "del", "::/0"}, {"bans", "del", "::/0"}}) {
+        Cli c;
+        EXPECT_EQ(c.error(args), "") << args[0] << " " << args[1] << " " << args[2];
+        EXPECT_FALSE(c.o.force);
+    }
+}
+
+TEST(CliSlashZero, MappedIpv4IsAcceptedAsIpv4)
+{
+    Cli c;
+    ASSERT_EQ(c.error({"block", "add", "::ffff:192.0.2.9"}), "");
+    ::testing::internal::CaptureStderr();
+    std::vector<rg::Cidr> cidrs = rg::cli::parse_cidr_args(c.o.cidrs);
+    std::string err = ::testing::internal::GetCapturedStderr();
+    ASSERT_EQ(cidrs.size(), 1u);
+    EXPECT_EQ(cidrs[0].str(), "192.0.2.9/32");
+    EXPECT_TRUE(contains(err, "IPv4-mapped")) << err;
+    // Mapped, ::ffff:0.0.0.0/97 is no /0; ::ffff:0:0/96 stays IPv6 (no /0 either).
+    EXPECT_EQ(Cli().error({"block", "add", "::ffff:0.0.0.0/97"}), "");
 }

@@ -837,3 +837,33 @@ TEST(ConfigExample, FeedExampleParsesWithDefaults)
     EXPECT_EQ(c.feeds[0], want);
     EXPECT_TRUE(c.feeds[0].source.starts_with("https://")) << c.feeds[0].source;
 }
+
+// ---- nonsense refused: /0, reserved feed names ---------------------------------
+
+TEST(ConfigFilter, SlashZeroIsRefused)
+{
+    // The whole address family: the blocklist would drop all of it, the
+    // allowlist would turn filtering off. There is no --force in a file.
+    expect_error(kFilter + "block = 0.0.0.0/0\n", 3, "[filter] block", "\"0.0.0.0/0\": covers every IPv4 address");
+    expect_error(kFilter + "block = 192.0.2.0/24 ::/0\n", 3, "[filter] block", "\"::/0\": covers every IPv6 address");
+    expect_error(kFilter + "\nallow = ::/0\n", 4, "[filter] allow", "every IPv6 address");
+    EXPECT_TRUE(contains(error(kFilter + "block = 0.0.0.0/0\n"), "drop")) << error(kFilter + "block = 0.0.0.0/0\n");
+    EXPECT_TRUE(contains(error(kFilter + "allow = 0.0.0.0/0\n"), "off")) << error(kFilter + "allow = 0.0.0.0/0\n");
+    EXPECT_NO_THROW(parse(kFilter + "block = 0.0.0.0/1 ::ffff:0:0/96\n"));
+}
+
+TEST_F(ConfigFiles, SlashZeroInAListFileNamesItsLine)
+{
+    std::string list = write("block.txt", "192.0.2.0/24\n0.0.0.0/0\n");
+    std::string conf = write("r.conf", "[filter]\ninterfaces = eth0\nblock_file = block.txt\n");
+    std::string msg = load_error(conf);
+    std::string head = list + ":2: \"0.0.0.0/0\": covers every IPv4 address";
+    EXPECT_EQ(msg.substr(0, head.size()), head) << msg;
+    EXPECT_TRUE(contains(msg, conf + ":3: [filter] block_file")) << msg;
+}
+
+TEST(ConfigFeed, BuiltInSourceNamesAreReserved)
+{
+    expect_error(kFilter + "[feed manual]\nsource = /x\n", 3, "[feed manual]", "reserved");
+    expect_error(kFilter + "[feed Config]\nsource = /x\n", 3, "[feed Config]", "reserved");
+}

@@ -338,3 +338,25 @@ TEST(FeedDef, RefusesWhatTheRegistryCannotHold)
     def.max_shrink = 101;
     EXPECT_THROW(rg::validate_feed_def(def), rg::Error);
 }
+
+// "manual" and "config" name the built-in sources (block list --json
+// "sources", stats --json): a feed may not take them, in any case.
+TEST(FeedDef, BuiltInSourceNamesAreReserved)
+{
+    rg::FeedDef def;
+    def.source = "/etc/relayguard/list.txt";
+    for (const char *name : {"manual", "config", "Manual", "CONFIG"}) {
+        def.name = name;
+        try {
+            rg::validate_feed_def(def);
+            ADD_FAILURE() << "feed name " << name << " accepted";
+        } catch (const rg::Error &e) {
+            EXPECT_NE(std::string(e.what()).find("reserved"), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+        }
+    }
+    for (const char *name : {"manual2", "configs", "my-config"}) {
+        def.name = name;
+        EXPECT_NO_THROW(rg::validate_feed_def(def)) << name;
+    }
+}

@@ -628,3 +628,16 @@ TEST(FeedDetection, ForcedFormatIsReportedAsGiven)
     rg::FeedParseResult r = parse("192.0.2.1\n", FeedFormat::json);
     EXPECT_EQ(counts(r), (Counts{0, 0, 1}));
 }
+
+// A feed's IPv4-mapped entries are taken as IPv4 (the filter never sees
+// IPv4 traffic as IPv6), in every format; ::ffff:0:0/96 stays IPv6.
+TEST(FeedMapped, Ipv4MappedEntriesBecomeIpv4)
+{
+    rg::FeedParseResult r = parse("::ffff:192.0.2.9\n::ffff:198.51.100.0/120\n::ffff:0:0/96\n", FeedFormat::plain);
+    EXPECT_EQ(strs(r.prefixes), sorted(Strs{"192.0.2.9/32", "198.51.100.0/24", "::ffff:0.0.0.0/96"}));
+    EXPECT_EQ(r.bad_lines, 0u);
+    r = parse("::ffff:192.0.2.0-::ffff:192.0.2.127\n", FeedFormat::range);
+    EXPECT_EQ(strs(r.prefixes), (Strs{"192.0.2.0/25"}));
+    r = parse("[\"::ffff:203.0.113.7\"]", FeedFormat::json);
+    EXPECT_EQ(strs(r.prefixes), (Strs{"203.0.113.7/32"}));
+}

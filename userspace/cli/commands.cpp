@@ -9,10 +9,12 @@
 #include "error.hpp"
 #include "feed_registry.hpp"
 #include "hand_list.hpp"
+#include "log.hpp"
 #include "maps.hpp"
 #include "ports.hpp"
 #include "rate.hpp"
 #include "stats.hpp"
+#include "text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -28,15 +30,18 @@ namespace rg::cli {
 
 namespace {
 
-// A validator that runs a parser and reports its rg::Error message.
+// A validator that runs a parser and reports its rg::Error message; a
+// refused value is recorded in o.refused as an argument (or `type`).
 template <typename Parse>
-CLI::Validator parser_check(Parse parse, const std::string &desc, const std::string &name)
+CLI::Validator parser_check(Options &o, Parse parse, const std::string &desc, const std::string &name,
+                            const char *type = "argument")
 {
     return CLI::Validator(
-        [parse](std::string &s) -> std::string {
+        [&o, parse, type](std::string &s) -> std::string {
             try {
                 parse(s);
             } catch (const Error &e) {
+                o.refused = Concern{type, s};
                 return e.what();
             }
             return {};
@@ -46,22 +51,47 @@ CLI::Validator parser_check(Parse parse, const std::string &desc, const std::str
 
 } // namespace
 
-const CLI::Validator kCidr = parser_check([](const std::string &s) { parse_cidr(s); }, "CIDR", "CIDR");
-const CLI::Validator kPorts =
-    parser_check([](const std::string &s) { parse_ports({s}); }, "PORT[,PORT...]", "PORTS");
-const CLI::Validator kDuration =
-    parser_check([](const std::string &s) { parse_duration(s); }, "DURATION", "DURATION");
-const CLI::Validator kRate = parser_check([](const std::string &s) { parse_rate(s); }, "RATE", "RATE");
+CLI::Validator check_cidr(Options &o)
+{
+    // try_parse_cidr: the handler's parse_cidr_args gives the notes, once.
+    return parser_check(
+        o,
+        [](const std::string &s) {
+            ParsedCidr p;
+            std::string why;
+            if (!try_parse_cidr(s, p, why))
+                throw Error("\"" + s + "\": " + why);
+        },
+        "CIDR", "CIDR");
+}
 
-const CLI::Validator kExistingIface(
-    [](std::string &s) -> std::string {
-        if (s.empty() || s.size() >= IF_NAMESIZE)
-            return "interface \"" + s + "\": not a valid interface name";
-        if (if_nametoindex(s.c_str()) == 0)
-            return "interface \"" + s + "\": no such interface in this network namespace";
-        return {};
-    },
-    "IFACE", "IFACE");
+CLI::Validator check_ports(Options &o)
+{
+    return parser_check(o, [](const std::string &s) { parse_ports({s}); }, "PORT[,PORT...]", "PORTS");
+}
+
+CLI::Validator check_duration(Options &o)
+{
+    return parser_check(o, [](const std::string &s) { parse_duration(s); }, "DURATION", "DURATION");
+}
+
+CLI::Validator check_rate(Options &o)
+{
+    return parser_check(o, [](const std::string &s) { parse_rate(s); }, "RATE", "RATE");
+}
+
+CLI::Validator check_existing_iface(Options &o)
+{
+    return parser_check(
+        o,
+        [](const std::string &s) {
+            if (s.empty() || s.size() >= IF_NAMESIZE)
+                throw Error("interface \"" + s + "\": not a valid interface name");
+            if (if_nametoindex(s.c_str()) == 0)
+                throw Error("interface \"" + s + "\": no such interface in this network namespace");
+        },
+        "IFACE", "IFACE", "interface");
+}
 
 std::unique_ptr<DirLock> lock_pin_dir(const std::string &dir)
 {
@@ -77,7 +107,7 @@ std::unique_ptr<DirLock> lock_pin_dir(const std::string &dir)
 
 void print_json(const json &j)
 {
-    std::cout << j.dump(2) << "\n";
+    std::cout << json_text(j, 2) << "\n";
 }
 
 StateDir state_dir(const Options &o)
@@ -91,7 +121,7 @@ std::vector<Cidr> parse_cidr_args(const std::vector<std::string> &args)
     for (const std::string &text : args) {
         ParsedCidr p = parse_cidr(text);
         if (p.host_bits_cleared)
-            std::cerr << "note: \"" << text << "\" has host bits set; using " << p.cidr.str() << "\n";
+            log(LogLevel::notice, "note: \"" + text + "\" has host bits set; using " + p.cidr.str());
         cidrs.push_back(p.cidr);
     }
     return cidrs;
@@ -126,15 +156,15 @@ int cmd_attach(Options &o)
     if (r.maps_created)
         state_dir(o).remove_all();  // what is left belongs to maps that are gone
     Maps maps = Maps::open(o.pin_dir);
-    std::cout << "attached to " << o.iface << " (ifindex " << r.ifindex << ", program id " << r.prog_id
+    std::cout << "attached to " << printable(o.iface) << " (ifindex " << r.ifindex << ", program id " << r.prog_id
               << ", " << o.mode << " mode, " << (r.legacy ? "without" : "via") << " the libxdp dispatcher)\n";
     if (r.legacy)
-        std::cerr << "warning: libxdp attached without its multi-program dispatcher; "
-                     "other XDP programs cannot share " << o.iface << "\n";
+        log(LogLevel::warning, "libxdp attached without its multi-program dispatcher; "
+                               "other XDP programs cannot share " + o.iface);
     size_t others = maps.ifaces().size() - 1;
     if (others && (a.ports || a.monitor))
-        std::cerr << "note: ports and mode are shared: they now apply to all " << others + 1
-                  << " attached interfaces\n";
+        log(LogLevel::notice, "note: ports and mode are shared: they now apply to all " + std::to_string(others + 1) +
+                                  " attached interfaces");
     return 0;
 }
 
@@ -143,7 +173,7 @@ int cmd_detach(Options &o)
     DetachResult r = detach(o.pin_dir, o.iface, o.keep_maps);
     if (r.pins_removed)
         state_dir(o).remove_all();
-    std::cout << "detached from " << o.iface << (r.was_live ? "" : " (the program was already gone)")
+    std::cout << "detached from " << printable(o.iface) << (r.was_live ? "" : " (the program was already gone)")
               << (r.pins_removed ? "; last interface, pinned maps removed" : "") << "\n";
     return 0;
 }
@@ -251,7 +281,7 @@ int cmd_status(Options &o)
         if (o.json)
             print_json({{"attached", false}, {"pin_dir", o.pin_dir}, {"interfaces", json::array()}});
         else
-            std::cout << e.what() << "\n";
+            std::cout << printable(e.what()) << "\n";
         return 0;
     }
     Lists lists(*maps, state_dir(o));
@@ -285,7 +315,7 @@ int cmd_status(Options &o)
         print_json(j);
         return 0;
     }
-    std::cout << "pin dir:    " << o.pin_dir << "\n"
+    std::cout << "pin dir:    " << printable(o.pin_dir) << "\n"
               << "mode:       " << j["mode"].get<std::string>() << "\n"
               << "ports:      ";
     for (auto &p : j["ports"])
@@ -298,7 +328,7 @@ int cmd_status(Options &o)
               << "\nbans:       " << live_bans << "\n"
               << "interfaces:\n";
     for (auto &i : ifaces)
-        std::cout << "  " << i["name"].get<std::string>() << "  ifindex " << i["ifindex"] << "  prog "
+        std::cout << "  " << printable(i["name"].get<std::string>()) << "  ifindex " << i["ifindex"] << "  prog "
                   << i["prog_id"] << "  " << i["xdp_mode"].get<std::string>()
                   << (i["dispatcher"].get<bool>() ? "  dispatcher" : "  legacy (no dispatcher)")
                   << (i["attached"].get<bool>() ? "" : "  NOT ATTACHED (program or interface gone)") << "\n";
@@ -314,7 +344,8 @@ int cmd_stats(Options &o)
     if (!o.iface.empty()) {
         auto it = std::find_if(ifaces.begin(), ifaces.end(), [&](auto &e) { return e.name() == o.iface; });
         if (it == ifaces.end())
-            throw Error("interface \"" + o.iface + "\": relayguard is not attached to it");
+            throw CommandError("interface \"" + o.iface + "\": relayguard is not attached to it",
+                               {"interface", o.iface});
         scope = &snap.slots.at(it->slot);
         ifaces = {*it};
     }
@@ -331,10 +362,10 @@ int cmd_stats(Options &o)
         print_json(j);
         return 0;
     }
-    std::cout << (o.iface.empty() ? "all interfaces" : o.iface) << ":\n" << counters_text(*scope);
+    std::cout << (o.iface.empty() ? "all interfaces" : printable(o.iface)) << ":\n" << counters_text(*scope);
     if (o.iface.empty())
         for (const IfaceEntry &e : ifaces)
-            std::cout << e.name() << ":\n" << counters_text(snap.slots.at(e.slot));
+            std::cout << printable(e.name()) << ":\n" << counters_text(snap.slots.at(e.slot));
     // Attribution is kept for all interfaces together.
     bool header = false;
     for (const json &src : sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())) {
@@ -351,27 +382,60 @@ int cmd_stats(Options &o)
     return 0;
 }
 
-// Each value is checked on its own by kPorts; the limit on the number of
+// Each value is checked on its own by check_ports; the limit on the number of
 // ports needs the whole list, so it is checked once all values are in.
-void check_port_list(const Options &o)
+void check_port_list(Options &o)
 {
     if (o.ports.empty())
         return;
     try {
         parse_ports(o.ports);
     } catch (const Error &e) {
+        std::string list;
+        for (const std::string &p : o.ports)
+            list += (list.empty() ? "" : ",") + p;
+        o.refused = Concern{"argument", list};
         throw CLI::ValidationError("ports", e.what());
     }
 }
+
+} // namespace
+
+void refuse_whole_family(Options &o, const std::function<std::string(const std::string &family)> &effect)
+{
+    if (o.force)
+        return;
+    for (const std::string &text : o.cidrs) {
+        ParsedCidr p;
+        std::string why;
+        if (!try_parse_cidr(text, p, why) || p.cidr.len != 0)
+            continue;  // a bad value was refused by check_cidr already
+        std::string family = p.cidr.family == 4 ? "IPv4" : "IPv6";
+        o.refused = Concern{"argument", text};
+        throw CLI::ValidationError("cidr", "\"" + text + "\" covers every " + family + " address: " +
+                                               effect(family) + "; give --force if that is what you want");
+    }
+}
+
+namespace {
 
 void add_rule_commands(CLI::App &app, Options &o, const char *name, ListKind kind, const char *what)
 {
     CLI::App *list = app.add_subcommand(name, std::string("manage the ") + what)->require_subcommand(1);
     CLI::App *add = list->add_subcommand("add", std::string("add CIDRs to the ") + what);
-    add->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(kCidr);
-    add->callback([&o, kind] { o.action = [kind](Options &op) { return cmd_rules(op, kind, true); }; });
+    add->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(check_cidr(o));
+    add->add_flag("--force", o.force, "accept a /0 (every address of a family)");
+    add->callback([&o, kind] {
+        refuse_whole_family(o, [kind](const std::string &family) {
+            return kind == ListKind::block
+                       ? "blocklisting it would drop every " + family + " packet to the protected ports"
+                       : "allowlisting it would turn filtering off for " + family +
+                             " (the allowlist wins over the blocklist, bans and the rate limit)";
+        });
+        o.action = [kind](Options &op) { return cmd_rules(op, kind, true); };
+    });
     CLI::App *del = list->add_subcommand("del", std::string("remove CIDRs from the ") + what);
-    del->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(kCidr);
+    del->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(check_cidr(o));
     del->callback([&o, kind] { o.action = [kind](Options &op) { return cmd_rules(op, kind, false); }; });
     CLI::App *ls = list->add_subcommand("list", std::string("show the ") + what + " as added (manual and config)");
     ls->add_flag("--json", o.json, "JSON output");
@@ -400,10 +464,10 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     app->add_flag("-v,--verbose", o.verbose, "more output; -vv shows libbpf/libxdp debug messages");
 
     CLI::App *attach = app->add_subcommand("attach", "attach the filter to an interface");
-    attach->add_option("iface", o.iface, "network interface")->required()->check(kExistingIface);
+    attach->add_option("iface", o.iface, "network interface")->required()->check(check_existing_iface(o));
     attach->add_option("--mode", o.mode, "XDP mode")->check(CLI::IsMember({"native", "skb"}))->capture_default_str();
     attach->add_option("--ports", o.ports, "protected TCP ports for all interfaces (default 25)")
-        ->delimiter(',')->check(kPorts);
+        ->delimiter(',')->check(check_ports(o));
     attach->add_flag("--monitor", o.monitor, "count would-be drops, drop nothing (applies to all interfaces)");
     attach->callback([&o] {
         check_port_list(o);
@@ -420,7 +484,7 @@ std::unique_ptr<CLI::App> make_app(Options &o)
 
     CLI::App *ports = app->add_subcommand("ports", "protected destination ports")->require_subcommand(1);
     CLI::App *pset = ports->add_subcommand("set", "replace the protected ports (at most 16)");
-    pset->add_option("port", o.ports, "TCP port(s), e.g. 25 465 587 or 25,465,587")->required()->check(kPorts);
+    pset->add_option("port", o.ports, "TCP port(s), e.g. 25 465 587 or 25,465,587")->required()->check(check_ports(o));
     pset->callback([&o] {
         check_port_list(o);
         o.action = cmd_ports_set;
@@ -458,10 +522,45 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     return app;
 }
 
+namespace {
+
+// Whether --json is among the arguments (before a "--"): a usage error is
+// reported as JSON also when parsing stopped before reaching it.
+bool json_requested(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        std::string_view a = argv[i];
+        if (a == "--")
+            break;
+        if (a == "--json" || a.starts_with("--json="))
+            return true;
+    }
+    return false;
+}
+
+// Reports an error: the message on stderr, and with --json the error
+// object on stdout (docs/json-schema.md). Returns the exit status.
+int report_error(bool as_json, const std::string &message, const std::optional<Concern> &concern, int exit_code)
+{
+    log(LogLevel::error, message);
+    if (exit_code == 2)
+        log(LogLevel::notice, "Run with --help for usage.");
+    if (as_json) {
+        json e = {{"message", message}, {"exit_code", exit_code}};
+        if (concern)
+            e["concerns"] = {{"type", concern->type}, {"value", concern->value}};
+        print_json({{"error", e}});
+    }
+    return exit_code;
+}
+
+} // namespace
+
 int run(int argc, char **argv)
 {
     Options o;
     std::unique_ptr<CLI::App> app = make_app(o);
+    const bool json_args = json_requested(argc, argv);
     try {
         app->parse(argc, argv);
     } catch (const CLI::CallForHelp &e) {
@@ -471,18 +570,18 @@ int run(int argc, char **argv)
     } catch (const CLI::CallForVersion &e) {
         return app->exit(e);
     } catch (const CLI::ParseError &e) {
-        std::cerr << "relayguard: " << e.what() << "\nRun with --help for usage.\n";
-        return 2;
+        return report_error(json_args || o.json, e.what(), o.refused, 2);
     }
     set_library_verbosity(o.verbose >= 2 ? 2 : o.verbose);
+    const bool as_json = json_args || o.json;
     try {
         return o.action(o);
     } catch (const NotAttached &e) {
-        std::cerr << "relayguard: " << e.what() << "\n";
-        return 1;
+        return report_error(as_json, e.what(), Concern{"pin_dir", o.pin_dir}, 1);
+    } catch (const CommandError &e) {
+        return report_error(as_json, e.what(), e.concern, 1);
     } catch (const std::exception &e) {
-        std::cerr << "relayguard: error: " << e.what() << "\n";
-        return 1;
+        return report_error(as_json, e.what(), std::nullopt, 1);
     }
 }
 

@@ -5,10 +5,18 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace rg::cli {
+
+// What an error concerns, for the JSON error object (docs/json-schema.md):
+// type "argument" (a value given on the command line), "interface",
+// "pin_dir" or "feed"; value is that argument, name or path.
+struct Concern {
+    std::string type, value;
+};
 
 // Everything the command line can set; filled by parsing, read by handlers.
 struct Options {
@@ -54,6 +62,7 @@ struct Options {
     std::string config;
     bool keep_enforcing = false;
     std::function<int(Options &)> action;  // the selected subcommand
+    std::optional<Concern> refused;        // set by a validator that refused a value
 };
 
 // Builds the parser. Validation (CIDRs, ports, interface names, modes)
@@ -61,6 +70,9 @@ struct Options {
 std::unique_ptr<CLI::App> make_app(Options &opts);
 
 // Parses and runs; returns the process exit status (0 ok, 1 error, 2 usage).
+// Errors go to stderr (rg::log); with --json among the arguments, an error
+// is also printed on stdout as {"error": {"message", "exit_code", and
+// "concerns" where known}}.
 int run(int argc, char **argv);
 
 // Subcommand groups defined in their own files.

@@ -14,6 +14,7 @@
 #include "cidr.hpp"
 #include "duration.hpp"
 #include "stats.hpp"
+#include "text.hpp"
 
 #include <csignal>
 #include <cstdlib>
@@ -152,7 +153,7 @@ int demo(Options &o)
 
         nlohmann::json j = counters_json(maps.stats().total);
         say("counters (relayguard stats --json):");
-        std::cout << nlohmann::json({{"counters", j}}).dump(2) << std::endl;
+        std::cout << json_text(nlohmann::json({{"counters", j}}), 2) << std::endl;
     } catch (...) {
         cleanup();
         throw;

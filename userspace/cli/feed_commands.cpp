@@ -6,8 +6,10 @@
 #include "error.hpp"
 #include "feed_format.hpp"
 #include "feed_sync.hpp"
+#include "log.hpp"
 #include "maps.hpp"
 #include "stats.hpp"
+#include "text.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -110,16 +112,21 @@ FeedDef def_from_options(const Options &o, const std::string &name, const std::s
                !source.starts_with("https://")) {
         throw Error("feed " + name + ": \"" + source + "\": unsupported URL scheme (use http:// or https://)");
     }
+    validate_feed_def(d);  // before anything is locked or opened
     return d;
 }
 
-// Prints one sync's outcome; returns whether the feed is current.
+// Prints one sync's outcome (a failure as an error message); returns
+// whether the feed is current.
 bool print_sync(const SyncReport &r)
 {
     for (const std::string &e : r.errors)
-        std::cerr << e << "\n";
-    std::ostream &out = r.ok() ? std::cout : std::cerr;
-    out << "feed " << r.feed << ": " << rg_feed_result_name[r.result] << ": " << r.message << "\n";
+        log(LogLevel::warning, e);
+    std::string outcome = "feed " + r.feed + ": " + rg_feed_result_name[r.result] + ": " + r.message;
+    if (r.ok())
+        std::cout << printable(outcome) << "\n";
+    else
+        log(LogLevel::error, outcome);
     return r.ok();
 }
 
@@ -186,7 +193,8 @@ int cmd_feed_list(Options &o)
     for (const Feed &f : feeds) {
         FeedDef d = f.def();
         std::cout << std::setw(24) << (d.name + (d.shadow ? " (shadow)" : "")) << std::setw(10) << f.raw.prefixes
-                  << std::setw(14) << f.result_name() << std::setw(16) << ago(f.raw.last_success) << d.source << "\n";
+                  << std::setw(14) << f.result_name() << std::setw(16) << ago(f.raw.last_success)
+                  << printable(d.source) << "\n";
     }
     return 0;
 }
@@ -196,15 +204,15 @@ int cmd_feed_show(Options &o)
     Maps maps = Maps::open(o.pin_dir);
     std::optional<Feed> f = find_feed(maps, o.feed_name);
     if (!f)
-        throw Error("no feed named " + o.feed_name + " (relayguard feed list)");
+        throw CommandError("no feed named " + o.feed_name + " (relayguard feed list)", {"feed", o.feed_name});
     json j = feed_json(*f, maps.source_stats()[f->bit]);
     if (o.json) {
         print_json(j);
         return 0;
     }
     for (auto &[k, v] : j.items())
-        std::cout << std::left << std::setw(18) << (k + ":") << (v.is_string() ? v.get<std::string>() : v.dump())
-                  << "\n";
+        std::cout << std::left << std::setw(18) << (k + ":")
+                  << printable(v.is_string() ? v.get<std::string>() : json_text(v)) << "\n";
     return 0;
 }
 
@@ -214,7 +222,7 @@ int cmd_feed_del(Options &o)
     Maps maps = Maps::open(o.pin_dir);
     std::optional<Feed> f = find_feed(maps, o.feed_name);
     if (!f)
-        throw Error("no feed named " + o.feed_name + " (relayguard feed list)");
+        throw CommandError("no feed named " + o.feed_name + " (relayguard feed list)", {"feed", o.feed_name});
     Lists lists(maps, state_dir(o));
     auto total = [&] {
         ListSize n = lists.size(ListKind::block);
@@ -226,8 +234,8 @@ int cmd_feed_del(Options &o)
     std::cout << "feed " << o.feed_name << ": removed; blocklist " << before << " -> " << after
               << " entries (prefixes other sources list stay)\n";
     if (f->raw.flags & RG_FEED_CONFIG)
-        std::cerr << "note: feed " << o.feed_name
-                  << " is defined in the daemon's config file; a reload of the daemon adds it again\n";
+        log(LogLevel::notice, "note: feed " + o.feed_name +
+                                  " is defined in the daemon's config file; a reload of the daemon adds it again");
     return 0;
 }
 
@@ -246,7 +254,7 @@ void add_feed_commands(CLI::App &app, Options &o)
         formats.emplace_back(n);
     add->add_option("--format", o.feed_format, "list format")->check(CLI::IsMember(formats))->capture_default_str();
     add->add_option("--interval", o.feed_interval, "how often the daemon syncs it, e.g. 1h")
-        ->check(kDuration)->capture_default_str();
+        ->check(check_duration(o))->capture_default_str();
     add->add_flag("--shadow", o.shadow, "count what the feed would drop, drop nothing");
     add->add_option("--max-shrink", o.max_shrink, "refuse an update that loses more than PCT% of the prefixes")
         ->check(CLI::Range(0u, 100u))->capture_default_str();
@@ -256,7 +264,7 @@ void add_feed_commands(CLI::App &app, Options &o)
         ->check(CLI::Range(0, 128))->capture_default_str();
     add->add_flag("--no-sync", o.no_sync, "only define it; the next `feed sync` fetches it");
     add->add_option("--timeout", o.timeout, "the most the first fetch may take, e.g. 30s")
-        ->check(kDuration)->capture_default_str();
+        ->check(check_duration(o))->capture_default_str();
     add->callback([&o] { o.action = cmd_feed_add; });
 
     CLI::App *sync = feed->add_subcommand("sync", "fetch feeds and apply what changed (all feeds by default)");
@@ -264,7 +272,7 @@ void add_feed_commands(CLI::App &app, Options &o)
     sync->add_flag("--force", o.force,
                    "fetch, parse and compare in full: no If-None-Match/If-Modified-Since, no same-content skip");
     sync->add_option("--timeout", o.timeout, "the most a fetch may take, e.g. 30s (also for a pipe or FIFO)")
-        ->check(kDuration)->capture_default_str();
+        ->check(check_duration(o))->capture_default_str();
     sync->callback([&o] { o.action = cmd_feed_sync; });
 
     CLI::App *ls = feed->add_subcommand("list", "feeds and the outcome of their last sync");

@@ -2,6 +2,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "error.hpp"
+#include "log.hpp"
 #include "maps.hpp"
 #include "rate.hpp"
 
@@ -185,7 +186,7 @@ int cmd_bans_del(Options &o)
         if (del_ban(maps, c)) {
             std::cout << "unbanned " << c.str() << "\n";
         } else {
-            std::cerr << "relayguard: " << c.str() << " is not banned (as exactly that prefix)\n";
+            log(LogLevel::error, c.str() + " is not banned (as exactly that prefix)");
             status = 1;
         }
     }
@@ -308,7 +309,7 @@ void add_rate_commands(CLI::App &app, Options &o)
         "set", "turn on rate limiting with these settings (replaces all rate settings; "
                "options not given take their defaults)");
     set->add_option("--rate", o.rate, "new connections per source: 2 or 2/s, 30/m, 100/h, 0.5")
-        ->required()->check(kRate);
+        ->required()->check(check_rate(o));
     set->add_option("--burst", o.burst, "connections a source may open back to back")
         ->required()->check(CLI::Range(1, 1000000));
     set->add_option("--prefix4", o.prefix4, "aggregate IPv4 sources to this prefix")
@@ -320,13 +321,13 @@ void add_rate_commands(CLI::App &app, Options &o)
                              ->check(CLI::Range(0, 1000000));
     CLI::Option *ttl = set->add_option("--ban-ttl", o.ban_ttl,
                                        "turn automatic bans on: ban length, e.g. 30s, 10m, 1h")
-                           ->check(kDuration);
+                           ->check(check_duration(o));
     after->needs(ttl);  // without a ttl there are no bans (--ban-ttl alone means --ban-after 0)
     CLI::Option *esc = set->add_option("--escalate-after", o.escalate_after,
                                        "ban a whole /24 (/48) when K of its sources were banned within the window")
                            ->check(CLI::Range(1, 65535));
     CLI::Option *win = set->add_option("--escalate-window", o.escalate_window, "escalation window, e.g. 10m")
-                           ->check(kDuration);
+                           ->check(check_duration(o));
     esc->needs(win)->needs(ttl);
     win->needs(esc);
     set->add_option("--escalate-prefix4", o.escalate_prefix4, "IPv4 escalation prefix")
@@ -348,11 +349,17 @@ void add_rate_commands(CLI::App &app, Options &o)
     ls->add_flag("--all", o.all, "include expired entries not yet removed");
     ls->callback([&o] { o.action = cmd_bans_list; });
     CLI::App *add = bans->add_subcommand("add", "ban prefixes for a while");
-    add->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(kCidr);
-    add->add_option("--ttl", o.ttl, "ban length, e.g. 30s, 10m, 1h")->required()->check(kDuration);
-    add->callback([&o] { o.action = cmd_bans_add; });
+    add->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(check_cidr(o));
+    add->add_option("--ttl", o.ttl, "ban length, e.g. 30s, 10m, 1h")->required()->check(check_duration(o));
+    add->add_flag("--force", o.force, "accept a /0 (every address of a family)");
+    add->callback([&o] {
+        refuse_whole_family(o, [&o](const std::string &family) {
+            return "the ban would drop every " + family + " packet to the protected ports for " + o.ttl;
+        });
+        o.action = cmd_bans_add;
+    });
     CLI::App *del = bans->add_subcommand("del", "lift bans (exact prefixes)");
-    del->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(kCidr);
+    del->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(check_cidr(o));
     del->callback([&o] { o.action = cmd_bans_del; });
     CLI::App *flush = bans->add_subcommand("flush", "lift every ban");
     flush->callback([&o] { o.action = cmd_bans_flush; });
@@ -360,7 +367,8 @@ void add_rate_commands(CLI::App &app, Options &o)
     CLI::App *top = app.add_subcommand("top", "sources with the most SYNs and rate-limit drops");
     top->add_flag("--json", o.json, "JSON output");
     top->add_option("-n", o.top_n, "how many sources")->check(CLI::Range(1u, 1000000u))->capture_default_str();
-    top->add_option("--sample", o.sample, "count only what happens during this long, e.g. 1s")->check(kDuration);
+    top->add_option("--sample", o.sample, "count only what happens during this long, e.g. 1s")
+        ->check(check_duration(o));
     top->callback([&o] { o.action = cmd_top; });
 }
 

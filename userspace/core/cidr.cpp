@@ -1,7 +1,9 @@
 #include "cidr.hpp"
 
 #include "error.hpp"
+#include "log.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <charconv>
 
@@ -42,6 +44,15 @@ bool parse_dotted_quad(std::string_view s, uint8_t *out)
         out[part] = uint8_t(v);
     }
     return i == s.size();
+}
+
+// ::ffff:0:0/96, the IPv4-mapped IPv6 addresses (RFC 4291 2.5.5.2).
+bool in_ipv4_mapped(const std::array<uint8_t, 16> &a)
+{
+    for (int i = 0; i < 10; i++)
+        if (a[i] != 0)
+            return false;
+    return a[10] == 0xff && a[11] == 0xff;
 }
 
 } // namespace
@@ -101,6 +112,14 @@ bool try_parse_cidr(std::string_view text, ParsedCidr &out, std::string &why)
         }
         c.len = uint8_t(v);
     }
+    if (c.family == 6 && c.len > 96 && in_ipv4_mapped(c.addr)) {
+        std::array<uint8_t, 16> v4{};
+        std::copy(c.addr.begin() + 12, c.addr.end(), v4.begin());
+        c.addr = v4;
+        c.family = 4;
+        c.len = uint8_t(c.len - 96);
+        out.ipv4_mapped = true;
+    }
     clear_host_bits(c, out.host_bits_cleared);
     return true;
 }
@@ -111,6 +130,10 @@ ParsedCidr parse_cidr(std::string_view text)
     std::string why;
     if (!try_parse_cidr(text, out, why))
         throw Error("\"" + std::string(text) + "\": " + why);
+    if (out.ipv4_mapped)
+        log(LogLevel::notice, "note: \"" + std::string(text) +
+                                  "\" is IPv4-mapped IPv6, which IPv4 traffic never carries (the filter sees IPv4 "
+                                  "packets as IPv4); using " + out.cidr.str());
     return out;
 }
 

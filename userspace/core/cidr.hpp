@@ -24,16 +24,23 @@ struct Cidr {
 struct ParsedCidr {
     Cidr cidr;
     bool host_bits_cleared = false;  // input had bits set beyond the prefix
+    bool ipv4_mapped = false;        // input was ::ffff:a.b.c.d[/n], n > 96: cidr is a.b.c.d/(n-96)
 };
 
 // Parses "192.0.2.0/24", "2001:db8::/32", or a bare address (a /32 or /128).
 // Host bits beyond the prefix are cleared and reported in host_bits_cleared,
-// as ipset and iptables do. Throws rg::Error naming the text and the reason.
+// as ipset and iptables do. An IPv4-mapped IPv6 prefix longer than /96
+// (::ffff:192.0.2.9, ::ffff:192.0.2.0/120) is taken as the IPv4 prefix it
+// maps (192.0.2.9/32, 192.0.2.0/24) and reported in ipv4_mapped: the XDP
+// program sees IPv4 packets as IPv4, so the IPv6 form would never match.
+// ::ffff:0:0/96 and shorter prefixes stay IPv6 (mapped, /96 would be /0).
+// Throws rg::Error naming the text and the reason.
 ParsedCidr parse_cidr(std::string_view text);
 
 // parse_cidr without exceptions, for bulk input such as feeds: on error
 // returns false and sets why to the reason alone (without the text). Does not
-// allocate on success.
+// allocate on success. parse_cidr logs a note when it maps an IPv4-mapped
+// prefix; this does not (one per line of a feed would be noise).
 bool try_parse_cidr(std::string_view text, ParsedCidr &out, std::string &why);
 
 } // namespace rg

@@ -1,8 +1,10 @@
 // Diagnostics: one function with levels. Messages go to standard error as
 // "relayguard: [LEVEL: ]MESSAGE" (the level is shown for errors, warnings
 // and debug messages). Under systemd ($JOURNAL_STREAM set) each line also
-// carries the syslog priority prefix "<N>" that journald reads. Results a
-// command was asked for go to standard output, never through here.
+// carries the syslog priority prefix "<N>" that journald reads. A message of
+// several lines gives several prefixed lines; control characters and bytes
+// that are not UTF-8 are escaped (rg::printable). Results a command was
+// asked for go to standard output, never through here.
 #pragma once
 
 #include <string>

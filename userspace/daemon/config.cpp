@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include "error.hpp"
+#include "feed_registry.hpp"
 #include "ports.hpp"
 
 #include <algorithm>
@@ -147,13 +148,28 @@ std::vector<std::string> parse_interfaces(std::string_view v)
     return names;
 }
 
-void append_cidrs(std::vector<Cidr> &to, std::string_view v)
+// A /0 covers a whole address family: blocklisted, it drops all of it;
+// allowlisted, it turns filtering off. The file has no --force: refused.
+Cidr list_entry(std::string_view text, bool allow)
+{
+    Cidr c = parse_cidr(text).cidr;
+    if (c.len == 0) {
+        std::string family = c.family == 4 ? "IPv4" : "IPv6";
+        throw Error(quote(text) + ": covers every " + family + " address (" +
+                    (allow ? "allowlisted, it would turn filtering off for " + family
+                           : "blocklisted, it would drop all " + family + " traffic to the protected ports") +
+                    "); not accepted in the config file");
+    }
+    return c;
+}
+
+void append_cidrs(std::vector<Cidr> &to, std::string_view v, bool allow)
 {
     std::vector<std::string_view> items = split_list(v);
     if (items.empty())
         throw Error("no prefix given");
     for (std::string_view item : items)
-        to.push_back(parse_cidr(item).cidr);
+        to.push_back(list_entry(item, allow));
 }
 
 void sort_unique(std::vector<Cidr> &v)
@@ -220,7 +236,7 @@ public:
     }
 
     // CIDRs of an allow_file/block_file: one per line, '#' and ';' comments.
-    std::vector<Cidr> read_cidr_file(std::string_view value) const
+    std::vector<Cidr> read_cidr_file(std::string_view value, bool allow) const
     {
         std::string file = resolve(value);
         std::string text = read_file(file);
@@ -230,7 +246,7 @@ public:
             if (line.empty())
                 return;
             try {
-                out.push_back(parse_cidr(line).cidr);
+                out.push_back(list_entry(line, allow));
             } catch (const Error &e) {
                 throw LocatedError(file + ":" + std::to_string(n) + ": " + e.what() + " (from " +
                                    where(line_, sections_.back().label, key_) + ")");
@@ -310,6 +326,9 @@ private:
                       });
             if (!ok)
                 fail(n, s.label, "", "feed name must be 1 to 32 of the characters A-Z a-z 0-9 _ . -");
+            if (reserved_feed_name(name))
+                fail(n, s.label, "", "feed name \"" + std::string(name) +
+                                         "\" is reserved: manual and config name the built-in sources");
         } else {
             fail(n, inner, "", "unknown section (valid: [filter], [rate], [daemon], [feed NAME])");
         }
@@ -459,16 +478,16 @@ const KeySpec kFilterKeys[] = {
      [](Parser &p, std::string_view v) {
          p.cfg.monitor = choose(v, {"enforce", "monitor"}) == 1;
      }},
-    {"allow", true, [](Parser &p, std::string_view v) { append_cidrs(p.cfg.allow, v); }},
-    {"block", true, [](Parser &p, std::string_view v) { append_cidrs(p.cfg.block, v); }},
+    {"allow", true, [](Parser &p, std::string_view v) { append_cidrs(p.cfg.allow, v, true); }},
+    {"block", true, [](Parser &p, std::string_view v) { append_cidrs(p.cfg.block, v, false); }},
     {"allow_file", true,
      [](Parser &p, std::string_view v) {
-         std::vector<Cidr> c = p.read_cidr_file(v);
+         std::vector<Cidr> c = p.read_cidr_file(v, true);
          p.cfg.allow.insert(p.cfg.allow.end(), c.begin(), c.end());
      }},
     {"block_file", true,
      [](Parser &p, std::string_view v) {
-         std::vector<Cidr> c = p.read_cidr_file(v);
+         std::vector<Cidr> c = p.read_cidr_file(v, false);
          p.cfg.block.insert(p.cfg.block.end(), c.begin(), c.end());
      }},
 };

@@ -11,6 +11,7 @@
 #include "maps.hpp"
 #include "rate.hpp"
 #include "stats.hpp"
+#include "text.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -432,7 +433,7 @@ void Daemon::write_stats()
                      {"interfaces", ifaces},
                      {"sources", sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())},
                      {"bans", bans}};
-        *stats_out_ << line.dump() << std::endl;
+        *stats_out_ << json_text(line) << std::endl;
     } catch (const std::exception &e) {
         log(std::string("cannot write counters: ") + e.what());
     }
@@ -487,7 +488,7 @@ void Daemon::sync_due_feeds()
                          {"result", rg_feed_result_name[r.result]}, {"message", r.message},
                          {"prefixes", r.prefixes}, {"upserts", r.upserts}, {"deletes", r.deletes},
                          {"seconds", r.seconds}, {"lines_parsed", r.lines_parsed}};
-            *stats_out_ << line.dump() << std::endl;
+            *stats_out_ << json_text(line) << std::endl;
         } catch (const std::exception &e) {
             feed_writer_.reset();  // maybe no longer pinned (detached meanwhile)
             log("feed " + f.name + ": sync failed: " + e.what());

@@ -28,10 +28,21 @@ std::string feed_field(const char *s, size_t size)
     return std::string(s, strnlen(s, size));
 }
 
+bool reserved_feed_name(std::string_view name)
+{
+    auto is = [name](std::string_view word) {
+        return std::equal(name.begin(), name.end(), word.begin(), word.end(),
+                          [](char a, char b) { return (a >= 'A' && a <= 'Z' ? char(a - 'A' + 'a') : a) == b; });
+    };
+    return is("manual") || is("config");
+}
+
 void validate_feed_def(const FeedDef &def)
 {
     if (!valid_feed_name(def.name))
         throw Error("feed name \"" + def.name + "\": must be 1 to 32 of the characters A-Z a-z 0-9 _ . -");
+    if (reserved_feed_name(def.name))
+        throw Error("feed name \"" + def.name + "\" is reserved: manual and config name the built-in sources");
     const std::string what = "feed " + def.name + ": ";
     if (def.source.empty())
         throw Error(what + "source is empty");

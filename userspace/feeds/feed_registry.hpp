@@ -31,9 +31,14 @@ struct FeedDef {
 };
 
 // Throws rg::Error naming the field when the definition is invalid or does
-// not fit the registry (a name of 1..32 of A-Z a-z 0-9 _ . -, a source of at
-// most RG_FEED_SOURCE_LEN - 1 bytes, a known format, limits in range).
+// not fit the registry (a name of 1..32 of A-Z a-z 0-9 _ . -, not reserved, a
+// source of at most RG_FEED_SOURCE_LEN - 1 bytes, a known format, limits in
+// range).
 void validate_feed_def(const FeedDef &def);
+
+// "manual" and "config", in any case: the names of the built-in sources
+// (bits 0 and 1) in `block list` and `stats`; no feed may take them.
+bool reserved_feed_name(std::string_view name);
 
 // One registry entry.
 struct Feed {
