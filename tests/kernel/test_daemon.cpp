@@ -60,13 +60,14 @@ protected:
           << "\n";
     }
 
-    void start(const std::vector<std::string> &extra_args = {})
+    void start(const std::vector<std::string> &extra_args = {}, const std::vector<std::string> &extra_env = {})
     {
         std::vector<std::string> argv{"ip", "netns", "exec", server_->name(), RELAYGUARD_BIN, "run",
                                       "--config", conf_};
         argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-        daemon_ = std::make_unique<Process>(argv, std::vector<std::string>{"LIBXDP_BPFFS=" + fs_->root(),
-                                                                             notify_.env()});
+        std::vector<std::string> env{"LIBXDP_BPFFS=" + fs_->root(), notify_.env()};
+        env.insert(env.end(), extra_env.begin(), extra_env.end());
+        daemon_ = std::make_unique<Process>(argv, env);
     }
 
     void start_ready()
@@ -350,6 +351,34 @@ TEST_F(DaemonTest, FeedsFromTheConfigSyncOnStartOnTheirIntervalAndGoOnReload)
 
     daemon_->signal(SIGTERM);
     ASSERT_TRUE(daemon_->wait_exit(15s));
+}
+
+// Messages carry their level: under systemd ($JOURNAL_STREAM set) each line
+// starts with the syslog priority journald reads. A failed reload and a
+// failed start are errors (<3>), lifecycle events notices (<5>).
+TEST_F(DaemonTest, MessagesCarryTheirLevel)
+{
+    const std::vector<std::string> journal{"JOURNAL_STREAM=8:1"};
+    write_config("block = 192.0.2.66/32");
+    start({}, journal);
+    ASSERT_TRUE(notify_.wait_for("READY=1", 15s)) << daemon_->output();
+    write_config("ports = 99999");
+    std::string st = reload();
+    EXPECT_NE(st.find("reload failed"), std::string::npos) << st;
+    daemon_->signal(SIGTERM);
+    ASSERT_TRUE(daemon_->wait_exit(15s));
+    std::string out = daemon_->output();
+    EXPECT_NE(out.find("<5>relayguard: running on "), std::string::npos) << out;
+    EXPECT_NE(out.find("<3>relayguard: error: reload failed"), std::string::npos) << out;
+    EXPECT_NE(out.find("<5>relayguard: received "), std::string::npos) << out;
+
+    write_config("block = 192.0.2.66/32", "", "nosuch0");
+    start({}, journal);
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 1);
+    out = daemon_->output();
+    EXPECT_EQ(out.rfind("<3>relayguard: error: " + conf_ + ": [filter] interfaces: \"nosuch0\"", 0), 0u) << out;
 }
 
 } // namespace

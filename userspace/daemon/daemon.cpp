@@ -39,10 +39,9 @@ namespace {
 
 constexpr int kBanGcSeconds = 30;
 
-void log(const std::string &msg)
-{
-    rg::log(LogLevel::notice, msg);
-}
+void log_error(const std::string &msg) { log(LogLevel::error, msg); }
+void log_warning(const std::string &msg) { log(LogLevel::warning, msg); }
+void log_notice(const std::string &msg) { log(LogLevel::notice, msg); }
 
 // sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET.
 void notify(const std::string &state)
@@ -162,7 +161,7 @@ std::vector<std::string> reconcile_feeds(Maps &maps, const Config &next, std::st
         if (old == d)
             continue;
         if (!old.from_config)
-            log("feed " + c.name + ": defined with `relayguard feed add`, now owned by " + next.path);
+            log_notice("feed " + c.name + ": defined with `relayguard feed add`, now owned by " + next.path);
         update_feed(maps, d);
         changed++;
         if (old.source != d.source || old.format != d.format || old.min_prefix4 != d.min_prefix4 ||
@@ -268,7 +267,7 @@ std::vector<std::string> Daemon::attach_missing(const Config &next)
             Maps maps = Maps::open(next.pin_dir);
             if (auto e = maps.find_iface(name); e && query_live(*e).attached) {
                 managed_.insert(name);
-                log("interface " + name + ": already attached (program id " + std::to_string(e->raw.prog_id) +
+                log_notice("interface " + name + ": already attached (program id " + std::to_string(e->raw.prog_id) +
                     "), adopting it");
                 continue;
             }
@@ -279,7 +278,7 @@ std::vector<std::string> Daemon::attach_missing(const Config &next)
         AttachResult r = attach(next.pin_dir, a);
         managed_.insert(name);
         attached.push_back(name);
-        log("interface " + name + ": attached (program id " + std::to_string(r.prog_id) + ", " +
+        log_notice("interface " + name + ": attached (program id " + std::to_string(r.prog_id) + ", " +
             (next.xdp_mode == XdpMode::native ? "native" : "skb") + " mode" +
             (r.legacy ? ", without the libxdp dispatcher" : "") + ")");
     }
@@ -308,7 +307,7 @@ void Daemon::start()
     bool had_maps = is_bpffs(cfg_.pin_dir) && Maps::open(cfg_.pin_dir).ifaces().size() > 0;
     try {
         open_stats_output();
-        log("config " + cfg_.path + ": " + apply_shared(cfg_));
+        log_notice("config " + cfg_.path + ": " + apply_shared(cfg_));
         attach_missing(cfg_);
     } catch (...) {
         // Leave nothing half-started behind: detach what we attached, and
@@ -355,7 +354,7 @@ void Daemon::start()
         stats_timer_ = make_timer(cfg_.stats_interval);
     gc_timer_ = make_timer(std::chrono::seconds(kBanGcSeconds));
     notify("READY=1\nSTATUS=running, config generation 1");
-    log("running on " + std::to_string(managed_.size()) + " interfaces, " + (cfg_.monitor ? "monitor" : "enforce") +
+    log_notice("running on " + std::to_string(managed_.size()) + " interfaces, " + (cfg_.monitor ? "monitor" : "enforce") +
         " mode, rate limiting " + (cfg_.rate.enabled ? "on" : "off"));
 }
 
@@ -379,14 +378,14 @@ void Daemon::reload()
                 try {
                     detach(next.pin_dir, name, true);
                 } catch (const std::exception &e) {
-                    log("rollback: interface " + name + ": " + e.what());
+                    log_warning("rollback: interface " + name + ": " + e.what());
                 }
                 managed_.erase(name);
             }
             try {
                 apply_shared(cfg_);
             } catch (const std::exception &e) {
-                log(std::string("rollback failed, the kernel may hold part of the new config: ") + e.what());
+                log_error(std::string("rollback failed, the kernel may hold part of the new config: ") + e.what());
             }
             throw;
         }
@@ -399,10 +398,10 @@ void Daemon::reload()
             }
             try {
                 detach(next.pin_dir, *it, true);
-                log("interface " + *it + ": detached (no longer in the config)");
+                log_notice("interface " + *it + ": detached (no longer in the config)");
                 it = managed_.erase(it);
             } catch (const std::exception &e) {
-                log("interface " + *it + ": cannot detach: " + e.what());
+                log_warning("interface " + *it + ": cannot detach: " + e.what());
                 ++it;
             }
         }
@@ -413,10 +412,10 @@ void Daemon::reload()
         if (timer_changed)
             stats_timer_ = cfg_.stats_interval.count() > 0 ? make_timer(cfg_.stats_interval) : Fd();
         generation_++;
-        log("reloaded " + cfg_.path + ": " + summary);
+        log_notice("reloaded " + cfg_.path + ": " + summary);
         notify("READY=1\nSTATUS=running, config generation " + std::to_string(generation_));
     } catch (const std::exception &e) {
-        log(std::string("reload failed, the running configuration stays in force: ") + e.what());
+        log_error(std::string("reload failed, the running configuration stays in force: ") + e.what());
         notify("READY=1\nSTATUS=reload failed, running config generation " + std::to_string(generation_) + ": " +
                e.what());
     }
@@ -424,7 +423,7 @@ void Daemon::reload()
     try {
         open_stats_output();
     } catch (const std::exception &e) {
-        log(e.what());
+        log_error(e.what());
     }
 }
 
@@ -450,7 +449,7 @@ void Daemon::write_stats()
                      {"bans", bans}};
         *stats_out_ << line.dump() << std::endl;
     } catch (const std::exception &e) {
-        log(std::string("cannot write counters: ") + e.what());
+        log_warning(std::string("cannot write counters: ") + e.what());
     }
 }
 
@@ -470,7 +469,7 @@ void Daemon::gc_bans()
     } catch (const std::exception &e) {
         feed_maps_.reset();  // no maps pinned any more, most likely
         feed_memos_.clear();
-        log(std::string("cannot remove expired bans: ") + e.what());
+        log_warning(std::string("cannot remove expired bans: ") + e.what());
     }
 }
 
@@ -499,10 +498,11 @@ void Daemon::sync_due_feeds()
             so.memo = &feed_memos_[f.name];
             SyncReport r = sync_feed(cfg_.pin_dir, f.name, so);
             for (const std::string &e : r.errors)
-                log(e);
+                log_warning(e);
             char took[64];
             snprintf(took, sizeof(took), " (%.3f s, %zu lines parsed)", r.seconds, r.lines_parsed);
-            log("feed " + f.name + ": " + rg_feed_result_name[r.result] + ": " + r.message + took);
+            log(r.ok() ? LogLevel::notice : LogLevel::warning,
+                "feed " + f.name + ": " + rg_feed_result_name[r.result] + ": " + r.message + took);
             json line = {{"time", uint64_t(time(nullptr))}, {"event", "feed_sync"}, {"feed", f.name},
                          {"result", rg_feed_result_name[r.result]}, {"message", r.message},
                          {"prefixes", r.prefixes}, {"upserts", r.upserts}, {"deletes", r.deletes},
@@ -511,7 +511,7 @@ void Daemon::sync_due_feeds()
         } catch (const std::exception &e) {
             feed_maps_.reset();  // maybe no longer pinned (detached meanwhile)
             feed_memos_.erase(f.name);
-            log("feed " + f.name + ": sync failed: " + e.what());
+            log_warning("feed " + f.name + ": sync failed: " + e.what());
         }
         // The next attempt one interval after this one ended, failed or not.
         due = std::chrono::steady_clock::now() + f.interval;
@@ -531,7 +531,7 @@ void Daemon::arm_feed_timer()
         its.it_value.tv_nsec = ns % 1000000000;
     }
     if (timerfd_settime(feed_timer_.get(), 0, &its, nullptr) != 0)
-        log(std::string("cannot arm the feed timer: ") + strerror(errno));
+        log_error(std::string("cannot arm the feed timer: ") + strerror(errno));
 }
 
 void Daemon::stop()
@@ -541,16 +541,16 @@ void Daemon::stop()
     feed_memos_.clear();
     bool keep = opts_.keep_enforcing || cfg_.keep_on_exit;
     if (keep) {
-        log("stopping; the filter stays attached and enforcing on " + std::to_string(managed_.size()) +
+        log_notice("stopping; the filter stays attached and enforcing on " + std::to_string(managed_.size()) +
             " interfaces");
         return;
     }
     for (const std::string &name : managed_) {
         try {
             DetachResult r = detach(cfg_.pin_dir, name, false);
-            log("interface " + name + ": detached" + (r.pins_removed ? "; pinned maps removed" : ""));
+            log_notice("interface " + name + ": detached" + (r.pins_removed ? "; pinned maps removed" : ""));
         } catch (const std::exception &e) {
-            log("interface " + name + ": " + e.what());
+            log_warning("interface " + name + ": " + e.what());
         }
     }
 }
@@ -573,7 +573,7 @@ void Daemon::loop()
                 if (si.ssi_signo == SIGHUP) {
                     reload();
                 } else {
-                    log(std::string("received ") + strsignal(int(si.ssi_signo)));
+                    log_notice(std::string("received ") + strsignal(int(si.ssi_signo)));
                     stop();
                     return;
                 }
@@ -598,10 +598,15 @@ void Daemon::loop()
 
 int run_daemon(const DaemonOptions &opts)
 {
-    Daemon d(opts);
-    d.start();
-    d.loop();
-    return 0;
+    try {
+        Daemon d(opts);
+        d.start();
+        d.loop();
+        return 0;
+    } catch (const std::exception &e) {
+        log(LogLevel::error, e.what());
+        return 1;
+    }
 }
 
 } // namespace rg

@@ -15,6 +15,10 @@
 //  - on SIGTERM/SIGINT it detaches from the interfaces it manages, unless
 //    told to leave the filter enforcing (on_exit = keep, --keep-enforcing).
 //
+// Messages go through rg::log: errors (a failed start or reload), warnings
+// (a feed sync that failed or was refused, what could not be undone), and
+// lifecycle events as notices.
+//
 // Signals: SIGHUP reloads the config (and reopens the stats file, for log
 // rotation); SIGTERM and SIGINT stop. With $NOTIFY_SOCKET set (systemd
 // Type=notify), it reports READY=1, RELOADING=1 and STOPPING=1, and a STATUS=
@@ -30,8 +34,9 @@ struct DaemonOptions {
     bool keep_enforcing = false;  // overrides on_exit = detach
 };
 
-// Runs until SIGTERM/SIGINT. Returns the process exit status; throws
-// rg::Error when the initial config cannot be loaded or applied.
+// Runs until SIGTERM/SIGINT. Returns the process exit status: 0 after a
+// stop, 1 when the config cannot be loaded or applied at start (the reason
+// logged as an error).
 int run_daemon(const DaemonOptions &opts);
 
 } // namespace rg
