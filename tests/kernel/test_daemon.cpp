@@ -9,13 +9,26 @@
 
 #include <gtest/gtest.h>
 
+#include "bpffs.hpp"
+
+#include <arpa/inet.h>
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sstream>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using namespace rg::test::netns_lab;
@@ -25,6 +38,108 @@ using rg::test::PacketBuilder;
 using rg::test::Process;
 
 namespace {
+
+// An HTTP server on 127.0.0.1 of a namespace that reads a request and holds
+// its answer until release(): a feed server that hangs. From then on it
+// answers every request at once with 200 and the body.
+class HeldFeedServer {
+public:
+    HeldFeedServer(const rg::lab::Netns &ns, std::string body) : body_(std::move(body))
+    {
+        ns.run([&] {
+            fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd_ < 0)
+                throw std::runtime_error("socket");
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            if (bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0 || listen(fd_, 8) != 0)
+                throw std::runtime_error("bind/listen");
+            socklen_t len = sizeof(a);
+            getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &len);
+            port_ = ntohs(a.sin_port);
+        });
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~HeldFeedServer()
+    {
+        release();
+        stop_ = true;
+        thread_.join();
+        close(fd_);
+    }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/drop.txt"; }
+    // Waits until a request is being held.
+    bool wait_held(std::chrono::milliseconds timeout)
+    {
+        std::unique_lock<std::mutex> l(mu_);
+        return cv_.wait_for(l, timeout, [&] { return held_ > 0; });
+    }
+    void release()
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        released_ = true;
+        cv_.notify_all();
+    }
+
+private:
+    void serve()
+    {
+        while (!stop_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (poll(&p, 1, 100) <= 0)  // a look at stop_ now and then
+                continue;
+            int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0)
+                continue;
+            std::string req;
+            char buf[4096];
+            while (req.find("\r\n\r\n") == std::string::npos && req.size() < 65536) {
+                pollfd q{c, POLLIN, 0};
+                ssize_t n = poll(&q, 1, 5000) > 0 ? read(c, buf, sizeof(buf)) : 0;
+                if (n <= 0)
+                    break;
+                req.append(buf, size_t(n));
+            }
+            {
+                std::unique_lock<std::mutex> l(mu_);
+                held_++;
+                cv_.notify_all();
+                cv_.wait(l, [&] { return released_; });
+            }
+            std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+                               std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
+            (void)!write(c, resp.data(), resp.size());
+            close(c);
+        }
+    }
+
+    int fd_ = -1;
+    uint16_t port_ = 0;
+    std::string body_;
+    std::atomic<bool> stop_{false};
+    std::mutex mu_;
+    std::condition_variable cv_;
+    unsigned held_ = 0;
+    bool released_ = false;
+    std::thread thread_;
+};
+
+// Opens a FIFO for reading, which returns once a writer has opened it;
+// -1 if none did within the timeout.
+int open_fifo_reader(const std::string &path, std::chrono::milliseconds timeout)
+{
+    auto opened = std::async(std::launch::async, [path] { return open(path.c_str(), O_RDONLY | O_CLOEXEC); });
+    if (opened.wait_for(timeout) == std::future_status::ready)
+        return opened.get();
+    int w = open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);  // lets the open above return
+    int r = opened.get();
+    if (w >= 0)
+        close(w);
+    if (r >= 0)
+        close(r);
+    return -1;
+}
 
 class DaemonTest : public NetnsTest {
 protected:
@@ -48,26 +163,84 @@ protected:
             std::filesystem::remove_all(dir_);
     }
 
+    // The [daemon] section, with the private pin directory.
+    std::string daemon_section() const { return "[daemon]\npin_dir = " + fs_->pin_dir() + "\n"; }
+
     // A config for the lab: the server's veth (plus more_ifaces), a private
-    // pin directory, counters every 200 ms into stats_; `extra` is appended.
+    // pin directory, counters every 200 ms into stats_; `extra` is appended,
+    // daemon_extra goes into [daemon].
     void write_config(const std::string &filter_extra, const std::string &extra = "",
-                      const std::string &more_ifaces = "")
+                      const std::string &more_ifaces = "", const std::string &daemon_extra = "")
     {
         std::ofstream f(conf_);
         f << "[filter]\ninterfaces = " << iface_ << " " << more_ifaces << "\n" << filter_extra << "\n"
           << extra << "\n"
-          << "[daemon]\npin_dir = " << fs_->pin_dir() << "\nstats_interval = 200ms\nstats_output = " << stats_
-          << "\n";
+          << daemon_section() << "stats_interval = 200ms\nstats_output = " << stats_ << "\n"
+          << daemon_extra << "\n";
+    }
+
+    std::vector<std::string> run_argv(const std::string &conf) const
+    {
+        return {"ip", "netns", "exec", server_->name(), RELAYGUARD_BIN, "run", "--config", conf};
     }
 
     void start(const std::vector<std::string> &extra_args = {}, const std::vector<std::string> &extra_env = {})
     {
-        std::vector<std::string> argv{"ip", "netns", "exec", server_->name(), RELAYGUARD_BIN, "run",
-                                      "--config", conf_};
+        std::vector<std::string> argv = run_argv(conf_);
         argv.insert(argv.end(), extra_args.begin(), extra_args.end());
         std::vector<std::string> env{"LIBXDP_BPFFS=" + fs_->root(), notify_.env()};
         env.insert(env.end(), extra_env.begin(), extra_env.end());
         daemon_ = std::make_unique<Process>(argv, env);
+    }
+
+    // For messages: whether the daemon still runs.
+    std::string exit_text()
+    {
+        auto code = daemon_->wait_exit(0ms);
+        std::string s = !code ? "still running" : *code < 0 ? "killed by a signal" : "exited with " + std::to_string(*code);
+        return s + "; output:\n" + daemon_->output();
+    }
+
+    // Waits for a line of stats_ after the ones looked at so far (from_)
+    // that want accepts, and returns it; lines are taken up to the last
+    // newline only (one being written is left for the next look).
+    std::optional<nlohmann::json> wait_for_stats(const std::function<bool(const nlohmann::json &)> &want,
+                                                 std::chrono::milliseconds timeout = 10s)
+    {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (size_t lines = from_ + 1; std::chrono::steady_clock::now() < deadline;) {
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            auto text = rg::test::wait_for_lines(stats_, lines, left);
+            if (!text)
+                break;
+            std::istringstream in(text->substr(0, text->rfind('\n') + 1));
+            std::string line;
+            size_t n = 0;
+            for (; std::getline(in, line); n++) {
+                if (n < from_)
+                    continue;
+                auto event = nlohmann::json::parse(line, nullptr, false);
+                if (event.is_discarded() || !want(event))
+                    continue;
+                from_ = n + 1;
+                return event;
+            }
+            lines = n + 1;
+        }
+        return std::nullopt;
+    }
+
+    // A feed_sync line of the feed with this result.
+    std::optional<nlohmann::json> wait_for_sync(const std::string &feed, const std::string &result,
+                                                std::chrono::milliseconds timeout = 10s)
+    {
+        return wait_for_stats(
+            [&](const nlohmann::json &e) {
+                return e.value("event", "") == "feed_sync" && e.value("feed", "") == feed &&
+                       e.value("result", "") == result;
+            },
+            timeout);
     }
 
     void start_ready()
@@ -92,6 +265,7 @@ protected:
     bool blocked(const std::string &src) { return connect(src, kServer4, 25, 400) == ConnectResult::timed_out; }
 
     std::string dir_, conf_, stats_;
+    size_t from_ = 0;  // lines of stats_ that wait_for_stats looked at
     NotifyListener notify_;
     std::unique_ptr<Process> daemon_;
 };
@@ -219,7 +393,7 @@ TEST_F(DaemonTest, OnExitKeepLeavesTheFilterEnforcing)
     {
         std::ofstream f(conf_);
         f << "[filter]\ninterfaces = " << iface_ << "\nblock = 192.0.2.66/32\n"
-          << "[daemon]\npin_dir = " << fs_->pin_dir() << "\non_exit = keep\nstats_interval = 0s\n";
+          << daemon_section() << "on_exit = keep\nstats_interval = 0s\n";
     }
     start_ready();
     daemon_->signal(SIGTERM);
@@ -242,7 +416,7 @@ TEST_F(DaemonTest, BadConfigAtStartIsRefusedAndChangesNothing)
     {
         std::ofstream f(conf_);
         f << "[filter]\ninterfaces = " << iface_ << " nosuch0\n"
-          << "[daemon]\npin_dir = " << fs_->pin_dir() << "\n";
+          << daemon_section();
     }
     start();
     auto code = daemon_->wait_exit(15s);
@@ -276,7 +450,11 @@ TEST_F(DaemonTest, FeedsFromTheConfigSyncOnStartOnTheirIntervalAndGoOnReload)
     std::ofstream(stats_).close();
     start_ready();
 
-    // Synced before READY: the feed is in force, owned by the config.
+    // Synced at start (right after READY): the feed is in force, owned by
+    // the config, and the sync wrote its line with its duration.
+    auto sync = wait_for_sync("drop", "applied");
+    ASSERT_TRUE(sync) << daemon_->output();
+    EXPECT_GT(sync->value("seconds", 0.0), 0) << sync->dump();
     auto f = rg_json({"feed", "show", "drop", "--json"});
     EXPECT_EQ(f["defined_by"], "config");
     EXPECT_EQ(f["last_result"], "applied");
@@ -284,43 +462,24 @@ TEST_F(DaemonTest, FeedsFromTheConfigSyncOnStartOnTheirIntervalAndGoOnReload)
     EXPECT_TRUE(blocked(kBad4));
     EXPECT_TRUE(blocked(kBadNeighbour4));
 
-    // A change of the list is picked up on the feed's interval.
-    // Waits (10 s at most) for a feed_sync line of the feed after the first
-    // `from` lines of stats_ with `prefixes` prefixes in force, and checks it
-    // gives the sync's duration. Lines are taken up to the last newline
-    // only (one being written is left for the next look).
-    size_t from = 0;
+    // A change of the list is picked up on the feed's interval: a
+    // feed_sync line applying `prefixes` prefixes, with its duration.
     nlohmann::json last;  // the line found
-    auto wait_for_sync = [&](uint64_t prefixes) {
-        auto deadline = std::chrono::steady_clock::now() + 10s;
-        for (size_t lines = from + 1; std::chrono::steady_clock::now() < deadline;) {
-            auto text = rg::test::wait_for_lines(stats_, lines, 10s);
-            if (!text)
-                break;
-            std::istringstream in(text->substr(0, text->rfind('\n') + 1));
-            std::string line;
-            size_t n = 0;
-            for (; std::getline(in, line); n++) {
-                if (n < from)
-                    continue;
-                auto event = nlohmann::json::parse(line, nullptr, false);
-                if (event.is_discarded() || event.value("event", "") != "feed_sync" ||
-                    event.value("feed", "") != "drop" || event.value("result", "") != "applied" ||
-                    event.value("prefixes", uint64_t(0)) != prefixes)
-                    continue;
-                from = n + 1;
-                if (!(event.value("seconds", 0.0) > 0))
-                    return ::testing::AssertionFailure() << "no duration in " << line;
-                last = event;
-                return ::testing::AssertionSuccess();
-            }
-            lines = n + 1;
-        }
-        return ::testing::AssertionFailure() << "no feed_sync line applying " << prefixes << " prefixes:\n"
-                                             << daemon_->output();
+    auto wait_for_applied = [&](uint64_t prefixes) {
+        auto event = wait_for_stats([&](const nlohmann::json &e) {
+            return e.value("event", "") == "feed_sync" && e.value("feed", "") == "drop" &&
+                   e.value("result", "") == "applied" && e.value("prefixes", uint64_t(0)) == prefixes;
+        });
+        if (!event)
+            return ::testing::AssertionFailure() << "no feed_sync line applying " << prefixes << " prefixes:\n"
+                                                 << daemon_->output();
+        if (!(event->value("seconds", 0.0) > 0))
+            return ::testing::AssertionFailure() << "no duration in " << event->dump();
+        last = *event;
+        return ::testing::AssertionSuccess();
     };
     std::ofstream(list) << "192.0.2.66/32\n192.0.2.10/32\n";
-    ASSERT_TRUE(wait_for_sync(2));
+    ASSERT_TRUE(wait_for_applied(2));
     EXPECT_TRUE(blocked(kClean4));
     EXPECT_EQ(rg_json({"feed", "show", "drop", "--json"})["prefixes"], 2);
 
@@ -330,7 +489,7 @@ TEST_F(DaemonTest, FeedsFromTheConfigSyncOnStartOnTheirIntervalAndGoOnReload)
     // dropping it must leave it blocked.
     rg_ok({"block", "add", kClean4 + "/32"});
     std::ofstream(list) << "192.0.2.66/32\n";
-    ASSERT_TRUE(wait_for_sync(1));
+    ASSERT_TRUE(wait_for_applied(1));
     EXPECT_TRUE(blocked(kClean4)) << "the sync undid a rule added since the daemon's last sync";
     EXPECT_TRUE(blocked(kBad4));
     // The daemon kept the version in force: only the removed line was parsed.
@@ -352,6 +511,8 @@ TEST_F(DaemonTest, FeedsFromTheConfigSyncOnStartOnTheirIntervalAndGoOnReload)
     daemon_->signal(SIGTERM);
     ASSERT_TRUE(daemon_->wait_exit(15s));
 }
+
+// ---- issue 15 -------------------------------------------------------------
 
 // Messages carry their level: under systemd ($JOURNAL_STREAM set) each line
 // starts with the syslog priority journald reads. A failed reload and a
@@ -379,6 +540,90 @@ TEST_F(DaemonTest, MessagesCarryTheirLevel)
     EXPECT_EQ(*code, 1);
     out = daemon_->output();
     EXPECT_EQ(out.rfind("<3>relayguard: error: " + conf_ + ": [filter] interfaces: \"nosuch0\"", 0), 0u) << out;
+}
+
+// Item 6: readiness does not wait for feeds. READY=1 comes once the filter is
+// attached and the config's lists applied, while the feed's server still
+// holds its answer; a SIGHUP while that sync waits is a reload once the
+// sync is over, not the end of the daemon (before: READY only after every
+// feed's first sync, and SIGHUP meanwhile killed it with exit 129).
+TEST_F(DaemonTest, ReadyBeforeFeedSyncsAndSighupDuringASyncReloads)
+{
+    HeldFeedServer http(*server_, kBadNeighbour4 + "/32\n");
+    write_config("block = " + kBad4 + "/32", "[feed slow]\nsource = " + http.url() + "\n");
+    std::ofstream(stats_).close();
+    start();
+    ASSERT_TRUE(notify_.wait_for("READY=1", 15s)) << "no READY=1 while the feed server holds its answer; "
+                                                   << exit_text();
+    EXPECT_TRUE(blocked(kBad4)) << "READY=1 before the config's list was in force";
+    // The feed is synced after READY=1; its server now holds the request.
+    ASSERT_TRUE(http.wait_held(15s)) << "the feed was not fetched after READY=1; " << exit_text();
+    EXPECT_EQ(rg_json({"feed", "show", "slow", "--json"})["last_result"], "never");
+
+    daemon_->signal(SIGHUP);
+    http.release();
+    auto st = notify_.wait_for("STATUS=", 15s);
+    ASSERT_TRUE(st) << exit_text();
+    EXPECT_NE(st->find("running, config generation 2"), std::string::npos) << *st;
+    EXPECT_FALSE(daemon_->wait_exit(0ms)) << exit_text();
+    ASSERT_TRUE(wait_for_sync("slow", "applied")) << daemon_->output();
+    EXPECT_TRUE(blocked(kBadNeighbour4));
+
+    daemon_->signal(SIGTERM);
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code) << daemon_->output();
+    EXPECT_EQ(*code, 0) << daemon_->output();
+}
+
+// Item 6: signals are handled from the daemon's first moment. The daemon is
+// held inside its start: it has opened its stats output (a FIFO this test
+// reads) and waits for the pin directory's lock, which the test holds. A
+// SIGHUP then is a reload once started; a SIGTERM stops it cleanly (exit 0,
+// no READY=1, nothing left attached) instead of killing it.
+TEST_F(DaemonTest, SignalsDuringStartAreHandled)
+{
+    const std::string fifo = dir_ + "/stats.fifo";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    {
+        std::ofstream f(conf_);
+        f << "[filter]\ninterfaces = " << iface_ << "\nblock = " << kBad4 << "/32\n"
+          << daemon_section() << "stats_interval = 0s\nstats_output = " << fifo << "\n";
+    }
+    for (int sig : {SIGHUP, SIGTERM}) {
+        SCOPED_TRACE(strsignal(sig));
+        attach();  // by hand: the pin directory exists to be locked; the daemon adopts it
+        auto hold = std::make_unique<rg::DirLock>(fs_->pin_dir());
+        size_t readies = 0;
+        for (const std::string &m : notify_.messages())
+            readies += m.find("READY=1") != std::string::npos;
+        start();
+        int reader = open_fifo_reader(fifo, 15s);
+        ASSERT_GE(reader, 0) << "the daemon did not open its stats output; " << exit_text();
+        daemon_->signal(sig);
+        hold.reset();
+        if (sig == SIGHUP) {
+            ASSERT_TRUE(notify_.wait_for("READY=1", 15s)) << exit_text();
+            auto st = notify_.wait_for("STATUS=", 15s);
+            ASSERT_TRUE(st) << exit_text();
+            EXPECT_NE(st->find("running, config generation 2"), std::string::npos) << *st;
+            EXPECT_TRUE(blocked(kBad4));
+            daemon_->signal(SIGTERM);
+        }
+        auto code = daemon_->wait_exit(15s);
+        close(reader);
+        ASSERT_TRUE(code) << exit_text();
+        EXPECT_EQ(*code, 0) << exit_text();
+        EXPECT_TRUE(notify_.wait_for("STOPPING=1", 1s));
+        if (sig == SIGTERM) {
+            size_t now = 0;
+            for (const std::string &m : notify_.messages())
+                now += m.find("READY=1") != std::string::npos;
+            EXPECT_EQ(now, readies) << "READY=1 although SIGTERM came during the start";
+        }
+        EXPECT_FALSE(xdp_attached()) << xdp_on_iface();
+        EXPECT_FALSE(std::filesystem::exists(fs_->pin_dir()));
+        attached_ = false;
+    }
 }
 
 } // namespace

@@ -43,6 +43,11 @@ void log_error(const std::string &msg) { log(LogLevel::error, msg); }
 void log_warning(const std::string &msg) { log(LogLevel::warning, msg); }
 void log_notice(const std::string &msg) { log(LogLevel::notice, msg); }
 
+std::string count_of(size_t n, const char *what)
+{
+    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
 // sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET.
 void notify(const std::string &state)
 {
@@ -84,6 +89,29 @@ void drain(int fd)
     uint64_t buf;
     while (read(fd, &buf, sizeof(buf)) > 0) {
     }
+}
+
+// The daemon's signals, blocked and read from a signalfd: taken first, so
+// that no signal is fatal while the daemon starts.
+Fd block_signals()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGHUP, SIGTERM, SIGINT})
+        sigaddset(&set, sig);
+    if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0)
+        throw_errno("sigprocmask", errno);
+    int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (fd < 0)
+        throw_errno("signalfd", errno);
+    return Fd(fd);
+}
+
+// Whether SIGTERM or SIGINT is waiting to be read.
+bool stop_pending()
+{
+    sigset_t pending;
+    return sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT));
 }
 
 // The config file's list, compared with what the kernel holds for it, and
@@ -175,7 +203,8 @@ std::vector<std::string> reconcile_feeds(Maps &maps, const Config &next, std::st
 
 class Daemon {
 public:
-    explicit Daemon(const DaemonOptions &opts) : opts_(opts) {}
+    // Blocks the daemon's signals first: none is fatal from here on.
+    explicit Daemon(const DaemonOptions &opts) : opts_(opts), sigfd_(block_signals()) {}
 
     void start();
     void loop();
@@ -189,21 +218,22 @@ private:
     void write_stats();
     void open_stats_output();
     void gc_bans();
-    // Feeds: each config feed is synced at start, when its definition
-    // changes, and then every interval, on one timerfd armed for the
-    // earliest due feed.
+    // Feeds: each config feed is synced right after start, when its
+    // definition changes, and then every interval, on one timerfd armed for
+    // the earliest due feed; one sync per turn of the event loop.
     void schedule_feeds(const std::vector<std::string> &due_now);
-    void sync_due_feeds();
+    void sync_due_feed();
     void arm_feed_timer();
 
     DaemonOptions opts_;
+    Fd sigfd_;
     Config cfg_;
     unsigned generation_ = 0;
     std::set<std::string> managed_;  // interfaces this daemon attached or adopted
     bool maps_created_ = false;      // this daemon made the pinned maps
     std::ofstream stats_file_;
     std::ostream *stats_out_ = &std::cout;
-    Fd sigfd_, stats_timer_, gc_timer_, feed_timer_;
+    Fd stats_timer_, gc_timer_, feed_timer_;
     std::vector<std::string> feeds_due_now_;  // set by apply_shared
     std::map<std::string, std::chrono::steady_clock::time_point> feed_due_;
     // The maps the feed syncs use, kept between syncs (SyncOptions::keep_maps):
@@ -332,30 +362,22 @@ void Daemon::start()
     feed_timer_ = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
     if (feed_timer_.get() < 0)
         throw_errno("timerfd_create", errno);
-    // Every config feed is synced once at start (a restart must not wait an
-    // interval to notice a changed list); before READY, so the filter is
-    // complete when the daemon says it runs.
+    // Every config feed is synced once right after start (a restart must
+    // not wait an interval to notice a changed list), from the event loop:
+    // a slow feed server delays neither READY=1 nor signals.
     std::vector<std::string> all;
     for (const FeedConfig &f : cfg_.feeds)
         all.push_back(f.name);
     schedule_feeds(all);
-    sync_due_feeds();
-
-    sigset_t set;
-    sigemptyset(&set);
-    for (int sig : {SIGHUP, SIGTERM, SIGINT})
-        sigaddset(&set, sig);
-    sigprocmask(SIG_BLOCK, &set, nullptr);
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0)
-        throw_errno("signalfd", errno);
-    sigfd_ = Fd(sfd);
     if (cfg_.stats_interval.count() > 0)
         stats_timer_ = make_timer(cfg_.stats_interval);
     gc_timer_ = make_timer(std::chrono::seconds(kBanGcSeconds));
+    if (stop_pending())
+        return;  // not ready: the loop stops at once
     notify("READY=1\nSTATUS=running, config generation 1");
-    log_notice("running on " + std::to_string(managed_.size()) + " interfaces, " + (cfg_.monitor ? "monitor" : "enforce") +
-        " mode, rate limiting " + (cfg_.rate.enabled ? "on" : "off"));
+    log_notice("running on " + count_of(managed_.size(), "interface") + ", " + (cfg_.monitor ? "monitor" : "enforce") +
+               " mode, rate limiting " + (cfg_.rate.enabled ? "on" : "off") +
+               (cfg_.feeds.empty() ? "" : ", " + count_of(cfg_.feeds.size(), "feed") + " to sync"));
 }
 
 void Daemon::reload()
@@ -408,7 +430,6 @@ void Daemon::reload()
         bool timer_changed = next.stats_interval != cfg_.stats_interval;
         cfg_ = std::move(next);
         schedule_feeds(feeds_due_now_);
-        sync_due_feeds();
         if (timer_changed)
             stats_timer_ = cfg_.stats_interval.count() > 0 ? make_timer(cfg_.stats_interval) : Fd();
         generation_++;
@@ -483,44 +504,53 @@ void Daemon::schedule_feeds(const std::vector<std::string> &due_now)
         next[f.name] = (now_due || it == feed_due_.end()) ? now : std::min(it->second, now + f.interval);
     }
     feed_due_ = std::move(next);
+    arm_feed_timer();
 }
 
-void Daemon::sync_due_feeds()
+// Syncs the feed that is due first, if one is, and arms the timer for the
+// next: one per turn of the event loop, so that a signal that came during
+// a sync is handled before the next one starts.
+void Daemon::sync_due_feed()
 {
     auto now = std::chrono::steady_clock::now();
-    for (const FeedConfig &f : cfg_.feeds) {
-        auto &due = feed_due_[f.name];
-        if (due > now)
-            continue;
+    auto first = std::min_element(feed_due_.begin(), feed_due_.end(),
+                                  [](auto &a, auto &b) { return a.second < b.second; });
+    auto f = first == feed_due_.end() || first->second > now
+                 ? cfg_.feeds.end()
+                 : std::find_if(cfg_.feeds.begin(), cfg_.feeds.end(),
+                                [&](const FeedConfig &c) { return c.name == first->first; });
+    if (f != cfg_.feeds.end()) {
         try {
             SyncOptions so;
             so.keep_maps = &feed_maps_;
-            so.memo = &feed_memos_[f.name];
-            SyncReport r = sync_feed(cfg_.pin_dir, f.name, so);
+            so.memo = &feed_memos_[f->name];
+            SyncReport r = sync_feed(cfg_.pin_dir, f->name, so);
             for (const std::string &e : r.errors)
                 log_warning(e);
             char took[64];
             snprintf(took, sizeof(took), " (%.3f s, %zu lines parsed)", r.seconds, r.lines_parsed);
             log(r.ok() ? LogLevel::notice : LogLevel::warning,
-                "feed " + f.name + ": " + rg_feed_result_name[r.result] + ": " + r.message + took);
-            json line = {{"time", uint64_t(time(nullptr))}, {"event", "feed_sync"}, {"feed", f.name},
+                "feed " + f->name + ": " + rg_feed_result_name[r.result] + ": " + r.message + took);
+            json line = {{"time", uint64_t(time(nullptr))}, {"event", "feed_sync"}, {"feed", f->name},
                          {"result", rg_feed_result_name[r.result]}, {"message", r.message},
                          {"prefixes", r.prefixes}, {"upserts", r.upserts}, {"deletes", r.deletes},
                          {"seconds", r.seconds}, {"lines_parsed", r.lines_parsed}};
             *stats_out_ << line.dump() << std::endl;
         } catch (const std::exception &e) {
             feed_maps_.reset();  // maybe no longer pinned (detached meanwhile)
-            feed_memos_.erase(f.name);
-            log_warning("feed " + f.name + ": sync failed: " + e.what());
+            feed_memos_.erase(f->name);
+            log_warning("feed " + f->name + ": sync failed: " + e.what());
         }
         // The next attempt one interval after this one ended, failed or not.
-        due = std::chrono::steady_clock::now() + f.interval;
+        feed_due_[f->name] = std::chrono::steady_clock::now() + f->interval;
     }
     arm_feed_timer();
 }
 
 void Daemon::arm_feed_timer()
 {
+    if (feed_timer_.get() < 0)
+        return;
     struct itimerspec its {};
     if (!feed_due_.empty()) {
         auto first = std::min_element(feed_due_.begin(), feed_due_.end(),
@@ -568,16 +598,21 @@ void Daemon::loop()
             throw_errno("poll", errno);
         }
         if (fds[0].revents & POLLIN) {
+            // All that came, then one reload for any number of SIGHUPs;
+            // a stop wins.
+            bool hup = false;
             struct signalfd_siginfo si;
             while (read(sigfd_.get(), &si, sizeof(si)) == sizeof(si)) {
-                if (si.ssi_signo == SIGHUP) {
-                    reload();
-                } else {
+                if (si.ssi_signo != SIGHUP) {
                     log_notice(std::string("received ") + strsignal(int(si.ssi_signo)));
                     stop();
                     return;
                 }
+                hup = true;
             }
+            if (hup)
+                reload();
+            continue;  // timers next turn: a reload may have changed them
         }
         if (fds[1].revents & POLLIN) {
             drain(stats_timer_.get());
@@ -589,7 +624,7 @@ void Daemon::loop()
         }
         if (fds[3].revents & POLLIN) {
             drain(feed_timer_.get());
-            sync_due_feeds();
+            sync_due_feed();
         }
     }
 }

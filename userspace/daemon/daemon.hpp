@@ -6,8 +6,11 @@
 //  - changes are applied as a diff, additions before removals, and the maps
 //    are filled before any program is attached, so no listed prefix is ever
 //    missing from the kernel while both old and new configs list it;
+//  - READY=1 means the filter is attached and the config's lists, ports,
+//    mode and rate are in force; feeds follow;
 //  - [feed NAME] sections are feeds owned by the config (RG_FEED_CONFIG):
-//    each is synced at start (before READY=1), then every interval (one
+//    each is synced right after READY=1 (from the event loop, one feed per
+//    turn, so signals are seen in between), then every interval (one
 //    timerfd armed for the earliest due feed), and again at once when a
 //    reload adds it or changes its source, format or prefix limits; a
 //    reload that drops a section removes the feed and what only it lists.
@@ -19,10 +22,13 @@
 // (a feed sync that failed or was refused, what could not be undone), and
 // lifecycle events as notices.
 //
-// Signals: SIGHUP reloads the config (and reopens the stats file, for log
-// rotation); SIGTERM and SIGINT stop. With $NOTIFY_SOCKET set (systemd
-// Type=notify), it reports READY=1, RELOADING=1 and STOPPING=1, and a STATUS=
-// line after every reload, so callers can wait for these events.
+// Signals: blocked and read from a signalfd from the daemon's first moment,
+// so none is fatal while it starts; one that arrives during a step (a slow
+// feed download) is handled when that step ends. SIGHUP reloads the config
+// (and reopens the stats file, for log rotation); SIGTERM and SIGINT stop,
+// also during the start (then without READY=1). With $NOTIFY_SOCKET set
+// (systemd Type=notify), it reports READY=1, RELOADING=1 and STOPPING=1, and
+// a STATUS= line after every reload, so callers can wait for these events.
 #pragma once
 
 #include <string>
