@@ -626,4 +626,71 @@ TEST_F(DaemonTest, SignalsDuringStartAreHandled)
     }
 }
 
+// Item 2: a start that fails part-way (the second interface, `lo`, cannot
+// attach in native mode) leaves everything as it found it: the adopted
+// interface stays attached; ports, mode, rate settings, the config's lists
+// and the feed registry are as before; nothing of the failed config stays.
+TEST_F(DaemonTest, FailedStartLeavesEverythingAsFound)
+{
+    std::ofstream(dir_ + "/drop.txt") << kClean4 << "/32\n";
+    std::ofstream(dir_ + "/other.txt") << "198.51.100.2/32\n";
+
+    // State set by hand.
+    attach();
+    rg_ok({"ports", "set", "25", "2525"});
+    rg_ok({"mode", "monitor"});
+    rg_ok({"rate", "set", "--rate", "5/s", "--burst", "3"});
+    rg_ok({"block", "add", kBad4 + "/32"});
+    write_config("ports = 587\nmode = enforce\nblock = 198.51.100.1/32",
+                 "[rate]\nrate = 1/s\nburst = 1\n[feed other]\nsource = other.txt\n", "lo");
+    start();
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code) << daemon_->output();
+    EXPECT_EQ(*code, 1) << daemon_->output();
+    EXPECT_TRUE(xdp_attached()) << "the failed start detached the interface it had adopted\n" << daemon_->output();
+    auto status = rg_json({"status", "--json"});
+    EXPECT_EQ(status["ports"], nlohmann::json::array({25, 2525})) << status.dump();
+    EXPECT_EQ(status["mode"], "monitor") << status.dump();
+    auto rate = rg_json({"rate", "show", "--json"});
+    EXPECT_EQ(rate["enabled"], true) << rate.dump();
+    EXPECT_EQ(rate["burst"], 3) << rate.dump();
+    auto list = rg_json({"block", "list", "--json"});
+    EXPECT_EQ(list["count"], 1) << list.dump();
+    EXPECT_EQ(list["entries"][0]["cidr"], kBad4 + "/32");
+    EXPECT_EQ(rg_json({"feed", "list", "--json"})["count"], 0);
+
+    // State left by a daemon that kept enforcing: the config's list and feed.
+    write_config("block = " + kBadNeighbour4 + "/32", "[feed drop]\nsource = drop.txt\n", "", "on_exit = keep");
+    std::ofstream(stats_).close();
+    from_ = 0;
+    start_ready();
+    ASSERT_TRUE(wait_for_sync("drop", "applied")) << daemon_->output();
+    daemon_->signal(SIGTERM);
+    code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code);
+    ASSERT_EQ(*code, 0) << daemon_->output();
+
+    // A config that lists another prefix, drops the feed and adds one fails.
+    write_config("block = 198.51.100.1/32", "[feed other]\nsource = other.txt\n", "lo", "on_exit = keep");
+    start();
+    code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code) << daemon_->output();
+    EXPECT_EQ(*code, 1) << daemon_->output();
+    EXPECT_TRUE(xdp_attached()) << daemon_->output();
+    list = rg_json({"block", "list", "--json"});
+    EXPECT_EQ(list["count"], 3) << list.dump();
+    EXPECT_EQ(list["entries"][0]["cidr"], kClean4 + "/32");
+    EXPECT_EQ(list["entries"][0]["sources"], nlohmann::json::array({"drop"})) << list.dump();
+    EXPECT_EQ(list["entries"][1]["cidr"], kBad4 + "/32");
+    EXPECT_EQ(list["entries"][2]["cidr"], kBadNeighbour4 + "/32");
+    EXPECT_EQ(list["entries"][2]["sources"], nlohmann::json::array({"config"})) << list.dump();
+    auto feeds = rg_json({"feed", "list", "--json"});
+    EXPECT_EQ(feeds["count"], 1) << feeds.dump();
+    auto drop = rg_json({"feed", "show", "drop", "--json"});
+    EXPECT_EQ(drop["defined_by"], "config");
+    EXPECT_EQ(drop["prefixes"], 1);
+    EXPECT_TRUE(blocked(kClean4));
+    EXPECT_TRUE(blocked(kBadNeighbour4));
+}
+
 } // namespace

@@ -122,6 +122,14 @@ struct ListChange {
     size_t added = 0, removed = 0;
 };
 
+std::vector<Cidr> config_list(const Maps &maps, ListKind kind)
+{
+    for (SourcePrefixes &s : split_view(maps.read_view(kind)))
+        if (s.source == RG_SOURCE_CONFIG)
+            return std::move(s.prefixes);
+    return {};
+}
+
 ListChange sync_list(Maps &maps, ListKind kind, std::vector<Cidr> want)
 {
     std::sort(want.begin(), want.end(), prefix_less);
@@ -129,10 +137,7 @@ ListChange sync_list(Maps &maps, ListKind kind, std::vector<Cidr> want)
     for (const Cidr &c : want)
         if (minimal.empty() || !minimal.back().contains(c) || minimal.back().family != c.family)
             minimal.push_back(c);
-    std::vector<Cidr> have;
-    for (SourcePrefixes &s : split_view(maps.read_view(kind)))
-        if (s.source == RG_SOURCE_CONFIG)
-            have = std::move(s.prefixes);
+    std::vector<Cidr> have = config_list(maps, kind);
     std::set<Cidr> h(have.begin(), have.end()), w(minimal.begin(), minimal.end());
     ListChange ch;
     for (const Cidr &c : w)
@@ -159,23 +164,19 @@ FeedDef feed_def(const FeedConfig &f)
     return d;
 }
 
-// Makes the registry's config-owned feeds match the config: new sections
-// are added, changed ones updated, removed ones deleted (with what only
-// they list). A feed of the same name added with `feed add` is taken over.
+// Adds the config's new feeds and updates its changed ones; removing the
+// ones it no longer lists is left to remove_dropped_feeds (after every
+// other step succeeded: a removed feed's prefixes cannot be put back). A
+// feed of the same name added with `feed add` is taken over.
 // Returns the names that need a sync now (new or refetch-worthy changes).
 std::vector<std::string> reconcile_feeds(Maps &maps, const Config &next, std::string &summary)
 {
     std::vector<std::string> due;
-    size_t added = 0, changed = 0, removed = 0;
-    for (const Feed &f : list_feeds(maps)) {
-        if (!(f.raw.flags & RG_FEED_CONFIG))
-            continue;
-        bool kept = std::any_of(next.feeds.begin(), next.feeds.end(), [&](const FeedConfig &c) { return c.name == f.name(); });
-        if (!kept) {
-            del_feed(maps, f.name());
-            removed++;
-        }
-    }
+    size_t added = 0, changed = 0, dropped = 0;
+    for (const Feed &f : list_feeds(maps))
+        dropped += (f.raw.flags & RG_FEED_CONFIG) &&
+                   std::none_of(next.feeds.begin(), next.feeds.end(),
+                                [&](const FeedConfig &c) { return c.name == f.name(); });
     for (const FeedConfig &c : next.feeds) {
         FeedDef d = feed_def(c);
         std::optional<Feed> have = find_feed(maps, c.name);
@@ -196,10 +197,59 @@ std::vector<std::string> reconcile_feeds(Maps &maps, const Config &next, std::st
             old.min_prefix6 != d.min_prefix6 || !old.from_config)
             due.push_back(c.name);
     }
-    if (added || changed || removed)
-        summary = ", feeds +" + std::to_string(added) + " ~" + std::to_string(changed) + " -" + std::to_string(removed);
+    if (added || changed || dropped)
+        summary = ", feeds +" + std::to_string(added) + " ~" + std::to_string(changed) + " -" + std::to_string(dropped);
     return due;
 }
+
+// What applying a config may change in the shared maps, taken just before,
+// to put back when a later step fails.
+struct SharedState {
+    bool captured = false;
+    bool had_maps = false;  // else the maps were created by the apply
+    std::vector<uint16_t> ports;
+    bool monitor = false;
+    struct rg_rate_config rate {};
+    std::vector<Cidr> allow, block;  // the config's lists (RG_SOURCE_CONFIG)
+    std::vector<Feed> feeds;
+};
+
+SharedState capture(const Maps &maps)
+{
+    SharedState s;
+    s.captured = s.had_maps = true;
+    s.ports = maps.ports();
+    s.monitor = maps.monitor();
+    s.rate = maps.config().rate;
+    s.allow = config_list(maps, ListKind::allow);
+    s.block = config_list(maps, ListKind::block);
+    s.feeds = list_feeds(maps);
+    return s;
+}
+
+// Puts back what capture() took. Feeds added since go (they list nothing
+// yet: syncs come later); feeds changed since get their entry back.
+void restore(const std::string &pin_dir, const SharedState &s)
+{
+    DirLock lock(pin_dir);
+    Maps maps = Maps::open(pin_dir);
+    sync_list(maps, ListKind::allow, s.allow);
+    sync_list(maps, ListKind::block, s.block);
+    maps.set_ports(s.ports);
+    maps.set_monitor(s.monitor);
+    maps.set_rate(s.rate);
+    for (const Feed &f : list_feeds(maps)) {
+        auto old = std::find_if(s.feeds.begin(), s.feeds.end(), [&](const Feed &o) { return o.name() == f.name(); });
+        if (old == s.feeds.end()) {
+            del_feed(maps, f.name());
+        } else if (!(old->def() == f.def())) {
+            if (old->def().shadow != f.def().shadow)
+                maps.set_shadow_source(old->bit, old->def().shadow);
+            put_feed(maps, *old);
+        }
+    }
+}
+
 
 class Daemon {
 public:
@@ -210,9 +260,16 @@ public:
     void loop();
 
 private:
+    struct Applied {
+        std::string summary;
+        std::vector<std::string> due;  // feeds to sync now
+    };
+
     void check(const Config &next, const Config *prev) const;
-    std::string apply_shared(const Config &next);
-    std::vector<std::string> attach_missing(const Config &next);
+    Applied apply_shared(const Config &next, SharedState *before);
+    void attach_missing(const Config &next, std::vector<std::string> *attached = nullptr);
+    void remove_dropped_feeds(const Config &next);
+    void undo_start(const SharedState &before, const std::vector<std::string> &attached);
     void reload();
     void stop();
     void write_stats();
@@ -234,7 +291,6 @@ private:
     std::ofstream stats_file_;
     std::ostream *stats_out_ = &std::cout;
     Fd stats_timer_, gc_timer_, feed_timer_;
-    std::vector<std::string> feeds_due_now_;  // set by apply_shared
     std::map<std::string, std::chrono::steady_clock::time_point> feed_due_;
     // The maps the feed syncs use, kept between syncs (SyncOptions::keep_maps):
     // the tables stay mapped and warm, and the merged set needs no read-back
@@ -263,14 +319,20 @@ void Daemon::check(const Config &next, const Config *prev) const
         throw Error(next.path + ": [filter] xdp_mode: cannot change while running (restart the daemon)");
 }
 
-// Ports, mode, rate and lists, in one locked step. Returns a summary.
-std::string Daemon::apply_shared(const Config &next)
+// Lists, ports, mode, rate and the feed registry, in one locked step; what
+// was there before goes into *before (if given) first. Creates the maps
+// when there are none.
+Daemon::Applied Daemon::apply_shared(const Config &next, SharedState *before)
 {
     ensure_bpffs_dir(next.pin_dir);
     DirLock lock(next.pin_dir);
     bool created = false;
     Maps maps = Maps::open_or_create(next.pin_dir, &created);
     maps_created_ |= created;
+    if (before) {
+        *before = created ? SharedState{} : capture(maps);
+        before->captured = true;
+    }
     // Lists first: when ports or mode tighten, the rules are already there.
     ListChange allow = sync_list(maps, ListKind::allow, next.allow);
     ListChange block = sync_list(maps, ListKind::block, next.block);
@@ -278,18 +340,36 @@ std::string Daemon::apply_shared(const Config &next)
     maps.set_monitor(next.monitor);
     RateSettings old_rate = rate_settings(maps);
     apply_rate(maps, next.rate);
+    Applied a;
     std::string feeds;
-    feeds_due_now_ = reconcile_feeds(maps, next, feeds);
-    return "allowlist +" + std::to_string(allow.added) + " -" + std::to_string(allow.removed) + ", blocklist +" +
-           std::to_string(block.added) + " -" + std::to_string(block.removed) +
-           (old_rate == next.rate ? "" : ", rate settings changed") + feeds + (created ? ", maps created" : "");
+    a.due = reconcile_feeds(maps, next, feeds);
+    a.summary = "allowlist +" + std::to_string(allow.added) + " -" + std::to_string(allow.removed) +
+                ", blocklist +" + std::to_string(block.added) + " -" + std::to_string(block.removed) +
+                (old_rate == next.rate ? "" : ", rate settings changed") + feeds + (created ? ", maps created" : "");
+    return a;
 }
 
-// Attaches to the configured interfaces not yet managed; returns the ones it
-// attached (not the adopted ones).
-std::vector<std::string> Daemon::attach_missing(const Config &next)
+// The config feeds the config no longer lists, with what only they list.
+void Daemon::remove_dropped_feeds(const Config &next)
 {
-    std::vector<std::string> attached;
+    DirLock lock(next.pin_dir);
+    Maps maps = Maps::open(next.pin_dir);
+    for (const Feed &f : list_feeds(maps)) {
+        if (!(f.raw.flags & RG_FEED_CONFIG) ||
+            std::any_of(next.feeds.begin(), next.feeds.end(), [&](const FeedConfig &c) { return c.name == f.name(); }))
+            continue;
+        del_feed(maps, f.name());
+        feed_memos_.erase(f.name());
+        log_notice("feed " + f.name() + ": removed (no longer in " + next.path + ")");
+    }
+}
+
+// Attaches to the configured interfaces not yet managed, and adopts those
+// where relayguard is attached already. Adds the ones it attaches (not the
+// adopted ones) to *attached as it goes, so that the caller can undo them
+// when a later one fails.
+void Daemon::attach_missing(const Config &next, std::vector<std::string> *attached)
+{
     for (const std::string &name : next.interfaces) {
         if (managed_.count(name))
             continue;
@@ -298,7 +378,7 @@ std::vector<std::string> Daemon::attach_missing(const Config &next)
             if (auto e = maps.find_iface(name); e && query_live(*e).attached) {
                 managed_.insert(name);
                 log_notice("interface " + name + ": already attached (program id " + std::to_string(e->raw.prog_id) +
-                    "), adopting it");
+                           "), adopting it");
                 continue;
             }
         }
@@ -307,12 +387,12 @@ std::vector<std::string> Daemon::attach_missing(const Config &next)
         a.mode = next.xdp_mode;
         AttachResult r = attach(next.pin_dir, a);
         managed_.insert(name);
-        attached.push_back(name);
+        if (attached)
+            attached->push_back(name);
         log_notice("interface " + name + ": attached (program id " + std::to_string(r.prog_id) + ", " +
-            (next.xdp_mode == XdpMode::native ? "native" : "skb") + " mode" +
-            (r.legacy ? ", without the libxdp dispatcher" : "") + ")");
+                   (next.xdp_mode == XdpMode::native ? "native" : "skb") + " mode" +
+                   (r.legacy ? ", without the libxdp dispatcher" : "") + ")");
     }
-    return attached;
 }
 
 void Daemon::open_stats_output()
@@ -330,32 +410,52 @@ void Daemon::open_stats_output()
     stats_out_ = &stats_file_;
 }
 
+// A failed start leaves everything as it found it: what it attached is
+// detached (adopted interfaces stay), and the maps it created are removed,
+// or, when they were there, what it changed in them is put back.
+void Daemon::undo_start(const SharedState &before, const std::vector<std::string> &attached)
+{
+    for (const std::string &name : attached) {
+        try {
+            detach(cfg_.pin_dir, name, true);
+            log_notice("interface " + name + ": detached again");
+        } catch (const std::exception &e) {
+            log_warning("interface " + name + ": cannot detach again: " + e.what());
+        }
+    }
+    try {
+        if (before.captured && before.had_maps) {
+            restore(cfg_.pin_dir, before);
+            log_notice("start failed: ports, mode, rate settings, the config's lists and the feed registry "
+                       "are as they were" +
+                       (managed_.size() > attached.size() ? std::string(", adopted interfaces stay attached") : ""));
+        } else if (maps_created_ && is_bpffs(cfg_.pin_dir)) {
+            DirLock lock(cfg_.pin_dir);
+            Maps maps = Maps::open(cfg_.pin_dir);
+            if (maps.ifaces().empty()) {
+                maps.remove_pins();
+                log_notice("start failed: the maps it created are removed");
+            }
+        }
+    } catch (const std::exception &e) {
+        log_error(std::string("cannot put back what the failed start changed: ") + e.what());
+    }
+}
+
 void Daemon::start()
 {
     cfg_ = load_config(opts_.config_path);
     check(cfg_, nullptr);
-    bool had_maps = is_bpffs(cfg_.pin_dir) && Maps::open(cfg_.pin_dir).ifaces().size() > 0;
+    open_stats_output();
+    SharedState before;
+    std::vector<std::string> attached;
     try {
-        open_stats_output();
-        log_notice("config " + cfg_.path + ": " + apply_shared(cfg_));
-        attach_missing(cfg_);
+        Applied a = apply_shared(cfg_, &before);
+        log_notice("config " + cfg_.path + ": " + a.summary);
+        attach_missing(cfg_, &attached);
+        remove_dropped_feeds(cfg_);
     } catch (...) {
-        // Leave nothing half-started behind: detach what we attached, and
-        // remove the maps if this start made them.
-        for (const std::string &name : managed_)
-            try {
-                detach(cfg_.pin_dir, name, had_maps);
-            } catch (...) {
-            }
-        try {
-            if (maps_created_ && is_bpffs(cfg_.pin_dir)) {
-                DirLock lock(cfg_.pin_dir);
-                Maps maps = Maps::open(cfg_.pin_dir);
-                if (maps.ifaces().empty())
-                    maps.remove_pins();
-            }
-        } catch (...) {
-        }
+        undo_start(before, attached);
         throw;
     }
     generation_ = 1;
@@ -388,14 +488,15 @@ void Daemon::reload()
     try {
         Config next = load_config(opts_.config_path);
         check(next, &cfg_);
-        std::string summary;
+        SharedState before;
         std::vector<std::string> attached;
+        Applied a;
         try {
-            summary = apply_shared(next);
-            attached = attach_missing(next);
+            a = apply_shared(next, &before);
+            attach_missing(next, &attached);
         } catch (...) {
-            // Roll back to the running config: detach what this reload
-            // attached, re-apply the running lists, ports, mode and rate.
+            // Back to the running config: detach what this reload attached,
+            // put back what it changed in the maps.
             for (const std::string &name : attached) {
                 try {
                     detach(next.pin_dir, name, true);
@@ -405,14 +506,20 @@ void Daemon::reload()
                 managed_.erase(name);
             }
             try {
-                apply_shared(cfg_);
+                if (before.captured && before.had_maps)
+                    restore(next.pin_dir, before);
             } catch (const std::exception &e) {
                 log_error(std::string("rollback failed, the kernel may hold part of the new config: ") + e.what());
             }
             throw;
         }
-        // Interfaces no longer configured are detached last (keeping the
-        // maps); a failure there is reported but does not undo the reload.
+        // Feeds and interfaces no longer configured go last; a failure
+        // there is reported but does not undo the reload.
+        try {
+            remove_dropped_feeds(next);
+        } catch (const std::exception &e) {
+            log_error(std::string("cannot remove the feeds no longer in the config: ") + e.what());
+        }
         for (auto it = managed_.begin(); it != managed_.end();) {
             if (std::find(next.interfaces.begin(), next.interfaces.end(), *it) != next.interfaces.end()) {
                 ++it;
@@ -429,11 +536,11 @@ void Daemon::reload()
         }
         bool timer_changed = next.stats_interval != cfg_.stats_interval;
         cfg_ = std::move(next);
-        schedule_feeds(feeds_due_now_);
+        schedule_feeds(a.due);
         if (timer_changed)
             stats_timer_ = cfg_.stats_interval.count() > 0 ? make_timer(cfg_.stats_interval) : Fd();
         generation_++;
-        log_notice("reloaded " + cfg_.path + ": " + summary);
+        log_notice("reloaded " + cfg_.path + ": " + a.summary);
         notify("READY=1\nSTATUS=running, config generation " + std::to_string(generation_));
     } catch (const std::exception &e) {
         log_error(std::string("reload failed, the running configuration stays in force: ") + e.what());

@@ -3,6 +3,11 @@
 // Invariants:
 //  - nothing is enforced from a config that failed to parse or validate: at
 //    start the daemon refuses to run, on reload the running config stays;
+//  - a start or reload that fails while applying leaves the shared state as
+//    it found it: interfaces it attached are detached (adopted ones stay),
+//    ports, mode, rate settings, the config's lists and the feed registry
+//    are put back, maps it created are removed. Feeds a config no longer
+//    lists are removed only once everything else succeeded;
 //  - changes are applied as a diff, additions before removals, and the maps
 //    are filled before any program is attached, so no listed prefix is ever
 //    missing from the kernel while both old and new configs list it;
