@@ -141,6 +141,19 @@ int open_fifo_reader(const std::string &path, std::chrono::milliseconds timeout)
     return -1;
 }
 
+// The line of a file where text first occurs (1-based), 0 if nowhere.
+int line_of(const std::string &path, const std::string &text)
+{
+    std::ifstream in(path);
+    int n = 0;
+    for (std::string line; std::getline(in, line);) {
+        n++;
+        if (line.find(text) != std::string::npos)
+            return n;
+    }
+    return 0;
+}
+
 class DaemonTest : public NetnsTest {
 protected:
     void SetUp() override
@@ -691,6 +704,57 @@ TEST_F(DaemonTest, FailedStartLeavesEverythingAsFound)
     EXPECT_EQ(drop["prefixes"], 1);
     EXPECT_TRUE(blocked(kClean4));
     EXPECT_TRUE(blocked(kBadNeighbour4));
+}
+
+// Item 5: a [feed NAME] section never takes over a feed of that name added
+// with `relayguard feed add`: refused at start (exit 1, nothing changed)
+// and at reload (the running config stays); the hand-added feed is never
+// lost, also not by a reload without the section.
+TEST_F(DaemonTest, ConfigFeedNamedLikeAHandAddedFeedIsRefused)
+{
+    const std::string drop = dir_ + "/drop.txt";
+    std::ofstream(drop) << kBadNeighbour4 << "/32\n";
+    std::ofstream(dir_ + "/other.txt") << kClean4 << "/32\n";
+    attach();
+    rg_ok({"feed", "add", "drop", drop});
+    auto by_hand = [&] {
+        auto f = rg_json({"feed", "show", "drop", "--json"});
+        EXPECT_EQ(f["defined_by"], "cli") << f.dump();
+        EXPECT_EQ(f["source"], drop) << f.dump();
+        EXPECT_TRUE(blocked(kBadNeighbour4));
+        EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+    };
+    auto expect_clash_message = [&](const std::string &text) {
+        int line = line_of(conf_, "[feed drop]");
+        EXPECT_NE(text.find(conf_ + ":" + std::to_string(line) + ":"), std::string::npos) << text;
+        EXPECT_NE(text.find("relayguard feed add"), std::string::npos) << text;
+        EXPECT_NE(text.find("feed del drop"), std::string::npos) << text;
+    };
+
+    write_config("block = " + kBad4 + "/32", "[feed drop]\nsource = other.txt\n");
+    start();
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code) << "a config took over a hand-added feed\n" << daemon_->output();
+    EXPECT_EQ(*code, 1) << daemon_->output();
+    expect_clash_message(daemon_->output());
+    by_hand();
+    EXPECT_EQ(rg_json({"block", "list", "--json"})["count"], 1) << "the refused config's list was applied";
+
+    write_config("block = " + kBad4 + "/32");
+    start_ready();
+    write_config("block = " + kBad4 + "/32", "[feed drop]\nsource = other.txt\n");
+    std::string st = reload();
+    EXPECT_NE(st.find("reload failed"), std::string::npos) << st;
+    expect_clash_message(st);
+    by_hand();
+    write_config("block = " + kBad4 + "/32");
+    st = reload();
+    EXPECT_NE(st.find("running, config generation"), std::string::npos) << st;
+    by_hand();
+    EXPECT_TRUE(blocked(kBad4));
+    daemon_->signal(SIGTERM);
+    ASSERT_TRUE(daemon_->wait_exit(15s));
+    attached_ = false;
 }
 
 } // namespace

@@ -164,13 +164,28 @@ FeedDef feed_def(const FeedConfig &f)
     return d;
 }
 
+// A [feed NAME] section must not take over a feed added with `relayguard
+// feed add`: refused, with where and how to resolve it.
+void check_feed_names(const Maps &maps, const Config &next)
+{
+    for (const FeedConfig &c : next.feeds) {
+        std::optional<Feed> have = find_feed(maps, c.name);
+        if (!have || have->def().from_config)
+            continue;
+        throw Error(next.path + ":" + std::to_string(c.line) + ": [feed " + c.name + "]: a feed named " + c.name +
+                    " was added with `relayguard feed add` (source " + have->def().source +
+                    "); the config does not take it over: rename this section, or remove that feed first "
+                    "with `relayguard feed del " + c.name + "`");
+    }
+}
+
 // Adds the config's new feeds and updates its changed ones; removing the
 // ones it no longer lists is left to remove_dropped_feeds (after every
-// other step succeeded: a removed feed's prefixes cannot be put back). A
-// feed of the same name added with `feed add` is taken over.
+// other step succeeded: a removed feed's prefixes cannot be put back).
 // Returns the names that need a sync now (new or refetch-worthy changes).
 std::vector<std::string> reconcile_feeds(Maps &maps, const Config &next, std::string &summary)
 {
+    check_feed_names(maps, next);
     std::vector<std::string> due;
     size_t added = 0, changed = 0, dropped = 0;
     for (const Feed &f : list_feeds(maps))
@@ -189,12 +204,10 @@ std::vector<std::string> reconcile_feeds(Maps &maps, const Config &next, std::st
         FeedDef old = have->def();
         if (old == d)
             continue;
-        if (!old.from_config)
-            log_notice("feed " + c.name + ": defined with `relayguard feed add`, now owned by " + next.path);
         update_feed(maps, d);
         changed++;
         if (old.source != d.source || old.format != d.format || old.min_prefix4 != d.min_prefix4 ||
-            old.min_prefix6 != d.min_prefix6 || !old.from_config)
+            old.min_prefix6 != d.min_prefix6)
             due.push_back(c.name);
     }
     if (added || changed || dropped)
@@ -311,12 +324,19 @@ void Daemon::check(const Config &next, const Config *prev) const
             throw Error(next.path + ": [filter] interfaces: \"" + name +
                         "\": no such interface in this network namespace");
     validate_rate(next.rate);
-    if (!prev)
+    if (prev) {
+        if (next.pin_dir != prev->pin_dir)
+            throw Error(next.path + ": [daemon] pin_dir: cannot change while running (restart the daemon)");
+        if (next.xdp_mode != prev->xdp_mode)
+            throw Error(next.path + ": [filter] xdp_mode: cannot change while running (restart the daemon)");
+    }
+    if (!is_bpffs(next.pin_dir))
         return;
-    if (next.pin_dir != prev->pin_dir)
-        throw Error(next.path + ": [daemon] pin_dir: cannot change while running (restart the daemon)");
-    if (next.xdp_mode != prev->xdp_mode)
-        throw Error(next.path + ": [filter] xdp_mode: cannot change while running (restart the daemon)");
+    try {
+        check_feed_names(Maps::open(next.pin_dir), next);
+    } catch (const NotAttached &) {
+        // no maps yet: no feeds either
+    }
 }
 
 // Lists, ports, mode, rate and the feed registry, in one locked step; what

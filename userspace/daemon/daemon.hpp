@@ -13,13 +13,16 @@
 //    missing from the kernel while both old and new configs list it;
 //  - READY=1 means the filter is attached and the config's lists, ports,
 //    mode and rate are in force; feeds follow;
-//  - [feed NAME] sections are feeds owned by the config (RG_FEED_CONFIG):
-//    each is synced right after READY=1 (from the event loop, one feed per
-//    turn, so signals are seen in between), then every interval (one
-//    timerfd armed for the earliest due feed), and again at once when a
-//    reload adds it or changes its source, format or prefix limits; a
-//    reload that drops a section removes the feed and what only it lists.
-//    Every sync writes a {"event":"feed_sync",...} line to the stats output;
+//  - [feed NAME] sections are feeds owned by the config (RG_FEED_CONFIG).
+//    A section named like a feed added with `relayguard feed add` is
+//    refused (start: exit 1; reload: refused), so a hand-added feed is never
+//    taken over nor removed. Each config feed is synced right after READY=1
+//    (from the event loop, one feed per turn, so signals are seen in
+//    between), then every interval (one timerfd armed for the earliest due
+//    feed), and again at once when a reload adds it or changes its source,
+//    format or prefix limits; a reload that drops a section removes the
+//    feed and what only it lists. Every sync writes a
+//    {"event":"feed_sync",...} line to the stats output;
 //  - on SIGTERM/SIGINT it detaches from the interfaces it manages, unless
 //    told to leave the filter enforcing (on_exit = keep, --keep-enforcing).
 //
