@@ -141,6 +141,34 @@ int open_fifo_reader(const std::string &path, std::chrono::milliseconds timeout)
     return -1;
 }
 
+// How often needle occurs in text.
+size_t occurrences(const std::string &text, const std::string &needle)
+{
+    size_t n = 0;
+    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size()))
+        n++;
+    return n;
+}
+
+// Waits until the file holds needle at least n times.
+bool wait_for_occurrences(const std::string &path, const std::string &needle, size_t n,
+                          std::chrono::milliseconds timeout)
+{
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        std::ifstream in(path);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        std::string text = ss.str();
+        if (occurrences(text, needle) >= n)
+            return true;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        size_t lines = size_t(std::count(text.begin(), text.end(), '\n'));
+        if (left.count() <= 0 || !rg::test::wait_for_lines(path, lines + 1, left))
+            return false;
+    }
+}
+
 // The line of a file where text first occurs (1-based), 0 if nowhere.
 int line_of(const std::string &path, const std::string &text)
 {
@@ -176,8 +204,13 @@ protected:
             std::filesystem::remove_all(dir_);
     }
 
-    // The [daemon] section, with the private pin directory.
-    std::string daemon_section() const { return "[daemon]\npin_dir = " + fs_->pin_dir() + "\n"; }
+    // The [daemon] section: the private pin directory, and a state directory
+    // (daemon.lock) in the test's directory, so that nothing is left in
+    // /var/lib.
+    std::string daemon_section() const
+    {
+        return "[daemon]\npin_dir = " + fs_->pin_dir() + "\nstate_dir = " + dir_ + "/state\n";
+    }
 
     // A config for the lab: the server's veth (plus more_ifaces), a private
     // pin directory, counters every 200 ms into stats_; `extra` is appended,
@@ -552,7 +585,8 @@ TEST_F(DaemonTest, MessagesCarryTheirLevel)
     ASSERT_TRUE(code);
     EXPECT_EQ(*code, 1);
     out = daemon_->output();
-    EXPECT_EQ(out.rfind("<3>relayguard: error: " + conf_ + ": [filter] interfaces: \"nosuch0\"", 0), 0u) << out;
+    EXPECT_NE(out.find("<3>relayguard: error: " + conf_ + ": [filter] interfaces: \"nosuch0\""), std::string::npos)
+        << out;
 }
 
 // Item 6: readiness does not wait for feeds. READY=1 comes once the filter is
@@ -755,6 +789,103 @@ TEST_F(DaemonTest, ConfigFeedNamedLikeAHandAddedFeedIsRefused)
     daemon_->signal(SIGTERM);
     ASSERT_TRUE(daemon_->wait_exit(15s));
     attached_ = false;
+}
+
+// Item 3: one daemon per pin directory. A second one is refused with the pin
+// directory and the first one's pid, exit 1, having changed nothing; the
+// first runs on untouched.
+TEST_F(DaemonTest, SecondDaemonOnThePinDirectoryIsRefused)
+{
+    write_config("block = " + kBad4 + "/32");
+    start_ready();
+    const std::string conf2 = dir_ + "/second.conf", stats2 = dir_ + "/stats2.jsonl";
+    {
+        std::ofstream f(conf2);
+        f << "[filter]\ninterfaces = " << iface_ << "\nports = 587\nblock = " << kClean4 << "/32\n"
+          << daemon_section() << "stats_output = " << stats2 << "\n";
+    }
+    Process second(run_argv(conf2), {"LIBXDP_BPFFS=" + fs_->root()});
+    auto code = second.wait_exit(15s);
+    ASSERT_TRUE(code) << "a second daemon runs on the same pin directory:\n" << second.output();
+    EXPECT_EQ(*code, 1) << second.output();
+    EXPECT_NE(second.output().find(fs_->pin_dir()), std::string::npos) << second.output();
+    EXPECT_NE(second.output().find("pid " + std::to_string(daemon_->pid())), std::string::npos)
+        << second.output();
+    EXPECT_FALSE(std::filesystem::exists(stats2));
+    EXPECT_EQ(rg_json({"status", "--json"})["ports"], nlohmann::json::array({25}));
+    EXPECT_EQ(rg_json({"block", "list", "--json"})["count"], 1);
+    EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+
+    std::string st = reload();
+    EXPECT_NE(st.find("running, config generation 2"), std::string::npos) << st;
+    EXPECT_TRUE(xdp_attached());
+    EXPECT_TRUE(blocked(kBad4));
+    daemon_->signal(SIGTERM);
+    code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << daemon_->output();
+    EXPECT_FALSE(xdp_attached());
+}
+
+// Item 3: a daemon that finds its maps or attachments gone says so and
+// repairs: before a reload applies, and at its 30 s housekeeping tick. Its
+// stop message tells the truth about what stays enforcing.
+TEST_F(DaemonTest, RepairsMapsAndAttachmentsRemovedUnderIt)
+{
+    std::ofstream(dir_ + "/drop.txt") << kBadNeighbour4 << "/32\n";
+    const std::string filter = "block = " + kBad4 + "/32\nports = 25, 2525";
+    const std::string extra = "[rate]\nrate = 1/s\nburst = 2\n[feed drop]\nsource = drop.txt\n";
+    write_config(filter, extra);
+    std::ofstream(stats_).close();
+    start_ready();
+    ASSERT_TRUE(wait_for_sync("drop", "applied")) << daemon_->output();
+    auto all_in_force = [&] {
+        EXPECT_TRUE(xdp_attached()) << xdp_on_iface();
+        auto status = rg_json({"status", "--json"});
+        EXPECT_EQ(status["ports"], nlohmann::json::array({25, 2525})) << status.dump();
+        ASSERT_EQ(status["interfaces"].size(), 1u) << status.dump();
+        EXPECT_EQ(status["interfaces"][0]["attached"], true) << status.dump();
+        EXPECT_EQ(status["interfaces"][0]["programs_on_interface"], 1) << status.dump();
+        EXPECT_EQ(rg_json({"rate", "show", "--json"})["burst"], 2);
+        EXPECT_EQ(rg_json({"feed", "show", "drop", "--json"})["defined_by"], "config");
+        EXPECT_TRUE(blocked(kBad4));
+    };
+
+    // `relayguard detach` of its only interface (which removes the maps),
+    // then a reload: repaired before the reload applies.
+    rg_ok({"detach", iface_});
+    ASSERT_FALSE(xdp_attached());
+    std::string st = reload();
+    EXPECT_NE(st.find("running, config generation 2"), std::string::npos) << st;
+    EXPECT_NE(daemon_->output().find("gone"), std::string::npos) << daemon_->output();
+    all_in_force();
+    ASSERT_TRUE(wait_for_sync("drop", "applied")) << "the feed was not synced again\n" << daemon_->output();
+    EXPECT_TRUE(blocked(kBadNeighbour4));
+
+    // The pins removed by hand, the program left running on maps nobody can
+    // reach: repaired at the next housekeeping tick.
+    size_t repairs = occurrences(daemon_->output(), "repaired");
+    std::filesystem::remove_all(fs_->pin_dir());
+    ASSERT_TRUE(wait_for_occurrences(daemon_->output_path(), "repaired", repairs + 1, 45s))
+        << "no repair within 45 s\n" << daemon_->output();
+    all_in_force();
+    ASSERT_TRUE(wait_for_sync("drop", "applied")) << daemon_->output();
+    EXPECT_TRUE(blocked(kBadNeighbour4));
+
+    // on_exit = keep, then the filter detached by hand: the stop message
+    // must not claim that anything stays enforcing.
+    write_config(filter, extra, "", "on_exit = keep");
+    st = reload();
+    EXPECT_NE(st.find("running, config generation 3"), std::string::npos) << st;
+    rg_ok({"detach", iface_});
+    daemon_->signal(SIGTERM);
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << daemon_->output();
+    std::string out = daemon_->output();
+    EXPECT_NE(out.find("nothing stays enforcing"), std::string::npos) << out;
+    EXPECT_EQ(out.find("stays attached and enforcing"), std::string::npos) << out;
+    EXPECT_FALSE(xdp_attached());
 }
 
 } // namespace

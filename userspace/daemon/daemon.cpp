@@ -15,8 +15,11 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -25,8 +28,10 @@
 #include <optional>
 #include <poll.h>
 #include <set>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -37,11 +42,20 @@ namespace rg {
 
 namespace {
 
-constexpr int kBanGcSeconds = 30;
+// How often bans are expired and the maps and attachments checked.
+constexpr int kHousekeepingSeconds = 30;
 
 void log_error(const std::string &msg) { log(LogLevel::error, msg); }
 void log_warning(const std::string &msg) { log(LogLevel::warning, msg); }
 void log_notice(const std::string &msg) { log(LogLevel::notice, msg); }
+
+std::string join(const std::vector<std::string> &items, const char *sep = ", ")
+{
+    std::string out;
+    for (const std::string &s : items)
+        out += (out.empty() ? "" : sep) + s;
+    return out;
+}
 
 std::string count_of(size_t n, const char *what)
 {
@@ -113,6 +127,55 @@ bool stop_pending()
     sigset_t pending;
     return sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT));
 }
+
+// Creates dir and its missing parents, 0700 each (existing ones stay as
+// they are).
+void make_private_dirs(const std::string &dir)
+{
+    std::string path;
+    for (const auto &part : std::filesystem::path(dir)) {
+        if (part == "/") {
+            path = "/";
+            continue;
+        }
+        path += (path.empty() || path.back() == '/' ? "" : "/") + part.string();
+        if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+            throw_errno("cannot create state directory " + dir + " (at " + path + ")", errno);
+    }
+}
+
+// One daemon per pin directory: an exclusive flock on STATE_DIR/daemon.lock
+// for the daemon's life. The file holds the holder's pid, for the message
+// the next one gets; it is never removed (removing a lock file races with
+// the next locker).
+class DaemonLock {
+public:
+    explicit DaemonLock(const Config &cfg)
+    {
+        make_private_dirs(cfg.state_dir);
+        std::string path = cfg.state_dir + "/daemon.lock";
+        fd_ = Fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+        if (fd_.get() < 0)
+            throw_errno("cannot open " + path, errno);
+        if (flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+            int err = errno;
+            if (err != EWOULDBLOCK)
+                throw_errno("cannot lock " + path, err);
+            char buf[32] = {};
+            ssize_t n = pread(fd_.get(), buf, sizeof(buf) - 1, 0);
+            long pid = n > 0 ? strtol(buf, nullptr, 10) : 0;
+            throw Error("pin directory " + cfg.pin_dir + ": another relayguard daemon" +
+                        (pid > 0 ? " (pid " + std::to_string(pid) + ")" : "") + " is running on it (it holds " +
+                        path + "); stop it first, or give this config another [daemon] pin_dir");
+        }
+        std::string pid = std::to_string(getpid()) + "\n";
+        if (ftruncate(fd_.get(), 0) != 0 || pwrite(fd_.get(), pid.data(), pid.size(), 0) != ssize_t(pid.size()))
+            log_warning("cannot write the pid into " + path + ": " + strerror(errno));
+    }
+
+private:
+    Fd fd_;
+};
 
 // The config file's list, compared with what the kernel holds for it, and
 // written as one diff (additions before removals: an entry in both is never
@@ -263,7 +326,6 @@ void restore(const std::string &pin_dir, const SharedState &s)
     }
 }
 
-
 class Daemon {
 public:
     // Blocks the daemon's signals first: none is fatal from here on.
@@ -283,11 +345,13 @@ private:
     void attach_missing(const Config &next, std::vector<std::string> *attached = nullptr);
     void remove_dropped_feeds(const Config &next);
     void undo_start(const SharedState &before, const std::vector<std::string> &attached);
+    void repair(const char *when);
+    void remember_maps();
     void reload();
     void stop();
     void write_stats();
     void open_stats_output();
-    void gc_bans();
+    void housekeeping();
     // Feeds: each config feed is synced right after start, when its
     // definition changes, and then every interval, on one timerfd armed for
     // the earliest due feed; one sync per turn of the event loop.
@@ -298,17 +362,23 @@ private:
     DaemonOptions opts_;
     Fd sigfd_;
     Config cfg_;
+    std::optional<DaemonLock> lock_;
     unsigned generation_ = 0;
-    std::set<std::string> managed_;  // interfaces this daemon attached or adopted
-    bool maps_created_ = false;      // this daemon made the pinned maps
+    std::set<std::string> managed_;             // interfaces this daemon attached or adopted
+    std::map<std::string, uint32_t> prog_ids_;  // their programs, as last seen
+    bool maps_created_ = false;                 // this daemon made the pinned maps
+    // The maps the daemon applied its config to, so that maps made anew by
+    // another command (after a detach) are told from its own.
+    std::optional<Maps> maps_;
     std::ofstream stats_file_;
     std::ostream *stats_out_ = &std::cout;
+    std::string stats_error_;  // the last one logged, not repeated
     Fd stats_timer_, gc_timer_, feed_timer_;
     std::map<std::string, std::chrono::steady_clock::time_point> feed_due_;
     // The maps the feed syncs use, kept between syncs (SyncOptions::keep_maps):
     // the tables stay mapped and warm, and the merged set needs no read-back
     // while nobody else writes the lists. Let go before the daemon detaches,
-    // and by gc_bans when the pins name other maps or none, so that the
+    // and by housekeeping when the pins name other maps or none, so that the
     // maps do not outlive their pins for long because of it.
     std::optional<Maps> feed_maps_;
     // Per feed, the version in force (SyncOptions::memo), so that a sync
@@ -327,6 +397,8 @@ void Daemon::check(const Config &next, const Config *prev) const
     if (prev) {
         if (next.pin_dir != prev->pin_dir)
             throw Error(next.path + ": [daemon] pin_dir: cannot change while running (restart the daemon)");
+        if (next.state_dir != prev->state_dir)
+            throw Error(next.path + ": [daemon] state_dir: cannot change while running (restart the daemon)");
         if (next.xdp_mode != prev->xdp_mode)
             throw Error(next.path + ": [filter] xdp_mode: cannot change while running (restart the daemon)");
     }
@@ -384,34 +456,48 @@ void Daemon::remove_dropped_feeds(const Config &next)
     }
 }
 
-// Attaches to the configured interfaces not yet managed, and adopts those
-// where relayguard is attached already. Adds the ones it attaches (not the
-// adopted ones) to *attached as it goes, so that the caller can undo them
-// when a later one fails.
+// Makes the filter run on every interface of the config: adopts those where
+// it is attached already, attaches the others. An interface of the daemon's
+// that is not attached any more (detached by hand, or its pins removed) is
+// attached again, after its old program is taken off if it still runs on
+// maps nobody can reach. Adds the interfaces it newly takes on by
+// attaching (not the adopted or re-attached ones) to *attached as it goes,
+// so that the caller can undo them when a later one fails.
 void Daemon::attach_missing(const Config &next, std::vector<std::string> *attached)
 {
     for (const std::string &name : next.interfaces) {
-        if (managed_.count(name))
-            continue;
-        if (is_bpffs(next.pin_dir)) {
-            Maps maps = Maps::open(next.pin_dir);
-            if (auto e = maps.find_iface(name); e && query_live(*e).attached) {
-                managed_.insert(name);
+        std::optional<IfaceEntry> e = Maps::open(next.pin_dir).find_iface(name);
+        if (e && query_live(*e).attached) {
+            if (managed_.insert(name).second)
                 log_notice("interface " + name + ": already attached (program id " + std::to_string(e->raw.prog_id) +
                            "), adopting it");
-                continue;
-            }
+            prog_ids_[name] = e->raw.prog_id;
+            continue;
         }
+        bool ours = managed_.count(name) > 0;
+        if (auto old = prog_ids_.find(name); ours && old != prog_ids_.end() && detach_program(name, old->second))
+            log_notice("interface " + name + ": took off the filter's old program (id " +
+                       std::to_string(old->second) + "), which ran on maps no longer pinned");
         AttachOptions a;
         a.ifname = name;
         a.mode = next.xdp_mode;
         AttachResult r = attach(next.pin_dir, a);
         managed_.insert(name);
-        if (attached)
+        prog_ids_[name] = r.prog_id;
+        if (!ours && attached)
             attached->push_back(name);
-        log_notice("interface " + name + ": attached (program id " + std::to_string(r.prog_id) + ", " +
-                   (next.xdp_mode == XdpMode::native ? "native" : "skb") + " mode" +
-                   (r.legacy ? ", without the libxdp dispatcher" : "") + ")");
+        log_notice("interface " + name + ": attached" + (ours ? " again" : "") + " (program id " +
+                   std::to_string(r.prog_id) + ", " + (next.xdp_mode == XdpMode::native ? "native" : "skb") +
+                   " mode" + (r.legacy ? ", without the libxdp dispatcher" : "") + ")");
+    }
+}
+
+void Daemon::remember_maps()
+{
+    try {
+        maps_.emplace(Maps::open(cfg_.pin_dir));
+    } catch (const std::exception &) {
+        maps_.reset();
     }
 }
 
@@ -465,6 +551,8 @@ void Daemon::undo_start(const SharedState &before, const std::vector<std::string
 void Daemon::start()
 {
     cfg_ = load_config(opts_.config_path);
+    lock_.emplace(cfg_);
+    log_notice("starting: config " + cfg_.path + ", pin directory " + cfg_.pin_dir);
     check(cfg_, nullptr);
     open_stats_output();
     SharedState before;
@@ -478,6 +566,7 @@ void Daemon::start()
         undo_start(before, attached);
         throw;
     }
+    remember_maps();
     generation_ = 1;
     feed_timer_ = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
     if (feed_timer_.get() < 0)
@@ -491,13 +580,59 @@ void Daemon::start()
     schedule_feeds(all);
     if (cfg_.stats_interval.count() > 0)
         stats_timer_ = make_timer(cfg_.stats_interval);
-    gc_timer_ = make_timer(std::chrono::seconds(kBanGcSeconds));
+    gc_timer_ = make_timer(std::chrono::seconds(kHousekeepingSeconds));
     if (stop_pending())
         return;  // not ready: the loop stops at once
     notify("READY=1\nSTATUS=running, config generation 1");
     log_notice("running on " + count_of(managed_.size(), "interface") + ", " + (cfg_.monitor ? "monitor" : "enforce") +
                " mode, rate limiting " + (cfg_.rate.enabled ? "on" : "off") +
                (cfg_.feeds.empty() ? "" : ", " + count_of(cfg_.feeds.size(), "feed") + " to sync"));
+}
+
+// The running config in force again when the maps or attachments went away
+// under the daemon: `relayguard detach` (which removes the maps with the
+// last interface), pins removed by hand, maps made anew by another command.
+void Daemon::repair(const char *when)
+{
+    std::vector<std::string> missing;
+    bool reapply = false;
+    try {
+        Maps maps = Maps::open(cfg_.pin_dir);
+        if (maps_ && !maps_->same_maps(maps)) {
+            missing.push_back("the maps pinned in " + cfg_.pin_dir + " are not the ones this daemon filled");
+            reapply = true;
+        }
+        for (const std::string &name : managed_) {
+            std::optional<IfaceEntry> e = maps.find_iface(name);
+            if (!e || !query_live(*e).attached)
+                missing.push_back("interface " + name + ": the filter is not attached any more");
+        }
+    } catch (const NotAttached &) {
+        missing.push_back("the pinned maps in " + cfg_.pin_dir + " are gone");
+        reapply = true;
+    } catch (const std::exception &e) {
+        log_error(std::string("cannot check the pinned maps: ") + e.what());
+        return;
+    }
+    if (missing.empty())
+        return;
+    log_warning(join(missing, "; ") + " (`relayguard detach`, or pins removed by hand?); repairing " + when);
+    feed_maps_.reset();
+    feed_memos_.clear();
+    try {
+        std::string what;
+        if (reapply) {
+            Applied a = apply_shared(cfg_, nullptr);
+            what = "config " + cfg_.path + " applied again (" + a.summary + ")";
+            schedule_feeds(a.due);
+        }
+        attach_missing(cfg_);
+        remember_maps();
+        log_notice("repaired: " + (what.empty() ? std::string() : what + "; ") + "filter attached to " +
+                   join(std::vector<std::string>(managed_.begin(), managed_.end())));
+    } catch (const std::exception &e) {
+        log_error(std::string("cannot repair (trying again at the next check): ") + e.what());
+    }
 }
 
 void Daemon::reload()
@@ -508,6 +643,7 @@ void Daemon::reload()
     try {
         Config next = load_config(opts_.config_path);
         check(next, &cfg_);
+        repair("before the reload");
         SharedState before;
         std::vector<std::string> attached;
         Applied a;
@@ -524,6 +660,7 @@ void Daemon::reload()
                     log_warning("rollback: interface " + name + ": " + e.what());
                 }
                 managed_.erase(name);
+                prog_ids_.erase(name);
             }
             try {
                 if (before.captured && before.had_maps)
@@ -548,6 +685,7 @@ void Daemon::reload()
             try {
                 detach(next.pin_dir, *it, true);
                 log_notice("interface " + *it + ": detached (no longer in the config)");
+                prog_ids_.erase(*it);
                 it = managed_.erase(it);
             } catch (const std::exception &e) {
                 log_warning("interface " + *it + ": cannot detach: " + e.what());
@@ -557,6 +695,7 @@ void Daemon::reload()
         bool timer_changed = next.stats_interval != cfg_.stats_interval;
         cfg_ = std::move(next);
         schedule_feeds(a.due);
+        remember_maps();
         if (timer_changed)
             stats_timer_ = cfg_.stats_interval.count() > 0 ? make_timer(cfg_.stats_interval) : Fd();
         generation_++;
@@ -596,13 +735,20 @@ void Daemon::write_stats()
                      {"sources", sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())},
                      {"bans", bans}};
         *stats_out_ << line.dump() << std::endl;
+        stats_error_.clear();
     } catch (const std::exception &e) {
-        log_warning(std::string("cannot write counters: ") + e.what());
+        // Once per cause: the housekeeping check says what happened.
+        if (stats_error_ != e.what())
+            log_warning(std::string("cannot write counters: ") + e.what());
+        stats_error_ = e.what();
     }
 }
 
-void Daemon::gc_bans()
+// Every kHousekeepingSeconds: the maps and attachments checked (and
+// repaired), expired bans removed.
+void Daemon::housekeeping()
 {
+    repair("at the periodic check");
     try {
         DirLock lock(cfg_.pin_dir);
         Maps maps = Maps::open(cfg_.pin_dir);
@@ -696,18 +842,41 @@ void Daemon::stop()
     notify("STOPPING=1");
     feed_maps_.reset();
     feed_memos_.clear();
+    maps_.reset();
     bool keep = opts_.keep_enforcing || cfg_.keep_on_exit;
     if (keep) {
-        log_notice("stopping; the filter stays attached and enforcing on " + std::to_string(managed_.size()) +
-            " interfaces");
+        // What stays enforcing, as the kernel has it now.
+        std::vector<std::string> live, gone;
+        std::string mode;
+        try {
+            Maps maps = Maps::open(cfg_.pin_dir);
+            mode = maps.monitor() ? " (monitor mode: counting, not dropping)" : "";
+            for (const std::string &name : managed_) {
+                std::optional<IfaceEntry> e = maps.find_iface(name);
+                (e && query_live(*e).attached ? live : gone).push_back(name);
+            }
+        } catch (const NotAttached &) {
+            log_warning("stopping; nothing stays enforcing: the pinned maps in " + cfg_.pin_dir + " are gone");
+            return;
+        } catch (const std::exception &e) {
+            log_warning(std::string("stopping; nothing stays enforcing: ") + e.what());
+            return;
+        }
+        if (live.empty())
+            log_warning("stopping; nothing stays enforcing: the filter is not attached to " + join(gone) +
+                        " any more");
+        else
+            log_notice("stopping; the filter stays attached and enforcing on " + join(live) + mode +
+                       (gone.empty() ? "" : "; not attached any more: " + join(gone)));
         return;
     }
     for (const std::string &name : managed_) {
         try {
             DetachResult r = detach(cfg_.pin_dir, name, false);
-            log_notice("interface " + name + ": detached" + (r.pins_removed ? "; pinned maps removed" : ""));
+            log_notice("interface " + name + ": " + (r.was_live ? "detached" : "was not attached any more") +
+                       (r.pins_removed ? "; pinned maps removed" : ""));
         } catch (const std::exception &e) {
-            log_warning("interface " + name + ": " + e.what());
+            log_warning("interface " + name + ": nothing to detach: " + e.what());
         }
     }
 }
@@ -747,7 +916,7 @@ void Daemon::loop()
         }
         if (fds[2].revents & POLLIN) {
             drain(gc_timer_.get());
-            gc_bans();
+            housekeeping();
         }
         if (fds[3].revents & POLLIN) {
             drain(feed_timer_.get());

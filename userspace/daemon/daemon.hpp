@@ -1,6 +1,10 @@
 // `relayguard run`: the filter as a service, driven by a config file.
 //
 // Invariants:
+//  - one daemon per pin directory: it holds an exclusive flock on
+//    STATE_DIR/daemon.lock ([daemon] state_dir) for its whole life; a second
+//    one is refused, naming the pin directory and the holder's pid, having
+//    changed nothing;
 //  - nothing is enforced from a config that failed to parse or validate: at
 //    start the daemon refuses to run, on reload the running config stays;
 //  - a start or reload that fails while applying leaves the shared state as
@@ -23,8 +27,13 @@
 //    format or prefix limits; a reload that drops a section removes the
 //    feed and what only it lists. Every sync writes a
 //    {"event":"feed_sync",...} line to the stats output;
+//  - every 30 s and before a reload applies, it checks that its maps and
+//    attachments are still there; when they went away (`relayguard
+//    detach`, pins removed by hand) it says so, recreates the maps, applies
+//    the running config again and attaches again;
 //  - on SIGTERM/SIGINT it detaches from the interfaces it manages, unless
-//    told to leave the filter enforcing (on_exit = keep, --keep-enforcing).
+//    told to leave the filter enforcing (on_exit = keep, --keep-enforcing);
+//    its last message says what stays enforcing, as the kernel has it.
 //
 // Messages go through rg::log: errors (a failed start or reload), warnings
 // (a feed sync that failed or was refused, what could not be undone), and
