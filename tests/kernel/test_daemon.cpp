@@ -9,13 +9,26 @@
 
 #include <gtest/gtest.h>
 
+#include "bpffs.hpp"
+
+#include <arpa/inet.h>
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sstream>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using namespace rg::test::netns_lab;
@@ -25,6 +38,156 @@ using rg::test::PacketBuilder;
 using rg::test::Process;
 
 namespace {
+
+// An HTTP server on 127.0.0.1 of a namespace that reads a request and holds
+// its answer until release(): a feed server that hangs. From then on it
+// answers every request at once with 200 and the body.
+class HeldFeedServer {
+public:
+    HeldFeedServer(const rg::lab::Netns &ns, std::string body) : body_(std::move(body))
+    {
+        ns.run([&] {
+            fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd_ < 0)
+                throw std::runtime_error("socket");
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            if (bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0 || listen(fd_, 8) != 0)
+                throw std::runtime_error("bind/listen");
+            socklen_t len = sizeof(a);
+            getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &len);
+            port_ = ntohs(a.sin_port);
+        });
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~HeldFeedServer()
+    {
+        release();
+        stop_ = true;
+        thread_.join();
+        close(fd_);
+    }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/drop.txt"; }
+    // Waits until a request is being held (one more than at the last hold()).
+    bool wait_held(std::chrono::milliseconds timeout)
+    {
+        std::unique_lock<std::mutex> l(mu_);
+        return cv_.wait_for(l, timeout, [&] { return held_ > seen_; });
+    }
+    // Holds the next request again.
+    void hold()
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        released_ = false;
+        seen_ = held_;
+    }
+    void release()
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        released_ = true;
+        cv_.notify_all();
+    }
+
+private:
+    void serve()
+    {
+        while (!stop_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (poll(&p, 1, 100) <= 0)  // a look at stop_ now and then
+                continue;
+            int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0)
+                continue;
+            std::string req;
+            char buf[4096];
+            while (req.find("\r\n\r\n") == std::string::npos && req.size() < 65536) {
+                pollfd q{c, POLLIN, 0};
+                ssize_t n = poll(&q, 1, 5000) > 0 ? read(c, buf, sizeof(buf)) : 0;
+                if (n <= 0)
+                    break;
+                req.append(buf, size_t(n));
+            }
+            {
+                std::unique_lock<std::mutex> l(mu_);
+                held_++;
+                cv_.notify_all();
+                cv_.wait(l, [&] { return released_; });
+            }
+            std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+                               std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
+            (void)!write(c, resp.data(), resp.size());
+            close(c);
+        }
+    }
+
+    int fd_ = -1;
+    uint16_t port_ = 0;
+    std::string body_;
+    std::atomic<bool> stop_{false};
+    std::mutex mu_;
+    std::condition_variable cv_;
+    unsigned held_ = 0, seen_ = 0;
+    bool released_ = false;
+    std::thread thread_;
+};
+
+// Opens a FIFO for reading, which returns once a writer has opened it;
+// -1 if none did within the timeout.
+int open_fifo_reader(const std::string &path, std::chrono::milliseconds timeout)
+{
+    auto opened = std::async(std::launch::async, [path] { return open(path.c_str(), O_RDONLY | O_CLOEXEC); });
+    if (opened.wait_for(timeout) == std::future_status::ready)
+        return opened.get();
+    int w = open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);  // lets the open above return
+    int r = opened.get();
+    if (w >= 0)
+        close(w);
+    if (r >= 0)
+        close(r);
+    return -1;
+}
+
+// How often needle occurs in text.
+size_t occurrences(const std::string &text, const std::string &needle)
+{
+    size_t n = 0;
+    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size()))
+        n++;
+    return n;
+}
+
+// Waits until the file holds needle at least n times.
+bool wait_for_occurrences(const std::string &path, const std::string &needle, size_t n,
+                          std::chrono::milliseconds timeout)
+{
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        std::ifstream in(path);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        std::string text = ss.str();
+        if (occurrences(text, needle) >= n)
+            return true;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        size_t lines = size_t(std::count(text.begin(), text.end(), '\n'));
+        if (left.count() <= 0 || !rg::test::wait_for_lines(path, lines + 1, left))
+            return false;
+    }
+}
+
+// The line of a file where text first occurs (1-based), 0 if nowhere.
+int line_of(const std::string &path, const std::string &text)
+{
+    std::ifstream in(path);
+    int n = 0;
+    for (std::string line; std::getline(in, line);) {
+        n++;
+        if (line.find(text) != std::string::npos)
+            return n;
+    }
+    return 0;
+}
 
 class DaemonTest : public NetnsTest {
 protected:
@@ -38,6 +201,7 @@ protected:
         dir_ = tmpl;
         conf_ = dir_ + "/relayguard.conf";
         stats_ = dir_ + "/stats.jsonl";
+        global_args_ = {"--state-dir", dir_ + "/state"};  // the daemon's (daemon_section)
     }
 
     void TearDown() override
@@ -48,25 +212,89 @@ protected:
             std::filesystem::remove_all(dir_);
     }
 
+    // The [daemon] section: the private pin directory, and a state directory
+    // (daemon.lock) in the test's directory, so that nothing is left in
+    // /var/lib.
+    std::string daemon_section() const
+    {
+        return "[daemon]\npin_dir = " + fs_->pin_dir() + "\nstate_dir = " + dir_ + "/state\n";
+    }
+
     // A config for the lab: the server's veth (plus more_ifaces), a private
-    // pin directory, counters every 200 ms into stats_; `extra` is appended.
+    // pin directory, counters every 200 ms into stats_; `extra` is appended,
+    // daemon_extra goes into [daemon].
     void write_config(const std::string &filter_extra, const std::string &extra = "",
-                      const std::string &more_ifaces = "")
+                      const std::string &more_ifaces = "", const std::string &daemon_extra = "")
     {
         std::ofstream f(conf_);
         f << "[filter]\ninterfaces = " << iface_ << " " << more_ifaces << "\n" << filter_extra << "\n"
           << extra << "\n"
-          << "[daemon]\npin_dir = " << fs_->pin_dir() << "\nstats_interval = 200ms\nstats_output = " << stats_
-          << "\n";
+          << daemon_section() << "stats_interval = 200ms\nstats_output = " << stats_ << "\n"
+          << daemon_extra << "\n";
     }
 
-    void start(const std::vector<std::string> &extra_args = {})
+    std::vector<std::string> run_argv(const std::string &conf) const
     {
-        std::vector<std::string> argv{"ip", "netns", "exec", server_->name(), RELAYGUARD_BIN, "run",
-                                      "--config", conf_};
+        return {"ip", "netns", "exec", server_->name(), RELAYGUARD_BIN, "run", "--config", conf};
+    }
+
+    void start(const std::vector<std::string> &extra_args = {}, const std::vector<std::string> &extra_env = {})
+    {
+        std::vector<std::string> argv = run_argv(conf_);
         argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-        daemon_ = std::make_unique<Process>(argv, std::vector<std::string>{"LIBXDP_BPFFS=" + fs_->root(),
-                                                                             notify_.env()});
+        std::vector<std::string> env{"LIBXDP_BPFFS=" + fs_->root(), notify_.env()};
+        env.insert(env.end(), extra_env.begin(), extra_env.end());
+        daemon_ = std::make_unique<Process>(argv, env);
+    }
+
+    // For messages: whether the daemon still runs.
+    std::string exit_text()
+    {
+        auto code = daemon_->wait_exit(0ms);
+        std::string s = !code ? "still running" : *code < 0 ? "killed by a signal" : "exited with " + std::to_string(*code);
+        return s + "; output:\n" + daemon_->output();
+    }
+
+    // Waits for a line of stats_ after the ones looked at so far (from_)
+    // that want accepts, and returns it; lines are taken up to the last
+    // newline only (one being written is left for the next look).
+    std::optional<nlohmann::json> wait_for_stats(const std::function<bool(const nlohmann::json &)> &want,
+                                                 std::chrono::milliseconds timeout = 10s)
+    {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (size_t lines = from_ + 1; std::chrono::steady_clock::now() < deadline;) {
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            auto text = rg::test::wait_for_lines(stats_, lines, left);
+            if (!text)
+                break;
+            std::istringstream in(text->substr(0, text->rfind('\n') + 1));
+            std::string line;
+            size_t n = 0;
+            for (; std::getline(in, line); n++) {
+                if (n < from_)
+                    continue;
+                auto event = nlohmann::json::parse(line, nullptr, false);
+                if (event.is_discarded() || !want(event))
+                    continue;
+                from_ = n + 1;
+                return event;
+            }
+            lines = n + 1;
+        }
+        return std::nullopt;
+    }
+
+    // A feed_sync line of the feed with this result.
+    std::optional<nlohmann::json> wait_for_sync(const std::string &feed, const std::string &result,
+                                                std::chrono::milliseconds timeout = 10s)
+    {
+        return wait_for_stats(
+            [&](const nlohmann::json &e) {
+                return e.value("event", "") == "feed_sync" && e.value("feed", "") == feed &&
+                       e.value("result", "") == result;
+            },
+            timeout);
     }
 
     void start_ready()
@@ -91,6 +319,7 @@ protected:
     bool blocked(const std::string &src) { return connect(src, kServer4, 25, 400) == ConnectResult::timed_out; }
 
     std::string dir_, conf_, stats_;
+    size_t from_ = 0;  // lines of stats_ that wait_for_stats looked at
     NotifyListener notify_;
     std::unique_ptr<Process> daemon_;
 };
@@ -218,7 +447,7 @@ TEST_F(DaemonTest, OnExitKeepLeavesTheFilterEnforcing)
     {
         std::ofstream f(conf_);
         f << "[filter]\ninterfaces = " << iface_ << "\nblock = 192.0.2.66/32\n"
-          << "[daemon]\npin_dir = " << fs_->pin_dir() << "\non_exit = keep\nstats_interval = 0s\n";
+          << daemon_section() << "on_exit = keep\nstats_interval = 0s\n";
     }
     start_ready();
     daemon_->signal(SIGTERM);
@@ -241,7 +470,7 @@ TEST_F(DaemonTest, BadConfigAtStartIsRefusedAndChangesNothing)
     {
         std::ofstream f(conf_);
         f << "[filter]\ninterfaces = " << iface_ << " nosuch0\n"
-          << "[daemon]\npin_dir = " << fs_->pin_dir() << "\n";
+          << daemon_section();
     }
     start();
     auto code = daemon_->wait_exit(15s);
@@ -275,7 +504,11 @@ TEST_F(DaemonTest, FeedsFromTheConfigSyncOnStartOnTheirIntervalAndGoOnReload)
     std::ofstream(stats_).close();
     start_ready();
 
-    // Synced before READY: the feed is in force, owned by the config.
+    // Synced at start (right after READY): the feed is in force, owned by
+    // the config, and the sync wrote its line with its duration.
+    auto sync = wait_for_sync("drop", "applied");
+    ASSERT_TRUE(sync) << daemon_->output();
+    EXPECT_GT(sync->value("seconds", 0.0), 0) << sync->dump();
     auto f = rg_json({"feed", "show", "drop", "--json"});
     EXPECT_EQ(f["defined_by"], "config");
     EXPECT_EQ(f["last_result"], "applied");
@@ -283,43 +516,24 @@ TEST_F(DaemonTest, FeedsFromTheConfigSyncOnStartOnTheirIntervalAndGoOnReload)
     EXPECT_TRUE(blocked(kBad4));
     EXPECT_TRUE(blocked(kBadNeighbour4));
 
-    // A change of the list is picked up on the feed's interval.
-    // Waits (10 s at most) for a feed_sync line of the feed after the first
-    // `from` lines of stats_ with `prefixes` prefixes in force, and checks it
-    // gives the sync's duration. Lines are taken up to the last newline
-    // only (one being written is left for the next look).
-    size_t from = 0;
+    // A change of the list is picked up on the feed's interval: a
+    // feed_sync line applying `prefixes` prefixes, with its duration.
     nlohmann::json last;  // the line found
-    auto wait_for_sync = [&](uint64_t prefixes) {
-        auto deadline = std::chrono::steady_clock::now() + 10s;
-        for (size_t lines = from + 1; std::chrono::steady_clock::now() < deadline;) {
-            auto text = rg::test::wait_for_lines(stats_, lines, 10s);
-            if (!text)
-                break;
-            std::istringstream in(text->substr(0, text->rfind('\n') + 1));
-            std::string line;
-            size_t n = 0;
-            for (; std::getline(in, line); n++) {
-                if (n < from)
-                    continue;
-                auto event = nlohmann::json::parse(line, nullptr, false);
-                if (event.is_discarded() || event.value("event", "") != "feed_sync" ||
-                    event.value("feed", "") != "drop" || event.value("result", "") != "applied" ||
-                    event.value("prefixes", uint64_t(0)) != prefixes)
-                    continue;
-                from = n + 1;
-                if (!(event.value("seconds", 0.0) > 0))
-                    return ::testing::AssertionFailure() << "no duration in " << line;
-                last = event;
-                return ::testing::AssertionSuccess();
-            }
-            lines = n + 1;
-        }
-        return ::testing::AssertionFailure() << "no feed_sync line applying " << prefixes << " prefixes:\n"
-                                             << daemon_->output();
+    auto wait_for_applied = [&](uint64_t prefixes) {
+        auto event = wait_for_stats([&](const nlohmann::json &e) {
+            return e.value("event", "") == "feed_sync" && e.value("feed", "") == "drop" &&
+                   e.value("result", "") == "applied" && e.value("prefixes", uint64_t(0)) == prefixes;
+        });
+        if (!event)
+            return ::testing::AssertionFailure() << "no feed_sync line applying " << prefixes << " prefixes:\n"
+                                                 << daemon_->output();
+        if (!(event->value("seconds", 0.0) > 0))
+            return ::testing::AssertionFailure() << "no duration in " << event->dump();
+        last = *event;
+        return ::testing::AssertionSuccess();
     };
     std::ofstream(list) << "192.0.2.66/32\n192.0.2.10/32\n";
-    ASSERT_TRUE(wait_for_sync(2));
+    ASSERT_TRUE(wait_for_applied(2));
     EXPECT_TRUE(blocked(kClean4));
     EXPECT_EQ(rg_json({"feed", "show", "drop", "--json"})["prefixes"], 2);
 
@@ -329,7 +543,7 @@ TEST_F(DaemonTest, FeedsFromTheConfigSyncOnStartOnTheirIntervalAndGoOnReload)
     // dropping it must leave it blocked.
     rg_ok({"block", "add", kClean4 + "/32"});
     std::ofstream(list) << "192.0.2.66/32\n";
-    ASSERT_TRUE(wait_for_sync(1));
+    ASSERT_TRUE(wait_for_applied(1));
     EXPECT_TRUE(blocked(kClean4)) << "the sync undid a rule added since the daemon's last sync";
     EXPECT_TRUE(blocked(kBad4));
     // The daemon kept the version in force: only the removed line was parsed.
@@ -379,6 +593,343 @@ TEST_F(DaemonTest, FeedSyncLineIsWrittenWhenItsTextIsNotUtf8)
     EXPECT_EQ(out.find('\x1b'), std::string::npos) << "a raw ESC in the daemon's log: " << out;
     daemon_->signal(SIGTERM);
     ASSERT_TRUE(daemon_->wait_exit(15s));
+}
+
+// ---- issue 15 -------------------------------------------------------------
+
+// Messages carry their level: under systemd ($JOURNAL_STREAM set) each line
+// starts with the syslog priority journald reads. A failed reload and a
+// failed start are errors (<3>), lifecycle events notices (<5>).
+TEST_F(DaemonTest, MessagesCarryTheirLevel)
+{
+    const std::vector<std::string> journal{"JOURNAL_STREAM=8:1"};
+    write_config("block = 192.0.2.66/32");
+    start({}, journal);
+    ASSERT_TRUE(notify_.wait_for("READY=1", 15s)) << daemon_->output();
+    write_config("ports = 99999");
+    std::string st = reload();
+    EXPECT_NE(st.find("reload failed"), std::string::npos) << st;
+    daemon_->signal(SIGTERM);
+    ASSERT_TRUE(daemon_->wait_exit(15s));
+    std::string out = daemon_->output();
+    EXPECT_NE(out.find("<5>relayguard: running on "), std::string::npos) << out;
+    EXPECT_NE(out.find("<3>relayguard: error: reload failed"), std::string::npos) << out;
+    EXPECT_NE(out.find("<5>relayguard: received "), std::string::npos) << out;
+
+    write_config("block = 192.0.2.66/32", "", "nosuch0");
+    start({}, journal);
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 1);
+    out = daemon_->output();
+    EXPECT_NE(out.find("<3>relayguard: error: " + conf_ + ": [filter] interfaces: \"nosuch0\""), std::string::npos)
+        << out;
+}
+
+// Item 6: readiness does not wait for feeds. READY=1 comes once the filter is
+// attached and the config's lists applied, while the feed's server still
+// holds its answer; a SIGHUP while that sync waits is a reload once the
+// sync is over, not the end of the daemon (before: READY only after every
+// feed's first sync, and SIGHUP meanwhile killed it with exit 129).
+TEST_F(DaemonTest, ReadyBeforeFeedSyncsAndSighupDuringASyncReloads)
+{
+    HeldFeedServer http(*server_, kBadNeighbour4 + "/32\n");
+    write_config("block = " + kBad4 + "/32", "[feed slow]\nsource = " + http.url() + "\ninterval = 1s\n");
+    std::ofstream(stats_).close();
+    start();
+    ASSERT_TRUE(notify_.wait_for("READY=1", 15s)) << "no READY=1 while the feed server holds its answer; "
+                                                   << exit_text();
+    EXPECT_TRUE(blocked(kBad4)) << "READY=1 before the config's list was in force";
+    // The feed is synced after READY=1; its server now holds the request.
+    ASSERT_TRUE(http.wait_held(15s)) << "the feed was not fetched after READY=1; " << exit_text();
+    EXPECT_EQ(rg_json({"feed", "show", "slow", "--json"})["last_result"], "never");
+
+    daemon_->signal(SIGHUP);
+    http.release();
+    auto st = notify_.wait_for("STATUS=", 15s);
+    ASSERT_TRUE(st) << exit_text();
+    EXPECT_NE(st->find("running, config generation 2"), std::string::npos) << *st;
+    EXPECT_FALSE(daemon_->wait_exit(0ms)) << exit_text();
+    ASSERT_TRUE(wait_for_sync("slow", "applied")) << daemon_->output();
+    EXPECT_TRUE(blocked(kBadNeighbour4));
+
+    // A SIGTERM while a download is held gives the download up: the daemon
+    // stops at once, not when the server (or the 120 s limit) is done.
+    http.hold();
+    ASSERT_TRUE(http.wait_held(15s)) << "no fetch after the next interval; " << daemon_->output();
+    auto t0 = std::chrono::steady_clock::now();
+    daemon_->signal(SIGTERM);
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code) << daemon_->output();
+    EXPECT_EQ(*code, 0) << daemon_->output();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "the stop waited for the download";
+    http.release();
+}
+
+// Item 6: signals are handled from the daemon's first moment. The daemon is
+// held inside its start: it has opened its stats output (a FIFO this test
+// reads) and waits for the pin directory's lock, which the test holds. A
+// SIGHUP then is a reload once started; a SIGTERM stops it cleanly (exit 0,
+// no READY=1, nothing left attached) instead of killing it.
+TEST_F(DaemonTest, SignalsDuringStartAreHandled)
+{
+    const std::string fifo = dir_ + "/stats.fifo";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    {
+        std::ofstream f(conf_);
+        f << "[filter]\ninterfaces = " << iface_ << "\nblock = " << kBad4 << "/32\n"
+          << daemon_section() << "stats_interval = 0s\nstats_output = " << fifo << "\n";
+    }
+    for (int sig : {SIGHUP, SIGTERM}) {
+        SCOPED_TRACE(strsignal(sig));
+        attach();  // by hand: the pin directory exists to be locked; the daemon adopts it
+        auto hold = std::make_unique<rg::DirLock>(fs_->pin_dir());
+        size_t readies = 0;
+        for (const std::string &m : notify_.messages())
+            readies += m.find("READY=1") != std::string::npos;
+        start();
+        int reader = open_fifo_reader(fifo, 15s);
+        ASSERT_GE(reader, 0) << "the daemon did not open its stats output; " << exit_text();
+        daemon_->signal(sig);
+        hold.reset();
+        if (sig == SIGHUP) {
+            ASSERT_TRUE(notify_.wait_for("READY=1", 15s)) << exit_text();
+            auto st = notify_.wait_for("STATUS=", 15s);
+            ASSERT_TRUE(st) << exit_text();
+            EXPECT_NE(st->find("running, config generation 2"), std::string::npos) << *st;
+            EXPECT_TRUE(blocked(kBad4));
+            daemon_->signal(SIGTERM);
+        }
+        auto code = daemon_->wait_exit(15s);
+        close(reader);
+        ASSERT_TRUE(code) << exit_text();
+        EXPECT_EQ(*code, 0) << exit_text();
+        EXPECT_TRUE(notify_.wait_for("STOPPING=1", 1s));
+        if (sig == SIGTERM) {
+            size_t now = 0;
+            for (const std::string &m : notify_.messages())
+                now += m.find("READY=1") != std::string::npos;
+            EXPECT_EQ(now, readies) << "READY=1 although SIGTERM came during the start";
+        }
+        EXPECT_FALSE(xdp_attached()) << xdp_on_iface();
+        EXPECT_FALSE(std::filesystem::exists(fs_->pin_dir()));
+        attached_ = false;
+    }
+}
+
+// Item 2: a start that fails part-way (the second interface, `lo`, cannot
+// attach in native mode) leaves everything as it found it: the adopted
+// interface stays attached; ports, mode, rate settings, the config's lists
+// and the feed registry are as before; nothing of the failed config stays.
+TEST_F(DaemonTest, FailedStartLeavesEverythingAsFound)
+{
+    std::ofstream(dir_ + "/drop.txt") << kClean4 << "/32\n";
+    std::ofstream(dir_ + "/other.txt") << "198.51.100.2/32\n";
+
+    // State set by hand.
+    attach();
+    rg_ok({"ports", "set", "25", "2525"});
+    rg_ok({"mode", "monitor"});
+    rg_ok({"rate", "set", "--rate", "5/s", "--burst", "3"});
+    rg_ok({"block", "add", kBad4 + "/32"});
+    write_config("ports = 587\nmode = enforce\nblock = 198.51.100.1/32",
+                 "[rate]\nrate = 1/s\nburst = 1\n[feed other]\nsource = other.txt\n", "lo");
+    start();
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code) << daemon_->output();
+    EXPECT_EQ(*code, 1) << daemon_->output();
+    EXPECT_TRUE(xdp_attached()) << "the failed start detached the interface it had adopted\n" << daemon_->output();
+    auto status = rg_json({"status", "--json"});
+    EXPECT_EQ(status["ports"], nlohmann::json::array({25, 2525})) << status.dump();
+    EXPECT_EQ(status["mode"], "monitor") << status.dump();
+    auto rate = rg_json({"rate", "show", "--json"});
+    EXPECT_EQ(rate["enabled"], true) << rate.dump();
+    EXPECT_EQ(rate["burst"], 3) << rate.dump();
+    auto list = rg_json({"block", "list", "--json"});
+    EXPECT_EQ(list["count"], 1) << list.dump();
+    EXPECT_EQ(list["entries"][0]["cidr"], kBad4 + "/32");
+    EXPECT_EQ(rg_json({"feed", "list", "--json"})["count"], 0);
+
+    // State left by a daemon that kept enforcing: the config's list and feed.
+    write_config("block = " + kBadNeighbour4 + "/32", "[feed drop]\nsource = drop.txt\n", "", "on_exit = keep");
+    std::ofstream(stats_).close();
+    from_ = 0;
+    start_ready();
+    ASSERT_TRUE(wait_for_sync("drop", "applied")) << daemon_->output();
+    daemon_->signal(SIGTERM);
+    code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code);
+    ASSERT_EQ(*code, 0) << daemon_->output();
+
+    // A config that lists another prefix, drops the feed and adds one fails.
+    write_config("block = 198.51.100.1/32", "[feed other]\nsource = other.txt\n", "lo", "on_exit = keep");
+    start();
+    code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code) << daemon_->output();
+    EXPECT_EQ(*code, 1) << daemon_->output();
+    EXPECT_TRUE(xdp_attached()) << daemon_->output();
+    list = rg_json({"block", "list", "--all", "--json"});
+    EXPECT_EQ(list["count"], 3) << list.dump();
+    EXPECT_EQ(list["entries"][0]["cidr"], kClean4 + "/32");
+    EXPECT_EQ(list["entries"][0]["sources"], nlohmann::json::array({"drop"})) << list.dump();
+    EXPECT_EQ(list["entries"][1]["cidr"], kBad4 + "/32");
+    EXPECT_EQ(list["entries"][2]["cidr"], kBadNeighbour4 + "/32");
+    EXPECT_EQ(list["entries"][2]["sources"], nlohmann::json::array({"config"})) << list.dump();
+    auto feeds = rg_json({"feed", "list", "--json"});
+    EXPECT_EQ(feeds["count"], 1) << feeds.dump();
+    auto drop = rg_json({"feed", "show", "drop", "--json"});
+    EXPECT_EQ(drop["defined_by"], "config");
+    EXPECT_EQ(drop["prefixes"], 1);
+    EXPECT_TRUE(blocked(kClean4));
+    EXPECT_TRUE(blocked(kBadNeighbour4));
+}
+
+// Item 5: a [feed NAME] section never takes over a feed of that name added
+// with `relayguard feed add`: refused at start (exit 1, nothing changed)
+// and at reload (the running config stays); the hand-added feed is never
+// lost, also not by a reload without the section.
+TEST_F(DaemonTest, ConfigFeedNamedLikeAHandAddedFeedIsRefused)
+{
+    const std::string drop = dir_ + "/drop.txt";
+    std::ofstream(drop) << kBadNeighbour4 << "/32\n";
+    std::ofstream(dir_ + "/other.txt") << kClean4 << "/32\n";
+    attach();
+    rg_ok({"feed", "add", "drop", drop});
+    auto by_hand = [&] {
+        auto f = rg_json({"feed", "show", "drop", "--json"});
+        EXPECT_EQ(f["defined_by"], "cli") << f.dump();
+        EXPECT_EQ(f["source"], drop) << f.dump();
+        EXPECT_TRUE(blocked(kBadNeighbour4));
+        EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+    };
+    auto expect_clash_message = [&](const std::string &text) {
+        int line = line_of(conf_, "[feed drop]");
+        EXPECT_NE(text.find(conf_ + ":" + std::to_string(line) + ":"), std::string::npos) << text;
+        EXPECT_NE(text.find("relayguard feed add"), std::string::npos) << text;
+        EXPECT_NE(text.find("feed del drop"), std::string::npos) << text;
+    };
+
+    write_config("block = " + kBad4 + "/32", "[feed drop]\nsource = other.txt\n");
+    start();
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code) << "a config took over a hand-added feed\n" << daemon_->output();
+    EXPECT_EQ(*code, 1) << daemon_->output();
+    expect_clash_message(daemon_->output());
+    by_hand();
+    EXPECT_EQ(rg_json({"block", "list", "--all", "--json"})["count"], 1) << "the refused config's list was applied";
+
+    write_config("block = " + kBad4 + "/32");
+    start_ready();
+    write_config("block = " + kBad4 + "/32", "[feed drop]\nsource = other.txt\n");
+    std::string st = reload();
+    EXPECT_NE(st.find("reload failed"), std::string::npos) << st;
+    expect_clash_message(st);
+    by_hand();
+    write_config("block = " + kBad4 + "/32");
+    st = reload();
+    EXPECT_NE(st.find("running, config generation"), std::string::npos) << st;
+    by_hand();
+    EXPECT_TRUE(blocked(kBad4));
+    daemon_->signal(SIGTERM);
+    ASSERT_TRUE(daemon_->wait_exit(15s));
+    attached_ = false;
+}
+
+// Item 3: one daemon per pin directory. A second one is refused with the pin
+// directory and the first one's pid, exit 1, having changed nothing; the
+// first runs on untouched.
+TEST_F(DaemonTest, SecondDaemonOnThePinDirectoryIsRefused)
+{
+    write_config("block = " + kBad4 + "/32");
+    start_ready();
+    const std::string conf2 = dir_ + "/second.conf", stats2 = dir_ + "/stats2.jsonl";
+    {
+        std::ofstream f(conf2);
+        f << "[filter]\ninterfaces = " << iface_ << "\nports = 587\nblock = " << kClean4 << "/32\n"
+          << daemon_section() << "stats_output = " << stats2 << "\n";
+    }
+    Process second(run_argv(conf2), {"LIBXDP_BPFFS=" + fs_->root()});
+    auto code = second.wait_exit(15s);
+    ASSERT_TRUE(code) << "a second daemon runs on the same pin directory:\n" << second.output();
+    EXPECT_EQ(*code, 1) << second.output();
+    EXPECT_NE(second.output().find(fs_->pin_dir()), std::string::npos) << second.output();
+    EXPECT_NE(second.output().find("pid " + std::to_string(daemon_->pid())), std::string::npos)
+        << second.output();
+    EXPECT_FALSE(std::filesystem::exists(stats2));
+    EXPECT_EQ(rg_json({"status", "--json"})["ports"], nlohmann::json::array({25}));
+    EXPECT_EQ(rg_json({"block", "list", "--json"})["count"], 1);
+    EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+
+    std::string st = reload();
+    EXPECT_NE(st.find("running, config generation 2"), std::string::npos) << st;
+    EXPECT_TRUE(xdp_attached());
+    EXPECT_TRUE(blocked(kBad4));
+    daemon_->signal(SIGTERM);
+    code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << daemon_->output();
+    EXPECT_FALSE(xdp_attached());
+}
+
+// Item 3: a daemon that finds its maps or attachments gone says so and
+// repairs: before a reload applies, and at its 30 s housekeeping tick. Its
+// stop message tells the truth about what stays enforcing.
+TEST_F(DaemonTest, RepairsMapsAndAttachmentsRemovedUnderIt)
+{
+    std::ofstream(dir_ + "/drop.txt") << kBadNeighbour4 << "/32\n";
+    const std::string filter = "block = " + kBad4 + "/32\nports = 25, 2525";
+    const std::string extra = "[rate]\nrate = 1/s\nburst = 2\n[feed drop]\nsource = drop.txt\n";
+    write_config(filter, extra);
+    std::ofstream(stats_).close();
+    start_ready();
+    ASSERT_TRUE(wait_for_sync("drop", "applied")) << daemon_->output();
+    auto all_in_force = [&] {
+        EXPECT_TRUE(xdp_attached()) << xdp_on_iface();
+        auto status = rg_json({"status", "--json"});
+        EXPECT_EQ(status["ports"], nlohmann::json::array({25, 2525})) << status.dump();
+        ASSERT_EQ(status["interfaces"].size(), 1u) << status.dump();
+        EXPECT_EQ(status["interfaces"][0]["attached"], true) << status.dump();
+        EXPECT_EQ(status["interfaces"][0]["programs_on_interface"], 1) << status.dump();
+        EXPECT_EQ(rg_json({"rate", "show", "--json"})["burst"], 2);
+        EXPECT_EQ(rg_json({"feed", "show", "drop", "--json"})["defined_by"], "config");
+        EXPECT_TRUE(blocked(kBad4));
+    };
+
+    // `relayguard detach` of its only interface (which removes the maps),
+    // then a reload: repaired before the reload applies.
+    rg_ok({"detach", iface_});
+    ASSERT_FALSE(xdp_attached());
+    std::string st = reload();
+    EXPECT_NE(st.find("running, config generation 2"), std::string::npos) << st;
+    EXPECT_NE(daemon_->output().find("gone"), std::string::npos) << daemon_->output();
+    all_in_force();
+    ASSERT_TRUE(wait_for_sync("drop", "applied")) << "the feed was not synced again\n" << daemon_->output();
+    EXPECT_TRUE(blocked(kBadNeighbour4));
+
+    // The pins removed by hand, the program left running on maps nobody can
+    // reach: repaired at the next housekeeping tick.
+    size_t repairs = occurrences(daemon_->output(), "repaired");
+    std::filesystem::remove_all(fs_->pin_dir());
+    ASSERT_TRUE(wait_for_occurrences(daemon_->output_path(), "repaired", repairs + 1, 45s))
+        << "no repair within 45 s\n" << daemon_->output();
+    all_in_force();
+    ASSERT_TRUE(wait_for_sync("drop", "applied")) << daemon_->output();
+    EXPECT_TRUE(blocked(kBadNeighbour4));
+
+    // on_exit = keep, then the filter detached by hand: the stop message
+    // must not claim that anything stays enforcing.
+    write_config(filter, extra, "", "on_exit = keep");
+    st = reload();
+    EXPECT_NE(st.find("running, config generation 3"), std::string::npos) << st;
+    rg_ok({"detach", iface_});
+    daemon_->signal(SIGTERM);
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << daemon_->output();
+    std::string out = daemon_->output();
+    EXPECT_NE(out.find("nothing stays enforcing"), std::string::npos) << out;
+    EXPECT_EQ(out.find("stays attached and enforcing"), std::string::npos) << out;
+    EXPECT_FALSE(xdp_attached());
 }
 
 } // namespace

@@ -147,7 +147,7 @@ TEST_F(CliNetnsTest, SlashZeroNeedsForceAndIpv4MappedMatchesIpv4Traffic)
     std::ofstream(path) << "::ffff:" << kBad4 << "\n::ffff:0:0/96\n";
     r = rg({"feed", "add", "mapped", path});
     ASSERT_EQ(r.status, 0) << r.output;
-    list = rg_json({"block", "list", "--json"});
+    list = rg_json({"block", "list", "--all", "--json"});
     ASSERT_EQ(list["count"], 2) << list.dump();
     EXPECT_EQ(list["entries"][0]["cidr"], kBad4 + "/32") << list.dump();
     EXPECT_EQ(list["entries"][1]["cidr"], "::ffff:0.0.0.0/96") << list.dump();

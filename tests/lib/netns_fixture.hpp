@@ -71,6 +71,7 @@ protected:
     // Runs the relayguard binary inside the server namespace.
     rg::lab::CmdResult rg(std::vector<std::string> args)
     {
+        args.insert(args.begin(), global_args_.begin(), global_args_.end());
         args.insert(args.begin(), {RELAYGUARD_BIN, "--pin-dir", fs_->pin_dir()});
         return server_->exec(args, {"LIBXDP_BPFFS=" + fs_->root()});
     }
@@ -138,6 +139,7 @@ protected:
     std::string iface_;         // server side: relayguard attaches here
     std::string client_iface_;  // client side of the veth pair
     bool attached_ = false;
+    std::vector<std::string> global_args_;  // after --pin-dir (e.g. --state-dir)
 };
 
 

@@ -114,6 +114,7 @@ TEST(ConfigParse, MinimalGivesDefaults)
     EXPECT_EQ(c.rate, rg::RateSettings{});
     EXPECT_FALSE(c.rate.enabled);
     EXPECT_EQ(c.pin_dir, "/sys/fs/bpf/relayguard");
+    EXPECT_EQ(c.state_dir, "/var/lib/relayguard/sys-fs-bpf-relayguard");
     EXPECT_EQ(c.stats_interval, 60s);
     EXPECT_EQ(c.stats_output, "-");
     EXPECT_FALSE(c.keep_on_exit);
@@ -274,7 +275,7 @@ TEST(ConfigSyntax, UnknownKeyListsTheValidOnes)
         "unknown key (valid keys: rate, burst, prefix4, prefix6, ban_after, ban_ttl, escalate_after, "
         "escalate_window, escalate_prefix4, escalate_prefix6)");
     expect_error(kFilter + "[daemon]\npindir = /x\n", 4, "[daemon] pindir",
-                 "unknown key (valid keys: pin_dir, stats_interval, stats_output, on_exit)");
+                 "unknown key (valid keys: pin_dir, state_dir, stats_interval, stats_output, on_exit)");
     expect_error(kFilter + "[feed x]\nurl = http://x\n", 4, "[feed x] url",
                  "unknown key (valid keys: source, format, interval, shadow, max_shrink, min_prefix4, min_prefix6)");
     // A key belongs to its section only.
@@ -309,7 +310,7 @@ TEST(ConfigSyntax, EveryOtherKeyOnlyOnce)
          {"rate = 1/s", "burst = 5", "ban_ttl = 1h", "escalate_after = 2", "escalate_window = 1m"},
          {"rate = 2/s", "burst = 3", "prefix4 = 30", "prefix6 = 60", "ban_after = 1", "ban_ttl = 2h",
           "escalate_after = 3", "escalate_window = 2m", "escalate_prefix4 = 20", "escalate_prefix6 = 40"}},
-        {"daemon", {}, {"pin_dir = /x", "stats_interval = 1s", "stats_output = -", "on_exit = keep"}},
+        {"daemon", {}, {"pin_dir = /x", "state_dir = /y", "stats_interval = 1s", "stats_output = -", "on_exit = keep"}},
         {"feed f",
          {"source = /x"},
          {"source = /y", "format = plain", "interval = 1m", "shadow = no", "max_shrink = 5"}},
@@ -329,7 +330,7 @@ TEST(ConfigSyntax, EveryOtherKeyOnlyOnce)
             checked++;
         }
     }
-    EXPECT_EQ(checked, 4 + 10 + 4 + 5);
+    EXPECT_EQ(checked, 4 + 10 + 5 + 5);
 }
 
 TEST(ConfigSyntax, SectionOnlyOnce)
@@ -506,16 +507,31 @@ TEST(ConfigDaemon, EveryKey)
 {
     rg::Config c = parse(kFilter + "[daemon]\n"
                                    "pin_dir = /sys/fs/bpf/rg-test\n"
+                                   "state_dir = /var/lib/rg-test\n"
                                    "stats_interval = 5m\n"
                                    "stats_output = /var/log/relayguard.json\n"
                                    "on_exit = keep\n");
     EXPECT_EQ(c.pin_dir, "/sys/fs/bpf/rg-test");
+    EXPECT_EQ(c.state_dir, "/var/lib/rg-test");
     EXPECT_EQ(c.stats_interval, 5min);
     EXPECT_EQ(c.stats_output, "/var/log/relayguard.json");
     EXPECT_TRUE(c.keep_on_exit);
     EXPECT_FALSE(parse(kFilter + "[daemon]\non_exit = detach\n").keep_on_exit);
     EXPECT_EQ(parse(kFilter + "[daemon]\nstats_interval = 0s\n").stats_interval, 0ms);
     EXPECT_EQ(parse(kFilter + "[daemon]\nstats_output = -\n").stats_output, "-");
+}
+
+// The state directory (daemon.lock: one daemon per pin directory) follows
+// the pin directory unless given, wherever pin_dir appears in the section;
+// a relative one is relative to the config's directory.
+TEST(ConfigDaemon, StateDirFollowsThePinDirectory)
+{
+    EXPECT_EQ(parse(kFilter + "[daemon]\npin_dir = /sys/fs/bpf/relayguard\n").state_dir,
+              "/var/lib/relayguard/sys-fs-bpf-relayguard");
+    EXPECT_EQ(parse(kFilter + "[daemon]\npin_dir = /tmp/x/relayguard\n").state_dir,
+              "/var/lib/relayguard/tmp-x-relayguard");
+    EXPECT_EQ(parse(kFilter + "[daemon]\nstate_dir = /run/rg\npin_dir = /tmp/x/relayguard\n").state_dir, "/run/rg");
+    EXPECT_EQ(parse(kFilter + "[daemon]\nstate_dir = state\n").state_dir, "/etc/relayguard/state");
 }
 
 TEST(ConfigDaemon, StatsOutputRelativeToTheConfigDirectory)
@@ -740,6 +756,7 @@ TEST(ConfigExample, ParsesToTheDefaults)
     EXPECT_EQ(example.block, defaults.block);
     EXPECT_EQ(example.rate, defaults.rate);
     EXPECT_EQ(example.pin_dir, defaults.pin_dir);
+    EXPECT_EQ(example.state_dir, defaults.state_dir);
     EXPECT_EQ(example.stats_interval, defaults.stats_interval);
     EXPECT_EQ(example.stats_output, defaults.stats_output);
     EXPECT_EQ(example.keep_on_exit, defaults.keep_on_exit);
@@ -770,7 +787,7 @@ TEST(ConfigExample, DocumentsEveryKey)
                 << key << " is not shown in " << RG_EXAMPLE_CONFIG;
         }
     }
-    EXPECT_EQ(total, 8u + 10u + 4u + 7u);
+    EXPECT_EQ(total, 8u + 10u + 5u + 7u);
 }
 
 // Uncommenting a "#key = value" line that shows a default changes nothing:
@@ -807,12 +824,13 @@ TEST(ConfigExample, DocumentedDefaultsAreTheDefaults)
         EXPECT_EQ(c.monitor, shipped.monitor) << changed[i];
         EXPECT_EQ(c.rate, shipped.rate) << changed[i];
         EXPECT_EQ(c.pin_dir, shipped.pin_dir) << changed[i];
+        EXPECT_EQ(c.state_dir, shipped.state_dir) << changed[i];
         EXPECT_EQ(c.stats_interval, shipped.stats_interval) << changed[i];
         EXPECT_EQ(c.stats_output, shipped.stats_output) << changed[i];
         EXPECT_EQ(c.keep_on_exit, shipped.keep_on_exit) << changed[i];
         tried++;
     }
-    EXPECT_GE(tried, 14) << "fewer default lines found than expected";
+    EXPECT_GE(tried, 15) << "fewer default lines found than expected";
 }
 
 // The commented feed example, uncommented, is a valid feed with the defaults.

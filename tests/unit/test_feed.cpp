@@ -308,6 +308,18 @@ TEST(FeedFetch, SourcesThatNeverEndStopAtTheTimeLimit)
         EXPECT_FALSE(r.ok);
         EXPECT_NE(r.error.find("standard input: no end of data"), std::string::npos) << r.error;
     }
+    // Given up as soon as the caller says so (the daemon on SIGTERM).
+    {
+        rg::Download d(state, "t");
+        lim.timeout_s = 60;
+        int asked = 0;
+        lim.cancelled = [&] { return ++asked > 2; };
+        auto t0 = std::chrono::steady_clock::now();
+        auto r = rg::fetch_source("-", "", "", lim, d, p[0]);
+        EXPECT_FALSE(r.ok);
+        EXPECT_NE(r.error.find("given up"), std::string::npos) << r.error;
+        EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+    }
     close(p[0]);
     close(p[1]);
     close(keep);

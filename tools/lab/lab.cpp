@@ -139,7 +139,8 @@ TempBpffs::~TempBpffs()
 {
     umount2(root_.c_str(), MNT_DETACH);
     rmdir(root_.c_str());
-    StateDir(default_state_dir(pin_dir())).remove_all();
+    std::error_code ec;  // all of it: no daemon of this bpffs runs any more
+    std::filesystem::remove_all(default_state_dir(pin_dir()), ec);
 }
 
 void cleanup_stale(const std::string &prefix)

@@ -3,6 +3,7 @@
 #include "error.hpp"
 #include "feed_registry.hpp"
 #include "ports.hpp"
+#include "state_dir.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -211,6 +212,7 @@ public:
     }
 
     Config cfg;
+    bool state_dir_set_ = false;  // else it follows pin_dir
 
     Config run(std::string_view text)
     {
@@ -222,6 +224,8 @@ public:
                                 "e.g. interfaces = eth0");
         sort_unique(cfg.allow);
         sort_unique(cfg.block);
+        if (!state_dir_set_)
+            cfg.state_dir = default_state_dir(cfg.pin_dir);
         return std::move(cfg);
     }
 
@@ -521,6 +525,11 @@ const KeySpec kDaemonKeys[] = {
          if (v.front() != '/')
              throw Error(quote(v) + ": not an absolute path");
          p.cfg.pin_dir = std::string(v);
+     }},
+    {"state_dir", false,
+     [](Parser &p, std::string_view v) {
+         p.cfg.state_dir = p.resolve(v);
+         p.state_dir_set_ = true;
      }},
     {"stats_interval", false,
      [](Parser &p, std::string_view v) { p.cfg.stats_interval = parse_duration(v); }},

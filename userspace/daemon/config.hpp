@@ -50,6 +50,9 @@ struct Config {
 
     // [daemon]
     std::string pin_dir = "/sys/fs/bpf/relayguard";
+    // Holds daemon.lock (one daemon per pin directory); absolute. Default:
+    // default_state_dir(pin_dir) (state_dir.hpp).
+    std::string state_dir = "/var/lib/relayguard";
     Duration stats_interval{std::chrono::seconds(60)};  // 0: no periodic counters
     std::string stats_output = "-";                     // "-" is stdout
     bool keep_on_exit = false;                          // on_exit = keep|detach

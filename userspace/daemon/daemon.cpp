@@ -18,8 +18,11 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -28,8 +31,10 @@
 #include <optional>
 #include <poll.h>
 #include <set>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -40,11 +45,24 @@ namespace rg {
 
 namespace {
 
-constexpr int kBanGcSeconds = 30;
+// How often bans are expired and the maps and attachments checked.
+constexpr int kHousekeepingSeconds = 30;
 
-void log(const std::string &msg)
+void log_error(const std::string &msg) { log(LogLevel::error, msg); }
+void log_warning(const std::string &msg) { log(LogLevel::warning, msg); }
+void log_notice(const std::string &msg) { log(LogLevel::notice, msg); }
+
+std::string join(const std::vector<std::string> &items, const char *sep = ", ")
 {
-    rg::log(LogLevel::notice, msg);
+    std::string out;
+    for (const std::string &s : items)
+        out += (out.empty() ? "" : sep) + s;
+    return out;
+}
+
+std::string count_of(size_t n, const char *what)
+{
+    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
 }
 
 // sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET.
@@ -90,8 +108,86 @@ void drain(int fd)
     }
 }
 
-// The config file's list of one kind, as the source RG_SOURCE_CONFIG:
-// written as one change (lists.hpp), what both versions list stays in force.
+// The daemon's signals, blocked and read from a signalfd: taken first, so
+// that no signal is fatal while the daemon starts.
+Fd block_signals()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGHUP, SIGTERM, SIGINT})
+        sigaddset(&set, sig);
+    if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0)
+        throw_errno("sigprocmask", errno);
+    int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (fd < 0)
+        throw_errno("signalfd", errno);
+    return Fd(fd);
+}
+
+// Whether SIGTERM or SIGINT is waiting to be read.
+bool stop_pending()
+{
+    sigset_t pending;
+    return sigpending(&pending) == 0 && (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT));
+}
+
+// Creates dir and its missing parents, 0700 each (existing ones stay as
+// they are).
+void make_private_dirs(const std::string &dir)
+{
+    std::string path;
+    for (const auto &part : std::filesystem::path(dir)) {
+        if (part == "/") {
+            path = "/";
+            continue;
+        }
+        path += (path.empty() || path.back() == '/' ? "" : "/") + part.string();
+        if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+            throw_errno("cannot create state directory " + dir + " (at " + path + ")", errno);
+    }
+}
+
+// One daemon per pin directory: an exclusive flock on STATE_DIR/daemon.lock
+// for the daemon's life. The file holds the holder's pid, for the message
+// the next one gets; it is never removed (removing a lock file races with
+// the next locker).
+class DaemonLock {
+public:
+    explicit DaemonLock(const Config &cfg)
+    {
+        make_private_dirs(cfg.state_dir);
+        std::string path = cfg.state_dir + "/daemon.lock";
+        fd_ = Fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+        if (fd_.get() < 0)
+            throw_errno("cannot open " + path, errno);
+        if (flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+            int err = errno;
+            if (err != EWOULDBLOCK)
+                throw_errno("cannot lock " + path, err);
+            char buf[32] = {};
+            ssize_t n = pread(fd_.get(), buf, sizeof(buf) - 1, 0);
+            long pid = n > 0 ? strtol(buf, nullptr, 10) : 0;
+            throw Error("pin directory " + cfg.pin_dir + ": another relayguard daemon" +
+                        (pid > 0 ? " (pid " + std::to_string(pid) + ")" : "") + " is running on it (it holds " +
+                        path + "); stop it first, or give this config another [daemon] pin_dir");
+        }
+        std::string pid = std::to_string(getpid()) + "\n";
+        if (ftruncate(fd_.get(), 0) != 0 || pwrite(fd_.get(), pid.data(), pid.size(), 0) != ssize_t(pid.size()))
+            log_warning("cannot write the pid into " + path + ": " + strerror(errno));
+    }
+
+private:
+    Fd fd_;
+};
+
+// The config file's list of one kind, the source RG_SOURCE_CONFIG: as
+// added, and replaced as one change (lists.hpp), what both versions list
+// staying in force.
+std::vector<Cidr> config_list(Lists &lists, ListKind kind)
+{
+    return HandList(lists, kind, RG_SOURCE_CONFIG).prefixes();
+}
+
 WriteResult sync_list(Lists &lists, ListKind kind, const std::vector<Cidr> &want)
 {
     return HandList(lists, kind, RG_SOURCE_CONFIG).set(want);
@@ -112,23 +208,34 @@ FeedDef feed_def(const FeedConfig &f)
     return d;
 }
 
-// Makes the registry's config-owned feeds match the config: new sections
-// are added, changed ones updated, removed ones deleted (with what only
-// they list). A feed of the same name added with `feed add` is taken over.
-// Returns the names that need a sync now (new or refetch-worthy changes).
-std::vector<std::string> reconcile_feeds(Maps &maps, Lists &lists, const Config &next, std::string &summary)
+// A [feed NAME] section must not take over a feed added with `relayguard
+// feed add`: refused, with where and how to resolve it.
+void check_feed_names(const Maps &maps, const Config &next)
 {
-    std::vector<std::string> due;
-    size_t added = 0, changed = 0, removed = 0;
-    for (const Feed &f : list_feeds(maps)) {
-        if (!(f.raw.flags & RG_FEED_CONFIG))
+    for (const FeedConfig &c : next.feeds) {
+        std::optional<Feed> have = find_feed(maps, c.name);
+        if (!have || have->def().from_config)
             continue;
-        bool kept = std::any_of(next.feeds.begin(), next.feeds.end(), [&](const FeedConfig &c) { return c.name == f.name(); });
-        if (!kept) {
-            del_feed(maps, lists, f.name());
-            removed++;
-        }
+        throw Error(next.path + ":" + std::to_string(c.line) + ": [feed " + c.name + "]: a feed named " + c.name +
+                    " was added with `relayguard feed add` (source " + have->def().source +
+                    "); the config does not take it over: rename this section, or remove that feed first "
+                    "with `relayguard feed del " + c.name + "`");
     }
+}
+
+// Adds the config's new feeds and updates its changed ones; removing the
+// ones it no longer lists is left to remove_dropped_feeds (after every
+// other step succeeded: a removed feed's prefixes cannot be put back).
+// Returns the names that need a sync now (new or refetch-worthy changes).
+std::vector<std::string> reconcile_feeds(Maps &maps, const Config &next, std::string &summary)
+{
+    check_feed_names(maps, next);
+    std::vector<std::string> due;
+    size_t added = 0, changed = 0, dropped = 0;
+    for (const Feed &f : list_feeds(maps))
+        dropped += (f.raw.flags & RG_FEED_CONFIG) &&
+                   std::none_of(next.feeds.begin(), next.feeds.end(),
+                                [&](const FeedConfig &c) { return c.name == f.name(); });
     for (const FeedConfig &c : next.feeds) {
         FeedDef d = feed_def(c);
         std::optional<Feed> have = find_feed(maps, c.name);
@@ -141,57 +248,120 @@ std::vector<std::string> reconcile_feeds(Maps &maps, Lists &lists, const Config 
         FeedDef old = have->def();
         if (old == d)
             continue;
-        if (!old.from_config)
-            log("feed " + c.name + ": defined with `relayguard feed add`, now owned by " + next.path);
         update_feed(maps, d);
         changed++;
         if (old.source != d.source || old.format != d.format || old.min_prefix4 != d.min_prefix4 ||
-            old.min_prefix6 != d.min_prefix6 || !old.from_config)
+            old.min_prefix6 != d.min_prefix6)
             due.push_back(c.name);
     }
-    if (added || changed || removed)
-        summary = ", feeds +" + std::to_string(added) + " ~" + std::to_string(changed) + " -" + std::to_string(removed);
+    if (added || changed || dropped)
+        summary = ", feeds +" + std::to_string(added) + " ~" + std::to_string(changed) + " -" + std::to_string(dropped);
     return due;
+}
+
+// What applying a config may change in the shared maps, taken just before,
+// to put back when a later step fails.
+struct SharedState {
+    bool captured = false;
+    bool had_maps = false;  // else the maps were created by the apply
+    std::vector<uint16_t> ports;
+    bool monitor = false;
+    struct rg_rate_config rate {};
+    std::vector<Cidr> allow, block;  // the config's lists (RG_SOURCE_CONFIG)
+    std::vector<Feed> feeds;
+};
+
+SharedState capture(const Maps &maps, Lists &lists)
+{
+    SharedState s;
+    s.captured = s.had_maps = true;
+    s.ports = maps.ports();
+    s.monitor = maps.monitor();
+    s.rate = maps.config().rate;
+    s.allow = config_list(lists, ListKind::allow);
+    s.block = config_list(lists, ListKind::block);
+    s.feeds = list_feeds(maps);
+    return s;
+}
+
+// Puts back what capture() took. Feeds added since go (they list nothing
+// yet: syncs come later); feeds changed since get their entry back.
+void restore(const Config &cfg, const SharedState &s)
+{
+    DirLock lock(cfg.pin_dir);
+    Maps maps = Maps::open(cfg.pin_dir);
+    Lists lists(maps, StateDir(cfg.state_dir));
+    sync_list(lists, ListKind::allow, s.allow);
+    sync_list(lists, ListKind::block, s.block);
+    maps.set_ports(s.ports);
+    maps.set_monitor(s.monitor);
+    maps.set_rate(s.rate);
+    for (const Feed &f : list_feeds(maps)) {
+        auto old = std::find_if(s.feeds.begin(), s.feeds.end(), [&](const Feed &o) { return o.name() == f.name(); });
+        if (old == s.feeds.end()) {
+            del_feed(maps, lists, f.name());
+        } else if (!(old->def() == f.def())) {
+            if (old->def().shadow != f.def().shadow)
+                maps.set_shadow_source(old->bit, old->def().shadow);
+            put_feed(maps, *old);
+        }
+    }
 }
 
 class Daemon {
 public:
-    explicit Daemon(const DaemonOptions &opts) : opts_(opts) {}
+    // Blocks the daemon's signals first: none is fatal from here on.
+    explicit Daemon(const DaemonOptions &opts) : opts_(opts), sigfd_(block_signals()) {}
 
     void start();
     void loop();
 
 private:
+    struct Applied {
+        std::string summary;
+        std::vector<std::string> due;  // feeds to sync now
+    };
+
     void check(const Config &next, const Config *prev) const;
-    std::string apply_shared(const Config &next);
-    std::vector<std::string> attach_missing(const Config &next);
+    Applied apply_shared(const Config &next, SharedState *before);
+    void attach_missing(const Config &next, std::vector<std::string> *attached = nullptr);
+    void remove_dropped_feeds(const Config &next);
+    void undo_start(const SharedState &before, const std::vector<std::string> &attached);
+    void repair(const char *when);
+    void remember_maps();
     void reload();
     void stop();
     void write_stats();
     void open_stats_output();
-    void gc_bans();
-    // Feeds: each config feed is synced at start, when its definition
-    // changes, and then every interval, on one timerfd armed for the
-    // earliest due feed.
+    void housekeeping();
+    // Feeds: each config feed is synced right after start, when its
+    // definition changes, and then every interval, on one timerfd armed for
+    // the earliest due feed; one sync per turn of the event loop.
     void schedule_feeds(const std::vector<std::string> &due_now);
-    void sync_due_feeds();
+    void sync_due_feed();
     void arm_feed_timer();
 
     DaemonOptions opts_;
+    Fd sigfd_;
     Config cfg_;
+    std::optional<DaemonLock> lock_;
     unsigned generation_ = 0;
-    std::set<std::string> managed_;  // interfaces this daemon attached or adopted
-    bool maps_created_ = false;      // this daemon made the pinned maps
+    std::set<std::string> managed_;             // interfaces this daemon attached or adopted
+    std::map<std::string, uint32_t> prog_ids_;  // their programs, as last seen
+    bool maps_created_ = false;                 // this daemon made the pinned maps
+    // The maps the daemon applied its config to, so that maps made anew by
+    // another command (after a detach) are told from its own.
+    std::optional<Maps> maps_;
     std::ofstream stats_file_;
     std::ostream *stats_out_ = &std::cout;
-    Fd sigfd_, stats_timer_, gc_timer_, feed_timer_;
-    std::vector<std::string> feeds_due_now_;  // set by apply_shared
+    std::string stats_error_;  // the last one logged, not repeated
+    Fd stats_timer_, gc_timer_, feed_timer_;
     std::map<std::string, std::chrono::steady_clock::time_point> feed_due_;
     // The maps and lists the feed syncs write through, kept between syncs:
     // the tables stay mapped, and what they hold is not read back while
     // nobody else writes them. Let go before the daemon detaches, and by
-    // gc_bans when the pins name other maps or none, so that the maps do
-    // not outlive their pins for long because of it.
+    // housekeeping when the pins name other maps or none, so that the maps
+    // do not outlive their pins for long because of it.
     struct FeedWriter {
         Maps maps;
         Lists lists;
@@ -211,23 +381,40 @@ void Daemon::check(const Config &next, const Config *prev) const
             throw Error(next.path + ": [filter] interfaces: \"" + name +
                         "\": no such interface in this network namespace");
     validate_rate(next.rate);
-    if (!prev)
+    if (prev) {
+        if (next.pin_dir != prev->pin_dir)
+            throw Error(next.path + ": [daemon] pin_dir: cannot change while running (restart the daemon)");
+        if (next.state_dir != prev->state_dir)
+            throw Error(next.path + ": [daemon] state_dir: cannot change while running (restart the daemon)");
+        if (next.xdp_mode != prev->xdp_mode)
+            throw Error(next.path + ": [filter] xdp_mode: cannot change while running (restart the daemon)");
+    }
+    if (!is_bpffs(next.pin_dir))
         return;
-    if (next.pin_dir != prev->pin_dir)
-        throw Error(next.path + ": [daemon] pin_dir: cannot change while running (restart the daemon)");
-    if (next.xdp_mode != prev->xdp_mode)
-        throw Error(next.path + ": [filter] xdp_mode: cannot change while running (restart the daemon)");
+    try {
+        check_feed_names(Maps::open(next.pin_dir), next);
+    } catch (const NotAttached &) {
+        // no maps yet: no feeds either
+    }
 }
 
-// Ports, mode, rate and lists, in one locked step. Returns a summary.
-std::string Daemon::apply_shared(const Config &next)
+// Lists, ports, mode, rate and the feed registry, in one locked step; what
+// was there before goes into *before (if given) first. Creates the maps
+// when there are none.
+Daemon::Applied Daemon::apply_shared(const Config &next, SharedState *before)
 {
     ensure_bpffs_dir(next.pin_dir);
     DirLock lock(next.pin_dir);
     bool created = false;
     Maps maps = Maps::open_or_create(next.pin_dir, &created);
     maps_created_ |= created;
-    Lists lists(maps, StateDir(default_state_dir(next.pin_dir)));
+    if (created)
+        StateDir(next.state_dir).remove_all();  // what is left belongs to maps that are gone
+    Lists lists(maps, StateDir(next.state_dir));
+    if (before) {
+        *before = created ? SharedState{} : capture(maps, lists);
+        before->captured = true;
+    }
     // Lists first: when ports or mode tighten, the rules are already there.
     WriteResult allow = sync_list(lists, ListKind::allow, next.allow);
     WriteResult block = sync_list(lists, ListKind::block, next.block);
@@ -235,41 +422,73 @@ std::string Daemon::apply_shared(const Config &next)
     maps.set_monitor(next.monitor);
     RateSettings old_rate = rate_settings(maps);
     apply_rate(maps, next.rate);
+    Applied a;
     std::string feeds;
-    feeds_due_now_ = reconcile_feeds(maps, lists, next, feeds);
-    return "allowlist +" + std::to_string(allow.added) + " -" + std::to_string(allow.removed) + ", blocklist +" +
-           std::to_string(block.added) + " -" + std::to_string(block.removed) +
-           (old_rate == next.rate ? "" : ", rate settings changed") + feeds + (created ? ", maps created" : "");
+    a.due = reconcile_feeds(maps, next, feeds);
+    a.summary = "allowlist +" + std::to_string(allow.added) + " -" + std::to_string(allow.removed) +
+                ", blocklist +" + std::to_string(block.added) + " -" + std::to_string(block.removed) +
+                (old_rate == next.rate ? "" : ", rate settings changed") + feeds + (created ? ", maps created" : "");
+    return a;
 }
 
-// Attaches to the configured interfaces not yet managed; returns the ones it
-// attached (not the adopted ones).
-std::vector<std::string> Daemon::attach_missing(const Config &next)
+// The config feeds the config no longer lists, with what only they list.
+void Daemon::remove_dropped_feeds(const Config &next)
 {
-    std::vector<std::string> attached;
-    for (const std::string &name : next.interfaces) {
-        if (managed_.count(name))
+    DirLock lock(next.pin_dir);
+    Maps maps = Maps::open(next.pin_dir);
+    for (const Feed &f : list_feeds(maps)) {
+        if (!(f.raw.flags & RG_FEED_CONFIG) ||
+            std::any_of(next.feeds.begin(), next.feeds.end(), [&](const FeedConfig &c) { return c.name == f.name(); }))
             continue;
-        if (is_bpffs(next.pin_dir)) {
-            Maps maps = Maps::open(next.pin_dir);
-            if (auto e = maps.find_iface(name); e && query_live(*e).attached) {
-                managed_.insert(name);
-                log("interface " + name + ": already attached (program id " + std::to_string(e->raw.prog_id) +
-                    "), adopting it");
-                continue;
-            }
+        Lists lists(maps, StateDir(next.state_dir));
+        del_feed(maps, lists, f.name());
+        log_notice("feed " + f.name() + ": removed (no longer in " + next.path + ")");
+    }
+}
+
+// Makes the filter run on every interface of the config: adopts those where
+// it is attached already, attaches the others. An interface of the daemon's
+// that is not attached any more (detached by hand, or its pins removed) is
+// attached again, after its old program is taken off if it still runs on
+// maps nobody can reach. Adds the interfaces it newly takes on by
+// attaching (not the adopted or re-attached ones) to *attached as it goes,
+// so that the caller can undo them when a later one fails.
+void Daemon::attach_missing(const Config &next, std::vector<std::string> *attached)
+{
+    for (const std::string &name : next.interfaces) {
+        std::optional<IfaceEntry> e = Maps::open(next.pin_dir).find_iface(name);
+        if (e && query_live(*e).attached) {
+            if (managed_.insert(name).second)
+                log_notice("interface " + name + ": already attached (program id " + std::to_string(e->raw.prog_id) +
+                           "), adopting it");
+            prog_ids_[name] = e->raw.prog_id;
+            continue;
         }
+        bool ours = managed_.count(name) > 0;
+        if (auto old = prog_ids_.find(name); ours && old != prog_ids_.end() && detach_program(name, old->second))
+            log_notice("interface " + name + ": took off the filter's old program (id " +
+                       std::to_string(old->second) + "), which ran on maps no longer pinned");
         AttachOptions a;
         a.ifname = name;
         a.mode = next.xdp_mode;
         AttachResult r = attach(next.pin_dir, a);
         managed_.insert(name);
-        attached.push_back(name);
-        log("interface " + name + ": attached (program id " + std::to_string(r.prog_id) + ", " +
-            (next.xdp_mode == XdpMode::native ? "native" : "skb") + " mode" +
-            (r.legacy ? ", without the libxdp dispatcher" : "") + ")");
+        prog_ids_[name] = r.prog_id;
+        if (!ours && attached)
+            attached->push_back(name);
+        log_notice("interface " + name + ": attached" + (ours ? " again" : "") + " (program id " +
+                   std::to_string(r.prog_id) + ", " + (next.xdp_mode == XdpMode::native ? "native" : "skb") +
+                   " mode" + (r.legacy ? ", without the libxdp dispatcher" : "") + ")");
     }
-    return attached;
+}
+
+void Daemon::remember_maps()
+{
+    try {
+        maps_.emplace(Maps::open(cfg_.pin_dir));
+    } catch (const std::exception &) {
+        maps_.reset();
+    }
 }
 
 void Daemon::open_stats_output()
@@ -287,62 +506,122 @@ void Daemon::open_stats_output()
     stats_out_ = &stats_file_;
 }
 
+// A failed start leaves everything as it found it: what it attached is
+// detached (adopted interfaces stay), and the maps it created are removed,
+// or, when they were there, what it changed in them is put back.
+void Daemon::undo_start(const SharedState &before, const std::vector<std::string> &attached)
+{
+    for (const std::string &name : attached) {
+        try {
+            detach(cfg_.pin_dir, name, true);
+            log_notice("interface " + name + ": detached again");
+        } catch (const std::exception &e) {
+            log_warning("interface " + name + ": cannot detach again: " + e.what());
+        }
+    }
+    try {
+        if (before.captured && before.had_maps) {
+            restore(cfg_, before);
+            log_notice("start failed: ports, mode, rate settings, the config's lists and the feed registry "
+                       "are as they were" +
+                       (managed_.size() > attached.size() ? std::string(", adopted interfaces stay attached") : ""));
+        } else if (maps_created_ && is_bpffs(cfg_.pin_dir)) {
+            DirLock lock(cfg_.pin_dir);
+            Maps maps = Maps::open(cfg_.pin_dir);
+            if (maps.ifaces().empty()) {
+                maps.remove_pins();
+                log_notice("start failed: the maps it created are removed");
+            }
+        }
+    } catch (const std::exception &e) {
+        log_error(std::string("cannot put back what the failed start changed: ") + e.what());
+    }
+}
+
 void Daemon::start()
 {
     cfg_ = load_config(opts_.config_path);
+    lock_.emplace(cfg_);
+    log_notice("starting: config " + cfg_.path + ", pin directory " + cfg_.pin_dir);
     check(cfg_, nullptr);
-    bool had_maps = is_bpffs(cfg_.pin_dir) && Maps::open(cfg_.pin_dir).ifaces().size() > 0;
+    open_stats_output();
+    SharedState before;
+    std::vector<std::string> attached;
     try {
-        open_stats_output();
-        log("config " + cfg_.path + ": " + apply_shared(cfg_));
-        attach_missing(cfg_);
+        Applied a = apply_shared(cfg_, &before);
+        log_notice("config " + cfg_.path + ": " + a.summary);
+        attach_missing(cfg_, &attached);
+        remove_dropped_feeds(cfg_);
     } catch (...) {
-        // Leave nothing half-started behind: detach what we attached, and
-        // remove the maps if this start made them.
-        for (const std::string &name : managed_)
-            try {
-                detach(cfg_.pin_dir, name, had_maps);
-            } catch (...) {
-            }
-        try {
-            if (maps_created_ && is_bpffs(cfg_.pin_dir)) {
-                DirLock lock(cfg_.pin_dir);
-                Maps maps = Maps::open(cfg_.pin_dir);
-                if (maps.ifaces().empty())
-                    maps.remove_pins();
-            }
-        } catch (...) {
-        }
+        undo_start(before, attached);
         throw;
     }
+    remember_maps();
     generation_ = 1;
     feed_timer_ = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
     if (feed_timer_.get() < 0)
         throw_errno("timerfd_create", errno);
-    // Every config feed is synced once at start (a restart must not wait an
-    // interval to notice a changed list); before READY, so the filter is
-    // complete when the daemon says it runs.
+    // Every config feed is synced once right after start (a restart must
+    // not wait an interval to notice a changed list), from the event loop:
+    // a slow feed server delays neither READY=1 nor signals.
     std::vector<std::string> all;
     for (const FeedConfig &f : cfg_.feeds)
         all.push_back(f.name);
     schedule_feeds(all);
-    sync_due_feeds();
-
-    sigset_t set;
-    sigemptyset(&set);
-    for (int sig : {SIGHUP, SIGTERM, SIGINT})
-        sigaddset(&set, sig);
-    sigprocmask(SIG_BLOCK, &set, nullptr);
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0)
-        throw_errno("signalfd", errno);
-    sigfd_ = Fd(sfd);
     if (cfg_.stats_interval.count() > 0)
         stats_timer_ = make_timer(cfg_.stats_interval);
-    gc_timer_ = make_timer(std::chrono::seconds(kBanGcSeconds));
+    gc_timer_ = make_timer(std::chrono::seconds(kHousekeepingSeconds));
+    if (stop_pending())
+        return;  // not ready: the loop stops at once
     notify("READY=1\nSTATUS=running, config generation 1");
-    log("running on " + std::to_string(managed_.size()) + " interfaces, " + (cfg_.monitor ? "monitor" : "enforce") +
-        " mode, rate limiting " + (cfg_.rate.enabled ? "on" : "off"));
+    log_notice("running on " + count_of(managed_.size(), "interface") + ", " + (cfg_.monitor ? "monitor" : "enforce") +
+               " mode, rate limiting " + (cfg_.rate.enabled ? "on" : "off") +
+               (cfg_.feeds.empty() ? "" : ", " + count_of(cfg_.feeds.size(), "feed") + " to sync"));
+}
+
+// The running config in force again when the maps or attachments went away
+// under the daemon: `relayguard detach` (which removes the maps with the
+// last interface), pins removed by hand, maps made anew by another command.
+void Daemon::repair(const char *when)
+{
+    std::vector<std::string> missing;
+    bool reapply = false;
+    try {
+        Maps maps = Maps::open(cfg_.pin_dir);
+        if (maps_ && !maps_->same_maps(maps)) {
+            missing.push_back("the maps pinned in " + cfg_.pin_dir + " are not the ones this daemon filled");
+            reapply = true;
+        }
+        for (const std::string &name : managed_) {
+            std::optional<IfaceEntry> e = maps.find_iface(name);
+            if (!e || !query_live(*e).attached)
+                missing.push_back("interface " + name + ": the filter is not attached any more");
+        }
+    } catch (const NotAttached &) {
+        missing.push_back("the pinned maps in " + cfg_.pin_dir + " are gone");
+        reapply = true;
+    } catch (const std::exception &e) {
+        log_error(std::string("cannot check the pinned maps: ") + e.what());
+        return;
+    }
+    if (missing.empty())
+        return;
+    log_warning(join(missing, "; ") + " (`relayguard detach`, or pins removed by hand?); repairing " + when);
+    feed_writer_.reset();
+    try {
+        std::string what;
+        if (reapply) {
+            Applied a = apply_shared(cfg_, nullptr);
+            what = "config " + cfg_.path + " applied again (" + a.summary + ")";
+            schedule_feeds(a.due);
+        }
+        attach_missing(cfg_);
+        remember_maps();
+        log_notice("repaired: " + (what.empty() ? std::string() : what + "; ") + "filter attached to " +
+                   join(std::vector<std::string>(managed_.begin(), managed_.end())));
+    } catch (const std::exception &e) {
+        log_error(std::string("cannot repair (trying again at the next check): ") + e.what());
+    }
 }
 
 void Daemon::reload()
@@ -352,31 +631,40 @@ void Daemon::reload()
     try {
         Config next = load_config(opts_.config_path);
         check(next, &cfg_);
-        std::string summary;
+        repair("before the reload");
+        SharedState before;
         std::vector<std::string> attached;
+        Applied a;
         try {
-            summary = apply_shared(next);
-            attached = attach_missing(next);
+            a = apply_shared(next, &before);
+            attach_missing(next, &attached);
         } catch (...) {
-            // Roll back to the running config: detach what this reload
-            // attached, re-apply the running lists, ports, mode and rate.
+            // Back to the running config: detach what this reload attached,
+            // put back what it changed in the maps.
             for (const std::string &name : attached) {
                 try {
                     detach(next.pin_dir, name, true);
                 } catch (const std::exception &e) {
-                    log("rollback: interface " + name + ": " + e.what());
+                    log_warning("rollback: interface " + name + ": " + e.what());
                 }
                 managed_.erase(name);
+                prog_ids_.erase(name);
             }
             try {
-                apply_shared(cfg_);
+                if (before.captured && before.had_maps)
+                    restore(next, before);
             } catch (const std::exception &e) {
-                log(std::string("rollback failed, the kernel may hold part of the new config: ") + e.what());
+                log_error(std::string("rollback failed, the kernel may hold part of the new config: ") + e.what());
             }
             throw;
         }
-        // Interfaces no longer configured are detached last (keeping the
-        // maps); a failure there is reported but does not undo the reload.
+        // Feeds and interfaces no longer configured go last; a failure
+        // there is reported but does not undo the reload.
+        try {
+            remove_dropped_feeds(next);
+        } catch (const std::exception &e) {
+            log_error(std::string("cannot remove the feeds no longer in the config: ") + e.what());
+        }
         for (auto it = managed_.begin(); it != managed_.end();) {
             if (std::find(next.interfaces.begin(), next.interfaces.end(), *it) != next.interfaces.end()) {
                 ++it;
@@ -384,24 +672,25 @@ void Daemon::reload()
             }
             try {
                 detach(next.pin_dir, *it, true);
-                log("interface " + *it + ": detached (no longer in the config)");
+                log_notice("interface " + *it + ": detached (no longer in the config)");
+                prog_ids_.erase(*it);
                 it = managed_.erase(it);
             } catch (const std::exception &e) {
-                log("interface " + *it + ": cannot detach: " + e.what());
+                log_warning("interface " + *it + ": cannot detach: " + e.what());
                 ++it;
             }
         }
         bool timer_changed = next.stats_interval != cfg_.stats_interval;
         cfg_ = std::move(next);
-        schedule_feeds(feeds_due_now_);
-        sync_due_feeds();
+        schedule_feeds(a.due);
+        remember_maps();
         if (timer_changed)
             stats_timer_ = cfg_.stats_interval.count() > 0 ? make_timer(cfg_.stats_interval) : Fd();
         generation_++;
-        log("reloaded " + cfg_.path + ": " + summary);
+        log_notice("reloaded " + cfg_.path + ": " + a.summary);
         notify("READY=1\nSTATUS=running, config generation " + std::to_string(generation_));
     } catch (const std::exception &e) {
-        log(std::string("reload failed, the running configuration stays in force: ") + e.what());
+        log_error(std::string("reload failed, the running configuration stays in force: ") + e.what());
         notify("READY=1\nSTATUS=reload failed, running config generation " + std::to_string(generation_) + ": " +
                e.what());
     }
@@ -409,7 +698,7 @@ void Daemon::reload()
     try {
         open_stats_output();
     } catch (const std::exception &e) {
-        log(e.what());
+        log_error(e.what());
     }
 }
 
@@ -434,13 +723,20 @@ void Daemon::write_stats()
                      {"sources", sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())},
                      {"bans", bans}};
         *stats_out_ << json_text(line) << std::endl;
+        stats_error_.clear();
     } catch (const std::exception &e) {
-        log(std::string("cannot write counters: ") + e.what());
+        // Once per cause: the housekeeping check says what happened.
+        if (stats_error_ != e.what())
+            log_warning(std::string("cannot write counters: ") + e.what());
+        stats_error_ = e.what();
     }
 }
 
-void Daemon::gc_bans()
+// Every kHousekeepingSeconds: the maps and attachments checked (and
+// repaired), expired bans removed.
+void Daemon::housekeeping()
 {
+    repair("at the periodic check");
     try {
         DirLock lock(cfg_.pin_dir);
         Maps maps = Maps::open(cfg_.pin_dir);
@@ -452,7 +748,7 @@ void Daemon::gc_bans()
             feed_writer_.reset();
     } catch (const std::exception &e) {
         feed_writer_.reset();  // no maps pinned any more, most likely
-        log(std::string("cannot remove expired bans: ") + e.what());
+        log_warning(std::string("cannot remove expired bans: ") + e.what());
     }
 }
 
@@ -466,41 +762,54 @@ void Daemon::schedule_feeds(const std::vector<std::string> &due_now)
         next[f.name] = (now_due || it == feed_due_.end()) ? now : std::min(it->second, now + f.interval);
     }
     feed_due_ = std::move(next);
+    arm_feed_timer();
 }
 
-void Daemon::sync_due_feeds()
+// Syncs the feed that is due first, if one is, and arms the timer for the
+// next: one per turn of the event loop, so that a signal that came during
+// a sync is handled before the next one starts.
+void Daemon::sync_due_feed()
 {
     auto now = std::chrono::steady_clock::now();
-    for (const FeedConfig &f : cfg_.feeds) {
-        auto &due = feed_due_[f.name];
-        if (due > now)
-            continue;
+    auto first = std::min_element(feed_due_.begin(), feed_due_.end(),
+                                  [](auto &a, auto &b) { return a.second < b.second; });
+    auto f = first == feed_due_.end() || first->second > now
+                 ? cfg_.feeds.end()
+                 : std::find_if(cfg_.feeds.begin(), cfg_.feeds.end(),
+                                [&](const FeedConfig &c) { return c.name == first->first; });
+    if (f != cfg_.feeds.end()) {
         try {
-            if (!feed_writer_ || !feed_writer_->maps.same_maps(Maps::open(cfg_.pin_dir)))
-                feed_writer_ = std::make_unique<FeedWriter>(Maps::open(cfg_.pin_dir), default_state_dir(cfg_.pin_dir));
-            SyncReport r = sync_feed(feed_writer_->maps, feed_writer_->lists, f.name);
+            Maps pinned = Maps::open(cfg_.pin_dir);
+            if (!feed_writer_ || !feed_writer_->maps.same_maps(pinned))
+                feed_writer_ = std::make_unique<FeedWriter>(std::move(pinned), cfg_.state_dir);
+            SyncOptions so;
+            so.limits.cancelled = stop_pending;  // SIGTERM gives a download up
+            SyncReport r = sync_feed(feed_writer_->maps, feed_writer_->lists, f->name, so);
             for (const std::string &e : r.errors)
-                log(e);
+                log_warning(e);
             char took[64];
             snprintf(took, sizeof(took), " (%.3f s, %zu lines parsed)", r.seconds, r.lines_parsed);
-            log("feed " + f.name + ": " + rg_feed_result_name[r.result] + ": " + r.message + took);
-            json line = {{"time", uint64_t(time(nullptr))}, {"event", "feed_sync"}, {"feed", f.name},
+            log(r.ok() ? LogLevel::notice : LogLevel::warning,
+                "feed " + f->name + ": " + rg_feed_result_name[r.result] + ": " + r.message + took);
+            json line = {{"time", uint64_t(time(nullptr))}, {"event", "feed_sync"}, {"feed", f->name},
                          {"result", rg_feed_result_name[r.result]}, {"message", r.message},
                          {"prefixes", r.prefixes}, {"upserts", r.upserts}, {"deletes", r.deletes},
                          {"seconds", r.seconds}, {"lines_parsed", r.lines_parsed}};
             *stats_out_ << json_text(line) << std::endl;
         } catch (const std::exception &e) {
             feed_writer_.reset();  // maybe no longer pinned (detached meanwhile)
-            log("feed " + f.name + ": sync failed: " + e.what());
+            log_warning("feed " + f->name + ": sync failed: " + e.what());
         }
         // The next attempt one interval after this one ended, failed or not.
-        due = std::chrono::steady_clock::now() + f.interval;
+        feed_due_[f->name] = std::chrono::steady_clock::now() + f->interval;
     }
     arm_feed_timer();
 }
 
 void Daemon::arm_feed_timer()
 {
+    if (feed_timer_.get() < 0)
+        return;
     struct itimerspec its {};
     if (!feed_due_.empty()) {
         auto first = std::min_element(feed_due_.begin(), feed_due_.end(),
@@ -511,25 +820,50 @@ void Daemon::arm_feed_timer()
         its.it_value.tv_nsec = ns % 1000000000;
     }
     if (timerfd_settime(feed_timer_.get(), 0, &its, nullptr) != 0)
-        log(std::string("cannot arm the feed timer: ") + strerror(errno));
+        log_error(std::string("cannot arm the feed timer: ") + strerror(errno));
 }
 
 void Daemon::stop()
 {
     notify("STOPPING=1");
     feed_writer_.reset();
+    maps_.reset();
     bool keep = opts_.keep_enforcing || cfg_.keep_on_exit;
     if (keep) {
-        log("stopping; the filter stays attached and enforcing on " + std::to_string(managed_.size()) +
-            " interfaces");
+        // What stays enforcing, as the kernel has it now.
+        std::vector<std::string> live, gone;
+        std::string mode;
+        try {
+            Maps maps = Maps::open(cfg_.pin_dir);
+            mode = maps.monitor() ? " (monitor mode: counting, not dropping)" : "";
+            for (const std::string &name : managed_) {
+                std::optional<IfaceEntry> e = maps.find_iface(name);
+                (e && query_live(*e).attached ? live : gone).push_back(name);
+            }
+        } catch (const NotAttached &) {
+            log_warning("stopping; nothing stays enforcing: the pinned maps in " + cfg_.pin_dir + " are gone");
+            return;
+        } catch (const std::exception &e) {
+            log_warning(std::string("stopping; nothing stays enforcing: ") + e.what());
+            return;
+        }
+        if (live.empty())
+            log_warning("stopping; nothing stays enforcing: the filter is not attached to " + join(gone) +
+                        " any more");
+        else
+            log_notice("stopping; the filter stays attached and enforcing on " + join(live) + mode +
+                       (gone.empty() ? "" : "; not attached any more: " + join(gone)));
         return;
     }
     for (const std::string &name : managed_) {
         try {
             DetachResult r = detach(cfg_.pin_dir, name, false);
-            log("interface " + name + ": detached" + (r.pins_removed ? "; pinned maps removed" : ""));
+            if (r.pins_removed)
+                StateDir(cfg_.state_dir).remove_all();  // what it held belonged to those maps
+            log_notice("interface " + name + ": " + (r.was_live ? "detached" : "was not attached any more") +
+                       (r.pins_removed ? "; pinned maps removed" : ""));
         } catch (const std::exception &e) {
-            log("interface " + name + ": " + e.what());
+            log_warning("interface " + name + ": nothing to detach: " + e.what());
         }
     }
 }
@@ -547,16 +881,21 @@ void Daemon::loop()
             throw_errno("poll", errno);
         }
         if (fds[0].revents & POLLIN) {
+            // All that came, then one reload for any number of SIGHUPs;
+            // a stop wins.
+            bool hup = false;
             struct signalfd_siginfo si;
             while (read(sigfd_.get(), &si, sizeof(si)) == sizeof(si)) {
-                if (si.ssi_signo == SIGHUP) {
-                    reload();
-                } else {
-                    log(std::string("received ") + strsignal(int(si.ssi_signo)));
+                if (si.ssi_signo != SIGHUP) {
+                    log_notice(std::string("received ") + strsignal(int(si.ssi_signo)));
                     stop();
                     return;
                 }
+                hup = true;
             }
+            if (hup)
+                reload();
+            continue;  // timers next turn: a reload may have changed them
         }
         if (fds[1].revents & POLLIN) {
             drain(stats_timer_.get());
@@ -564,11 +903,11 @@ void Daemon::loop()
         }
         if (fds[2].revents & POLLIN) {
             drain(gc_timer_.get());
-            gc_bans();
+            housekeeping();
         }
         if (fds[3].revents & POLLIN) {
             drain(feed_timer_.get());
-            sync_due_feeds();
+            sync_due_feed();
         }
     }
 }
@@ -577,10 +916,15 @@ void Daemon::loop()
 
 int run_daemon(const DaemonOptions &opts)
 {
-    Daemon d(opts);
-    d.start();
-    d.loop();
-    return 0;
+    try {
+        Daemon d(opts);
+        d.start();
+        d.loop();
+        return 0;
+    } catch (const std::exception &e) {
+        log(LogLevel::error, e.what());
+        return 1;
+    }
 }
 
 } // namespace rg

@@ -60,6 +60,10 @@ FetchResult copy_fd(int in, int out, const FetchLimits &limits, const std::strin
     auto deadline = Clock::now() + std::chrono::seconds(limits.timeout_s);
     char buf[1 << 16];
     for (;;) {
+        if (limits.cancelled && limits.cancelled()) {
+            r.error = what + ": fetch given up (the daemon is stopping)";
+            return r;
+        }
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         if (left <= 0) {
             r.error = what + ": no end of data within " + std::to_string(limits.timeout_s) +
@@ -126,16 +130,25 @@ FetchResult read_file(const std::string &path, const FetchLimits &limits, int ou
 
 struct Transfer {
     FetchResult *r;
-    size_t max_bytes;
+    const FetchLimits &limits;
     int out;
-    bool too_big = false, write_failed = false;
+    bool too_big = false, write_failed = false, cancelled = false;
 };
+
+// libcurl's progress callback, called about once a second also while idle:
+// non-zero aborts the transfer.
+int on_progress(void *user, curl_off_t, curl_off_t, curl_off_t, curl_off_t)
+{
+    auto *t = static_cast<Transfer *>(user);
+    t->cancelled = t->limits.cancelled && t->limits.cancelled();
+    return t->cancelled;
+}
 
 size_t on_body(char *data, size_t size, size_t n, void *user)
 {
     auto *t = static_cast<Transfer *>(user);
     size_t len = size * n;
-    if (t->r->bytes + len > t->max_bytes) {
+    if (t->r->bytes + len > t->limits.max_bytes) {
         t->too_big = true;
         return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
     }
@@ -194,7 +207,7 @@ FetchResult fetch_url(const std::string &url, const std::string &etag, const std
     if (!last_modified.empty())
         add_header("If-Modified-Since: " + last_modified);
     char errbuf[CURL_ERROR_SIZE] = "";
-    Transfer t{&r, limits.max_bytes, out};
+    Transfer t{&r, limits, out};
     CURL *c = curl.get();
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -214,6 +227,9 @@ FetchResult fetch_url(const std::string &url, const std::string &etag, const std
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
     if (headers)
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
     CURLcode rc = curl_easy_perform(c);
@@ -223,6 +239,8 @@ FetchResult fetch_url(const std::string &url, const std::string &etag, const std
     if (rc != CURLE_OK) {
         if (t.write_failed)
             r.error = "cannot spool " + url + ": " + strerror(errno);
+        else if (t.cancelled)
+            r.error = url + ": fetch given up (the daemon is stopping)";
         else if (t.too_big || rc == CURLE_FILESIZE_EXCEEDED)
             r.error = url + ": larger than the limit of " + size_text(limits.max_bytes);
         else

@@ -12,6 +12,7 @@
 #include "state_dir.hpp"
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,9 @@ struct FetchLimits {
     long connect_timeout_s = 15;
     long timeout_s = 120;              // the whole transfer
     size_t max_bytes = 128u << 20;     // larger downloads fail
+    // Asked about once a second while a fetch waits: true gives it up (the
+    // daemon stops when SIGTERM is pending, not when the server is done).
+    std::function<bool()> cancelled;
 };
 
 // A download spooled into the state directory and mapped read-only. Removed

@@ -73,12 +73,6 @@ struct FeedParseResult {
 // the start of a download).
 inline bool starts_with_bom(std::string_view text) { return text.starts_with("\xEF\xBB\xBF"); }
 
-// Whether a prefix is broader than a feed's limits (check_feed refuses it).
-inline bool broader_than(const Cidr &c, uint8_t min_prefix4, uint8_t min_prefix6)
-{
-    return c.len < (c.family == 4 ? min_prefix4 : min_prefix6);
-}
-
 // '\n'-separated lines as parse_feed numbers them, from `first`: a last
 // line without '\n' counts, an empty tail after the last '\n' does not.
 class FeedLines {

@@ -228,4 +228,17 @@ DetachResult detach(const std::string &pin_dir, const std::string &ifname, bool 
     return res;
 }
 
+bool detach_program(const std::string &ifname, uint32_t prog_id)
+{
+    uint32_t ifindex = resolve_ifindex(ifname);
+    MultiprogPtr mp = get_multiprog(ifindex);
+    struct xdp_program *p = mp ? find_prog(mp.get(), prog_id) : nullptr;
+    if (!p)
+        return false;
+    int err = xdp_program__detach(p, int(ifindex), xdp_multiprog__attach_mode(mp.get()), 0);
+    if (err)
+        throw_errno("cannot detach program " + std::to_string(prog_id) + " from \"" + ifname + "\"", err);
+    return true;
+}
+
 } // namespace rg

@@ -39,6 +39,11 @@ struct DetachResult {
 
 DetachResult detach(const std::string &pin_dir, const std::string &ifname, bool keep_maps);
 
+// Removes the program with this id from the interface's XDP chain, without
+// a registry entry: one left running on maps whose pins were removed.
+// Returns whether it was attached there.
+bool detach_program(const std::string &ifname, uint32_t prog_id);
+
 // What the kernel says about a registered attachment right now.
 struct LiveState {
     bool present = false;    // interface exists with the registered index and name

@@ -201,9 +201,12 @@ void StateDir::remove(std::string_view name) const
 void StateDir::remove_all() const
 {
     std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-    if (ec)
-        log(LogLevel::warning, "cannot remove the state directory " + path_ + ": " + ec.message());
+    for (const auto &e : std::filesystem::directory_iterator(path_, ec))
+        if (e.path().filename() != "daemon.lock")
+            std::filesystem::remove_all(e.path(), ec);
+    std::filesystem::remove(path_, ec);  // fails, as it should, while the lock file is there
+    if (ec && ec != std::errc::directory_not_empty && ec != std::errc::no_such_file_or_directory)
+        log(LogLevel::warning, "cannot clean the state directory " + path_ + ": " + ec.message());
 }
 
 } // namespace rg

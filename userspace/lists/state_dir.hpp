@@ -67,7 +67,9 @@ public:
     void commit(const std::string &temp_path, std::string_view name) const;
 
     void remove(std::string_view name) const;
-    // Removes the directory and everything in it (the maps are gone).
+    // Removes everything in it (the maps are gone), and the directory if
+    // nothing is left: the daemon's lock file stays (a lock file removed
+    // while held would let a second daemon take a new one).
     void remove_all() const;
 
 private:
