@@ -14,34 +14,23 @@
 // smaller N is a prefix of the longer ones, so growing the list is a diff.
 // A list of one prefix holds just the prefix the row needs.
 //
-// Everything is set up through the controller's public API (Maps,
-// the lists' write path, apply_rate, Program), so the benchmark keeps
-// working whatever lookup structure the maps use.
+// relayguard is set up through the controller's public API only (see
+// tools/bench/common/prog_run.hpp), so the benchmark keeps working whatever
+// lookup structure the maps use.
 #include "perpacket.skel.h"
 #include "perpacket_abi.h"
 
 #include "cidr.hpp"
 #include "error.hpp"
-#include "lab.hpp"
-#include "lists.hpp"
-#include "maps.hpp"
-#include "program.hpp"
-#include "state_dir.hpp"
-#include "packet_builder.hpp"
-#include "rate.hpp"
-#include "relayguard_abi.h"
+#include "prog_run.hpp"
 
 #include <CLI/CLI.hpp>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <nlohmann/json.hpp>
-#include <sys/stat.h>
 #include <set>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -60,13 +49,11 @@
 
 namespace {
 
-using json = nlohmann::json;
-using Bytes = std::vector<uint8_t>;
-namespace tf = rg::test::tcp_flags;
-
-constexpr uint32_t kSlot = 1;
-constexpr const char *kDst4 = "203.0.113.25";
-constexpr const char *kDst6 = "2001:db8:25::25";
+using rg::bench::Bytes;
+using rg::bench::fmt_ns;
+using rg::bench::json;
+using rg::bench::syn;
+using rg::bench::Timing;
 
 enum class Kind { clean, allowlisted, block, ratelimited };
 
@@ -123,75 +110,17 @@ const std::vector<Case> &cases()
 
 constexpr const char *kAllowed = "198.18.7.10/32";
 
-Bytes syn(const Case &c)
-{
-    rg::test::PacketBuilder b;
-    b.eth();
-    c.family == 6 ? b.ipv6(c.src, kDst6) : b.ipv4(c.src, kDst4);
-    return b.tcp(40000, 25).flags(tf::SYN).build();
-}
-
-const char *verdict_name(int v)
-{
-    switch (v) {
-    case XDP_ABORTED: return "XDP_ABORTED";
-    case XDP_DROP: return "XDP_DROP";
-    case XDP_PASS: return "XDP_PASS";
-    case XDP_TX: return "XDP_TX";
-    case XDP_REDIRECT: return "XDP_REDIRECT";
-    default: return "?";
-    }
-}
-
-struct Options {
+struct Options : rg::bench::RunOptions {
+    Options() : RunOptions(1000000, 10) {}
     std::vector<size_t> sizes{1, 1000, 100000, 1000000};
-    uint32_t repeat = 1000000;
-    unsigned calls = 10;
-    std::string out;
     std::string gen = RG_GEN_PREFIXES;
     unsigned seed = 1;
 };
 
-// One timed measurement: `calls` BPF_PROG_RUN calls of `repeat` runs.
-struct Timing {
-    std::vector<double> ns;  // kernel duration per call (ns per run)
-    int verdict = -1;        // of the last call
-    double median() const
-    {
-        std::vector<double> s = ns;
-        std::sort(s.begin(), s.end());
-        size_t n = s.size();
-        return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    }
-};
-
-int run_once(int prog_fd, const Bytes &pkt, uint32_t repeat, uint32_t *duration)
-{
-    Bytes in = pkt;
-    LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in.data(), .data_size_in = uint32_t(in.size()),
-                .repeat = int(repeat));
-    int err = bpf_prog_test_run_opts(prog_fd, &o);
-    if (err)
-        rg::throw_errno("BPF_PROG_RUN", -err);
-    if (duration)
-        *duration = o.duration;
-    return int(o.retval);
-}
-
-// One warm-up call (caches, the rate limiter's first, in-budget SYN), then
-// after_warmup (e.g. reading counters), then the timed calls.
+// The timed calls of one row.
 Timing measure(int prog_fd, const Bytes &pkt, const Options &opt, const std::function<void()> &after_warmup = {})
 {
-    Timing t;
-    run_once(prog_fd, pkt, std::min<uint32_t>(opt.repeat, 10000), nullptr);
-    if (after_warmup)
-        after_warmup();
-    for (unsigned i = 0; i < opt.calls; i++) {
-        uint32_t d = 0;
-        t.verdict = run_once(prog_fd, pkt, opt.repeat, &d);
-        t.ns.push_back(d);
-    }
-    return t;
+    return rg::bench::measure(prog_fd, pkt, opt.repeat, opt.calls, after_warmup);
 }
 
 // Runs gen-prefixes.py and parses its lines.
@@ -282,74 +211,6 @@ private:
     size_t entries_ = 0;
 };
 
-// relayguard on a private bpffs, with the real program for slot kSlot.
-class Relayguard {
-public:
-    Relayguard()
-        : maps_(create(fs_)), lists_(maps_, rg::StateDir(rg::default_state_dir(fs_.pin_dir()))),
-          prog_(maps_, kSlot, false)
-    {
-        struct rg_iface entry {};
-        entry.flags = RG_IFACE_USED;
-        std::strncpy(entry.name, "perpacket", sizeof(entry.name) - 1);
-        maps_.put_iface(kSlot, entry);
-        lists_.replace(rg::ListKind::allow, RG_SOURCE_MANUAL, rg::to_prefix_set({rg::parse_cidr(kAllowed).cidr}));
-        prog_.load();
-    }
-    ~Relayguard()
-    {
-        try {
-            maps_.remove_pins();
-        } catch (const std::exception &) {
-            // the bpffs is unmounted next anyway
-        }
-    }
-
-    rg::Maps &maps() { return maps_; }
-    int prog_fd() const { return prog_.prog_fd(); }
-
-    // Returns the prefixes listed afterwards.
-    size_t set_blocklist(const std::vector<rg::Cidr> &list)
-    {
-        lists_.replace(rg::ListKind::block, RG_SOURCE_MANUAL, rg::collapse(rg::to_prefix_set(list)));
-        rg::ListSize n = lists_.size(rg::ListKind::block);
-        return n.v4 + n.v6;
-    }
-    uint64_t count(rg_reason r) { return maps_.stats().slots.at(kSlot)[r].packets; }
-    void lookup_cache(bool on) { maps_.set_lookup_cache(on); }
-
-    void rate_limit(bool on)
-    {
-        rg::RateSettings s;
-        if (on) {
-            s.enabled = true;
-            s.interval_ns = 86400ull * 1000000000ull;  // 1 per day, burst 1: all but the first SYN drop
-            s.burst = 1;
-        }
-        rg::apply_rate(maps_, s);
-    }
-
-private:
-    static rg::Maps create(const rg::lab::TempBpffs &fs)
-    {
-        if (::mkdir(fs.pin_dir().c_str(), 0700) != 0)
-            rg::throw_errno("mkdir " + fs.pin_dir(), errno);
-        return rg::Maps::open_or_create(fs.pin_dir());
-    }
-
-    rg::lab::TempBpffs fs_;
-    rg::Maps maps_;
-    rg::Lists lists_;
-    rg::Program prog_;
-};
-
-std::string fmt_ns(double ns)
-{
-    char b[32];
-    std::snprintf(b, sizeof b, "%.1f", ns);
-    return b;
-}
-
 std::string fmt_size(size_t n)
 {
     if (n >= 1000000 && n % 1000000 == 0)
@@ -365,25 +226,17 @@ public:
 
     json run()
     {
-        auto t0 = std::chrono::steady_clock::now();
         {
             Reference ref;
             Case drop{"drop", "bare XDP_DROP", Kind::clean, 4, "198.51.100.9", "", XDP_DROP, RG_PASS_CLEAN, false};
-            add_row("bare-drop", drop, 0, 0, measure(ref.drop_fd(), syn(drop), opt_), std::nullopt);
+            add_row("bare-drop", drop, 0, 0, measure(ref.drop_fd(), syn(drop.src), opt_), std::nullopt);
         }
         write_include();
         for (size_t n : opt_.sizes)
             run_size(n);
-        json out;
-        out["section"] = "perpacket";
-        out["repeat"] = opt_.repeat;
-        out["calls"] = opt_.calls;
-        out["sizes"] = opt_.sizes;
-        out["rows"] = rows_;
-        out["ratios"] = ratios();
-        out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         ::unlink(include_.c_str());
-        return out;
+        return {{"repeat", opt_.repeat}, {"calls", opt_.calls}, {"sizes", opt_.sizes}, {"rows", rows_},
+                {"ratios", ratios()}};
     }
 
 private:
@@ -407,7 +260,7 @@ private:
     void run_size(size_t n)
     {
         std::cerr << "perpacket: " << fmt_size(n) << " prefixes\n";
-        Relayguard rg;
+        rg::bench::Relayguard rg({.name = "perpacket", .allow = {kAllowed}});
         Reference ref;
         std::vector<rg::Cidr> list;
         if (n >= targets_) {
@@ -435,19 +288,19 @@ private:
         }
     }
 
-    void run_case(Relayguard &rg, Reference &ref, const Case &c, size_t n, size_t entries)
+    void run_case(rg::bench::Relayguard &rg, Reference &ref, const Case &c, size_t n, size_t entries)
     {
-        Bytes pkt = syn(c);
+        Bytes pkt = syn(c.src);
         rg.lookup_cache(c.cached);
         if (c.kind == Kind::ratelimited)
-            rg.rate_limit(true);
+            rg.rate(rg::bench::limiter(86400ull * 1000000000ull, 1));  // 1 per day, burst 1: all but the first SYN drop
         // Count from just before the timed calls, after the warm-up.
         uint64_t before = 0;
         Timing t = measure(rg.prog_fd(), pkt, opt_, [&] { before = rg.count(c.reason); });
         uint64_t counted = rg.count(c.reason) - before;
         if (c.kind == Kind::ratelimited)
-            rg.rate_limit(false);
-        add_row("relayguard", c, n, entries, t, counted);
+            rg.rate(rg::RateSettings{});
+        add_row("relayguard", c, n, entries, t, rg::bench::Counted{c.reason, counted});
         if (c.reference) {
             Timing r = measure(ref.lpm_fd(), pkt, opt_);
             add_row("lpm-reference", c, n, ref.entries(), r, std::nullopt);
@@ -455,43 +308,22 @@ private:
     }
 
     void add_row(const std::string &program, const Case &c, size_t n, size_t entries, const Timing &t,
-                 std::optional<uint64_t> counted)
+                 std::optional<rg::bench::Counted> counted)
     {
-        json row;
+        // The reference drops on any hit, as relayguard's blocklist does.
+        int expected = c.verdict;
+        if (program == "lpm-reference")
+            expected = c.kind == Kind::block ? XDP_DROP : XDP_PASS;
+        json row = rg::bench::timing_fields(t, expected, counted);
         row["program"] = program;
         row["case"] = program == "bare-drop" ? "drop" : c.id;
         row["name"] = program == "bare-drop" ? "bare XDP_DROP" : program + ": " + c.label;
         row["family"] = c.family;
         row["prefixes"] = n;
         row["entries"] = entries;
-        row["repeat"] = opt_.repeat;
-        row["calls"] = opt_.calls;
-        row["samples_ns"] = t.ns;
-        row["ns_median"] = t.median();
-        row["ns_min"] = *std::min_element(t.ns.begin(), t.ns.end());
-        row["ns_max"] = *std::max_element(t.ns.begin(), t.ns.end());
-        row["verdict"] = verdict_name(t.verdict);
-        // The reference drops on any hit, as relayguard's blocklist does.
-        int expected = c.verdict;
-        if (program == "lpm-reference")
-            expected = c.kind == Kind::block ? XDP_DROP : XDP_PASS;
-        row["expected_verdict"] = verdict_name(expected);
-        std::string why;
-        if (t.verdict != expected)
-            why = std::string("verdict ") + verdict_name(t.verdict) + ", expected " + verdict_name(expected);
-        uint64_t want = uint64_t(opt_.repeat) * opt_.calls;
-        if (counted) {
-            row["reason"] = rg_reason_info[c.reason].name;
-            row["counted"] = *counted;
-            if (*counted != want && why.empty())
-                why = std::to_string(*counted) + " of " + std::to_string(want) + " packets counted as " +
-                      rg_reason_info[c.reason].name;
-        }
-        row["valid"] = why.empty();
-        if (!why.empty())
-            row["why_invalid"] = why;
         std::cerr << "  " << row["name"].get<std::string>() << " @" << fmt_size(n) << ": "
-                  << fmt_ns(t.median()) << " ns" << (why.empty() ? "" : "  INVALID: " + why) << "\n";
+                  << fmt_ns(t.median()) << " ns"
+                  << (row["valid"].get<bool>() ? "" : "  INVALID: " + row["why_invalid"].get<std::string>()) << "\n";
         rows_.push_back(row);
     }
 
@@ -580,45 +412,20 @@ int main(int argc, char **argv)
 {
     CLI::App app{"Per-packet cost of relayguard vs a bare XDP_DROP and a plain LPM-trie lookup (BPF_PROG_RUN)"};
     Options opt;
-    bool quick = false;
-    app.add_flag("--quick", quick, "small lists and few repeats (CI: checks the harness, not the numbers)");
+    rg::bench::add_run_options(app, opt, "small lists and few repeats (CI: checks the harness, not the numbers)",
+                               100000000u);
     app.add_option("--sizes", opt.sizes, "blocklist sizes in prefixes")->delimiter(',');
-    app.add_option("--repeat", opt.repeat, "runs per BPF_PROG_RUN call")->check(CLI::Range(1u, 100000000u));
-    app.add_option("--calls", opt.calls, "timed calls per row (the median is reported)")->check(CLI::Range(1u, 1000u));
-    app.add_option("--out", opt.out, "write the results as JSON to this file");
     app.add_option("--gen-prefixes", opt.gen, "path of gen-prefixes.py");
     app.add_option("--seed", opt.seed, "seed of the generated lists");
     CLI11_PARSE(app, argc, argv);
-    if (quick) {
-        if (app.count("--sizes") == 0)
-            opt.sizes = {1, 1000, 10000};
-        if (app.count("--repeat") == 0)
-            opt.repeat = 100000;
-        if (app.count("--calls") == 0)
-            opt.calls = 3;
-    }
+    rg::bench::quick_runs(app, opt, 100000, 3);
+    if (opt.quick && app.count("--sizes") == 0)
+        opt.sizes = {1, 1000, 10000};
     std::sort(opt.sizes.begin(), opt.sizes.end());
     opt.sizes.erase(std::unique(opt.sizes.begin(), opt.sizes.end()), opt.sizes.end());
     if (opt.sizes.empty() || opt.sizes.front() == 0) {
         std::cerr << "rg-perpacket: --sizes must be positive\n";
         return 2;
     }
-    try {
-        json res = Bench(opt).run();
-        res["quick"] = quick;
-        print_table(res);
-        if (!opt.out.empty()) {
-            std::ofstream f(opt.out);
-            f << res.dump(2) << "\n";
-            if (!f)
-                throw rg::Error("cannot write " + opt.out);
-        }
-        bool ok = true;
-        for (const json &r : res["rows"])
-            ok = ok && r["valid"].get<bool>();
-        return ok ? 0 : 1;
-    } catch (const std::exception &e) {
-        std::cerr << "rg-perpacket: " << e.what() << "\n";
-        return 1;
-    }
+    return rg::bench::run_bench("perpacket", opt, [&] { return Bench(opt).run(); }, print_table);
 }
