@@ -28,13 +28,12 @@ template <class A, class Stack> void collapse_push(Stack &out, const Prefix<A> &
     }
 }
 
-template <class A> std::vector<Prefix<A>> collapsed(std::span<const Prefix<A>> in)
+template <class A> void collapsed(std::span<const Prefix<A>> in, std::vector<Prefix<A>> &out)
 {
-    std::vector<Prefix<A>> out;
+    out.clear();
     out.reserve(in.size());
     for (const Prefix<A> &p : in)
         collapse_push(out, p);
-    return out;
 }
 
 // In place: the output never runs ahead of the input.
@@ -110,7 +109,15 @@ std::vector<Cidr> to_cidrs(PrefixSpan set)
 
 PrefixSet collapse(PrefixSpan sorted)
 {
-    return {collapsed(sorted.v4), collapsed(sorted.v6)};
+    PrefixSet out;
+    collapse_into(sorted, out);
+    return out;
+}
+
+void collapse_into(PrefixSpan sorted, PrefixSet &out)
+{
+    collapsed(sorted.v4, out.v4);
+    collapsed(sorted.v6, out.v6);
 }
 
 void collapse_in_place(PrefixSet &sorted)

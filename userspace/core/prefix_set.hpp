@@ -73,6 +73,8 @@ std::vector<Cidr> to_cidrs(PrefixSpan set);
 // duplicates and covered prefixes dropped, sibling halves merged (repeatedly)
 // into their parent. The result is disjoint and sorted. One pass.
 PrefixSet collapse(PrefixSpan sorted);
+// The same into `out` (emptied first; its memory is reused).
+void collapse_into(PrefixSpan sorted, PrefixSet &out);
 void collapse_in_place(PrefixSet &sorted);
 bool is_collapsed(PrefixSpan set);
 

@@ -365,6 +365,7 @@ private:
     struct FeedWriter {
         Maps maps;
         Lists lists;
+        SyncBuffers buffers;
         FeedWriter(Maps m, const std::string &state_dir)
             : maps(std::move(m)), lists(maps, StateDir(state_dir), false)
         {
@@ -784,6 +785,7 @@ void Daemon::sync_due_feed()
                 feed_writer_ = std::make_unique<FeedWriter>(std::move(pinned), cfg_.state_dir);
             SyncOptions so;
             so.limits.cancelled = stop_pending;  // SIGTERM gives a download up
+            so.buffers = &feed_writer_->buffers;
             SyncReport r = sync_feed(feed_writer_->maps, feed_writer_->lists, f->name, so);
             for (const std::string &e : r.errors)
                 log_warning(e);

@@ -90,14 +90,16 @@ void set_in_force(struct rg_feed &raw, const InForce &v)
     raw.cover6 = uint64_t(std::min<U128>(v.cover.v6, ~uint64_t(0)));
 }
 
-FeedCheck check_feed(FeedParseResult &parsed, const FeedDef &def, const InForce &in_force)
+FeedCheck check_feed(FeedParseResult &parsed, const FeedDef &def, const InForce &in_force, PrefixSet reuse)
 {
     FeedCheck c;
+    c.list = std::move(reuse);
+    c.list.clear();
     if (!check_counts(parsed, c))
         return c;
     drop_broad(parsed.prefixes.v4, def.min_prefix4, c);
     drop_broad(parsed.prefixes.v6, def.min_prefix6, c);
-    c.list = collapse(parsed.prefixes);
+    collapse_into(parsed.prefixes, c.list);
     c.measure = {parsed.good_lines, coverage(c.list)};
     std::string broad;
     if (c.refused_broad)

@@ -41,8 +41,9 @@ struct FeedCheck {
     bool applicable() const { return result == RG_FEED_APPLIED; }
 };
 
-// Removes the broad prefixes from parsed.prefixes.
-FeedCheck check_feed(FeedParseResult &parsed, const FeedDef &def, const InForce &in_force);
+// Removes the broad prefixes from parsed.prefixes. reuse: memory for the
+// result's list (a caller's buffer, lent).
+FeedCheck check_feed(FeedParseResult &parsed, const FeedDef &def, const InForce &in_force, PrefixSet reuse = {});
 
 // Prefixes of a collapsed feed list that overlap a prefix of `allow` (also
 // collapsed; either containing the other). The allowlist wins in the data

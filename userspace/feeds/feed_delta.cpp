@@ -164,7 +164,8 @@ bool line_based(FeedFormat f) { return f != FeedFormat::json && f != FeedFormat:
 } // namespace
 
 std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body, FeedFormat given,
-                                    uint8_t min_prefix4, uint8_t min_prefix6, const std::string &feed_name)
+                                    uint8_t min_prefix4, uint8_t min_prefix6, const std::string &feed_name,
+                                    PrefixSet reuse)
 {
     // A byte order mark is taken off the whole download only: not worth a
     // special case here.
@@ -222,6 +223,7 @@ std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body,
     if (gone.bad_lines || come.bad_lines || any_broader(come.prefixes, min_prefix4, min_prefix6))
         return std::nullopt;
     FeedDelta d;
+    d.parsed.prefixes = std::move(reuse);
     if (!update_sorted(memo.prefixes.v4, gone.prefixes.v4, come.prefixes.v4, d.parsed.prefixes.v4) ||
         !update_sorted(memo.prefixes.v6, gone.prefixes.v6, come.prefixes.v6, d.parsed.prefixes.v6))
         return std::nullopt;

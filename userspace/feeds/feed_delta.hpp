@@ -26,7 +26,9 @@ struct FeedDelta {
 };
 
 // The next download from the memo, or nothing (see the top of this file).
+// reuse: memory for the result's prefixes (a caller's buffer, lent).
 std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body, FeedFormat given,
-                                    uint8_t min_prefix4, uint8_t min_prefix6, const std::string &feed_name);
+                                    uint8_t min_prefix4, uint8_t min_prefix6, const std::string &feed_name,
+                                    PrefixSet reuse = {});
 
 } // namespace rg

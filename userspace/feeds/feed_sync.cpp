@@ -35,12 +35,14 @@ struct Parsed {
 
 // The download parsed: only where it differs from the feed's memo when
 // there is one that applies, else in full.
-Parsed parse_download(const StateDir &state, const FeedDef &def, std::string_view body, bool full)
+Parsed parse_download(const StateDir &state, const FeedDef &def, std::string_view body, bool full,
+                      PrefixSet reuse)
 {
     FeedFormat fmt = feed_format_from_name(def.format);
     if (!full)
         if (std::optional<FeedMemo> memo = load_feed_memo(state, def.name))
-            if (std::optional<FeedDelta> d = feed_delta(*memo, body, fmt, def.min_prefix4, def.min_prefix6, def.name))
+            if (std::optional<FeedDelta> d =
+                    feed_delta(*memo, body, fmt, def.min_prefix4, def.min_prefix6, def.name, std::move(reuse)))
                 return {std::move(d->parsed), d->lines_parsed};
     Parsed p{parse_feed(body, fmt, def.name), 0};
     p.lines = p.result.good_lines + p.result.bad_lines + p.result.comment_lines;
@@ -146,13 +148,26 @@ SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const Sy
     FeedHash hash{};
     bool same = false;
     Parsed parsed;
+    FeedCheck check;
+    // The caller's buffers, lent for this sync and given back at its end.
+    SyncBuffers own, &buffers = opts.buffers ? *opts.buffers : own;
+    struct GiveBack {
+        SyncBuffers &to;
+        Parsed &parsed;
+        FeedCheck &check;
+        ~GiveBack()
+        {
+            to.parsed = std::move(parsed.result.prefixes);
+            to.list = std::move(check.list);
+        }
+    } give_back{buffers, parsed, check};
     if (body) {
         auto t = std::chrono::steady_clock::now();
         download.map();
         hash = feed_content_hash(def, download.text());
         same = !full && same_content(before.raw, hash);
         if (!same)
-            parsed = parse_download(lists.state(), def, download.text(), full);
+            parsed = parse_download(lists.state(), def, download.text(), full, std::move(buffers.parsed));
         log(LogLevel::debug, "feed " + name + ": hashed and parsed " + std::to_string(parsed.lines) + " lines in " +
                                  ms_since(t));
     }
@@ -165,7 +180,7 @@ SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const Sy
     // half-way (one that died is repaired by the write below).
     if (same && !(same_content(feed.raw, hash) && !(maps.lists_gen() & 1))) {
         same = false;
-        parsed = parse_download(lists.state(), def, download.text(), true);
+        parsed = parse_download(lists.state(), def, download.text(), true, std::move(buffers.parsed));
     }
     struct rg_feed &raw = feed.raw;
     uint64_t now = uint64_t(time(nullptr));
@@ -209,7 +224,7 @@ SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const Sy
     FeedParseResult &p = parsed.result;
     raw.good_lines = p.good_lines;
     raw.bad_lines = p.bad_lines;
-    FeedCheck check = check_feed(p, def, in_force_of(raw));
+    check = check_feed(p, def, in_force_of(raw), std::move(buffers.list));
     raw.refused_broad = check.refused_broad;
     for (const std::string &b : check.broad_examples)
         rep.errors.push_back("feed " + name + ": \"" + b + "\": broader than the limit, refused");

@@ -38,12 +38,19 @@ namespace rg {
 using FeedHash = std::array<uint8_t, RG_FEED_HASH_LEN>;
 FeedHash feed_content_hash(const FeedDef &def, std::string_view body);
 
+// Memory a long-running caller (the daemon) keeps from one sync to the
+// next and lends to each: the parsed download and its collapsed list.
+struct SyncBuffers {
+    PrefixSet parsed, list;
+};
+
 struct SyncOptions {
     FetchLimits limits;
     int stdin_fd = 0;            // what source "-" reads
     bool unconditional = false;  // ignore the stored ETag/Last-Modified, the
                                  // content hash and the memo: fetch, parse
                                  // and write in full
+    SyncBuffers *buffers = nullptr;
 };
 
 struct SyncReport {

@@ -199,18 +199,20 @@ Bits4 all_bits(std::span<const TableEntry4> v4, const uint32_t *tbl24)
     return out;
 }
 
-// Stable counting sort by prefix length, longest first or shortest first.
-template <class T, class Len> std::vector<T> by_length(const std::vector<T> &v, unsigned width, bool longest_first, Len len)
+// The indexes of v in order of prefix length, longest first or shortest
+// first, stable (a counting sort).
+template <class T, class Len>
+std::vector<uint32_t> by_length(const std::vector<T> &v, unsigned width, bool longest_first, Len len)
 {
-    std::vector<size_t> count(width + 2);
+    std::vector<uint32_t> count(width + 2);
     auto key = [&](const T &e) { return longest_first ? width - len(e) : len(e); };
     for (const T &e : v)
         count[key(e) + 1]++;
     for (unsigned k = 1; k <= width + 1; k++)
         count[k] += count[k - 1];
-    std::vector<T> out(v.size());
-    for (const T &e : v)
-        out[count[key(e)]++] = e;
+    std::vector<uint32_t> out(v.size());
+    for (uint32_t i = 0; i < v.size(); i++)
+        out[count[key(v[i])]++] = i;
     return out;
 }
 
@@ -401,10 +403,12 @@ void ListTables::write(TableSpan next, const TableChange &ch, bool full)
 
     // 2. Record upserts, longest first (the families are independent: no
     // prefix of one contains one of the other).
-    for (const TableEntry4 &e : by_length(ch.up4, 32, true, [](const TableEntry4 &e) { return e.p.len; }))
-        upsert4(pfx4, e.p.addr, e.p.len, e.cls);
-    for (const TableEntry6 &e : by_length(ch.up6, 128, true, [](const TableEntry6 &e) { return e.p.len; }))
+    for (uint32_t k : by_length(ch.up4, 32, true, [](const TableEntry4 &e) { return e.p.len; }))
+        upsert4(pfx4, ch.up4[k].p.addr, ch.up4[k].p.len, ch.up4[k].cls);
+    for (uint32_t k : by_length(ch.up6, 128, true, [](const TableEntry6 &e) { return e.p.len; })) {
+        const TableEntry6 &e = ch.up6[k];
         upsert6(pfx6, uint64_t(e.p.addr >> 64), uint64_t(e.p.addr), e.p.len, e.cls);
+    }
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 3. rg_tbl24 classes under short changes (::/0 is IPv6's only one).
@@ -429,10 +433,10 @@ void ListTables::write(TableSpan next, const TableChange &ch, bool full)
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 4. Record deletes, shortest first.
-    for (const Prefix4 &p : by_length(ch.del4, 32, false, [](const Prefix4 &p) { return p.len; }))
-        delete4(pfx4, p.addr, p.len);
-    for (const Prefix6 &p : by_length(ch.del6, 128, false, [](const Prefix6 &p) { return p.len; }))
-        delete6(pfx6, uint64_t(p.addr >> 64), uint64_t(p.addr), p.len);
+    for (uint32_t k : by_length(ch.del4, 32, false, [](const Prefix4 &p) { return p.len; }))
+        delete4(pfx4, ch.del4[k].addr, ch.del4[k].len);
+    for (uint32_t k : by_length(ch.del6, 128, false, [](const Prefix6 &p) { return p.len; }))
+        delete6(pfx6, uint64_t(ch.del6[k].addr >> 64), uint64_t(ch.del6[k].addr), ch.del6[k].len);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 5. Length bits: new.

@@ -27,14 +27,29 @@ void for_each_listing(std::span<const TableEntry<A>> entries, const ClassTable &
     }
 }
 
+// Calls fn(prefix) for every prefix the sources `bits` of `kind` cover,
+// outermost first: an entry whose class has one of them and that lies in
+// no such prefix seen before. No chain is needed: those prefixes are
+// disjoint, so the last one seen is the only one that can contain the
+// current entry (what lies between it and the entry lies inside it).
+template <class A, class Fn>
+void for_each_outermost(std::span<const TableEntry<A>> entries, const ClassTable &classes, ListKind kind,
+                        uint64_t bits, Fn fn)
+{
+    const Prefix<A> *last = nullptr;
+    for (const TableEntry<A> &e : entries) {
+        if (!(classes[e.cls].of(kind) & bits) || (last && contains(*last, e.p)))
+            continue;
+        fn(e.p);
+        last = &e.p;
+    }
+}
+
 template <class A>
 void listed_by(std::span<const TableEntry<A>> entries, const ClassTable &classes, ListKind kind, uint64_t bit,
                std::vector<Prefix<A>> &out)
 {
-    for_each_listing(entries, classes, kind, [&](const Prefix<A> &p, uint64_t listed) {
-        if (listed & bit)
-            out.push_back(p);
-    });
+    for_each_outermost(entries, classes, kind, bit, [&](const Prefix<A> &p) { out.push_back(p); });
 }
 
 // The merge of what the tables list for `bit` with `next`.
@@ -43,9 +58,7 @@ void changed(std::span<const TableEntry<A>> entries, const ClassTable &classes, 
              std::span<const Prefix<A>> next, std::vector<Prefix<A>> &removed, std::vector<Prefix<A>> &added)
 {
     size_t j = 0;
-    for_each_listing(entries, classes, kind, [&](const Prefix<A> &p, uint64_t listed) {
-        if (!(listed & bit))
-            return;
+    for_each_outermost(entries, classes, kind, bit, [&](const Prefix<A> &p) {
         for (; j < next.size() && prefix_less(next[j], p); j++)
             added.push_back(next[j]);
         if (j < next.size() && next[j] == p)
@@ -69,17 +82,8 @@ PrefixSet source_list(TableSpan tables, const ClassTable &classes, ListKind kind
 PrefixSet covered_by(TableSpan tables, const ClassTable &classes, ListKind kind)
 {
     PrefixSet out;
-    auto add = [&](auto entries, auto &v) {
-        // An entry some source lists, inside none that another lists: the
-        // first of each covered run (its class answers non-zero, its
-        // closest ancestor's zero).
-        for_each_listing(entries, classes, kind, [&](const auto &p, uint64_t listed) {
-            if (listed && (v.empty() || !contains(v.back(), p)))
-                v.push_back(p);
-        });
-    };
-    add(tables.v4, out.v4);
-    add(tables.v6, out.v6);
+    for_each_outermost(tables.v4, classes, kind, ~uint64_t(0), [&](const Prefix4 &p) { out.v4.push_back(p); });
+    for_each_outermost(tables.v6, classes, kind, ~uint64_t(0), [&](const Prefix6 &p) { out.v6.push_back(p); });
     collapse_in_place(out);
     return out;
 }

@@ -89,12 +89,16 @@ template <class A> struct Sweep {
     {
         size_t i = 0, j = 0;
         for (const Prefix<A> &q : qs) {
-            // Entries before q: unchanged, copied, and kept in the chain.
-            for (; i < cur.size() && prefix_less(cur[i].p, q) && !(cur[i].p == q); i++) {
-                climb_to(cur[i].p);
-                chain.push_back({cur[i].p, classes[cur[i].cls]});
-                next.push_back(cur[i]);
-            }
+            // Entries before q are copied as they are. Of them only those
+            // reaching q matter to it (an entry before q in prefix order
+            // that reaches q's address contains q): they join the chain.
+            size_t gap = i;
+            for (; i < cur.size() && prefix_less(cur[i].p, q); i++)
+                if (last_address(cur[i].p) >= q.addr) {
+                    climb_to(cur[i].p);
+                    chain.push_back({cur[i].p, classes[cur[i].cls]});
+                }
+            next.insert(next.end(), cur.begin() + long(gap), cur.begin() + long(i));
             size_t end = i;
             while (end < cur.size() && contains(q, cur[end].p))
                 end++;
