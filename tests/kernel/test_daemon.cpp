@@ -756,10 +756,14 @@ TEST_F(DaemonTest, FailedStartLeavesEverythingAsFound)
     from_ = 0;
     start_ready();
     ASSERT_TRUE(wait_for_sync("drop", "applied")) << daemon_->output();
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/state/feed-drop.memo")) << "the daemon keeps it in memory";
     daemon_->signal(SIGTERM);
     code = daemon_->wait_exit(15s);
     ASSERT_TRUE(code);
     ASSERT_EQ(*code, 0) << daemon_->output();
+    // Its feed's version in force saved for the next sync, whoever runs it.
+    EXPECT_TRUE(std::filesystem::exists(dir_ + "/state/feed-drop.memo")) << daemon_->output();
+    EXPECT_TRUE(std::filesystem::exists(dir_ + "/state/feed-drop.body")) << daemon_->output();
 
     // A config that lists another prefix, drops the feed and adds one fails.
     write_config("block = 198.51.100.1/32", "[feed other]\nsource = other.txt\n", "lo", "on_exit = keep");

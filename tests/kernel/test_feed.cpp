@@ -402,6 +402,48 @@ TEST_F(FeedTest, AKeptWriterSeesChangesMadeByOthersBetweenSyncs)
     EXPECT_EQ(run_syn("198.18.0.9"), XDP_PASS);
 }
 
+// The daemon keeps each feed's memo in its SyncMemory: its syncs neither
+// read nor write the state directory's memo, the next one parses only the
+// changed lines, and save_memos leaves files that a one-shot sync (the
+// CLI's) then uses -- for the feeds still registered only.
+TEST_F(FeedTest, AMemoKeptInMemoryIsUsedAndSavedWhenAsked)
+{
+    rg::SyncMemory memory;
+    rg::SyncOptions kept;
+    kept.memory = &memory;
+    std::string base = "198.51.100.0/24\n203.0.113.0/24\n2001:db8::/48\n";
+    add("d", write("d.txt", base));
+    add("e", write("e.txt", "192.0.2.0/24\n"));
+    ASSERT_TRUE(rg::sync_feed(maps(), lists(), "d", kept).ok());
+    ASSERT_TRUE(rg::sync_feed(maps(), lists(), "e", kept).ok());
+    std::string memo_d = lists().state().file("feed-d.memo"), memo_e = lists().state().file("feed-e.memo");
+    EXPECT_FALSE(std::filesystem::exists(memo_d)) << "written by a sync that keeps its memo in memory";
+    ASSERT_EQ(memory.memos.count("d"), 1u);
+
+    write("d.txt", base + "198.18.0.0/24\n");
+    auto r = rg::sync_feed(maps(), lists(), "d", kept);
+    ASSERT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    EXPECT_EQ(r.lines_parsed, 1u) << "the memo in memory was not used";
+    EXPECT_EQ(run_syn("198.18.0.9"), XDP_DROP);
+    EXPECT_FALSE(std::filesystem::exists(memo_d));
+
+    {
+        rg::DirLock lock(pin_dir());
+        ASSERT_TRUE(rg::del_feed(maps(), lists(), "e"));
+    }
+    rg::save_memos(maps(), lists().state(), memory);
+    EXPECT_TRUE(std::filesystem::exists(memo_d));
+    EXPECT_FALSE(std::filesystem::exists(memo_e)) << "a memo saved for a feed that is gone";
+
+    // A one-shot sync starts from the saved memo.
+    write("d.txt", base + "198.18.0.0/24\n198.18.1.0/24\n");
+    r = sync("d");
+    ASSERT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    EXPECT_EQ(r.lines_parsed, 1u) << "the saved memo was not used";
+    EXPECT_NE(rg::sync_summary(r).find(", 1 lines parsed)"), std::string::npos) << rg::sync_summary(r);
+    EXPECT_EQ(run_syn("198.18.1.9"), XDP_DROP);
+}
+
 TEST_F(FeedTest, InterruptedSyncAndOrphanBitsAreRepairedByTheNextSync)
 {
     ASSERT_TRUE(manual(rg::ListKind::block, "192.0.2.0/24", true));

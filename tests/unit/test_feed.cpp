@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <thread>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace {
@@ -214,36 +215,28 @@ TEST(FeedContentHash, Xxh128OfTheSettingsThatShapeTheListAndTheBytes)
     EXPECT_EQ(with([](rg::FeedDef &e) { e.interval = std::chrono::minutes(5); }), base);
 }
 
-// What a fetch spooled, read back.
-std::string spooled(rg::Download &d)
-{
-    d.map();
-    return std::string(d.text());
-}
-
 TEST(FeedFetch, FilesStdinAndLimits)
 {
     TempDir tmp;
-    rg::StateDir state(tmp.path + "/state");
     std::string path = tmp.path + "/list.txt";
     std::ofstream(path) << "192.0.2.0/24\n";
     rg::FetchLimits lim;
     {
-        rg::Download d(state, "t");
+        std::string d;
         auto r = rg::fetch_source(path, "", "", lim, d);
         EXPECT_TRUE(r.ok) << r.error;
         EXPECT_EQ(r.bytes, 13u);
-        EXPECT_EQ(spooled(d), "192.0.2.0/24\n");
+        EXPECT_EQ(d, "192.0.2.0/24\n");
     }
     lim.max_bytes = 4;
     {
-        rg::Download d(state, "t");
+        std::string d;
         auto r = rg::fetch_source(path, "", "", lim, d);
         EXPECT_FALSE(r.ok);
         EXPECT_NE(r.error.find("larger than the limit of 4 bytes"), std::string::npos) << r.error;
     }
     {
-        rg::Download d(state, "t");
+        std::string d;
         auto r = rg::fetch_source(tmp.path + "/missing", "", "", rg::FetchLimits{}, d);
         EXPECT_FALSE(r.ok);
         EXPECT_EQ(r.error, tmp.path + "/missing: No such file or directory");
@@ -255,21 +248,41 @@ TEST(FeedFetch, FilesStdinAndLimits)
         ASSERT_EQ(pipe(p), 0);
         ASSERT_EQ(write(p[1], "2001:db8::/32\n", 14), 14);
         close(p[1]);
-        rg::Download d(state, "t");
+        std::string d;
         auto r = rg::fetch_source("-", "", "", rg::FetchLimits{}, d, p[0]);
         close(p[0]);
         EXPECT_TRUE(r.ok) << r.error;
-        EXPECT_EQ(spooled(d), "2001:db8::/32\n");
+        EXPECT_EQ(d, "2001:db8::/32\n");
     }
     {
         // Nothing listens on port 9 of 127.0.0.1 (discard): a connection error, not a throw.
-        rg::Download d(state, "t");
+        std::string d;
         auto r = rg::fetch_source("http://127.0.0.1:9/list.txt", "", "", rg::FetchLimits{}, d);
         EXPECT_FALSE(r.ok);
         EXPECT_NE(r.error.find("http://127.0.0.1:9/list.txt: "), std::string::npos) << r.error;
     }
-    // Nothing is left in the state directory: a download not kept goes.
-    EXPECT_TRUE(std::filesystem::is_empty(state.path()));
+}
+
+// The temporary files of a process that is gone (killed while writing a
+// state file) are removed; a live one's stay.
+TEST(StateDir, StaleTemporaryFilesGo)
+{
+    TempDir tmp;
+    rg::StateDir state(tmp.path + "/state");
+    state.write_text("kept", "x");
+    std::string live = state.file("feed-t.body.tmp." + std::to_string(getpid()) + ".XyZ123");
+    std::ofstream(live) << "being written";
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    ASSERT_GT(gone, 0);
+    ASSERT_EQ(waitpid(gone, nullptr, 0), gone);
+    std::string stale = state.file("feed-t.body.tmp." + std::to_string(gone) + ".AbCdEf");
+    std::ofstream(stale) << "left by a killed sync";
+    state.remove_stale_temps();
+    EXPECT_FALSE(std::filesystem::exists(stale));
+    EXPECT_TRUE(std::filesystem::exists(live)) << "this process's temporary file must stay";
+    EXPECT_EQ(state.read_text("kept"), "x");
 }
 
 // A source that never ends (a FIFO whose writer stays, a pipe on stdin)
@@ -277,13 +290,12 @@ TEST(FeedFetch, FilesStdinAndLimits)
 TEST(FeedFetch, SourcesThatNeverEndStopAtTheTimeLimit)
 {
     TempDir tmp;
-    rg::StateDir state(tmp.path + "/state");
     std::string fifo = tmp.path + "/fifo";
     ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
     rg::FetchLimits lim;
     lim.timeout_s = 1;
     {
-        rg::Download d(state, "t");
+        std::string d;
         auto r = rg::fetch_source(fifo, "", "", lim, d);  // no writer: at once, empty
         EXPECT_TRUE(r.ok) << r.error;
         EXPECT_EQ(r.bytes, 0u);
@@ -292,7 +304,7 @@ TEST(FeedFetch, SourcesThatNeverEndStopAtTheTimeLimit)
     ASSERT_GE(keep, 0);
     ASSERT_EQ(write(keep, "192.0.2.1\n", 10), 10);
     {
-        rg::Download d(state, "t");
+        std::string d;
         auto t0 = std::chrono::steady_clock::now();
         auto r = rg::fetch_source(fifo, "", "", lim, d);
         double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -303,14 +315,14 @@ TEST(FeedFetch, SourcesThatNeverEndStopAtTheTimeLimit)
     int p[2];
     ASSERT_EQ(pipe(p), 0);
     {
-        rg::Download d(state, "t");
+        std::string d;
         auto r = rg::fetch_source("-", "", "", lim, d, p[0]);
         EXPECT_FALSE(r.ok);
         EXPECT_NE(r.error.find("standard input: no end of data"), std::string::npos) << r.error;
     }
     // Given up as soon as the caller says so (the daemon on SIGTERM).
     {
-        rg::Download d(state, "t");
+        std::string d;
         lim.timeout_s = 60;
         int asked = 0;
         lim.cancelled = [&] { return ++asked > 2; };

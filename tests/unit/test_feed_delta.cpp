@@ -236,12 +236,10 @@ TEST(FeedMemo, SavedAndLoadedBackOrRefusedWhenItDoesNotCheckOut)
     rg::StateDir state(dir);
     const std::string text = "192.0.2.0/24\n198.51.100.7\n# c\n2001:db8::/48\n192.0.2.9\n";
     rg::FeedParseResult parsed = full(text);
-    {
-        rg::Download d(state, "feed-x");
-        ASSERT_EQ(write(d.fd(), text.data(), text.size()), ssize_t(text.size()));
-        d.map();
-        rg::save_feed_memo(state, "x", d, parsed);
-    }
+    auto save = [&] {
+        rg::save_feed_memo(state, "x", rg::make_feed_memo(text, parsed));
+    };
+    save();
     {
         std::optional<rg::FeedMemo> m = rg::load_feed_memo(state, "x");
         ASSERT_TRUE(m);
@@ -257,12 +255,7 @@ TEST(FeedMemo, SavedAndLoadedBackOrRefusedWhenItDoesNotCheckOut)
     { std::ofstream(body, std::ios::app) << "203.0.113.1\n"; }
     EXPECT_FALSE(rg::load_feed_memo(state, "x"));
     // A damaged memo file.
-    {
-        rg::Download d(state, "feed-x");
-        ASSERT_EQ(write(d.fd(), text.data(), text.size()), ssize_t(text.size()));
-        d.map();
-        rg::save_feed_memo(state, "x", d, parsed);
-    }
+    save();
     ASSERT_TRUE(rg::load_feed_memo(state, "x"));
     {
         std::fstream f(state.file("feed-x.memo"), std::ios::in | std::ios::out | std::ios::binary);

@@ -125,7 +125,7 @@ bool print_sync(const SyncReport &r)
 {
     for (const std::string &e : r.errors)
         log(LogLevel::warning, e);
-    std::string outcome = "feed " + r.feed + ": " + rg_feed_result_name[r.result] + ": " + r.message;
+    std::string outcome = sync_summary(r);
     if (r.ok())
         std::cout << printable(outcome) << "\n";
     else

@@ -365,13 +365,15 @@ private:
     struct FeedWriter {
         Maps maps;
         Lists lists;
-        SyncBuffers buffers;
         FeedWriter(Maps m, const std::string &state_dir)
             : maps(std::move(m)), lists(maps, StateDir(state_dir), false)
         {
         }
     };
     std::unique_ptr<FeedWriter> feed_writer_;
+    // The feeds' memos and sync buffers, kept across reloads and repairs;
+    // the memos are saved to the state directory when the daemon stops.
+    SyncMemory sync_memory_;
 };
 
 // Everything that can be checked before changing anything.
@@ -543,6 +545,7 @@ void Daemon::start()
 {
     cfg_ = load_config(opts_.config_path);
     lock_.emplace(cfg_);
+    StateDir(cfg_.state_dir).remove_stale_temps();
     log_notice("starting: config " + cfg_.path + ", pin directory " + cfg_.pin_dir);
     check(cfg_, nullptr);
     open_stats_output();
@@ -785,14 +788,11 @@ void Daemon::sync_due_feed()
                 feed_writer_ = std::make_unique<FeedWriter>(std::move(pinned), cfg_.state_dir);
             SyncOptions so;
             so.limits.cancelled = stop_pending;  // SIGTERM gives a download up
-            so.buffers = &feed_writer_->buffers;
+            so.memory = &sync_memory_;
             SyncReport r = sync_feed(feed_writer_->maps, feed_writer_->lists, f->name, so);
             for (const std::string &e : r.errors)
                 log_warning(e);
-            char took[64];
-            snprintf(took, sizeof(took), " (%.3f s, %zu lines parsed)", r.seconds, r.lines_parsed);
-            log(r.ok() ? LogLevel::notice : LogLevel::warning,
-                "feed " + f->name + ": " + rg_feed_result_name[r.result] + ": " + r.message + took);
+            log(r.ok() ? LogLevel::notice : LogLevel::warning, sync_summary(r));
             json line = {{"time", uint64_t(time(nullptr))}, {"event", "feed_sync"}, {"feed", f->name},
                          {"result", rg_feed_result_name[r.result]}, {"message", r.message},
                          {"prefixes", r.prefixes}, {"upserts", r.upserts}, {"deletes", r.deletes},
@@ -828,6 +828,13 @@ void Daemon::arm_feed_timer()
 void Daemon::stop()
 {
     notify("STOPPING=1");
+    if (!sync_memory_.memos.empty()) {
+        try {
+            save_memos(Maps::open(cfg_.pin_dir), StateDir(cfg_.state_dir), sync_memory_);
+        } catch (const std::exception &e) {
+            log_warning(std::string("cannot keep the feeds' versions for an incremental next sync: ") + e.what());
+        }
+    }
     feed_writer_.reset();
     maps_.reset();
     bool keep = opts_.keep_enforcing || cfg_.keep_on_exit;

@@ -1,4 +1,4 @@
-// Fetching a feed into a spool file of the state directory.
+// Fetching a feed into memory.
 #include "feed_fetch.hpp"
 
 #include "error.hpp"
@@ -12,7 +12,6 @@
 #include <memory>
 #include <mutex>
 #include <poll.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,27 +23,13 @@ bool is_url(const std::string &s) { return s.starts_with("http://") || s.starts_
 
 std::string size_text(size_t bytes) { return std::to_string(bytes) + " bytes"; }
 
-bool write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return false;
-        p += w;
-        n -= size_t(w);
-    }
-    return true;
-}
-
 using Clock = std::chrono::steady_clock;
 
 // Copies from `in` to `out` until the end of the data, the size limit or
 // the deadline. A source that is not a regular file is waited on with
 // poll(), so a FIFO or a pipe that never ends cannot hold the fetch
 // longer than the deadline.
-FetchResult copy_fd(int in, int out, const FetchLimits &limits, const std::string &what)
+FetchResult copy_fd(int in, std::string &out, const FetchLimits &limits, const std::string &what)
 {
     FetchResult r;
     struct stat st {};
@@ -53,6 +38,8 @@ FetchResult copy_fd(int in, int out, const FetchLimits &limits, const std::strin
         r.error = what + ": larger than the limit of " + size_text(limits.max_bytes);
         return r;
     }
+    if (regular)
+        out.reserve(size_t(st.st_size));
     // A descriptor we opened without blocking (a FIFO) is read first and
     // waited on when empty: a FIFO nobody writes reads as its end at once.
     // One that blocks (stdin) is waited on first.
@@ -99,16 +86,13 @@ FetchResult copy_fd(int in, int out, const FetchLimits &limits, const std::strin
             r.error = what + ": larger than the limit of " + size_text(limits.max_bytes);
             return r;
         }
-        if (!write_all(out, buf, size_t(n))) {
-            r.error = "cannot spool " + what + ": " + strerror(errno);
-            return r;
-        }
+        out.append(buf, size_t(n));
     }
     r.ok = true;
     return r;
 }
 
-FetchResult read_file(const std::string &path, const FetchLimits &limits, int out)
+FetchResult read_file(const std::string &path, const FetchLimits &limits, std::string &out)
 {
     FetchResult r;
     // Not blocking in open(): a FIFO without a writer would wait forever.
@@ -131,8 +115,8 @@ FetchResult read_file(const std::string &path, const FetchLimits &limits, int ou
 struct Transfer {
     FetchResult *r;
     const FetchLimits &limits;
-    int out;
-    bool too_big = false, write_failed = false, cancelled = false;
+    std::string &out;
+    bool too_big = false, cancelled = false;
 };
 
 // libcurl's progress callback, called about once a second also while idle:
@@ -152,10 +136,7 @@ size_t on_body(char *data, size_t size, size_t n, void *user)
         t->too_big = true;
         return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
     }
-    if (!write_all(t->out, data, len)) {
-        t->write_failed = true;
-        return 0;
-    }
+    t->out.append(data, len);
     t->r->bytes += len;
     return len;
 }
@@ -190,7 +171,7 @@ size_t on_header(char *data, size_t size, size_t n, void *user)
 }
 
 FetchResult fetch_url(const std::string &url, const std::string &etag, const std::string &last_modified,
-                      const FetchLimits &limits, int out)
+                      const FetchLimits &limits, std::string &out)
 {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -237,9 +218,7 @@ FetchResult fetch_url(const std::string &url, const std::string &etag, const std
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     r.http_status = status;
     if (rc != CURLE_OK) {
-        if (t.write_failed)
-            r.error = "cannot spool " + url + ": " + strerror(errno);
-        else if (t.cancelled)
+        if (t.cancelled)
             r.error = url + ": fetch given up (the daemon is stopping)";
         else if (t.too_big || rc == CURLE_FILESIZE_EXCEEDED)
             r.error = url + ": larger than the limit of " + size_text(limits.max_bytes);
@@ -261,50 +240,49 @@ FetchResult fetch_url(const std::string &url, const std::string &etag, const std
 
 } // namespace
 
-Download::Download(const StateDir &state, std::string_view name) : state_(state)
+FetchResult fetch_source(const std::string &source, const std::string &etag, const std::string &last_modified,
+                         const FetchLimits &limits, std::string &out, int stdin_fd)
 {
-    fd_ = state_.create_temp(std::string(name) + ".download", temp_);
+    out.clear();
+    if (source == "-")
+        return copy_fd(stdin_fd, out, limits, "standard input");
+    if (is_url(source))
+        return fetch_url(source, etag, last_modified, limits, out);
+    return read_file(source, limits, out);
 }
 
-Download::~Download()
-{
-    if (map_)
-        munmap(map_, size_);
-    if (fd_ >= 0)
-        close(fd_);
-    if (!temp_.empty())
-        unlink(temp_.c_str());
-}
-
-void Download::map()
+std::optional<size_t> local_file_size(const std::string &source)
 {
     struct stat st {};
-    if (fstat(fd_, &st) != 0)
-        throw_errno("cannot inspect " + temp_, errno);
-    size_ = size_t(st.st_size);
-    if (size_ == 0)
-        return;
-    map_ = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
-    if (map_ == MAP_FAILED) {
-        map_ = nullptr;
-        throw_errno("cannot map " + temp_, errno);
+    if (source == "-" || is_url(source) || stat(source.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+        return std::nullopt;
+    return size_t(st.st_size);
+}
+
+std::optional<size_t> read_local_file(const std::string &source, size_t max_bytes,
+                                      const std::function<void(std::string_view)> &piece)
+{
+    if (source == "-" || is_url(source))
+        return std::nullopt;
+    int fd = open(source.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return std::nullopt;
+    struct stat st {};
+    size_t total = 0;
+    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && uint64_t(st.st_size) <= max_bytes;
+    char buf[1 << 16];
+    while (ok) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (total += size_t(n)) > max_bytes) {
+            ok = n == 0;
+            break;
+        }
+        piece({buf, size_t(n)});
     }
-}
-
-void Download::keep_as(std::string_view name)
-{
-    state_.commit(temp_, name);
-    temp_.clear();
-}
-
-FetchResult fetch_source(const std::string &source, const std::string &etag, const std::string &last_modified,
-                         const FetchLimits &limits, Download &out, int stdin_fd)
-{
-    if (source == "-")
-        return copy_fd(stdin_fd, out.fd(), limits, "standard input");
-    if (is_url(source))
-        return fetch_url(source, etag, last_modified, limits, out.fd());
-    return read_file(source, limits, out.fd());
+    close(fd);
+    return ok ? std::optional<size_t>(total) : std::nullopt;
 }
 
 } // namespace rg

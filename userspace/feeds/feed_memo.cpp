@@ -37,24 +37,54 @@ void hash_of(std::string_view text, uint64_t out[2])
 
 } // namespace
 
-struct FeedMemo::Files {
+struct FeedMemo::Owner {
+    // A memo loaded: its file and its body, mapped.
     std::unique_ptr<StateFile> memo;
     void *body = nullptr;
     size_t size = 0;
-    ~Files()
+    // A memo made by a sync: the download and its parsed prefixes.
+    std::string download;
+    PrefixSet prefixes;
+    bool saved = false;
+    ~Owner()
     {
         if (body)
             munmap(body, size);
     }
 };
 
+FeedMemo make_feed_memo(std::string download, FeedParseResult parsed)
+{
+    auto owner = std::make_shared<FeedMemo::Owner>();
+    FeedMemo m;
+    m.format = parsed.format;
+    m.good_lines = parsed.good_lines;
+    m.comment_lines = parsed.comment_lines;
+    m.host_bits_cleared = parsed.host_bits_cleared;
+    owner->download = std::move(download);
+    m.body = owner->download;
+    owner->prefixes = std::move(parsed.prefixes);
+    m.prefixes = owner->prefixes;
+    m.owner = std::move(owner);
+    return m;
+}
+
+void give_back_memory(FeedMemo &&memo, PrefixSet &prefixes, std::string &body)
+{
+    if (!memo.owner || memo.owner.use_count() != 1 || memo.owner->memo)
+        return;
+    prefixes = std::move(memo.owner->prefixes);
+    body = std::move(memo.owner->download);
+    memo = {};
+}
+
 std::optional<FeedMemo> load_feed_memo(const StateDir &state, const std::string &feed)
 {
-    auto files = std::make_shared<FeedMemo::Files>();
-    files->memo = state.read(memo_name(feed), kMemoKind);
-    if (!files->memo)
+    auto owner = std::make_shared<FeedMemo::Owner>();
+    owner->memo = state.read(memo_name(feed), kMemoKind);
+    if (!owner->memo)
         return std::nullopt;
-    PayloadReader r(files->memo->payload());
+    PayloadReader r(owner->memo->payload());
     MemoStamp s{};
     FeedMemo m;
     if (!r.read(s))
@@ -69,12 +99,12 @@ std::optional<FeedMemo> load_feed_memo(const StateDir &state, const std::string 
         return std::nullopt;
     struct stat st {};
     if (fstat(fd, &st) == 0 && st.st_size > 0) {
-        files->size = size_t(st.st_size);
-        void *p = mmap(nullptr, files->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        files->body = p == MAP_FAILED ? nullptr : p;
+        owner->size = size_t(st.st_size);
+        void *p = mmap(nullptr, owner->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        owner->body = p == MAP_FAILED ? nullptr : p;
     }
     close(fd);
-    m.body = {static_cast<const char *>(files->body), files->body ? files->size : 0};
+    m.body = {static_cast<const char *>(owner->body), owner->body ? owner->size : 0};
     uint64_t h[2];
     hash_of(m.body, h);
     if (std::memcmp(h, s.body_hash, sizeof(h)) != 0) {
@@ -85,27 +115,30 @@ std::optional<FeedMemo> load_feed_memo(const StateDir &state, const std::string 
     m.good_lines = s.good_lines;
     m.comment_lines = s.comment_lines;
     m.host_bits_cleared = s.host_bits_cleared;
-    m.files = std::move(files);
+    owner->saved = true;
+    m.owner = std::move(owner);
     return m;
 }
 
-void save_feed_memo(const StateDir &state, const std::string &feed, Download &download,
-                    const FeedParseResult &parsed)
+void save_feed_memo(const StateDir &state, const std::string &feed, const FeedMemo &memo)
 {
+    if (!memo.owner || memo.owner->saved)
+        return;
     MemoStamp s{};
-    hash_of(download.text(), s.body_hash);
-    s.format = uint32_t(parsed.format);
-    s.good_lines = parsed.good_lines;
-    s.comment_lines = parsed.comment_lines;
-    s.host_bits_cleared = parsed.host_bits_cleared;
-    s.n4 = parsed.prefixes.v4.size();
-    s.n6 = parsed.prefixes.v6.size();
-    std::span<const std::byte> parts[] = {as_bytes_of(s), as_bytes_of(std::span<const Prefix6>(parsed.prefixes.v6)),
-                                          as_bytes_of(std::span<const Prefix4>(parsed.prefixes.v4))};
+    hash_of(memo.body, s.body_hash);
+    s.format = uint32_t(memo.format);
+    s.good_lines = memo.good_lines;
+    s.comment_lines = memo.comment_lines;
+    s.host_bits_cleared = memo.host_bits_cleared;
+    s.n4 = memo.prefixes.v4.size();
+    s.n6 = memo.prefixes.v6.size();
+    std::span<const std::byte> parts[] = {as_bytes_of(s), as_bytes_of(memo.prefixes.v6),
+                                          as_bytes_of(memo.prefixes.v4)};
     // The memo names its body by hash: written in either order, a memo and
     // a body of different versions never pass as one.
-    download.keep_as(body_name(feed));
+    state.write_text(body_name(feed), memo.body);
     state.write(memo_name(feed), kMemoKind, parts);
+    memo.owner->saved = true;
 }
 
 void remove_feed_memo(const StateDir &state, const std::string &feed)

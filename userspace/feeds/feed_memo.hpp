@@ -1,15 +1,16 @@
-// A feed's version in force, kept in the state directory so that the next
-// sync -- by the daemon or by a `feed sync` of its own -- parses only the
-// lines that differ (feed_delta.hpp): feed-NAME.body is the download as
-// fetched (the spool of the sync that applied it, renamed), feed-NAME.memo
-// its entries parsed and sorted, the counts of its lines, and the body's
-// XXH3-128 hash. A memo is used only if it checks out and its body has that
-// hash; any other memo is ignored (the sync then parses in full). It
-// decides nothing about what is enforced: the sync compares its result
-// with the kernel's list of the feed, not with the memo.
+// A feed's version in force (its memo), so that the next sync -- by the
+// daemon or by a `feed sync` of its own -- parses only the lines that differ
+// (feed_delta.hpp): the download, its entries parsed and sorted, the counts
+// of its lines. A memo is made by the sync that applied the download; the
+// daemon keeps it in memory, `feed sync` saves it in the state directory:
+// feed-NAME.body is the download, feed-NAME.memo its entries and counts and
+// the body's XXH3-128 hash. A saved memo is used only if it checks out and
+// its body has that hash; any other is ignored (the sync then parses in
+// full). A memo decides nothing about what is enforced: the sync compares
+// its result with the kernel's list of the feed, not with the memo, so any
+// memo of the feed -- even an older one -- gives the right result.
 #pragma once
 
-#include "feed_fetch.hpp"
 #include "feed_format.hpp"
 #include "prefix_set.hpp"
 #include "state_dir.hpp"
@@ -23,17 +24,23 @@ namespace rg {
 struct FeedMemo {
     FeedFormat format = FeedFormat::plain;  // as parsed (line-based)
     size_t good_lines = 0, comment_lines = 0, host_bits_cleared = 0;
-    std::string_view body;  // the download (mapped)
-    PrefixSpan prefixes;    // every prefix of it, sorted, duplicates kept (mapped)
+    std::string_view body;  // the download
+    PrefixSpan prefixes;    // every prefix of it, sorted, duplicates kept
 
-    struct Files;
-    std::shared_ptr<Files> files;  // what keeps body and prefixes mapped
+    struct Owner;                  // what holds body and prefixes (feed_memo.cpp)
+    std::shared_ptr<Owner> owner;  // empty: the caller holds them
 };
 
+// The memo of a download just applied, holding it and its parse.
+FeedMemo make_feed_memo(std::string download, FeedParseResult parsed);
+// Moves the memory of a memo made above, if nothing else holds it now, to
+// `prefixes` and `body` (for the next download and its parse).
+void give_back_memory(FeedMemo &&memo, PrefixSet &prefixes, std::string &body);
+
 std::optional<FeedMemo> load_feed_memo(const StateDir &state, const std::string &feed);
-// Keeps `download` as the feed's body and writes the memo for it.
-void save_feed_memo(const StateDir &state, const std::string &feed, Download &download,
-                    const FeedParseResult &parsed);
+// Writes a memo made above as the feed's files (a memo loaded from the
+// state directory is there already). Throws rg::Error.
+void save_feed_memo(const StateDir &state, const std::string &feed, const FeedMemo &memo);
 void remove_feed_memo(const StateDir &state, const std::string &feed);
 
 } // namespace rg

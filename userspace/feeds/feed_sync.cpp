@@ -34,16 +34,21 @@ struct Parsed {
 };
 
 // The download parsed: only where it differs from the feed's memo when
-// there is one that applies, else in full.
+// there is one that applies (the caller's, or the state directory's), else
+// in full. reuse: memory for the parsed prefixes.
 Parsed parse_download(const StateDir &state, const FeedDef &def, std::string_view body, bool full,
-                      PrefixSet reuse)
+                      const SyncMemory &memory, PrefixSet reuse)
 {
     FeedFormat fmt = feed_format_from_name(def.format);
-    if (!full)
-        if (std::optional<FeedMemo> memo = load_feed_memo(state, def.name))
+    if (!full) {
+        auto kept = memory.memos.find(def.name);
+        std::optional<FeedMemo> memo =
+            kept != memory.memos.end() ? std::optional<FeedMemo>(kept->second) : load_feed_memo(state, def.name);
+        if (memo)
             if (std::optional<FeedDelta> d =
                     feed_delta(*memo, body, fmt, def.min_prefix4, def.min_prefix6, def.name, std::move(reuse)))
                 return {std::move(d->parsed), d->lines_parsed};
+    }
     Parsed p{parse_feed(body, fmt, def.name), 0};
     p.lines = p.result.good_lines + p.result.bad_lines + p.result.comment_lines;
     return p;
@@ -101,7 +106,7 @@ std::string applied_message(const FeedCheck &check, const WriteResult &w, const 
 
 } // namespace
 
-FeedHash feed_content_hash(const FeedDef &def, std::string_view body)
+ContentHash::ContentHash(const FeedDef &def) : st_(XXH3_createState())
 {
     // Source and format cannot hold NUL (validate_feed_def): NUL-terminated,
     // then the two limits as one byte each, the settings part is unambiguous.
@@ -113,17 +118,35 @@ FeedHash feed_content_hash(const FeedDef &def, std::string_view body)
     settings += '\0';
     settings += char(def.min_prefix4);
     settings += char(def.min_prefix6);
-    XXH3_state_t *st = XXH3_createState();
-    XXH3_128bits_reset(st);
-    XXH3_128bits_update(st, settings.data(), settings.size());
-    XXH3_128bits_update(st, body.data(), body.size());
+    XXH3_128bits_reset(st_);
+    add(settings);
+}
+
+ContentHash::~ContentHash()
+{
+    XXH3_freeState(st_);
+}
+
+void ContentHash::add(std::string_view bytes)
+{
+    XXH3_128bits_update(st_, bytes.data(), bytes.size());
+}
+
+FeedHash ContentHash::digest() const
+{
     XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
-    XXH3_freeState(st);
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st_));
     FeedHash out;
     static_assert(sizeof(c.digest) == out.size());
     std::memcpy(out.data(), c.digest, out.size());
     return out;
+}
+
+FeedHash feed_content_hash(const FeedDef &def, std::string_view body)
+{
+    ContentHash h(def);
+    h.add(body);
+    return h.digest();
 }
 
 SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const SyncOptions &opts)
@@ -139,35 +162,53 @@ SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const Sy
 
     // 1. Fetch, hash and parse, without the lock.
     bool full = opts.unconditional || (before.raw.flags & RG_FEED_SYNCING);
-    Download download(lists.state(), "feed-" + name);
-    FetchResult fetched = fetch_source(def.source, full ? "" : feed_field(before.raw.etag, sizeof(before.raw.etag)),
-                                       full ? "" : feed_field(before.raw.last_modified, sizeof(before.raw.last_modified)),
-                                       opts.limits, download, opts.stdin_fd);
-    bool body = fetched.ok && !fetched.not_modified;
-    log(LogLevel::debug, "feed " + name + ": fetched " + std::to_string(fetched.bytes) + " bytes in " + ms_since(start));
+    // The caller's memory, lent for this sync and given back at its end.
+    SyncMemory own, &memory = opts.memory ? *opts.memory : own;
+    std::string download = std::move(memory.body);
+    FetchResult fetched;
     FeedHash hash{};
     bool same = false;
+    // A local file is hashed as it is read first, unless the memory to load
+    // it is at hand (the daemon's, from its last sync): an unchanged file
+    // then costs no new memory.
+    if (!full && download.capacity() < local_file_size(def.source).value_or(0)) {
+        ContentHash h(def);
+        std::optional<size_t> size =
+            read_local_file(def.source, opts.limits.max_bytes, [&](std::string_view piece) { h.add(piece); });
+        if (size && same_content(before.raw, h.digest())) {
+            same = fetched.ok = true;
+            fetched.bytes = *size;
+            hash = h.digest();
+        }
+    }
+    auto fetch = [&] {
+        fetched = fetch_source(def.source, full ? "" : feed_field(before.raw.etag, sizeof(before.raw.etag)),
+                               full ? "" : feed_field(before.raw.last_modified, sizeof(before.raw.last_modified)),
+                               opts.limits, download, opts.stdin_fd);
+        log(LogLevel::debug, "feed " + name + ": fetched " + std::to_string(fetched.bytes) + " bytes in " +
+                                 ms_since(start));
+        return fetched.ok && !fetched.not_modified;
+    };
     Parsed parsed;
     FeedCheck check;
-    // The caller's buffers, lent for this sync and given back at its end.
-    SyncBuffers own, &buffers = opts.buffers ? *opts.buffers : own;
     struct GiveBack {
-        SyncBuffers &to;
+        SyncMemory &to;
+        std::string &download;
         Parsed &parsed;
         FeedCheck &check;
         ~GiveBack()
         {
+            to.body = std::move(download);
             to.parsed = std::move(parsed.result.prefixes);
             to.list = std::move(check.list);
         }
-    } give_back{buffers, parsed, check};
-    if (body) {
+    } give_back{memory, download, parsed, check};
+    if (!same && fetch()) {
         auto t = std::chrono::steady_clock::now();
-        download.map();
-        hash = feed_content_hash(def, download.text());
+        hash = feed_content_hash(def, download);
         same = !full && same_content(before.raw, hash);
         if (!same)
-            parsed = parse_download(lists.state(), def, download.text(), full, std::move(buffers.parsed));
+            parsed = parse_download(lists.state(), def, download, full, memory, std::move(memory.parsed));
         log(LogLevel::debug, "feed " + name + ": hashed and parsed " + std::to_string(parsed.lines) + " lines in " +
                                  ms_since(t));
     }
@@ -180,7 +221,10 @@ SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const Sy
     // half-way (one that died is repaired by the write below).
     if (same && !(same_content(feed.raw, hash) && !(maps.lists_gen() & 1))) {
         same = false;
-        parsed = parse_download(lists.state(), def, download.text(), true, std::move(buffers.parsed));
+        if (fetch()) {  // a local file, read again
+            hash = feed_content_hash(def, download);
+            parsed = parse_download(lists.state(), def, download, true, memory, std::move(memory.parsed));
+        }
     }
     struct rg_feed &raw = feed.raw;
     uint64_t now = uint64_t(time(nullptr));
@@ -224,7 +268,7 @@ SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const Sy
     FeedParseResult &p = parsed.result;
     raw.good_lines = p.good_lines;
     raw.bad_lines = p.bad_lines;
-    check = check_feed(p, def, in_force_of(raw), std::move(buffers.list));
+    check = check_feed(p, def, in_force_of(raw), std::move(memory.list));
     raw.refused_broad = check.refused_broad;
     for (const std::string &b : check.broad_examples)
         rep.errors.push_back("feed " + name + ": \"" + b + "\": broader than the limit, refused");
@@ -257,19 +301,47 @@ SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const Sy
     rep.deletes = w.deletes;
     std::string msg = applied_message(check, w, p, raw.allow_overlaps, overlap);
     // The memo of the version now in force, if the next download can be
-    // compared with it (no bad line or refused prefix to report again).
-    t = std::chrono::steady_clock::now();
+    // compared with it (no bad line or refused prefix to report again):
+    // kept by the caller, else saved. The memo it replaces lends its
+    // memory to the next sync.
     try {
-        if (p.bad_lines == 0 && check.refused_broad == 0 && p.format != FeedFormat::json)
-            save_feed_memo(lists.state(), name, download, p);
-        else
+        if (p.bad_lines == 0 && check.refused_broad == 0 && p.format != FeedFormat::json) {
+            FeedMemo memo = make_feed_memo(std::move(download), std::move(p));
+            if (opts.memory)
+                std::swap(memo, opts.memory->memos[name]);
+            else
+                save_feed_memo(lists.state(), name, memo);
+            give_back_memory(std::move(memo), p.prefixes, download);
+        } else {
+            memory.memos.erase(name);
             remove_feed_memo(lists.state(), name);
+        }
     } catch (const std::exception &e) {
+        memory.memos.erase(name);
         remove_feed_memo(lists.state(), name);
         msg += std::string("; not kept for an incremental next sync: ") + e.what();
     }
-    log(LogLevel::debug, "feed " + name + ": memo kept in " + ms_since(t));
     return record(w.upserts || w.deletes ? RG_FEED_APPLIED : RG_FEED_UNCHANGED, msg);
+}
+
+std::string sync_summary(const SyncReport &r)
+{
+    char took[64];
+    snprintf(took, sizeof(took), " (%.3f s, %zu lines parsed)", r.seconds, r.lines_parsed);
+    return "feed " + r.feed + ": " + rg_feed_result_name[r.result] + ": " + r.message + took;
+}
+
+void save_memos(const Maps &maps, const StateDir &state, const SyncMemory &memory)
+{
+    for (const auto &[name, memo] : memory.memos) {
+        try {
+            if (find_feed(maps, name))
+                save_feed_memo(state, name, memo);
+        } catch (const std::exception &e) {
+            log(LogLevel::warning, "feed " + name + ": cannot keep its version for an incremental next sync: " +
+                                       e.what());
+        }
+    }
 }
 
 } // namespace rg

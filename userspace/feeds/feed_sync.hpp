@@ -20,13 +20,17 @@
 #pragma once
 
 #include "feed_fetch.hpp"
+#include "feed_memo.hpp"
 #include "feed_registry.hpp"
 #include "lists.hpp"
 
 #include <array>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
+
+struct XXH3_state_s;  // xxhash.h
 
 namespace rg {
 
@@ -38,10 +42,29 @@ namespace rg {
 using FeedHash = std::array<uint8_t, RG_FEED_HASH_LEN>;
 FeedHash feed_content_hash(const FeedDef &def, std::string_view body);
 
-// Memory a long-running caller (the daemon) keeps from one sync to the
-// next and lends to each: the parsed download and its collapsed list.
-struct SyncBuffers {
+// The same, of a download given in pieces.
+class ContentHash {
+public:
+    explicit ContentHash(const FeedDef &def);
+    ~ContentHash();
+    ContentHash(const ContentHash &) = delete;
+    ContentHash &operator=(const ContentHash &) = delete;
+    void add(std::string_view bytes);
+    FeedHash digest() const;
+
+private:
+    ::XXH3_state_s *st_;
+};
+
+// What a long-running caller (the daemon) keeps from one sync to the next:
+// memory lent to each sync for the download, its parse and its collapsed
+// list, and each feed's memo (feed_memo.hpp), kept here instead of in the state
+// directory, so that a sync neither reads nor writes it (save_memos writes
+// them when the caller stops).
+struct SyncMemory {
+    std::string body;
     PrefixSet parsed, list;
+    std::map<std::string, FeedMemo> memos;
 };
 
 struct SyncOptions {
@@ -50,7 +73,7 @@ struct SyncOptions {
     bool unconditional = false;  // ignore the stored ETag/Last-Modified, the
                                  // content hash and the memo: fetch, parse
                                  // and write in full
-    SyncBuffers *buffers = nullptr;
+    SyncMemory *memory = nullptr;
 };
 
 struct SyncReport {
@@ -75,5 +98,13 @@ struct SyncReport {
 // cannot be used (or were replaced meanwhile); a refused or failed sync is
 // a report.
 SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const SyncOptions &opts = {});
+
+// "feed NAME: RESULT: MESSAGE (S s, N lines parsed)", as the CLI and the
+// daemon's log show a sync.
+std::string sync_summary(const SyncReport &r);
+
+// Writes the memos kept in `memory` to the state directory, those of feeds
+// still registered in `maps`; a memo that cannot be written is logged.
+void save_memos(const Maps &maps, const StateDir &state, const SyncMemory &memory);
 
 } // namespace rg

@@ -4,6 +4,7 @@
 #include "log.hpp"
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -75,10 +76,14 @@ void StateDir::ensure() const
 int StateDir::create_temp(std::string_view name, std::string &temp_path) const
 {
     ensure();
-    temp_path = file(name) + ".tmp." + std::to_string(getpid());
-    int fd = open(temp_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    // A name of its own (mode 0600): a process may hold several at once
+    // (the daemon keeps a feed's download while it fetches the next). The
+    // pid in it tells remove_stale_temps whose it is.
+    std::string path = file(name) + ".tmp." + std::to_string(getpid()) + ".XXXXXX";
+    int fd = mkostemp(path.data(), O_CLOEXEC);
     if (fd < 0)
-        throw_errno("cannot create " + temp_path, errno);
+        throw_errno("cannot create a file in " + path_, errno);
+    temp_path = path;
     return fd;
 }
 
@@ -105,10 +110,16 @@ void StateDir::write(std::string_view name, uint32_t kind, std::span<const std::
     }
     h.checksum = XXH3_64bits_digest(st);
     XXH3_freeState(st);
+    std::vector<std::span<const std::byte>> all{as_bytes_of(h)};
+    all.insert(all.end(), parts.begin(), parts.end());
+    write_whole(name, all);
+}
+
+void StateDir::write_whole(std::string_view name, std::span<const std::span<const std::byte>> parts) const
+{
     std::string temp;
     int fd = create_temp(name, temp);
     try {
-        write_all(fd, &h, sizeof(h), temp);
         for (auto part : parts)
             write_all(fd, part.data(), part.size(), temp);
     } catch (...) {
@@ -158,17 +169,8 @@ std::unique_ptr<StateFile> StateDir::read(std::string_view name, uint32_t kind) 
 
 void StateDir::write_text(std::string_view name, std::string_view text) const
 {
-    std::string temp;
-    int fd = create_temp(name, temp);
-    try {
-        write_all(fd, text.data(), text.size(), temp);
-    } catch (...) {
-        close(fd);
-        unlink(temp.c_str());
-        throw;
-    }
-    close(fd);
-    commit(temp, name);
+    std::span<const std::byte> part[] = {std::as_bytes(std::span(text))};
+    write_whole(name, part);
 }
 
 std::optional<std::string> StateDir::read_text(std::string_view name) const
@@ -196,6 +198,20 @@ std::optional<std::string> StateDir::read_text(std::string_view name) const
 void StateDir::remove(std::string_view name) const
 {
     unlink(file(name).c_str());
+}
+
+void StateDir::remove_stale_temps() const
+{
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator(path_, ec)) {
+        std::string n = e.path().filename();
+        size_t at = n.rfind(".tmp.");
+        if (at == std::string::npos)
+            continue;
+        long pid = strtol(n.c_str() + at + 5, nullptr, 10);
+        if (pid > 0 && kill(pid_t(pid), 0) != 0 && errno == ESRCH)
+            std::filesystem::remove(e.path(), ec);
+    }
 }
 
 void StateDir::remove_all() const

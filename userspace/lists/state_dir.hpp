@@ -61,12 +61,10 @@ public:
     void write_text(std::string_view name, std::string_view text) const;
     std::optional<std::string> read_text(std::string_view name) const;
 
-    // A file created in the directory under a temporary name (0600), to be
-    // renamed into place with commit() or removed. Throws rg::Error.
-    int create_temp(std::string_view name, std::string &temp_path) const;
-    void commit(const std::string &temp_path, std::string_view name) const;
-
     void remove(std::string_view name) const;
+    // Removes the temporary files of processes that are gone (killed
+    // during a write).
+    void remove_stale_temps() const;
     // Removes everything in it (the maps are gone), and the directory if
     // nothing is left: the daemon's lock file stays (a lock file removed
     // while held would let a second daemon take a new one).
@@ -74,6 +72,11 @@ public:
 
 private:
     void ensure() const;
+    // The parts one after the other, under a temporary name (0600) renamed
+    // into place. Throws rg::Error.
+    void write_whole(std::string_view name, std::span<const std::span<const std::byte>> parts) const;
+    int create_temp(std::string_view name, std::string &temp_path) const;
+    void commit(const std::string &temp_path, std::string_view name) const;
     std::string path_;
 };
 
