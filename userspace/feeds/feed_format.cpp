@@ -402,8 +402,11 @@ size_t count_newlines(std::string_view text)
 // format is set).
 void parse_lines(std::string_view text, size_t first, const std::string &feed_name, FeedParseResult &r)
 {
-    // One prefix per line is the common case: size the vector once.
-    r.prefixes.v4.reserve(count_newlines(text) + 1);
+    // One prefix per line is the common case: size the vectors once (what
+    // is reserved and not filled is never touched).
+    size_t lines_at_most = count_newlines(text) + 1;
+    r.prefixes.v4.reserve(lines_at_most);
+    r.prefixes.v6.reserve(lines_at_most);
     FeedParser p(feed_name, r);
     FeedLines lines(text, first);
     std::string_view line;

@@ -275,6 +275,31 @@ SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const Sy
     if (!check.applicable())
         return record(check.result, check.message + "; the version in force stays");
 
+    // The download's memo, if the next download can be compared with it
+    // (no bad line or refused prefix to report again): kept by the caller
+    // once applied; else saved now, and the download and its parse let go
+    // before the write. Any memo of the feed gives the next sync the right
+    // result (feed_memo.hpp), also one whose write then fails.
+    std::string memo_note;
+    auto keep_memo = [&] {
+        try {
+            if (p.bad_lines == 0 && check.refused_broad == 0 && p.format != FeedFormat::json) {
+                FeedMemo memo = make_feed_memo(std::move(download), std::move(p));
+                if (!opts.memory)
+                    return save_feed_memo(lists.state(), name, memo);
+                std::swap(memo, opts.memory->memos[name]);
+                give_back_memory(std::move(memo), p.prefixes, download);  // the old one's
+                return;
+            }
+        } catch (const std::exception &e) {
+            memo_note = std::string("; not kept for an incremental next sync: ") + e.what();
+        }
+        memory.memos.erase(name);
+        remove_feed_memo(lists.state(), name);
+    };
+    if (!opts.memory)
+        keep_memo();
+
     std::string overlap;
     raw.allow_overlaps = count_allow_overlaps(check.list, lists.listed(ListKind::allow), &overlap);
     raw.flags |= RG_FEED_SYNCING;
@@ -299,28 +324,9 @@ SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const Sy
     keep_validators();
     rep.upserts = w.upserts;
     rep.deletes = w.deletes;
-    std::string msg = applied_message(check, w, p, raw.allow_overlaps, overlap);
-    // The memo of the version now in force, if the next download can be
-    // compared with it (no bad line or refused prefix to report again):
-    // kept by the caller, else saved. The memo it replaces lends its
-    // memory to the next sync.
-    try {
-        if (p.bad_lines == 0 && check.refused_broad == 0 && p.format != FeedFormat::json) {
-            FeedMemo memo = make_feed_memo(std::move(download), std::move(p));
-            if (opts.memory)
-                std::swap(memo, opts.memory->memos[name]);
-            else
-                save_feed_memo(lists.state(), name, memo);
-            give_back_memory(std::move(memo), p.prefixes, download);
-        } else {
-            memory.memos.erase(name);
-            remove_feed_memo(lists.state(), name);
-        }
-    } catch (const std::exception &e) {
-        memory.memos.erase(name);
-        remove_feed_memo(lists.state(), name);
-        msg += std::string("; not kept for an incremental next sync: ") + e.what();
-    }
+    if (opts.memory)
+        keep_memo();
+    std::string msg = applied_message(check, w, p, raw.allow_overlaps, overlap) + memo_note;
     return record(w.upserts || w.deletes ? RG_FEED_APPLIED : RG_FEED_UNCHANGED, msg);
 }
 
