@@ -376,7 +376,7 @@ TEST(CidrTryParse, AgreesWithParseCidr)
             EXPECT_EQ(out.cidr, cidr(text));
             EXPECT_EQ(out.host_bits_cleared, rg::parse_cidr(text).host_bits_cleared);
         } else {
-            EXPECT_EQ(thrown, "\"" + std::string(text) + "\": " + why);
+            EXPECT_EQ(thrown, '"' + std::string(text) + "\": " + why);
         }
     }
 }

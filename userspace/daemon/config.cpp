@@ -40,7 +40,7 @@ std::string_view trim(std::string_view s)
     return s;
 }
 
-std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string quote(std::string_view s) { return '"' + std::string(s) + '"'; }
 
 std::string join(std::span<const std::string_view> items, const char *sep)
 {

@@ -135,15 +135,11 @@ bool stop_pending()
 // they are).
 void make_private_dirs(const std::string &dir)
 {
-    std::string path;
+    std::filesystem::path path;
     for (const auto &part : std::filesystem::path(dir)) {
-        if (part == "/") {
-            path = "/";
-            continue;
-        }
-        path += (path.empty() || path.back() == '/' ? "" : "/") + part.string();
+        path /= part;
         if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
-            throw_errno("cannot create state directory " + dir + " (at " + path + ")", errno);
+            throw_errno("cannot create state directory " + dir + " (at " + path.string() + ")", errno);
     }
 }
 
