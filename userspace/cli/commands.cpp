@@ -19,7 +19,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <sys/stat.h>
-#include <filesystem>
 #include <iostream>
 #include <net/if.h>
 #include <nlohmann/json.hpp>
@@ -125,6 +124,22 @@ std::vector<Cidr> parse_cidr_args(const std::vector<std::string> &args)
         cidrs.push_back(p.cidr);
     }
     return cidrs;
+}
+
+void refuse_whole_family(Options &o, const std::function<std::string(const std::string &family)> &effect)
+{
+    if (o.force)
+        return;
+    for (const std::string &text : o.cidrs) {
+        ParsedCidr p;
+        std::string why;
+        if (!try_parse_cidr(text, p, why) || p.cidr.len != 0)
+            continue;  // a bad value was refused by check_cidr already
+        std::string family = p.cidr.family == 4 ? "IPv4" : "IPv6";
+        o.refused = Concern{"argument", text};
+        throw CLI::ValidationError("cidr", "\"" + text + "\" covers every " + family + " address: " +
+                                               effect(family) + "; give --force if that is what you want");
+    }
 }
 
 namespace {
@@ -306,11 +321,8 @@ int cmd_status(Options &o)
         j["rate_limiting"]["rate"] = format_rate(rate.interval_ns);
         j["rate_limiting"]["burst"] = rate.burst;
     }
-    uint64_t now = boottime_ns();
-    size_t live_bans = 0;
-    for (const Ban &b : list_bans(*maps))
-        live_bans += !b.expired(now);
-    j["bans"] = live_bans;
+    size_t bans = live_bans(*maps);
+    j["bans"] = bans;
     if (o.json) {
         print_json(j);
         return 0;
@@ -325,7 +337,7 @@ int cmd_status(Options &o)
               << "rate limit: "
               << (rate.enabled ? format_rate(rate.interval_ns) + " per source, burst " + std::to_string(rate.burst)
                                : std::string("off"))
-              << "\nbans:       " << live_bans << "\n"
+              << "\nbans:       " << bans << "\n"
               << "interfaces:\n";
     for (auto &i : ifaces)
         std::cout << "  " << printable(i["name"].get<std::string>()) << "  ifindex " << i["ifindex"] << "  prog "
@@ -399,26 +411,6 @@ void check_port_list(Options &o)
     }
 }
 
-} // namespace
-
-void refuse_whole_family(Options &o, const std::function<std::string(const std::string &family)> &effect)
-{
-    if (o.force)
-        return;
-    for (const std::string &text : o.cidrs) {
-        ParsedCidr p;
-        std::string why;
-        if (!try_parse_cidr(text, p, why) || p.cidr.len != 0)
-            continue;  // a bad value was refused by check_cidr already
-        std::string family = p.cidr.family == 4 ? "IPv4" : "IPv6";
-        o.refused = Concern{"argument", text};
-        throw CLI::ValidationError("cidr", "\"" + text + "\" covers every " + family + " address: " +
-                                               effect(family) + "; give --force if that is what you want");
-    }
-}
-
-namespace {
-
 void add_rule_commands(CLI::App &app, Options &o, const char *name, ListKind kind, const char *what)
 {
     CLI::App *list = app.add_subcommand(name, std::string("manage the ") + what)->require_subcommand(1);
@@ -441,6 +433,36 @@ void add_rule_commands(CLI::App &app, Options &o, const char *name, ListKind kin
     ls->add_flag("--json", o.json, "JSON output");
     ls->add_flag("--all", o.all_sources, "also every feed's prefixes");
     ls->callback([&o, kind] { o.action = [kind](Options &op) { return cmd_list(op, kind); }; });
+}
+
+// Whether --json is among the arguments (before a "--"): a usage error is
+// reported as JSON also when parsing stopped before reaching it.
+bool json_requested(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        std::string_view a = argv[i];
+        if (a == "--")
+            break;
+        if (a == "--json" || a.starts_with("--json="))
+            return true;
+    }
+    return false;
+}
+
+// Reports an error: the message on stderr, and with --json the error
+// object on stdout (docs/json-schema.md). Returns the exit status.
+int report_error(bool as_json, const std::string &message, const std::optional<Concern> &concern, int exit_code)
+{
+    log(LogLevel::error, message);
+    if (exit_code == 2)
+        log(LogLevel::notice, "Run with --help for usage.");
+    if (as_json) {
+        json e = {{"message", message}, {"exit_code", exit_code}};
+        if (concern)
+            e["concerns"] = {{"type", concern->type}, {"value", concern->value}};
+        print_json({{"error", e}});
+    }
+    return exit_code;
 }
 
 } // namespace
@@ -522,40 +544,6 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     return app;
 }
 
-namespace {
-
-// Whether --json is among the arguments (before a "--"): a usage error is
-// reported as JSON also when parsing stopped before reaching it.
-bool json_requested(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        std::string_view a = argv[i];
-        if (a == "--")
-            break;
-        if (a == "--json" || a.starts_with("--json="))
-            return true;
-    }
-    return false;
-}
-
-// Reports an error: the message on stderr, and with --json the error
-// object on stdout (docs/json-schema.md). Returns the exit status.
-int report_error(bool as_json, const std::string &message, const std::optional<Concern> &concern, int exit_code)
-{
-    log(LogLevel::error, message);
-    if (exit_code == 2)
-        log(LogLevel::notice, "Run with --help for usage.");
-    if (as_json) {
-        json e = {{"message", message}, {"exit_code", exit_code}};
-        if (concern)
-            e["concerns"] = {{"type", concern->type}, {"value", concern->value}};
-        print_json({{"error", e}});
-    }
-    return exit_code;
-}
-
-} // namespace
-
 int run(int argc, char **argv)
 {
     Options o;
@@ -563,11 +551,7 @@ int run(int argc, char **argv)
     const bool json_args = json_requested(argc, argv);
     try {
         app->parse(argc, argv);
-    } catch (const CLI::CallForHelp &e) {
-        return app->exit(e);
-    } catch (const CLI::CallForAllHelp &e) {
-        return app->exit(e);
-    } catch (const CLI::CallForVersion &e) {
+    } catch (const CLI::Success &e) {  // help or version asked for
         return app->exit(e);
     } catch (const CLI::ParseError &e) {
         return report_error(json_args || o.json, e.what(), o.refused, 2);

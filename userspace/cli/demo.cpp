@@ -24,18 +24,6 @@
 
 namespace rg::cli {
 
-namespace {
-
-struct Attempt {
-    const char *label;
-    const char *src;
-    const char *dst;
-    uint16_t port;
-    lab::ConnectResult expect;
-};
-
-} // namespace
-
 int demo(Options &o)
 {
     if (geteuid() != 0)
@@ -49,9 +37,8 @@ int demo(Options &o)
         {
             sigset_t set;
             sigemptyset(&set);
-            sigaddset(&set, SIGINT);
-            sigaddset(&set, SIGTERM);
-            sigaddset(&set, SIGHUP);
+            for (int sig : {SIGINT, SIGTERM, SIGHUP})
+                sigaddset(&set, sig);
             pthread_sigmask(SIG_BLOCK, &set, &old);
             signal(SIGPIPE, SIG_IGN);
         }
@@ -72,18 +59,16 @@ int demo(Options &o)
     lab::cleanup_stale("rgdS");
     lab::cleanup_stale("rgdC");
     lab::Netns server("rgdS" + pid), client("rgdC" + pid);
-    const std::string srv_if = "rgdS" + pid, cli_if = "rgdC" + pid;
-    lab::make_veth(server, srv_if.substr(0, 15), {"192.0.2.1/24", "2001:db8:25::1/64"}, client,
-                   cli_if.substr(0, 15),
+    const std::string srv_if = ("rgdS" + pid).substr(0, 15), cli_if = ("rgdC" + pid).substr(0, 15);
+    lab::make_veth(server, srv_if, {"192.0.2.1/24", "2001:db8:25::1/64"}, client, cli_if,
                    {"192.0.2.10/24", "192.0.2.66/24", "2001:db8:25::10/64", "2001:db8:25::66/64"});
     lab::SmtpSink sink(server, {25, 2525});
-    say("lab: namespaces " + server.name() + " (SMTP server) and " + client.name() + " (clients), veth " +
-        srv_if.substr(0, 15));
+    say("lab: namespaces " + server.name() + " (SMTP server) and " + client.name() + " (clients), veth " + srv_if);
 
     bool attached = false;
     auto cleanup = [&] {
         if (attached)
-            server.run([&] { detach(pin_dir, srv_if.substr(0, 15), false); });
+            server.run([&] { detach(pin_dir, srv_if, false); });
         attached = false;
     };
     int failures = 0;
@@ -91,7 +76,7 @@ int demo(Options &o)
         AttachResult res;
         server.run([&] {
             AttachOptions a;
-            a.ifname = srv_if.substr(0, 15);
+            a.ifname = srv_if;
             a.ports = std::vector<uint16_t>{25};
             res = attach(pin_dir, a);
         });
@@ -101,12 +86,19 @@ int demo(Options &o)
         HandList(lists, ListKind::block, RG_SOURCE_MANUAL)
             .add({parse_cidr("192.0.2.64/27").cidr, parse_cidr("2001:db8:25::/120").cidr});
         HandList(lists, ListKind::allow, RG_SOURCE_MANUAL).add({parse_cidr("2001:db8:25::10/128").cidr});
-        say("relayguard: attached to " + srv_if.substr(0, 15) + " (native XDP, " +
+        say("relayguard: attached to " + srv_if + " (native XDP, " +
             (res.legacy ? "alone: this kernel refused libxdp's multi-program dispatcher"
                         : "through libxdp's multi-program dispatcher") +
             "), port 25 protected, blocklist 192.0.2.64/27 and 2001:db8:25::/120, "
             "allowlist 2001:db8:25::10");
 
+        struct Attempt {
+            const char *label;
+            const char *src;
+            const char *dst;
+            uint16_t port;
+            lab::ConnectResult expect;
+        };
         const Attempt attempts[] = {
             {"clean client     ", "192.0.2.10", "192.0.2.1", 25, lab::ConnectResult::connected},
             {"blocklisted      ", "192.0.2.66", "192.0.2.1", 25, lab::ConnectResult::timed_out},

@@ -12,12 +12,10 @@
 #include "text.hpp"
 
 #include <chrono>
-#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iomanip>
-#include <memory>
 #include <iostream>
-#include <unistd.h>
 
 using nlohmann::json;
 
@@ -34,10 +32,6 @@ std::string ago(uint64_t t)
     return format_duration(std::chrono::seconds(s)) + " ago";
 }
 
-} // namespace
-
-namespace {
-
 // The registry's content hash in hex; "" when there is none.
 std::string content_hash_hex(const struct rg_feed &r)
 {
@@ -51,59 +45,11 @@ std::string content_hash_hex(const struct rg_feed &r)
     return any ? s : std::string();
 }
 
-} // namespace
-
-json feed_json(const Feed &f, const struct rg_source_counter &counters)
-{
-    FeedDef d = f.def();
-    const struct rg_feed &r = f.raw;
-    return {{"name", d.name},
-            {"source", d.source},
-            {"format", d.format},
-            {"interval", format_duration(d.interval)},
-            {"interval_seconds", d.interval.count() / 1000.0},
-            {"shadow", d.shadow},
-            {"max_shrink", d.max_shrink},
-            {"min_prefix4", d.min_prefix4},
-            {"min_prefix6", d.min_prefix6},
-            {"defined_by", d.from_config ? "config" : "cli"},
-            {"source_bit", f.bit},
-            {"prefixes", r.prefixes},
-            {"entries", r.entries},
-            {"ipv4_addresses", r.cover4},
-            {"ipv6_64s", r.cover6},
-            {"last_result", f.result_name()},
-            {"message", std::string(r.message, strnlen(r.message, sizeof(r.message)))},
-            {"interrupted", bool(r.flags & RG_FEED_SYNCING)},
-            {"added_at", r.added_at},
-            {"last_attempt", r.last_attempt},
-            {"last_success", r.last_success},
-            {"last_change", r.last_change},
-            {"http_status", r.http_status},
-            {"etag", std::string(r.etag, strnlen(r.etag, sizeof(r.etag)))},
-            {"last_modified", std::string(r.last_modified, strnlen(r.last_modified, sizeof(r.last_modified)))},
-            {"good_lines", r.good_lines},
-            {"bad_lines", r.bad_lines},
-            {"refused_broad", r.refused_broad},
-            {"allow_overlaps", r.allow_overlaps},
-            {"bytes", r.bytes},
-            {"content_hash", content_hash_hex(r)},
-            {"counters", source_counters_json(counters)}};
-}
-
-namespace {
-
 FeedDef def_from_options(const Options &o, const std::string &name, const std::string &source)
 {
-    FeedDef d;
-    d.name = name;
-    d.source = source;
-    d.format = o.feed_format;
-    d.interval = parse_duration(o.feed_interval);
-    d.shadow = o.shadow;
-    d.max_shrink = o.max_shrink;
-    d.min_prefix4 = uint8_t(o.min_prefix4);
-    d.min_prefix6 = uint8_t(o.min_prefix6);
+    FeedDef d{.name = name, .source = source, .format = o.feed_format, .interval = parse_duration(o.feed_interval),
+              .shadow = o.shadow, .max_shrink = o.max_shrink, .min_prefix4 = uint8_t(o.min_prefix4),
+              .min_prefix6 = uint8_t(o.min_prefix6), .from_config = false};
     if (source != "-" && source.find("://") == std::string::npos) {
         // A relative path would mean something else to the daemon or the
         // next command run from another directory.
@@ -202,13 +148,20 @@ int cmd_feed_list(Options &o)
     return 0;
 }
 
-int cmd_feed_show(Options &o)
+// The feed named --name, or a CommandError concerning it.
+Feed named_feed(const Maps &maps, const Options &o)
 {
-    Maps maps = Maps::open(o.pin_dir);
     std::optional<Feed> f = find_feed(maps, o.feed_name);
     if (!f)
         throw CommandError("no feed named " + o.feed_name + " (relayguard feed list)", {"feed", o.feed_name});
-    json j = feed_json(*f, maps.source_stats()[f->bit]);
+    return *f;
+}
+
+int cmd_feed_show(Options &o)
+{
+    Maps maps = Maps::open(o.pin_dir);
+    Feed f = named_feed(maps, o);
+    json j = feed_json(f, maps.source_stats()[f.bit]);
     if (o.json) {
         print_json(j);
         return 0;
@@ -223,9 +176,7 @@ int cmd_feed_del(Options &o)
 {
     auto lock = lock_pin_dir(o.pin_dir);
     Maps maps = Maps::open(o.pin_dir);
-    std::optional<Feed> f = find_feed(maps, o.feed_name);
-    if (!f)
-        throw CommandError("no feed named " + o.feed_name + " (relayguard feed list)", {"feed", o.feed_name});
+    Feed f = named_feed(maps, o);
     Lists lists(maps, state_dir(o));
     auto total = [&] {
         ListSize n = lists.size(ListKind::block);
@@ -236,13 +187,51 @@ int cmd_feed_del(Options &o)
     size_t after = total();
     std::cout << "feed " << o.feed_name << ": removed; blocklist " << before << " -> " << after
               << " entries (prefixes other sources list stay)\n";
-    if (f->raw.flags & RG_FEED_CONFIG)
+    if (f.raw.flags & RG_FEED_CONFIG)
         log(LogLevel::notice, "note: feed " + o.feed_name +
                                   " is defined in the daemon's config file; a reload of the daemon adds it again");
     return 0;
 }
 
 } // namespace
+
+json feed_json(const Feed &f, const struct rg_source_counter &counters)
+{
+    FeedDef d = f.def();
+    const struct rg_feed &r = f.raw;
+    return {{"name", d.name},
+            {"source", d.source},
+            {"format", d.format},
+            {"interval", format_duration(d.interval)},
+            {"interval_seconds", d.interval.count() / 1000.0},
+            {"shadow", d.shadow},
+            {"max_shrink", d.max_shrink},
+            {"min_prefix4", d.min_prefix4},
+            {"min_prefix6", d.min_prefix6},
+            {"defined_by", d.from_config ? "config" : "cli"},
+            {"source_bit", f.bit},
+            {"prefixes", r.prefixes},
+            {"entries", r.entries},
+            {"ipv4_addresses", r.cover4},
+            {"ipv6_64s", r.cover6},
+            {"last_result", f.result_name()},
+            {"message", std::string(r.message, strnlen(r.message, sizeof(r.message)))},
+            {"interrupted", bool(r.flags & RG_FEED_SYNCING)},
+            {"added_at", r.added_at},
+            {"last_attempt", r.last_attempt},
+            {"last_success", r.last_success},
+            {"last_change", r.last_change},
+            {"http_status", r.http_status},
+            {"etag", std::string(r.etag, strnlen(r.etag, sizeof(r.etag)))},
+            {"last_modified", std::string(r.last_modified, strnlen(r.last_modified, sizeof(r.last_modified)))},
+            {"good_lines", r.good_lines},
+            {"bad_lines", r.bad_lines},
+            {"refused_broad", r.refused_broad},
+            {"allow_overlaps", r.allow_overlaps},
+            {"bytes", r.bytes},
+            {"content_hash", content_hash_hex(r)},
+            {"counters", source_counters_json(counters)}};
+}
 
 void add_feed_commands(CLI::App &app, Options &o)
 {

@@ -5,9 +5,9 @@
 #include "log.hpp"
 #include "maps.hpp"
 #include "rate.hpp"
+#include "stats.hpp"
 
 #include <algorithm>
-#include <cinttypes>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -104,10 +104,7 @@ int cmd_rate_off(Options &o)
     RateSettings s = rate_settings(maps);
     s.enabled = false;
     apply_rate(maps, s);
-    size_t live = 0;
-    uint64_t now = boottime_ns();
-    for (const Ban &b : list_bans(maps))
-        live += !b.expired(now);
+    size_t live = live_bans(maps);
     std::cout << "rate limiting: off";
     if (live)
         std::cout << " (" << live << " existing bans stay until they expire; `relayguard bans flush` lifts them)";

@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "feed_registry.hpp"
+#include "maps.hpp"
 #include "ports.hpp"
 #include "state_dir.hpp"
 
@@ -67,26 +68,20 @@ void for_each_line(std::string_view text, Fn fn)
 std::string read_file(const std::string &path)
 {
     auto fail = [&path](int err) { throw Error(path + ": cannot read: " + std::strerror(err), err); };
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0)
         fail(errno);
     std::string text;
     char buf[65536];
     for (;;) {
-        ssize_t got = ::read(fd, buf, sizeof(buf));
+        ssize_t got = ::read(fd.get(), buf, sizeof(buf));
         if (got == 0)
-            break;
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            int err = errno;
-            ::close(fd);
-            fail(err);
-        }
-        text.append(buf, size_t(got));
+            return text;
+        if (got > 0)
+            text.append(buf, size_t(got));
+        else if (errno != EINTR)
+            fail(errno);
     }
-    ::close(fd);
-    return text;
 }
 
 // Items of a list value, separated by whitespace and/or commas.
@@ -239,24 +234,23 @@ public:
         return fs::absolute(r).lexically_normal().string();
     }
 
-    // CIDRs of an allow_file/block_file: one per line, '#' and ';' comments.
-    std::vector<Cidr> read_cidr_file(std::string_view value, bool allow) const
+    // Appends the CIDRs of an allow_file/block_file: one per line, '#' and
+    // ';' comments.
+    void append_cidr_file(std::vector<Cidr> &to, std::string_view value, bool allow) const
     {
         std::string file = resolve(value);
         std::string text = read_file(file);
-        std::vector<Cidr> out;
         for_each_line(text, [&](int n, std::string_view line) {
             line = trim(line.substr(0, line.find_first_of("#;")));
             if (line.empty())
                 return;
             try {
-                out.push_back(list_entry(line, allow));
+                to.push_back(list_entry(line, allow));
             } catch (const Error &e) {
                 throw LocatedError(file + ":" + std::to_string(n) + ": " + e.what() + " (from " +
                                    where(line_, sections_.back().label, key_) + ")");
             }
         });
-        return out;
     }
 
 private:
@@ -484,16 +478,8 @@ const KeySpec kFilterKeys[] = {
      }},
     {"allow", true, [](Parser &p, std::string_view v) { append_cidrs(p.cfg.allow, v, true); }},
     {"block", true, [](Parser &p, std::string_view v) { append_cidrs(p.cfg.block, v, false); }},
-    {"allow_file", true,
-     [](Parser &p, std::string_view v) {
-         std::vector<Cidr> c = p.read_cidr_file(v, true);
-         p.cfg.allow.insert(p.cfg.allow.end(), c.begin(), c.end());
-     }},
-    {"block_file", true,
-     [](Parser &p, std::string_view v) {
-         std::vector<Cidr> c = p.read_cidr_file(v, false);
-         p.cfg.block.insert(p.cfg.block.end(), c.begin(), c.end());
-     }},
+    {"allow_file", true, [](Parser &p, std::string_view v) { p.append_cidr_file(p.cfg.allow, v, true); }},
+    {"block_file", true, [](Parser &p, std::string_view v) { p.append_cidr_file(p.cfg.block, v, false); }},
 };
 
 const KeySpec kRateKeys[] = {

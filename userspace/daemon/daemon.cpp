@@ -17,7 +17,6 @@
 #include <chrono>
 #include <cerrno>
 #include <csignal>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -87,18 +86,19 @@ void notify(const std::string &state)
     close(fd);
 }
 
+// A timer that fires every period; a period of 0 leaves it disarmed.
 Fd make_timer(Duration period)
 {
-    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (fd < 0)
+    Fd fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    if (fd.get() < 0)
         throw_errno("timerfd_create", errno);
     struct itimerspec its {};
     its.it_interval.tv_sec = period.count() / 1000;
     its.it_interval.tv_nsec = (period.count() % 1000) * 1000000;
     its.it_value = its.it_interval;
-    if (timerfd_settime(fd, 0, &its, nullptr) != 0)
+    if (timerfd_settime(fd.get(), 0, &its, nullptr) != 0)
         throw_errno("timerfd_settime", errno);
-    return Fd(fd);
+    return fd;
 }
 
 void drain(int fd)
@@ -179,11 +179,6 @@ private:
 // The config file's list of one kind, the source RG_SOURCE_CONFIG: as
 // added, and replaced as one change (lists.hpp), what both versions list
 // staying in force.
-std::vector<Cidr> config_list(Lists &lists, ListKind kind)
-{
-    return HandList(lists, kind, RG_SOURCE_CONFIG).prefixes();
-}
-
 WriteResult sync_list(Lists &lists, ListKind kind, const std::vector<Cidr> &want)
 {
     return HandList(lists, kind, RG_SOURCE_CONFIG).set(want);
@@ -191,17 +186,16 @@ WriteResult sync_list(Lists &lists, ListKind kind, const std::vector<Cidr> &want
 
 FeedDef feed_def(const FeedConfig &f)
 {
-    FeedDef d;
-    d.name = f.name;
-    d.source = f.source;
-    d.format = f.format;
-    d.interval = f.interval;
-    d.shadow = f.shadow;
-    d.max_shrink = f.max_shrink;
-    d.min_prefix4 = f.min_prefix4;
-    d.min_prefix6 = f.min_prefix6;
-    d.from_config = true;
-    return d;
+    return {.name = f.name, .source = f.source, .format = f.format, .interval = f.interval, .shadow = f.shadow,
+            .max_shrink = f.max_shrink, .min_prefix4 = f.min_prefix4, .min_prefix6 = f.min_prefix6,
+            .from_config = true};
+}
+
+// A feed of the config's (RG_FEED_CONFIG) that next no longer lists.
+bool dropped_by(const Config &next, const Feed &f)
+{
+    return (f.raw.flags & RG_FEED_CONFIG) &&
+           std::ranges::none_of(next.feeds, [&](const FeedConfig &c) { return c.name == f.name(); });
 }
 
 // A [feed NAME] section must not take over a feed added with `relayguard
@@ -229,9 +223,7 @@ std::vector<std::string> reconcile_feeds(Maps &maps, const Config &next, std::st
     std::vector<std::string> due;
     size_t added = 0, changed = 0, dropped = 0;
     for (const Feed &f : list_feeds(maps))
-        dropped += (f.raw.flags & RG_FEED_CONFIG) &&
-                   std::none_of(next.feeds.begin(), next.feeds.end(),
-                                [&](const FeedConfig &c) { return c.name == f.name(); });
+        dropped += dropped_by(next, f);
     for (const FeedConfig &c : next.feeds) {
         FeedDef d = feed_def(c);
         std::optional<Feed> have = find_feed(maps, c.name);
@@ -258,8 +250,7 @@ std::vector<std::string> reconcile_feeds(Maps &maps, const Config &next, std::st
 // What applying a config may change in the shared maps, taken just before,
 // to put back when a later step fails.
 struct SharedState {
-    bool captured = false;
-    bool had_maps = false;  // else the maps were created by the apply
+    bool had_maps = false;  // else the maps were created by the apply (or it failed before looking)
     std::vector<uint16_t> ports;
     bool monitor = false;
     struct rg_rate_config rate {};
@@ -269,15 +260,13 @@ struct SharedState {
 
 SharedState capture(const Maps &maps, Lists &lists)
 {
-    SharedState s;
-    s.captured = s.had_maps = true;
-    s.ports = maps.ports();
-    s.monitor = maps.monitor();
-    s.rate = maps.config().rate;
-    s.allow = config_list(lists, ListKind::allow);
-    s.block = config_list(lists, ListKind::block);
-    s.feeds = list_feeds(maps);
-    return s;
+    return {.had_maps = true,
+            .ports = maps.ports(),
+            .monitor = maps.monitor(),
+            .rate = maps.config().rate,
+            .allow = HandList(lists, ListKind::allow, RG_SOURCE_CONFIG).prefixes(),
+            .block = HandList(lists, ListKind::block, RG_SOURCE_CONFIG).prefixes(),
+            .feeds = list_feeds(maps)};
 }
 
 // Puts back what capture() took. Feeds added since go (they list nothing
@@ -410,10 +399,8 @@ Daemon::Applied Daemon::apply_shared(const Config &next, SharedState *before)
     if (created)
         StateDir(next.state_dir).remove_all();  // what is left belongs to maps that are gone
     Lists lists(maps, StateDir(next.state_dir));
-    if (before) {
+    if (before)
         *before = created ? SharedState{} : capture(maps, lists);
-        before->captured = true;
-    }
     // Lists first: when ports or mode tighten, the rules are already there.
     WriteResult allow = sync_list(lists, ListKind::allow, next.allow);
     WriteResult block = sync_list(lists, ListKind::block, next.block);
@@ -436,8 +423,7 @@ void Daemon::remove_dropped_feeds(const Config &next)
     DirLock lock(next.pin_dir);
     Maps maps = Maps::open(next.pin_dir);
     for (const Feed &f : list_feeds(maps)) {
-        if (!(f.raw.flags & RG_FEED_CONFIG) ||
-            std::any_of(next.feeds.begin(), next.feeds.end(), [&](const FeedConfig &c) { return c.name == f.name(); }))
+        if (!dropped_by(next, f))
             continue;
         Lists lists(maps, StateDir(next.state_dir));
         del_feed(maps, lists, f.name());
@@ -519,7 +505,7 @@ void Daemon::undo_start(const SharedState &before, const std::vector<std::string
         }
     }
     try {
-        if (before.captured && before.had_maps) {
+        if (before.had_maps) {
             restore(cfg_, before);
             log_notice("start failed: ports, mode, rate settings, the config's lists and the feed registry "
                        "are as they were" +
@@ -558,9 +544,7 @@ void Daemon::start()
     }
     remember_maps();
     generation_ = 1;
-    feed_timer_ = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-    if (feed_timer_.get() < 0)
-        throw_errno("timerfd_create", errno);
+    feed_timer_ = make_timer(Duration(0));  // disarmed; arm_feed_timer() sets it
     // Every config feed is synced once right after start (a restart must
     // not wait an interval to notice a changed list), from the event loop:
     // a slow feed server delays neither READY=1 nor signals.
@@ -568,8 +552,7 @@ void Daemon::start()
     for (const FeedConfig &f : cfg_.feeds)
         all.push_back(f.name);
     schedule_feeds(all);
-    if (cfg_.stats_interval.count() > 0)
-        stats_timer_ = make_timer(cfg_.stats_interval);
+    stats_timer_ = make_timer(cfg_.stats_interval);
     gc_timer_ = make_timer(std::chrono::seconds(kHousekeepingSeconds));
     if (stop_pending())
         return;  // not ready: the loop stops at once
@@ -651,7 +634,7 @@ void Daemon::reload()
                 prog_ids_.erase(name);
             }
             try {
-                if (before.captured && before.had_maps)
+                if (before.had_maps)
                     restore(next, before);
             } catch (const std::exception &e) {
                 log_error(std::string("rollback failed, the kernel may hold part of the new config: ") + e.what());
@@ -685,7 +668,7 @@ void Daemon::reload()
         schedule_feeds(a.due);
         remember_maps();
         if (timer_changed)
-            stats_timer_ = cfg_.stats_interval.count() > 0 ? make_timer(cfg_.stats_interval) : Fd();
+            stats_timer_ = make_timer(cfg_.stats_interval);
         generation_++;
         log_notice("reloaded " + cfg_.path + ": " + a.summary);
         notify("READY=1\nSTATUS=running, config generation " + std::to_string(generation_));
@@ -710,10 +693,6 @@ void Daemon::write_stats()
         json ifaces = json::array();
         for (const IfaceEntry &e : maps.ifaces())
             ifaces.push_back({{"name", e.name()}, {"counters", counters_json(snap.slots.at(e.slot))}});
-        uint64_t now = boottime_ns();
-        size_t bans = 0;
-        for (const Ban &b : list_bans(maps))
-            bans += !b.expired(now);
         json line = {{"time", uint64_t(time(nullptr))},
                      {"event", "stats"},
                      {"generation", generation_},
@@ -721,7 +700,7 @@ void Daemon::write_stats()
                      {"counters", counters_json(snap.total)},
                      {"interfaces", ifaces},
                      {"sources", sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())},
-                     {"bans", bans}};
+                     {"bans", live_bans(maps)}};
         *stats_out_ << json_text(line) << std::endl;
         stats_error_.clear();
     } catch (const std::exception &e) {

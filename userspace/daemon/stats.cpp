@@ -1,5 +1,7 @@
 #include "stats.hpp"
 
+#include "rate.hpp"
+
 #include <sstream>
 
 namespace rg {
@@ -83,6 +85,15 @@ nlohmann::json sources_json(const std::array<struct rg_source_counter, RG_MAX_SO
                        {"counters", source_counters_json(c)}});
     }
     return arr;
+}
+
+size_t live_bans(const Maps &maps)
+{
+    uint64_t now = boottime_ns();
+    size_t n = 0;
+    for (const Ban &b : list_bans(maps))
+        n += !b.expired(now);
+    return n;
 }
 
 std::string counters_text(const ReasonCounters &counters, const std::string &indent)

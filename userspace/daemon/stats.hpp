@@ -24,6 +24,10 @@ nlohmann::json source_counters_json(const struct rg_source_counter &c);
 nlohmann::json sources_json(const std::array<struct rg_source_counter, RG_MAX_SOURCES> &counters,
                             const std::vector<Feed> &feeds, uint64_t shadow_sources);
 
+// How many bans have not expired yet (the "bans" of status and the daemon's
+// stats lines).
+size_t live_bans(const Maps &maps);
+
 // Human-readable table of the same counters.
 std::string counters_text(const ReasonCounters &counters, const std::string &indent = "  ");
 
