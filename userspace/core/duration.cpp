@@ -19,7 +19,7 @@ struct Unit {
 // Largest first: the order terms must be written in, and the order
 // format_duration() writes them.
 constexpr Unit kUnits[] = {{"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}};
-constexpr size_t kNoUnit = sizeof(kUnits) / sizeof(kUnits[0]);
+constexpr size_t kNoUnit = std::size(kUnits);
 constexpr int64_t kMaxDurationMs = 365 * 86'400'000LL;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -44,13 +44,7 @@ size_t find_unit(std::string_view name)
     return kNoUnit;
 }
 
-bool all_digits(std::string_view s)
-{
-    for (char c : s)
-        if (!is_digit(c))
-            return false;
-    return true;
-}
+bool all_digits(std::string_view s) { return std::all_of(s.begin(), s.end(), is_digit); }
 
 constexpr uint64_t kNsPerSec = 1'000'000'000;
 constexpr uint64_t kNsPerMin = 60 * kNsPerSec;
@@ -110,8 +104,7 @@ Duration parse_duration(std::string_view text)
         prev = unit;
 
         uint64_t n = 0;
-        auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
-        (void)end;
+        auto ec = std::from_chars(num.data(), num.data() + num.size(), n).ec;
         if (ec != std::errc() || n > uint64_t(kMaxDurationMs / kUnits[unit].ms))
             bad_duration(text, "longer than 365d");
         total += int64_t(n) * kUnits[unit].ms;

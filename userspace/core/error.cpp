@@ -5,19 +5,14 @@
 
 namespace rg {
 
-std::string errno_message(const std::string &what, int err)
+void throw_errno(const std::string &what, int err)
 {
     if (err < 0)
         err = -err;
     std::string msg = what + ": " + std::strerror(err);
     if (err == EPERM || err == EACCES)
         msg += " (relayguard needs root, or CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)";
-    return msg;
-}
-
-void throw_errno(const std::string &what, int err)
-{
-    throw Error(errno_message(what, err), err < 0 ? -err : err);
+    throw Error(msg, err);
 }
 
 } // namespace rg

@@ -16,9 +16,8 @@ private:
     int err_;
 };
 
-// "what: strerror(err)" plus a hint for the errors users hit most (no
-// privileges, missing BPF support). err is a positive errno value.
-std::string errno_message(const std::string &what, int err);
+// Throws Error("what: strerror(err)", err), with a hint for the error users
+// hit most (no privileges). err is an errno value, of either sign.
 [[noreturn]] void throw_errno(const std::string &what, int err);
 
 } // namespace rg

@@ -68,22 +68,7 @@ inline std::array<uint8_t, 16> u128_to_bytes(U128 v)
 inline Prefix4 to_prefix4(const Cidr &c) { return {uint32_t(u128_from_bytes(c.addr) >> 96), c.len}; }
 inline Prefix6 to_prefix6(const Cidr &c) { return {u128_from_bytes(c.addr), c.len}; }
 
-inline Cidr to_cidr(const Prefix4 &p)
-{
-    Cidr c;
-    c.family = 4;
-    c.len = p.len;
-    c.addr = u128_to_bytes(U128(p.addr) << 96);
-    return c;
-}
-
-inline Cidr to_cidr(const Prefix6 &p)
-{
-    Cidr c;
-    c.family = 6;
-    c.len = p.len;
-    c.addr = u128_to_bytes(p.addr);
-    return c;
-}
+inline Cidr to_cidr(const Prefix4 &p) { return {4, p.len, u128_to_bytes(U128(p.addr) << 96)}; }
+inline Cidr to_cidr(const Prefix6 &p) { return {6, p.len, u128_to_bytes(p.addr)}; }
 
 } // namespace rg

@@ -6,6 +6,12 @@ namespace rg {
 
 namespace {
 
+// The two halves of one prefix, a first.
+template <class A> bool siblings(const Prefix<A> &a, const Prefix<A> &b)
+{
+    return a.len == b.len && a.len > 0 && (a.addr ^ b.addr) == (A(1) << (Prefix<A>::width - a.len)) && a.addr < b.addr;
+}
+
 // One step of collapsing: c (in prefix order after everything before it)
 // pushed onto `out`, a stack. In prefix order a covering prefix comes first
 // and what it covers follows without a gap, so checking the top alone drops
@@ -17,13 +23,8 @@ template <class A, class Stack> void collapse_push(Stack &out, const Prefix<A> &
     if (out.size() > 0 && contains(out.back(), c))
         return;
     out.push_back(c);
-    while (out.size() >= 2) {
-        Prefix<A> &a = out[out.size() - 2];
-        const Prefix<A> &b = out.back();
-        if (!(a.len == b.len && a.len > 0 && (a.addr ^ b.addr) == (A(1) << (Prefix<A>::width - a.len)) &&
-              a.addr < b.addr))
-            break;
-        a.len--;
+    while (out.size() >= 2 && siblings(out[out.size() - 2], out.back())) {
+        out[out.size() - 2].len--;
         out.pop_back();
     }
 }
@@ -57,10 +58,8 @@ template <class A> bool collapsed_family(std::span<const Prefix<A>> v)
 {
     for (size_t i = 1; i < v.size(); i++) {
         const Prefix<A> &a = v[i - 1], &b = v[i];
-        if (b.addr <= last_address(a))  // out of order, or overlapping
+        if (b.addr <= last_address(a) || siblings(a, b))  // out of order, overlapping, or mergeable
             return false;
-        if (a.len == b.len && a.len > 0 && (a.addr ^ b.addr) == (A(1) << (Prefix<A>::width - a.len)))
-            return false;  // siblings
     }
     return true;
 }

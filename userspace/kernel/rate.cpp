@@ -34,20 +34,18 @@ void check_range(const char *name, uint64_t v, uint64_t lo, uint64_t hi)
 }
 
 // Key bytes of a prefix for the ban tries (struct rg_lpm4_key/rg_lpm6_key).
-std::vector<uint8_t> lpm_key(const Cidr &c)
+template <class Key> std::vector<uint8_t> lpm_key_as(const Cidr &c)
 {
-    if (c.family == 4) {
-        struct rg_lpm4_key k {};
-        k.prefixlen = c.len;
-        std::memcpy(k.addr, c.addr.data(), 4);
-        auto p = reinterpret_cast<const uint8_t *>(&k);
-        return {p, p + sizeof(k)};
-    }
-    struct rg_lpm6_key k {};
+    Key k{};
     k.prefixlen = c.len;
-    std::memcpy(k.addr, c.addr.data(), 16);
+    std::memcpy(k.addr, c.addr.data(), sizeof(k.addr));
     auto p = reinterpret_cast<const uint8_t *>(&k);
     return {p, p + sizeof(k)};
+}
+
+std::vector<uint8_t> lpm_key(const Cidr &c)
+{
+    return c.family == 4 ? lpm_key_as<struct rg_lpm4_key>(c) : lpm_key_as<struct rg_lpm6_key>(c);
 }
 
 // Calls fn for every entry of a ban trie of the given family, with the
@@ -173,30 +171,32 @@ void validate_rate(const RateSettings &s)
                     std::to_string(s.prefix4) + ", /" + std::to_string(s.prefix6) + ")");
 }
 
-struct rg_rate_config rate_to_kernel(const RateSettings &s)
+void apply_rate(Maps &maps, const RateSettings &s)
 {
+    validate_rate(s);
     struct rg_rate_config k {};
     // Aggregation prefixes are kept while off, so `rate show` can say them.
     k.prefix4 = s.prefix4;
     k.prefix6 = s.prefix6;
     k.esc_prefix4 = s.escalate_prefix4;
     k.esc_prefix6 = s.escalate_prefix6;
-    if (!s.enabled)
-        return k;
-    k.interval_ns = s.interval_ns;
-    k.burst = s.burst;
-    k.burst_ns = s.interval_ns * s.burst;
-    k.ban_after = s.ban_after;
-    k.ban_ttl_ns = to_ns(s.ban_ttl);
-    if (s.escalate_after) {
-        k.esc_after = s.escalate_after;
-        k.esc_window_ns = to_ns(s.escalate_window);
+    if (s.enabled) {
+        k.interval_ns = s.interval_ns;
+        k.burst = s.burst;
+        k.burst_ns = s.interval_ns * s.burst;
+        k.ban_after = s.ban_after;
+        k.ban_ttl_ns = to_ns(s.ban_ttl);
+        if (s.escalate_after) {
+            k.esc_after = s.escalate_after;
+            k.esc_window_ns = to_ns(s.escalate_window);
+        }
     }
-    return k;
+    maps.set_rate(k);
 }
 
-RateSettings rate_from_kernel(const struct rg_rate_config &k)
+RateSettings rate_settings(const Maps &maps)
 {
+    const struct rg_rate_config k = maps.config().rate;
     RateSettings s;
     s.prefix4 = k.prefix4 ? k.prefix4 : 32;  // maps made before any `rate set`
     s.prefix6 = k.prefix6 ? k.prefix6 : 64;
@@ -212,17 +212,6 @@ RateSettings rate_from_kernel(const struct rg_rate_config &k)
     s.escalate_after = k.esc_after;
     s.escalate_window = Duration(k.esc_window_ns / 1000000);
     return s;
-}
-
-RateSettings rate_settings(const Maps &maps)
-{
-    return rate_from_kernel(maps.config().rate);
-}
-
-void apply_rate(Maps &maps, const RateSettings &s)
-{
-    validate_rate(s);
-    maps.set_rate(rate_to_kernel(s));
 }
 
 uint64_t boottime_ns()

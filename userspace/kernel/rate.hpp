@@ -32,8 +32,6 @@ struct RateSettings {
 // Throws rg::Error naming the first setting out of range or inconsistent
 // (e.g. escalation without bans). Disabled settings are always valid.
 void validate_rate(const RateSettings &s);
-struct rg_rate_config rate_to_kernel(const RateSettings &s);
-RateSettings rate_from_kernel(const struct rg_rate_config &k);
 
 RateSettings rate_settings(const Maps &maps);
 // Validates, then replaces the settings in one config write. Turning the
