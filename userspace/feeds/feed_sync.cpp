@@ -149,185 +149,239 @@ FeedHash feed_content_hash(const FeedDef &def, std::string_view body)
     return h.digest();
 }
 
-SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const SyncOptions &opts)
-{
-    auto start = std::chrono::steady_clock::now();
-    SyncReport rep;
-    rep.feed = name;
-    std::optional<Feed> found = find_feed(maps, name);
-    if (!found)
-        throw Error("no feed named " + name + " (relayguard feed list)");
-    const Feed before = *found;
-    const FeedDef def = before.def();
+namespace {
 
+// One sync, its stages as methods over the state they share. The memory
+// lent by the caller (or owned, for a one-shot sync) is given back when it
+// ends.
+class FeedSync {
+public:
+    FeedSync(Maps &maps, Lists &lists, const Feed &before, const SyncOptions &opts)
+        : maps_(maps), lists_(lists), before_(before), def_(before.def()), opts_(opts),
+          memory_(opts.memory ? *opts.memory : own_), download_(std::move(memory_.body))
+    {
+        rep_.feed = def_.name;
+        full_ = opts.unconditional || (before.raw.flags & RG_FEED_SYNCING);
+    }
+
+    ~FeedSync()
+    {
+        memory_.body = std::move(download_);
+        memory_.parsed = std::move(parsed_.result.prefixes);
+        memory_.list = std::move(check_.list);
+    }
+
+    SyncReport run();
+
+private:
+    bool local_file_unchanged();
+    bool fetch();
+    void hash_and_parse(bool full);
+    SyncReport apply();
+    void keep_memo();
+    SyncReport record(uint32_t result, const std::string &message);
+    void keep_validators();
+
+    Maps &maps_;
+    Lists &lists_;
+    const Feed before_;
+    const FeedDef def_;
+    const SyncOptions &opts_;
+    SyncMemory own_;
+    SyncMemory &memory_;
+    std::string download_;
+    const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+    bool full_ = false;  // no conditional request, no same-content skip, no memo
+    FetchResult fetched_;
+    FeedHash hash_{};
+    bool same_ = false;  // the download is the version in force
+    Parsed parsed_;
+    FeedCheck check_;
+    Feed feed_;  // the registry entry under the lock
+    uint64_t now_ = 0;
+    SyncReport rep_;
+    std::string memo_note_;
+};
+
+SyncReport FeedSync::run()
+{
     // 1. Fetch, hash and parse, without the lock.
-    bool full = opts.unconditional || (before.raw.flags & RG_FEED_SYNCING);
-    // The caller's memory, lent for this sync and given back at its end.
-    SyncMemory own, &memory = opts.memory ? *opts.memory : own;
-    std::string download = std::move(memory.body);
-    FetchResult fetched;
-    FeedHash hash{};
-    bool same = false;
-    // A local file is hashed as it is read first, unless the memory to load
-    // it is at hand (the daemon's, from its last sync): an unchanged file
-    // then costs no new memory.
-    if (!full && download.capacity() < local_file_size(def.source).value_or(0)) {
-        ContentHash h(def);
-        std::optional<size_t> size =
-            read_local_file(def.source, opts.limits.max_bytes, [&](std::string_view piece) { h.add(piece); });
-        if (size && same_content(before.raw, h.digest())) {
-            same = fetched.ok = true;
-            fetched.bytes = *size;
-            hash = h.digest();
-        }
-    }
-    auto fetch = [&] {
-        fetched = fetch_source(def.source, full ? "" : feed_field(before.raw.etag, sizeof(before.raw.etag)),
-                               full ? "" : feed_field(before.raw.last_modified, sizeof(before.raw.last_modified)),
-                               opts.limits, download, opts.stdin_fd);
-        log(LogLevel::debug, "feed " + name + ": fetched " + std::to_string(fetched.bytes) + " bytes in " +
-                                 ms_since(start));
-        return fetched.ok && !fetched.not_modified;
-    };
-    Parsed parsed;
-    FeedCheck check;
-    struct GiveBack {
-        SyncMemory &to;
-        std::string &download;
-        Parsed &parsed;
-        FeedCheck &check;
-        ~GiveBack()
-        {
-            to.body = std::move(download);
-            to.parsed = std::move(parsed.result.prefixes);
-            to.list = std::move(check.list);
-        }
-    } give_back{memory, download, parsed, check};
-    if (!same && fetch()) {
-        auto t = std::chrono::steady_clock::now();
-        hash = feed_content_hash(def, download);
-        same = !full && same_content(before.raw, hash);
-        if (!same)
-            parsed = parse_download(lists.state(), def, download, full, memory, std::move(memory.parsed));
-        log(LogLevel::debug, "feed " + name + ": hashed and parsed " + std::to_string(parsed.lines) + " lines in " +
-                                 ms_since(t));
-    }
+    same_ = !full_ && local_file_unchanged();
+    if (!same_ && fetch())
+        hash_and_parse(full_);
 
     // 2. Check and apply under the lock, against the registry as it is now.
-    DirLock lock(maps.pin_dir());
-    Feed feed = current_entry(maps, before);
-    std::vector<Feed> feeds = list_feeds(maps);
+    DirLock lock(maps_.pin_dir());
+    feed_ = current_entry(maps_, before_);
     // The skip also needs the kernel to hold that version: no list update
     // half-way (one that died is repaired by the write below).
-    if (same && !(same_content(feed.raw, hash) && !(maps.lists_gen() & 1))) {
-        same = false;
-        if (fetch()) {  // a local file, read again
-            hash = feed_content_hash(def, download);
-            parsed = parse_download(lists.state(), def, download, true, memory, std::move(memory.parsed));
-        }
+    if (same_ && !(same_content(feed_.raw, hash_) && !(maps_.lists_gen() & 1))) {
+        same_ = false;
+        if (fetch())  // a local file, read again
+            hash_and_parse(true);
     }
-    struct rg_feed &raw = feed.raw;
-    uint64_t now = uint64_t(time(nullptr));
-    raw.last_attempt = now;
-    raw.http_status = uint32_t(fetched.http_status);
-    rep.errors = parsed.result.errors;
-    rep.lines_parsed = parsed.lines;
-    auto record = [&](uint32_t result, const std::string &message) {
-        raw.last_result = result;
-        set_feed_field(raw.message, message);
-        put_feed(maps, feed);
-        rep.result = result;
-        rep.message = message;
-        rep.prefixes = raw.prefixes;
-        rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        return rep;
-    };
-    // Validators too long for the registry are dropped: the next fetch is
-    // then unconditional, never wrongly "not modified".
-    auto keep_validators = [&] {
-        set_feed_field(raw.etag, fetched.etag.size() < sizeof(raw.etag) ? fetched.etag : std::string());
-        set_feed_field(raw.last_modified, fetched.last_modified.size() < sizeof(raw.last_modified)
-                                              ? fetched.last_modified
-                                              : std::string());
-    };
-    if (!fetched.ok)
-        return record(RG_FEED_FETCH_FAILED, fetched.error + "; the version in force stays");
-    if (fetched.not_modified) {
-        raw.last_success = now;
+    struct rg_feed &raw = feed_.raw;
+    now_ = uint64_t(time(nullptr));
+    raw.last_attempt = now_;
+    raw.http_status = uint32_t(fetched_.http_status);
+    rep_.errors = parsed_.result.errors;
+    rep_.lines_parsed = parsed_.lines;
+    if (!fetched_.ok)
+        return record(RG_FEED_FETCH_FAILED, fetched_.error + "; the version in force stays");
+    if (fetched_.not_modified) {
+        raw.last_success = now_;
         return record(RG_FEED_NOT_MODIFIED, "not modified (HTTP 304)");
     }
-    raw.bytes = fetched.bytes;
-    if (same) {
+    raw.bytes = fetched_.bytes;
+    if (same_) {
         // As a 304: current, nothing written; the new validators (a server
         // may send the same bytes with a new ETag) make the next one a 304.
-        raw.last_success = now;
+        raw.last_success = now_;
         keep_validators();
         return record(RG_FEED_SAME_CONTENT, "unchanged (same content as the last sync)");
     }
+    return apply();
+}
 
-    FeedParseResult &p = parsed.result;
+// A local file hashed as it is read, unless the memory to load it is at
+// hand (the daemon's, from its last sync): an unchanged file then costs no
+// new memory.
+bool FeedSync::local_file_unchanged()
+{
+    if (download_.capacity() >= local_file_size(def_.source).value_or(0))
+        return false;
+    ContentHash h(def_);
+    std::optional<size_t> size =
+        read_local_file(def_.source, opts_.limits.max_bytes, [&](std::string_view piece) { h.add(piece); });
+    if (!size || !same_content(before_.raw, h.digest()))
+        return false;
+    fetched_.ok = true;
+    fetched_.bytes = *size;
+    hash_ = h.digest();
+    return true;
+}
+
+// Whether there is a new download to parse.
+bool FeedSync::fetch()
+{
+    const struct rg_feed &r = before_.raw;
+    fetched_ = fetch_source(def_.source, full_ ? "" : feed_field(r.etag, sizeof(r.etag)),
+                            full_ ? "" : feed_field(r.last_modified, sizeof(r.last_modified)), opts_.limits,
+                            download_, opts_.stdin_fd);
+    log(LogLevel::debug,
+        "feed " + def_.name + ": fetched " + std::to_string(fetched_.bytes) + " bytes in " + ms_since(start_));
+    return fetched_.ok && !fetched_.not_modified;
+}
+
+void FeedSync::hash_and_parse(bool full)
+{
+    auto t = std::chrono::steady_clock::now();
+    hash_ = feed_content_hash(def_, download_);
+    same_ = !full && same_content(before_.raw, hash_);
+    if (!same_)
+        parsed_ = parse_download(lists_.state(), def_, download_, full, memory_, std::move(memory_.parsed));
+    log(LogLevel::debug, "feed " + def_.name + ": hashed and parsed " + std::to_string(parsed_.lines) +
+                             " lines in " + ms_since(t));
+}
+
+SyncReport FeedSync::apply()
+{
+    struct rg_feed &raw = feed_.raw;
+    FeedParseResult &p = parsed_.result;
     raw.good_lines = p.good_lines;
     raw.bad_lines = p.bad_lines;
-    check = check_feed(p, def, in_force_of(raw), std::move(memory.list));
-    raw.refused_broad = check.refused_broad;
-    for (const std::string &b : check.broad_examples)
-        rep.errors.push_back("feed " + name + ": \"" + b + "\": broader than the limit, refused");
-    if (!check.applicable())
-        return record(check.result, check.message + "; the version in force stays");
-
-    // The download's memo, if the next download can be compared with it
-    // (no bad line or refused prefix to report again): kept by the caller
-    // once applied; else saved now, and the download and its parse let go
-    // before the write. Any memo of the feed gives the next sync the right
-    // result (feed_memo.hpp), also one whose write then fails.
-    std::string memo_note;
-    auto keep_memo = [&] {
-        try {
-            if (p.bad_lines == 0 && check.refused_broad == 0 && p.format != FeedFormat::json) {
-                FeedMemo memo = make_feed_memo(std::move(download), std::move(p));
-                if (!opts.memory)
-                    return save_feed_memo(lists.state(), name, memo);
-                std::swap(memo, opts.memory->memos[name]);
-                give_back_memory(std::move(memo), p.prefixes, download);  // the old one's
-                return;
-            }
-        } catch (const std::exception &e) {
-            memo_note = std::string("; not kept for an incremental next sync: ") + e.what();
-        }
-        memory.memos.erase(name);
-        remove_feed_memo(lists.state(), name);
-    };
-    if (!opts.memory)
-        keep_memo();
+    check_ = check_feed(p, def_, in_force_of(raw), std::move(memory_.list));
+    raw.refused_broad = check_.refused_broad;
+    for (const std::string &b : check_.broad_examples)
+        rep_.errors.push_back("feed " + def_.name + ": \"" + b + "\": broader than the limit, refused");
+    if (!check_.applicable())
+        return record(check_.result, check_.message + "; the version in force stays");
+    if (!opts_.memory)
+        keep_memo();  // before the write, so the download and its parse are let go
 
     std::string overlap;
-    raw.allow_overlaps = count_allow_overlaps(check.list, lists.listed(ListKind::allow), &overlap);
+    raw.allow_overlaps = count_allow_overlaps(check_.list, lists_.listed(ListKind::allow), &overlap);
     raw.flags |= RG_FEED_SYNCING;
     std::memset(raw.content_hash, 0, sizeof(raw.content_hash));
-    put_feed(maps, feed);
+    put_feed(maps_, feed_);
     WriteResult w;
     auto t = std::chrono::steady_clock::now();
     try {
-        w = lists.replace(updates_for(lists, feeds, feed.bit, check.list));
-        log(LogLevel::debug, "feed " + name + ": lists written in " + ms_since(t));
+        w = lists_.replace(updates_for(lists_, list_feeds(maps_), feed_.bit, check_.list));
+        log(LogLevel::debug, "feed " + def_.name + ": lists written in " + ms_since(t));
     } catch (const std::exception &e) {
         // Left with RG_FEED_SYNCING: the next sync fetches in full.
         return record(RG_FEED_APPLY_FAILED, std::string(e.what()) + "; the version in force stays");
     }
     raw.flags &= ~RG_FEED_SYNCING;
-    std::memcpy(raw.content_hash, hash.data(), hash.size());
-    raw.prefixes = check.list.size();
-    set_in_force(raw, check.measure);
-    raw.last_success = now;
+    std::memcpy(raw.content_hash, hash_.data(), hash_.size());
+    raw.prefixes = check_.list.size();
+    set_in_force(raw, check_.measure);
+    raw.last_success = now_;
     if (w.upserts || w.deletes)
-        raw.last_change = now;
+        raw.last_change = now_;
     keep_validators();
-    rep.upserts = w.upserts;
-    rep.deletes = w.deletes;
-    if (opts.memory)
+    rep_.upserts = w.upserts;
+    rep_.deletes = w.deletes;
+    if (opts_.memory)
         keep_memo();
-    std::string msg = applied_message(check, w, p, raw.allow_overlaps, overlap) + memo_note;
+    std::string msg = applied_message(check_, w, p, raw.allow_overlaps, overlap) + memo_note_;
     return record(w.upserts || w.deletes ? RG_FEED_APPLIED : RG_FEED_UNCHANGED, msg);
+}
+
+// The download's memo, if the next download can be compared with it (no
+// bad line or refused prefix to report again): kept by a caller that lends
+// memory, else saved in the state directory. Any memo of the feed gives the
+// next sync the right result (feed_memo.hpp), also one whose write fails.
+void FeedSync::keep_memo()
+{
+    FeedParseResult &p = parsed_.result;
+    try {
+        if (p.bad_lines == 0 && check_.refused_broad == 0 && p.format != FeedFormat::json) {
+            FeedMemo memo = make_feed_memo(std::move(download_), std::move(p));
+            if (!opts_.memory)
+                return save_feed_memo(lists_.state(), def_.name, memo);
+            std::swap(memo, opts_.memory->memos[def_.name]);
+            give_back_memory(std::move(memo), p.prefixes, download_);  // the old one's
+            return;
+        }
+    } catch (const std::exception &e) {
+        memo_note_ = std::string("; not kept for an incremental next sync: ") + e.what();
+    }
+    memory_.memos.erase(def_.name);
+    remove_feed_memo(lists_.state(), def_.name);
+}
+
+// Validators too long for the registry are dropped: the next fetch is then
+// unconditional, never wrongly "not modified".
+void FeedSync::keep_validators()
+{
+    struct rg_feed &raw = feed_.raw;
+    const std::string &etag = fetched_.etag, &modified = fetched_.last_modified;
+    set_feed_field(raw.etag, etag.size() < sizeof(raw.etag) ? etag : std::string());
+    set_feed_field(raw.last_modified, modified.size() < sizeof(raw.last_modified) ? modified : std::string());
+}
+
+SyncReport FeedSync::record(uint32_t result, const std::string &message)
+{
+    feed_.raw.last_result = result;
+    set_feed_field(feed_.raw.message, message);
+    put_feed(maps_, feed_);
+    rep_.result = result;
+    rep_.message = message;
+    rep_.prefixes = feed_.raw.prefixes;
+    rep_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    return rep_;
+}
+
+} // namespace
+
+SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const SyncOptions &opts)
+{
+    std::optional<Feed> found = find_feed(maps, name);
+    if (!found)
+        throw Error("no feed named " + name + " (relayguard feed list)");
+    return FeedSync(maps, lists, *found, opts).run();
 }
 
 std::string sync_summary(const SyncReport &r)

@@ -1,9 +1,10 @@
 // A feed sync, in stages: fetch (without the lock: a slow server must not
 // block other commands) -> parse (only the lines that changed, when the
 // feed's memo allows) -> check -> apply through the lists' one write path
-// under the pin-directory lock -> record the outcome in the registry and
-// keep the new version as the feed's memo. The daemon and `feed sync` run
-// the same code.
+// under the pin-directory lock -> record the outcome in the registry. The
+// version applied becomes the feed's memo: a one-shot sync saves it in the
+// state directory before the write, the daemon keeps it in memory
+// (SyncMemory). The daemon and `feed sync` run the same code.
 //
 // Invariants:
 //  - a download that is unreadable, empty, unparseable or shrinks the feed

@@ -1,37 +1,18 @@
 // Reading the list tables back, and moving them from one TableSet to the
 // next.
 //
-// Why the write order leaves no gap. For an address x the tables answer the
-// class of the longest entry containing x among: the rg_pfx4/rg_pfx6
-// records of the lengths that x's rg_tbl24 entry (rg_slots6 slot) names,
-// then the rg_tbl24 entry's own class, which stands for the longest entry
-// of length <= 24. That is a longest-prefix match, so the argument below
-// applies if the tables go through its steps, each one atomic store:
-//   1. length bits become old | new: a record of either set is seen from the
-//      start (probing a length without a record only costs a miss);
-//   2. record upserts, longest first (classes they name are written before);
-//   3. rg_tbl24 classes: each /24 goes from its old to its new class in one
-//      store, that is all its changes of length <= 24 at once, after every
-//      longer upsert and before every longer delete;
+// Why the write order leaves no gap. The tables answer the class of the
+// longest entry containing an address, a longest-prefix match, so writing
+// them in these steps, each one atomic store, never leaves an address both
+// versions match without a source both give it (the proof is in
+// docs/maps.md, "Why a list write leaves no gap"):
+//   1. length bits become old | new;
+//   2. record upserts, longest first (the classes they name written before);
+//   3. rg_tbl24 classes, each /24 in one store;
 //   4. record deletes, shortest first;
 //   5. length bits become new.
 // Classes are never rewritten while a table may name them: a new class gets
 // an id that no entry uses.
-//
-// The argument. Write O(x), N(x) for the sources x gets before and after, and
-// T(x) for what the tables answer at some moment (the class of the longest
-// entry there containing x). Claim: T(x) includes O(x) & N(x) at every step.
-// For any TableSet, an entry's sources include those of every entry
-// containing it. Upserts, longest first: say the last one had length L; M
-// is the longest entry in the tables containing x, O and N the longest
-// entries containing x before and after. If M holds its old class, O is not
-// yet written and M = O (nothing old and longer contains x): T(x) = O(x).
-// If M holds its new class and M = N, T(x) = N(x); if N is longer than M, N
-// is an unwritten upsert, |N| <= L, so M (shorter) was not written: M is
-// unchanged, an old entry, and O is M (O written would mean |O| >= L > |M|,
-// a longer match). Deletes, shortest first: every new entry is in with its
-// new class; if M is new it is N; if M is old-only and not O, then O
-// (longer) was deleted before the shorter M, against the order. So M = O.
 #include "list_tables.hpp"
 
 #include "error.hpp"

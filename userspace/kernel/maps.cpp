@@ -75,28 +75,40 @@ std::string pin_path(const std::string &dir, const std::string &name)
     return dir + "/" + name;
 }
 
+// The kernel's description of a map; false when it cannot be read.
+bool map_info(int fd, struct bpf_map_info &info)
+{
+    info = {};
+    uint32_t len = sizeof(info);
+    return bpf_obj_get_info_by_fd(fd, &info, &len) == 0;
+}
+
 void check_compatible(const std::string &path, int fd, const MapSpec &spec)
 {
-    struct bpf_map_info info {};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+    struct bpf_map_info info;
+    if (!map_info(fd, info))
         throw_errno("cannot inspect pinned map " + path, errno);
-    auto mismatch = [&](const char *what, uint32_t got, uint32_t want) {
-        throw Error("pinned map " + path + " is from an incompatible relayguard build (" + what +
-                    " " + std::to_string(got) + ", this build expects " + std::to_string(want) +
-                    "); detach with the build that attached it, or remove " +
-                    fs::path(path).parent_path().string());
-    };
-    if (info.type != uint32_t(spec.type))
-        mismatch("map type", info.type, spec.type);
-    if (info.key_size != spec.key_size)
-        mismatch("key size", info.key_size, spec.key_size);
-    if (info.value_size != spec.value_size)
-        mismatch("value size", info.value_size, spec.value_size);
-    if (info.max_entries != spec.max_entries)
-        mismatch("max_entries", info.max_entries, spec.max_entries);
-    if (info.map_flags != spec.flags)
-        mismatch("map flags", info.map_flags, spec.flags);
+    const struct {
+        const char *what;
+        uint32_t got, want;
+    } fields[] = {{"map type", info.type, uint32_t(spec.type)},
+                  {"key size", info.key_size, spec.key_size},
+                  {"value size", info.value_size, spec.value_size},
+                  {"max_entries", info.max_entries, spec.max_entries},
+                  {"map flags", info.map_flags, spec.flags}};
+    for (const auto &f : fields)
+        if (f.got != f.want)
+            throw Error("pinned map " + path + " is from an incompatible relayguard build (" + f.what + " " +
+                        std::to_string(f.got) + ", this build expects " + std::to_string(f.want) +
+                        "); detach with the build that attached it, or remove " +
+                        fs::path(path).parent_path().string());
+}
+
+void add(struct rg_counter &to, const struct rg_counter &c)
+{
+    to.packets += c.packets;
+    to.bytes += c.bytes;
+    to.syn += c.syn;
 }
 
 Fd create_map(const MapSpec &spec)
@@ -114,9 +126,8 @@ Fd create_map(const MapSpec &spec)
 bool Maps::same_maps(const Maps &other) const
 {
     auto id = [](const Fd &fd) {
-        struct bpf_map_info info {};
-        uint32_t len = sizeof(info);
-        return bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 ? info.id : 0;
+        struct bpf_map_info info;
+        return map_info(fd.get(), info) ? info.id : 0;
     };
     if (fds_.size() != other.fds_.size())
         return false;
@@ -240,34 +251,34 @@ void Maps::write_config(const struct rg_config &cfg)
         throw_errno("cannot write " RG_STR(RG_MAP_CONFIG), errno);
 }
 
-void Maps::set_ports(const std::vector<uint16_t> &ports)
+void Maps::edit_config(const std::function<void(struct rg_config &)> &edit)
 {
     struct rg_config cfg = config();
-    ports_to_bitmap(ports, cfg);
+    edit(cfg);
     write_config(cfg);
+}
+
+void Maps::set_ports(const std::vector<uint16_t> &ports)
+{
+    edit_config([&](struct rg_config &c) { ports_to_bitmap(ports, c); });
 }
 
 void Maps::set_lists_gen(uint64_t gen)
 {
-    struct rg_config cfg = config();
-    cfg.lists_gen = gen;
-    write_config(cfg);
+    edit_config([&](struct rg_config &c) { c.lists_gen = gen; });
 }
 
 uint32_t Maps::map_id(const char *map_name) const
 {
-    struct bpf_map_info info {};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(fd(map_name), &info, &len) != 0)
+    struct bpf_map_info info;
+    if (!map_info(fd(map_name), info))
         throw_errno(std::string("cannot inspect map ") + map_name, errno);
     return info.id;
 }
 
 void Maps::set_rate(const struct rg_rate_config &rate)
 {
-    struct rg_config cfg = config();
-    cfg.rate = rate;
-    write_config(cfg);
+    edit_config([&](struct rg_config &c) { c.rate = rate; });
 }
 
 uint64_t Maps::shadow_sources() const
@@ -277,10 +288,10 @@ uint64_t Maps::shadow_sources() const
 
 void Maps::set_shadow_source(unsigned bit, bool shadow)
 {
-    struct rg_config cfg = config();
     uint64_t b = uint64_t(1) << bit;
-    cfg.shadow_sources = shadow ? (cfg.shadow_sources | b) : (cfg.shadow_sources & ~b);
-    write_config(cfg);
+    edit_config([&](struct rg_config &c) {
+        c.shadow_sources = shadow ? (c.shadow_sources | b) : (c.shadow_sources & ~b);
+    });
 }
 
 std::array<struct rg_source_counter, RG_MAX_SOURCES> Maps::source_stats() const
@@ -318,16 +329,16 @@ void Maps::reset_source_stats(unsigned bit)
 
 void Maps::set_monitor(bool on)
 {
-    struct rg_config cfg = config();
-    cfg.flags = on ? (cfg.flags | RG_CFG_MONITOR) : (cfg.flags & ~RG_CFG_MONITOR);
-    write_config(cfg);
+    edit_config([&](struct rg_config &c) {
+        c.flags = on ? (c.flags | RG_CFG_MONITOR) : (c.flags & ~RG_CFG_MONITOR);
+    });
 }
 
 void Maps::set_lookup_cache(bool on)
 {
-    struct rg_config cfg = config();
-    cfg.flags = on ? (cfg.flags & ~RG_CFG_NO_LCACHE) : (cfg.flags | RG_CFG_NO_LCACHE);
-    write_config(cfg);
+    edit_config([&](struct rg_config &c) {
+        c.flags = on ? (c.flags & ~RG_CFG_NO_LCACHE) : (c.flags | RG_CFG_NO_LCACHE);
+    });
 }
 
 std::vector<IfaceEntry> Maps::ifaces() const
@@ -399,11 +410,8 @@ void Maps::release_iface(uint32_t slot)
     for (uint32_t r = 0; r < RG_REASON_STRIDE; r++) {
         auto retired = read_percpu(r);
         auto gone = read_percpu(slot * RG_REASON_STRIDE + r);
-        for (unsigned c = 0; c < ncpus_; c++) {
-            retired[c].packets += gone[c].packets;
-            retired[c].bytes += gone[c].bytes;
-            retired[c].syn += gone[c].syn;
-        }
+        for (unsigned c = 0; c < ncpus_; c++)
+            add(retired[c], gone[c]);
         write_percpu(r, retired);
     }
     reset_slot_stats(slot);
@@ -422,14 +430,9 @@ StatsSnapshot Maps::stats() const
     for (uint32_t slot : slots) {
         for (uint32_t r = 0; r < RG_REASON_MAX; r++) {
             for (const struct rg_counter &c : read_percpu(slot * RG_REASON_STRIDE + r)) {
-                snap.total[r].packets += c.packets;
-                snap.total[r].bytes += c.bytes;
-                snap.total[r].syn += c.syn;
-                if (slot != 0) {
-                    snap.slots[slot][r].packets += c.packets;
-                    snap.slots[slot][r].bytes += c.bytes;
-                    snap.slots[slot][r].syn += c.syn;
-                }
+                add(snap.total[r], c);
+                if (slot != 0)
+                    add(snap.slots[slot][r], c);
             }
         }
     }

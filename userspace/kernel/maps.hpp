@@ -117,6 +117,8 @@ private:
     Maps() = default;
     static Maps open_impl(const std::string &pin_dir, bool create, bool *created);
     void write_config(const struct rg_config &cfg);
+    // Reads the config, lets `edit` change it, writes it back in one update.
+    void edit_config(const std::function<void(struct rg_config &)> &edit);
     std::vector<struct rg_counter> read_percpu(uint32_t key) const;
     void write_percpu(uint32_t key, const std::vector<struct rg_counter> &vals);
 
