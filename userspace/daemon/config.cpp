@@ -115,13 +115,10 @@ uint64_t parse_uint(std::string_view v, uint64_t lo, uint64_t hi)
 // Index of v among options.
 size_t choose(std::string_view v, std::initializer_list<std::string_view> options)
 {
-    size_t i = 0;
-    for (std::string_view o : options) {
-        if (o == v)
-            return i;
-        i++;
-    }
-    throw Error(quote(v) + ": not one of " + join(options, ", "));
+    auto it = std::ranges::find(options, v);
+    if (it == options.end())
+        throw Error(quote(v) + ": not one of " + join(options, ", "));
+    return size_t(it - options.begin());
 }
 
 // Interface names as the kernel's dev_valid_name() accepts them; whether
@@ -176,6 +173,8 @@ void sort_unique(std::vector<Cidr> &v)
 
 enum class Kind { filter, rate, daemon, feed };
 
+constexpr std::string_view kFeedNameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
+
 struct Section {
     Kind kind;
     std::string label;                             // as in messages: "filter", "feed spamhaus-drop"
@@ -208,6 +207,7 @@ public:
 
     Config cfg;
     bool state_dir_set_ = false;  // else it follows pin_dir
+    FeedConfig &feed() { return cfg.feeds.back(); }  // of the [feed NAME] section being parsed
 
     Config run(std::string_view text)
     {
@@ -271,8 +271,7 @@ private:
         return s;
     }
 
-    [[noreturn]] void fail(int line, std::string_view label, std::string_view key,
-                           const std::string &why) const
+    [[noreturn]] void fail(int line, std::string_view label, std::string_view key, const std::string &why) const
     {
         throw Error(where(line, label, key) + ": " + why);
     }
@@ -281,12 +280,9 @@ private:
     {
         // '#' starts a comment only at the start or after whitespace, so
         // "http://host/list#v4" keeps its fragment.
-        for (size_t i = 0; i < text.size(); i++) {
-            if (text[i] == '#' && (i == 0 || is_space(text[i - 1]))) {
+        for (size_t i = 0; i < text.size(); i++)
+            if (text[i] == '#' && (i == 0 || is_space(text[i - 1])))
                 text = text.substr(0, i);
-                break;
-            }
-        }
         text = trim(text);
         if (text.empty())
             return;
@@ -318,11 +314,7 @@ private:
             s.label = "feed " + std::string(name);
             if (name.empty())
                 fail(n, "feed", "", "a feed section needs a name, e.g. [feed spamhaus-drop]");
-            bool ok = name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
-                          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                                 c == '_' || c == '.' || c == '-';
-                      });
-            if (!ok)
+            if (name.size() > 32 || name.find_first_not_of(kFeedNameChars) != std::string_view::npos)
                 fail(n, s.label, "", "feed name must be 1 to 32 of the characters A-Z a-z 0-9 _ . -");
             if (reserved_feed_name(name))
                 fail(n, s.label, "", "feed name \"" + std::string(name) +
@@ -332,9 +324,8 @@ private:
         }
         for (const Section &prev : sections_)
             if (prev.label == s.label)
-                fail(n, s.label, "",
-                     "section already given at line " + std::to_string(prev.line) +
-                         " (each section may appear only once)");
+                fail(n, s.label, "", "section already given at line " + std::to_string(prev.line) +
+                                         " (each section may appear only once)");
         if (s.kind == Kind::feed) {
             FeedConfig f;
             f.name = s.label.substr(5);
@@ -347,9 +338,7 @@ private:
     void entry(int n, std::string_view text)
     {
         size_t eq = text.find('=');
-        std::string_view label;
-        if (!sections_.empty())
-            label = sections_.back().label;
+        std::string_view label = sections_.empty() ? std::string_view() : std::string_view(sections_.back().label);
         if (eq == std::string_view::npos)
             fail(n, label, "", "expected \"key = value\", got " + quote(text));
         std::string_view key = trim(text.substr(0, eq));
@@ -392,34 +381,25 @@ private:
     // make sense together.
     void finish(const Section &s) const
     {
+        if (s.kind == Kind::feed && !s.line_of("source"))
+            fail(s.line, s.label, "", "source is required (a file path or an http(s):// URL)");
+        if (s.kind != Kind::rate)
+            return;
         const RateSettings &r = cfg.rate;
-        switch (s.kind) {
-        case Kind::filter:
-        case Kind::daemon:
-            break;
-        case Kind::feed:
-            if (!s.line_of("source"))
-                fail(s.line, s.label, "", "source is required (a file path or an http(s):// URL)");
-            break;
-        case Kind::rate:
-            if (!s.line_of("rate"))
-                fail(s.line, s.label, "", "rate is required: a rate such as 30/m, or off");
-            if (r.enabled && !s.line_of("burst"))
-                fail(s.line, s.label, "", "burst is required when rate is not off");
-            if (int at = s.line_of("ban_after"); at && r.ban_ttl.count() == 0)
-                fail(at, s.label, "ban_after",
-                     "has no effect without ban_ttl; set ban_ttl (e.g. 1h) or remove ban_after");
-            if (r.escalate_after > 0) {
-                int at = s.line_of("escalate_after");
-                if (r.escalate_window.count() == 0)
-                    fail(at, s.label, "escalate_after", "needs escalate_window above 0s (e.g. 10m)");
-                if (r.ban_ttl.count() == 0)
-                    fail(at, s.label, "escalate_after",
-                         "needs ban_ttl above 0s: escalation counts banned sources");
-                check_escalation_prefix(s, "4", r.escalate_prefix4, r.prefix4);
-                check_escalation_prefix(s, "6", r.escalate_prefix6, r.prefix6);
-            }
-            break;
+        if (!s.line_of("rate"))
+            fail(s.line, s.label, "", "rate is required: a rate such as 30/m, or off");
+        if (r.enabled && !s.line_of("burst"))
+            fail(s.line, s.label, "", "burst is required when rate is not off");
+        if (int at = s.line_of("ban_after"); at && r.ban_ttl.count() == 0)
+            fail(at, s.label, "ban_after", "has no effect without ban_ttl; set ban_ttl (e.g. 1h) or remove ban_after");
+        if (r.escalate_after > 0) {
+            int at = s.line_of("escalate_after");
+            if (r.escalate_window.count() == 0)
+                fail(at, s.label, "escalate_after", "needs escalate_window above 0s (e.g. 10m)");
+            if (r.ban_ttl.count() == 0)
+                fail(at, s.label, "escalate_after", "needs ban_ttl above 0s: escalation counts banned sources");
+            check_escalation_prefix(s, "4", r.escalate_prefix4, r.prefix4);
+            check_escalation_prefix(s, "6", r.escalate_prefix6, r.prefix6);
         }
     }
 
@@ -467,15 +447,10 @@ const KeySpec kFilterKeys[] = {
      }},
     {"ports", false,
      [](Parser &p, std::string_view v) {
-         std::vector<std::string> items;
-         for (std::string_view item : split_list(v))
-             items.emplace_back(item);
-         p.cfg.ports = parse_ports(items);
+         std::vector<std::string_view> items = split_list(v);
+         p.cfg.ports = parse_ports(std::vector<std::string>(items.begin(), items.end()));
      }},
-    {"mode", false,
-     [](Parser &p, std::string_view v) {
-         p.cfg.monitor = choose(v, {"enforce", "monitor"}) == 1;
-     }},
+    {"mode", false, [](Parser &p, std::string_view v) { p.cfg.monitor = choose(v, {"enforce", "monitor"}) == 1; }},
     {"allow", true, [](Parser &p, std::string_view v) { append_cidrs(p.cfg.allow, v, true); }},
     {"block", true, [](Parser &p, std::string_view v) { append_cidrs(p.cfg.block, v, false); }},
     {"allow_file", true, [](Parser &p, std::string_view v) { p.append_cidr_file(p.cfg.allow, v, true); }},
@@ -488,8 +463,7 @@ const KeySpec kRateKeys[] = {
          p.cfg.rate.enabled = v != "off";
          p.cfg.rate.interval_ns = p.cfg.rate.enabled ? parse_rate(v) : 0;
      }},
-    {"burst", false,
-     [](Parser &p, std::string_view v) { p.cfg.rate.burst = uint32_t(parse_uint(v, 1, 1'000'000)); }},
+    {"burst", false, [](Parser &p, std::string_view v) { p.cfg.rate.burst = uint32_t(parse_uint(v, 1, 1'000'000)); }},
     {"prefix4", false, [](Parser &p, std::string_view v) { p.cfg.rate.prefix4 = prefix_len(v, 32); }},
     {"prefix6", false, [](Parser &p, std::string_view v) { p.cfg.rate.prefix6 = prefix_len(v, 128); }},
     {"ban_after", false,
@@ -497,8 +471,7 @@ const KeySpec kRateKeys[] = {
     {"ban_ttl", false, [](Parser &p, std::string_view v) { p.cfg.rate.ban_ttl = parse_duration(v); }},
     {"escalate_after", false,
      [](Parser &p, std::string_view v) { p.cfg.rate.escalate_after = uint32_t(parse_uint(v, 0, 65535)); }},
-    {"escalate_window", false,
-     [](Parser &p, std::string_view v) { p.cfg.rate.escalate_window = parse_duration(v); }},
+    {"escalate_window", false, [](Parser &p, std::string_view v) { p.cfg.rate.escalate_window = parse_duration(v); }},
     {"escalate_prefix4", false,
      [](Parser &p, std::string_view v) { p.cfg.rate.escalate_prefix4 = prefix_len(v, 32); }},
     {"escalate_prefix6", false,
@@ -517,40 +490,32 @@ const KeySpec kDaemonKeys[] = {
          p.cfg.state_dir = p.resolve(v);
          p.state_dir_set_ = true;
      }},
-    {"stats_interval", false,
-     [](Parser &p, std::string_view v) { p.cfg.stats_interval = parse_duration(v); }},
+    {"stats_interval", false, [](Parser &p, std::string_view v) { p.cfg.stats_interval = parse_duration(v); }},
     {"stats_output", false,
      [](Parser &p, std::string_view v) { p.cfg.stats_output = v == "-" ? std::string(v) : p.resolve(v); }},
-    {"on_exit", false,
-     [](Parser &p, std::string_view v) {
-         p.cfg.keep_on_exit = choose(v, {"detach", "keep"}) == 1;
-     }},
+    {"on_exit", false, [](Parser &p, std::string_view v) { p.cfg.keep_on_exit = choose(v, {"detach", "keep"}) == 1; }},
 };
 
 const KeySpec kFeedKeys[] = {
-    {"source", false, [](Parser &p, std::string_view v) { p.cfg.feeds.back().source = feed_source(p, v); }},
+    {"source", false, [](Parser &p, std::string_view v) { p.feed().source = feed_source(p, v); }},
     {"format", false,
      [](Parser &p, std::string_view v) {
          choose(v, {"auto", "plain", "spamhaus", "netset", "ipset", "json", "range"});
-         p.cfg.feeds.back().format = std::string(v);
+         p.feed().format = std::string(v);
      }},
     {"interval", false,
      [](Parser &p, std::string_view v) {
          Duration d = parse_duration(v);
          if (d < std::chrono::seconds(1))
              throw Error(quote(v) + ": shorter than 1s");
-         p.cfg.feeds.back().interval = d;
+         p.feed().interval = d;
      }},
     {"shadow", false,
-     [](Parser &p, std::string_view v) {
-         p.cfg.feeds.back().shadow = choose(v, {"no", "yes", "false", "true"}) % 2 == 1;
-     }},
-    {"max_shrink", false,
-     [](Parser &p, std::string_view v) { p.cfg.feeds.back().max_shrink = unsigned(parse_uint(v, 0, 100)); }},
-    {"min_prefix4", false,
-     [](Parser &p, std::string_view v) { p.cfg.feeds.back().min_prefix4 = uint8_t(parse_uint(v, 0, 32)); }},
+     [](Parser &p, std::string_view v) { p.feed().shadow = choose(v, {"no", "yes", "false", "true"}) % 2 == 1; }},
+    {"max_shrink", false, [](Parser &p, std::string_view v) { p.feed().max_shrink = unsigned(parse_uint(v, 0, 100)); }},
+    {"min_prefix4", false, [](Parser &p, std::string_view v) { p.feed().min_prefix4 = uint8_t(parse_uint(v, 0, 32)); }},
     {"min_prefix6", false,
-     [](Parser &p, std::string_view v) { p.cfg.feeds.back().min_prefix6 = uint8_t(parse_uint(v, 0, 128)); }},
+     [](Parser &p, std::string_view v) { p.feed().min_prefix6 = uint8_t(parse_uint(v, 0, 128)); }},
 };
 
 std::span<const KeySpec> keys_of(Kind kind)

@@ -44,7 +44,7 @@ namespace rg {
 
 namespace {
 
-// How often bans are expired and the maps and attachments checked.
+// How often bans are expired and the maps and attachments checked (and repaired).
 constexpr int kHousekeepingSeconds = 30;
 
 void log_error(const std::string &msg) { log(LogLevel::error, msg); }
@@ -70,20 +70,18 @@ void notify(const std::string &state)
     const char *path = getenv("NOTIFY_SOCKET");
     if (!path || !*path)
         return;
-    struct sockaddr_un addr {};
-    addr.sun_family = AF_UNIX;
+    struct sockaddr_un addr = {.sun_family = AF_UNIX, .sun_path = {}};
     size_t len = strlen(path);
     if (len >= sizeof(addr.sun_path) || (path[0] != '/' && path[0] != '@'))
         return;
     memcpy(addr.sun_path, path, len);
     if (path[0] == '@')
         addr.sun_path[0] = '\0';  // abstract namespace
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
+    Fd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (fd.get() < 0)
         return;
-    sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<struct sockaddr *>(&addr),
+    sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<struct sockaddr *>(&addr),
            socklen_t(offsetof(struct sockaddr_un, sun_path) + len));
-    close(fd);
 }
 
 // A timer that fires every period; a period of 0 leaves it disarmed.
@@ -92,20 +90,22 @@ Fd make_timer(Duration period)
     Fd fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
     if (fd.get() < 0)
         throw_errno("timerfd_create", errno);
-    struct itimerspec its {};
-    its.it_interval.tv_sec = period.count() / 1000;
-    its.it_interval.tv_nsec = (period.count() % 1000) * 1000000;
-    its.it_value = its.it_interval;
+    timespec every = {.tv_sec = period.count() / 1000, .tv_nsec = (period.count() % 1000) * 1000000};
+    struct itimerspec its = {.it_interval = every, .it_value = every};
     if (timerfd_settime(fd.get(), 0, &its, nullptr) != 0)
         throw_errno("timerfd_settime", errno);
     return fd;
 }
 
-void drain(int fd)
+// Whether the timerfd polled in p fired; reads its expirations if so.
+bool fired(const pollfd &p)
 {
-    uint64_t buf;
-    while (read(fd, &buf, sizeof(buf)) > 0) {
+    if (!(p.revents & POLLIN))
+        return false;
+    uint64_t expirations;
+    while (read(p.fd, &expirations, sizeof(expirations)) > 0) {
     }
+    return true;
 }
 
 // The daemon's signals, blocked and read from a signalfd: taken first, so
@@ -143,38 +143,33 @@ void make_private_dirs(const std::string &dir)
     }
 }
 
-// One daemon per pin directory: an exclusive flock on STATE_DIR/daemon.lock
-// for the daemon's life. The file holds the holder's pid, for the message
-// the next one gets; it is never removed (removing a lock file races with
-// the next locker).
-class DaemonLock {
-public:
-    explicit DaemonLock(const Config &cfg)
-    {
-        make_private_dirs(cfg.state_dir);
-        std::string path = cfg.state_dir + "/daemon.lock";
-        fd_ = Fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-        if (fd_.get() < 0)
-            throw_errno("cannot open " + path, errno);
-        if (flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-            int err = errno;
-            if (err != EWOULDBLOCK)
-                throw_errno("cannot lock " + path, err);
-            char buf[32] = {};
-            ssize_t n = pread(fd_.get(), buf, sizeof(buf) - 1, 0);
-            long pid = n > 0 ? strtol(buf, nullptr, 10) : 0;
-            throw Error("pin directory " + cfg.pin_dir + ": another relayguard daemon" +
-                        (pid > 0 ? " (pid " + std::to_string(pid) + ")" : "") + " is running on it (it holds " +
-                        path + "); stop it first, or give this config another [daemon] pin_dir");
-        }
-        std::string pid = std::to_string(getpid()) + "\n";
-        if (ftruncate(fd_.get(), 0) != 0 || pwrite(fd_.get(), pid.data(), pid.size(), 0) != ssize_t(pid.size()))
-            log_warning("cannot write the pid into " + path + ": " + strerror(errno));
+// One daemon per pin directory: an exclusive flock on STATE_DIR/daemon.lock,
+// held as long as the returned fd is open. The file holds the holder's pid,
+// for the message the next one gets; it is never removed (removing a lock
+// file races with the next locker).
+Fd lock_daemon(const Config &cfg)
+{
+    make_private_dirs(cfg.state_dir);
+    std::string path = cfg.state_dir + "/daemon.lock";
+    Fd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (fd.get() < 0)
+        throw_errno("cannot open " + path, errno);
+    if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        if (err != EWOULDBLOCK)
+            throw_errno("cannot lock " + path, err);
+        char buf[32] = {};
+        ssize_t n = pread(fd.get(), buf, sizeof(buf) - 1, 0);
+        long pid = n > 0 ? strtol(buf, nullptr, 10) : 0;
+        throw Error("pin directory " + cfg.pin_dir + ": another relayguard daemon" +
+                    (pid > 0 ? " (pid " + std::to_string(pid) + ")" : "") + " is running on it (it holds " + path +
+                    "); stop it first, or give this config another [daemon] pin_dir");
     }
-
-private:
-    Fd fd_;
-};
+    std::string pid = std::to_string(getpid()) + "\n";
+    if (ftruncate(fd.get(), 0) != 0 || pwrite(fd.get(), pid.data(), pid.size(), 0) != ssize_t(pid.size()))
+        log_warning("cannot write the pid into " + path + ": " + strerror(errno));
+    return fd;
+}
 
 // The config file's list of one kind, the source RG_SOURCE_CONFIG: as
 // added, and replaced as one change (lists.hpp), what both versions list
@@ -221,9 +216,8 @@ std::vector<std::string> reconcile_feeds(Maps &maps, const Config &next, std::st
 {
     check_feed_names(maps, next);
     std::vector<std::string> due;
-    size_t added = 0, changed = 0, dropped = 0;
-    for (const Feed &f : list_feeds(maps))
-        dropped += dropped_by(next, f);
+    size_t added = 0, changed = 0;
+    size_t dropped = std::ranges::count_if(list_feeds(maps), [&](const Feed &f) { return dropped_by(next, f); });
     for (const FeedConfig &c : next.feeds) {
         FeedDef d = feed_def(c);
         std::optional<Feed> have = find_feed(maps, c.name);
@@ -282,7 +276,7 @@ void restore(const Config &cfg, const SharedState &s)
     maps.set_monitor(s.monitor);
     maps.set_rate(s.rate);
     for (const Feed &f : list_feeds(maps)) {
-        auto old = std::find_if(s.feeds.begin(), s.feeds.end(), [&](const Feed &o) { return o.name() == f.name(); });
+        auto old = std::ranges::find(s.feeds, f.name(), &Feed::name);
         if (old == s.feeds.end()) {
             del_feed(maps, lists, f.name());
         } else if (!(old->def() == f.def())) {
@@ -319,9 +313,8 @@ private:
     void write_stats();
     void open_stats_output();
     void housekeeping();
-    // Feeds: each config feed is synced right after start, when its
-    // definition changes, and then every interval, on one timerfd armed for
-    // the earliest due feed; one sync per turn of the event loop.
+    // Feeds are synced after start, when their definition changes, and every
+    // interval: one timerfd, armed for the earliest due; one per loop turn.
     void schedule_feeds(const std::vector<std::string> &due_now);
     void sync_due_feed();
     void arm_feed_timer();
@@ -329,7 +322,7 @@ private:
     DaemonOptions opts_;
     Fd sigfd_;
     Config cfg_;
-    std::optional<DaemonLock> lock_;
+    Fd lock_;  // lock_daemon()
     unsigned generation_ = 0;
     std::set<std::string> managed_;             // interfaces this daemon attached or adopted
     std::map<std::string, uint32_t> prog_ids_;  // their programs, as last seen
@@ -341,7 +334,9 @@ private:
     std::ostream *stats_out_ = &std::cout;
     std::string stats_error_;  // the last one logged, not repeated
     Fd stats_timer_, gc_timer_, feed_timer_;
-    std::map<std::string, std::chrono::steady_clock::time_point> feed_due_;
+    using Clock = std::chrono::steady_clock;
+    using FeedDue = std::map<std::string, Clock::time_point>;  // feed -> when its next sync is due
+    FeedDue feed_due_;
     // The maps and lists the feed syncs write through, kept between syncs:
     // the tables stay mapped, and what they hold is not read back while
     // nobody else writes them. Let go before the daemon detaches, and by
@@ -350,10 +345,7 @@ private:
     struct FeedWriter {
         Maps maps;
         Lists lists;
-        FeedWriter(Maps m, const std::string &state_dir)
-            : maps(std::move(m)), lists(maps, StateDir(state_dir), false)
-        {
-        }
+        FeedWriter(Maps m, const std::string &dir) : maps(std::move(m)), lists(maps, StateDir(dir), false) {}
     };
     std::unique_ptr<FeedWriter> feed_writer_;
     // The feeds' memos and sync buffers, kept across reloads and repairs;
@@ -432,12 +424,11 @@ void Daemon::remove_dropped_feeds(const Config &next)
 }
 
 // Makes the filter run on every interface of the config: adopts those where
-// it is attached already, attaches the others. An interface of the daemon's
-// that is not attached any more (detached by hand, or its pins removed) is
-// attached again, after its old program is taken off if it still runs on
-// maps nobody can reach. Adds the interfaces it newly takes on by
-// attaching (not the adopted or re-attached ones) to *attached as it goes,
-// so that the caller can undo them when a later one fails.
+// it is attached already, attaches the others. One of the daemon's own that
+// is not attached any more (detached by hand, pins removed) is attached
+// again, its old program taken off first if it still runs on maps nobody can
+// reach. Interfaces newly attached (not adopted or re-attached) go into
+// *attached as it goes, so that the caller can undo them when one fails.
 void Daemon::attach_missing(const Config &next, std::vector<std::string> *attached)
 {
     for (const std::string &name : next.interfaces) {
@@ -526,7 +517,7 @@ void Daemon::undo_start(const SharedState &before, const std::vector<std::string
 void Daemon::start()
 {
     cfg_ = load_config(opts_.config_path);
-    lock_.emplace(cfg_);
+    lock_ = lock_daemon(cfg_);
     StateDir(cfg_.state_dir).remove_stale_temps();
     log_notice("starting: config " + cfg_.path + ", pin directory " + cfg_.pin_dir);
     check(cfg_, nullptr);
@@ -545,13 +536,11 @@ void Daemon::start()
     remember_maps();
     generation_ = 1;
     feed_timer_ = make_timer(Duration(0));  // disarmed; arm_feed_timer() sets it
-    // Every config feed is synced once right after start (a restart must
-    // not wait an interval to notice a changed list), from the event loop:
-    // a slow feed server delays neither READY=1 nor signals.
-    std::vector<std::string> all;
-    for (const FeedConfig &f : cfg_.feeds)
-        all.push_back(f.name);
-    schedule_feeds(all);
+    // Every config feed is synced once right after start (none is scheduled
+    // yet: all are due now; a restart must not wait an interval to notice a
+    // changed list), from the event loop: a slow feed server delays neither
+    // READY=1 nor signals.
+    schedule_feeds({});
     stats_timer_ = make_timer(cfg_.stats_interval);
     gc_timer_ = make_timer(std::chrono::seconds(kHousekeepingSeconds));
     if (stop_pending())
@@ -648,19 +637,16 @@ void Daemon::reload()
         } catch (const std::exception &e) {
             log_error(std::string("cannot remove the feeds no longer in the config: ") + e.what());
         }
-        for (auto it = managed_.begin(); it != managed_.end();) {
-            if (std::find(next.interfaces.begin(), next.interfaces.end(), *it) != next.interfaces.end()) {
-                ++it;
+        for (const std::string &name : std::set(managed_)) {  // a copy: detached ones leave managed_
+            if (std::ranges::count(next.interfaces, name))
                 continue;
-            }
             try {
-                detach(next.pin_dir, *it, true);
-                log_notice("interface " + *it + ": detached (no longer in the config)");
-                prog_ids_.erase(*it);
-                it = managed_.erase(it);
+                detach(next.pin_dir, name, true);
+                log_notice("interface " + name + ": detached (no longer in the config)");
+                prog_ids_.erase(name);
+                managed_.erase(name);
             } catch (const std::exception &e) {
-                log_warning("interface " + *it + ": cannot detach: " + e.what());
-                ++it;
+                log_warning("interface " + name + ": cannot detach: " + e.what());
             }
         }
         bool timer_changed = next.stats_interval != cfg_.stats_interval;
@@ -711,8 +697,6 @@ void Daemon::write_stats()
     }
 }
 
-// Every kHousekeepingSeconds: the maps and attachments checked (and
-// repaired), expired bans removed.
 void Daemon::housekeeping()
 {
     repair("at the periodic check");
@@ -733,11 +717,11 @@ void Daemon::housekeeping()
 
 void Daemon::schedule_feeds(const std::vector<std::string> &due_now)
 {
-    auto now = std::chrono::steady_clock::now();
-    std::map<std::string, std::chrono::steady_clock::time_point> next;
+    auto now = Clock::now();
+    FeedDue next;
     for (const FeedConfig &f : cfg_.feeds) {
         auto it = feed_due_.find(f.name);
-        bool now_due = std::find(due_now.begin(), due_now.end(), f.name) != due_now.end();
+        bool now_due = std::ranges::count(due_now, f.name) > 0;
         next[f.name] = (now_due || it == feed_due_.end()) ? now : std::min(it->second, now + f.interval);
     }
     feed_due_ = std::move(next);
@@ -749,21 +733,17 @@ void Daemon::schedule_feeds(const std::vector<std::string> &due_now)
 // a sync is handled before the next one starts.
 void Daemon::sync_due_feed()
 {
-    auto now = std::chrono::steady_clock::now();
-    auto first = std::min_element(feed_due_.begin(), feed_due_.end(),
-                                  [](auto &a, auto &b) { return a.second < b.second; });
-    auto f = first == feed_due_.end() || first->second > now
+    auto first = std::ranges::min_element(feed_due_, {}, &FeedDue::value_type::second);
+    auto f = first == feed_due_.end() || first->second > Clock::now()
                  ? cfg_.feeds.end()
-                 : std::find_if(cfg_.feeds.begin(), cfg_.feeds.end(),
-                                [&](const FeedConfig &c) { return c.name == first->first; });
+                 : std::ranges::find(cfg_.feeds, first->first, &FeedConfig::name);
     if (f != cfg_.feeds.end()) {
         try {
             Maps pinned = Maps::open(cfg_.pin_dir);
             if (!feed_writer_ || !feed_writer_->maps.same_maps(pinned))
                 feed_writer_ = std::make_unique<FeedWriter>(std::move(pinned), cfg_.state_dir);
-            SyncOptions so;
-            so.limits.cancelled = stop_pending;  // SIGTERM gives a download up
-            so.memory = &sync_memory_;
+            SyncOptions so{.limits = {.cancelled = stop_pending},  // SIGTERM gives a download up
+                           .memory = &sync_memory_};
             SyncReport r = sync_feed(feed_writer_->maps, feed_writer_->lists, f->name, so);
             for (const std::string &e : r.errors)
                 log_warning(e);
@@ -778,7 +758,7 @@ void Daemon::sync_due_feed()
             log_warning("feed " + f->name + ": sync failed: " + e.what());
         }
         // The next attempt one interval after this one ended, failed or not.
-        feed_due_[f->name] = std::chrono::steady_clock::now() + f->interval;
+        feed_due_[f->name] = Clock::now() + f->interval;
     }
     arm_feed_timer();
 }
@@ -789,12 +769,10 @@ void Daemon::arm_feed_timer()
         return;
     struct itimerspec its {};
     if (!feed_due_.empty()) {
-        auto first = std::min_element(feed_due_.begin(), feed_due_.end(),
-                                      [](auto &a, auto &b) { return a.second < b.second; })->second;
-        auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(first - std::chrono::steady_clock::now());
+        auto first = std::ranges::min_element(feed_due_, {}, &FeedDue::value_type::second)->second;
+        auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(first - Clock::now());
         long long ns = std::max<long long>(wait.count(), 1);  // 0 would disarm
-        its.it_value.tv_sec = ns / 1000000000;
-        its.it_value.tv_nsec = ns % 1000000000;
+        its.it_value = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
     }
     if (timerfd_settime(feed_timer_.get(), 0, &its, nullptr) != 0)
         log_error(std::string("cannot arm the feed timer: ") + strerror(errno));
@@ -812,8 +790,7 @@ void Daemon::stop()
     }
     feed_writer_.reset();
     maps_.reset();
-    bool keep = opts_.keep_enforcing || cfg_.keep_on_exit;
-    if (keep) {
+    if (opts_.keep_enforcing || cfg_.keep_on_exit) {
         // What stays enforcing, as the kernel has it now.
         std::vector<std::string> live, gone;
         std::string mode;
@@ -881,18 +858,12 @@ void Daemon::loop()
                 reload();
             continue;  // timers next turn: a reload may have changed them
         }
-        if (fds[1].revents & POLLIN) {
-            drain(stats_timer_.get());
+        if (fired(fds[1]))
             write_stats();
-        }
-        if (fds[2].revents & POLLIN) {
-            drain(gc_timer_.get());
+        if (fired(fds[2]))
             housekeeping();
-        }
-        if (fds[3].revents & POLLIN) {
-            drain(feed_timer_.get());
+        if (fired(fds[3]))
             sync_due_feed();
-        }
     }
 }
 
