@@ -18,10 +18,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <sys/stat.h>
 #include <iostream>
 #include <net/if.h>
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
+#include <tuple>
 
 using nlohmann::json;
 
@@ -29,8 +30,7 @@ namespace rg::cli {
 
 namespace {
 
-// A validator that runs a parser and reports its rg::Error message; a
-// refused value is recorded in o.refused as an argument (or `type`).
+// A validator that runs parse: its rg::Error message refuses the value, which is recorded in o.refused as `type`.
 template <typename Parse>
 CLI::Validator parser_check(Options &o, Parse parse, const std::string &desc, const std::string &name,
                             const char *type = "argument")
@@ -53,15 +53,13 @@ CLI::Validator parser_check(Options &o, Parse parse, const std::string &desc, co
 CLI::Validator check_cidr(Options &o)
 {
     // try_parse_cidr: the handler's parse_cidr_args gives the notes, once.
-    return parser_check(
-        o,
-        [](const std::string &s) {
-            ParsedCidr p;
-            std::string why;
-            if (!try_parse_cidr(s, p, why))
-                throw Error("\"" + s + "\": " + why);
-        },
-        "CIDR", "CIDR");
+    auto parse = [](const std::string &s) {
+        ParsedCidr p;
+        std::string why;
+        if (!try_parse_cidr(s, p, why))
+            throw Error("\"" + s + "\": " + why);
+    };
+    return parser_check(o, parse, "CIDR", "CIDR");
 }
 
 CLI::Validator check_ports(Options &o)
@@ -81,15 +79,21 @@ CLI::Validator check_rate(Options &o)
 
 CLI::Validator check_existing_iface(Options &o)
 {
-    return parser_check(
-        o,
-        [](const std::string &s) {
-            if (s.empty() || s.size() >= IF_NAMESIZE)
-                throw Error("interface \"" + s + "\": not a valid interface name");
-            if (if_nametoindex(s.c_str()) == 0)
-                throw Error("interface \"" + s + "\": no such interface in this network namespace");
-        },
-        "IFACE", "IFACE", "interface");
+    auto parse = [](const std::string &s) {
+        if (s.empty() || s.size() >= IF_NAMESIZE)
+            throw Error("interface \"" + s + "\": not a valid interface name");
+        if (if_nametoindex(s.c_str()) == 0)
+            throw Error("interface \"" + s + "\": no such interface in this network namespace");
+    };
+    return parser_check(o, parse, "IFACE", "IFACE", "interface");
+}
+
+CLI::App *add_command(CLI::App &parent, Options &o, const std::string &name, const std::string &desc,
+                      std::function<int(Options &)> action)
+{
+    CLI::App *sub = parent.add_subcommand(name, desc);
+    sub->callback([&o, action] { o.action = action; });
+    return sub;
 }
 
 std::unique_ptr<DirLock> lock_pin_dir(const std::string &dir)
@@ -160,13 +164,10 @@ json iface_json(const IfaceEntry &e)
 
 int cmd_attach(Options &o)
 {
-    AttachOptions a;
-    a.ifname = o.iface;
-    a.mode = o.mode == "skb" ? XdpMode::skb : XdpMode::native;
-    if (!o.ports.empty())
-        a.ports = parse_ports(o.ports);
-    if (o.monitor)
-        a.monitor = true;
+    AttachOptions a{.ifname = o.iface,
+                    .mode = o.mode == "skb" ? XdpMode::skb : XdpMode::native,
+                    .ports = o.ports.empty() ? std::nullopt : std::optional(parse_ports(o.ports)),
+                    .monitor = o.monitor ? std::optional(true) : std::nullopt};
     AttachResult r = attach(o.pin_dir, a);
     if (r.maps_created)
         state_dir(o).remove_all();  // what is left belongs to maps that are gone
@@ -193,8 +194,7 @@ int cmd_detach(Options &o)
     return 0;
 }
 
-// Adds or removes every CIDR in one write of the manual list, or none: a
-// failed write changes nothing.
+// Adds or removes every CIDR in one write of the manual list, or none: a failed write changes nothing.
 int cmd_rules(Options &o, ListKind kind, bool add)
 {
     std::vector<Cidr> cidrs = parse_cidr_args(o.cidrs);
@@ -218,9 +218,8 @@ int cmd_rules(Options &o, ListKind kind, bool add)
     return 0;
 }
 
-// What the hand-written sources (manual, config) list, as added; with
-// --all, also every feed's list as the kernel holds it. A prefix several
-// sources list is one entry naming all of them.
+// What the hand-written sources (manual, config) list, as added; with --all, also every feed's list as the kernel
+// holds it. A prefix several sources list is one entry naming all of them.
 int cmd_list(Options &o, ListKind kind)
 {
     Maps maps = Maps::open(o.pin_dir);
@@ -230,19 +229,13 @@ int cmd_list(Options &o, ListKind kind)
     for (unsigned bit : {RG_SOURCE_MANUAL, RG_SOURCE_CONFIG})
         for (const Cidr &c : HandList(lists, kind, bit).prefixes())
             rows.push_back({c, source_name(feeds, bit)});
-    if (o.all_sources) {
-        uint64_t others = lists.sources_listed().of(kind) & ~uint64_t(3);
-        for (unsigned bit = RG_FIRST_FEED_SOURCE; bit < RG_MAX_SOURCES; bit++)
-            if (others >> bit & 1)
-                for (const Cidr &c : to_cidrs(lists.source_list(kind, bit)))
-                    rows.push_back({c, source_name(feeds, bit)});
-    }
-    auto order = [](const Cidr &a, const Cidr &b) {
-        if (a.family != b.family)
-            return a.family < b.family;
-        return a.addr != b.addr ? a.addr < b.addr : a.len < b.len;
-    };
-    std::stable_sort(rows.begin(), rows.end(), [&](const auto &a, const auto &b) { return order(a.first, b.first); });
+    uint64_t listed = o.all_sources ? lists.sources_listed().of(kind) : 0;  // feeds too with --all
+    for (unsigned bit = RG_FIRST_FEED_SOURCE; bit < RG_MAX_SOURCES; bit++)
+        if (listed >> bit & 1)
+            for (const Cidr &c : to_cidrs(lists.source_list(kind, bit)))
+                rows.push_back({c, source_name(feeds, bit)});
+    // By family, address, then length: a prefix comes before the prefixes it contains.
+    std::ranges::stable_sort(rows, {}, [](auto &r) { return std::tie(r.first.family, r.first.addr, r.first.len); });
     std::vector<std::pair<Cidr, std::vector<std::string>>> entries;
     for (auto &[c, src] : rows) {
         if (entries.empty() || entries.back().first != c)
@@ -307,6 +300,7 @@ int cmd_status(Options &o)
     json ifaces = json::array();
     for (const IfaceEntry &e : maps->ifaces())
         ifaces.push_back(iface_json(e));
+    RateSettings rate = rate_settings(*maps);
     json j = {{"attached", !ifaces.empty()},
               {"pin_dir", o.pin_dir},
               {"abi_version", RG_ABI_VERSION},
@@ -314,15 +308,13 @@ int cmd_status(Options &o)
               {"ports", maps->ports()},
               {"allowlist", list_sizes(ListKind::allow)},
               {"blocklist", list_sizes(ListKind::block)},
-              {"interfaces", ifaces}};
-    RateSettings rate = rate_settings(*maps);
-    j["rate_limiting"] = {{"enabled", rate.enabled}};
+              {"interfaces", ifaces},
+              {"rate_limiting", {{"enabled", rate.enabled}}},
+              {"bans", live_bans(*maps)}};
     if (rate.enabled) {
         j["rate_limiting"]["rate"] = format_rate(rate.interval_ns);
         j["rate_limiting"]["burst"] = rate.burst;
     }
-    size_t bans = live_bans(*maps);
-    j["bans"] = bans;
     if (o.json) {
         print_json(j);
         return 0;
@@ -337,7 +329,7 @@ int cmd_status(Options &o)
               << "rate limit: "
               << (rate.enabled ? format_rate(rate.interval_ns) + " per source, burst " + std::to_string(rate.burst)
                                : std::string("off"))
-              << "\nbans:       " << bans << "\n"
+              << "\nbans:       " << j["bans"] << "\n"
               << "interfaces:\n";
     for (auto &i : ifaces)
         std::cout << "  " << printable(i["name"].get<std::string>()) << "  ifindex " << i["ifindex"] << "  prog "
@@ -394,8 +386,7 @@ int cmd_stats(Options &o)
     return 0;
 }
 
-// Each value is checked on its own by check_ports; the limit on the number of
-// ports needs the whole list, so it is checked once all values are in.
+// check_ports checks each value; the limit on their number needs the whole list, so it is checked once all are in.
 void check_port_list(Options &o)
 {
     if (o.ports.empty())
@@ -426,17 +417,16 @@ void add_rule_commands(CLI::App &app, Options &o, const char *name, ListKind kin
         });
         o.action = [kind](Options &op) { return cmd_rules(op, kind, true); };
     });
-    CLI::App *del = list->add_subcommand("del", std::string("remove CIDRs from the ") + what);
+    CLI::App *del = add_command(*list, o, "del", std::string("remove CIDRs from the ") + what,
+                                [kind](Options &op) { return cmd_rules(op, kind, false); });
     del->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(check_cidr(o));
-    del->callback([&o, kind] { o.action = [kind](Options &op) { return cmd_rules(op, kind, false); }; });
-    CLI::App *ls = list->add_subcommand("list", std::string("show the ") + what + " as added (manual and config)");
+    CLI::App *ls = add_command(*list, o, "list", std::string("show the ") + what + " as added (manual and config)",
+                               [kind](Options &op) { return cmd_list(op, kind); });
     ls->add_flag("--json", o.json, "JSON output");
     ls->add_flag("--all", o.all_sources, "also every feed's prefixes");
-    ls->callback([&o, kind] { o.action = [kind](Options &op) { return cmd_list(op, kind); }; });
 }
 
-// Whether --json is among the arguments (before a "--"): a usage error is
-// reported as JSON also when parsing stopped before reaching it.
+// Whether --json is among the arguments (before "--"): a usage error is JSON also if parsing stopped before it.
 bool json_requested(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -449,8 +439,7 @@ bool json_requested(int argc, char **argv)
     return false;
 }
 
-// Reports an error: the message on stderr, and with --json the error
-// object on stdout (docs/json-schema.md). Returns the exit status.
+// Reports an error: the message on stderr, with --json also the error object on stdout (docs/json-schema.md).
 int report_error(bool as_json, const std::string &message, const std::optional<Concern> &concern, int exit_code)
 {
     log(LogLevel::error, message);
@@ -496,10 +485,9 @@ std::unique_ptr<CLI::App> make_app(Options &o)
         o.action = cmd_attach;
     });
 
-    CLI::App *detach = app->add_subcommand("detach", "detach the filter from an interface");
+    CLI::App *detach = add_command(*app, o, "detach", "detach the filter from an interface", cmd_detach);
     detach->add_option("iface", o.iface, "network interface")->required();
     detach->add_flag("--keep-maps", o.keep_maps, "keep the pinned rules even if this was the last interface");
-    detach->callback([&o] { o.action = cmd_detach; });
 
     add_rule_commands(*app, o, "block", ListKind::block, "blocklist");
     add_rule_commands(*app, o, "allow", ListKind::allow, "allowlist (always wins over the blocklist)");
@@ -512,35 +500,29 @@ std::unique_ptr<CLI::App> make_app(Options &o)
         o.action = cmd_ports_set;
     });
 
-    CLI::App *mode = app->add_subcommand("mode", "enforce (drop) or monitor (count only)");
+    CLI::App *mode = add_command(*app, o, "mode", "enforce (drop) or monitor (count only)", cmd_mode);
     mode->add_option("mode", o.filter_mode, "enforce|monitor")->required()->check(CLI::IsMember({"enforce", "monitor"}));
-    mode->callback([&o] { o.action = cmd_mode; });
 
-    CLI::App *status = app->add_subcommand("status", "attached interfaces, mode, ports and list sizes");
+    CLI::App *status = add_command(*app, o, "status", "attached interfaces, mode, ports and list sizes", cmd_status);
     status->add_flag("--json", o.json, "JSON output");
-    status->callback([&o] { o.action = cmd_status; });
 
-    CLI::App *stats = app->add_subcommand("stats", "packet counters per verdict reason");
+    CLI::App *stats = add_command(*app, o, "stats", "packet counters per verdict reason", cmd_stats);
     stats->add_flag("--json", o.json, "JSON output");
     stats->add_option("--iface", o.iface, "only this interface");
-    stats->callback([&o] { o.action = cmd_stats; });
 
     add_rate_commands(*app, o);
     add_feed_commands(*app, o);
 
-    CLI::App *run_cmd = app->add_subcommand(
-        "run", "run as a service: apply a config file, reload it on SIGHUP, log counters, detach on SIGTERM");
+    CLI::App *run_cmd = add_command(
+        *app, o, "run", "run as a service: apply a config file, reload it on SIGHUP, log counters, detach on SIGTERM",
+        [](Options &op) { return run_daemon({op.config, op.keep_enforcing}); });
     run_cmd->add_option("-c,--config", o.config, "config file (see dist/relayguard.conf)")
         ->required()->check(CLI::ExistingFile);
     run_cmd->add_flag("--keep-enforcing", o.keep_enforcing,
                       "on SIGTERM leave the filter attached (as on_exit = keep)");
-    run_cmd->callback([&o] {
-        o.action = [](Options &op) { return run_daemon({op.config, op.keep_enforcing}); };
-    });
 
-    CLI::App *demo_cmd = app->add_subcommand("demo", "run a self-contained demo in network namespaces");
+    CLI::App *demo_cmd = add_command(*app, o, "demo", "run a self-contained demo in network namespaces", demo);
     demo_cmd->add_flag("--json", o.json, "print only the final counters as JSON");
-    demo_cmd->callback([&o] { o.action = demo; });
     return app;
 }
 

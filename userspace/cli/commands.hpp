@@ -11,9 +11,8 @@
 
 namespace rg::cli {
 
-// What an error concerns, for the JSON error object (docs/json-schema.md):
-// type "argument" (a value given on the command line), "interface",
-// "pin_dir" or "feed"; value is that argument, name or path.
+// What an error concerns, for the JSON error object (docs/json-schema.md): type "argument" (a value given on the
+// command line), "interface", "pin_dir" or "feed"; value is that argument, name or path.
 struct Concern {
     std::string type, value;
 };
@@ -65,22 +64,23 @@ struct Options {
     std::optional<Concern> refused;        // set by a validator that refused a value
 };
 
-// Builds the parser. Validation (CIDRs, ports, interface names, modes)
-// happens while parsing, so a handler only ever sees checked input.
+// Builds the parser. Values (CIDRs, ports, interfaces, modes) are checked while parsing: handlers see checked input.
 std::unique_ptr<CLI::App> make_app(Options &opts);
 
-// Parses and runs; returns the process exit status (0 ok, 1 error, 2 usage).
-// Errors go to stderr (rg::log); with --json among the arguments, an error
-// is also printed on stdout as {"error": {"message", "exit_code", and
-// "concerns" where known}}.
+// Parses and runs; returns the process exit status (0 ok, 1 error, 2 usage). Errors go to stderr (rg::log); with
+// --json among the arguments, an error is also printed on stdout as {"error": {"message", "exit_code", and "concerns"
+// where known}}.
 int run(int argc, char **argv);
+
+// Adds a subcommand that, when given, selects action as the handler.
+CLI::App *add_command(CLI::App &parent, Options &o, const std::string &name, const std::string &desc,
+                      std::function<int(Options &)> action);
 
 // Subcommand groups defined in their own files.
 void add_rate_commands(CLI::App &app, Options &opts);  // rate, bans, top
 void add_feed_commands(CLI::App &app, Options &opts);  // feed
 
-// The demo: a netns lab with an SMTP listener, a clean client and a
-// blocklisted one, then the JSON counters.
+// The demo: a netns lab with an SMTP listener, a clean client and a blocklisted one, then the JSON counters.
 int demo(Options &opts);
 
 } // namespace rg::cli

@@ -36,13 +36,11 @@ std::string ago(uint64_t t)
 std::string content_hash_hex(const struct rg_feed &r)
 {
     std::string s;
-    bool any = false;
     for (uint8_t b : r.content_hash) {
-        any |= b != 0;
         s += "0123456789abcdef"[b >> 4];
         s += "0123456789abcdef"[b & 15];
     }
-    return any ? s : std::string();
+    return s.find_first_not_of('0') == std::string::npos ? std::string() : s;
 }
 
 FeedDef def_from_options(const Options &o, const std::string &name, const std::string &source)
@@ -50,23 +48,21 @@ FeedDef def_from_options(const Options &o, const std::string &name, const std::s
     FeedDef d{.name = name, .source = source, .format = o.feed_format, .interval = parse_duration(o.feed_interval),
               .shadow = o.shadow, .max_shrink = o.max_shrink, .min_prefix4 = uint8_t(o.min_prefix4),
               .min_prefix6 = uint8_t(o.min_prefix6), .from_config = false};
-    if (source != "-" && source.find("://") == std::string::npos) {
-        // A relative path would mean something else to the daemon or the
-        // next command run from another directory.
+    bool url = source.find("://") != std::string::npos;
+    if (url && !source.starts_with("http://") && !source.starts_with("https://"))
+        throw Error("feed " + name + ": \"" + source + "\": unsupported URL scheme (use http:// or https://)");
+    if (!url && source != "-") {
+        // A relative path would mean something else to the daemon or the next command run from another directory.
         std::error_code ec;
         std::string abs = std::filesystem::absolute(source, ec).lexically_normal().string();
         if (!ec)
             d.source = abs;
-    } else if (source.find("://") != std::string::npos && !source.starts_with("http://") &&
-               !source.starts_with("https://")) {
-        throw Error("feed " + name + ": \"" + source + "\": unsupported URL scheme (use http:// or https://)");
     }
     validate_feed_def(d);  // before anything is locked or opened
     return d;
 }
 
-// Prints one sync's outcome (a failure as an error message); returns
-// whether the feed is current.
+// Prints one sync's outcome (a failure as an error message); returns whether the feed is current.
 bool print_sync(const SyncReport &r)
 {
     for (const std::string &e : r.errors)
@@ -102,9 +98,7 @@ int cmd_feed_add(Options &o)
         Feed f = add_feed(maps, d);
         std::cout << "feed " << d.name << ": added (source bit " << f.bit << (d.shadow ? ", shadow" : "") << ")\n";
     }
-    if (o.no_sync)
-        return 0;
-    return sync_named(o, {d.name});
+    return o.no_sync ? 0 : sync_named(o, {d.name});
 }
 
 int cmd_feed_sync(Options &o)
@@ -162,13 +156,12 @@ int cmd_feed_show(Options &o)
     Maps maps = Maps::open(o.pin_dir);
     Feed f = named_feed(maps, o);
     json j = feed_json(f, maps.source_stats()[f.bit]);
-    if (o.json) {
+    if (o.json)
         print_json(j);
-        return 0;
-    }
-    for (auto &[k, v] : j.items())
-        std::cout << std::left << std::setw(18) << (k + ":")
-                  << printable(v.is_string() ? v.get<std::string>() : json_text(v)) << "\n";
+    else
+        for (auto &[k, v] : j.items())
+            std::cout << std::left << std::setw(18) << (k + ":")
+                      << printable(v.is_string() ? v.get<std::string>() : json_text(v)) << "\n";
     return 0;
 }
 
@@ -238,7 +231,7 @@ void add_feed_commands(CLI::App &app, Options &o)
     CLI::App *feed = app.add_subcommand("feed", "blocklist feeds: lists fetched from files or URLs and kept in sync")
                          ->require_subcommand(1);
 
-    CLI::App *add = feed->add_subcommand("add", "define a feed and sync it");
+    CLI::App *add = add_command(*feed, o, "add", "define a feed and sync it", cmd_feed_add);
     add->add_option("name", o.feed_name, "feed name: 1 to 32 of A-Z a-z 0-9 _ . -")->required();
     add->add_option("source", o.feed_source, "file path, - for stdin, or http(s):// URL")->required();
     std::vector<std::string> formats;
@@ -257,28 +250,24 @@ void add_feed_commands(CLI::App &app, Options &o)
     add->add_flag("--no-sync", o.no_sync, "only define it; the next `feed sync` fetches it");
     add->add_option("--timeout", o.timeout, "the most the first fetch may take, e.g. 30s")
         ->check(check_duration(o))->capture_default_str();
-    add->callback([&o] { o.action = cmd_feed_add; });
 
-    CLI::App *sync = feed->add_subcommand("sync", "fetch feeds and apply what changed (all feeds by default)");
+    CLI::App *sync = add_command(*feed, o, "sync", "fetch feeds and apply what changed (all feeds by default)",
+                                 cmd_feed_sync);
     sync->add_option("name", o.feed_names, "feeds to sync");
     sync->add_flag("--force", o.force,
                    "fetch, parse and compare in full: no If-None-Match/If-Modified-Since, no same-content skip");
     sync->add_option("--timeout", o.timeout, "the most a fetch may take, e.g. 30s (also for a pipe or FIFO)")
         ->check(check_duration(o))->capture_default_str();
-    sync->callback([&o] { o.action = cmd_feed_sync; });
 
-    CLI::App *ls = feed->add_subcommand("list", "feeds and the outcome of their last sync");
+    CLI::App *ls = add_command(*feed, o, "list", "feeds and the outcome of their last sync", cmd_feed_list);
     ls->add_flag("--json", o.json, "JSON output");
-    ls->callback([&o] { o.action = cmd_feed_list; });
 
-    CLI::App *show = feed->add_subcommand("show", "one feed in detail");
+    CLI::App *show = add_command(*feed, o, "show", "one feed in detail", cmd_feed_show);
     show->add_option("name", o.feed_name, "feed name")->required();
     show->add_flag("--json", o.json, "JSON output");
-    show->callback([&o] { o.action = cmd_feed_show; });
 
-    CLI::App *del = feed->add_subcommand("del", "remove a feed and what only it lists");
+    CLI::App *del = add_command(*feed, o, "del", "remove a feed and what only it lists", cmd_feed_del);
     del->add_option("name", o.feed_name, "feed name")->required();
-    del->callback([&o] { o.action = cmd_feed_del; });
 }
 
 } // namespace rg::cli

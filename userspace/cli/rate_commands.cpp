@@ -1,13 +1,13 @@
 // `relayguard rate`, `relayguard bans` and `relayguard top`.
 #include "commands.hpp"
 #include "common.hpp"
-#include "error.hpp"
 #include "log.hpp"
 #include "maps.hpp"
 #include "rate.hpp"
 #include "stats.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -60,8 +60,7 @@ void print_rate_text(const RateSettings &s)
         return;
     }
     std::cout << "rate limiting: " << format_rate(s.interval_ns) << " per source, burst " << s.burst
-              << ", sources aggregated to /" << int(s.prefix4) << " (IPv4) and /" << int(s.prefix6)
-              << " (IPv6)\n";
+              << ", sources aggregated to /" << int(s.prefix4) << " (IPv4) and /" << int(s.prefix6) << " (IPv6)\n";
     if (s.ban_ttl.count())
         std::cout << "bans:          after more than " << s.ban_after << " SYNs over budget, for "
                   << format_duration(s.ban_ttl) << "\n";
@@ -75,20 +74,17 @@ void print_rate_text(const RateSettings &s)
 
 int cmd_rate_set(Options &o)
 {
-    RateSettings s;
-    s.enabled = true;
-    s.interval_ns = parse_rate(o.rate);
-    s.burst = o.burst;
-    s.prefix4 = uint8_t(o.prefix4);
-    s.prefix6 = uint8_t(o.prefix6);
-    s.ban_after = o.ban_after;
-    if (!o.ban_ttl.empty())
-        s.ban_ttl = parse_duration(o.ban_ttl);
-    s.escalate_after = o.escalate_after;
-    if (!o.escalate_window.empty())
-        s.escalate_window = parse_duration(o.escalate_window);
-    s.escalate_prefix4 = uint8_t(o.escalate_prefix4);
-    s.escalate_prefix6 = uint8_t(o.escalate_prefix6);
+    RateSettings s{.enabled = true,
+                   .interval_ns = parse_rate(o.rate),
+                   .burst = o.burst,
+                   .prefix4 = uint8_t(o.prefix4),
+                   .prefix6 = uint8_t(o.prefix6),
+                   .ban_after = o.ban_after,
+                   .ban_ttl = o.ban_ttl.empty() ? Duration{0} : parse_duration(o.ban_ttl),
+                   .escalate_after = o.escalate_after,
+                   .escalate_window = o.escalate_window.empty() ? Duration{0} : parse_duration(o.escalate_window),
+                   .escalate_prefix4 = uint8_t(o.escalate_prefix4),
+                   .escalate_prefix6 = uint8_t(o.escalate_prefix6)};
     validate_rate(s);
     auto lock = lock_pin_dir(o.pin_dir);
     Maps maps = Maps::open(o.pin_dir);
@@ -121,8 +117,7 @@ int cmd_rate_show(Options &o)
         return 0;
     }
     print_rate_text(s);
-    std::cout << "tracked sources: " << rate_sources(maps).size() << " (table holds " << RG_RATE_MAX_ENTRIES
-              << ")\n";
+    std::cout << "tracked sources: " << rate_sources(maps).size() << " (table holds " << RG_RATE_MAX_ENTRIES << ")\n";
     return 0;
 }
 
@@ -153,8 +148,7 @@ int cmd_bans_list(Options &o)
     std::cout << std::left << std::setw(44) << "SOURCE" << std::setw(12) << "REASON" << std::setw(14)
               << "SECONDS LEFT" << "HITS\n";
     for (const Ban &b : bans)
-        std::cout << std::setw(44) << b.cidr.str() << std::setw(12) << ban_reason_name(b.raw.reason)
-                  << std::setw(14)
+        std::cout << std::setw(44) << b.cidr.str() << std::setw(12) << ban_reason_name(b.raw.reason) << std::setw(14)
                   << (b.expired(now) ? std::string("expired") : std::to_string(seconds_ceil(b.raw.expires_ns - now)))
                   << b.raw.hits << "\n";
     return 0;
@@ -198,8 +192,7 @@ int cmd_bans_flush(Options &o)
     return 0;
 }
 
-// Live bans indexed for "is this source inside a ban": one set lookup per
-// distinct ban prefix length, not one comparison per ban.
+// Live bans indexed for "is this source inside a ban": one lookup per distinct ban length, not one per ban.
 class BanIndex {
 public:
     BanIndex(const std::vector<Ban> &bans, uint64_t now)
@@ -247,18 +240,14 @@ int cmd_top(Options &o)
         std::this_thread::sleep_for(sample);  // the sampling window itself, not a synchronisation
         now_state = rate_sources(maps);
         tracked = now_state.size();
-        for (SourceState &s : now_state) {
-            auto it = before.find(s.source);
-            if (it == before.end())
-                continue;
-            s.syns -= std::min<uint64_t>(s.syns, it->second.syns);
-            s.limited -= std::min<uint64_t>(s.limited, it->second.limited);
-        }
+        for (SourceState &s : now_state)
+            if (auto it = before.find(s.source); it != before.end()) {
+                s.syns -= std::min<uint64_t>(s.syns, it->second.syns);
+                s.limited -= std::min<uint64_t>(s.limited, it->second.limited);
+            }
         std::erase_if(now_state, [](const SourceState &s) { return s.syns == 0 && s.limited == 0; });
     }
-    std::sort(now_state.begin(), now_state.end(), [](const SourceState &a, const SourceState &b) {
-        return std::tie(a.limited, a.syns) > std::tie(b.limited, b.syns);
-    });
+    std::ranges::sort(now_state, std::greater{}, [](const SourceState &s) { return std::tie(s.limited, s.syns); });
     size_t active = now_state.size();
     if (now_state.size() > o.top_n)
         now_state.resize(o.top_n);
@@ -302,9 +291,10 @@ void add_rate_commands(CLI::App &app, Options &o)
 {
     CLI::App *rate = app.add_subcommand("rate", "per-source SYN rate limiting and automatic bans")
                          ->require_subcommand(1);
-    CLI::App *set = rate->add_subcommand(
-        "set", "turn on rate limiting with these settings (replaces all rate settings; "
-               "options not given take their defaults)");
+    CLI::App *set = add_command(*rate, o, "set",
+                                "turn on rate limiting with these settings (replaces all rate settings; "
+                                "options not given take their defaults)",
+                                cmd_rate_set);
     set->add_option("--rate", o.rate, "new connections per source: 2 or 2/s, 30/m, 100/h, 0.5")
         ->required()->check(check_rate(o));
     set->add_option("--burst", o.burst, "connections a source may open back to back")
@@ -331,20 +321,16 @@ void add_rate_commands(CLI::App &app, Options &o)
         ->check(CLI::Range(1, 32))->capture_default_str();
     set->add_option("--escalate-prefix6", o.escalate_prefix6, "IPv6 escalation prefix")
         ->check(CLI::Range(1, 128))->capture_default_str();
-    set->callback([&o] { o.action = cmd_rate_set; });
 
-    CLI::App *show = rate->add_subcommand("show", "show the rate-limit settings");
+    CLI::App *show = add_command(*rate, o, "show", "show the rate-limit settings", cmd_rate_show);
     show->add_flag("--json", o.json, "JSON output");
-    show->callback([&o] { o.action = cmd_rate_show; });
-    CLI::App *off = rate->add_subcommand("off", "turn rate limiting off (existing bans stay until they expire)");
-    off->callback([&o] { o.action = cmd_rate_off; });
+    add_command(*rate, o, "off", "turn rate limiting off (existing bans stay until they expire)", cmd_rate_off);
 
     CLI::App *bans = app.add_subcommand("bans", "sources banned for a while (by the rate limiter or by hand)")
                          ->require_subcommand(1);
-    CLI::App *ls = bans->add_subcommand("list", "list live bans");
+    CLI::App *ls = add_command(*bans, o, "list", "list live bans", cmd_bans_list);
     ls->add_flag("--json", o.json, "JSON output");
     ls->add_flag("--all", o.all, "include expired entries not yet removed");
-    ls->callback([&o] { o.action = cmd_bans_list; });
     CLI::App *add = bans->add_subcommand("add", "ban prefixes for a while");
     add->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(check_cidr(o));
     add->add_option("--ttl", o.ttl, "ban length, e.g. 30s, 10m, 1h")->required()->check(check_duration(o));
@@ -355,18 +341,15 @@ void add_rate_commands(CLI::App &app, Options &o)
         });
         o.action = cmd_bans_add;
     });
-    CLI::App *del = bans->add_subcommand("del", "lift bans (exact prefixes)");
+    CLI::App *del = add_command(*bans, o, "del", "lift bans (exact prefixes)", cmd_bans_del);
     del->add_option("cidr", o.cidrs, "IPv4/IPv6 address or prefix")->required()->check(check_cidr(o));
-    del->callback([&o] { o.action = cmd_bans_del; });
-    CLI::App *flush = bans->add_subcommand("flush", "lift every ban");
-    flush->callback([&o] { o.action = cmd_bans_flush; });
+    add_command(*bans, o, "flush", "lift every ban", cmd_bans_flush);
 
-    CLI::App *top = app.add_subcommand("top", "sources with the most SYNs and rate-limit drops");
+    CLI::App *top = add_command(app, o, "top", "sources with the most SYNs and rate-limit drops", cmd_top);
     top->add_flag("--json", o.json, "JSON output");
     top->add_option("-n", o.top_n, "how many sources")->check(CLI::Range(1u, 1000000u))->capture_default_str();
     top->add_option("--sample", o.sample, "count only what happens during this long, e.g. 1s")
         ->check(check_duration(o));
-    top->callback([&o] { o.action = cmd_top; });
 }
 
 } // namespace rg::cli

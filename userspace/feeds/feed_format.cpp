@@ -23,10 +23,8 @@ const std::array<std::pair<FeedFormat, std::string_view>, 7> feed_format_names{{
 
 std::string_view feed_format_name(FeedFormat fmt)
 {
-    for (const auto &[f, name] : feed_format_names)
-        if (f == fmt)
-            return name;
-    return "?";
+    auto it = std::ranges::find(feed_format_names, fmt, [](const auto &f) { return f.first; });
+    return it == feed_format_names.end() ? "?" : it->second;
 }
 
 FeedFormat feed_format_from_name(std::string_view name)
@@ -42,10 +40,7 @@ FeedFormat feed_format_from_name(std::string_view name)
 
 namespace {
 
-
-// Character scans are plain loops: string_view's find_first_of and friends
-// call memchr on the needle for every character, which showed up as the top
-// cost on a million-line feed.
+// Character scans are plain loops: string_view's find_first_of and friends call memchr per character, too slow here.
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 
 std::string_view trim(std::string_view s)
@@ -80,9 +75,7 @@ std::string_view strip_bom(std::string_view text)
     return starts_with_bom(text) ? text.substr(3) : text;
 }
 
-
-// Shown text in error messages: bounded and plain ASCII, so a binary or
-// mis-encoded download cannot flood a log or break a JSON report.
+// Text quoted in errors: bounded and plain ASCII, so a binary or mis-encoded download cannot flood a log or break JSON.
 std::string shown(std::string_view text)
 {
     constexpr size_t max = 80;
@@ -107,10 +100,9 @@ unsigned floor_log2(U128 v)  // v != 0
     return hi ? 127 - unsigned(std::countl_zero(hi)) : 63 - unsigned(std::countl_zero(uint64_t(v)));
 }
 
-// Greedy cover: from the low end, the largest aligned block that still fits.
-// Works on the family's own width (32 or 128 bits) so that "aligned" and
-// "fits" are plain integer arithmetic; a full-width block needs care because
-// its size does not fit in the integer.
+// Greedy cover: from the low end, the largest aligned block that still fits. Works on the family's own width (32 or
+// 128 bits) so that "aligned" and "fits" are plain integer arithmetic; a full-width block needs care because its size
+// does not fit in the integer.
 void append_range(uint8_t family, U128 first, U128 last, PrefixSet &out)
 {
     const unsigned width = family == 4 ? 32 : 128, shift = 128 - width;
@@ -188,13 +180,9 @@ public:
         std::string_view t = trim(line);
         if (t.empty())
             return;
-        if (t.starts_with('#')) {
-            r_.comment_lines++;
-            return;
-        }
         std::string_view rest = t;
         std::string_view cmd = next_token(rest);
-        if (cmd == "create") {
+        if (t.starts_with('#') || cmd == "create") {
             r_.comment_lines++;
             return;
         }
@@ -234,11 +222,8 @@ public:
         if (!list->is_array())
             return bad("line", 1, trim(text.substr(0, text.find('\n'))),
                        "expected a JSON array, or an object with a \"data\" array");
-        size_t i = 0;
-        for (const auto &el : *list) {
-            json_entry(i, el);
-            i++;
-        }
+        for (size_t i = 0; i < list->size(); i++)
+            json_entry(i, (*list)[i]);
     }
 
 private:
@@ -259,8 +244,7 @@ private:
         bad("entry", i, el.dump(), "expected a string, or an object with a \"cidr\" or \"ip\" field");
     }
 
-    // Whitespace-separated tokens; a double-quoted token (an ipset comment)
-    // may hold spaces.
+    // Whitespace-separated tokens; a double-quoted token (an ipset comment) may hold spaces.
     static std::string_view next_token(std::string_view &rest)
     {
         rest = trim(rest);
@@ -274,20 +258,23 @@ private:
         return tok;
     }
 
-    bool address(std::string_view text, const char *what, ParsedCidr &out)
+    // Sets why_; returns false.
+    bool fail(std::string_view why)
     {
-        if (text.find('/') != std::string_view::npos) {
-            why_ = std::string(what) + " \"" + std::string(text) + "\" is not a bare address";
-            return false;
-        }
-        if (try_parse_cidr(text, out, why_))
-            return true;
-        why_ = std::string(what) + " \"" + std::string(text) + "\": " + why_;
+        why_ = why;
         return false;
     }
 
-    // Appends the prefixes of an address, CIDR or range "A-B"; on error sets
-    // why_ and returns false, appending nothing.
+    bool address(std::string_view text, const char *what, ParsedCidr &out)
+    {
+        if (text.find('/') != std::string_view::npos)
+            return fail(std::string(what) + " \"" + std::string(text) + "\" is not a bare address");
+        if (!try_parse_cidr(text, out, why_))
+            return fail(std::string(what) + " \"" + std::string(text) + "\": " + why_);
+        return true;
+    }
+
+    // Appends the prefixes of an address, CIDR or range "A-B"; on error appends nothing, sets why_, returns false.
     bool parse_entry(std::string_view text)
     {
         if (size_t dash = text.find('-'); dash != std::string_view::npos) {
@@ -295,22 +282,16 @@ private:
             if (!address(trim(text.substr(0, dash)), "range start", a) ||
                 !address(trim(text.substr(dash + 1)), "range end", b))
                 return false;
-            if (a.cidr.family != b.cidr.family) {
-                why_ = "range mixes IPv4 and IPv6";
-                return false;
-            }
+            if (a.cidr.family != b.cidr.family)
+                return fail("range mixes IPv4 and IPv6");
             U128 first = u128_from_bytes(a.cidr.addr), last = u128_from_bytes(b.cidr.addr);
-            if (first > last) {
-                why_ = "range start is after its end";
-                return false;
-            }
+            if (first > last)
+                return fail("range start is after its end");
             append_range(a.cidr.family, first, last, r_.prefixes);
             return true;
         }
-        if (find_blank(text) != std::string_view::npos) {
-            why_ = "expected one address, CIDR or range";
-            return false;
-        }
+        if (find_blank(text) != std::string_view::npos)
+            return fail("expected one address, CIDR or range");
         ParsedCidr p;
         if (!try_parse_cidr(text, p, why_))
             return false;
@@ -334,6 +315,35 @@ bool has_sbl_reference(std::string_view line)
         if (trim(line.substr(semi + 1)).starts_with("SBL"))
             return true;
     return false;
+}
+
+size_t count_newlines(std::string_view text)
+{
+    size_t n = 0;
+    for (const char *p = text.data(), *end = p + text.size();
+         (p = static_cast<const char *>(std::memchr(p, '\n', size_t(end - p)))); p++)
+        n++;
+    return n;
+}
+
+// The lines of a line-based format into r (whose format is set).
+void parse_lines(std::string_view text, const std::string &feed_name, FeedParseResult &r)
+{
+    // One prefix per line is the common case: size the vectors once (reserved but unfilled memory is never touched).
+    size_t lines_at_most = count_newlines(text) + 1;
+    r.prefixes.v4.reserve(lines_at_most);
+    r.prefixes.v6.reserve(lines_at_most);
+    FeedParser p(feed_name, r);
+    FeedLines lines(text);
+    std::string_view line;
+    while (lines.next(line)) {
+        if (r.format == FeedFormat::spamhaus)
+            p.spamhaus_line(lines.number(), line);
+        else if (r.format == FeedFormat::ipset)
+            p.ipset_line(lines.number(), line);
+        else  // plain, netset, range
+            p.plain_line(lines.number(), line);
+    }
 }
 
 } // namespace
@@ -387,41 +397,6 @@ FeedFormat detect_feed_format(std::string_view text)
     return range ? FeedFormat::range : FeedFormat::plain;
 }
 
-namespace {
-
-size_t count_newlines(std::string_view text)
-{
-    size_t n = 0;
-    for (const char *p = text.data(), *end = p + text.size();
-         (p = static_cast<const char *>(std::memchr(p, '\n', size_t(end - p)))); p++)
-        n++;
-    return n;
-}
-
-// The lines of a line-based format, numbered from `first`, into r (whose
-// format is set).
-void parse_lines(std::string_view text, size_t first, const std::string &feed_name, FeedParseResult &r)
-{
-    // One prefix per line is the common case: size the vectors once (what
-    // is reserved and not filled is never touched).
-    size_t lines_at_most = count_newlines(text) + 1;
-    r.prefixes.v4.reserve(lines_at_most);
-    r.prefixes.v6.reserve(lines_at_most);
-    FeedParser p(feed_name, r);
-    FeedLines lines(text, first);
-    std::string_view line;
-    while (lines.next(line)) {
-        if (r.format == FeedFormat::spamhaus)
-            p.spamhaus_line(lines.number(), line);
-        else if (r.format == FeedFormat::ipset)
-            p.ipset_line(lines.number(), line);
-        else  // plain, netset, range
-            p.plain_line(lines.number(), line);
-    }
-}
-
-} // namespace
-
 FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::string &feed_name)
 {
     text = strip_bom(text);
@@ -430,7 +405,7 @@ FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::str
     if (r.format == FeedFormat::json)
         FeedParser(feed_name, r).json_document(text);
     else
-        parse_lines(text, 1, feed_name, r);
+        parse_lines(text, feed_name, r);
     sort_prefixes(r.prefixes);
     return r;
 }

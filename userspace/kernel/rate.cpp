@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <functional>
 #include <map>
+#include <ranges>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -33,43 +33,19 @@ void check_range(const char *name, uint64_t v, uint64_t lo, uint64_t hi)
                     ".." + std::to_string(hi));
 }
 
-// Key bytes of a prefix for the ban tries (struct rg_lpm4_key/rg_lpm6_key).
-template <class Key> std::vector<uint8_t> lpm_key_as(const Cidr &c)
+// The ban tries' keys (struct rg_lpm4_key/rg_lpm6_key): a 32-bit prefixlen, then the address bytes.
+size_t lpm_key_size(uint8_t family)
 {
-    Key k{};
-    k.prefixlen = c.len;
-    std::memcpy(k.addr, c.addr.data(), sizeof(k.addr));
-    auto p = reinterpret_cast<const uint8_t *>(&k);
-    return {p, p + sizeof(k)};
+    return family == 4 ? sizeof(rg_lpm4_key) : sizeof(rg_lpm6_key);
 }
 
 std::vector<uint8_t> lpm_key(const Cidr &c)
 {
-    return c.family == 4 ? lpm_key_as<struct rg_lpm4_key>(c) : lpm_key_as<struct rg_lpm6_key>(c);
-}
-
-// Calls fn for every entry of a ban trie of the given family, with the
-// entry's value read into *value.
-void for_each_lpm_entry(int map_fd, uint8_t family, void *value,
-                        const std::function<void(const Cidr &)> &fn)
-{
-    size_t ksize = family == 4 ? sizeof(rg_lpm4_key) : sizeof(rg_lpm6_key);
-    std::vector<uint8_t> key(ksize), next(ksize);
-    void *prev = nullptr;
-    while (bpf_map_get_next_key(map_fd, prev, next.data()) == 0) {
-        Cidr c;
-        c.family = family;
-        uint32_t plen;
-        std::memcpy(&plen, next.data(), 4);
-        c.len = uint8_t(plen);
-        std::memcpy(c.addr.data(), next.data() + 4, family == 4 ? 4 : 16);
-        if (bpf_map_lookup_elem(map_fd, next.data(), value) == 0)
-            fn(c);  // else deleted since get_next_key: skip it
-        key = next;
-        prev = key.data();
-    }
-    if (errno != ENOENT)
-        throw_errno("cannot iterate a prefix map", errno);
+    std::vector<uint8_t> key(lpm_key_size(c.family));
+    uint32_t plen = c.len;
+    std::memcpy(key.data(), &plen, 4);
+    std::memcpy(key.data() + 4, c.addr.data(), key.size() - 4);
+    return key;
 }
 
 const char *ban_map(uint8_t family)
@@ -77,9 +53,8 @@ const char *ban_map(uint8_t family)
     return family == 4 ? RG_STR(RG_MAP_BANS4) : RG_STR(RG_MAP_BANS6);
 }
 
-// The rate table's header element (struct rg_rate_header), mapped shared so
-// that one word can be changed without rewriting the element (the program
-// sets the seed concurrently).
+// The rate table's header element (struct rg_rate_header), mapped shared so that one word can be changed without
+// rewriting the element (the program sets the seed concurrently).
 class RateHeader {
 public:
     explicit RateHeader(const Maps &maps)
@@ -108,7 +83,7 @@ private:
 bool bans_present(const Maps &maps)
 {
     for (uint8_t family : {uint8_t(4), uint8_t(6)}) {
-        std::vector<uint8_t> key(family == 4 ? sizeof(rg_lpm4_key) : sizeof(rg_lpm6_key));
+        std::vector<uint8_t> key(lpm_key_size(family));
         if (bpf_map_get_next_key(maps.fd(ban_map(family)), nullptr, key.data()) == 0)
             return true;
         if (errno != ENOENT)
@@ -117,16 +92,9 @@ bool bans_present(const Maps &maps)
     return false;
 }
 
-// After an insert: the program must look bans up again.
-void mark_bans(const Maps &maps)
-{
-    RateHeader(maps).bans().store(1);
-}
-
-// After removals: lets the program skip the ban lookup if no ban is left.
-// The flag is cleared only when both tries were empty, and set again if a
-// ban appeared meanwhile. A writer sets it after its insert, so either this
-// second look sees that insert, or the writer's store comes after our clear.
+// After removals: lets the program skip the ban lookup if no ban is left. The flag is cleared only when both tries
+// were empty, and set again if a ban appeared meanwhile. A writer sets it after its insert, so either this second
+// look sees that insert, or the writer's store comes after our clear.
 void unmark_bans_if_none(const Maps &maps)
 {
     if (bans_present(maps))
@@ -135,6 +103,27 @@ void unmark_bans_if_none(const Maps &maps)
     hdr.bans().store(0);  // sequentially consistent: the look below cannot move before it
     if (bans_present(maps))
         hdr.bans().store(1);
+}
+
+bool delete_ban(Maps &maps, const Cidr &cidr)
+{
+    auto key = lpm_key(cidr);
+    if (bpf_map_delete_elem(maps.fd(ban_map(cidr.family)), key.data()) == 0)
+        return true;
+    if (errno == ENOENT)
+        return false;
+    throw_errno("cannot remove the ban of " + cidr.str(), errno);
+}
+
+size_t delete_bans_if(Maps &maps, uint64_t now, bool all)
+{
+    size_t n = 0;
+    for (const Ban &b : list_bans(maps))
+        if (all || b.expired(now))
+            n += delete_ban(maps, b.cidr);
+    if (n)
+        unmark_bans_if_none(maps);
+    return n;
 }
 
 } // namespace
@@ -186,10 +175,8 @@ void apply_rate(Maps &maps, const RateSettings &s)
         k.burst_ns = s.interval_ns * s.burst;
         k.ban_after = s.ban_after;
         k.ban_ttl_ns = to_ns(s.ban_ttl);
-        if (s.escalate_after) {
-            k.esc_after = s.escalate_after;
-            k.esc_window_ns = to_ns(s.escalate_window);
-        }
+        k.esc_after = s.escalate_after;
+        k.esc_window_ns = s.escalate_after ? to_ns(s.escalate_window) : 0;
     }
     maps.set_rate(k);
 }
@@ -231,9 +218,21 @@ std::vector<Ban> list_bans(const Maps &maps)
 {
     std::vector<Ban> out;
     for (uint8_t family : {uint8_t(4), uint8_t(6)}) {
-        struct rg_ban val {};
-        for_each_lpm_entry(maps.fd(ban_map(family)), family, &val,
-                           [&](const Cidr &c) { out.push_back({c, val}); });
+        int fd = maps.fd(ban_map(family));
+        std::vector<uint8_t> key(lpm_key_size(family)), next(key.size());
+        void *prev = nullptr;
+        while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+            uint32_t plen;  // the key as lpm_key makes it
+            std::memcpy(&plen, next.data(), 4);
+            Ban b{.cidr = {family, uint8_t(plen), {}}, .raw = {}};
+            std::memcpy(b.cidr.addr.data(), next.data() + 4, key.size() - 4);
+            if (bpf_map_lookup_elem(fd, next.data(), &b.raw) == 0)
+                out.push_back(b);  // else deleted since get_next_key: skip it
+            key = next;
+            prev = key.data();
+        }
+        if (errno != ENOENT)
+            throw_errno("cannot iterate a prefix map", errno);
     }
     std::sort(out.begin(), out.end(), [](const Ban &a, const Ban &b) { return a.cidr < b.cidr; });
     return out;
@@ -257,38 +256,13 @@ void add_ban(Maps &maps, const Cidr &cidr, Duration ttl)
                         cidr.str(), err);
         throw_errno("cannot ban " + cidr.str(), err);
     }
-    mark_bans(maps);
+    RateHeader(maps).bans().store(1);  // after the insert: the program must look bans up again
 }
 
 bool bans_flagged(const Maps &maps)
 {
     return RateHeader(maps).bans().load() != 0;
 }
-
-namespace {
-
-bool delete_ban(Maps &maps, const Cidr &cidr)
-{
-    auto key = lpm_key(cidr);
-    if (bpf_map_delete_elem(maps.fd(ban_map(cidr.family)), key.data()) == 0)
-        return true;
-    if (errno == ENOENT)
-        return false;
-    throw_errno("cannot remove the ban of " + cidr.str(), errno);
-}
-
-size_t delete_bans_if(Maps &maps, uint64_t now, bool all)
-{
-    size_t n = 0;
-    for (const Ban &b : list_bans(maps))
-        if (all || b.expired(now))
-            n += delete_ban(maps, b.cidr);
-    if (n)
-        unmark_bans_if_none(maps);
-    return n;
-}
-
-} // namespace
 
 bool del_ban(Maps &maps, const Cidr &cidr)
 {
@@ -320,9 +294,8 @@ std::vector<SourceState> rate_sources(const Maps &maps)
     for (bool first = true;; first = false) {
         uint32_t count = kChunk;
         int rc = bpf_map_lookup_batch(fd, first ? nullptr : &in, &next, keys.data(), sets.data(), &count, &opts);
-        int err = rc ? errno : 0;
-        if (rc && err != ENOENT)
-            throw_errno("cannot read the rate table " RG_STR(RG_MAP_RATE), err);
+        if (rc && errno != ENOENT)
+            throw_errno("cannot read the rate table " RG_STR(RG_MAP_RATE), errno);
         for (uint32_t i = 0; i < count; i++) {
             if (keys[i] >= RG_RATE_SETS)
                 continue;  // the header
@@ -332,16 +305,13 @@ std::vector<SourceState> rate_sources(const Maps &maps)
                 // A way just taken may not have its key yet.
                 if (!set.tag[w] || (e.key.family != 4 && e.key.family != 6))
                     continue;
-                SourceState st;
-                st.source.family = e.key.family;
-                st.source.len = e.key.prefixlen;
-                std::memcpy(st.source.addr.data(), e.key.addr, 16);
-                st.tat = set.tat[w] & ~RG_RATE_TAT_OVER;
-                st.over_episode = set.tat[w] & RG_RATE_TAT_OVER;
-                st.syns = e.syns;
-                st.limited = e.limited;
-                st.last_seen = e.last_seen;
-                st.over = e.over;
+                SourceState st{.source = {e.key.family, e.key.prefixlen, std::to_array(e.key.addr)},
+                               .tat = set.tat[w] & ~RG_RATE_TAT_OVER,
+                               .over_episode = bool(set.tat[w] & RG_RATE_TAT_OVER),
+                               .syns = e.syns,
+                               .limited = e.limited,
+                               .last_seen = e.last_seen,
+                               .over = e.over};
                 auto [it, fresh] = by_source.try_emplace(st.source, st);
                 if (fresh)
                     continue;
@@ -358,11 +328,8 @@ std::vector<SourceState> rate_sources(const Maps &maps)
             break;  // ENOENT: that was the last batch
         in = next;
     }
-    std::vector<SourceState> out;
-    out.reserve(by_source.size());
-    for (auto &[c, s] : by_source)
-        out.push_back(s);
-    return out;
+    auto states = std::views::values(by_source);
+    return {states.begin(), states.end()};
 }
 
 } // namespace rg

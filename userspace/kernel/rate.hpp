@@ -1,7 +1,6 @@
-// SYN rate limiting, bans and per-source state: the controller's side of
-// bpf/rate.h. Settings live in the shared config map; bans in their own
-// LPM tries; per-source buckets in a set-associative table (struct
-// rg_rate_entry in maps/relayguard_abi.h).
+// SYN rate limiting, bans and per-source state: the controller's side of bpf/rate.h. Settings live in the shared
+// config map; bans in their own LPM tries; per-source buckets in a set-associative table (struct rg_rate_entry in
+// maps/relayguard_abi.h).
 #pragma once
 
 #include "duration.hpp"
@@ -29,13 +28,11 @@ struct RateSettings {
     bool operator==(const RateSettings &) const = default;
 };
 
-// Throws rg::Error naming the first setting out of range or inconsistent
-// (e.g. escalation without bans). Disabled settings are always valid.
+// Throws rg::Error naming the first out-of-range or inconsistent setting (e.g. escalation without bans); off is valid.
 void validate_rate(const RateSettings &s);
 
 RateSettings rate_settings(const Maps &maps);
-// Validates, then replaces the settings in one config write. Turning the
-// limiter off keeps existing bans until they expire.
+// Validates, then replaces the settings in one config write. Turning the limiter off leaves existing bans to expire.
 void apply_rate(Maps &maps, const RateSettings &s);
 
 // Now on the clock the program uses (CLOCK_BOOTTIME), in ns.
@@ -58,8 +55,7 @@ bool del_ban(Maps &maps, const Cidr &cidr);
 size_t flush_bans(Maps &maps);
 // Removes bans that expired at `now`; returns how many.
 size_t expire_bans(Maps &maps, uint64_t now);
-// Whether the program looks bans up (struct rg_rate_header.bans): true from
-// the first ban until a removal leaves both ban tries empty.
+// Whether the program looks bans up (rg_rate_header.bans): from the first ban until a removal empties both tries.
 bool bans_flagged(const Maps &maps);
 
 // One aggregated source of the rate table.
@@ -72,10 +68,9 @@ struct SourceState {
     uint64_t last_seen = 0;  // ns
     uint32_t over = 0;
 };
-// A snapshot of the sources in the rate table, one per source (read in
-// batches while the program keeps charging and replacing entries). Should a
-// race between CPUs have left one source in two ways of its set, they are
-// merged: counts added, the latest last_seen and tat kept.
+// A snapshot of the sources in the rate table, one per source (read in batches while the program keeps charging and
+// replacing entries). Should a race between CPUs have left one source in two ways of its set, they are merged: counts
+// added, the latest last_seen and tat kept.
 std::vector<SourceState> rate_sources(const Maps &maps);
 
 } // namespace rg
