@@ -21,7 +21,17 @@ namespace {
 
 bool is_url(const std::string &s) { return s.starts_with("http://") || s.starts_with("https://"); }
 
-std::string size_text(size_t bytes) { return std::to_string(bytes) + " bytes"; }
+std::string too_large(const std::string &what, const FetchLimits &limits)
+{
+    return what + ": larger than the limit of " + std::to_string(limits.max_bytes) + " bytes";
+}
+
+// r, failed with `why`.
+FetchResult failed(FetchResult &r, std::string why)
+{
+    r.error = std::move(why);
+    return r;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -34,10 +44,8 @@ FetchResult copy_fd(int in, std::string &out, const FetchLimits &limits, const s
     FetchResult r;
     struct stat st {};
     bool regular = fstat(in, &st) == 0 && S_ISREG(st.st_mode);
-    if (regular && uint64_t(st.st_size) > limits.max_bytes) {
-        r.error = what + ": larger than the limit of " + size_text(limits.max_bytes);
-        return r;
-    }
+    if (regular && uint64_t(st.st_size) > limits.max_bytes)
+        return failed(r, too_large(what, limits));
     if (regular)
         out.reserve(size_t(st.st_size));
     // A descriptor we opened without blocking (a FIFO) is read first and
@@ -47,23 +55,17 @@ FetchResult copy_fd(int in, std::string &out, const FetchLimits &limits, const s
     auto deadline = Clock::now() + std::chrono::seconds(limits.timeout_s);
     char buf[1 << 16];
     for (;;) {
-        if (limits.cancelled && limits.cancelled()) {
-            r.error = what + ": fetch given up (the daemon is stopping)";
-            return r;
-        }
+        if (limits.cancelled && limits.cancelled())
+            return failed(r, what + ": fetch given up (the daemon is stopping)");
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        if (left <= 0) {
-            r.error = what + ": no end of data within " + std::to_string(limits.timeout_s) +
-                      " s (a FIFO or pipe that is never closed?)";
-            return r;
-        }
+        if (left <= 0)
+            return failed(r, what + ": no end of data within " + std::to_string(limits.timeout_s) +
+                                 " s (a FIFO or pipe that is never closed?)");
         if (wait_first) {
             struct pollfd p = {in, POLLIN, 0};
             int n = poll(&p, 1, int(std::min<long long>(left, 1000)));
-            if (n < 0 && errno != EINTR) {
-                r.error = what + ": " + strerror(errno);
-                return r;
-            }
+            if (n < 0 && errno != EINTR)
+                return failed(r, what + ": " + strerror(errno));
             if (n <= 0)
                 continue;
         }
@@ -75,17 +77,13 @@ FetchResult copy_fd(int in, std::string &out, const FetchLimits &limits, const s
         wait_first = !regular && !(fcntl(in, F_GETFL) & O_NONBLOCK);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            r.error = what + ": " + strerror(errno);
-            return r;
-        }
+        if (n < 0)
+            return failed(r, what + ": " + strerror(errno));
         if (n == 0)
             break;
         r.bytes += size_t(n);
-        if (r.bytes > limits.max_bytes) {
-            r.error = what + ": larger than the limit of " + size_text(limits.max_bytes);
-            return r;
-        }
+        if (r.bytes > limits.max_bytes)
+            return failed(r, too_large(what, limits));
         out.append(buf, size_t(n));
     }
     r.ok = true;
@@ -97,17 +95,13 @@ FetchResult read_file(const std::string &path, const FetchLimits &limits, std::s
     FetchResult r;
     // Not blocking in open(): a FIFO without a writer would wait forever.
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        r.error = path + ": " + strerror(errno);
-        return r;
-    }
+    if (fd < 0)
+        return failed(r, path + ": " + strerror(errno));
     struct stat st {};
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
         r.error = path + ": is a directory";
-        return r;
-    }
-    r = copy_fd(fd, out, limits, path);
+    else
+        r = copy_fd(fd, out, limits, path);
     close(fd);
     return r;
 }
@@ -177,10 +171,8 @@ FetchResult fetch_url(const std::string &url, const std::string &etag, const std
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     FetchResult r;
     std::unique_ptr<CURL, void (*)(CURL *)> curl(curl_easy_init(), curl_easy_cleanup);
-    if (!curl) {
-        r.error = url + ": cannot initialise libcurl";
-        return r;
-    }
+    if (!curl)
+        return failed(r, url + ": cannot initialise libcurl");
     std::unique_ptr<curl_slist, void (*)(curl_slist *)> headers(nullptr, curl_slist_free_all);
     auto add_header = [&](const std::string &h) { headers.reset(curl_slist_append(headers.release(), h.c_str())); };
     if (!etag.empty())
@@ -219,22 +211,15 @@ FetchResult fetch_url(const std::string &url, const std::string &etag, const std
     r.http_status = status;
     if (rc != CURLE_OK) {
         if (t.cancelled)
-            r.error = url + ": fetch given up (the daemon is stopping)";
-        else if (t.too_big || rc == CURLE_FILESIZE_EXCEEDED)
-            r.error = url + ": larger than the limit of " + size_text(limits.max_bytes);
-        else
-            r.error = url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc));
-        return r;
+            return failed(r, url + ": fetch given up (the daemon is stopping)");
+        if (t.too_big || rc == CURLE_FILESIZE_EXCEEDED)
+            return failed(r, too_large(url, limits));
+        return failed(r, url + ": " + (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
     }
-    if (status == 304) {
-        r.ok = r.not_modified = true;
-        return r;
-    }
-    if (status < 200 || status >= 300) {
-        r.error = url + ": HTTP " + std::to_string(status);
-        return r;
-    }
+    if (status != 304 && (status < 200 || status >= 300))
+        return failed(r, url + ": HTTP " + std::to_string(status));
     r.ok = true;
+    r.not_modified = status == 304;
     return r;
 }
 

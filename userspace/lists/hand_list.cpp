@@ -3,6 +3,7 @@
 #include "log.hpp"
 
 #include <algorithm>
+#include <sstream>
 
 namespace rg {
 
@@ -13,17 +14,12 @@ const char *source_label(unsigned bit)
     return bit == RG_SOURCE_MANUAL ? "manual" : bit == RG_SOURCE_CONFIG ? "config" : "source";
 }
 
-template <class A> void dedup(std::vector<Prefix<A>> &v)
-{
-    v.erase(std::unique(v.begin(), v.end()), v.end());
-}
-
 // Sorted, without duplicates.
 PrefixSet normalised(std::vector<Cidr> cidrs)
 {
     PrefixSet s = to_prefix_set(cidrs);
-    dedup(s.v4);
-    dedup(s.v6);
+    s.v4.erase(std::unique(s.v4.begin(), s.v4.end()), s.v4.end());
+    s.v6.erase(std::unique(s.v6.begin(), s.v6.end()), s.v6.end());
     return s;
 }
 
@@ -31,11 +27,8 @@ PrefixSet normalised(std::vector<Cidr> cidrs)
 std::optional<PrefixSet> parse_file(const std::string &text)
 {
     std::vector<Cidr> cidrs;
-    size_t at = 0;
-    while (at < text.size()) {
-        size_t nl = text.find('\n', at);
-        std::string_view line(text.data() + at, (nl == std::string::npos ? text.size() : nl) - at);
-        at = nl == std::string::npos ? text.size() : nl + 1;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
         if (line.empty() || line[0] == '#')
             continue;
         ParsedCidr p;
@@ -97,9 +90,8 @@ std::vector<bool> HandList::add(const std::vector<Cidr> &cidrs)
     std::vector<Cidr> all = prefixes();
     std::vector<bool> out;
     for (const Cidr &c : cidrs) {
-        bool fresh = std::find(all.begin(), all.end(), c) == all.end();
-        out.push_back(fresh);
-        if (fresh)
+        out.push_back(std::find(all.begin(), all.end(), c) == all.end());
+        if (out.back())
             all.push_back(c);
     }
     if (std::find(out.begin(), out.end(), true) != out.end())

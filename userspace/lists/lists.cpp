@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <utility>
 
 namespace rg {
 
@@ -56,9 +57,7 @@ void check_limits(TableSpan next)
 } // namespace
 
 Lists::Lists(Maps &maps, StateDir state, bool persist_cache)
-    : maps_(maps), state_(std::move(state)), persist_cache_(persist_cache)
-{
-}
+    : maps_(maps), state_(std::move(state)), persist_cache_(persist_cache) {}
 
 Lists::~Lists() = default;
 
@@ -76,22 +75,19 @@ TableSpan Lists::current()
         return cur_;
     gen_ = 1;
     file_.reset();
-    if (!(gen & 1)) {
-        if (auto f = state_.read(kTablesCache, kTablesCacheKind)) {
-            PayloadReader r(f->payload());
-            CacheStamp got{}, want = stamp_of(maps_, gen);
-            std::span<const TableEntry6> v6;
-            std::span<const TableEntry4> v4;
-            if (r.read(got) && std::memcmp(&got, &want, offsetof(CacheStamp, n4)) == 0) {
-                v6 = r.array<TableEntry6>(got.n6);
-                v4 = r.array<TableEntry4>(got.n4);
-                if (r.done()) {
-                    file_ = std::move(f);
-                    own_ = {};
-                    cur_ = {v4, v6};
-                    gen_ = gen;
-                    return cur_;
-                }
+    std::unique_ptr<StateFile> f = gen & 1 ? nullptr : state_.read(kTablesCache, kTablesCacheKind);
+    if (f) {
+        PayloadReader r(f->payload());
+        CacheStamp got{}, want = stamp_of(maps_, gen);
+        if (r.read(got) && std::memcmp(&got, &want, offsetof(CacheStamp, n4)) == 0) {
+            auto v6 = r.array<TableEntry6>(got.n6);
+            auto v4 = r.array<TableEntry4>(got.n4);
+            if (r.done()) {
+                file_ = std::move(f);
+                own_ = {};
+                cur_ = {v4, v6};
+                gen_ = gen;
+                return cur_;
             }
         }
     }
@@ -172,13 +168,12 @@ WriteResult Lists::replace(std::span<const SourceUpdate> updates)
     WriteResult r;
     repair_if_needed(r);
     auto t0 = std::chrono::steady_clock::now();
-    auto since = [](auto t) {
-        return std::to_string(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count()) +
-               " ms";
+    auto lap = [&t0] {  // the time since t0, which moves to now
+        auto t = std::exchange(t0, std::chrono::steady_clock::now());
+        return std::to_string(std::chrono::duration<double, std::milli>(t0 - t).count()) + " ms";
     };
     TableSpan cur = current();
-    log(LogLevel::debug, "lists: " + std::to_string(cur.size()) + " entries in the tables, read in " + since(t0));
-    t0 = std::chrono::steady_clock::now();
+    log(LogLevel::debug, "lists: " + std::to_string(cur.size()) + " entries in the tables, read in " + lap());
     ClassTable classes(tables().classes(), cur);
     TableSpan from = cur;
     TableSet other;
@@ -203,11 +198,9 @@ WriteResult Lists::replace(std::span<const SourceUpdate> updates)
     if (applied > 1)
         change = diff_tables(cur, from, classes);
     check_limits(from);
-    log(LogLevel::debug, "lists: change of " + std::to_string(change.size()) + " entries computed in " + since(t0));
-    t0 = std::chrono::steady_clock::now();
+    log(LogLevel::debug, "lists: change of " + std::to_string(change.size()) + " entries computed in " + lap());
     commit(cur, from, change, false);
-    log(LogLevel::debug, "lists: tables written in " + since(t0));
-    t0 = std::chrono::steady_clock::now();
+    log(LogLevel::debug, "lists: tables written in " + lap());
     r.upserts = change.up4.size() + change.up6.size();
     r.deletes = change.del4.size() + change.del6.size();
     // What was built becomes what the tables hold; the old copy is the next
@@ -219,7 +212,7 @@ WriteResult Lists::replace(std::span<const SourceUpdate> updates)
     cur_ = own_;
     gen_ = maps_.lists_gen();
     persist();
-    log(LogLevel::debug, "lists: copy of the tables kept in " + since(t0));
+    log(LogLevel::debug, "lists: copy of the tables kept in " + lap());
     return r;
 }
 

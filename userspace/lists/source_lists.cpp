@@ -45,11 +45,12 @@ void for_each_outermost(std::span<const TableEntry<A>> entries, const ClassTable
     }
 }
 
-template <class A>
-void listed_by(std::span<const TableEntry<A>> entries, const ClassTable &classes, ListKind kind, uint64_t bit,
-               std::vector<Prefix<A>> &out)
+PrefixSet outermost(TableSpan tables, const ClassTable &classes, ListKind kind, uint64_t bits)
 {
-    for_each_outermost(entries, classes, kind, bit, [&](const Prefix<A> &p) { out.push_back(p); });
+    PrefixSet out;
+    for_each_outermost(tables.v4, classes, kind, bits, [&](const Prefix4 &p) { out.v4.push_back(p); });
+    for_each_outermost(tables.v6, classes, kind, bits, [&](const Prefix6 &p) { out.v6.push_back(p); });
+    return out;
 }
 
 // The merge of what the tables list for `bit` with `next`.
@@ -73,17 +74,12 @@ void changed(std::span<const TableEntry<A>> entries, const ClassTable &classes, 
 
 PrefixSet source_list(TableSpan tables, const ClassTable &classes, ListKind kind, unsigned bit)
 {
-    PrefixSet out;
-    listed_by(tables.v4, classes, kind, uint64_t(1) << bit, out.v4);
-    listed_by(tables.v6, classes, kind, uint64_t(1) << bit, out.v6);
-    return out;
+    return outermost(tables, classes, kind, uint64_t(1) << bit);
 }
 
 PrefixSet covered_by(TableSpan tables, const ClassTable &classes, ListKind kind)
 {
-    PrefixSet out;
-    for_each_outermost(tables.v4, classes, kind, ~uint64_t(0), [&](const Prefix4 &p) { out.v4.push_back(p); });
-    for_each_outermost(tables.v6, classes, kind, ~uint64_t(0), [&](const Prefix6 &p) { out.v6.push_back(p); });
+    PrefixSet out = outermost(tables, classes, kind, ~uint64_t(0));
     collapse_in_place(out);
     return out;
 }

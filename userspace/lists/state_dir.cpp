@@ -73,30 +73,6 @@ void StateDir::ensure() const
     chmod(path_.c_str(), 0700);
 }
 
-int StateDir::create_temp(std::string_view name, std::string &temp_path) const
-{
-    ensure();
-    // A name of its own (mode 0600): a process may hold several at once
-    // (the daemon keeps a feed's download while it fetches the next). The
-    // pid in it tells remove_stale_temps whose it is.
-    std::string path = file(name) + ".tmp." + std::to_string(getpid()) + ".XXXXXX";
-    int fd = mkostemp(path.data(), O_CLOEXEC);
-    if (fd < 0)
-        throw_errno("cannot create a file in " + path_, errno);
-    temp_path = path;
-    return fd;
-}
-
-void StateDir::commit(const std::string &temp_path, std::string_view name) const
-{
-    std::string dest = file(name);
-    if (rename(temp_path.c_str(), dest.c_str()) != 0) {
-        int err = errno;
-        unlink(temp_path.c_str());
-        throw_errno("cannot rename " + temp_path + " to " + dest, err);
-    }
-}
-
 void StateDir::write(std::string_view name, uint32_t kind, std::span<const std::span<const std::byte>> parts) const
 {
     Header h{};
@@ -117,8 +93,14 @@ void StateDir::write(std::string_view name, uint32_t kind, std::span<const std::
 
 void StateDir::write_whole(std::string_view name, std::span<const std::span<const std::byte>> parts) const
 {
-    std::string temp;
-    int fd = create_temp(name, temp);
+    ensure();
+    // A name of its own (mode 0600): a process may hold several at once
+    // (the daemon keeps a feed's download while it fetches the next). The
+    // pid in it tells remove_stale_temps whose it is.
+    std::string temp = file(name) + ".tmp." + std::to_string(getpid()) + ".XXXXXX";
+    int fd = mkostemp(temp.data(), O_CLOEXEC);
+    if (fd < 0)
+        throw_errno("cannot create a file in " + path_, errno);
     try {
         for (auto part : parts)
             write_all(fd, part.data(), part.size(), temp);
@@ -128,7 +110,12 @@ void StateDir::write_whole(std::string_view name, std::span<const std::span<cons
         throw;
     }
     close(fd);
-    commit(temp, name);
+    std::string dest = file(name);
+    if (rename(temp.c_str(), dest.c_str()) != 0) {
+        int err = errno;
+        unlink(temp.c_str());
+        throw_errno("cannot rename " + temp + " to " + dest, err);
+    }
 }
 
 std::unique_ptr<StateFile> StateDir::read(std::string_view name, uint32_t kind) const
@@ -175,24 +162,22 @@ void StateDir::write_text(std::string_view name, std::string_view text) const
 
 std::optional<std::string> StateDir::read_text(std::string_view name) const
 {
-    std::string path = file(name);
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = open(file(name).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return std::nullopt;
     std::string out;
     char buf[65536];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            close(fd);
-            if (n < 0)
-                return std::nullopt;
-            return out;
-        }
-        out.append(buf, size_t(n));
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n > 0)
+            out.append(buf, size_t(n));
     }
+    close(fd);
+    if (n < 0)
+        return std::nullopt;
+    return out;
 }
 
 void StateDir::remove(std::string_view name) const

@@ -75,8 +75,6 @@ private:
     // The parts one after the other, under a temporary name (0600) renamed
     // into place. Throws rg::Error.
     void write_whole(std::string_view name, std::span<const std::span<const std::byte>> parts) const;
-    int create_temp(std::string_view name, std::string &temp_path) const;
-    void commit(const std::string &temp_path, std::string_view name) const;
     std::string path_;
 };
 
@@ -112,16 +110,6 @@ public:
         }
         std::span<const T> out(reinterpret_cast<const T *>(p_.data()), n);
         p_ = p_.subspan(n * sizeof(T));
-        return out;
-    }
-    std::span<const std::byte> rest(size_t n)
-    {
-        if (n > p_.size()) {
-            ok_ = false;
-            return {};
-        }
-        auto out = p_.first(n);
-        p_ = p_.subspan(n);
         return out;
     }
     bool ok() const { return ok_; }
