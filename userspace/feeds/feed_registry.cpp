@@ -4,8 +4,6 @@
 #include "feed_format.hpp"
 
 #include <algorithm>
-#include <bpf/bpf.h>
-#include <cerrno>
 #include <cstring>
 #include <ctime>
 
@@ -62,7 +60,6 @@ void validate_feed_def(const FeedDef &def)
         throw Error(what + "interval " + format_duration(def.interval) + ": shorter than 1s");
 }
 
-
 struct rg_feed feed_to_kernel(const FeedDef &def)
 {
     struct rg_feed f {};
@@ -101,17 +98,7 @@ const char *Feed::result_name() const
 
 std::vector<Feed> list_feeds(const Maps &maps)
 {
-    std::vector<Feed> out;
-    int mfd = maps.fd(RG_STR(RG_MAP_FEEDS));
-    for (uint32_t bit = RG_FIRST_FEED_SOURCE; bit < RG_MAX_SOURCES; bit++) {
-        Feed f;
-        f.bit = bit;
-        if (bpf_map_lookup_elem(mfd, &bit, &f.raw) != 0)
-            throw_errno("cannot read " RG_STR(RG_MAP_FEEDS), errno);
-        if (f.raw.flags & RG_FEED_USED)
-            out.push_back(f);
-    }
-    return out;
+    return maps.used_entries<Feed>(RG_STR(RG_MAP_FEEDS), RG_FIRST_FEED_SOURCE, RG_MAX_SOURCES, RG_FEED_USED);
 }
 
 std::optional<Feed> find_feed(const Maps &maps, std::string_view name)
@@ -127,8 +114,7 @@ void put_feed(Maps &maps, const Feed &feed)
     uint32_t bit = feed.bit;
     if (bit < RG_FIRST_FEED_SOURCE || bit >= RG_MAX_SOURCES)
         throw Error("feed source bit " + std::to_string(bit) + " out of range");
-    if (bpf_map_update_elem(maps.fd(RG_STR(RG_MAP_FEEDS)), &bit, &feed.raw, BPF_ANY) != 0)
-        throw_errno("cannot write " RG_STR(RG_MAP_FEEDS), errno);
+    maps.update(RG_STR(RG_MAP_FEEDS), bit, &feed.raw);
 }
 
 Feed add_feed(Maps &maps, const FeedDef &def)
@@ -193,8 +179,7 @@ bool del_feed(Maps &maps, Lists &lists, std::string_view name)
     // second `feed del` finishes; the other order could leave orphan bits.
     lists.replace(ListKind::block, f->bit, {});
     maps.set_shadow_source(f->bit, false);
-    Feed empty{f->bit, {}};
-    put_feed(maps, empty);
+    put_feed(maps, Feed{f->bit, {}});
     for (const char *ext : {".body", ".memo"})
         lists.state().remove("feed-" + f->name() + ext);
     return true;

@@ -5,10 +5,10 @@
 #include "log.hpp"
 #include "program.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
-#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -25,40 +25,25 @@ int g_verbosity = 0;
 // level relayguard reports outcomes itself, and libxdp's probes (e.g. a
 // kernel refusing its dispatcher) print alarming errors for conditions that
 // are handled. Level 1 (warnings and info) shows as info, 2 as debug.
-int library_print(int level, const char *fmt, va_list ap)
+template <class Level> int library_print(Level level, const char *fmt, va_list ap)
 {
-    if (g_verbosity == 0 || level > g_verbosity)
+    if (g_verbosity == 0 || int(level) > g_verbosity)
         return 0;
     char buf[1024];
     int n = vsnprintf(buf, sizeof(buf), fmt, ap);
     std::string msg(buf, n < 0 ? 0 : std::min(size_t(n), sizeof(buf) - 1));
     while (!msg.empty() && msg.back() == '\n')
         msg.pop_back();
-    log(level >= 2 ? LogLevel::debug : LogLevel::info, msg);
+    log(int(level) >= 2 ? LogLevel::debug : LogLevel::info, msg);
     return n;
 }
 
-int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
-{
-    return library_print(int(level), fmt, ap);
-}
-
-int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-    return library_print(int(level), fmt, ap);
-}
-
-struct MultiprogDeleter {
-    void operator()(struct xdp_multiprog *mp) const { xdp_multiprog__close(mp); }
-};
-using MultiprogPtr = std::unique_ptr<struct xdp_multiprog, MultiprogDeleter>;
+using MultiprogPtr = std::unique_ptr<struct xdp_multiprog, void (*)(struct xdp_multiprog *)>;
 
 MultiprogPtr get_multiprog(uint32_t ifindex)
 {
     struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(int(ifindex));
-    if (libxdp_get_error(mp))
-        return nullptr;
-    return MultiprogPtr(mp);
+    return MultiprogPtr(libxdp_get_error(mp) ? nullptr : mp, xdp_multiprog__close);
 }
 
 // Finds our program in the interface's chain, as a dispatcher component or
@@ -107,8 +92,8 @@ void set_library_verbosity(int level)
     g_verbosity = level;
     if (level > 0)
         set_log_level(level >= 2 ? LogLevel::debug : LogLevel::info);
-    libxdp_set_print(libxdp_print);
-    libbpf_set_print(libbpf_print);
+    libxdp_set_print(library_print<enum libxdp_print_level>);
+    libbpf_set_print(library_print<enum libbpf_print_level>);
 }
 
 LiveState query_live(const IfaceEntry &entry)

@@ -48,17 +48,13 @@ void slot6_bits(std::span<const TableEntry6> v6, std::vector<struct rg_slot6> &b
         uint64_t hi = uint64_t(e.p.addr >> 64);
         if (e.p.len == 0) {
             cls0 = e.cls;
-        } else if (e.p.len >= 32) {
-            struct rg_slot6 &s = bits[rg_slot6_index(hi)];
-            slot6_set(s, e.p.len);
-            s.filter |= rg_slot6_filter(hi);
         } else if (e.p.len < 16) {  // touches more /32s than there are slots
             for (struct rg_slot6 &s : bits) {
                 slot6_set(s, e.p.len);
                 s.filter = ~uint32_t(0);
             }
         } else {
-            for (uint64_t i = 0, n = uint64_t(1) << (32 - e.p.len); i < n; i++) {
+            for (uint64_t i = 0, n = e.p.len >= 32 ? 1 : uint64_t(1) << (32 - e.p.len); i < n; i++) {
                 struct rg_slot6 &s = bits[rg_slot6_index(hi + (i << 32))];
                 slot6_set(s, e.p.len);
                 s.filter |= rg_slot6_filter(hi + (i << 32));
@@ -70,53 +66,53 @@ void slot6_bits(std::span<const TableEntry6> v6, std::vector<struct rg_slot6> &b
 // One record written or removed; each is one atomic store of its key and
 // class (IPv4) or of its meta word after the address (IPv6). A record moves
 // to the emptier of its two buckets.
-void upsert4(struct rg_pfx4_bucket *pfx4, uint32_t a, unsigned len, uint32_t cls)
+
+// The record `same` matches in either bucket (`table[index(0)]`, then
+// `table[index(1)]`), else the first free record of the emptier one;
+// nullptr when both are full.
+template <class Bucket, class Index, class Same, class Free>
+auto *find_record(Bucket *table, Index index, Same same, Free is_free)
 {
-    uint64_t want = RG_PFX4_REC(a, len, 0), rec = RG_PFX4_REC(a, len, cls);
-    __u64 *slot = nullptr, *free_slot = nullptr;
+    decltype(&table->rec[0]) slot = nullptr, free_slot = nullptr;
     int free_count = -1;
     for (uint32_t which = 0; which < 2 && !slot; which++) {
-        struct rg_pfx4_bucket &bk = pfx4[rg_pfx4_bucket(a, len, which)];
         int n = 0;
-        __u64 *first = nullptr;
-        for (__u64 &r : bk.rec) {
-            if ((r & RG_PFX4_KEY_MASK) == want)
+        decltype(slot) first = nullptr;
+        for (auto &r : table[index(which)].rec) {
+            if (same(r))
                 slot = &r;
-            else if (!(r & RG_PFX4_VALID) && !first)
+            else if (is_free(r) && !first)
                 first = &r;
-            n += !(r & RG_PFX4_VALID);
+            n += is_free(r);
         }
         if (first && n > free_count)
             free_slot = first, free_count = n;
     }
-    if (!slot && !free_slot)
+    return slot ? slot : free_slot;
+}
+
+void upsert4(struct rg_pfx4_bucket *pfx4, uint32_t a, unsigned len, uint32_t cls)
+{
+    uint64_t want = RG_PFX4_REC(a, len, 0);
+    __u64 *slot = find_record(pfx4, [&](uint32_t which) { return rg_pfx4_bucket(a, len, which); },
+                              [&](__u64 r) { return (r & RG_PFX4_KEY_MASK) == want; },
+                              [](__u64 r) { return !(r & RG_PFX4_VALID); });
+    if (!slot)
         throw Error("the IPv4 prefix table is full", ENOSPC);
-    store(slot ? slot : free_slot, rec);
+    store(slot, RG_PFX4_REC(a, len, cls));
 }
 
 void upsert6(struct rg_pfx6_bucket *pfx6, uint64_t hi, uint64_t lo, unsigned len, uint32_t cls)
 {
-    struct rg_pfx6_rec *slot = nullptr, *free_slot = nullptr;
-    int free_count = -1;
-    for (uint32_t which = 0; which < 2 && !slot; which++) {
-        struct rg_pfx6_bucket &bk = pfx6[rg_pfx6_bucket(hi, lo, len, which)];
-        int n = 0;
-        struct rg_pfx6_rec *first = nullptr;
-        for (struct rg_pfx6_rec &r : bk.rec) {
-            bool valid = r.meta & RG_PFX6_VALID;
-            if (valid && RG_PFX6_LEN(r.meta) == len && r.hi == hi && r.lo == lo)
-                slot = &r;
-            else if (!valid && !first)
-                first = &r;
-            n += !valid;
-        }
-        if (first && n > free_count)
-            free_slot = first, free_count = n;
-    }
-    if (!slot && !free_slot)
+    struct rg_pfx6_rec *slot = find_record(
+        pfx6, [&](uint32_t which) { return rg_pfx6_bucket(hi, lo, len, which); },
+        [&](const struct rg_pfx6_rec &r) {
+            return (r.meta & RG_PFX6_VALID) && RG_PFX6_LEN(r.meta) == len && r.hi == hi && r.lo == lo;
+        },
+        [](const struct rg_pfx6_rec &r) { return !(r.meta & RG_PFX6_VALID); });
+    if (!slot)
         throw Error("the IPv6 prefix table is full", ENOSPC);
-    if (!slot) {
-        slot = free_slot;
+    if (!(slot->meta & RG_PFX6_VALID)) {  // a free record, not the prefix's own
         store(&slot->hi, hi);
         store(&slot->lo, lo);
     }
@@ -143,7 +139,16 @@ void delete6(struct rg_pfx6_bucket *pfx6, uint64_t hi, uint64_t lo, unsigned len
 // (rg_tbl24 index, the length bits 25..32 it should have)
 using Bits4 = std::vector<std::pair<uint32_t, uint32_t>>;
 
-uint32_t long_bit(unsigned len) { return 1u << (len - 25 + RG_T24_LONG_SHIFT); }
+// The length bits of the /24 `s` as the entries of v4 from `i` on give
+// them; moves `i` past those entries.
+uint32_t long_bits(std::span<const TableEntry4> v4, size_t &i, uint32_t s)
+{
+    uint32_t m = 0;
+    for (; i < v4.size() && (v4[i].p.addr >> 8) == s; i++)
+        if (v4[i].p.len > 24)
+            m |= 1u << (v4[i].p.len - 25 + RG_T24_LONG_SHIFT);
+    return m;
+}
 
 // The length bits of the /24s that `slots` (sorted, unique) name, as the
 // entries `v4` give them.
@@ -151,14 +156,11 @@ Bits4 bits_of(std::span<const TableEntry4> v4, const std::vector<uint32_t> &slot
 {
     Bits4 out;
     out.reserve(slots.size());
-    auto it = v4.begin();
+    size_t i = 0;
     for (uint32_t s : slots) {
-        it = std::lower_bound(it, v4.end(), s << 8, [](const TableEntry4 &e, uint32_t a) { return e.p.addr < a; });
-        uint32_t m = 0;
-        for (auto e = it; e != v4.end() && (e->p.addr >> 8) == s; ++e)
-            if (e->p.len > 24)
-                m |= long_bit(e->p.len);
-        out.push_back({s, m});
+        i = std::lower_bound(v4.begin() + i, v4.end(), s << 8,
+                             [](const TableEntry4 &e, uint32_t a) { return e.p.addr < a; }) - v4.begin();
+        out.push_back({s, long_bits(v4, i, s)});
     }
     return out;
 }
@@ -170,10 +172,7 @@ Bits4 all_bits(std::span<const TableEntry4> v4, const uint32_t *tbl24)
     Bits4 out;
     size_t i = 0;
     for (uint32_t s = 0; s < (1u << 24); s++) {
-        uint32_t m = 0;
-        for (; i < v4.size() && (v4[i].p.addr >> 8) == s; i++)
-            if (v4[i].p.len > 24)
-                m |= long_bit(v4[i].p.len);
+        uint32_t m = long_bits(v4, i, s);
         if (m || (load(&tbl24[s]) >> RG_T24_LONG_SHIFT))
             out.push_back({s, m});
     }
@@ -302,11 +301,6 @@ ListTables::ListTables(const Maps &maps)
         unmap();
         throw;
     }
-}
-
-ListTables::~ListTables()
-{
-    unmap();
 }
 
 void ListTables::unmap()

@@ -73,7 +73,7 @@ struct TableChange {
 class ListTables {
 public:
     explicit ListTables(const Maps &maps);
-    ~ListTables();
+    ~ListTables() { unmap(); }
     ListTables(const ListTables &) = delete;
     ListTables &operator=(const ListTables &) = delete;
 

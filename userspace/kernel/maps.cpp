@@ -4,7 +4,6 @@
 #include "ports.hpp"
 #include "relayguard.skel.h"
 
-#include <algorithm>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cerrno>
@@ -140,16 +139,6 @@ bool Maps::same_maps(const Maps &other) const
     return true;
 }
 
-Maps Maps::open(const std::string &pin_dir)
-{
-    return open_impl(pin_dir, false, nullptr);
-}
-
-Maps Maps::open_or_create(const std::string &pin_dir, bool *created)
-{
-    return open_impl(pin_dir, true, created);
-}
-
 Maps Maps::open_impl(const std::string &pin_dir, bool create, bool *created)
 {
     Maps m;
@@ -218,17 +207,22 @@ Maps Maps::open_impl(const std::string &pin_dir, bool create, bool *created)
     return m;
 }
 
-int Maps::fd(const char *map_name) const
+void Maps::lookup(const char *map_name, uint32_t key, void *value) const
 {
-    return fds_.at(map_name).get();
+    if (bpf_map_lookup_elem(fd(map_name), &key, value) != 0)
+        throw_errno(std::string("cannot read ") + map_name, errno);
+}
+
+void Maps::update(const char *map_name, uint32_t key, const void *value)
+{
+    if (bpf_map_update_elem(fd(map_name), &key, value, BPF_ANY) != 0)
+        throw_errno(std::string("cannot write ") + map_name, errno);
 }
 
 struct rg_config Maps::config() const
 {
     struct rg_config cfg {};
-    uint32_t zero = 0;
-    if (bpf_map_lookup_elem(fd(RG_STR(RG_MAP_CONFIG)), &zero, &cfg) != 0)
-        throw_errno("cannot read " RG_STR(RG_MAP_CONFIG), errno);
+    lookup(RG_STR(RG_MAP_CONFIG), 0, &cfg);
     return cfg;
 }
 
@@ -237,18 +231,11 @@ std::vector<uint16_t> Maps::ports() const
     return ports_from_bitmap(config());
 }
 
-bool Maps::monitor() const
-{
-    return config().flags & RG_CFG_MONITOR;
-}
-
 // The config is a single array element, so each update replaces it whole:
 // the program never sees a half-written port set.
 void Maps::write_config(const struct rg_config &cfg)
 {
-    uint32_t zero = 0;
-    if (bpf_map_update_elem(fd(RG_STR(RG_MAP_CONFIG)), &zero, &cfg, BPF_ANY) != 0)
-        throw_errno("cannot write " RG_STR(RG_MAP_CONFIG), errno);
+    update(RG_STR(RG_MAP_CONFIG), 0, &cfg);
 }
 
 void Maps::edit_config(const std::function<void(struct rg_config &)> &edit)
@@ -261,11 +248,6 @@ void Maps::edit_config(const std::function<void(struct rg_config &)> &edit)
 void Maps::set_ports(const std::vector<uint16_t> &ports)
 {
     edit_config([&](struct rg_config &c) { ports_to_bitmap(ports, c); });
-}
-
-void Maps::set_lists_gen(uint64_t gen)
-{
-    edit_config([&](struct rg_config &c) { c.lists_gen = gen; });
 }
 
 uint32_t Maps::map_id(const char *map_name) const
@@ -281,11 +263,6 @@ void Maps::set_rate(const struct rg_rate_config &rate)
     edit_config([&](struct rg_config &c) { c.rate = rate; });
 }
 
-uint64_t Maps::shadow_sources() const
-{
-    return config().shadow_sources;
-}
-
 void Maps::set_shadow_source(unsigned bit, bool shadow)
 {
     uint64_t b = uint64_t(1) << bit;
@@ -297,9 +274,7 @@ void Maps::set_shadow_source(unsigned bit, bool shadow)
 std::array<struct rg_source_counter, RG_MAX_SOURCES> Maps::source_stats() const
 {
     std::vector<struct rg_source_stats> vals(ncpus_);
-    uint32_t zero = 0;
-    if (bpf_map_lookup_elem(fd(RG_STR(RG_MAP_SRCSTATS)), &zero, vals.data()) != 0)
-        throw_errno("cannot read " RG_STR(RG_MAP_SRCSTATS), errno);
+    lookup(RG_STR(RG_MAP_SRCSTATS), 0, vals.data());
     std::array<struct rg_source_counter, RG_MAX_SOURCES> sum{};
     for (const struct rg_source_stats &v : vals)
         for (unsigned b = 0; b < RG_MAX_SOURCES; b++) {
@@ -317,14 +292,10 @@ void Maps::reset_source_stats(unsigned bit)
     // CPU between the read and the write is lost, which a reset of a bit
     // nobody lists any more cannot see.
     std::vector<struct rg_source_stats> vals(ncpus_);
-    uint32_t zero = 0;
-    int mfd = fd(RG_STR(RG_MAP_SRCSTATS));
-    if (bpf_map_lookup_elem(mfd, &zero, vals.data()) != 0)
-        throw_errno("cannot read " RG_STR(RG_MAP_SRCSTATS), errno);
+    lookup(RG_STR(RG_MAP_SRCSTATS), 0, vals.data());
     for (struct rg_source_stats &v : vals)
         v.src[bit] = {};
-    if (bpf_map_update_elem(mfd, &zero, vals.data(), BPF_ANY) != 0)
-        throw_errno("cannot write " RG_STR(RG_MAP_SRCSTATS), errno);
+    update(RG_STR(RG_MAP_SRCSTATS), 0, vals.data());
 }
 
 void Maps::set_monitor(bool on)
@@ -343,17 +314,7 @@ void Maps::set_lookup_cache(bool on)
 
 std::vector<IfaceEntry> Maps::ifaces() const
 {
-    std::vector<IfaceEntry> out;
-    int mfd = fd(RG_STR(RG_MAP_IFACES));
-    for (uint32_t slot = 1; slot < RG_MAX_IFACES; slot++) {
-        IfaceEntry e;
-        e.slot = slot;
-        if (bpf_map_lookup_elem(mfd, &slot, &e.raw) != 0)
-            throw_errno("cannot read " RG_STR(RG_MAP_IFACES), errno);
-        if (e.raw.flags & RG_IFACE_USED)
-            out.push_back(e);
-    }
-    return out;
+    return used_entries<IfaceEntry>(RG_STR(RG_MAP_IFACES), 1, RG_MAX_IFACES, RG_IFACE_USED);
 }
 
 std::optional<IfaceEntry> Maps::find_iface(const std::string &name) const
@@ -378,22 +339,19 @@ uint32_t Maps::free_slot() const
 
 void Maps::put_iface(uint32_t slot, const struct rg_iface &entry)
 {
-    if (bpf_map_update_elem(fd(RG_STR(RG_MAP_IFACES)), &slot, &entry, BPF_ANY) != 0)
-        throw_errno("cannot write " RG_STR(RG_MAP_IFACES), errno);
+    update(RG_STR(RG_MAP_IFACES), slot, &entry);
 }
 
 std::vector<struct rg_counter> Maps::read_percpu(uint32_t key) const
 {
     std::vector<struct rg_counter> vals(ncpus_);
-    if (bpf_map_lookup_elem(fd(RG_STR(RG_MAP_STATS)), &key, vals.data()) != 0)
-        throw_errno("cannot read " RG_STR(RG_MAP_STATS), errno);
+    lookup(RG_STR(RG_MAP_STATS), key, vals.data());
     return vals;
 }
 
 void Maps::write_percpu(uint32_t key, const std::vector<struct rg_counter> &vals)
 {
-    if (bpf_map_update_elem(fd(RG_STR(RG_MAP_STATS)), &key, vals.data(), BPF_ANY) != 0)
-        throw_errno("cannot write " RG_STR(RG_MAP_STATS), errno);
+    update(RG_STR(RG_MAP_STATS), key, vals.data());
 }
 
 void Maps::reset_slot_stats(uint32_t slot)
@@ -415,8 +373,7 @@ void Maps::release_iface(uint32_t slot)
         write_percpu(r, retired);
     }
     reset_slot_stats(slot);
-    struct rg_iface empty {};
-    put_iface(slot, empty);
+    put_iface(slot, {});
 }
 
 StatsSnapshot Maps::stats() const

@@ -65,22 +65,42 @@ public:
     // Opens the maps pinned in pin_dir, each checked against this build.
     // Throws NotAttached if there are none, rg::Error if they are incomplete
     // or incompatible.
-    static Maps open(const std::string &pin_dir);
+    static Maps open(const std::string &pin_dir) { return open_impl(pin_dir, false, nullptr); }
     // As open(), but creates and pins the maps (all of them, with a default
     // config protecting port 25) when the directory holds none.
-    static Maps open_or_create(const std::string &pin_dir, bool *created = nullptr);
+    static Maps open_or_create(const std::string &pin_dir, bool *created = nullptr)
+    {
+        return open_impl(pin_dir, true, created);
+    }
 
     const std::string &pin_dir() const { return pin_dir_; }
-    int fd(const char *map_name) const;
+    int fd(const char *map_name) const { return fds_.at(map_name).get(); }
     // The kernel's id of a map: with the boot id, it names these very maps.
     uint32_t map_id(const char *map_name) const;
     // Whether both were opened from pins naming the very same maps (the
     // pins can be replaced between two opens: a detach and a new attach).
     bool same_maps(const Maps &other) const;
+    // One element of a map, read or written whole; throws naming the map.
+    void lookup(const char *map_name, uint32_t key, void *value) const;
+    void update(const char *map_name, uint32_t key, const void *value);
+    // The slots of a registry: the entries of an array map at keys
+    // [first, end) whose value has `used_flag` set.
+    template <class Entry>
+    std::vector<Entry> used_entries(const char *map_name, uint32_t first, uint32_t end, uint32_t used_flag) const
+    {
+        std::vector<Entry> out;
+        for (uint32_t key = first; key < end; key++) {
+            Entry e{key};
+            lookup(map_name, key, &e.raw);
+            if (e.raw.flags & used_flag)
+                out.push_back(e);
+        }
+        return out;
+    }
 
     struct rg_config config() const;
     std::vector<uint16_t> ports() const;
-    bool monitor() const;
+    bool monitor() const { return config().flags & RG_CFG_MONITOR; }
     void set_ports(const std::vector<uint16_t> &ports);
     void set_monitor(bool on);
     // rg_lcache on (the default) or bypassed (RG_CFG_NO_LCACHE): benchmarks
@@ -89,9 +109,9 @@ public:
     void set_rate(const struct rg_rate_config &rate);
     // rg_config.lists_gen (lists/lists.hpp says how list writes use it).
     uint64_t lists_gen() const { return config().lists_gen; }
-    void set_lists_gen(uint64_t gen);
+    void set_lists_gen(uint64_t gen) { edit_config([&](struct rg_config &c) { c.lists_gen = gen; }); }
     // Source bits whose entries count would-drops and never drop (shadow feeds).
-    uint64_t shadow_sources() const;
+    uint64_t shadow_sources() const { return config().shadow_sources; }
     void set_shadow_source(unsigned bit, bool shadow);
 
     // Attachment registry.
