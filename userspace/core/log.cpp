@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
+#include <utility>
 
 namespace rg {
 
@@ -39,6 +40,14 @@ void log(LogLevel level, const std::string &msg)
         rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
     } while (!rest.empty());
     std::fflush(stderr);
+}
+
+std::string Stopwatch::lap()
+{
+    auto t = std::exchange(last_, std::chrono::steady_clock::now());
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%.1f ms", std::chrono::duration<double, std::milli>(last_ - t).count());
+    return buf;
 }
 
 } // namespace rg

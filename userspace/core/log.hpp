@@ -7,6 +7,7 @@
 // asked for go to standard output, never through here.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 namespace rg {
@@ -18,5 +19,15 @@ void set_log_level(LogLevel max);
 LogLevel log_level();
 
 void log(LogLevel level, const std::string &msg);
+
+// Stage timings for debug messages: lap() is "N.N ms" since the last lap
+// (or the start), and starts the next.
+class Stopwatch {
+public:
+    std::string lap();
+
+private:
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
 
 } // namespace rg

@@ -28,32 +28,6 @@ bool same_content(const struct rg_feed &raw, const FeedHash &hash)
            std::memcmp(raw.content_hash, hash.data(), hash.size()) == 0;
 }
 
-struct Parsed {
-    FeedParseResult result;
-    size_t lines = 0;  // parsed
-};
-
-// The download parsed: only where it differs from the feed's memo when
-// there is one that applies (the caller's, or the state directory's), else
-// in full. reuse: memory for the parsed prefixes.
-Parsed parse_download(const StateDir &state, const FeedDef &def, std::string_view body, bool full,
-                      const SyncMemory &memory, PrefixSet reuse)
-{
-    FeedFormat fmt = feed_format_from_name(def.format);
-    if (!full) {
-        auto kept = memory.memos.find(def.name);
-        std::optional<FeedMemo> memo =
-            kept != memory.memos.end() ? std::optional<FeedMemo>(kept->second) : load_feed_memo(state, def.name);
-        if (memo)
-            if (std::optional<FeedDelta> d =
-                    feed_delta(*memo, body, fmt, def.min_prefix4, def.min_prefix6, def.name, std::move(reuse)))
-                return {std::move(d->parsed), d->lines_parsed};
-    }
-    Parsed p{parse_feed(body, fmt, def.name), 0};
-    p.lines = p.result.good_lines + p.result.bad_lines + p.result.comment_lines;
-    return p;
-}
-
 // Under the lock: the registry entry of the feed as it is now, the same
 // feed and definition as before the fetch.
 Feed current_entry(Maps &maps, const Feed &before)
@@ -78,15 +52,6 @@ std::vector<SourceUpdate> updates_for(Lists &lists, const std::vector<Feed> &fee
         if (orphans >> b & 1)
             out.push_back({ListKind::block, b, {}});
     return out;
-}
-
-// Milliseconds since `t`, for the stage timings logged at debug level.
-std::string ms_since(std::chrono::steady_clock::time_point t)
-{
-    char buf[32];
-    snprintf(buf, sizeof(buf), "%.1f ms",
-             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
-    return buf;
 }
 
 std::string applied_message(const FeedCheck &check, const WriteResult &w, const FeedParseResult &parsed,
@@ -167,7 +132,7 @@ public:
     ~FeedSync()
     {
         memory_.body = std::move(download_);
-        memory_.parsed = std::move(parsed_.result.prefixes);
+        memory_.parsed = std::move(parsed_.prefixes);
         memory_.list = std::move(check_.list);
     }
 
@@ -177,6 +142,7 @@ private:
     bool local_file_unchanged();
     bool fetch();
     void hash_and_parse(bool full);
+    void parse(bool full);
     SyncReport apply();
     void keep_memo();
     SyncReport record(uint32_t result, const std::string &message);
@@ -191,11 +157,13 @@ private:
     SyncMemory &memory_;
     std::string download_;
     const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+    Stopwatch watch_;  // debug timings of the stages
     bool full_ = false;  // no conditional request, no same-content skip, no memo
     FetchResult fetched_;
     FeedHash hash_{};
     bool same_ = false;  // the download is the version in force
-    Parsed parsed_;
+    FeedParseResult parsed_;
+    size_t lines_parsed_ = 0;
     FeedCheck check_;
     Feed feed_;  // the registry entry under the lock
     uint64_t now_ = 0;
@@ -224,8 +192,8 @@ SyncReport FeedSync::run()
     now_ = uint64_t(time(nullptr));
     raw.last_attempt = now_;
     raw.http_status = uint32_t(fetched_.http_status);
-    rep_.errors = parsed_.result.errors;
-    rep_.lines_parsed = parsed_.lines;
+    rep_.errors = parsed_.errors;
+    rep_.lines_parsed = lines_parsed_;
     if (!fetched_.ok)
         return record(RG_FEED_FETCH_FAILED, fetched_.error + "; the version in force stays");
     if (fetched_.not_modified) {
@@ -269,25 +237,45 @@ bool FeedSync::fetch()
                             full_ ? "" : feed_field(r.last_modified, sizeof(r.last_modified)), opts_.limits,
                             download_, opts_.stdin_fd);
     log(LogLevel::debug,
-        "feed " + def_.name + ": fetched " + std::to_string(fetched_.bytes) + " bytes in " + ms_since(start_));
+        "feed " + def_.name + ": fetched " + std::to_string(fetched_.bytes) + " bytes in " + watch_.lap());
     return fetched_.ok && !fetched_.not_modified;
 }
 
 void FeedSync::hash_and_parse(bool full)
 {
-    auto t = std::chrono::steady_clock::now();
     hash_ = feed_content_hash(def_, download_);
     same_ = !full && same_content(before_.raw, hash_);
     if (!same_)
-        parsed_ = parse_download(lists_.state(), def_, download_, full, memory_, std::move(memory_.parsed));
-    log(LogLevel::debug, "feed " + def_.name + ": hashed and parsed " + std::to_string(parsed_.lines) +
-                             " lines in " + ms_since(t));
+        parse(full);
+    log(LogLevel::debug, "feed " + def_.name + ": hashed and parsed " + std::to_string(lines_parsed_) +
+                             " lines in " + watch_.lap());
+}
+
+// Only where the download differs from the feed's memo when there is one
+// that applies (the caller's, or the state directory's), else in full.
+void FeedSync::parse(bool full)
+{
+    FeedFormat fmt = feed_format_from_name(def_.format);
+    if (!full) {
+        auto kept = memory_.memos.find(def_.name);
+        std::optional<FeedMemo> memo = kept != memory_.memos.end() ? std::optional<FeedMemo>(kept->second)
+                                                                   : load_feed_memo(lists_.state(), def_.name);
+        if (memo)
+            if (std::optional<FeedDelta> d = feed_delta(*memo, download_, fmt, def_.min_prefix4, def_.min_prefix6,
+                                                        def_.name, std::move(memory_.parsed))) {
+                parsed_ = std::move(d->parsed);
+                lines_parsed_ = d->lines_parsed;
+                return;
+            }
+    }
+    parsed_ = parse_feed(download_, fmt, def_.name);
+    lines_parsed_ = parsed_.good_lines + parsed_.bad_lines + parsed_.comment_lines;
 }
 
 SyncReport FeedSync::apply()
 {
     struct rg_feed &raw = feed_.raw;
-    FeedParseResult &p = parsed_.result;
+    FeedParseResult &p = parsed_;
     raw.good_lines = p.good_lines;
     raw.bad_lines = p.bad_lines;
     check_ = check_feed(p, def_, in_force_of(raw), std::move(memory_.list));
@@ -305,10 +293,10 @@ SyncReport FeedSync::apply()
     std::memset(raw.content_hash, 0, sizeof(raw.content_hash));
     put_feed(maps_, feed_);
     WriteResult w;
-    auto t = std::chrono::steady_clock::now();
+    watch_.lap();
     try {
         w = lists_.replace(updates_for(lists_, list_feeds(maps_), feed_.bit, check_.list));
-        log(LogLevel::debug, "feed " + def_.name + ": lists written in " + ms_since(t));
+        log(LogLevel::debug, "feed " + def_.name + ": lists written in " + watch_.lap());
     } catch (const std::exception &e) {
         // Left with RG_FEED_SYNCING: the next sync fetches in full.
         return record(RG_FEED_APPLY_FAILED, std::string(e.what()) + "; the version in force stays");
@@ -335,7 +323,7 @@ SyncReport FeedSync::apply()
 // next sync the right result (feed_memo.hpp), also one whose write fails.
 void FeedSync::keep_memo()
 {
-    FeedParseResult &p = parsed_.result;
+    FeedParseResult &p = parsed_;
     try {
         if (p.bad_lines == 0 && check_.refused_broad == 0 && p.format != FeedFormat::json) {
             FeedMemo memo = make_feed_memo(std::move(download_), std::move(p));

@@ -5,7 +5,6 @@
 #include "table_update.hpp"
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <utility>
@@ -167,13 +166,9 @@ WriteResult Lists::replace(std::span<const SourceUpdate> updates)
 {
     WriteResult r;
     repair_if_needed(r);
-    auto t0 = std::chrono::steady_clock::now();
-    auto lap = [&t0] {  // the time since t0, which moves to now
-        auto t = std::exchange(t0, std::chrono::steady_clock::now());
-        return std::to_string(std::chrono::duration<double, std::milli>(t0 - t).count()) + " ms";
-    };
+    Stopwatch watch;
     TableSpan cur = current();
-    log(LogLevel::debug, "lists: " + std::to_string(cur.size()) + " entries in the tables, read in " + lap());
+    log(LogLevel::debug, "lists: " + std::to_string(cur.size()) + " entries in the tables, read in " + watch.lap());
     ClassTable classes(tables().classes(), cur);
     TableSpan from = cur;
     TableSet other;
@@ -198,9 +193,9 @@ WriteResult Lists::replace(std::span<const SourceUpdate> updates)
     if (applied > 1)
         change = diff_tables(cur, from, classes);
     check_limits(from);
-    log(LogLevel::debug, "lists: change of " + std::to_string(change.size()) + " entries computed in " + lap());
+    log(LogLevel::debug, "lists: change of " + std::to_string(change.size()) + " entries computed in " + watch.lap());
     commit(cur, from, change, false);
-    log(LogLevel::debug, "lists: tables written in " + lap());
+    log(LogLevel::debug, "lists: tables written in " + watch.lap());
     r.upserts = change.up4.size() + change.up6.size();
     r.deletes = change.del4.size() + change.del6.size();
     // What was built becomes what the tables hold; the old copy is the next
@@ -212,7 +207,7 @@ WriteResult Lists::replace(std::span<const SourceUpdate> updates)
     cur_ = own_;
     gen_ = maps_.lists_gen();
     persist();
-    log(LogLevel::debug, "lists: copy of the tables kept in " + lap());
+    log(LogLevel::debug, "lists: copy of the tables kept in " + watch.lap());
     return r;
 }
 
