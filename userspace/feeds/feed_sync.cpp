@@ -185,7 +185,8 @@ SyncReport FeedSync::run()
     // half-way (one that died is repaired by the write below).
     if (same_ && !(same_content(feed_.raw, hash_) && !(maps_.lists_gen() & 1))) {
         same_ = false;
-        if (fetch())  // a local file, read again
+        full_ = true;  // unconditional: a 304 would leave that version out
+        if (fetch())
             hash_and_parse(true);
     }
     struct rg_feed &raw = feed_.raw;
