@@ -13,6 +13,7 @@
 #include "maps.hpp"
 #include "ports.hpp"
 #include "rate.hpp"
+#include "relay_probe.hpp"
 #include "stats.hpp"
 #include "text.hpp"
 
@@ -70,6 +71,18 @@ CLI::Validator check_ports(Options &o)
 CLI::Validator check_duration(Options &o)
 {
     return parser_check(o, [](const std::string &s) { parse_duration(s); }, "DURATION", "DURATION");
+}
+
+CLI::Validator check_probe_target(Options &o)
+{
+    return parser_check(o, [](const std::string &s) { ProbeOptions p; parse_probe_target(s, p); }, "HOST[:PORT]",
+                        "TARGET");
+}
+
+CLI::Validator check_address(Options &o)
+{
+    return parser_check(o, [](const std::string &s) { std::string u, d; split_address(s, u, d); }, "USER@DOMAIN",
+                        "ADDRESS");
 }
 
 CLI::Validator check_rate(Options &o)
@@ -512,6 +525,7 @@ std::unique_ptr<CLI::App> make_app(Options &o)
 
     add_rate_commands(*app, o);
     add_feed_commands(*app, o);
+    add_probe_command(*app, o);
 
     CLI::App *run_cmd = add_command(
         *app, o, "run", "run as a service: apply a config file, reload it on SIGHUP, log counters, detach on SIGTERM",

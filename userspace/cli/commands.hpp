@@ -57,6 +57,8 @@ struct Options {
     bool force = false;
     std::string timeout = "120s";
     bool all_sources = false;  // block|allow list --all
+    // probe
+    std::string probe_target, probe_from, probe_to = "relaytest@example.com", probe_helo, probe_timeout = "10s";
     // run
     std::string config;
     bool keep_enforcing = false;
@@ -79,6 +81,7 @@ CLI::App *add_command(CLI::App &parent, Options &o, const std::string &name, con
 // Subcommand groups defined in their own files.
 void add_rate_commands(CLI::App &app, Options &opts);  // rate, bans, top
 void add_feed_commands(CLI::App &app, Options &opts);  // feed
+void add_probe_command(CLI::App &app, Options &opts);  // probe
 
 // The demo: a netns lab with an SMTP listener, a clean client and a blocklisted one, then the JSON counters.
 int demo(Options &opts);

@@ -26,6 +26,8 @@ CLI::Validator check_ports(Options &o);
 CLI::Validator check_existing_iface(Options &o);
 CLI::Validator check_duration(Options &o);
 CLI::Validator check_rate(Options &o);
+CLI::Validator check_probe_target(Options &o);
+CLI::Validator check_address(Options &o);  // user@domain
 
 // An error of a handler that knows what it concerns (a feed, an interface).
 class CommandError : public Error {

@@ -16,23 +16,6 @@ namespace fs = std::filesystem;
 
 namespace rg {
 
-Fd::~Fd()
-{
-    if (fd_ >= 0)
-        close(fd_);
-}
-
-Fd &Fd::operator=(Fd &&o) noexcept
-{
-    if (this != &o) {
-        if (fd_ >= 0)
-            close(fd_);
-        fd_ = o.fd_;
-        o.fd_ = -1;
-    }
-    return *this;
-}
-
 std::string IfaceEntry::name() const
 {
     return std::string(raw.name, strnlen(raw.name, sizeof(raw.name)));

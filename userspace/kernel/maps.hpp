@@ -9,6 +9,7 @@
 #pragma once
 
 #include "cidr.hpp"
+#include "fd.hpp"
 #include "relayguard_abi.h"
 
 #include <array>
@@ -23,20 +24,6 @@
 namespace rg {
 
 inline constexpr const char *kDefaultPinDir = "/sys/fs/bpf/relayguard";
-
-// An owned file descriptor.
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd();
-    Fd(Fd &&o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-    Fd &operator=(Fd &&o) noexcept;
-    int get() const { return fd_; }
-
-private:
-    int fd_ = -1;
-};
 
 struct IfaceEntry {
     uint32_t slot = 0;

@@ -1,0 +1,379 @@
+// relayguard probe against scripted SMTP servers on the loopback: closed,
+// open, open to one trick only, asking for authentication, cutting the
+// session after a few errors (as Postfix does), silent, and hostile.
+#include "relay_probe.hpp"
+
+#include "commands.hpp"
+#include "error.hpp"
+#include "fd.hpp"
+
+#include <arpa/inet.h>
+#include <atomic>
+#include <fcntl.h>
+#include <functional>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+using namespace rg;
+
+// One connection at a time: the greeting, then reply(command) for each
+// line received; a reply of "" closes the connection.
+class FakeSmtp {
+public:
+    using Reply = std::function<std::string(const std::string &cmd, int &errors)>;
+
+    FakeSmtp(std::string greeting, Reply reply, bool ipv6 = false) : greeting_(std::move(greeting)), reply_(reply)
+    {
+        listen_ = Fd(socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        struct sockaddr_storage ss {};
+        socklen_t len;
+        if (ipv6) {
+            auto *a = reinterpret_cast<struct sockaddr_in6 *>(&ss);
+            a->sin6_family = AF_INET6;
+            a->sin6_addr = in6addr_loopback;
+            len = sizeof(*a);
+        } else {
+            auto *a = reinterpret_cast<struct sockaddr_in *>(&ss);
+            a->sin_family = AF_INET;
+            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            len = sizeof(*a);
+        }
+        EXPECT_EQ(bind(listen_.get(), reinterpret_cast<struct sockaddr *>(&ss), len), 0);
+        EXPECT_EQ(listen(listen_.get(), 4), 0);
+        EXPECT_EQ(getsockname(listen_.get(), reinterpret_cast<struct sockaddr *>(&ss), &len), 0);
+        port_ = ntohs(ipv6 ? reinterpret_cast<struct sockaddr_in6 *>(&ss)->sin6_port
+                           : reinterpret_cast<struct sockaddr_in *>(&ss)->sin_port);
+        EXPECT_EQ(pipe2(stop_, O_CLOEXEC), 0);
+        thread_ = std::thread([this] { serve(); });
+    }
+
+    ~FakeSmtp()
+    {
+        (void)!write(stop_[1], "x", 1);
+        thread_.join();
+        close(stop_[0]);
+        close(stop_[1]);
+    }
+
+    uint16_t port() const { return port_; }
+    int sessions() const { return sessions_; }
+    int most_errors_in_a_session() const { return most_errors_; }
+
+private:
+    // Waits for fd or the stop pipe; false when stopping.
+    bool wait(int fd)
+    {
+        struct pollfd p[2] = {{fd, POLLIN, 0}, {stop_[0], POLLIN, 0}};
+        return poll(p, 2, -1) > 0 && !(p[1].revents & POLLIN);
+    }
+
+    void serve()
+    {
+        while (wait(listen_.get())) {
+            Fd conn(accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+            sessions_++;
+            if (!greeting_.empty())
+                send_all(conn.get(), greeting_);
+            std::string buf;
+            int errors = 0;
+            char chunk[512];
+            for (bool open = true; open && wait(conn.get());) {
+                ssize_t n = read(conn.get(), chunk, sizeof(chunk));
+                if (n <= 0)
+                    break;
+                buf.append(chunk, size_t(n));
+                for (size_t nl; open && (nl = buf.find("\r\n")) != std::string::npos;) {
+                    std::string cmd = buf.substr(0, nl);
+                    buf.erase(0, nl + 2);
+                    std::string r = cmd == "QUIT" ? "" : reply_(cmd, errors);
+                    most_errors_ = std::max(most_errors_.load(), errors);
+                    open = !r.empty();
+                    if (open)
+                        send_all(conn.get(), r);
+                }
+            }
+        }
+    }
+
+    static void send_all(int fd, const std::string &s) { (void)!send(fd, s.data(), s.size(), MSG_NOSIGNAL); }
+
+    std::string greeting_;
+    Reply reply_;
+    Fd listen_;
+    uint16_t port_ = 0;
+    int stop_[2] = {-1, -1};
+    std::atomic<int> sessions_{0}, most_errors_{0};
+    std::thread thread_;
+};
+
+const char *kGreeting = "220 mx.lab.example ESMTP\r\n";
+
+// A server's answers, RCPT decided by `relays`.
+FakeSmtp::Reply server(std::function<bool(const std::string &rcpt)> relays)
+{
+    return [relays](const std::string &cmd, int &errors) -> std::string {
+        if (cmd.starts_with("EHLO"))
+            return "250-mx.lab.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
+        if (cmd.starts_with("RCPT TO:")) {
+            if (relays(cmd.substr(8)))
+                return "250 2.1.5 Ok\r\n";
+            errors++;
+            return "554 5.7.1 " + cmd.substr(8) + ": Relay access denied\r\n";
+        }
+        return "250 2.0.0 Ok\r\n";  // MAIL, RSET
+    };
+}
+
+ProbeOptions options(uint16_t port, const std::string &host = "127.0.0.1")
+{
+    ProbeOptions o;
+    o.host = host;
+    o.port = port;
+    o.helo = "probe.test";
+    o.timeout = std::chrono::milliseconds(2000);
+    return o;
+}
+
+size_t accepted(const ProbeReport &r)
+{
+    size_t n = 0;
+    for (const RelayTest &t : r.tests)
+        n += t.accepted;
+    return n;
+}
+
+TEST(RelayProbe, ClosedServerIsClosedWithFewErrorsPerSession)
+{
+    FakeSmtp srv(kGreeting, server([](const std::string &) { return false; }));
+    ProbeReport r = probe_relay(options(srv.port()));
+    EXPECT_EQ(r.verdict, ProbeVerdict::closed) << r.reason;
+    EXPECT_EQ(r.tests.size(), 39u);  // 3 senders x 13 recipient forms
+    EXPECT_EQ(accepted(r), 0u);
+    EXPECT_EQ(r.address, "127.0.0.1");
+    EXPECT_EQ(r.greeting, "mx.lab.example ESMTP");
+    // Below Postfix's smtpd_soft_error_limit (10), so no tarpit delays.
+    EXPECT_LT(srv.most_errors_in_a_session(), 10);
+    EXPECT_GT(srv.sessions(), 1);
+}
+
+TEST(RelayProbe, OpenServerIsOpen)
+{
+    FakeSmtp srv(kGreeting, server([](const std::string &) { return true; }));
+    ProbeReport r = probe_relay(options(srv.port()));
+    EXPECT_EQ(r.verdict, ProbeVerdict::open);
+    EXPECT_EQ(accepted(r), 39u);
+}
+
+TEST(RelayProbe, OneTrickAcceptedIsEnoughAndNamed)
+{
+    // Relays only the percent hack through an address literal.
+    FakeSmtp srv(kGreeting, server([](const std::string &rcpt) {
+                     return rcpt == "<relaytest%example.com@[127.0.0.1]>";
+                 }));
+    ProbeReport r = probe_relay(options(srv.port()));
+    EXPECT_EQ(r.verdict, ProbeVerdict::open);
+    ASSERT_EQ(accepted(r), 3u);  // once per sender
+    for (const RelayTest &t : r.tests)
+        EXPECT_EQ(t.accepted, t.recipient == "relaytest%example.com@[127.0.0.1]");
+    EXPECT_EQ(r.tests[0].sender, "");
+    EXPECT_EQ(r.tests[13].sender, "relaytest@lab.example");
+    EXPECT_EQ(r.tests[26].sender, "relaytest@[127.0.0.1]");
+}
+
+TEST(RelayProbe, Ipv6ServerGetsIpv6Literals)
+{
+    FakeSmtp srv(kGreeting, server([](const std::string &rcpt) { return rcpt.find("[IPv6:::1]") != rcpt.npos; }),
+                 true);
+    ProbeReport r = probe_relay(options(srv.port(), "::1"));
+    EXPECT_EQ(r.target, "[::1]:" + std::to_string(srv.port()));
+    EXPECT_EQ(r.verdict, ProbeVerdict::open);
+    EXPECT_GT(accepted(r), 0u);
+    EXPECT_LT(accepted(r), 39u);
+}
+
+TEST(RelayProbe, AuthenticationRequiredIsClosed)
+{
+    FakeSmtp srv(kGreeting, [](const std::string &cmd, int &) -> std::string {
+        return cmd.starts_with("MAIL") ? "530 5.7.0 Authentication required\r\n" : "250 Ok\r\n";
+    });
+    ProbeReport r = probe_relay(options(srv.port()));
+    EXPECT_EQ(r.verdict, ProbeVerdict::closed);
+    EXPECT_NE(r.reason.find("530"), std::string::npos) << r.reason;
+    EXPECT_EQ(r.tests.size(), 1u);
+}
+
+TEST(RelayProbe, ServerCuttingSessionsAfterErrorsIsStillTestedInFull)
+{
+    // Like smtpd_hard_error_limit, but after 3 errors.
+    auto closed = server([](const std::string &) { return false; });
+    FakeSmtp srv(kGreeting, [closed](const std::string &cmd, int &errors) -> std::string {
+        if (errors >= 3)
+            return "421 4.7.0 mx.lab.example Error: too many errors\r\n";
+        return closed(cmd, errors);
+    });
+    ProbeReport r = probe_relay(options(srv.port()));
+    EXPECT_EQ(r.verdict, ProbeVerdict::closed) << r.reason;
+    EXPECT_EQ(r.tests.size(), 39u);
+}
+
+TEST(RelayProbe, ServerThatHangsUpMidSessionIsUntested)
+{
+    FakeSmtp srv(kGreeting, [](const std::string &cmd, int &) -> std::string {
+        return cmd.starts_with("MAIL") ? "" : "250 Ok\r\n";  // "" hangs up
+    });
+    ProbeReport r = probe_relay(options(srv.port()));
+    EXPECT_EQ(r.verdict, ProbeVerdict::untested);
+    EXPECT_NE(r.reason.find("closed the connection"), std::string::npos) << r.reason;
+}
+
+TEST(RelayProbe, RefusedGreetingIsUntested)
+{
+    FakeSmtp srv("554 5.7.1 go away\r\n", server([](const std::string &) { return true; }));
+    ProbeReport r = probe_relay(options(srv.port()));
+    EXPECT_EQ(r.verdict, ProbeVerdict::untested);
+    EXPECT_NE(r.reason.find("554"), std::string::npos) << r.reason;
+    EXPECT_TRUE(r.tests.empty());
+}
+
+TEST(RelayProbe, SilentServerTimesOut)
+{
+    FakeSmtp srv("", server([](const std::string &) { return true; }));  // no greeting
+    ProbeOptions o = options(srv.port());
+    o.timeout = std::chrono::milliseconds(200);
+    ProbeReport r = probe_relay(o);
+    EXPECT_EQ(r.verdict, ProbeVerdict::untested);
+    EXPECT_NE(r.reason.find("no reply within 200 ms"), std::string::npos) << r.reason;
+}
+
+TEST(RelayProbe, HostileRepliesAreBounded)
+{
+    {
+        FakeSmtp srv("220 " + std::string(10000, 'x'), server([](const std::string &) { return true; }));
+        ProbeReport r = probe_relay(options(srv.port()));
+        EXPECT_EQ(r.verdict, ProbeVerdict::untested);
+        EXPECT_NE(r.reason.find("longer than 4096"), std::string::npos) << r.reason;
+    }
+    {
+        std::string endless;
+        for (int i = 0; i < 200; i++)
+            endless += "220-more\r\n";
+        FakeSmtp srv(endless, server([](const std::string &) { return true; }));
+        ProbeReport r = probe_relay(options(srv.port()));
+        EXPECT_EQ(r.verdict, ProbeVerdict::untested);
+        EXPECT_NE(r.reason.find("more than 100 lines"), std::string::npos) << r.reason;
+    }
+    {
+        FakeSmtp srv("HTTP/1.1 400 Bad Request\r\n", server([](const std::string &) { return true; }));
+        ProbeReport r = probe_relay(options(srv.port()));
+        EXPECT_NE(r.reason.find("not an SMTP reply"), std::string::npos) << r.reason;
+    }
+}
+
+TEST(RelayProbe, NothingListeningIsUntested)
+{
+    uint16_t port;
+    {
+        FakeSmtp srv(kGreeting, server([](const std::string &) { return true; }));
+        port = srv.port();
+    }  // closed again
+    ProbeReport r = probe_relay(options(port));
+    EXPECT_EQ(r.verdict, ProbeVerdict::untested);
+    EXPECT_NE(r.reason.find("cannot connect"), std::string::npos) << r.reason;
+}
+
+TEST(RelayProbe, RecipientForms)
+{
+    const std::vector<std::string> want = {
+        "u@ext.example",
+        "u%ext.example@[192.0.2.1]",
+        "u%ext.example@mx.lab.example",
+        "\"u@ext.example\"",
+        "\"u%ext.example\"",
+        "u@ext.example@[192.0.2.1]",
+        "\"u@ext.example\"@[192.0.2.1]",
+        "u@ext.example@mx.lab.example",
+        "@[192.0.2.1]:u@ext.example",
+        "@mx.lab.example:u@ext.example",
+        "ext.example!u",
+        "ext.example!u@[192.0.2.1]",
+        "ext.example!u@mx.lab.example",
+    };
+    EXPECT_EQ(relay_recipients("u", "ext.example", "mx.lab.example", "[192.0.2.1]"), want);
+}
+
+TEST(RelayProbe, Targets)
+{
+    ProbeOptions o;
+    parse_probe_target("mx.lab.example", o);
+    EXPECT_EQ(o.host, "mx.lab.example");
+    EXPECT_EQ(o.port, 25);
+    parse_probe_target("192.0.2.1:587", o);
+    EXPECT_EQ(o.host, "192.0.2.1");
+    EXPECT_EQ(o.port, 587);
+    parse_probe_target("[2001:db8::1]:2525", o);
+    EXPECT_EQ(o.host, "2001:db8::1");
+    EXPECT_EQ(o.port, 2525);
+    parse_probe_target("2001:db8::1", o);
+    EXPECT_EQ(o.host, "2001:db8::1");
+    EXPECT_EQ(o.port, 25);
+    for (const char *bad : {"", ":25", "mx:0", "mx:65536", "mx:", "mx:2x", "[::1", "[::1]25", "[]:25"})
+        EXPECT_THROW(parse_probe_target(bad, o), Error) << bad;
+    std::string u, d;
+    EXPECT_THROW(split_address("nobody", u, d), Error);
+    EXPECT_THROW(split_address("@example.com", u, d), Error);
+    split_address("a@b@c.example", u, d);
+    EXPECT_EQ(u, "a@b");
+    EXPECT_EQ(d, "c.example");
+}
+
+// The command: its exit status says the verdict, --json the report.
+int run_probe(std::vector<std::string> args, std::string &out)
+{
+    args.insert(args.begin(), {"relayguard", "probe"});
+    std::vector<char *> argv;
+    for (std::string &a : args)
+        argv.push_back(a.data());
+    ::testing::internal::CaptureStdout();
+    int rc = rg::cli::run(int(argv.size()), argv.data());
+    out = ::testing::internal::GetCapturedStdout();
+    return rc;
+}
+
+TEST(RelayProbeCommand, ExitStatusAndJsonSayTheVerdict)
+{
+    std::string out;
+    {
+        FakeSmtp open(kGreeting, server([](const std::string &) { return true; }));
+        EXPECT_EQ(run_probe({"127.0.0.1:" + std::to_string(open.port()), "--json", "--timeout", "2s"}, out), 1);
+        auto j = nlohmann::json::parse(out);
+        EXPECT_EQ(j["verdict"], "open");
+        EXPECT_EQ(j["exit_code"], 1);
+        EXPECT_EQ(j["tests"].size(), 39u);
+        EXPECT_EQ(j["tests"][0]["rcpt"]["code"], 250);
+    }
+    {
+        FakeSmtp closed(kGreeting, server([](const std::string &) { return false; }));
+        EXPECT_EQ(run_probe({"127.0.0.1:" + std::to_string(closed.port()), "--to", "x@ext.example"}, out), 0);
+        EXPECT_NE(out.find(": closed -- none of 39 relay tests accepted"), std::string::npos) << out;
+        EXPECT_NE(out.find("RCPT TO:<x%ext.example@[127.0.0.1]>  554 5.7.1"), std::string::npos) << out;
+    }
+    uint16_t gone;
+    {
+        FakeSmtp srv(kGreeting, server([](const std::string &) { return true; }));
+        gone = srv.port();
+    }
+    EXPECT_EQ(run_probe({"127.0.0.1:" + std::to_string(gone), "--json"}, out), 2);
+    EXPECT_EQ(nlohmann::json::parse(out)["verdict"], "untested");
+    using Args = std::vector<std::string>;
+    for (const Args &bad : {Args{"mx:99999"}, Args{"mx", "--to", "nobody"}, Args{"mx", "--timeout", "x"}})
+        EXPECT_EQ(run_probe(bad, out), 2) << bad[0];
+}
+
+} // namespace
