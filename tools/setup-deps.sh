@@ -8,6 +8,8 @@ pkgs=(
   iproute2 util-linux openssl  # openssl: the HTTPS feed test's server
   # tools/bench: run, controlplane, chart; flood's peers, veth counters, driver
   python3 python3-matplotlib time ipset nftables iptables ethtool
+  # the lab's mail server and the relay probe's reference
+  postfix nmap
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -16,6 +18,9 @@ done
 if ((${#missing[@]})); then
   echo "setup-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Postfix installed unconfigured: the lab runs private instances
+  # (tools/lab/postfix-lab.sh) and never the system's.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
