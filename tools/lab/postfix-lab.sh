@@ -79,7 +79,8 @@ CF
 stop)
     # By the master's pid, not `postfix stop`: that needs the listen address,
     # which is gone once the namespace is. The master takes its children.
-    pid=$(cat "$dir/spool/pid/master.pid" 2>/dev/null | tr -d ' ') || true
+    pidfile=$dir/spool/pid/master.pid pid=
+    [ -f "$pidfile" ] && pid=$(tr -d ' ' < "$pidfile")
     if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then
         timeout 5 tail --pid="$pid" -f /dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi
