@@ -328,6 +328,11 @@ TEST(RelayProbe, Targets)
     std::string u, d;
     EXPECT_THROW(split_address("nobody", u, d), Error);
     EXPECT_THROW(split_address("@example.com", u, d), Error);
+    EXPECT_THROW(split_address("a@b.example\r\nDATA", u, d), Error);  // no command injection
+    EXPECT_THROW(split_address("a@b.example>", u, d), Error);
+    ProbeOptions injected = options(1);
+    injected.helo = "x\r\nMAIL FROM:<>";
+    EXPECT_THROW(probe_relay(injected), Error);
     split_address("a@b@c.example", u, d);
     EXPECT_EQ(u, "a@b");
     EXPECT_EQ(d, "c.example");

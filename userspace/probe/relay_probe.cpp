@@ -116,8 +116,18 @@ void parse_probe_target(const std::string &text, ProbeOptions &o)
     }
 }
 
+// A value that goes into a command line: no spaces, no control characters
+// (a CR LF would end the command and start another), no angle brackets.
+void check_command_text(const std::string &what, const std::string &value)
+{
+    for (char c : value)
+        if ((unsigned char)c <= ' ' || c == 0x7f || c == '<' || c == '>')
+            throw Error(what + " \"" + value + "\": no spaces, control characters or <> allowed");
+}
+
 void split_address(const std::string &address, std::string &user, std::string &domain)
 {
+    check_command_text("address", address);
     size_t at = address.rfind('@');
     if (at == std::string::npos || at == 0 || at + 1 == address.size())
         throw Error("\"" + address + "\": not an address user@domain");
@@ -129,8 +139,11 @@ ProbeReport probe_relay(const ProbeOptions &o)
 {
     std::string user, domain;
     split_address(o.to, user, domain);
+    if (!o.from.empty())
+        check_command_text("--from", o.from);
+    check_command_text("--helo", o.helo);
     ProbeReport rep;
-    rep.target = (o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host) + ":" + std::to_string(o.port);
+    rep.target = host_port(o.host, o.port);
     const std::string helo = o.helo.empty() ? local_host_name() : o.helo;
     std::unique_ptr<SmtpSession> s;
     try {

@@ -45,7 +45,8 @@ struct ProbeReport {
 // o.port (25 unless given). Throws rg::Error saying what is wrong.
 void parse_probe_target(const std::string &text, ProbeOptions &o);
 
-// Splits --to's user@domain; throws rg::Error unless both parts are there.
+// Splits --to's user@domain; throws rg::Error unless both parts are there
+// and it has no spaces, control characters or <> (it goes into a command).
 void split_address(const std::string &address, std::string &user, std::string &domain);
 
 // The recipient forms of a relay test for the outside address user@domain,

@@ -51,9 +51,13 @@ std::string numeric_address(const struct sockaddr *sa, socklen_t len)
 
 } // namespace
 
+std::string host_port(const std::string &host, uint16_t port)
+{
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 SmtpSession::SmtpSession(const std::string &host, uint16_t port, std::chrono::milliseconds timeout)
-    : where_((host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port)),
-      timeout_(timeout)
+    : where_(host_port(host, port)), timeout_(timeout)
 {
     struct addrinfo hints {};
     hints.ai_socktype = SOCK_STREAM;

@@ -12,6 +12,9 @@
 
 namespace rg {
 
+// "host:port", "[v6]:port" for an IPv6 address.
+std::string host_port(const std::string &host, uint16_t port);
+
 struct SmtpReply {
     int code = 0;      // 0: no reply (the connection failed)
     std::string text;  // the reply's lines without their codes, joined by "\n"
