@@ -7,6 +7,7 @@
 //    fetched, and a second sync sends If-None-Match, gets 304 and changes
 //    nothing; the same bytes under a new ETag are not parsed (same_content).
 #include "lab.hpp"
+#include "loopback.hpp"
 #include "netns_fixture.hpp"
 #include "packet_builder.hpp"
 #include "process.hpp"
@@ -43,17 +44,7 @@ public:
     explicit HttpFeedServer(const rg::lab::Netns &ns)
     {
         ns.run([&] {
-            fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (fd_ < 0)
-                throw std::runtime_error("socket");
-            sockaddr_in a{};
-            a.sin_family = AF_INET;
-            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            if (bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0 || listen(fd_, 8) != 0)
-                throw std::runtime_error("bind/listen");
-            socklen_t len = sizeof(a);
-            getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &len);
-            port_ = ntohs(a.sin_port);
+            fd_ = rg::test::listen_loopback(AF_INET, port_);
         });
         thread_ = std::thread([this] { serve(); });
     }

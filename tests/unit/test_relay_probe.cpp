@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "error.hpp"
 #include "fd.hpp"
+#include "loopback.hpp"
 
 #include <arpa/inet.h>
 #include <atomic>
@@ -31,25 +32,7 @@ public:
 
     FakeSmtp(std::string greeting, Reply reply, bool ipv6 = false) : greeting_(std::move(greeting)), reply_(reply)
     {
-        listen_ = Fd(socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        struct sockaddr_storage ss {};
-        socklen_t len;
-        if (ipv6) {
-            auto *a = reinterpret_cast<struct sockaddr_in6 *>(&ss);
-            a->sin6_family = AF_INET6;
-            a->sin6_addr = in6addr_loopback;
-            len = sizeof(*a);
-        } else {
-            auto *a = reinterpret_cast<struct sockaddr_in *>(&ss);
-            a->sin_family = AF_INET;
-            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            len = sizeof(*a);
-        }
-        EXPECT_EQ(bind(listen_.get(), reinterpret_cast<struct sockaddr *>(&ss), len), 0);
-        EXPECT_EQ(listen(listen_.get(), 4), 0);
-        EXPECT_EQ(getsockname(listen_.get(), reinterpret_cast<struct sockaddr *>(&ss), &len), 0);
-        port_ = ntohs(ipv6 ? reinterpret_cast<struct sockaddr_in6 *>(&ss)->sin6_port
-                           : reinterpret_cast<struct sockaddr_in *>(&ss)->sin_port);
+        listen_ = Fd(rg::test::listen_loopback(ipv6 ? AF_INET6 : AF_INET, port_));
         EXPECT_EQ(pipe2(stop_, O_CLOEXEC), 0);
         thread_ = std::thread([this] { serve(); });
     }
@@ -310,19 +293,19 @@ TEST(RelayProbe, RecipientForms)
 
 TEST(RelayProbe, Targets)
 {
+    const struct {
+        const char *text, *host;
+        uint16_t port;
+    } good[] = {{"mx.lab.example", "mx.lab.example", 25},
+                {"192.0.2.1:587", "192.0.2.1", 587},
+                {"[2001:db8::1]:2525", "2001:db8::1", 2525},
+                {"2001:db8::1", "2001:db8::1", 25}};
     ProbeOptions o;
-    parse_probe_target("mx.lab.example", o);
-    EXPECT_EQ(o.host, "mx.lab.example");
-    EXPECT_EQ(o.port, 25);
-    parse_probe_target("192.0.2.1:587", o);
-    EXPECT_EQ(o.host, "192.0.2.1");
-    EXPECT_EQ(o.port, 587);
-    parse_probe_target("[2001:db8::1]:2525", o);
-    EXPECT_EQ(o.host, "2001:db8::1");
-    EXPECT_EQ(o.port, 2525);
-    parse_probe_target("2001:db8::1", o);
-    EXPECT_EQ(o.host, "2001:db8::1");
-    EXPECT_EQ(o.port, 25);
+    for (const auto &g : good) {
+        parse_probe_target(g.text, o);
+        EXPECT_EQ(o.host, g.host) << g.text;
+        EXPECT_EQ(o.port, g.port) << g.text;
+    }
     for (const char *bad : {"", ":25", "mx:0", "mx:65536", "mx:", "mx:2x", "[::1", "[::1]25", "[]:25"})
         EXPECT_THROW(parse_probe_target(bad, o), Error) << bad;
     std::string u, d;

@@ -75,12 +75,11 @@ SmtpSession::SmtpSession(const std::string &host, uint16_t port, std::chrono::mi
         int err = 0;
         if (connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
             err = errno;
-            if (err == EINPROGRESS) {
-                socklen_t len = sizeof(err);
-                err = wait_for(fd.get(), POLLOUT, deadline)
-                          ? (getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len), err)
-                          : ETIMEDOUT;
-            }
+            socklen_t len = sizeof(err);
+            if (err == EINPROGRESS && !wait_for(fd.get(), POLLOUT, deadline))
+                err = ETIMEDOUT;
+            else if (err == EINPROGRESS && getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+                err = errno;
         }
         if (err != 0) {
             why = std::strerror(err);
