@@ -10,6 +10,8 @@ pkgs=(
   python3 python3-matplotlib time ipset nftables iptables ethtool
   # the lab's mail server and the relay probe's reference
   postfix nmap
+  # ctest vagrant_validate: checks vagrant/Vagrantfile (no provider needed)
+  vagrant
 )
 missing=()
 for p in "${pkgs[@]}"; do
