@@ -10,8 +10,12 @@ pkgs=(
   python3 python3-matplotlib time ipset nftables iptables ethtool
   # the lab's mail server and the relay probe's reference
   postfix nmap
-  # ctest vagrant_validate: checks vagrant/Vagrantfile (no provider needed)
-  vagrant
+  # ctest vagrant_validate: checks vagrant/Vagrantfile (no provider needed);
+  # ctest shellcheck
+  vagrant shellcheck
+  # the lab Postfix's submission port (saslpasswd2, Cyrus PLAIN/LOGIN and
+  # sasldb plugins) and the clients of tools/lab/postfix-fixtures.sh
+  sasl2-bin libsasl2-modules libsasl2-modules-db swaks
 )
 missing=()
 for p in "${pkgs[@]}"; do
