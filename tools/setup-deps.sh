@@ -10,6 +10,8 @@ pkgs=(
   python3 python3-matplotlib time ipset nftables iptables ethtool
   # the lab's mail server and the relay probe's reference
   postfix nmap
+  libsystemd-dev  # relayguard watch reads the journal through sd-journal
+  systemd-journal-remote  # the journal source's test writes journal files with it
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,11 +1,14 @@
 // The log sources of `relayguard watch`: a followed file (partial lines,
 // rename and copytruncate rotation, a file that appears later, long lines,
-// permissions) and standard input. Every wait is a poll on the source's fd() with a
+// permissions), standard input, and the journal (files written by
+// systemd-journal-remote). Every wait is a poll on the source's fd() with a
 // deadline that fails the test; none sleeps.
 #include "log_source.hpp"
 
 #include "error.hpp"
 #include "fd.hpp"
+#include "privileged.hpp"
+#include "process.hpp"
 
 #include <chrono>
 #include <cstring>
@@ -24,6 +27,15 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Lines = std::vector<std::string>;
+
+// Skips when the environment lacks a tool; RELAYGUARD_REQUIRE_PRIVILEGED=1
+// (CI) turns the skip into a failure, as RG_REQUIRE_PRIVILEGED does.
+#define RG_SKIP_OR_FAIL(why)                                                                        \
+    do {                                                                                            \
+        if (::rg::test::privileged_required())                                                      \
+            FAIL() << (why) << " (and RELAYGUARD_REQUIRE_PRIVILEGED=1 forbids skipping)";           \
+        GTEST_SKIP() << (why);                                                                      \
+    } while (0)
 
 // A private directory, removed afterwards (also when the test fails).
 class LogSourceTest : public ::testing::Test {
@@ -282,6 +294,101 @@ TEST_F(LogSourceTest, StdinPipe)
     Lines rest = read_now(*src, &more);
     EXPECT_TRUE(rest.empty());
     EXPECT_FALSE(more) << "stdin at EOF must report its end";
+}
+
+// ---- the journal -----------------------------------------------------------------
+
+std::string journal_remote()
+{
+    for (const char *p : {"/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote"})
+        if (access(p, X_OK) == 0)
+            return p;
+    return "";
+}
+
+// One entry in the journal export format; a value with a newline is written
+// in its binary form (name, newline, little-endian 64-bit length, data).
+std::string export_entry(uint64_t usec, const std::vector<std::pair<std::string, std::string>> &fields)
+{
+    std::string e = "__REALTIME_TIMESTAMP=" + std::to_string(usec) + "\n__MONOTONIC_TIMESTAMP=" +
+                    std::to_string(usec) + "\n_BOOT_ID=0123456789abcdef0123456789abcdef\n";
+    for (auto &[k, v] : fields) {
+        if (v.find('\n') == std::string::npos) {
+            e += k + "=" + v + "\n";
+            continue;
+        }
+        e += k + "\n";
+        uint64_t n = v.size();
+        for (int i = 0; i < 8; i++)
+            e += char((n >> (8 * i)) & 0xff);
+        e += v + "\n";
+    }
+    return e + "\n";
+}
+
+std::string mail_entry(uint64_t usec, const std::string &msg)
+{
+    return export_entry(usec, {{"SYSLOG_FACILITY", "2"}, {"SYSLOG_IDENTIFIER", "postfix/smtpd"}, {"_PID", "4242"},
+                               {"MESSAGE", msg}});
+}
+
+TEST_F(LogSourceTest, JournalRead)
+{
+    std::string remote = journal_remote();
+    if (remote.empty())
+        RG_SKIP_OR_FAIL("systemd-journal-remote is not installed (apt-get install systemd-journal-remote)");
+    std::string input = mail_entry(1700000000000001, "connect from unknown[192.0.2.1]");
+    input += export_entry(1700000000000002, {{"SYSLOG_FACILITY", "3"}, {"SYSLOG_IDENTIFIER", "sshd"},
+                                             {"_PID", "1"}, {"MESSAGE", "not mail"}});
+    input += export_entry(1700000000000003, {{"SYSLOG_FACILITY", "2"}, {"SYSLOG_IDENTIFIER", "dovecot"},
+                                             {"SYSLOG_PID", "77"}, {"MESSAGE", "two\nlines"}});
+    input += export_entry(1700000000000004, {{"SYSLOG_FACILITY", "2"}, {"_COMM", "qmgr"}, {"MESSAGE", "no pid"}});
+    write_file(path("in.export"), input);
+    fs::create_directory(dir / "journal");
+    rg::test::Process p({remote, "-o", path("journal/x.journal"), path("in.export")}, {});
+    ASSERT_EQ(p.wait_exit(10s), 0) << p.output();
+
+    auto src = rg::open_journal_source(rg::StartAt::beginning, path("journal"));
+    EXPECT_EQ(src->name(), "journal");
+    EXPECT_GE(src->fd(), 0);
+    EXPECT_EQ(read_now(*src), (Lines{"postfix/smtpd[4242]: connect from unknown[192.0.2.1]", "dovecot[77]: two lines",
+                                     "qmgr: no pid"}));
+    auto tail = rg::open_journal_source(rg::StartAt::end, path("journal"));
+    EXPECT_EQ(read_now(*tail), Lines{});
+}
+
+TEST_F(LogSourceTest, JournalFollow)
+{
+    std::string remote = journal_remote();
+    if (remote.empty())
+        RG_SKIP_OR_FAIL("systemd-journal-remote is not installed (apt-get install systemd-journal-remote)");
+    // journal-remote appends what comes through a FIFO as it comes. Opened
+    // read-write here, so that neither side waits for the other to open it.
+    std::string fifo = path("in.fifo");
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    rg::Fd feed(open(fifo.c_str(), O_RDWR | O_CLOEXEC));
+    ASSERT_GE(feed.get(), 0);
+    fs::create_directory(dir / "journal");
+    auto src = rg::open_journal_source(rg::StartAt::beginning, path("journal"));
+    EXPECT_EQ(read_now(*src), Lines{});
+    // At the end of a journal that has no file yet: every entry is new.
+    auto empty_tail = rg::open_journal_source(rg::StartAt::end, path("journal"));
+    EXPECT_EQ(read_now(*empty_tail), Lines{});
+    rg::test::Process p({remote, "-o", path("journal/x.journal"), fifo}, {});
+
+    auto send = [&](const std::string &e) { ASSERT_EQ(write(feed.get(), e.data(), e.size()), ssize_t(e.size())); };
+    send(mail_entry(1700000000000001, "first"));
+    EXPECT_EQ(wait_lines(*src, 1), (Lines{"postfix/smtpd[4242]: first"}));
+    EXPECT_EQ(wait_lines(*empty_tail, 1), (Lines{"postfix/smtpd[4242]: first"}));
+    // Opened after "first" was written: starts after it.
+    auto tail = rg::open_journal_source(rg::StartAt::end, path("journal"));
+    EXPECT_EQ(read_now(*tail), Lines{});
+    send(mail_entry(1700000000000002, "second"));
+    EXPECT_EQ(wait_lines(*src, 1), (Lines{"postfix/smtpd[4242]: second"}));
+    EXPECT_EQ(wait_lines(*tail, 1), (Lines{"postfix/smtpd[4242]: second"}));
+    EXPECT_EQ(wait_lines(*empty_tail, 1), (Lines{"postfix/smtpd[4242]: second"}));
+    feed = rg::Fd();
+    EXPECT_EQ(p.wait_exit(10s), 0) << p.output();
 }
 
 } // namespace

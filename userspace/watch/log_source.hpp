@@ -1,7 +1,8 @@
 // Where `relayguard watch` reads the mail log from: a file it follows as
-// `tail -F` does, or standard input. Lines come out of one fixed buffer per
-// source (no allocation per line) and are cut at kMaxLogLine bytes, so
-// hostile log content cannot make us buffer without bound.
+// `tail -F` does, standard input, or the journal's mail facility. Lines come
+// out of one fixed buffer per source (no allocation per line) and are cut at
+// kMaxLogLine bytes, so hostile log content cannot make us buffer without
+// bound.
 //
 // A followed file is woken by inotify on the file and its directory, so a
 // line is seen as soon as it is written. Rotation:
@@ -52,5 +53,8 @@ enum class StartAt { beginning, end };
 std::unique_ptr<LogSource> open_log_file(const std::string &path, StartAt start);
 // Reads descriptor 0 to its end.
 std::unique_ptr<LogSource> open_stdin_source();
+// Mail-facility entries (SYSLOG_FACILITY=2: Postfix, Dovecot). `directory` empty: the local system journal;
+// otherwise the journal files in that directory (tests).
+std::unique_ptr<LogSource> open_journal_source(StartAt start, const std::string &directory = "");
 
 } // namespace rg
