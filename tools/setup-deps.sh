@@ -16,6 +16,10 @@ pkgs=(
   # the lab Postfix's submission port (saslpasswd2, Cyrus PLAIN/LOGIN and
   # sasldb plugins) and the clients of tools/lab/postfix-fixtures.sh
   sasl2-bin libsasl2-modules libsasl2-modules-db swaks
+  # relayguard watch: the journal (sd-journal) and the log rules (PCRE2 JIT);
+  # the journal source's test writes journal files with journal-remote;
+  # bench/watch compares with fail2ban-regex
+  libsystemd-dev libpcre2-dev systemd-journal-remote fail2ban
 )
 missing=()
 for p in "${pkgs[@]}"; do
