@@ -194,6 +194,7 @@ enum rg_ban_reason {
 	RG_BAN_MANUAL = 0,     /* relayguard bans add */
 	RG_BAN_RATELIMIT = 1,  /* over budget more than ban_after times */
 	RG_BAN_ESCALATION = 2, /* esc_after banned sources inside one prefix */
+	RG_BAN_WATCH = 3,      /* relayguard watch: a log rule's maxretry reached */
 };
 struct rg_ban {
 	__u64 expires_ns;  /* CLOCK_BOOTTIME ns */
@@ -584,7 +585,7 @@ static const struct rg_reason_info rg_reason_info[RG_REASON_MAX] = {
 	{ RG_WOULD_DROP_BANNED, RG_RF_PROTECTED | RG_RF_MONITOR, "would_drop_banned" },
 };
 
-static const char *const rg_ban_reason_name[] = { "manual", "ratelimit", "escalation" };
+static const char *const rg_ban_reason_name[] = { "manual", "ratelimit", "escalation", "watch" };
 
 /* JSON names of enum rg_feed_result, in enum order. */
 static const char *const rg_feed_result_name[RG_FEED_RESULT_MAX] = {

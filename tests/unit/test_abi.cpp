@@ -241,7 +241,7 @@ TEST(AbiSizes, RateAndBanValues)
     EXPECT_EQ(size_t(RG_RATE_MAX_ENTRIES), size_t(RG_RATE_SETS) * RG_RATE_WAYS);
     EXPECT_EQ(offsetof(rg_ban, reason), 3 * sizeof(__u64));
     EXPECT_EQ(offsetof(rg_ban, prefixlen), 3 * sizeof(__u64) + sizeof(__u32));
-    EXPECT_EQ(sizeof(rg_ban_reason_name) / sizeof(rg_ban_reason_name[0]), size_t(RG_BAN_ESCALATION) + 1);
+    EXPECT_EQ(sizeof(rg_ban_reason_name) / sizeof(rg_ban_reason_name[0]), size_t(RG_BAN_WATCH) + 1);
 }
 
 TEST(AbiSizes, LpmKeys)

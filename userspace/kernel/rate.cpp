@@ -238,7 +238,7 @@ std::vector<Ban> list_bans(const Maps &maps)
     return out;
 }
 
-void add_ban(Maps &maps, const Cidr &cidr, Duration ttl)
+void add_ban(Maps &maps, const Cidr &cidr, Duration ttl, uint32_t reason)
 {
     if (ttl.count() <= 0)
         throw Error("ban " + cidr.str() + ": the ttl must be longer than 0s");
@@ -246,7 +246,7 @@ void add_ban(Maps &maps, const Cidr &cidr, Duration ttl)
     struct rg_ban val {};
     val.created_ns = now;
     val.expires_ns = now + to_ns(ttl);
-    val.reason = RG_BAN_MANUAL;
+    val.reason = reason;
     val.prefixlen = cidr.len;
     auto key = lpm_key(cidr);
     if (bpf_map_update_elem(maps.fd(ban_map(cidr.family)), key.data(), &val, BPF_ANY) != 0) {

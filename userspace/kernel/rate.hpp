@@ -48,7 +48,7 @@ const char *ban_reason_name(uint32_t reason);
 // Every ban entry, expired ones included, sorted by prefix.
 std::vector<Ban> list_bans(const Maps &maps);
 // Bans the prefix for ttl (> 0), replacing any ban of exactly that prefix.
-void add_ban(Maps &maps, const Cidr &cidr, Duration ttl);
+void add_ban(Maps &maps, const Cidr &cidr, Duration ttl, uint32_t reason = RG_BAN_MANUAL);
 // Returns false when there was no ban of exactly that prefix.
 bool del_ban(Maps &maps, const Cidr &cidr);
 // Removes every ban; returns how many.
