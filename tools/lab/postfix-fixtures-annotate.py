@@ -17,7 +17,9 @@ import sys
 # smtpd names a client "name[addr]"; postscreen "[addr]:port".
 SMTPD = r"[^\s\[]*\[(?P<addr>[^\]]+)\]"
 PSCRN = r"\[(?P<addr>[^\]]+)\]:\d+"
-LOST_AFTER = ("AUTH", "CONNECT", "EHLO", "HELO", "STARTTLS", "RCPT")
+# Dropping the connection before DATA, as relayguard's lost-connection rule
+# reads it: per line, without following the session.
+LOST_AFTER = ("AUTH", "CONNECT", "EHLO", "HELO", "STARTTLS", "MAIL", "RCPT", "RSET", "NOOP", "VRFY", "UNKNOWN")
 
 # (rule, program suffix, pattern), the first match wins.
 RULES = [
@@ -39,26 +41,7 @@ PROGRAM = re.compile(r"^\S+ +\d+ [\d:.]+ \S+ (?P<prog>[^\[\s]+)\[(?P<pid>\d+)\]:
 DISCONNECT = re.compile(r"^disconnect from \S+(?: .* data=(?P<ok>\d+))?")
 
 
-def delivered_sessions(lines):
-    """(program, pid, line index) of lost-connection lines whose session
-    got a message through DATA before (its disconnect line says data=N>0)."""
-    pending, delivered = collections.defaultdict(list), set()
-    for i, line in enumerate(lines):
-        m = PROGRAM.match(line)
-        if not m:
-            continue
-        key = (m["prog"], m["pid"])
-        if m["msg"].startswith("lost connection after "):
-            pending[key].append(i)
-        d = DISCONNECT.match(m["msg"])
-        if d:
-            if int(d["ok"] or 0) > 0:
-                delivered.update(pending[key])
-            pending.pop(key, None)
-    return delivered
-
-
-def annotate(line, index, delivered):
+def annotate(line):
     m = PROGRAM.match(line)
     if not m:
         return "-", ""
@@ -68,7 +51,7 @@ def annotate(line, index, delivered):
         r = pattern.search(m["msg"])
         if not r:
             continue
-        if rule == "lost-connection" and (r["cmd"] not in LOST_AFTER or index in delivered):
+        if rule == "lost-connection" and r["cmd"] not in LOST_AFTER:
             return "-", ""
         return rule, r["addr"]
     return "-", ""
@@ -78,13 +61,12 @@ def main():
     log_path, expect_path = sys.argv[1], sys.argv[2]
     with open(log_path, encoding="utf-8", errors="replace") as f:
         lines = f.read().splitlines()
-    delivered = delivered_sessions(lines)
     print("# relayguard's Postfix rules, one maillog line each: RULE<TAB>ADDRESS<TAB>LINE")
     print("# RULE - with ADDRESS empty: the line must match no rule. Real lines from")
     print("# tools/lab/postfix-fixtures.sh (tests/data/postfix/README.md).")
     seen = collections.Counter()
-    for i, line in enumerate(lines):
-        rule, addr = annotate(line, i, delivered)
+    for line in lines:
+        rule, addr = annotate(line)
         seen[(rule, addr)] += 1
         print(f"{rule}\t{addr}\t{line}")
     missing = []
