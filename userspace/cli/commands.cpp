@@ -16,6 +16,7 @@
 #include "relay_probe.hpp"
 #include "stats.hpp"
 #include "text.hpp"
+#include "watch_state.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -375,7 +376,8 @@ int cmd_stats(Options &o)
                   {"scope", o.iface.empty() ? "all" : o.iface},
                   {"counters", counters_json(*scope)},
                   {"interfaces", per},
-                  {"sources", sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())}};
+                  {"sources", sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())},
+                  {"watch", watch_stats_json(state_dir(o))}};
         print_json(j);
         return 0;
     }
@@ -396,6 +398,15 @@ int cmd_stats(Options &o)
                   << c["dropped"] << " dropped (" << c["dropped_syn"] << " syn), " << c["would_drop"]
                   << " would drop (" << c["would_drop_syn"] << " syn)\n";
     }
+    json w = watch_stats_json(state_dir(o));
+    if (w["lines"] == 0)
+        return 0;
+    std::cout << "watch (" << printable(w["source"].get<std::string>()) << (w["active"].get<bool>() ? "" : ", stopped")
+              << "): " << w["lines"] << " lines\n";
+    for (const auto &[name, c] : w["rules"].items())
+        if (c["matches"] != 0)
+            std::cout << "  " << name << ": " << c["matches"] << " matches, " << c["bans"] << " bans, " << c["exempt"]
+                      << " exempt\n";
     return 0;
 }
 
@@ -526,6 +537,7 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     add_rate_commands(*app, o);
     add_feed_commands(*app, o);
     add_probe_command(*app, o);
+    add_watch_command(*app, o);
 
     CLI::App *run_cmd = add_command(
         *app, o, "run", "run as a service: apply a config file, reload it on SIGHUP, log counters, detach on SIGTERM",

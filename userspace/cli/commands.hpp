@@ -59,7 +59,10 @@ struct Options {
     bool all_sources = false;  // block|allow list --all
     // probe
     std::string probe_target, probe_from, probe_to = "relaytest@example.com", probe_helo, probe_timeout = "10s";
-    // run
+    // watch
+    std::string watch_log, watch_source;
+    bool watch_journal = false, dry_run = false, once = false, from_start = false;
+    // run, watch
     std::string config;
     bool keep_enforcing = false;
     std::function<int(Options &)> action;  // the selected subcommand
@@ -82,6 +85,7 @@ CLI::App *add_command(CLI::App &parent, Options &o, const std::string &name, con
 void add_rate_commands(CLI::App &app, Options &opts);  // rate, bans, top
 void add_feed_commands(CLI::App &app, Options &opts);  // feed
 void add_probe_command(CLI::App &app, Options &opts);  // probe
+void add_watch_command(CLI::App &app, Options &opts);  // watch
 
 // The demo: a netns lab with an SMTP listener, a clean client and a blocklisted one, then the JSON counters.
 int demo(Options &opts);

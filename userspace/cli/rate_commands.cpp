@@ -5,6 +5,7 @@
 #include "maps.hpp"
 #include "rate.hpp"
 #include "stats.hpp"
+#include "watch_state.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -121,6 +122,18 @@ int cmd_rate_show(Options &o)
     return 0;
 }
 
+// Why `watch` made the ban: its rule and lines, from its state file; null
+// for other bans, and for a watch ban whose explanation is gone.
+json watch_json(const Ban &b, const WatchState &w)
+{
+    auto it = w.bans.find(b.cidr);
+    if (b.raw.reason != RG_BAN_WATCH || it == w.bans.end())
+        return nullptr;
+    const WatchBan &e = it->second;
+    return {{"rule", e.rule}, {"matches", e.matches}, {"offence", e.offence}, {"escalation", e.escalation},
+            {"lines", e.lines}};
+}
+
 int cmd_bans_list(Options &o)
 {
     Maps maps = Maps::open(o.pin_dir);
@@ -128,6 +141,7 @@ int cmd_bans_list(Options &o)
     std::vector<Ban> bans = list_bans(maps);
     if (!o.all)
         std::erase_if(bans, [&](const Ban &b) { return b.expired(now); });
+    WatchState watched = load_watch_state(state_dir(o)).value_or(WatchState{});
     if (o.json) {
         json arr = json::array();
         for (const Ban &b : bans)
@@ -137,7 +151,8 @@ int cmd_bans_list(Options &o)
                            {"seconds_left", b.expired(now) ? uint64_t(0) : seconds_ceil(b.raw.expires_ns - now)},
                            {"age_seconds", (now - std::min<uint64_t>(now, b.raw.created_ns)) / 1000000000},
                            {"expired", b.expired(now)},
-                           {"hits", b.raw.hits}});
+                           {"hits", b.raw.hits},
+                           {"watch", watch_json(b, watched)}});
         print_json({{"count", bans.size()}, {"bans", arr}});
         return 0;
     }
@@ -146,11 +161,13 @@ int cmd_bans_list(Options &o)
         return 0;
     }
     std::cout << std::left << std::setw(44) << "SOURCE" << std::setw(12) << "REASON" << std::setw(14)
-              << "SECONDS LEFT" << "HITS\n";
-    for (const Ban &b : bans)
+              << "SECONDS LEFT" << std::setw(10) << "HITS" << "RULE\n";
+    for (const Ban &b : bans) {
+        json w = watch_json(b, watched);
         std::cout << std::setw(44) << b.cidr.str() << std::setw(12) << ban_reason_name(b.raw.reason) << std::setw(14)
                   << (b.expired(now) ? std::string("expired") : std::to_string(seconds_ceil(b.raw.expires_ns - now)))
-                  << b.raw.hits << "\n";
+                  << std::setw(10) << b.raw.hits << (w.is_null() ? "" : w["rule"].get<std::string>()) << "\n";
+    }
     return 0;
 }
 

@@ -171,7 +171,7 @@ void sort_unique(std::vector<Cidr> &v)
     v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
-enum class Kind { filter, rate, daemon, feed };
+enum class Kind { filter, rate, daemon, feed, watch, watch_rule };
 
 constexpr std::string_view kFeedNameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
 
@@ -208,6 +208,8 @@ public:
     Config cfg;
     bool state_dir_set_ = false;  // else it follows pin_dir
     FeedConfig &feed() { return cfg.feeds.back(); }  // of the [feed NAME] section being parsed
+    LogRule &rule() { return cfg.watch.rules[rule_]; }  // of the [watch-rule NAME] section being parsed
+    std::vector<std::string> disabled_rules_;
 
     Config run(std::string_view text)
     {
@@ -219,6 +221,14 @@ public:
                                 "e.g. interfaces = eth0");
         sort_unique(cfg.allow);
         sort_unique(cfg.block);
+        std::erase_if(cfg.watch.rules, [this](const LogRule &r) {
+            return std::ranges::find(disabled_rules_, r.name) != disabled_rules_.end();
+        });
+        const RateSettings &r = cfg.rate;
+        cfg.watch.policy.escalate_after = r.escalate_after;
+        cfg.watch.policy.escalate_window = r.escalate_window;
+        cfg.watch.policy.escalate_prefix4 = r.escalate_prefix4;
+        cfg.watch.policy.escalate_prefix6 = r.escalate_prefix6;
         if (!state_dir_set_)
             cfg.state_dir = default_state_dir(cfg.pin_dir);
         return std::move(cfg);
@@ -257,6 +267,7 @@ private:
     const std::string &path_;
     fs::path dir_;
     std::vector<Section> sections_;
+    size_t rule_ = 0;       // index in cfg.watch.rules of the [watch-rule NAME] being parsed
     int line_ = 0;          // being parsed
     std::string_view key_;  // being parsed
 
@@ -319,13 +330,25 @@ private:
             if (reserved_feed_name(name))
                 fail(n, s.label, "", "feed name \"" + std::string(name) +
                                          "\" is reserved: manual and config name the built-in sources");
+        } else if (inner == "watch") {
+            s.kind = Kind::watch;
+        } else if (inner.starts_with("watch-rule") && (inner.size() == 10 || is_space(inner[10]))) {
+            std::string_view name = trim(inner.substr(10));
+            s.kind = Kind::watch_rule;
+            s.label = "watch-rule " + std::string(name);
+            if (name.empty() || name.size() > 32 || name.find_first_not_of(kFeedNameChars) != std::string_view::npos)
+                fail(n, s.label, "", "a rule needs a name of 1 to 32 of the characters A-Z a-z 0-9 _ . -, "
+                                     "e.g. [watch-rule dovecot-auth]");
         } else {
-            fail(n, inner, "", "unknown section (valid: [filter], [rate], [daemon], [feed NAME])");
+            fail(n, inner, "",
+                 "unknown section (valid: [filter], [rate], [daemon], [feed NAME], [watch], [watch-rule NAME])");
         }
         for (const Section &prev : sections_)
             if (prev.label == s.label)
                 fail(n, s.label, "", "section already given at line " + std::to_string(prev.line) +
                                          " (each section may appear only once)");
+        if (s.kind == Kind::watch_rule)
+            start_rule(s.label.substr(11));
         if (s.kind == Kind::feed) {
             FeedConfig f;
             f.name = s.label.substr(5);
@@ -377,10 +400,32 @@ private:
         }
     }
 
+    // A [watch-rule NAME] changes the built-in rule of that name or adds one.
+    void start_rule(const std::string &name)
+    {
+        auto &rules = cfg.watch.rules;
+        auto it = std::ranges::find(rules, name, &LogRule::name);
+        if (it == rules.end()) {
+            LogRule r;
+            r.name = name;
+            it = rules.insert(rules.end(), r);
+        }
+        rule_ = size_t(it - rules.begin());
+    }
+
     // Checks that need the whole section: required keys, keys that only
     // make sense together.
     void finish(const Section &s) const
     {
+        if (s.kind == Kind::watch && s.line_of("log") && s.line_of("journal"))
+            fail(s.line_of("journal"), s.label, "journal", "give log or journal, not both");
+        if (s.kind == Kind::watch_rule && !s.line_of("regex") && !builtin_log_rule(s.label.substr(11))) {
+            std::string names;
+            for (const LogRule &r : builtin_log_rules())
+                names += (names.empty() ? "" : ", ") + r.name;
+            fail(s.line, s.label, "", "regex is required for a rule that is not built in (built-in rules: " +
+                                          names + ")");
+        }
         if (s.kind == Kind::feed && !s.line_of("source"))
             fail(s.line, s.label, "", "source is required (a file path or an http(s):// URL)");
         if (s.kind != Kind::rate)
@@ -438,6 +483,16 @@ std::string feed_source(const Parser &p, std::string_view v)
 }
 
 uint8_t prefix_len(std::string_view v, unsigned max) { return uint8_t(parse_uint(v, 1, max)); }
+
+bool yes_no(std::string_view v) { return choose(v, {"no", "yes", "false", "true"}) % 2 == 1; }
+
+Duration positive_duration(std::string_view v)
+{
+    Duration d = parse_duration(v);
+    if (d < std::chrono::seconds(1))
+        throw Error(quote(v) + ": shorter than 1s");
+    return d;
+}
 
 const KeySpec kFilterKeys[] = {
     {"interfaces", false, [](Parser &p, std::string_view v) { p.cfg.interfaces = parse_interfaces(v); }},
@@ -503,19 +558,54 @@ const KeySpec kFeedKeys[] = {
          choose(v, {"auto", "plain", "spamhaus", "netset", "ipset", "json", "range"});
          p.feed().format = std::string(v);
      }},
-    {"interval", false,
-     [](Parser &p, std::string_view v) {
-         Duration d = parse_duration(v);
-         if (d < std::chrono::seconds(1))
-             throw Error(quote(v) + ": shorter than 1s");
-         p.feed().interval = d;
-     }},
-    {"shadow", false,
-     [](Parser &p, std::string_view v) { p.feed().shadow = choose(v, {"no", "yes", "false", "true"}) % 2 == 1; }},
+    {"interval", false, [](Parser &p, std::string_view v) { p.feed().interval = positive_duration(v); }},
+    {"shadow", false, [](Parser &p, std::string_view v) { p.feed().shadow = yes_no(v); }},
     {"max_shrink", false, [](Parser &p, std::string_view v) { p.feed().max_shrink = unsigned(parse_uint(v, 0, 100)); }},
     {"min_prefix4", false, [](Parser &p, std::string_view v) { p.feed().min_prefix4 = uint8_t(parse_uint(v, 0, 32)); }},
     {"min_prefix6", false,
      [](Parser &p, std::string_view v) { p.feed().min_prefix6 = uint8_t(parse_uint(v, 0, 128)); }},
+};
+
+const KeySpec kWatchKeys[] = {
+    {"log", false, [](Parser &p, std::string_view v) { p.cfg.watch.log = p.resolve(v); }},
+    {"journal", false, [](Parser &p, std::string_view v) { p.cfg.watch.journal = yes_no(v); }},
+    {"ignore", true,
+     [](Parser &p, std::string_view v) {
+         for (std::string_view item : split_list(v))
+             p.cfg.watch.ignore.push_back(parse_cidr(item).cidr);
+     }},
+    {"bantime_factor", false,
+     [](Parser &p, std::string_view v) {
+         double f = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), f);
+         if (ec != std::errc() || end != v.data() + v.size() || f < 1 || f > 100)
+             throw Error(quote(v) + ": not a number from 1 to 100");
+         p.cfg.watch.policy.bantime_factor = f;
+     }},
+    {"bantime_max", false, [](Parser &p, std::string_view v) { p.cfg.watch.policy.bantime_max = positive_duration(v); }},
+    {"dry_run", false, [](Parser &p, std::string_view v) { p.cfg.watch.dry_run = yes_no(v); }},
+};
+
+const KeySpec kWatchRuleKeys[] = {
+    {"regex", false,
+     [](Parser &p, std::string_view v) {
+         std::string problem = regex_problem(std::string(v));
+         if (!problem.empty())
+             throw Error("the regex " + problem);
+         p.rule().regex = std::string(v);
+         if (builtin_log_rule(p.rule().name))  // a new pattern: the built-in first test no longer applies
+             p.rule().literal.clear();
+     }},
+    {"daemon", false, [](Parser &p, std::string_view v) { p.rule().daemon = v == "any" ? "" : std::string(v); }},
+    {"contains", false, [](Parser &p, std::string_view v) { p.rule().literal = std::string(v); }},
+    {"maxretry", false, [](Parser &p, std::string_view v) { p.rule().maxretry = unsigned(parse_uint(v, 1, 1000000)); }},
+    {"findtime", false, [](Parser &p, std::string_view v) { p.rule().findtime = positive_duration(v); }},
+    {"bantime", false, [](Parser &p, std::string_view v) { p.rule().bantime = positive_duration(v); }},
+    {"enabled", false,
+     [](Parser &p, std::string_view v) {
+         if (!yes_no(v))
+             p.disabled_rules_.push_back(p.rule().name);
+     }},
 };
 
 std::span<const KeySpec> keys_of(Kind kind)
@@ -529,6 +619,10 @@ std::span<const KeySpec> keys_of(Kind kind)
         return kDaemonKeys;
     case Kind::feed:
         return kFeedKeys;
+    case Kind::watch:
+        return kWatchKeys;
+    case Kind::watch_rule:
+        return kWatchRuleKeys;
     }
     return {};
 }

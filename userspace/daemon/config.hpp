@@ -2,7 +2,8 @@
 //
 // Format: lines of `key = value`, `#` starts a comment (at line start or
 // after whitespace), `[section]` headers. Sections: [filter], [rate],
-// [daemon], and one [feed NAME] per blocklist feed. Keys listed as
+// [daemon], one [feed NAME] per blocklist feed, [watch] (log lines into
+// bans) and one [watch-rule NAME] per log rule changed or added. Keys listed as
 // repeatable append; any other key given twice is an error. Unknown sections
 // and keys are errors (a typo must not silently disable protection).
 // Every error is reported as "FILE:LINE: [section] key: reason".
@@ -13,6 +14,7 @@
 #include "cidr.hpp"
 #include "duration.hpp"
 #include "rate.hpp"
+#include "watcher.hpp"
 
 #include <cstdint>
 #include <string>
@@ -59,6 +61,10 @@ struct Config {
 
     // [feed NAME] sections, in file order
     std::vector<FeedConfig> feeds;
+
+    // [watch] and [watch-rule NAME]: the built-in rules as the file changed
+    // them, then its own rules in file order; escalation as in [rate].
+    WatchConfig watch;
 };
 
 // Reads and validates a config file. Throws rg::Error "FILE:LINE: ..." on the

@@ -8,6 +8,7 @@
 #include "feed_sync.hpp"
 #include "hand_list.hpp"
 #include "log.hpp"
+#include "log_watch.hpp"
 #include "maps.hpp"
 #include "rate.hpp"
 #include "stats.hpp"
@@ -316,6 +317,9 @@ private:
     // Feeds are synced after start, when their definition changes, and every
     // interval: one timerfd, armed for the earliest due; one per loop turn.
     void schedule_feeds(const std::vector<std::string> &due_now);
+    // [watch]: started with the daemon, again when a reload changes it.
+    void start_watch();
+    void read_watch();
     void sync_due_feed();
     void arm_feed_timer();
 
@@ -351,6 +355,8 @@ private:
     // The feeds' memos and sync buffers, kept across reloads and repairs;
     // the memos are saved to the state directory when the daemon stops.
     SyncMemory sync_memory_;
+    std::unique_ptr<LogWatch> watch_;
+    bool watch_unsaved_ = false;  // its state file is behind: save within a second
 };
 
 // Everything that can be checked before changing anything.
@@ -534,6 +540,7 @@ void Daemon::start()
         throw;
     }
     remember_maps();
+    start_watch();
     generation_ = 1;
     feed_timer_ = make_timer(Duration(0));  // disarmed; arm_feed_timer() sets it
     // Every config feed is synced once right after start (none is scheduled
@@ -548,7 +555,35 @@ void Daemon::start()
     notify("READY=1\nSTATUS=running, config generation 1");
     log_notice("running on " + count_of(managed_.size(), "interface") + ", " + (cfg_.monitor ? "monitor" : "enforce") +
                " mode, rate limiting " + (cfg_.rate.enabled ? "on" : "off") +
-               (cfg_.feeds.empty() ? "" : ", " + count_of(cfg_.feeds.size(), "feed") + " to sync"));
+               (cfg_.feeds.empty() ? "" : ", " + count_of(cfg_.feeds.size(), "feed") + " to sync") +
+               (watch_ ? ", watching " + watch_->source().name() : ""));
+}
+
+void Daemon::start_watch()
+{
+    if (!cfg_.watch.enabled())
+        return;
+    auto report = [this](const json &e) {
+        log_notice("watch: " + describe_decision(e));
+        json line = e;
+        line["time"] = uint64_t(time(nullptr));
+        *stats_out_ << json_text(line) << std::endl;
+    };
+    // From the end: what was logged before the daemon started was judged
+    // by the run before (its offenders are in the state file).
+    watch_ = std::make_unique<LogWatch>(cfg_.watch, cfg_.pin_dir, StateDir(cfg_.state_dir),
+                                        open_configured_source(cfg_.watch, StartAt::end), report);
+    read_watch();  // what came since it opened raises no event
+}
+
+void Daemon::read_watch()
+{
+    try {
+        watch_->read();
+        watch_unsaved_ = watch_->save(std::chrono::seconds(1));
+    } catch (const std::exception &e) {
+        log_warning(std::string("watch: ") + e.what());
+    }
 }
 
 // The running config in force again when the maps or attachments went away
@@ -650,7 +685,17 @@ void Daemon::reload()
             }
         }
         bool timer_changed = next.stats_interval != cfg_.stats_interval;
+        bool watch_changed = !(next.watch == cfg_.watch);
+        if (watch_changed)
+            watch_.reset();
         cfg_ = std::move(next);
+        if (watch_changed) {
+            try {
+                start_watch();
+            } catch (const std::exception &e) {
+                log_error(std::string("watch: cannot start, so no log is watched until the next reload: ") + e.what());
+            }
+        }
         schedule_feeds(a.due);
         remember_maps();
         if (timer_changed)
@@ -788,6 +833,7 @@ void Daemon::stop()
             log_warning(std::string("cannot keep the feeds' versions for an incremental next sync: ") + e.what());
         }
     }
+    watch_.reset();  // saves its state
     feed_writer_.reset();
     maps_.reset();
     if (opts_.keep_enforcing || cfg_.keep_on_exit) {
@@ -832,11 +878,12 @@ void Daemon::stop()
 void Daemon::loop()
 {
     for (;;) {
-        struct pollfd fds[4] = {{sigfd_.get(), POLLIN, 0},
+        struct pollfd fds[5] = {{sigfd_.get(), POLLIN, 0},
                                 {stats_timer_.get(), POLLIN, 0},
                                 {gc_timer_.get(), POLLIN, 0},
-                                {feed_timer_.get(), POLLIN, 0}};
-        if (poll(fds, 4, -1) < 0) {
+                                {feed_timer_.get(), POLLIN, 0},
+                                {watch_ ? watch_->fd() : -1, POLLIN, 0}};  // poll skips -1
+        if (poll(fds, 5, watch_unsaved_ ? 1000 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             throw_errno("poll", errno);
@@ -864,6 +911,8 @@ void Daemon::loop()
             housekeeping();
         if (fired(fds[3]))
             sync_due_feed();
+        if (watch_ && (fds[4].revents || watch_unsaved_))
+            read_watch();
     }
 }
 
