@@ -559,6 +559,55 @@ TEST_F(DaemonTest, FeedsFromTheConfigSyncOnStartOnTheirIntervalAndGoOnReload)
 
 // A feed_sync line whose message quotes a path that is not UTF-8 (and holds
 // ESC) is still written, as valid JSON; the log line escapes the ESC.
+// [watch]: the daemon follows a mail log; a source whose lines reach a
+// rule's maxretry is banned (its SYNs time out), the decision is written to
+// the stats output, and `bans list` explains it. A reload that changes
+// [watch] restarts the watch with the new settings: an ignored prefix is
+// then exempt.
+TEST_F(DaemonTest, WatchBansFromTheMailLogAndReloadsItsSettings)
+{
+    std::string log = dir_ + "/mail.log";
+    std::ofstream(log).close();
+    auto relay_denied = [&](const std::string &addr, int n) {
+        std::ofstream f(log, std::ios::app);
+        for (int i = 0; i < n; i++)
+            f << "Dec  3 10:00:0" << i << " mx postfix/smtpd[7]: NOQUEUE: reject: RCPT from unknown[" << addr
+              << "]: 554 5.7.1 <v@example.net>: Relay access denied; from=<a@example.org> to=<v@example.net>\n";
+    };
+    auto watch_event = [&](const std::string &event, const std::string &prefix) {
+        return wait_for_stats([&](const nlohmann::json &e) {
+            return e.value("event", "") == event && e.value("prefix", "") == prefix;
+        });
+    };
+    std::string rule = "[watch-rule relay-denied]\nmaxretry = 2\n";
+    write_config("", "[watch]\nlog = mail.log\n" + rule);
+    std::ofstream(stats_).close();
+    start_ready();
+    EXPECT_FALSE(blocked(kBad4));
+    relay_denied(kBad4, 1);
+    relay_denied(kClean4, 1);  // one line: under maxretry
+    relay_denied(kBad4, 1);
+    auto ban = watch_event("ban", kBad4 + "/32");
+    ASSERT_TRUE(ban) << daemon_->output();
+    EXPECT_EQ((*ban)["rule"], "relay-denied");
+    EXPECT_EQ((*ban)["lines"].size(), 2u);
+    EXPECT_TRUE(blocked(kBad4));
+    EXPECT_FALSE(blocked(kClean4));
+    nlohmann::json bans = rg_json({"bans", "list", "--json"});
+    ASSERT_EQ(bans["count"], 1) << bans.dump();
+    EXPECT_EQ(bans["bans"][0]["reason"], "watch");
+    EXPECT_EQ(bans["bans"][0]["watch"]["rule"], "relay-denied");
+    EXPECT_EQ(rg_json({"stats", "--json"})["watch"]["rules"]["relay-denied"]["bans"], 1);
+
+    write_config("", "[watch]\nlog = mail.log\nignore = " + kBadNeighbour4 + "/32\n" + rule);
+    EXPECT_NE(reload().find("running"), std::string::npos);
+    relay_denied(kBadNeighbour4, 2);
+    auto exempt = watch_event("exempt", kBadNeighbour4 + "/32");
+    ASSERT_TRUE(exempt) << daemon_->output();
+    EXPECT_EQ((*exempt)["why"], "ignored (" + kBadNeighbour4 + "/32)");
+    EXPECT_FALSE(blocked(kBadNeighbour4));
+}
+
 TEST_F(DaemonTest, FeedSyncLineIsWrittenWhenItsTextIsNotUtf8)
 {
     write_config("", "[feed odd]\nsource = gone\xff\x1b[2J.txt\ninterval = 1h\n");

@@ -772,7 +772,8 @@ TEST(ConfigExample, DocumentsEveryKey)
     const std::string marker = "valid keys: ";
     size_t total = 0;
     for (const std::string &head :
-         {std::string("[filter]\n"), kFilter + "[rate]\n", kFilter + "[daemon]\n", kFilter + "[feed x]\n"}) {
+         {std::string("[filter]\n"), kFilter + "[rate]\n", kFilter + "[daemon]\n", kFilter + "[feed x]\n",
+          kFilter + "[watch]\n", kFilter + "[watch-rule relay-denied]\n"}) {
         std::string msg = error(head + "no_such_key = 1\n");
         size_t at = msg.find(marker);
         ASSERT_NE(at, std::string::npos) << msg;
@@ -787,7 +788,26 @@ TEST(ConfigExample, DocumentsEveryKey)
                 << key << " is not shown in " << RG_EXAMPLE_CONFIG;
         }
     }
-    EXPECT_EQ(total, 8u + 10u + 5u + 7u);
+    EXPECT_EQ(total, 8u + 10u + 5u + 7u + 6u + 7u);
+}
+
+// The commented [watch] example, uncommented, parses; its relay-denied
+// section shows that rule's real defaults, and its own rule compiles.
+TEST(ConfigExample, WatchExampleParsesWithTheBuiltinDefaults)
+{
+    std::string text = read_text(RG_EXAMPLE_CONFIG);
+    size_t at = text.find("\n#[watch]");
+    ASSERT_NE(at, std::string::npos);
+    std::string section;
+    std::stringstream ss(text.substr(at + 1));
+    for (std::string l; std::getline(ss, l);)
+        if (l.starts_with("#[") || (l.starts_with("#") && !l.starts_with("# ") && l.find(" = ") != std::string::npos))
+            section += l.substr(1) + "\n";
+    rg::Config c = parse(kFilter + section);
+    EXPECT_EQ(c.watch.log, "/var/log/mail.log");
+    ASSERT_EQ(c.watch.rules.size(), rg::builtin_log_rules().size() + 1);
+    EXPECT_EQ(c.watch.rules[0], rg::builtin_log_rules()[0]);  // relay-denied as shipped
+    EXPECT_EQ(c.watch.rules.back().name, "dovecot-auth");
 }
 
 // Uncommenting a "#key = value" line that shows a default changes nothing:

@@ -417,7 +417,7 @@ private:
     // make sense together.
     void finish(const Section &s) const
     {
-        if (s.kind == Kind::watch && s.line_of("log") && s.line_of("journal"))
+        if (s.kind == Kind::watch && s.line_of("log") && cfg.watch.journal)
             fail(s.line_of("journal"), s.label, "journal", "give log or journal, not both");
         if (s.kind == Kind::watch_rule && !s.line_of("regex") && !builtin_log_rule(s.label.substr(11))) {
             std::string names;
