@@ -28,6 +28,10 @@ cat > /etc/relayguard/relayguard.conf <<CONF
 interfaces = $iface
 xdp_mode = skb
 ports = 25
+
+# The lab Postfix's log into kernel bans (README "Postfix's log into kernel bans").
+[watch]
+log = $postfix_dir/maillog
 CONF
 install -m 0644 "$src/dist/relayguard.service" /etc/systemd/system/relayguard.service
 
