@@ -8,15 +8,10 @@
 set -euo pipefail
 RG=$1
 LAB=$(cd "$(dirname "$0")/../../tools/lab" && pwd)/postfix-lab.sh
-
-if [ "$(id -u)" != 0 ] || ! command -v postfix >/dev/null || ! command -v swaks >/dev/null; then
-    if [ "${RELAYGUARD_REQUIRE_PRIVILEGED:-}" = 1 ]; then
-        echo "FAIL: needs root, postfix and swaks (tools/setup-deps.sh)"
-        exit 1
-    fi
-    echo "SKIP: needs root, postfix and swaks"
-    exit 77
-fi
+# shellcheck source=tests/lib/require.sh
+. "$(dirname "$0")/../lib/require.sh"
+require root is_root
+require "postfix, swaks and saslpasswd2 (tools/setup-deps.sh)" have postfix swaks saslpasswd2
 
 S=rgwpS$$ C=rgwpC$$
 DIR=$(mktemp -d /tmp/rgwatch.XXXXXX)

@@ -7,15 +7,9 @@
 # those under .git, .vagrant and build*/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-
-if ! command -v shellcheck >/dev/null; then
-    if [ "${RELAYGUARD_REQUIRE_PRIVILEGED:-}" = 1 ]; then
-        echo "FAIL: needs shellcheck"
-        exit 1
-    fi
-    echo "SKIP: needs shellcheck"
-    exit 77
-fi
+# shellcheck source=tests/lib/require.sh
+. tests/lib/require.sh
+require "shellcheck (tools/setup-deps.sh)" have shellcheck
 
 candidates() {
     if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then

@@ -8,15 +8,9 @@
 # directory, removed at the end, so the source tree stays clean.
 set -euo pipefail
 cd "$(dirname "$0")/../../vagrant"
-
-if ! command -v vagrant >/dev/null; then
-    if [ "${RELAYGUARD_REQUIRE_PRIVILEGED:-}" = 1 ]; then
-        echo "FAIL: needs vagrant (tools/setup-deps.sh)"
-        exit 1
-    fi
-    echo "SKIP: needs vagrant (tools/setup-deps.sh)"
-    exit 77
-fi
+# shellcheck source=tests/lib/require.sh
+. ../tests/lib/require.sh
+require "vagrant (tools/setup-deps.sh)" have vagrant
 
 tmp=$(mktemp -d /tmp/rgvagrant.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
