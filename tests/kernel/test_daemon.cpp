@@ -563,7 +563,7 @@ TEST_F(DaemonTest, FeedsFromTheConfigSyncOnStartOnTheirIntervalAndGoOnReload)
 // rule's maxretry is banned (its SYNs time out), the decision is written to
 // the stats output, and `bans list` explains it. A reload that changes
 // [watch] restarts the watch with the new settings: an ignored prefix is
-// then exempt.
+// then exempt, as an allowlisted one always is.
 TEST_F(DaemonTest, WatchBansFromTheMailLogAndReloadsItsSettings)
 {
     std::string log = dir_ + "/mail.log";
@@ -580,7 +580,8 @@ TEST_F(DaemonTest, WatchBansFromTheMailLogAndReloadsItsSettings)
         });
     };
     std::string rule = "[watch-rule relay-denied]\nmaxretry = 2\n";
-    write_config("", "[watch]\nlog = mail.log\n" + rule);
+    std::string allow = "allow = " + kBadNeighbour4 + "/32";
+    write_config(allow, "[watch]\nlog = mail.log\n" + rule);
     std::ofstream(stats_).close();
     start_ready();
     EXPECT_FALSE(blocked(kBad4));
@@ -599,13 +600,20 @@ TEST_F(DaemonTest, WatchBansFromTheMailLogAndReloadsItsSettings)
     EXPECT_EQ(bans["bans"][0]["watch"]["rule"], "relay-denied");
     EXPECT_EQ(rg_json({"stats", "--json"})["watch"]["rules"]["relay-denied"]["bans"], 1);
 
-    write_config("", "[watch]\nlog = mail.log\nignore = " + kBadNeighbour4 + "/32\n" + rule);
-    EXPECT_NE(reload().find("running"), std::string::npos);
+    // The allowlist (read from the kernel's lists) is never banned.
     relay_denied(kBadNeighbour4, 2);
-    auto exempt = watch_event("exempt", kBadNeighbour4 + "/32");
+    auto allowed = watch_event("exempt", kBadNeighbour4 + "/32");
+    ASSERT_TRUE(allowed) << daemon_->output();
+    EXPECT_EQ((*allowed)["why"], "allowlisted (" + kBadNeighbour4 + "/32)");
+
+    // A reload with an ignore list restarts the watch with it.
+    write_config(allow, "[watch]\nlog = mail.log\nignore = " + kClean4 + "/32\n" + rule);
+    EXPECT_NE(reload().find("running"), std::string::npos);
+    relay_denied(kClean4, 2);
+    auto exempt = watch_event("exempt", kClean4 + "/32");
     ASSERT_TRUE(exempt) << daemon_->output();
-    EXPECT_EQ((*exempt)["why"], "ignored (" + kBadNeighbour4 + "/32)");
-    EXPECT_FALSE(blocked(kBadNeighbour4));
+    EXPECT_EQ((*exempt)["why"], "ignored (" + kClean4 + "/32)");
+    EXPECT_FALSE(blocked(kClean4));
 }
 
 TEST_F(DaemonTest, FeedSyncLineIsWrittenWhenItsTextIsNotUtf8)

@@ -66,19 +66,33 @@ std::string KernelBanTarget::exempt(const Cidr &prefix)
     if (dry_run_)
         return "";
     DirLock lock(pin_dir_);
-    Maps maps = Maps::open(pin_dir_);
-    Lists lists(maps, state_, false);
-    for (const Cidr &c : to_cidrs(lists.listed(ListKind::allow)))
+    Maps &m = maps();
+    if (!allow_read_ || m.lists_gen() != allow_gen_) {
+        Lists lists(m, state_, false);
+        allow_ = to_cidrs(lists.listed(ListKind::allow));
+        allow_gen_ = m.lists_gen();
+        allow_read_ = true;
+    }
+    for (const Cidr &c : allow_)
         if (overlaps(c, prefix))
             return "allowlisted (" + c.str() + ")";
     return "";
 }
 
+Maps &KernelBanTarget::maps()
+{
+    Maps pinned = Maps::open(pin_dir_);  // a detach and attach since: other maps
+    if (!maps_ || !maps_->same_maps(pinned)) {
+        maps_.emplace(std::move(pinned));
+        allow_read_ = false;
+    }
+    return *maps_;
+}
+
 void KernelBanTarget::ban(const Cidr &prefix, Duration bantime)
 {
     DirLock lock(pin_dir_);
-    Maps maps = Maps::open(pin_dir_);
-    add_ban(maps, prefix, bantime, RG_BAN_WATCH);
+    add_ban(maps(), prefix, bantime, RG_BAN_WATCH);
 }
 
 } // namespace rg

@@ -20,7 +20,7 @@ LogWatch::LogWatch(const WatchConfig &cfg, const std::string &pin_dir, const Sta
                    std::unique_ptr<LogSource> source, Watcher::Report report)
     : cfg_(cfg), state_dir_(state), lock_(cfg.dry_run ? Fd() : lock_watch(state)), source_(std::move(source)),
       target_(pin_dir, state, cfg.dry_run), report_(std::move(report)),
-      watcher_(cfg, target_, [this](const nlohmann::json &e) { decided_.push_back(e); }, source_->name())
+      watcher_(cfg, target_, [this](const nlohmann::json &e) { decide(e); }, source_->name())
 {
     if (!cfg_.dry_run)
         if (std::optional<WatchState> saved = load_watch_state(state_dir_))
@@ -34,6 +34,14 @@ LogWatch::~LogWatch()
     } catch (const std::exception &e) {
         log(LogLevel::warning, std::string("watch: cannot save its state: ") + e.what());
     }
+}
+
+void LogWatch::decide(const nlohmann::json &event)
+{
+    if (cfg_.dry_run)  // no state file to write first
+        report_(event);
+    else
+        decided_.push_back(event);
 }
 
 bool LogWatch::read()

@@ -37,6 +37,8 @@ public:
     WatchState state() const;
 
 private:
+    void decide(const nlohmann::json &event);
+
     WatchConfig cfg_;
     StateDir state_dir_;
     Fd lock_;

@@ -42,12 +42,11 @@ std::optional<BanDecision> Offenders::record(const RuleMatch &m, std::string_vie
     const LogRule &r = rules_[m.rule];
     Hits &h = hits_[Key{m.rule, m.source}];
     int64_t window = seconds(r.findtime);
-    while (!h.times.empty() && h.times.front() <= t - window)
-        h.times.pop_front();
+    std::erase_if(h.times, [&](int64_t at) { return at <= t - window; });
     h.times.push_back(t);
     h.lines.emplace_back(line.substr(0, kEvidenceChars));
-    while (h.lines.size() > std::min<size_t>(r.maxretry, kEvidenceLines))
-        h.lines.pop_front();
+    if (size_t keep = std::min<size_t>(r.maxretry, kEvidenceLines); h.lines.size() > keep)
+        h.lines.erase(h.lines.begin(), h.lines.end() - keep);
     if (h.times.size() < r.maxretry)
         return std::nullopt;
 

@@ -78,8 +78,10 @@ private:
         size_t operator()(const Key &k) const;
     };
     struct Hits {
-        std::deque<int64_t> times;
-        std::deque<std::string> lines;
+        // Vectors, not deques: most sources match once or twice, and an
+        // empty deque already allocates. Both stay short (maxretry, kEvidenceLines).
+        std::vector<int64_t> times;
+        std::vector<std::string> lines;
     };
     Duration bantime_of(const LogRule &r, unsigned offence) const;
 

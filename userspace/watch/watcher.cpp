@@ -74,11 +74,32 @@ void Watcher::decide(const BanDecision &d)
     counters_[d.rule].bans++;
     state_.bans[d.target] =
         WatchBan{r.name, d.matches, d.offence, d.escalation, now_, now_ + seconds(d.bantime), d.lines};
-    if (state_.bans.size() > kBansKept)  // the explanation of the oldest goes; the ban stays in the kernel
-        state_.bans.erase(std::ranges::min_element(state_.bans, {}, [](const auto &b) { return b.second.banned_at; }));
+    ban_serial_[d.target] = ++bans_made_;
+    ban_order_.emplace_back(bans_made_, d.target);
+    keep_bans_bounded();
     report_(event);
     if (std::optional<BanDecision> prefix = offenders_.banned(d))
         decide(*prefix);
+}
+
+// The oldest explanations go (the bans stay in the kernel); ban_order_ holds
+// an entry per ban made, so a source banned again has a stale one, skipped
+// here, and the queue is rebuilt when stale ones are half of it.
+void Watcher::keep_bans_bounded()
+{
+    auto live = [this](const std::pair<uint64_t, Cidr> &e) {
+        auto it = ban_serial_.find(e.second);
+        return it != ban_serial_.end() && it->second == e.first;
+    };
+    while (state_.bans.size() > kBansKept) {
+        if (live(ban_order_.front())) {
+            state_.bans.erase(ban_order_.front().second);
+            ban_serial_.erase(ban_order_.front().second);
+        }
+        ban_order_.pop_front();
+    }
+    if (ban_order_.size() > 2 * state_.bans.size() + 64)
+        std::erase_if(ban_order_, [&](const auto &e) { return !live(e); });
 }
 
 WatchState Watcher::state(int64_t now) const
@@ -94,6 +115,15 @@ WatchState Watcher::state(int64_t now) const
 void Watcher::restore(const WatchState &saved)
 {
     state_.bans.insert(saved.bans.begin(), saved.bans.end());
+    std::vector<std::pair<int64_t, Cidr>> by_time;
+    for (const auto &[prefix, ban] : saved.bans)
+        by_time.emplace_back(ban.banned_at, prefix);
+    std::ranges::sort(by_time);
+    for (const auto &[t, prefix] : by_time) {
+        ban_serial_[prefix] = ++bans_made_;
+        ban_order_.emplace_back(bans_made_, prefix);
+    }
+    keep_bans_bounded();
     offenders_.restore(saved.offenders);
 }
 

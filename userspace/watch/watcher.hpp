@@ -15,7 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <deque>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +71,7 @@ public:
 
 private:
     void decide(const BanDecision &d);
+    void keep_bans_bounded();
 
     WatchConfig cfg_;
     RuleSet rules_;
@@ -77,6 +80,11 @@ private:
     Report report_;
     WatchState state_;
     std::vector<RuleCounters> counters_;  // per rule, in rule order
+    // Each ban made, oldest first, as (its serial number, prefix); the
+    // latest serial of each prefix in state_.bans.
+    std::deque<std::pair<uint64_t, Cidr>> ban_order_;
+    std::map<Cidr, uint64_t> ban_serial_;
+    uint64_t bans_made_ = 0;
     int64_t last_expire_ = 0;
     int64_t now_ = 0;  // of the line being read: bans count from it, as the kernel's do
     bool dirty_ = false;
