@@ -1,6 +1,8 @@
 // relayguard probe against scripted SMTP servers on the loopback: closed,
 // open, open to one trick only, asking for authentication, cutting the
-// session after a few errors (as Postfix does), silent, and hostile.
+// session after a few errors (as Postfix does), silent, and hostile; with
+// --starttls, servers that do TLS (a throwaway self-signed certificate),
+// do not offer it, or break the handshake.
 #include "relay_probe.hpp"
 
 #include "commands.hpp"
@@ -13,24 +15,64 @@
 #include <fcntl.h>
 #include <functional>
 #include <gtest/gtest.h>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 
 namespace {
 
 using namespace rg;
+
+// A server TLS context with a throwaway self-signed certificate for
+// CN=mx.lab.example (P-256, one hour), made once.
+SSL_CTX *self_signed_server_ctx()
+{
+    static SSL_CTX *ctx = [] {
+        EVP_PKEY *key = EVP_EC_gen("P-256");
+        X509 *cert = X509_new();
+        X509_set_version(cert, 2);
+        ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+        X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+        X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+        X509_set_pubkey(cert, key);
+        X509_NAME *name = X509_get_subject_name(cert);
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"mx.lab.example", -1, -1, 0);
+        X509_set_issuer_name(cert, name);
+        X509_sign(cert, key, EVP_sha256());
+        SSL_CTX *c = SSL_CTX_new(TLS_server_method());
+        EXPECT_EQ(SSL_CTX_use_certificate(c, cert), 1);
+        EXPECT_EQ(SSL_CTX_use_PrivateKey(c, key), 1);
+        X509_free(cert);
+        EVP_PKEY_free(key);
+        return c;
+    }();
+    return ctx;
+}
+
+// How the fake server answers STARTTLS: not at all (the reply function
+// decides), with a real handshake, with a 220 and then bytes that are not
+// TLS, or with a 220 and then silence.
+enum class Tls { none, real, garbage, silent };
 
 // One connection at a time: the greeting, then reply(command) for each
 // line received; a reply of "" closes the connection.
 class FakeSmtp {
 public:
     using Reply = std::function<std::string(const std::string &cmd, int &errors)>;
+    struct Seen {
+        std::string cmd;
+        bool in_tls;
+    };
 
-    FakeSmtp(std::string greeting, Reply reply, bool ipv6 = false) : greeting_(std::move(greeting)), reply_(reply)
+    FakeSmtp(std::string greeting, Reply reply, bool ipv6 = false, Tls tls = Tls::none)
+        : greeting_(std::move(greeting)), reply_(reply), tls_(tls)
     {
         listen_ = Fd(rg::test::listen_loopback(ipv6 ? AF_INET6 : AF_INET, port_));
         EXPECT_EQ(pipe2(stop_, O_CLOEXEC), 0);
@@ -48,6 +90,13 @@ public:
     uint16_t port() const { return port_; }
     int sessions() const { return sessions_; }
     int most_errors_in_a_session() const { return most_errors_; }
+    int handshakes() const { return handshakes_; }
+    // Every command received, and whether it came inside TLS.
+    std::vector<Seen> seen() const
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        return seen_;
+    }
 
 private:
     // Waits for fd or the stop pipe; false when stopping.
@@ -61,25 +110,60 @@ private:
     {
         while (wait(listen_.get())) {
             Fd conn(accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+            // The blocking handshake must not hold the server if the client
+            // gives up.
+            struct timeval tv = {.tv_sec = 5, .tv_usec = 0};
+            setsockopt(conn.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
             sessions_++;
+            std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, SSL_free);
+            auto out = [&](const std::string &s) {
+                if (ssl)
+                    SSL_write(ssl.get(), s.data(), int(s.size()));
+                else
+                    send_all(conn.get(), s);
+            };
             if (!greeting_.empty())
-                send_all(conn.get(), greeting_);
+                out(greeting_);
             std::string buf;
             int errors = 0;
             char chunk[512];
-            for (bool open = true; open && wait(conn.get());) {
-                ssize_t n = read(conn.get(), chunk, sizeof(chunk));
+            for (bool open = true; open && ((ssl && SSL_pending(ssl.get()) > 0) || wait(conn.get()));) {
+                ssize_t n = ssl ? SSL_read(ssl.get(), chunk, sizeof(chunk)) : read(conn.get(), chunk, sizeof(chunk));
                 if (n <= 0)
                     break;
                 buf.append(chunk, size_t(n));
                 for (size_t nl; open && (nl = buf.find("\r\n")) != std::string::npos;) {
                     std::string cmd = buf.substr(0, nl);
                     buf.erase(0, nl + 2);
+                    {
+                        std::lock_guard<std::mutex> lock(mu_);
+                        seen_.push_back({cmd, bool(ssl)});
+                    }
+                    if (cmd == "STARTTLS" && !ssl && tls_ != Tls::none) {
+                        out("220 2.0.0 Ready to start TLS\r\n");
+                        buf.clear();
+                        if (tls_ == Tls::garbage) {  // take the ClientHello, answer nonsense
+                            (void)!read(conn.get(), chunk, sizeof(chunk));
+                            send_all(conn.get(), "HTTP/1.0 400 not TLS at all\r\n\r\n");
+                        }
+                        if (tls_ == Tls::silent)  // until the client hangs up
+                            while (read(conn.get(), chunk, sizeof(chunk)) > 0) {
+                            }
+                        if (tls_ == Tls::garbage || tls_ == Tls::silent) {
+                            open = false;
+                            break;
+                        }
+                        ssl.reset(SSL_new(self_signed_server_ctx()));
+                        SSL_set_fd(ssl.get(), conn.get());
+                        open = SSL_accept(ssl.get()) == 1;
+                        handshakes_ += open;
+                        continue;
+                    }
                     std::string r = cmd == "QUIT" ? "" : reply_(cmd, errors);
                     most_errors_ = std::max(most_errors_.load(), errors);
                     open = !r.empty();
                     if (open)
-                        send_all(conn.get(), r);
+                        out(r);
                 }
             }
         }
@@ -89,21 +173,26 @@ private:
 
     std::string greeting_;
     Reply reply_;
+    Tls tls_;
     Fd listen_;
     uint16_t port_ = 0;
     int stop_[2] = {-1, -1};
-    std::atomic<int> sessions_{0}, most_errors_{0};
+    std::atomic<int> sessions_{0}, most_errors_{0}, handshakes_{0};
+    mutable std::mutex mu_;
+    std::vector<Seen> seen_;
     std::thread thread_;
 };
 
 const char *kGreeting = "220 mx.lab.example ESMTP\r\n";
 
-// A server's answers, RCPT decided by `relays`.
-FakeSmtp::Reply server(std::function<bool(const std::string &rcpt)> relays)
+// A server's answers, RCPT decided by `relays`; EHLO offers STARTTLS if
+// asked to.
+FakeSmtp::Reply server(std::function<bool(const std::string &rcpt)> relays, bool offer_starttls = false)
 {
-    return [relays](const std::string &cmd, int &errors) -> std::string {
+    return [relays, offer_starttls](const std::string &cmd, int &errors) -> std::string {
         if (cmd.starts_with("EHLO"))
-            return "250-mx.lab.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
+            return std::string("250-mx.lab.example\r\n250-PIPELINING\r\n") +
+                   (offer_starttls ? "250-STARTTLS\r\n" : "") + "250 8BITMIME\r\n";
         if (cmd.starts_with("RCPT TO:")) {
             if (relays(cmd.substr(8)))
                 return "250 2.1.5 Ok\r\n";
@@ -321,6 +410,145 @@ TEST(RelayProbe, Targets)
     EXPECT_EQ(d, "c.example");
 }
 
+ProbeOptions tls_options(uint16_t port)
+{
+    ProbeOptions o = options(port);
+    o.starttls = true;
+    return o;
+}
+
+TEST(RelayProbeTls, EveryTestRunsInsideTls)
+{
+    FakeSmtp srv(kGreeting, server([](const std::string &) { return false; }, true), false, Tls::real);
+    ProbeReport r = probe_relay(tls_options(srv.port()));
+    EXPECT_EQ(r.verdict, ProbeVerdict::closed) << r.reason;
+    EXPECT_EQ(r.tests.size(), 39u);
+    EXPECT_TRUE(r.tls.established);
+    EXPECT_TRUE(r.tls.version.starts_with("TLSv1.")) << r.tls.version;
+    EXPECT_FALSE(r.tls.cipher.empty());
+    EXPECT_NE(r.tls.subject.find("CN=mx.lab.example"), std::string::npos) << r.tls.subject;
+    // Not required, but checked and reported.
+    EXPECT_FALSE(r.tls.verified);
+    EXPECT_FALSE(r.tls.verify_error.empty());
+    // Each session: EHLO, STARTTLS in the clear, then everything else in TLS,
+    // starting with EHLO again.
+    EXPECT_GT(srv.sessions(), 1);
+    EXPECT_EQ(srv.handshakes(), srv.sessions());
+    size_t mail = 0, rcpt = 0, plain = 0;
+    std::vector<FakeSmtp::Seen> seen = srv.seen();
+    for (size_t i = 0; i < seen.size(); i++) {
+        const FakeSmtp::Seen &c = seen[i];
+        if (!c.in_tls) {
+            plain++;
+            EXPECT_TRUE(c.cmd.starts_with("EHLO") || c.cmd == "STARTTLS") << c.cmd;
+            if (c.cmd == "STARTTLS") {
+                ASSERT_LT(i + 1, seen.size());
+                EXPECT_TRUE(seen[i + 1].in_tls);
+                EXPECT_EQ(seen[i + 1].cmd, "EHLO probe.test");
+            }
+        }
+        mail += c.in_tls && c.cmd.starts_with("MAIL FROM:");
+        rcpt += c.in_tls && c.cmd.starts_with("RCPT TO:");
+    }
+    EXPECT_EQ(plain, 2u * size_t(srv.sessions()));
+    EXPECT_EQ(mail, 39u);
+    EXPECT_EQ(rcpt, 39u);
+}
+
+TEST(RelayProbeTls, OpenRelayInsideTlsIsOpen)
+{
+    FakeSmtp srv(kGreeting, server([](const std::string &) { return true; }, true), false, Tls::real);
+    ProbeReport r = probe_relay(tls_options(srv.port()));
+    EXPECT_EQ(r.verdict, ProbeVerdict::open) << r.reason;
+    EXPECT_EQ(accepted(r), 39u);
+    EXPECT_TRUE(r.tls.established);
+}
+
+TEST(RelayProbeTls, NoStarttlsOfferedIsUntested)
+{
+    FakeSmtp srv(kGreeting, server([](const std::string &) { return true; }));  // an open relay, in the clear
+    ProbeReport r = probe_relay(tls_options(srv.port()));
+    EXPECT_EQ(r.verdict, ProbeVerdict::untested);
+    EXPECT_NE(r.reason.find("does not offer STARTTLS"), std::string::npos) << r.reason;
+    EXPECT_TRUE(r.tests.empty());
+    EXPECT_FALSE(r.tls.established);
+    for (const FakeSmtp::Seen &c : srv.seen())
+        EXPECT_FALSE(c.cmd.starts_with("MAIL")) << "tested in the clear";
+}
+
+TEST(RelayProbeTls, StarttlsRefusedOrInjectedIsUntested)
+{
+    {
+        FakeSmtp srv(kGreeting, [](const std::string &cmd, int &e) {
+            return cmd == "STARTTLS" ? "454 4.7.0 TLS not available due to local problem\r\n"
+                                     : server([](const std::string &) { return true; }, true)(cmd, e);
+        });
+        ProbeReport r = probe_relay(tls_options(srv.port()));
+        EXPECT_EQ(r.verdict, ProbeVerdict::untested);
+        EXPECT_NE(r.reason.find("refuses STARTTLS: 454"), std::string::npos) << r.reason;
+    }
+    {
+        // Replies that come with the 220, before TLS, are not the server's
+        // (RFC 3207 5).
+        FakeSmtp srv(kGreeting, [](const std::string &cmd, int &e) {
+            return cmd == "STARTTLS" ? "220 2.0.0 Ready\r\n250 2.1.0 injected\r\n"
+                                     : server([](const std::string &) { return true; }, true)(cmd, e);
+        });
+        ProbeReport r = probe_relay(tls_options(srv.port()));
+        EXPECT_EQ(r.verdict, ProbeVerdict::untested);
+        EXPECT_NE(r.reason.find("more after its reply to STARTTLS"), std::string::npos) << r.reason;
+    }
+}
+
+TEST(RelayProbeTls, HandshakeFailureIsUntested)
+{
+    FakeSmtp srv(kGreeting, server([](const std::string &) { return true; }, true), false, Tls::garbage);
+    ProbeReport r = probe_relay(tls_options(srv.port()));
+    EXPECT_EQ(r.verdict, ProbeVerdict::untested);
+    EXPECT_NE(r.reason.find("TLS handshake failed: "), std::string::npos) << r.reason;
+    EXPECT_TRUE(r.tests.empty());
+    EXPECT_FALSE(r.tls.established);
+}
+
+TEST(RelayProbeTls, SilentHandshakeTimesOut)
+{
+    // 220 to STARTTLS, then nothing: the handshake has the reply timeout.
+    FakeSmtp srv(kGreeting, server([](const std::string &) { return true; }, true), false, Tls::silent);
+    ProbeOptions o = tls_options(srv.port());
+    o.timeout = std::chrono::milliseconds(300);
+    ProbeReport r = probe_relay(o);
+    EXPECT_EQ(r.verdict, ProbeVerdict::untested);
+    EXPECT_NE(r.reason.find("TLS handshake failed: no reply within 300 ms"), std::string::npos) << r.reason;
+}
+
+TEST(RelayProbeTls, VerifyRequiredRefusesSelfSignedCertificate)
+{
+    FakeSmtp srv(kGreeting, server([](const std::string &) { return true; }, true), false, Tls::real);
+    ProbeOptions o = tls_options(srv.port());
+    o.tls_verify = true;
+    ProbeReport r = probe_relay(o);
+    EXPECT_EQ(r.verdict, ProbeVerdict::untested);
+    EXPECT_NE(r.reason.find("TLS handshake failed: certificate verify failed (self"), std::string::npos)
+        << r.reason;
+    EXPECT_TRUE(r.tests.empty());
+    EXPECT_FALSE(r.tls.established);
+    EXPECT_FALSE(r.tls.verified);
+    EXPECT_NE(r.tls.subject.find("CN=mx.lab.example"), std::string::npos) << r.tls.subject;
+    EXPECT_EQ(srv.handshakes(), 0);
+}
+
+TEST(RelayProbeTls, PlainProbeOfServerWantingStarttlsSaysSo)
+{
+    // Postfix with smtpd_tls_security_level = encrypt.
+    FakeSmtp srv(kGreeting, [](const std::string &cmd, int &e) {
+        return cmd.starts_with("MAIL") ? "530 5.7.0 Must issue a STARTTLS command first\r\n"
+                                       : server([](const std::string &) { return true; }, true)(cmd, e);
+    });
+    ProbeReport r = probe_relay(options(srv.port()));
+    EXPECT_EQ(r.verdict, ProbeVerdict::untested);
+    EXPECT_NE(r.reason.find("--starttls"), std::string::npos) << r.reason;
+}
+
 // The command: its exit status says the verdict, --json the report.
 int run_probe(std::vector<std::string> args, std::string &out)
 {
@@ -345,6 +573,7 @@ TEST(RelayProbeCommand, ExitStatusAndJsonSayTheVerdict)
         EXPECT_EQ(j["exit_code"], 1);
         EXPECT_EQ(j["tests"].size(), 39u);
         EXPECT_EQ(j["tests"][0]["rcpt"]["code"], 250);
+        EXPECT_TRUE(j["tls"].is_null());
     }
     {
         FakeSmtp closed(kGreeting, server([](const std::string &) { return false; }));
@@ -362,6 +591,43 @@ TEST(RelayProbeCommand, ExitStatusAndJsonSayTheVerdict)
     using Args = std::vector<std::string>;
     for (const Args &bad : {Args{"mx:99999"}, Args{"mx", "--to", "nobody"}, Args{"mx", "--timeout", "x"}})
         EXPECT_EQ(run_probe(bad, out), 2) << bad[0];
+}
+
+TEST(RelayProbeCommand, StarttlsJsonAndExitStatus)
+{
+    std::string out;
+    {
+        FakeSmtp srv(kGreeting, server([](const std::string &) { return false; }, true), false, Tls::real);
+        std::string target = "127.0.0.1:" + std::to_string(srv.port());
+        EXPECT_EQ(run_probe({target, "--starttls", "--json", "--timeout", "2s"}, out), 0);
+        auto j = nlohmann::json::parse(out);
+        EXPECT_EQ(j["verdict"], "closed");
+        EXPECT_EQ(j["tls"]["established"], true);
+        EXPECT_TRUE(j["tls"]["version"].get<std::string>().starts_with("TLSv1.")) << j["tls"];
+        EXPECT_TRUE(j["tls"]["cipher"].is_string());
+        EXPECT_EQ(j["tls"]["certificate_verified"], false);
+        EXPECT_TRUE(j["tls"]["verify_error"].is_string());
+        EXPECT_EQ(j["tls"]["verify_required"], false);
+        EXPECT_EQ(run_probe({target, "--starttls", "--timeout", "2s"}, out), 0);
+        EXPECT_NE(out.find("  TLS: TLSv1."), std::string::npos) << out;
+        EXPECT_NE(out.find("certificate not verified ("), std::string::npos) << out;
+        // --tls-verify implies --starttls.
+        EXPECT_EQ(run_probe({target, "--tls-verify", "--json", "--timeout", "2s"}, out), 2);
+        j = nlohmann::json::parse(out);
+        EXPECT_EQ(j["verdict"], "untested");
+        EXPECT_EQ(j["tls"]["established"], false);
+        EXPECT_EQ(j["tls"]["verify_required"], true);
+        EXPECT_TRUE(j["tls"]["version"].is_null());
+        EXPECT_NE(j["reason"].get<std::string>().find("certificate verify failed"), std::string::npos) << out;
+    }
+    {
+        FakeSmtp plain(kGreeting, server([](const std::string &) { return true; }));
+        EXPECT_EQ(run_probe({"127.0.0.1:" + std::to_string(plain.port()), "--starttls", "--json"}, out), 2);
+        auto j = nlohmann::json::parse(out);
+        EXPECT_EQ(j["verdict"], "untested");
+        EXPECT_NE(j["reason"].get<std::string>().find("does not offer STARTTLS"), std::string::npos) << out;
+        EXPECT_EQ(j["tls"]["established"], false);
+    }
 }
 
 } // namespace

@@ -59,6 +59,7 @@ struct Options {
     bool all_sources = false;  // block|allow list --all
     // probe
     std::string probe_target, probe_from, probe_to = "relaytest@example.com", probe_helo, probe_timeout = "10s";
+    bool probe_starttls = false, probe_tls_verify = false;
     // watch
     std::string watch_log, watch_source;
     bool watch_journal = false, dry_run = false, once = false, from_start = false;

@@ -18,6 +18,22 @@ json reply_json(const SmtpReply &r)
     return r.code ? json{{"code", r.code}, {"text", r.text}} : json(nullptr);
 }
 
+// null when TLS was not asked for; version and cipher null when the
+// handshake did not finish.
+json tls_json(const ProbeOptions &p, const TlsInfo &t)
+{
+    if (!p.starttls)
+        return nullptr;
+    auto text = [](const std::string &s) { return s.empty() ? json(nullptr) : json(s); };
+    return {{"established", t.established},
+            {"version", text(t.version)},
+            {"cipher", text(t.cipher)},
+            {"subject", text(t.subject)},
+            {"certificate_verified", t.verified},
+            {"verify_error", text(t.verify_error)},
+            {"verify_required", p.tls_verify}};
+}
+
 std::string reply_text(const SmtpReply &r)
 {
     std::string first = r.text.substr(0, r.text.find('\n'));
@@ -32,6 +48,8 @@ int cmd_probe(Options &o)
     p.to = o.probe_to;
     p.helo = o.probe_helo;
     p.timeout = parse_duration(o.probe_timeout);
+    p.starttls = o.probe_starttls || o.probe_tls_verify;
+    p.tls_verify = o.probe_tls_verify;
     ProbeReport r = probe_relay(p);
     int status = r.verdict == ProbeVerdict::closed ? 0 : r.verdict == ProbeVerdict::open ? 1 : 2;
     if (o.json) {
@@ -49,12 +67,17 @@ int cmd_probe(Options &o)
                     {"verdict", verdict_name(r.verdict)},
                     {"reason", r.reason},
                     {"exit_code", status},
+                    {"tls", tls_json(p, r.tls)},
                     {"tests", tests}});
         return status;
     }
     std::cout << "probe " << printable(r.target) << (r.address.empty() ? "" : " (" + r.address + ")") << ": "
               << (r.verdict == ProbeVerdict::open ? "OPEN RELAY" : verdict_name(r.verdict)) << " -- "
               << printable(r.reason) << "\n";
+    if (r.tls.established)
+        std::cout << "  TLS: " << r.tls.version << " " << r.tls.cipher << ", certificate "
+                  << (r.tls.verified ? "verified" : "not verified (" + printable(r.tls.verify_error) + ")") << ": "
+                  << printable(r.tls.subject) << "\n";
     for (const RelayTest &t : r.tests) {
         std::cout << (t.accepted ? "  ACCEPTED " : "  refused  ") << "MAIL FROM:<" << printable(t.sender)
                   << "> RCPT TO:<" << printable(t.recipient) << ">  ";
@@ -87,6 +110,12 @@ void add_probe_command(CLI::App &app, Options &o)
     probe->add_option("--timeout", o.probe_timeout, "for the connection and each reply")
         ->capture_default_str()
         ->check(check_duration(o));
+    probe->add_flag("--starttls", o.probe_starttls,
+                    "run every test inside TLS (STARTTLS after EHLO); a server without it is untested; "
+                    "the certificate is reported, not required to verify");
+    probe->add_flag("--tls-verify", o.probe_tls_verify,
+                    "with --starttls (implied): the certificate must verify against the system CAs and the "
+                    "host name, else untested");
     probe->add_flag("--json", o.json, "JSON output");
 }
 

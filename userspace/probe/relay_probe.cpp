@@ -40,19 +40,62 @@ std::string host_domain(const std::string &host)
     return dot != std::string::npos && host.find('.', dot + 1) != std::string::npos ? host.substr(dot + 1) : host;
 }
 
-// Greeting and EHLO (HELO if EHLO is refused); throws rg::Error when the
-// server will not talk.
-std::unique_ptr<SmtpSession> open_session(const ProbeOptions &o, const std::string &helo)
+bool offers_starttls(const SmtpReply &ehlo)
+{
+    size_t start = 0;
+    for (;;) {
+        size_t end = ehlo.text.find('\n', start);
+        std::string kw = ehlo.text.substr(start, end - start);
+        kw = kw.substr(0, kw.find(' '));
+        std::transform(kw.begin(), kw.end(), kw.begin(), ::toupper);
+        if (kw == "STARTTLS")
+            return true;
+        if (end == std::string::npos)
+            return false;
+        start = end + 1;
+    }
+}
+
+// EHLO (HELO if EHLO is refused); returns the EHLO reply (code 0: HELO).
+SmtpReply greet(SmtpSession &s, const std::string &helo)
+{
+    SmtpReply ehlo = s.command("EHLO " + helo);
+    if (ehlo.positive())
+        return ehlo;
+    SmtpReply r = s.command("HELO " + helo);
+    if (!r.positive())
+        throw Error("the server refuses HELO: " + std::to_string(r.code) + " " + r.text);
+    return {};
+}
+
+// Greeting, EHLO and, with o.starttls, STARTTLS, the handshake and EHLO
+// again; throws rg::Error when the server will not talk or will not do
+// TLS. `tls`, if given, gets how far TLS went, also on failure.
+std::unique_ptr<SmtpSession> open_session(const ProbeOptions &o, const std::string &helo, TlsInfo *tls = nullptr)
 {
     auto s = std::make_unique<SmtpSession>(o.host, o.port, o.timeout);
     if (s->greeting().code != 220)
         throw Error("the server refuses the session: " + std::to_string(s->greeting().code) + " " +
                     s->greeting().text);
-    if (!s->command("EHLO " + helo).positive()) {
-        SmtpReply r = s->command("HELO " + helo);
-        if (!r.positive())
-            throw Error("the server refuses HELO: " + std::to_string(r.code) + " " + r.text);
+    SmtpReply ehlo = greet(*s, helo);
+    if (!o.starttls)
+        return s;
+    if (!offers_starttls(ehlo))
+        throw Error(ehlo.code ? "the server does not offer STARTTLS"
+                              : "the server refuses EHLO, so it offers no STARTTLS");
+    SmtpReply r = s->command("STARTTLS");
+    if (r.code != 220)
+        throw Error("the server refuses STARTTLS: " + std::to_string(r.code) + " " + r.text);
+    try {
+        s->start_tls(o.host, o.tls_verify);
+    } catch (const Error &) {
+        if (tls)
+            *tls = s->tls();
+        throw;
     }
+    if (tls)
+        *tls = s->tls();
+    greet(*s, helo);  // RFC 3207 4.2: the server forgets what EHLO said before
     return s;
 }
 
@@ -147,7 +190,7 @@ ProbeReport probe_relay(const ProbeOptions &o)
     const std::string helo = o.helo.empty() ? local_host_name() : o.helo;
     std::unique_ptr<SmtpSession> s;
     try {
-        s = open_session(o, helo);
+        s = open_session(o, helo, &rep.tls);
     } catch (const Error &e) {
         rep.reason = e.what();
         return rep;
@@ -172,6 +215,14 @@ ProbeReport probe_relay(const ProbeOptions &o)
                 t.mail = s->command("MAIL FROM:<" + sender + ">");
                 if (t.mail.code == 530) {
                     rep.tests.push_back(t);
+                    // Postfix's smtpd_tls_security_level = encrypt: "530 5.7.0
+                    // Must issue a STARTTLS command first". Nothing was tested.
+                    std::string text = t.mail.text;
+                    std::transform(text.begin(), text.end(), text.begin(), ::toupper);
+                    if (!o.starttls && text.find("STARTTLS") != std::string::npos) {
+                        rep.reason = "the server wants STARTTLS before any mail (530): probe with --starttls";
+                        return rep;
+                    }
                     rep.verdict = ProbeVerdict::closed;
                     rep.reason = "the server asks for authentication before any mail (530)";
                     return rep;

@@ -20,6 +20,10 @@ struct ProbeOptions {
     std::string from;                        // empty: relaytest@ the server's domain
     std::string to = "relaytest@example.com";  // the outside recipient, user@domain
     std::chrono::milliseconds timeout{10'000};  // for the connection and each reply
+    // Every session in TLS: STARTTLS after EHLO, then EHLO again. A server
+    // that does not offer it, or a failed handshake, leaves it untested.
+    bool starttls = false;
+    bool tls_verify = false;  // the certificate must verify (system CAs, host name)
 };
 
 struct RelayTest {
@@ -39,6 +43,7 @@ struct ProbeReport {
     ProbeVerdict verdict = ProbeVerdict::untested;
     std::string reason;  // why closed or untested, in a few words
     std::vector<RelayTest> tests;
+    TlsInfo tls;  // with starttls: the first session's (later ones are alike)
 };
 
 // HOST, HOST:PORT, [IPV6]:PORT or a bare IPv6 address into o.host and
@@ -56,8 +61,8 @@ std::vector<std::string> relay_recipients(const std::string &user, const std::st
 
 // Runs every sender against every recipient form. Open if any recipient
 // was accepted; closed if none was, or the server asks for authentication
-// first (530); untested if the server could not be reached or stopped
-// answering before the tests were done.
+// first (530); untested if the server could not be reached, stopped
+// answering before the tests were done or, with starttls, would not do TLS.
 ProbeReport probe_relay(const ProbeOptions &o);
 
 } // namespace rg

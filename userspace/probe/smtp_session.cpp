@@ -8,6 +8,9 @@
 #include <cstring>
 #include <fcntl.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -47,6 +50,44 @@ std::string numeric_address(const struct sockaddr *sa, socklen_t len)
     if (getnameinfo(sa, len, host, sizeof(host), nullptr, 0, NI_NUMERICHOST) != 0)
         return "?";
     return host;
+}
+
+// The first error on OpenSSL's queue in a few words ("wrong version
+// number"); the queue is cleared.
+std::string openssl_error(const char *otherwise)
+{
+    unsigned long e = ERR_get_error();
+    ERR_clear_error();
+    const char *reason = e ? ERR_reason_error_string(e) : nullptr;
+    if (reason)
+        return reason;
+    if (e) {
+        char text[256];
+        ERR_error_string_n(e, text, sizeof(text));
+        return text;
+    }
+    return otherwise;
+}
+
+// The subject of the server's certificate, seen while it is verified: when
+// --tls-verify fails the handshake, OpenSSL keeps no peer certificate to ask
+// afterwards, and the report should still name it.
+int note_subject(int preverify_ok, X509_STORE_CTX *store)
+{
+    SSL *ssl = static_cast<SSL *>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    X509 *cert = X509_STORE_CTX_get_current_cert(store);
+    if (ssl && cert && X509_STORE_CTX_get_error_depth(store) == 0) {
+        char name[512];
+        X509_NAME_oneline(X509_get_subject_name(cert), name, sizeof(name));
+        static_cast<TlsInfo *>(SSL_get_app_data(ssl))->subject = name;
+    }
+    return preverify_ok;
+}
+
+bool is_address(const std::string &host)
+{
+    unsigned char a[16];
+    return inet_pton(AF_INET, host.c_str(), a) == 1 || inet_pton(AF_INET6, host.c_str(), a) == 1;
 }
 
 } // namespace
@@ -95,6 +136,12 @@ SmtpSession::SmtpSession(const std::string &host, uint16_t port, std::chrono::mi
     greeting_ = read_reply();
 }
 
+SmtpSession::~SmtpSession()
+{
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+}
+
 void SmtpSession::fail(const std::string &why) const
 {
     throw Error(where_ + ": " + why);
@@ -104,15 +151,163 @@ SmtpReply SmtpSession::command(std::string_view line)
 {
     std::string out = std::string(line) + "\r\n";
     auto deadline = std::chrono::steady_clock::now() + timeout_;
-    for (size_t sent = 0; sent < out.size();) {
+    if (ssl_) {
+        // Into a memory buffer, which takes it all; then onto the socket.
+        ERR_clear_error();
+        if (SSL_write(ssl_, out.data(), int(out.size())) <= 0)
+            fail("TLS: cannot send: " + openssl_error("unknown error"));
+        tls_flush(deadline);
+    } else {
+        send_raw(out.data(), out.size(), deadline);
+    }
+    return read_reply();
+}
+
+void SmtpSession::send_raw(const char *data, size_t len, std::chrono::steady_clock::time_point deadline)
+{
+    for (size_t sent = 0; sent < len;) {
         if (!wait_for(fd_.get(), POLLOUT, deadline))
             fail("cannot send within " + std::to_string(timeout_.count()) + " ms");
-        ssize_t n = send(fd_.get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+        ssize_t n = send(fd_.get(), data + sent, len - sent, MSG_NOSIGNAL);
         if (n < 0 && errno != EINTR && errno != EAGAIN)
             fail(std::string("cannot send: ") + std::strerror(errno));
         sent += n > 0 ? size_t(n) : 0;
     }
-    return read_reply();
+}
+
+size_t SmtpSession::recv_raw(char *buf, size_t len, std::chrono::steady_clock::time_point deadline)
+{
+    for (;;) {
+        if (!wait_for(fd_.get(), POLLIN, deadline))
+            fail("no reply within " + std::to_string(timeout_.count()) + " ms");
+        ssize_t n = recv(fd_.get(), buf, len, 0);
+        if (n == 0)
+            fail("the server closed the connection");
+        if (n < 0 && errno != EINTR && errno != EAGAIN)
+            fail(std::string("cannot read: ") + std::strerror(errno));
+        if (n > 0)
+            return size_t(n);
+    }
+}
+
+void SmtpSession::tls_flush(std::chrono::steady_clock::time_point deadline)
+{
+    BIO *out = SSL_get_wbio(ssl_);
+    char chunk[4096];
+    for (int n; (n = BIO_read(out, chunk, sizeof(chunk))) > 0;)
+        send_raw(chunk, size_t(n), deadline);
+}
+
+void SmtpSession::tls_feed(std::chrono::steady_clock::time_point deadline)
+{
+    char chunk[4096];
+    size_t n = recv_raw(chunk, sizeof(chunk), deadline);
+    if (BIO_write(SSL_get_rbio(ssl_), chunk, int(n)) != int(n))
+        fail("TLS: out of memory");
+}
+
+void SmtpSession::receive(std::chrono::steady_clock::time_point deadline)
+{
+    char chunk[4096];
+    if (!ssl_) {
+        buf_.append(chunk, recv_raw(chunk, sizeof(chunk), deadline));
+        return;
+    }
+    for (;;) {
+        ERR_clear_error();
+        int n = SSL_read(ssl_, chunk, sizeof(chunk));
+        if (n > 0) {
+            buf_.append(chunk, size_t(n));
+            return;
+        }
+        int err = SSL_get_error(ssl_, n);
+        tls_flush(deadline);  // what reading made OpenSSL answer (a key update)
+        if (err == SSL_ERROR_ZERO_RETURN)
+            fail("the server closed the TLS session");
+        if (err != SSL_ERROR_WANT_READ)
+            fail("TLS: cannot read: " + openssl_error("the connection broke"));
+        tls_feed(deadline);
+    }
+}
+
+void SmtpSession::start_tls(const std::string &host, bool verify_required)
+{
+    // RFC 3207 5: what came with the 220, before TLS, is not the server's
+    // (an attacker's injected replies, CVE-2011-0411's pattern) and must not
+    // be read as if it came through TLS.
+    if (!buf_.empty())
+        fail("the server sent more after its reply to STARTTLS, before TLS");
+    ERR_clear_error();
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    if (!ctx_)
+        fail("TLS: " + openssl_error("cannot make a context"));
+    // The check runs either way; only with verify_required does it stop
+    // the handshake. Without CA files it fails and says so.
+    SSL_CTX_set_default_verify_paths(ctx_);
+    SSL_CTX_set_verify(ctx_, verify_required ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, note_subject);
+    ssl_ = SSL_new(ctx_);
+    BIO *in = BIO_new(BIO_s_mem()), *out = BIO_new(BIO_s_mem());
+    if (!ssl_ || !in || !out) {
+        BIO_free(in);
+        BIO_free(out);
+        fail("TLS: " + openssl_error("out of memory"));
+    }
+    SSL_set_bio(ssl_, in, out);
+    SSL_set_app_data(ssl_, &tls_);
+    if (is_address(host)) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str());
+    } else {
+        SSL_set1_host(ssl_, host.c_str());
+        SSL_set_tlsext_host_name(ssl_, host.c_str());
+    }
+
+    auto deadline = std::chrono::steady_clock::now() + timeout_;
+    auto record = [&] {
+        tls_.version = SSL_get_version(ssl_);
+        const SSL_CIPHER *c = SSL_get_current_cipher(ssl_);
+        tls_.cipher = c ? SSL_CIPHER_get_name(c) : "";
+        if (X509 *cert = SSL_get1_peer_certificate(ssl_)) {
+            char name[512];
+            X509_NAME_oneline(X509_get_subject_name(cert), name, sizeof(name));
+            tls_.subject = name;
+            X509_free(cert);
+        }
+        long v = SSL_get_verify_result(ssl_);  // set even when no certificate is kept
+        tls_.verified = !tls_.subject.empty() && v == X509_V_OK;
+        tls_.verify_error = tls_.subject.empty() ? "no certificate"
+                            : v == X509_V_OK     ? ""
+                                                 : X509_verify_cert_error_string(v);
+    };
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_connect(ssl_);
+        if (r == 1)
+            break;
+        int err = SSL_get_error(ssl_, r);
+        if (err != SSL_ERROR_WANT_READ) {
+            std::string why = openssl_error("the server closed the connection");
+            try {
+                tls_flush(deadline);  // our alert, so the server's log says why
+            } catch (const Error &) {
+            }
+            record();
+            tls_.version.clear();
+            tls_.cipher.clear();
+            if (verify_required && !tls_.subject.empty() && !tls_.verified)
+                why += " (" + tls_.verify_error + ")";
+            fail("TLS handshake failed: " + why);
+        }
+        try {
+            tls_flush(deadline);
+            tls_feed(deadline);
+        } catch (const Error &e) {
+            std::string what = e.what();
+            fail("TLS handshake failed: " + what.substr(where_.size() + 2));  // without where_
+        }
+    }
+    tls_flush(deadline);
+    record();
+    tls_.established = true;
 }
 
 std::string SmtpSession::read_line(std::chrono::steady_clock::time_point deadline)
@@ -127,16 +322,7 @@ std::string SmtpSession::read_line(std::chrono::steady_clock::time_point deadlin
         }
         if (buf_.size() > kMaxLine)
             fail("a reply line longer than " + std::to_string(kMaxLine) + " bytes");
-        if (!wait_for(fd_.get(), POLLIN, deadline))
-            fail("no reply within " + std::to_string(timeout_.count()) + " ms");
-        char chunk[4096];
-        ssize_t n = recv(fd_.get(), chunk, sizeof(chunk), 0);
-        if (n == 0)
-            fail("the server closed the connection");
-        if (n < 0 && errno != EINTR && errno != EAGAIN)
-            fail(std::string("cannot read: ") + std::strerror(errno));
-        if (n > 0)
-            buf_.append(chunk, size_t(n));
+        receive(deadline);
     }
 }
 
