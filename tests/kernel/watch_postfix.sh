@@ -23,7 +23,9 @@ DIR=$(mktemp -d /tmp/rgwatch.XXXXXX)
 chmod 755 "$DIR"  # Postfix (its own user) reaches its directory below
 PINS=$DIR/bpf/pins STATE=$DIR/state WATCH_PID=
 cleanup() {
-    if [ -n "$WATCH_PID" ]; then kill "$WATCH_PID" 2>/dev/null && wait "$WATCH_PID" 2>/dev/null; fi
+    # Never fail here: under set -e a failing command would end the trap
+    # before the rest of the cleanup (Postfix, namespaces, bpffs) ran.
+    if [ -n "$WATCH_PID" ]; then kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null || true; fi
     ip netns exec "$S" "$RG" --pin-dir "$PINS" detach "${S}0" >/dev/null 2>&1 || true
     "$LAB" stop "$DIR/postfix" || true
     ip netns del "$S" 2>/dev/null || true
@@ -58,7 +60,10 @@ mkdir -p "$DIR/bpf" && mount -t bpf bpf "$DIR/bpf"
 
 ip netns exec "$S" env LAB_SASL_PASSWORD="$PASSWORD" "$LAB" start "$DIR/postfix" $SERVER closed submission
 rg attach "${S}0" --ports 25,587 >/dev/null
-rg watch --log "$DIR/postfix/maillog" --from-start --json >"$DIR/watch.out" 2>"$DIR/watch.err" &
+# Not through rg(): a function in the background is a subshell, and $! would
+# be that shell, not watch (killing it would leave watch running).
+ip netns exec "$S" "$RG" --pin-dir "$PINS" --state-dir "$STATE" watch --log "$DIR/postfix/maillog" --from-start \
+    --json >"$DIR/watch.out" 2>"$DIR/watch.err" &
 WATCH_PID=$!
 
 send() {  # FROM-ADDRESS RCPT [SWAKS OPTIONS]: swaks's transcript, never failing the script
