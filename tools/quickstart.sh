@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine (as root): install, build, run.
-#   tools/quickstart.sh            demo on a built-in network-namespace lab
+#   tools/quickstart.sh            demo on a built-in network-namespace lab with the lab's
+#                                  Postfix (setup-deps installs it unconfigured, and swaks)
 #   tools/quickstart.sh IFACE      attach to IFACE (port 25), show status and stats
 set -euo pipefail
 cd "$(dirname "$0")/.."

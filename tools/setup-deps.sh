@@ -8,13 +8,14 @@ pkgs=(
   iproute2 util-linux openssl  # openssl: the HTTPS feed test's server
   # tools/bench: run, controlplane, chart; flood's peers, veth counters, driver
   python3 python3-matplotlib time ipset nftables iptables ethtool
-  # the lab's mail server and the relay probe's reference
+  # the lab's mail server (relayguard demo, tests; smtp-source is in postfix)
+  # and the relay probe's reference
   postfix nmap
   # ctest vagrant_validate: checks vagrant/Vagrantfile (no provider needed);
   # ctest shellcheck
   vagrant shellcheck
   # the lab Postfix's submission port (saslpasswd2, Cyrus PLAIN/LOGIN and
-  # sasldb plugins) and the clients of tools/lab/postfix-fixtures.sh
+  # sasldb plugins) and the clients of the demo and tools/lab/postfix-fixtures.sh
   sasl2-bin libsasl2-modules libsasl2-modules-db swaks
   # relayguard watch: the journal (sd-journal) and the log rules (PCRE2 JIT);
   # the journal source's test writes journal files with journal-remote;

@@ -18,7 +18,9 @@ DIR=$(mktemp -d /tmp/rgwatch.XXXXXX)
 chmod 755 "$DIR"  # Postfix (its own user) reaches its directory below
 PINS=$DIR/bpf/pins STATE=$DIR/state WATCH_PID=
 cleanup() {
-    if [ -n "$WATCH_PID" ]; then kill "$WATCH_PID" 2>/dev/null && wait "$WATCH_PID"; fi
+    # Never fail here: under set -e a failing command would end the trap
+    # before the rest of the cleanup (Postfix, namespaces, bpffs) ran.
+    if [ -n "$WATCH_PID" ]; then kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null || true; fi
     ip netns exec "$S" "$RG" --pin-dir "$PINS" detach "${S}0" >/dev/null 2>&1 || true
     "$LAB" stop "$DIR/postfix" || true
     ip netns del "$S" 2>/dev/null || true

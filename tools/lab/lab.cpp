@@ -21,6 +21,7 @@
 #include <sstream>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +33,13 @@ pid_t spawn(const std::vector<std::string> &argv, const std::vector<std::string>
     if (pid < 0)
         throw_errno("fork", errno);
     if (pid == 0) {
+        // A clean signal state: the demo blocks Ctrl-C while it holds the
+        // lab and ignores SIGPIPE, and both would be inherited across exec
+        // (a Postfix master started so would ignore its stop's SIGTERM).
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        signal(SIGPIPE, SIG_DFL);
         dup2(out_fd, 1);
         dup2(out_fd, 2);
         for (const std::string &e : env)
@@ -385,6 +393,68 @@ PacedResult connect_paced(const Netns &ns, const std::string &src, const std::st
         res.span_seconds = std::chrono::duration<double>(last - first).count();
     });
     return res;
+}
+
+PostfixLab::PostfixLab(const Netns &ns, const std::string &addrs, const std::string &mode,
+                       const std::vector<std::string> &features, const std::vector<std::string> &env)
+{
+    char tmpl[] = "/tmp/relayguard-postfix.XXXXXX";
+    if (!mkdtemp(tmpl))
+        throw_errno("cannot create a temporary directory", errno);
+    dir_ = tmpl;
+    chmod(dir_.c_str(), 0755);  // Postfix's own users reach their directories below it
+    std::vector<std::string> argv{postfix_lab_script(), "start", dir_ + "/postfix", addrs, mode};
+    argv.insert(argv.end(), features.begin(), features.end());
+    CmdResult r = ns.exec(argv, env);
+    if (r.status != 0) {
+        stop();  // a master that did start is stopped
+        throw Error("the lab's Postfix did not start (" + postfix_lab_script() + " start, status " +
+                    std::to_string(r.status) + "):\n" + r.output);
+    }
+}
+
+PostfixLab::~PostfixLab()
+{
+    stop();
+}
+
+void PostfixLab::stop() noexcept
+{
+    // By the master's pid: works whether or not the namespace still exists.
+    try {
+        lab::run({postfix_lab_script(), "stop", dir_ + "/postfix"});
+    } catch (const std::exception &) {  // cannot even fork: nothing more to do here
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+}
+
+std::string postfix_lab_script()
+{
+    const char *dir = getenv("RELAYGUARD_LAB_DIR");
+    return std::string(dir && *dir ? dir : RG_LAB_SOURCE_DIR) + "/postfix-lab.sh";
+}
+
+std::string postfix_lab_missing()
+{
+    auto in_path = [](const std::string &cmd) {
+        const char *path = getenv("PATH");
+        std::istringstream dirs(path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+        for (std::string d; std::getline(dirs, d, ':');)
+            if (!d.empty() && access((d + "/" + cmd).c_str(), X_OK) == 0)
+                return true;
+        return false;
+    };
+    std::string missing;
+    for (const char *cmd : {"postfix", "postconf", "smtp-source", "swaks", "saslpasswd2", "openssl"})
+        if (!in_path(cmd))
+            missing += (missing.empty() ? "" : ", ") + std::string(cmd);
+    if (!missing.empty())
+        return missing + " not installed (tools/setup-deps.sh installs them)";
+    std::string script = postfix_lab_script();
+    if (access(script.c_str(), X_OK) != 0)
+        return script + " not found (set RELAYGUARD_LAB_DIR to the directory of postfix-lab.sh)";
+    return "";
 }
 
 size_t send_frames(const Netns &ns, const std::string &ifname, const std::vector<std::vector<uint8_t>> &frames)

@@ -115,6 +115,35 @@ struct PacedResult {
 PacedResult connect_paced(const Netns &ns, const std::string &src, const std::string &dst, uint16_t port,
                           unsigned count, std::chrono::milliseconds interval, int wait_ms = 400);
 
+// The lab's private Postfix (postfix-lab.sh) in a namespace: started by the
+// constructor under a fresh temporary directory (its config, queue, maillog
+// and mail), stopped and removed by the destructor, also when the caller
+// fails. Never touches a Postfix the host has (/etc/postfix).
+class PostfixLab {
+public:
+    // `features` as postfix-lab.sh takes them (e.g. "submission", "checks");
+    // env: extra "K=V" entries (LAB_SASL_PASSWORD). Throws rg::Error with
+    // the script's output when it fails.
+    PostfixLab(const Netns &ns, const std::string &addrs, const std::string &mode,
+               const std::vector<std::string> &features, const std::vector<std::string> &env);
+    ~PostfixLab();
+    PostfixLab(const PostfixLab &) = delete;
+    PostfixLab &operator=(const PostfixLab &) = delete;
+    const std::string &dir() const { return dir_; }
+    std::string maillog() const { return dir_ + "/postfix/maillog"; }
+
+private:
+    void stop() noexcept;
+    std::string dir_;  // the mkdtemp directory; Postfix's own is dir_/postfix
+};
+
+// tools/lab/postfix-lab.sh: under $RELAYGUARD_LAB_DIR if set, else the
+// source tree's tools/lab this binary was built from.
+std::string postfix_lab_script();
+// What the Postfix lab needs and this host lacks ("postfix, swaks not
+// installed"), or empty when it can run.
+std::string postfix_lab_missing();
+
 // Writes raw Ethernet frames to an interface of a namespace (AF_PACKET), as
 // a host on the wire would send them. Returns how many the kernel accepted.
 size_t send_frames(const Netns &ns, const std::string &ifname, const std::vector<std::vector<uint8_t>> &frames);
