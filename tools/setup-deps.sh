@@ -21,6 +21,10 @@ pkgs=(
   # the journal source's test writes journal files with journal-remote;
   # bench/watch compares with fail2ban-regex
   libsystemd-dev libpcre2-dev systemd-journal-remote fail2ban
+  # promtool, which checks `stats --prometheus` (netns_tests). The package is
+  # the Prometheus server too: where systemd runs, installing it starts one
+  # (prometheus.service, port 9090); relayguard needs only promtool.
+  prometheus
 )
 missing=()
 for p in "${pkgs[@]}"; do

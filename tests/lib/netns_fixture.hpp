@@ -2,9 +2,9 @@
 // between two network namespaces, a real TCP listener behind it, clients in
 // the other namespace.
 //
-// Each test builds its own lab (namespaces named rgtS<pid>/rgtC<pid>, a
-// private bpffs for relayguard's pins and libxdp's dispatcher state) and
-// tears it down in destructors, so nothing survives a failing test.
+// Each test builds its own lab (namespaces named rgtS<pid>/rgtC<pid>, or
+// another prefix set in ns_prefix_; a private bpffs for relayguard's pins and
+// libxdp's dispatcher state) and tears it down in destructors, so nothing survives a failing test.
 // RELAYGUARD_BIN is defined by the test target.
 #pragma once
 
@@ -42,14 +42,14 @@ protected:
     void SetUp() override
     {
         RG_REQUIRE_PRIVILEGED();
-        rg::lab::cleanup_stale("rgtS");
-        rg::lab::cleanup_stale("rgtC");
+        rg::lab::cleanup_stale(ns_prefix_ + "S");
+        rg::lab::cleanup_stale(ns_prefix_ + "C");
         const std::string pid = std::to_string(getpid());
         fs_ = std::make_unique<rg::test::PrivateBpffs>();
-        server_ = std::make_unique<rg::lab::Netns>("rgtS" + pid);
-        client_ = std::make_unique<rg::lab::Netns>("rgtC" + pid);
-        iface_ = ("rgtS" + pid).substr(0, 15);
-        client_iface_ = ("rgtC" + pid).substr(0, 15);
+        server_ = std::make_unique<rg::lab::Netns>(ns_prefix_ + "S" + pid);
+        client_ = std::make_unique<rg::lab::Netns>(ns_prefix_ + "C" + pid);
+        iface_ = (ns_prefix_ + "S" + pid).substr(0, 15);
+        client_iface_ = (ns_prefix_ + "C" + pid).substr(0, 15);
         rg::lab::make_veth(*server_, iface_, {kServer4 + "/24", kServer6 + "/64"}, *client_,
                            client_iface_,
                            {kClean4 + "/24", kBad4 + "/24", kBadNeighbour4 + "/24", kClean6 + "/64",
@@ -140,6 +140,9 @@ protected:
     std::string client_iface_;  // client side of the veth pair
     bool attached_ = false;
     std::vector<std::string> global_args_;  // after --pin-dir (e.g. --state-dir)
+    // Namespaces are ns_prefix_ + "S"/"C" + pid; a derived fixture may set
+    // its own in its constructor (e.g. to tell its leftovers apart).
+    std::string ns_prefix_ = "rgt";
 };
 
 

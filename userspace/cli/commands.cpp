@@ -11,6 +11,7 @@
 #include "hand_list.hpp"
 #include "log.hpp"
 #include "maps.hpp"
+#include "metrics.hpp"
 #include "ports.hpp"
 #include "rate.hpp"
 #include "relay_probe.hpp"
@@ -356,6 +357,17 @@ int cmd_status(Options &o)
 int cmd_stats(Options &o)
 {
     Maps maps = Maps::open(o.pin_dir);
+    if (o.prometheus) {
+        MetricsSnapshot m = read_metrics(maps, state_dir(o));
+        if (!o.iface.empty()) {
+            std::erase_if(m.interfaces, [&](const auto &i) { return i.name != o.iface; });
+            if (m.interfaces.empty())
+                throw CommandError("interface \"" + o.iface + "\": relayguard is not attached to it",
+                                   {"interface", o.iface});
+        }
+        std::cout << prometheus_text(m);
+        return 0;
+    }
     StatsSnapshot snap = maps.stats();
     std::vector<IfaceEntry> ifaces = maps.ifaces();
     const ReasonCounters *scope = &snap.total;
@@ -531,7 +543,8 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     status->add_flag("--json", o.json, "JSON output");
 
     CLI::App *stats = add_command(*app, o, "stats", "packet counters per verdict reason", cmd_stats);
-    stats->add_flag("--json", o.json, "JSON output");
+    CLI::Option *stats_json = stats->add_flag("--json", o.json, "JSON output");
+    stats->add_flag("--prometheus", o.prometheus, "Prometheus text exposition format (0.0.4)")->excludes(stats_json);
     stats->add_option("--iface", o.iface, "only this interface");
 
     add_rate_commands(*app, o);

@@ -23,6 +23,7 @@ struct Options {
     std::string state_dir;  // empty: default_state_dir(pin_dir)
     int verbose = 0;
     bool json = false;
+    bool prometheus = false;  // stats --prometheus
     std::string iface;
     std::string mode = "native";
     std::vector<std::string> ports;
