@@ -25,6 +25,8 @@ pkgs=(
   # the Prometheus server too: where systemd runs, installing it starts one
   # (prometheus.service, port 9090); relayguard needs only promtool.
   prometheus
+  # the daemon's [metrics] endpoint (GET /metrics)
+  libcpp-httplib-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -984,4 +984,62 @@ TEST_F(DaemonTest, RepairsMapsAndAttachmentsRemovedUnderIt)
     EXPECT_FALSE(xdp_attached());
 }
 
+// [metrics] listen: GET /metrics over the server namespace's loopback gives
+// the text of `stats --prometheus`, which promtool accepts; a reload that
+// drops the section stops the server, and so does the daemon's stop.
+class DaemonMetricsTest : public DaemonTest {
+protected:
+    DaemonMetricsTest() { ns_prefix_ = "rgmx-"; }
+    rg::lab::CmdResult scrape()
+    {
+        return server_->exec({"curl", "-sS", "--max-time", "5", "-o", "-", "-w", "\n%{http_code} %{content_type}",
+                              "http://127.0.0.1:9468/metrics"});
+    }
+};
+
+TEST_F(DaemonMetricsTest, ServesPrometheusTextOnLoopback)
+{
+    auto promtool = rg::lab::run({"sh", "-c", "command -v promtool"});
+    if (promtool.status != 0) {
+        if (rg::test::privileged_required())
+            FAIL() << "promtool not found (tools/setup-deps.sh installs it)";
+        GTEST_SKIP() << "promtool not found (tools/setup-deps.sh installs it)";
+    }
+    rg::lab::run_checked({"ip", "-n", server_->name(), "link", "set", "lo", "up"});
+    write_config("block = " + kBad4 + "/32", "[metrics]\nlisten = 127.0.0.1:9468\n");
+    start_ready();
+    ASSERT_TRUE(blocked(kBad4));
+
+    auto r = scrape();
+    ASSERT_EQ(r.status, 0) << r.output << exit_text();
+    size_t tail = r.output.rfind('\n');
+    std::string body = r.output.substr(0, tail + 1), status = r.output.substr(tail + 1);
+    EXPECT_EQ(status, "200 text/plain; version=0.0.4; charset=utf-8");
+    EXPECT_NE(body.find("relayguard_packets_total{reason=\"dropped_blocklist\",interface=\"" + iface_ + "\"} "),
+              std::string::npos)
+        << body;
+    EXPECT_NE(body.find("\nrelayguard_source_dropped_packets_total{source=\"config\",kind=\"config\"} "),
+              std::string::npos)
+        << body;
+    std::string file = dir_ + "/metrics.txt";
+    std::ofstream(file) << body;
+    auto check = rg::lab::run({"sh", "-c", "exec promtool check metrics <\"$0\"", file});
+    EXPECT_EQ(check.status, 0) << check.output << body;
+
+    // A reload without [metrics] stops the server.
+    write_config("block = " + kBad4 + "/32");
+    EXPECT_NE(reload().find("generation 2"), std::string::npos);
+    EXPECT_NE(scrape().status, 0);
+
+    // Back on, then a stop ends the server thread with the daemon.
+    write_config("block = " + kBad4 + "/32", "[metrics]\nlisten = 127.0.0.1:9468\n");
+    EXPECT_NE(reload().find("generation 3"), std::string::npos);
+    EXPECT_EQ(scrape().status, 0);
+    daemon_->signal(SIGTERM);
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code) << daemon_->output();
+    EXPECT_EQ(*code, 0) << daemon_->output();
+    EXPECT_NE(scrape().status, 0);
+}
+
 } // namespace

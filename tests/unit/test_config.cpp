@@ -761,6 +761,7 @@ TEST(ConfigExample, ParsesToTheDefaults)
     EXPECT_EQ(example.stats_output, defaults.stats_output);
     EXPECT_EQ(example.keep_on_exit, defaults.keep_on_exit);
     EXPECT_TRUE(example.feeds.empty());
+    EXPECT_EQ(example.metrics_listen, "");
 }
 
 // Every key the parser knows (as its unknown-key messages list them) is
@@ -773,7 +774,7 @@ TEST(ConfigExample, DocumentsEveryKey)
     size_t total = 0;
     for (const std::string &head :
          {std::string("[filter]\n"), kFilter + "[rate]\n", kFilter + "[daemon]\n", kFilter + "[feed x]\n",
-          kFilter + "[watch]\n", kFilter + "[watch-rule relay-denied]\n"}) {
+          kFilter + "[watch]\n", kFilter + "[watch-rule relay-denied]\n", kFilter + "[metrics]\n"}) {
         std::string msg = error(head + "no_such_key = 1\n");
         size_t at = msg.find(marker);
         ASSERT_NE(at, std::string::npos) << msg;
@@ -788,7 +789,7 @@ TEST(ConfigExample, DocumentsEveryKey)
                 << key << " is not shown in " << RG_EXAMPLE_CONFIG;
         }
     }
-    EXPECT_EQ(total, 8u + 10u + 5u + 7u + 6u + 7u);
+    EXPECT_EQ(total, 8u + 10u + 5u + 7u + 6u + 7u + 1u);
 }
 
 // The commented [watch] example, uncommented, parses; its relay-denied
@@ -904,4 +905,20 @@ TEST(ConfigFeed, BuiltInSourceNamesAreReserved)
 {
     expect_error(kFilter + "[feed manual]\nsource = /x\n", 3, "[feed manual]", "reserved");
     expect_error(kFilter + "[feed Config]\nsource = /x\n", 3, "[feed Config]", "reserved");
+}
+
+// [metrics] listen: off when absent; ADDRESS:PORT with a numeric address.
+TEST(ConfigMetrics, ListenIsOffByDefaultAndValidated)
+{
+    EXPECT_EQ(parse(kFilter).metrics_listen, "");
+    EXPECT_EQ(parse(kFilter + "[metrics]\n").metrics_listen, "");
+    EXPECT_EQ(parse(kFilter + "[metrics]\nlisten = 127.0.0.1:9468\n").metrics_listen, "127.0.0.1:9468");
+    EXPECT_EQ(parse(kFilter + "[metrics]\nlisten = [::1]:9468\n").metrics_listen, "[::1]:9468");
+    expect_error(kFilter + "[metrics]\nlisten = 127.0.0.1\n", 4, "[metrics] listen", "expected ADDRESS:PORT");
+    expect_error(kFilter + "[metrics]\nlisten = 127.0.0.1:0\n", 4, "[metrics] listen", "");
+    expect_error(kFilter + "[metrics]\nlisten = 127.0.0.1:65536\n", 4, "[metrics] listen", "");
+    expect_error(kFilter + "[metrics]\nlisten = localhost:9468\n", 4, "[metrics] listen", "numeric");
+    expect_error(kFilter + "[metrics]\nlisten = ::1:9468\n", 4, "[metrics] listen", "bracketed IPv6");
+    expect_error(kFilter + "[metrics]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:2\n", 5, "[metrics] listen", "");
+    expect_error(kFilter + "[metrics]\nport = 1\n", 4, "[metrics] port", "unknown key");
 }

@@ -7,6 +7,7 @@
 #include "state_dir.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -171,7 +172,7 @@ void sort_unique(std::vector<Cidr> &v)
     v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
-enum class Kind { filter, rate, daemon, feed, watch, watch_rule };
+enum class Kind { filter, rate, daemon, feed, watch, watch_rule, metrics };
 
 constexpr std::string_view kFeedNameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
 
@@ -332,6 +333,8 @@ private:
                                          "\" is reserved: manual and config name the built-in sources");
         } else if (inner == "watch") {
             s.kind = Kind::watch;
+        } else if (inner == "metrics") {
+            s.kind = Kind::metrics;
         } else if (inner.starts_with("watch-rule") && (inner.size() == 10 || is_space(inner[10]))) {
             std::string_view name = trim(inner.substr(10));
             s.kind = Kind::watch_rule;
@@ -341,7 +344,8 @@ private:
                                      "e.g. [watch-rule dovecot-auth]");
         } else {
             fail(n, inner, "",
-                 "unknown section (valid: [filter], [rate], [daemon], [feed NAME], [watch], [watch-rule NAME])");
+                 "unknown section (valid: [filter], [rate], [daemon], [feed NAME], [watch], [watch-rule NAME], "
+                 "[metrics])");
         }
         for (const Section &prev : sections_)
             if (prev.label == s.label)
@@ -608,6 +612,28 @@ const KeySpec kWatchRuleKeys[] = {
      }},
 };
 
+// ADDRESS:PORT with a numeric IPv4 address or a bracketed IPv6 one: a name
+// would make the daemon's start depend on a resolver.
+std::string listen_address(std::string_view v)
+{
+    size_t colon = v.rfind(':');
+    if (colon == std::string_view::npos)
+        throw Error(quote(v) + ": expected ADDRESS:PORT, e.g. 127.0.0.1:9468 or [::1]:9468");
+    std::string host(v.substr(0, colon));
+    parse_uint(v.substr(colon + 1), 1, 65535);
+    unsigned char buf[sizeof(struct in6_addr)];
+    bool ok = host.size() > 2 && host.front() == '[' && host.back() == ']'
+                  ? inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), buf) == 1
+                  : inet_pton(AF_INET, host.c_str(), buf) == 1;
+    if (!ok)
+        throw Error(quote(v) + ": the address must be numeric IPv4 (127.0.0.1) or bracketed IPv6 ([::1])");
+    return std::string(v);
+}
+
+const KeySpec kMetricsKeys[] = {
+    {"listen", false, [](Parser &p, std::string_view v) { p.cfg.metrics_listen = listen_address(v); }},
+};
+
 std::span<const KeySpec> keys_of(Kind kind)
 {
     switch (kind) {
@@ -623,6 +649,8 @@ std::span<const KeySpec> keys_of(Kind kind)
         return kWatchKeys;
     case Kind::watch_rule:
         return kWatchRuleKeys;
+    case Kind::metrics:
+        return kMetricsKeys;
     }
     return {};
 }

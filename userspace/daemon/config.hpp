@@ -3,7 +3,8 @@
 // Format: lines of `key = value`, `#` starts a comment (at line start or
 // after whitespace), `[section]` headers. Sections: [filter], [rate],
 // [daemon], one [feed NAME] per blocklist feed, [watch] (log lines into
-// bans) and one [watch-rule NAME] per log rule changed or added. Keys listed as
+// bans), one [watch-rule NAME] per log rule changed or added and [metrics]
+// (the Prometheus endpoint). Keys listed as
 // repeatable append; any other key given twice is an error. Unknown sections
 // and keys are errors (a typo must not silently disable protection).
 // Every error is reported as "FILE:LINE: [section] key: reason".
@@ -65,6 +66,10 @@ struct Config {
     // [watch] and [watch-rule NAME]: the built-in rules as the file changed
     // them, then its own rules in file order; escalation as in [rate].
     WatchConfig watch;
+
+    // [metrics]: "ADDRESS:PORT" to serve GET /metrics on; empty (no
+    // section or no listen key): no server.
+    std::string metrics_listen;
 };
 
 // Reads and validates a config file. Throws rg::Error "FILE:LINE: ..." on the

@@ -10,6 +10,7 @@
 #include "log.hpp"
 #include "log_watch.hpp"
 #include "maps.hpp"
+#include "metrics.hpp"
 #include "rate.hpp"
 #include "stats.hpp"
 #include "text.hpp"
@@ -24,6 +25,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <httplib.h>
 #include <iostream>
 #include <map>
 #include <net/if.h>
@@ -37,6 +39,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <thread>
 #include <unistd.h>
 
 using nlohmann::json;
@@ -288,6 +291,50 @@ void restore(const Config &cfg, const SharedState &s)
     }
 }
 
+// [metrics]: GET /metrics with prometheus_text(), from a thread of its own
+// (httplib's, with the daemon's signals blocked as in every thread it
+// makes), so a slow scraper never holds up the event loop. Each request
+// reads the pinned maps anew through its own descriptors; the daemon's
+// state is not shared with it.
+class MetricsServer {
+public:
+    // Binds at once: throws rg::Error when the address cannot be had.
+    MetricsServer(const std::string &listen, std::string pin_dir, std::string state_dir)
+        : listen_(listen)
+    {
+        size_t colon = listen.rfind(':');
+        std::string host = listen.substr(0, colon);
+        if (host.starts_with('['))
+            host = host.substr(1, host.size() - 2);
+        int port = std::stoi(listen.substr(colon + 1));
+        server_.Get("/metrics", [pin_dir, state_dir](const httplib::Request &, httplib::Response &res) {
+            try {
+                Maps maps = Maps::open(pin_dir);
+                res.set_content(prometheus_text(read_metrics(maps, StateDir(state_dir))), kPrometheusContentType);
+            } catch (const std::exception &e) {
+                res.status = 503;
+                res.set_content(std::string("relayguard: ") + e.what() + "\n", "text/plain; charset=utf-8");
+            }
+        });
+        if (!server_.bind_to_port(host.c_str(), port))
+            throw Error("metrics: cannot listen on " + listen + ": " + std::strerror(errno));
+        thread_ = std::thread([this] { server_.listen_after_bind(); });
+    }
+    ~MetricsServer()
+    {
+        server_.stop();
+        thread_.join();
+    }
+    MetricsServer(const MetricsServer &) = delete;
+    MetricsServer &operator=(const MetricsServer &) = delete;
+    const std::string &listen() const { return listen_; }
+
+private:
+    std::string listen_;
+    httplib::Server server_;
+    std::thread thread_;
+};
+
 class Daemon {
 public:
     // Blocks the daemon's signals first: none is fatal from here on.
@@ -357,6 +404,9 @@ private:
     SyncMemory sync_memory_;
     std::unique_ptr<LogWatch> watch_;
     bool watch_unsaved_ = false;  // its state file is behind: save within a second
+    // [metrics] listen: (re)started by start and reload, stopped by stop.
+    void start_metrics();
+    std::unique_ptr<MetricsServer> metrics_;
 };
 
 // Everything that can be checked before changing anything.
@@ -541,6 +591,7 @@ void Daemon::start()
     }
     remember_maps();
     start_watch();
+    start_metrics();
     generation_ = 1;
     feed_timer_ = make_timer(Duration(0));  // disarmed; arm_feed_timer() sets it
     // Every config feed is synced once right after start (none is scheduled
@@ -557,6 +608,23 @@ void Daemon::start()
                " mode, rate limiting " + (cfg_.rate.enabled ? "on" : "off") +
                (cfg_.feeds.empty() ? "" : ", " + count_of(cfg_.feeds.size(), "feed") + " to sync") +
                (watch_ ? ", watching " + watch_->source().name() : ""));
+}
+
+// A metrics endpoint that cannot listen is logged, not fatal: the filter
+// matters more than its counters.
+void Daemon::start_metrics()
+{
+    if (metrics_ && metrics_->listen() == cfg_.metrics_listen)
+        return;
+    metrics_.reset();
+    if (cfg_.metrics_listen.empty())
+        return;
+    try {
+        metrics_ = std::make_unique<MetricsServer>(cfg_.metrics_listen, cfg_.pin_dir, cfg_.state_dir);
+        log_notice("metrics: serving GET /metrics on " + cfg_.metrics_listen);
+    } catch (const std::exception &e) {
+        log_error(std::string("no metrics endpoint: ") + e.what());
+    }
 }
 
 void Daemon::start_watch()
@@ -698,6 +766,7 @@ void Daemon::reload()
         }
         schedule_feeds(a.due);
         remember_maps();
+        start_metrics();
         if (timer_changed)
             stats_timer_ = make_timer(cfg_.stats_interval);
         generation_++;
@@ -834,6 +903,7 @@ void Daemon::stop()
         }
     }
     watch_.reset();  // saves its state
+    metrics_.reset();  // stops its thread
     feed_writer_.reset();
     maps_.reset();
     if (opts_.keep_enforcing || cfg_.keep_on_exit) {
