@@ -508,3 +508,14 @@ TEST(CidrMapped, BulkParseMapsSilently)
     EXPECT_EQ(p.cidr.str(), "203.0.113.0/24");
     EXPECT_EQ(err, "");
 }
+
+TEST(CidrRelations, WidenedAndOverlaps)
+{
+    rg::Cidr a = rg::parse_cidr("198.51.100.77").cidr;
+    EXPECT_EQ(a.widened(24).str(), "198.51.100.0/24");
+    EXPECT_EQ(rg::parse_cidr("2001:db8:1:2::9").cidr.widened(48).str(), "2001:db8:1::/48");
+    EXPECT_TRUE(a.overlaps(rg::parse_cidr("198.51.0.0/16").cidr));
+    EXPECT_TRUE(rg::parse_cidr("198.51.0.0/16").cidr.overlaps(a));
+    EXPECT_FALSE(a.overlaps(rg::parse_cidr("198.51.101.0/24").cidr));
+    EXPECT_FALSE(a.overlaps(rg::parse_cidr("::/0").cidr));  // another family
+}

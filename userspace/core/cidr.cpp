@@ -126,6 +126,14 @@ std::string Cidr::str() const
     return std::string(buf) + "/" + std::to_string(len);
 }
 
+Cidr Cidr::widened(uint8_t to) const
+{
+    Cidr c = *this;
+    c.len = to;
+    c.addr = u128_to_bytes(u128_from_bytes(addr) & prefix_mask<U128>(to));
+    return c;
+}
+
 bool Cidr::contains(const Cidr &o) const
 {
     // The top len bits are the prefix in both families (IPv4 uses the first 4 bytes).

@@ -18,6 +18,10 @@ struct Cidr {
     std::string str() const;
     // True if other lies within this prefix (same family).
     bool contains(const Cidr &other) const;
+    // True if the two share an address: one contains the other.
+    bool overlaps(const Cidr &other) const { return contains(other) || other.contains(*this); }
+    // The prefix of length len (<= this one's) that contains this one.
+    Cidr widened(uint8_t len) const;
     auto operator<=>(const Cidr &) const = default;
 };
 

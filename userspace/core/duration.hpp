@@ -20,6 +20,8 @@ Duration parse_duration(std::string_view text);
 
 // The shortest canonical form parse_duration() reads back: "1h30m", "500ms", "0s".
 std::string format_duration(Duration d);
+// Whole seconds of a duration (rounded down).
+inline int64_t whole_seconds(Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
 
 // A connection rate as nanoseconds per connection: "2" or "2/s" (per second),
 // "30/m", "100/h"; fractional values are allowed ("0.5", "0.5/s", up to 12

@@ -13,12 +13,6 @@
 
 namespace rg {
 
-namespace {
-
-bool overlaps(const Cidr &a, const Cidr &b) { return a.contains(b) || b.contains(a); }
-
-} // namespace
-
 std::vector<Cidr> local_addresses()
 {
     struct ifaddrs *all = nullptr;
@@ -53,7 +47,7 @@ std::string KernelBanTarget::exempt(const Cidr &prefix)
 {
     static const Cidr loopback[] = {parse_cidr("127.0.0.0/8").cidr, parse_cidr("::1").cidr};
     for (const Cidr &c : loopback)
-        if (overlaps(c, prefix))
+        if (c.overlaps(prefix))
             return "loopback";
     auto now = std::chrono::steady_clock::now();
     if (now - local_read_ > std::chrono::minutes(1)) {
@@ -61,7 +55,7 @@ std::string KernelBanTarget::exempt(const Cidr &prefix)
         local_read_ = now;
     }
     for (const Cidr &c : local_)
-        if (overlaps(c, prefix))
+        if (c.overlaps(prefix))
             return "this host's address " + c.str();
     if (dry_run_)
         return "";
@@ -74,7 +68,7 @@ std::string KernelBanTarget::exempt(const Cidr &prefix)
         allow_read_ = true;
     }
     for (const Cidr &c : allow_)
-        if (overlaps(c, prefix))
+        if (c.overlaps(prefix))
             return "allowlisted (" + c.str() + ")";
     return "";
 }

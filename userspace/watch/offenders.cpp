@@ -6,20 +6,6 @@
 
 namespace rg {
 
-namespace {
-
-int64_t seconds(Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
-
-Cidr prefix_of(Cidr c, uint8_t len)
-{
-    for (unsigned bit = len; bit < c.max_len(); bit++)
-        c.addr[bit / 8] &= uint8_t(~(0x80u >> (bit % 8)));
-    c.len = len;
-    return c;
-}
-
-} // namespace
-
 size_t Offenders::KeyHash::operator()(const Key &k) const
 {
     uint64_t a, b;
@@ -41,7 +27,7 @@ std::optional<BanDecision> Offenders::record(const RuleMatch &m, std::string_vie
 {
     const LogRule &r = rules_[m.rule];
     Hits &h = hits_[Key{m.rule, m.source}];
-    int64_t window = seconds(r.findtime);
+    int64_t window = whole_seconds(r.findtime);
     std::erase_if(h.times, [&](int64_t at) { return at <= t - window; });
     h.times.push_back(t);
     h.lines.emplace_back(line.substr(0, kEvidenceChars));
@@ -57,7 +43,7 @@ std::optional<BanDecision> Offenders::record(const RuleMatch &m, std::string_vie
     d.lines.assign(h.lines.begin(), h.lines.end());
     d.time = t;
     auto o = offenders_.find(m.source);
-    if (o != offenders_.end() && o->second.last_ban > t - seconds(policy_.bantime_max))
+    if (o != offenders_.end() && o->second.last_ban > t - whole_seconds(policy_.bantime_max))
         d.offence = o->second.bans + 1;
     d.bantime = bantime_of(r, d.offence);
     hits_.erase(Key{m.rule, m.source});
@@ -71,9 +57,9 @@ std::optional<BanDecision> Offenders::banned(const BanDecision &d)
     offenders_[d.target] = RepeatOffender{d.offence, d.time};
     if (policy_.escalate_after == 0)
         return std::nullopt;
-    Cidr prefix = prefix_of(d.target, d.target.family == 4 ? policy_.escalate_prefix4 : policy_.escalate_prefix6);
+    Cidr prefix = d.target.widened(d.target.family == 4 ? policy_.escalate_prefix4 : policy_.escalate_prefix6);
     std::deque<int64_t> &times = prefix_bans_[prefix];
-    while (!times.empty() && times.front() <= d.time - seconds(policy_.escalate_window))
+    while (!times.empty() && times.front() <= d.time - whole_seconds(policy_.escalate_window))
         times.pop_front();
     times.push_back(d.time);
     if (times.size() < policy_.escalate_after)
@@ -88,13 +74,13 @@ std::optional<BanDecision> Offenders::banned(const BanDecision &d)
 void Offenders::expire(int64_t t)
 {
     for (auto it = hits_.begin(); it != hits_.end();) {
-        int64_t window = seconds(rules_[it->first.rule].findtime);
+        int64_t window = whole_seconds(rules_[it->first.rule].findtime);
         bool stale = it->second.times.empty() || it->second.times.back() <= t - window;
         it = stale ? hits_.erase(it) : std::next(it);
     }
-    std::erase_if(offenders_, [&](const auto &o) { return o.second.last_ban <= t - seconds(policy_.bantime_max); });
+    std::erase_if(offenders_, [&](const auto &o) { return o.second.last_ban <= t - whole_seconds(policy_.bantime_max); });
     std::erase_if(prefix_bans_, [&](const auto &p) {
-        return p.second.back() <= t - seconds(policy_.escalate_window);
+        return p.second.back() <= t - whole_seconds(policy_.escalate_window);
     });
 }
 

@@ -8,14 +8,6 @@
 
 namespace rg {
 
-namespace {
-
-int64_t seconds(Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
-
-bool overlaps(const Cidr &a, const Cidr &b) { return a.contains(b) || b.contains(a); }
-
-} // namespace
-
 Watcher::Watcher(const WatchConfig &cfg, BanTarget &target, Report report, std::string source_name)
     : cfg_(cfg), rules_(cfg.rules), offenders_(rules_.rules(), cfg.policy), target_(target),
       report_(std::move(report)), counters_(cfg.rules.size())
@@ -49,7 +41,7 @@ void Watcher::decide(const BanDecision &d)
     const LogRule &r = rules_.rules()[d.rule];
     std::string why;
     for (const Cidr &c : cfg_.ignore)
-        if (overlaps(c, d.target))
+        if (c.overlaps(d.target))
             why = "ignored (" + c.str() + ")";
     if (why.empty())
         why = target_.exempt(d.target);
@@ -57,8 +49,8 @@ void Watcher::decide(const BanDecision &d)
                             {"prefix", d.target.str()},
                             {"rule", r.name},
                             {"matches", d.matches},
-                            {"findtime_s", seconds(r.findtime)},
-                            {"bantime_s", seconds(d.bantime)},
+                            {"findtime_s", whole_seconds(r.findtime)},
+                            {"bantime_s", whole_seconds(d.bantime)},
                             {"offence", d.offence},
                             {"escalation", d.escalation},
                             {"dry_run", cfg_.dry_run},
@@ -73,7 +65,7 @@ void Watcher::decide(const BanDecision &d)
         target_.ban(d.target, d.bantime);
     counters_[d.rule].bans++;
     state_.bans[d.target] =
-        WatchBan{r.name, d.matches, d.offence, d.escalation, now_, now_ + seconds(d.bantime), d.lines};
+        WatchBan{r.name, d.matches, d.offence, d.escalation, now_, now_ + whole_seconds(d.bantime), d.lines};
     ban_serial_[d.target] = ++bans_made_;
     ban_order_.emplace_back(bans_made_, d.target);
     keep_bans_bounded();
