@@ -175,7 +175,15 @@ TEST(WatchRules, LineParts)
     EXPECT_EQ(rg::log_timestamp("2026-12-03T13:54:52Z"), 1796306092);
     EXPECT_EQ(rg::log_timestamp("2026-12-03T14:54:52.5+01:00"), 1796306092);
     EXPECT_EQ(rg::log_timestamp("Dec  3 13:54:52") - rg::log_timestamp("Dec  3 13:54:50"), 2);
-    EXPECT_EQ(rg::log_timestamp("Dec 4 00:00:00") - rg::log_timestamp("Dec  3 23:59:59"), 1);
+    // Across midnight, in a month half a year from now (both days then fall
+    // in the same year, whatever the date of the run).
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t now = time(nullptr);
+    struct tm tm {};
+    localtime_r(&now, &tm);
+    std::string m = months[(tm.tm_mon + 6) % 12];
+    EXPECT_EQ(rg::log_timestamp(m + " 4 00:00:00") - rg::log_timestamp(m + "  3 23:59:59"), 1);
     EXPECT_EQ(rg::log_timestamp("Foo  3 13:54:52"), 0);
     EXPECT_EQ(rg::log_timestamp("2026-13-03T13:54:52Z"), 0);
     EXPECT_FALSE(rg::split_log_line("postfix/smtpd[]: no pid", l));
@@ -390,6 +398,8 @@ TEST(WatchConfig, ErrorsSayFileLineSectionAndKey)
                                                                             "log or journal, not both"),
               std::string::npos);
     EXPECT_NE(error("[watch]\nignore = 192.0.2.300\n").find("/etc/r.conf:4: [watch] ignore:"), std::string::npos);
+    EXPECT_NE(error("[watch]\nignore = ::/0\n").find("/etc/r.conf:4: [watch] ignore: \"::/0\": covers every IPv6"),
+              std::string::npos);
     EXPECT_NE(error("[watch-rule relay-denied]\nfindtime = 0s\n").find("/etc/r.conf:4: [watch-rule relay-denied] "
                                                                       "findtime:"),
               std::string::npos);

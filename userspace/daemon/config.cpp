@@ -575,8 +575,13 @@ const KeySpec kWatchKeys[] = {
     {"journal", false, [](Parser &p, std::string_view v) { p.cfg.watch.journal = yes_no(v); }},
     {"ignore", true,
      [](Parser &p, std::string_view v) {
-         for (std::string_view item : split_list(v))
-             p.cfg.watch.ignore.push_back(parse_cidr(item).cidr);
+         for (std::string_view item : split_list(v)) {
+             Cidr c = parse_cidr(item).cidr;
+             if (c.len == 0)  // as allow and block: a typo must not turn watch off for a family
+                 throw Error(quote(item) + ": covers every " + std::string(c.family == 4 ? "IPv4" : "IPv6") +
+                             " address, so watch would ban no such source; not accepted");
+             p.cfg.watch.ignore.push_back(c);
+         }
      }},
     {"bantime_factor", false,
      [](Parser &p, std::string_view v) {
