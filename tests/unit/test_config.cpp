@@ -762,6 +762,7 @@ TEST(ConfigExample, ParsesToTheDefaults)
     EXPECT_EQ(example.keep_on_exit, defaults.keep_on_exit);
     EXPECT_TRUE(example.feeds.empty());
     EXPECT_EQ(example.metrics_listen, "");
+    EXPECT_EQ(example.alerts, defaults.alerts);
 }
 
 // Every key the parser knows (as its unknown-key messages list them) is
@@ -774,7 +775,8 @@ TEST(ConfigExample, DocumentsEveryKey)
     size_t total = 0;
     for (const std::string &head :
          {std::string("[filter]\n"), kFilter + "[rate]\n", kFilter + "[daemon]\n", kFilter + "[feed x]\n",
-          kFilter + "[watch]\n", kFilter + "[watch-rule relay-denied]\n", kFilter + "[metrics]\n"}) {
+          kFilter + "[watch]\n", kFilter + "[watch-rule relay-denied]\n", kFilter + "[metrics]\n",
+          kFilter + "[alerts]\n"}) {
         std::string msg = error(head + "no_such_key = 1\n");
         size_t at = msg.find(marker);
         ASSERT_NE(at, std::string::npos) << msg;
@@ -789,7 +791,7 @@ TEST(ConfigExample, DocumentsEveryKey)
                 << key << " is not shown in " << RG_EXAMPLE_CONFIG;
         }
     }
-    EXPECT_EQ(total, 8u + 10u + 5u + 7u + 6u + 7u + 1u);
+    EXPECT_EQ(total, 8u + 10u + 5u + 7u + 6u + 7u + 1u + 9u);
 }
 
 // The commented [watch] example, uncommented, parses; its relay-denied

@@ -172,7 +172,7 @@ void sort_unique(std::vector<Cidr> &v)
     v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
-enum class Kind { filter, rate, daemon, feed, watch, watch_rule, metrics };
+enum class Kind { filter, rate, daemon, feed, watch, watch_rule, metrics, alerts };
 
 constexpr std::string_view kFeedNameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
 
@@ -335,6 +335,8 @@ private:
             s.kind = Kind::watch;
         } else if (inner == "metrics") {
             s.kind = Kind::metrics;
+        } else if (inner == "alerts") {
+            s.kind = Kind::alerts;
         } else if (inner.starts_with("watch-rule") && (inner.size() == 10 || is_space(inner[10]))) {
             std::string_view name = trim(inner.substr(10));
             s.kind = Kind::watch_rule;
@@ -345,7 +347,7 @@ private:
         } else {
             fail(n, inner, "",
                  "unknown section (valid: [filter], [rate], [daemon], [feed NAME], [watch], [watch-rule NAME], "
-                 "[metrics])");
+                 "[metrics], [alerts])");
         }
         for (const Section &prev : sections_)
             if (prev.label == s.label)
@@ -635,6 +637,38 @@ std::string listen_address(std::string_view v)
     return std::string(v);
 }
 
+// [alerts]: "off" or a value.
+template <typename T, typename Parse> std::optional<T> off_or(std::string_view v, Parse parse)
+{
+    return v == "off" ? std::nullopt : std::optional<T>(parse(v));
+}
+
+const KeySpec kAlertsKeys[] = {
+    {"drop_rate", true,
+     [](Parser &p, std::string_view v) {
+         for (std::string_view item : split_list(v)) {
+             DropRateRule rule = parse_drop_rate_rule(item);
+             if (std::ranges::count(p.cfg.alerts.drop_rate, rule.reason, &DropRateRule::reason))
+                 throw Error(quote(rule.reason) + ": given twice");
+             p.cfg.alerts.drop_rate.push_back(rule);
+         }
+     }},
+    {"rate_window", false, [](Parser &p, std::string_view v) { p.cfg.alerts.rate_window = positive_duration(v); }},
+    {"feed_stale", false,
+     [](Parser &p, std::string_view v) { p.cfg.alerts.feed_stale = off_or<Duration>(v, positive_duration); }},
+    {"feed_rejected", false, [](Parser &p, std::string_view v) { p.cfg.alerts.feed_rejected = yes_no(v); }},
+    {"ban_storm", false,
+     [](Parser &p, std::string_view v) {
+         p.cfg.alerts.ban_storm = off_or<uint64_t>(v, [](std::string_view n) { return parse_uint(n, 0, 1'000'000'000); });
+     }},
+    {"detached", false, [](Parser &p, std::string_view v) { p.cfg.alerts.detached = yes_no(v); }},
+    {"command", false, [](Parser &p, std::string_view v) { p.cfg.alerts.command = parse_alert_command(v); }},
+    {"command_timeout", false,
+     [](Parser &p, std::string_view v) { p.cfg.alerts.command_timeout = positive_duration(v); }},
+    {"repeat", false,
+     [](Parser &p, std::string_view v) { p.cfg.alerts.repeat = off_or<Duration>(v, positive_duration).value_or(Duration(0)); }},
+};
+
 const KeySpec kMetricsKeys[] = {
     {"listen", false, [](Parser &p, std::string_view v) { p.cfg.metrics_listen = listen_address(v); }},
 };
@@ -656,6 +690,8 @@ std::span<const KeySpec> keys_of(Kind kind)
         return kWatchRuleKeys;
     case Kind::metrics:
         return kMetricsKeys;
+    case Kind::alerts:
+        return kAlertsKeys;
     }
     return {};
 }

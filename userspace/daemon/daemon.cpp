@@ -1,5 +1,6 @@
 #include "daemon.hpp"
 
+#include "alerts.hpp"
 #include "attach.hpp"
 #include "bpffs.hpp"
 #include "config.hpp"
@@ -299,7 +300,9 @@ void restore(const Config &cfg, const SharedState &s)
 class MetricsServer {
 public:
     // Binds at once: throws rg::Error when the address cannot be had.
-    MetricsServer(const std::string &listen, std::string pin_dir, std::string state_dir)
+    // alerts: its families are added to the text.
+    MetricsServer(const std::string &listen, std::string pin_dir, std::string state_dir,
+                  std::shared_ptr<const Alerts> alerts)
         : listen_(listen)
     {
         size_t colon = listen.rfind(':');
@@ -307,10 +310,11 @@ public:
         if (host.starts_with('['))
             host = host.substr(1, host.size() - 2);
         int port = std::stoi(listen.substr(colon + 1));
-        server_.Get("/metrics", [pin_dir, state_dir](const httplib::Request &, httplib::Response &res) {
+        server_.Get("/metrics", [pin_dir, state_dir, alerts](const httplib::Request &, httplib::Response &res) {
             try {
                 Maps maps = Maps::open(pin_dir);
-                res.set_content(prometheus_text(read_metrics(maps, StateDir(state_dir))), kPrometheusContentType);
+                res.set_content(prometheus_text(read_metrics(maps, StateDir(state_dir))) + alerts->prometheus_text(),
+                                kPrometheusContentType);
             } catch (const std::exception &e) {
                 res.status = 503;
                 res.set_content(std::string("relayguard: ") + e.what() + "\n", "text/plain; charset=utf-8");
@@ -407,6 +411,9 @@ private:
     // [metrics] listen: (re)started by start and reload, stopped by stop.
     void start_metrics();
     std::unique_ptr<MetricsServer> metrics_;
+    // [alerts]: checked every second (alert_timer_), from start to stop.
+    std::shared_ptr<Alerts> alerts_;
+    Fd alert_timer_;
 };
 
 // Everything that can be checked before changing anything.
@@ -591,6 +598,9 @@ void Daemon::start()
     }
     remember_maps();
     start_watch();
+    alerts_ = std::make_shared<Alerts>(cfg_.alerts, [this](const json &line) {
+        *stats_out_ << json_text(line) << std::endl;
+    });
     start_metrics();
     generation_ = 1;
     feed_timer_ = make_timer(Duration(0));  // disarmed; arm_feed_timer() sets it
@@ -601,6 +611,8 @@ void Daemon::start()
     schedule_feeds({});
     stats_timer_ = make_timer(cfg_.stats_interval);
     gc_timer_ = make_timer(std::chrono::seconds(kHousekeepingSeconds));
+    alert_timer_ = make_timer(std::chrono::seconds(1));
+    alerts_->tick(cfg_.pin_dir, cfg_.interfaces);  // the alerts' state is known once ready
     if (stop_pending())
         return;  // not ready: the loop stops at once
     notify("READY=1\nSTATUS=running, config generation 1");
@@ -620,7 +632,7 @@ void Daemon::start_metrics()
     if (cfg_.metrics_listen.empty())
         return;
     try {
-        metrics_ = std::make_unique<MetricsServer>(cfg_.metrics_listen, cfg_.pin_dir, cfg_.state_dir);
+        metrics_ = std::make_unique<MetricsServer>(cfg_.metrics_listen, cfg_.pin_dir, cfg_.state_dir, alerts_);
         log_notice("metrics: serving GET /metrics on " + cfg_.metrics_listen);
     } catch (const std::exception &e) {
         log_error(std::string("no metrics endpoint: ") + e.what());
@@ -766,6 +778,8 @@ void Daemon::reload()
         }
         schedule_feeds(a.due);
         remember_maps();
+        alerts_->configure(cfg_.alerts);
+        alerts_->tick(cfg_.pin_dir, cfg_.interfaces);
         start_metrics();
         if (timer_changed)
             stats_timer_ = make_timer(cfg_.stats_interval);
@@ -948,12 +962,13 @@ void Daemon::stop()
 void Daemon::loop()
 {
     for (;;) {
-        struct pollfd fds[5] = {{sigfd_.get(), POLLIN, 0},
+        struct pollfd fds[6] = {{sigfd_.get(), POLLIN, 0},
                                 {stats_timer_.get(), POLLIN, 0},
                                 {gc_timer_.get(), POLLIN, 0},
                                 {feed_timer_.get(), POLLIN, 0},
-                                {watch_ ? watch_->fd() : -1, POLLIN, 0}};  // poll skips -1
-        if (poll(fds, 5, watch_unsaved_ ? 1000 : -1) < 0) {
+                                {watch_ ? watch_->fd() : -1, POLLIN, 0},  // poll skips -1
+                                {alert_timer_.get(), POLLIN, 0}};
+        if (poll(fds, 6, watch_unsaved_ ? 1000 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             throw_errno("poll", errno);
@@ -983,6 +998,8 @@ void Daemon::loop()
             sync_due_feed();
         if (watch_ && (fds[4].revents || watch_unsaved_))
             read_watch();
+        if (fired(fds[5]))
+            alerts_->tick(cfg_.pin_dir, cfg_.interfaces);
     }
 }
 

@@ -31,6 +31,8 @@
 //    attachments are still there; when they went away (`relayguard
 //    detach`, pins removed by hand) it says so, recreates the maps, applies
 //    the running config again and attaches again;
+//  - every second it checks the [alerts] conditions (alerts.hpp) and reports
+//    each alert that fires or resolves: log, stats line, metrics, command;
 //  - on SIGTERM/SIGINT it detaches from the interfaces it manages, unless
 //    told to leave the filter enforcing (on_exit = keep, --keep-enforcing);
 //    its last message says what stays enforcing, as the kernel has it.
