@@ -1042,4 +1042,225 @@ TEST_F(DaemonMetricsTest, ServesPrometheusTextOnLoopback)
     EXPECT_NE(scrape().status, 0);
 }
 
+// [alerts], each provoked for real: a SYN flood from a blocklisted source
+// (drop_rate), a feed refused by its shrink guard and a feed gone
+// (feed_rejected, feed_stale), bans added quickly (ban_storm), and XDP
+// taken off the interface behind the daemon's back (detached). Each is
+// checked three ways: the command's stdin (a script appending it to
+// alerts_), the log line, and /metrics; then its resolution.
+class DaemonAlertsTest : public DaemonTest {
+protected:
+    DaemonAlertsTest() { ns_prefix_ = "rgal"; }
+
+    void SetUp() override
+    {
+        DaemonTest::SetUp();
+        if (IsSkipped() || HasFatalFailure())
+            return;
+        alerts_ = dir_ + "/alerts.jsonl";
+        std::ofstream(alerts_).close();
+        std::ofstream(alerts_ + ".env").close();
+        std::string script = dir_ + "/alert.sh";
+        std::ofstream(script) << "#!/bin/sh\n# what an alert command gets: stdin, and the environment\n"
+                                 "{ tr -d '\\n'; echo; } >>\"$1\"\n"
+                                 "echo \"$RELAYGUARD_ALERT $RELAYGUARD_ALERT_STATE\" >>\"$1.env\"\n";
+        chmod(script.c_str(), 0755);
+        rg::lab::run_checked({"ip", "-n", server_->name(), "link", "set", "lo", "up"});
+    }
+
+    // [alerts] with the test's command, and the metrics endpoint.
+    std::string alerts_section(const std::string &keys) const
+    {
+        return "[alerts]\ncommand = " + dir_ + "/alert.sh " + alerts_ + "\n" + keys +
+               "\n[metrics]\nlisten = 127.0.0.1:9468\n";
+    }
+
+    // Waits for the command to have received the alert NAME in STATE (with
+    // the label's value, if given), and returns that JSON.
+    std::optional<nlohmann::json> wait_for_alert(const std::string &name, const std::string &state,
+                                                 const std::string &label_value = "",
+                                                 std::chrono::milliseconds timeout = 20s)
+    {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (size_t lines = 1;; lines++) {
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            auto text = rg::test::wait_for_lines(alerts_, lines, std::max(left, 0ms));
+            if (!text)
+                return std::nullopt;
+            std::istringstream in(text->substr(0, text->rfind('\n') + 1));  // complete lines only
+            lines = 0;
+            for (std::string line; std::getline(in, line); lines++) {
+                auto j = nlohmann::json::parse(line, nullptr, false);
+                bool label_ok = label_value.empty() || j.value("reason", "") == label_value ||
+                                j.value("feed", "") == label_value || j.value("interface", "") == label_value;
+                if (!j.is_discarded() && j.value("name", "") == name && j.value("state", "") == state && label_ok)
+                    return j;
+            }
+        }
+    }
+
+    std::string metrics()
+    {
+        auto r = server_->exec({"curl", "-sS", "--max-time", "5", "http://127.0.0.1:9468/metrics"});
+        EXPECT_EQ(r.status, 0) << r.output;
+        return r.output;
+    }
+
+    // The log line, the metric and the environment that go with an alert
+    // the command received.
+    void expect_reported(const nlohmann::json &alert, const std::string &label, const std::string &state,
+                         int active, int total)
+    {
+        std::string name = alert["name"];
+        std::string value = label.empty() ? "" : alert[label].get<std::string>();
+        std::string key = name + (label.empty() ? "" : " (" + label + " " + value + ")");
+        std::string line = std::string(state == "firing" ? "relayguard: warning: " : "relayguard: ") + "alert " +
+                           key + " " + state + ": ";
+        EXPECT_NE(daemon_->output().find(line), std::string::npos) << line << "\n" << daemon_->output();
+        std::string series = "relayguard_alert_active{alert=\"" + name + "\"" +
+                             (label.empty() ? "" : "," + label + "=\"" + value + "\"") + "} " +
+                             std::to_string(active) + "\n";
+        std::string m = metrics();
+        EXPECT_NE(m.find(series), std::string::npos) << series << m;
+        std::string counter = "relayguard_alerts_total{alert=\"" + name + "\"} " + std::to_string(total) + "\n";
+        EXPECT_NE(m.find(counter), std::string::npos) << counter << m;
+        EXPECT_TRUE(wait_for_occurrences(alerts_ + ".env", name + " " + state, 1, 5s));
+        EXPECT_FALSE(alert.value("host", "").empty()) << alert.dump();
+        EXPECT_TRUE(alert["since"].is_string()) << alert.dump();
+    }
+
+    std::string alerts_;
+};
+
+TEST_F(DaemonAlertsTest, DropRateFromASynFloodFiresAndResolves)
+{
+    write_config("block = " + kBad4 + "/32",
+                 alerts_section("drop_rate = dropped_blocklist:50, dropped_banned:50\nrate_window = 2s"));
+    start_ready();
+    auto mac = rg::lab::mac_address(*server_, iface_);
+    char macs[18];
+    std::snprintf(macs, sizeof(macs), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+                  mac[5]);
+    std::vector<std::vector<uint8_t>> frames;
+    for (uint16_t port = 40000; port < 40064; port++)
+        frames.push_back(
+            PacketBuilder().eth(macs).ipv4(kBad4, kServer4).tcp(port, 25).flags(rg::test::tcp_flags::SYN).build());
+    std::atomic<bool> flooding{true};
+    std::thread flood([&] {
+        while (flooding)
+            rg::lab::send_frames(*client_, client_iface_, frames);
+    });
+    auto fired = wait_for_alert("drop_rate", "firing", "dropped_blocklist");
+    ASSERT_TRUE(fired) << exit_text();
+    EXPECT_EQ(fired->at("reason"), "dropped_blocklist");
+    EXPECT_EQ(fired->at("threshold"), 50);
+    EXPECT_GT(fired->at("values").at("rate").get<double>(), 50.0) << fired->dump();
+    expect_reported(*fired, "reason", "firing", 1, 1);
+    EXPECT_NE(metrics().find("relayguard_alert_active{alert=\"drop_rate\",reason=\"dropped_banned\"} 0\n"),
+              std::string::npos);
+    auto line = wait_for_stats([](const nlohmann::json &e) { return e.value("event", "") == "alert"; });
+    ASSERT_TRUE(line);
+    EXPECT_EQ(line->at("alert").at("name"), "drop_rate");
+    flooding = false;
+    flood.join();
+
+    auto resolved = wait_for_alert("drop_rate", "resolved", "dropped_blocklist");
+    ASSERT_TRUE(resolved) << exit_text();
+    EXPECT_EQ(resolved->at("since"), fired->at("since"));
+    EXPECT_LE(resolved->at("values").at("rate").get<double>(), 50.0);
+    expect_reported(*resolved, "reason", "resolved", 0, 1);
+    // Fired once, resolved once: nothing in between.
+    EXPECT_EQ(occurrences(daemon_->output(), "alert drop_rate"), 2u) << daemon_->output();
+}
+
+TEST_F(DaemonAlertsTest, FeedRejectedByItsShrinkGuardThenStale)
+{
+    std::string list;
+    for (int i = 1; i <= 10; i++)
+        list += "198.51.100." + std::to_string(i) + "/32\n";
+    std::ofstream(dir_ + "/drop.txt") << list;
+    write_config("", "[feed drop]\nsource = drop.txt\ninterval = 1s\n" + alerts_section("feed_stale = 8s"));
+    std::ofstream(stats_).close();
+    start_ready();
+    ASSERT_TRUE(wait_for_sync("drop", "applied")) << exit_text();
+    auto in_force = rg_json({"feed", "show", "drop", "--json"})["prefixes"];
+
+    // One entry of ten: refused by max_shrink (50%), the ten stay.
+    std::ofstream(dir_ + "/drop.txt.new") << "198.51.100.1/32\n";
+    std::filesystem::rename(dir_ + "/drop.txt.new", dir_ + "/drop.txt");
+    auto rejected = wait_for_alert("feed_rejected", "firing", "drop");
+    ASSERT_TRUE(rejected) << exit_text();
+    EXPECT_EQ(rejected->at("values").at("last_result"), "shrunk");
+    EXPECT_TRUE(rejected->at("threshold").is_null());
+    expect_reported(*rejected, "feed", "firing", 1, 1);
+    EXPECT_EQ(rg_json({"feed", "show", "drop", "--json"})["prefixes"], in_force);
+    EXPECT_GT(in_force.get<int>(), 1);
+
+    // The whole list back: the next sync succeeds and the alert resolves.
+    std::ofstream(dir_ + "/drop.txt.new") << list;
+    std::filesystem::rename(dir_ + "/drop.txt.new", dir_ + "/drop.txt");
+    auto ok = wait_for_alert("feed_rejected", "resolved", "drop");
+    ASSERT_TRUE(ok) << exit_text();
+    expect_reported(*ok, "feed", "resolved", 0, 1);
+
+    // The source gone: every sync fails; 8 s after the last success, stale.
+    std::filesystem::remove(dir_ + "/drop.txt");
+    auto stale = wait_for_alert("feed_stale", "firing", "drop");
+    ASSERT_TRUE(stale) << exit_text();
+    EXPECT_EQ(stale->at("threshold"), 8);
+    EXPECT_GT(stale->at("values").at("seconds_since_success").get<int>(), 8);
+    EXPECT_EQ(stale->at("values").at("last_result"), "fetch_failed");
+    expect_reported(*stale, "feed", "firing", 1, 1);
+    std::ofstream(dir_ + "/drop.txt") << list;
+    auto fresh = wait_for_alert("feed_stale", "resolved", "drop");
+    ASSERT_TRUE(fresh) << exit_text();
+    expect_reported(*fresh, "feed", "resolved", 0, 1);
+}
+
+TEST_F(DaemonAlertsTest, BanStormFromBansAddedQuickly)
+{
+    write_config("", alerts_section("ban_storm = 3"));
+    start_ready();
+    for (int i = 1; i <= 3; i++)
+        rg_ok({"bans", "add", "203.0.113." + std::to_string(i), "--ttl", "1h"});
+    EXPECT_NE(metrics().find("relayguard_alert_active{alert=\"ban_storm\"} 0\n"), std::string::npos);
+    rg_ok({"bans", "add", "2001:db8:bad::/48", "--ttl", "1h"});
+    auto storm = wait_for_alert("ban_storm", "firing");
+    ASSERT_TRUE(storm) << exit_text();
+    EXPECT_EQ(storm->at("values").at("new_bans"), 4);
+    EXPECT_EQ(storm->at("threshold"), 3);
+    expect_reported(*storm, "", "firing", 1, 1);
+
+    // A reload with a higher threshold: the same bans no longer a storm.
+    write_config("", alerts_section("ban_storm = 10"));
+    EXPECT_NE(reload().find("generation 2"), std::string::npos);
+    auto calm = wait_for_alert("ban_storm", "resolved");
+    ASSERT_TRUE(calm) << exit_text();
+    EXPECT_EQ(calm->at("values").at("new_bans"), 4);
+    expect_reported(*calm, "", "resolved", 0, 1);
+}
+
+TEST_F(DaemonAlertsTest, DetachedBehindTheDaemonsBackFiresUntilRepaired)
+{
+    write_config("block = " + kBad4 + "/32", alerts_section(""));
+    start_ready();
+    EXPECT_NE(metrics().find("relayguard_alert_active{alert=\"detached\",interface=\"" + iface_ + "\"} 0\n"),
+              std::string::npos);
+    rg::lab::run_checked({"ip", "-n", server_->name(), "link", "set", "dev", iface_, "xdp", "off"});
+    ASSERT_FALSE(xdp_attached());
+    auto detached = wait_for_alert("detached", "firing", iface_);
+    ASSERT_TRUE(detached) << exit_text();
+    EXPECT_EQ(detached->at("values").at("why"), "the filter's XDP program is no longer on the interface");
+    expect_reported(*detached, "interface", "firing", 1, 1);
+
+    // A reload repairs first (so does the 30 s check): attached, resolved.
+    EXPECT_NE(reload().find("generation 2"), std::string::npos);
+    EXPECT_TRUE(xdp_attached());
+    auto repaired = wait_for_alert("detached", "resolved", iface_);
+    ASSERT_TRUE(repaired) << exit_text();
+    expect_reported(*repaired, "interface", "resolved", 0, 1);
+    EXPECT_TRUE(blocked(kBad4));
+}
+
 } // namespace

@@ -60,7 +60,7 @@ std::string AlertEvent::message() const
         s += " (still firing, since " + utc_text(since) + ")";
     if (state == State::resolved)
         s += " (was firing since " + utc_text(since) + ", for " +
-             format_duration(std::chrono::duration_cast<std::chrono::seconds>(at - since)) + ")";
+             format_duration(std::chrono::seconds(unix_seconds(at) - unix_seconds(since))) + ")";
     return s;
 }
 
