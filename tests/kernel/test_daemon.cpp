@@ -1048,7 +1048,8 @@ TEST_F(DaemonMetricsTest, ServesPrometheusTextOnLoopback)
 // namespace's loopback every second. Its query API must come to return the
 // drop count the kernel reports (`stats --json`) for blocked SYNs sent
 // through the attached program, the feed's sync (timestamp, list size, the
-// daemon's duration histogram), and every rule evaluated without error.
+// daemon's duration histogram), and every rule evaluated without error;
+// promtool accepts the daemon's text with the histograms' samples.
 // Prometheus is polled with a deadline: it gives no event to wait on.
 class PrometheusScrapeTest : public DaemonTest {
 protected:
@@ -1140,6 +1141,13 @@ TEST_F(PrometheusScrapeTest, QueryReturnsTheKernelsDropCount)
     start_ready();
     ASSERT_TRUE(wait_for_sync("local", "applied")) << exit_text();
     start_prometheus();
+
+    // promtool's lint of /metrics with the histograms' samples in it.
+    auto scraped = server_->exec({"curl", "-sS", "--max-time", "5", "-o", dir_ + "/metrics.txt",
+                                  "http://127.0.0.1:9468/metrics"});
+    ASSERT_EQ(scraped.status, 0) << scraped.output;
+    auto check = rg::lab::run({"sh", "-c", "exec promtool check metrics <\"$0\"", dir_ + "/metrics.txt"});
+    EXPECT_EQ(check.status, 0) << check.output;
 
     uint64_t syns = blocked_attempt(kBad4, kServer4, 25);
     ASSERT_GT(syns, 0u);
