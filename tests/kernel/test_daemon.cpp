@@ -1104,7 +1104,7 @@ protected:
     // passes; returns the last value seen.
     template <class T>
     std::optional<T> poll_until(const std::function<std::optional<T>()> &get, const std::function<bool(const T &)> &want,
-                                std::chrono::seconds timeout = 30s)
+                                std::chrono::seconds timeout = 60s)
     {
         auto deadline = std::chrono::steady_clock::now() + timeout;
         std::optional<T> v;
