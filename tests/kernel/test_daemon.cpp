@@ -13,6 +13,7 @@
 #include "bpffs.hpp"
 
 #include <arpa/inet.h>
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
@@ -1261,6 +1262,158 @@ TEST_F(DaemonAlertsTest, DetachedBehindTheDaemonsBackFiresUntilRepaired)
     ASSERT_TRUE(repaired) << exit_text();
     expect_reported(*repaired, "interface", "resolved", 0, 1);
     EXPECT_TRUE(blocked(kBad4));
+}
+
+// A real Prometheus (Debian's `prometheus`) in the server namespace, with
+// the shipped alerting rules, scrapes the daemon's /metrics on the
+// namespace's loopback every second. Its query API must come to return the
+// drop count the kernel reports (`stats --json`) for blocked SYNs sent
+// through the attached program, the feed's sync (timestamp, list size, the
+// daemon's duration histogram), and every rule evaluated without error;
+// promtool accepts the daemon's text with the histograms' samples.
+// Prometheus is polled with a deadline: it gives no event to wait on.
+class PrometheusScrapeTest : public DaemonTest {
+protected:
+    PrometheusScrapeTest() { ns_prefix_ = "rgpm-"; }
+    void TearDown() override
+    {
+        prometheus_.reset();  // before DaemonTest removes its storage directory
+        DaemonTest::TearDown();
+    }
+
+    void start_prometheus()
+    {
+        std::string conf = dir_ + "/prometheus.yml";
+        std::ofstream(conf) << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                            << "rule_files:\n  - " << RG_DIST_DIR << "/prometheus/relayguard-rules.yml\n"
+                            << "scrape_configs:\n  - job_name: relayguard\n    static_configs:\n"
+                            << "      - targets: ['127.0.0.1:9468']\n";
+        prometheus_ = std::make_unique<Process>(
+            std::vector<std::string>{"ip", "netns", "exec", server_->name(), "prometheus", "--config.file=" + conf,
+                                     "--storage.tsdb.path=" + dir_ + "/tsdb",
+                                     "--web.listen-address=127.0.0.1:9090", "--log.level=warn"},
+            std::vector<std::string>{});
+    }
+
+    // GET of Prometheus's HTTP API (path and query); its "data" when the
+    // answer is {"status": "success"}.
+    std::optional<nlohmann::json> api(const std::string &path, const std::vector<std::string> &params = {})
+    {
+        std::vector<std::string> argv{"curl", "-sS", "--max-time", "2", "-G"};
+        for (const std::string &p : params) {
+            argv.push_back("--data-urlencode");
+            argv.push_back(p);
+        }
+        argv.push_back("http://127.0.0.1:9090" + path);
+        auto r = server_->exec(argv);
+        auto j = nlohmann::json::parse(r.output, nullptr, false);
+        if (r.status != 0 || !j.is_object() || j.value("status", "") != "success")
+            return std::nullopt;
+        return j["data"];
+    }
+
+    // The value of an instant query's only sample, if it has exactly one.
+    std::optional<double> query(const std::string &promql)
+    {
+        auto data = api("/api/v1/query", {"query=" + promql});
+        if (!data || !(*data)["result"].is_array() || (*data)["result"].size() != 1)
+            return std::nullopt;
+        return std::stod((*data)["result"][0]["value"][1].get<std::string>());
+    }
+
+    // Polls until get() gives a value that want accepts, or the deadline
+    // passes; returns the last value seen.
+    template <class T>
+    std::optional<T> poll_until(const std::function<std::optional<T>()> &get, const std::function<bool(const T &)> &want,
+                                std::chrono::seconds timeout = 60s)
+    {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        std::optional<T> v;
+        for (;;) {
+            v = get();
+            if ((v && want(*v)) || std::chrono::steady_clock::now() > deadline)
+                return v;
+            std::this_thread::sleep_for(250ms);  // the poll's pace, not a synchronisation
+        }
+    }
+
+    std::optional<double> await_query(const std::string &promql, const std::function<bool(const double &)> &want)
+    {
+        return poll_until<double>([&] { return query(promql); }, want);
+    }
+
+    std::string prometheus_output() { return "\nprometheus said:\n" + (prometheus_ ? prometheus_->output() : ""); }
+
+    std::unique_ptr<Process> prometheus_;
+};
+
+TEST_F(PrometheusScrapeTest, QueryReturnsTheKernelsDropCount)
+{
+    if (rg::lab::run({"sh", "-c", "command -v prometheus"}).status != 0) {
+        if (rg::test::privileged_required())
+            FAIL() << "prometheus not found (tools/setup-deps.sh installs it)";
+        GTEST_SKIP() << "prometheus not found (tools/setup-deps.sh installs it)";
+    }
+    rg::lab::run_checked({"ip", "-n", server_->name(), "link", "set", "lo", "up"});
+    std::ofstream(dir_ + "/feed.txt") << "198.51.100.0/24\n";
+    write_config("block = " + kBad4 + "/32",
+                 "[metrics]\nlisten = 127.0.0.1:9468\n\n[feed local]\nsource = " + dir_ + "/feed.txt\n");
+    std::ofstream(stats_).close();
+    start_ready();
+    ASSERT_TRUE(wait_for_sync("local", "applied")) << exit_text();
+    start_prometheus();
+
+    // promtool's lint of /metrics with the histograms' samples in it.
+    auto scraped = server_->exec({"curl", "-sS", "--max-time", "5", "-o", dir_ + "/metrics.txt",
+                                  "http://127.0.0.1:9468/metrics"});
+    ASSERT_EQ(scraped.status, 0) << scraped.output;
+    auto check = rg::lab::run({"sh", "-c", "exec promtool check metrics <\"$0\"", dir_ + "/metrics.txt"});
+    EXPECT_EQ(check.status, 0) << check.output;
+
+    uint64_t syns = blocked_attempt(kBad4, kServer4, 25);
+    ASSERT_GT(syns, 0u);
+    const uint64_t kernel = counter("dropped_blocklist");
+    EXPECT_EQ(kernel, syns);
+
+    auto up = await_query("up{job=\"relayguard\"}", [](double v) { return v == 1; });
+    ASSERT_EQ(up, 1.0) << "the target never came up" << prometheus_output() << exit_text();
+    const std::string drops =
+        "sum(relayguard_packets_total{job=\"relayguard\",reason=\"dropped_blocklist\",interface=\"" + iface_ + "\"})";
+    auto seen = await_query(drops, [&](double v) { return v == double(kernel); });
+    EXPECT_EQ(seen, double(kernel)) << drops << prometheus_output();
+
+    // The feed, from the registry and the daemon's histogram.
+    EXPECT_EQ(await_query("relayguard_feed_prefixes{feed=\"local\"}", [](double v) { return v == 1; }), 1.0);
+    auto success = await_query("relayguard_feed_last_success_timestamp_seconds{feed=\"local\"}",
+                               [](double v) { return v > 0; });
+    ASSERT_TRUE(success);
+    EXPECT_LE(*success, double(time(nullptr)));
+    EXPECT_GT(*success, double(time(nullptr)) - 120);
+    EXPECT_EQ(await_query("relayguard_feed_sync_duration_seconds_count{feed=\"local\"}", [](double v) { return v == 1; }),
+              1.0);
+    EXPECT_EQ(await_query("relayguard_feed_sync_duration_seconds_bucket{feed=\"local\",le=\"+Inf\"}",
+                          [](double v) { return v == 1; }),
+              1.0);
+
+    // Every shipped rule evaluated against these series without an error.
+    auto rules = poll_until<nlohmann::json>(
+        [&]() -> std::optional<nlohmann::json> {
+            auto data = api("/api/v1/rules");
+            if (!data)
+                return std::nullopt;
+            nlohmann::json out = nlohmann::json::array();
+            for (const auto &g : (*data)["groups"])
+                for (const auto &r : g["rules"])
+                    out.push_back({r["name"], r["health"], r.value("lastError", "")});
+            return out;
+        },
+        [](const nlohmann::json &rs) {
+            return rs.size() == 7 && std::ranges::all_of(rs, [](const nlohmann::json &r) { return r[1] == "ok"; });
+        });
+    ASSERT_TRUE(rules) << prometheus_output();
+    EXPECT_EQ(rules->size(), 7u) << rules->dump();
+    for (const auto &r : *rules)
+        EXPECT_EQ(r[1], "ok") << r.dump();
 }
 
 } // namespace

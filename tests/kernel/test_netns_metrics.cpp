@@ -51,6 +51,17 @@ uint64_t sum_of(const std::string &text, const std::string &family, const std::v
 class MetricsNetnsTest : public NetnsTest {
 protected:
     MetricsNetnsTest() { ns_prefix_ = "rgmx-"; }
+    void SetUp() override
+    {
+        NetnsTest::SetUp();
+        if (IsSkipped() || HasFatalFailure())
+            return;
+        if (!promtool_) {
+            if (rg::test::privileged_required())
+                FAIL() << "promtool not found (tools/setup-deps.sh installs it; RELAYGUARD_REQUIRE_PRIVILEGED=1 forbids skipping)";
+            GTEST_SKIP() << "promtool not found (tools/setup-deps.sh installs it)";
+        }
+    }
 
     // promtool check metrics on the text; its exit status and what it said.
     std::pair<int, std::string> promtool_check(const std::string &text)
@@ -70,11 +81,6 @@ protected:
 
 TEST_F(MetricsNetnsTest, PrometheusTextPassesPromtoolAndMatchesJson)
 {
-    if (!promtool_) {
-        if (rg::test::privileged_required())
-            FAIL() << "promtool not found (tools/setup-deps.sh installs it; RELAYGUARD_REQUIRE_PRIVILEGED=1 forbids skipping)";
-        GTEST_SKIP() << "promtool not found (tools/setup-deps.sh installs it)";
-    }
     attach();
     rg_ok({"block", "add", kBad4});
     EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
@@ -116,6 +122,76 @@ TEST_F(MetricsNetnsTest, PrometheusTextPassesPromtoolAndMatchesJson)
     EXPECT_EQ(sum_of(r.output, "relayguard_packets_total", {reason}), dropped) << r.output;
     EXPECT_NE(rg({"stats", "--prometheus", "--iface", "lo"}).status, 0);
     EXPECT_EQ(rg({"stats", "--prometheus", "--json"}).status, 2);
+}
+
+// The feed families of `stats --prometheus` after syncs by hand (`feed add`
+// syncs once, then a `feed sync` the shrink check refuses): the registry's
+// times, result and size, and the sync counts that the state directory keeps
+// from one command to the next; promtool accepts them, and `feed del` ends
+// the feed's series and its counts.
+class FeedMetricsNetnsTest : public MetricsNetnsTest {
+protected:
+    FeedMetricsNetnsTest() { ns_prefix_ = "rgpm-"; }
+    void SetUp() override
+    {
+        MetricsNetnsTest::SetUp();
+        if (IsSkipped() || HasFatalFailure())
+            return;
+        char tmpl[] = "/tmp/relayguard-feedmetrics.XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir_ = tmpl;
+        global_args_ = {"--state-dir", dir_ + "/state"};
+    }
+    void TearDown() override
+    {
+        MetricsNetnsTest::TearDown();
+        if (!dir_.empty())
+            std::filesystem::remove_all(dir_);
+    }
+    std::string dir_;
+};
+
+TEST_F(FeedMetricsNetnsTest, SyncsByHandAreCountedAcrossCommands)
+{
+    attach();
+    std::string path = dir_ + "/local.txt", list;
+    for (int i = 0; i < 20; i += 2)  // 10 addresses, no two of them siblings: 10 prefixes
+        list += "198.51.100." + std::to_string(i) + "\n";
+    std::ofstream(path) << list;
+    rg_ok({"feed", "add", "local", path, "--max-shrink", "20"});
+    std::ofstream(path) << "198.51.100.0\n198.51.100.2\n";
+    auto r = rg({"feed", "sync", "local"});
+    EXPECT_EQ(r.status, 1) << r.output;
+
+    r = rg({"stats", "--prometheus"});
+    ASSERT_EQ(r.status, 0) << r.output;
+    const std::string text = r.output;
+    auto [status, said] = promtool_check(text);
+    EXPECT_EQ(status, 0) << said << "\n" << text;
+    json f = rg_json({"feed", "show", "local", "--json"});
+    ASSERT_EQ(f["last_result"], "shrunk") << f.dump();
+    const std::string feed = "feed=\"local\"";
+    EXPECT_EQ(sum_of(text, "relayguard_feed_prefixes", {feed}), 10u) << text;
+    EXPECT_EQ(sum_of(text, "relayguard_feed_prefixes", {feed}), f["prefixes"].get<uint64_t>());
+    EXPECT_GT(f["last_success"].get<uint64_t>(), 0u);
+    EXPECT_EQ(sum_of(text, "relayguard_feed_last_success_timestamp_seconds", {feed}), f["last_success"].get<uint64_t>());
+    EXPECT_EQ(sum_of(text, "relayguard_feed_last_attempt_timestamp_seconds", {feed}), f["last_attempt"].get<uint64_t>());
+    EXPECT_EQ(sum_of(text, "relayguard_feed_last_result", {feed, "result=\"shrunk\""}), 1u) << text;
+    EXPECT_EQ(sum_of(text, "relayguard_feed_last_result", {feed}), 1u) << text;
+    EXPECT_EQ(sum_of(text, "relayguard_feed_syncs_total", {feed}), 2u) << text;
+    EXPECT_EQ(sum_of(text, "relayguard_feed_sync_errors_total", {feed, "result=\"shrunk\""}), 1u) << text;
+    EXPECT_EQ(sum_of(text, "relayguard_feed_sync_errors_total", {feed}), 1u) << text;
+    // The histograms are the daemon's: not in the one-shot text.
+    EXPECT_EQ(text.find("relayguard_feed_sync_duration_seconds"), std::string::npos);
+
+    // A removed feed leaves no series, and a new one of that name counts anew.
+    rg_ok({"feed", "del", "local"});
+    r = rg({"stats", "--prometheus"});
+    EXPECT_EQ(r.output.find(feed), std::string::npos) << r.output;
+    rg_ok({"feed", "add", "local", path});
+    r = rg({"stats", "--prometheus"});
+    EXPECT_EQ(sum_of(r.output, "relayguard_feed_syncs_total", {feed}), 1u) << r.output;
+    EXPECT_EQ(sum_of(r.output, "relayguard_feed_last_result", {feed, "result=\"applied\""}), 1u) << r.output;
 }
 
 } // namespace

@@ -384,3 +384,45 @@ TEST(FeedDef, BuiltInSourceNamesAreReserved)
         EXPECT_NO_THROW(rg::validate_feed_def(def)) << name;
     }
 }
+
+namespace {
+
+// A feed's sync counts (feed_stats.hpp): per result, kept across processes
+// in the state directory; a damaged file counts from zero again.
+TEST(FeedStats, CountsPerResultInTheStateDirectory)
+{
+    TempDir tmp;
+    rg::StateDir state(tmp.path);
+    EXPECT_EQ(rg::load_feed_stats(state, "drop").total(), 0u);
+    rg::count_feed_sync(state, "drop", RG_FEED_APPLIED, 0.5);
+    rg::count_feed_sync(state, "drop", RG_FEED_SHRUNK, 0.25);
+    rg::count_feed_sync(state, "drop", RG_FEED_SHRUNK, 0.125);
+    rg::count_feed_sync(state, "other", RG_FEED_FETCH_FAILED, 2);
+    rg::FeedStats s = rg::load_feed_stats(state, "drop");
+    EXPECT_EQ(s.syncs[RG_FEED_APPLIED], 1u);
+    EXPECT_EQ(s.syncs[RG_FEED_SHRUNK], 2u);
+    EXPECT_EQ(s.syncs[RG_FEED_FETCH_FAILED], 0u);
+    EXPECT_EQ(s.total(), 3u);
+    EXPECT_EQ(s.last_seconds, 0.125);
+    EXPECT_EQ(rg::load_feed_stats(state, "other").syncs[RG_FEED_FETCH_FAILED], 1u);
+    // Results by name in the file, so that the enum may grow.
+    auto text = state.read_text(rg::feed_stats_file("drop"));
+    ASSERT_TRUE(text);
+    EXPECT_NE(text->find("\"shrunk\":2"), std::string::npos) << *text;
+
+    std::ofstream(state.file(rg::feed_stats_file("drop"))) << "{\"syncs\": [1, 2";
+    EXPECT_EQ(rg::load_feed_stats(state, "drop").total(), 0u);
+    rg::count_feed_sync(state, "drop", RG_FEED_UNCHANGED, 0.01);
+    EXPECT_EQ(rg::load_feed_stats(state, "drop").syncs[RG_FEED_UNCHANGED], 1u);
+}
+
+TEST(FeedStats, OkResultsAreThoseThatLeaveTheFeedCurrent)
+{
+    std::vector<std::string> ok;
+    for (uint32_t r = 0; r < RG_FEED_RESULT_MAX; r++)
+        if (rg::feed_result_ok(r))
+            ok.push_back(rg_feed_result_name[r]);
+    EXPECT_EQ(ok, (std::vector<std::string>{"applied", "unchanged", "not_modified", "same_content"}));
+}
+
+} // namespace

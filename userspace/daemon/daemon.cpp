@@ -4,6 +4,7 @@
 #include "attach.hpp"
 #include "bpffs.hpp"
 #include "config.hpp"
+#include "daemon_metrics.hpp"
 #include "error.hpp"
 #include "feed_registry.hpp"
 #include "feed_sync.hpp"
@@ -26,6 +27,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <httplib.h>
 #include <iostream>
 #include <map>
@@ -295,14 +297,14 @@ void restore(const Config &cfg, const SharedState &s)
 // [metrics]: GET /metrics with prometheus_text(), from a thread of its own
 // (httplib's, with the daemon's signals blocked as in every thread it
 // makes), so a slow scraper never holds up the event loop. Each request
-// reads the pinned maps anew through its own descriptors; the daemon's
-// state is not shared with it.
+// reads the pinned maps anew through its own descriptors; of the daemon's
+// state it shares only what `more` returns: the families of its memory
+// (DaemonMetrics, thread-safe), appended.
 class MetricsServer {
 public:
     // Binds at once: throws rg::Error when the address cannot be had.
-    // alerts: its families are added to the text.
     MetricsServer(const std::string &listen, std::string pin_dir, std::string state_dir,
-                  std::shared_ptr<const Alerts> alerts)
+                  std::function<std::string()> more)
         : listen_(listen)
     {
         size_t colon = listen.rfind(':');
@@ -310,10 +312,10 @@ public:
         if (host.starts_with('['))
             host = host.substr(1, host.size() - 2);
         int port = std::stoi(listen.substr(colon + 1));
-        server_.Get("/metrics", [pin_dir, state_dir, alerts](const httplib::Request &, httplib::Response &res) {
+        server_.Get("/metrics", [pin_dir, state_dir, more](const httplib::Request &, httplib::Response &res) {
             try {
                 Maps maps = Maps::open(pin_dir);
-                res.set_content(prometheus_text(read_metrics(maps, StateDir(state_dir))) + alerts->prometheus_text(),
+                res.set_content(prometheus_text(read_metrics(maps, StateDir(state_dir))) + more(),
                                 kPrometheusContentType);
             } catch (const std::exception &e) {
                 res.status = 503;
@@ -409,7 +411,9 @@ private:
     std::unique_ptr<LogWatch> watch_;
     bool watch_unsaved_ = false;  // its state file is behind: save within a second
     // [metrics] listen: (re)started by start and reload, stopped by stop.
+    // It shows daemon_metrics_ (durations measured since the start).
     void start_metrics();
+    DaemonMetrics daemon_metrics_;
     std::unique_ptr<MetricsServer> metrics_;
     // [alerts]: checked every second (alert_timer_), from start to stop.
     std::shared_ptr<Alerts> alerts_;
@@ -457,8 +461,16 @@ Daemon::Applied Daemon::apply_shared(const Config &next, SharedState *before)
     if (before)
         *before = created ? SharedState{} : capture(maps, lists);
     // Lists first: when ports or mode tighten, the rules are already there.
-    WriteResult allow = sync_list(lists, ListKind::allow, next.allow);
-    WriteResult block = sync_list(lists, ListKind::block, next.block);
+    auto write_list = [&](ListKind kind, const std::vector<Cidr> &want) {
+        auto t0 = std::chrono::steady_clock::now();
+        WriteResult w = sync_list(lists, kind, want);
+        if (w.upserts || w.deletes)
+            daemon_metrics_.list_written(
+                "config", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        return w;
+    };
+    WriteResult allow = write_list(ListKind::allow, next.allow);
+    WriteResult block = write_list(ListKind::block, next.block);
     maps.set_ports(next.ports);
     maps.set_monitor(next.monitor);
     RateSettings old_rate = rate_settings(maps);
@@ -482,6 +494,7 @@ void Daemon::remove_dropped_feeds(const Config &next)
             continue;
         Lists lists(maps, StateDir(next.state_dir));
         del_feed(maps, lists, f.name());
+        daemon_metrics_.forget(f.name());
         log_notice("feed " + f.name() + ": removed (no longer in " + next.path + ")");
     }
 }
@@ -632,7 +645,10 @@ void Daemon::start_metrics()
     if (cfg_.metrics_listen.empty())
         return;
     try {
-        metrics_ = std::make_unique<MetricsServer>(cfg_.metrics_listen, cfg_.pin_dir, cfg_.state_dir, alerts_);
+        metrics_ = std::make_unique<MetricsServer>(cfg_.metrics_listen, cfg_.pin_dir, cfg_.state_dir,
+                                                   [this, alerts = alerts_] {
+                                                       return daemon_metrics_.text() + alerts->prometheus_text();
+                                                   });
         log_notice("metrics: serving GET /metrics on " + cfg_.metrics_listen);
     } catch (const std::exception &e) {
         log_error(std::string("no metrics endpoint: ") + e.what());
@@ -873,6 +889,9 @@ void Daemon::sync_due_feed()
             SyncOptions so{.limits = {.cancelled = stop_pending},  // SIGTERM gives a download up
                            .memory = &sync_memory_};
             SyncReport r = sync_feed(feed_writer_->maps, feed_writer_->lists, f->name, so);
+            daemon_metrics_.feed_synced(f->name, r.seconds);
+            if (r.upserts || r.deletes)
+                daemon_metrics_.list_written(f->name, r.write_seconds);
             for (const std::string &e : r.errors)
                 log_warning(e);
             log(r.ok() ? LogLevel::notice : LogLevel::warning, sync_summary(r));

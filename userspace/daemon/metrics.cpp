@@ -1,68 +1,62 @@
 #include "metrics.hpp"
 
+#include "attach.hpp"
 #include "lists.hpp"
 #include "rate.hpp"
 #include "stats.hpp"
 #include "watch_state.hpp"
 
-#include <sstream>
 #include <utility>
 
 namespace rg {
 
 using nlohmann::json;
 
-std::string prometheus_label_value(std::string_view v)
-{
-    std::string out;
-    out.reserve(v.size());
-    for (char c : v) {
-        if (c == '\\')
-            out += "\\\\";
-        else if (c == '"')
-            out += "\\\"";
-        else if (c == '\n')
-            out += "\\n";
-        else
-            out += c;
-    }
-    return out;
-}
-
 namespace {
 
-using Labels = std::vector<std::pair<const char *, std::string>>;
-
-// One family: its HELP and TYPE lines, then its samples, never interleaved
-// with another family's (the format requires a family's lines together).
-class Family {
-public:
-    Family(std::ostringstream &out, const char *name, const char *type, const char *help) : out_(out), name_(name)
-    {
-        // Help texts are constants here without backslashes or newlines.
-        out_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
-    }
-    void sample(const Labels &labels, uint64_t value)
-    {
-        out_ << name_;
-        if (!labels.empty()) {
-            out_ << "{";
-            for (size_t i = 0; i < labels.size(); i++)
-                out_ << (i ? "," : "") << labels[i].first << "=\"" << prometheus_label_value(labels[i].second) << "\"";
-            out_ << "}";
-        }
-        out_ << " " << value << "\n";
-    }
-
-private:
-    std::ostringstream &out_;
-    const char *name_;
-};
+using Family = MetricFamily;
 
 uint64_t u64(const json &j, const char *key)
 {
     auto it = j.find(key);
     return it != j.end() && it->is_number() ? it->get<uint64_t>() : 0;
+}
+
+// Per feed: its list size, schedule, the outcome and times of its last
+// sync from the registry, and its sync counts from the state directory.
+void feed_families(std::string &out, const std::vector<MetricsSnapshot::FeedState> &feeds)
+{
+    Family prefixes(out, "relayguard_feed_prefixes", "gauge", "Prefixes the feed has in force (collapsed).");
+    for (const auto &f : feeds)
+        prefixes.sample({{"feed", f.feed.name()}}, f.feed.raw.prefixes);
+    Family interval(out, "relayguard_feed_interval_seconds", "gauge", "The feed's sync interval (the daemon's schedule).");
+    for (const auto &f : feeds)
+        interval.sample_float({{"feed", f.feed.name()}}, double(f.feed.raw.interval_ms) / 1000);
+    Family attempt(out, "relayguard_feed_last_attempt_timestamp_seconds", "gauge",
+                   "Unix time of the feed's last sync attempt; 0: never.");
+    for (const auto &f : feeds)
+        attempt.sample({{"feed", f.feed.name()}}, f.feed.raw.last_attempt);
+    Family success(out, "relayguard_feed_last_success_timestamp_seconds", "gauge",
+                   "Unix time of the feed's last sync that left it current; 0: never.");
+    for (const auto &f : feeds)
+        success.sample({{"feed", f.feed.name()}}, f.feed.raw.last_success);
+    Family result(out, "relayguard_feed_last_result", "gauge",
+                  "1 for the result of the feed's last sync, 0 for the other results.");
+    for (const auto &f : feeds)
+        for (uint32_t r = 0; r < RG_FEED_RESULT_MAX; r++)
+            result.sample({{"feed", f.feed.name()}, {"result", rg_feed_result_name[r]}}, f.feed.raw.last_result == r);
+    Family syncs(out, "relayguard_feed_syncs_total", "counter", "Sync attempts of the feed, whatever their result.");
+    for (const auto &f : feeds)
+        syncs.sample({{"feed", f.feed.name()}}, f.stats.total());
+    Family errors(out, "relayguard_feed_sync_errors_total", "counter",
+                  "Syncs that failed or were refused by the safety checks (the version in force stayed), per result.");
+    for (const auto &f : feeds)
+        for (uint32_t r = 0; r < RG_FEED_RESULT_MAX; r++)
+            if (r != RG_FEED_NEVER && !feed_result_ok(r))
+                errors.sample({{"feed", f.feed.name()}, {"result", rg_feed_result_name[r]}}, f.stats.syncs[r]);
+    Family took(out, "relayguard_feed_last_sync_duration_seconds", "gauge", "Wall time of the feed's last sync.");
+    for (const auto &f : feeds)
+        took.sample_float({{"feed", f.feed.name()}}, f.stats.last_seconds);
 }
 
 } // namespace
@@ -74,7 +68,7 @@ MetricsSnapshot read_metrics(Maps &maps, const StateDir &state)
     s.monitor = maps.monitor();
     StatsSnapshot stats = maps.stats();
     for (const IfaceEntry &e : maps.ifaces())
-        s.interfaces.push_back({e.name(), stats.slots.at(e.slot)});
+        s.interfaces.push_back({e.name(), stats.slots.at(e.slot), query_live(e).attached});
     s.sources = sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources());
     for (uint32_t r = 0; r < sizeof(rg_ban_reason_name) / sizeof(rg_ban_reason_name[0]); r++)
         s.bans[rg_ban_reason_name[r]] = 0;
@@ -86,12 +80,16 @@ MetricsSnapshot read_metrics(Maps &maps, const StateDir &state)
     Lists lists(maps, state);
     s.allowlist = lists.size(ListKind::allow);
     s.blocklist = lists.size(ListKind::block);
+    for (Feed &f : list_feeds(maps)) {
+        FeedStats fs = load_feed_stats(state, f.name());
+        s.feeds.push_back({std::move(f), fs});
+    }
     return s;
 }
 
 std::string prometheus_text(const MetricsSnapshot &s)
 {
-    std::ostringstream out;
+    std::string out;
     Family(out, "relayguard_build_info", "gauge", "Always 1; the version of relayguard that wrote the metrics.")
         .sample({{"version", s.version}}, 1);
     Family(out, "relayguard_monitor_mode", "gauge",
@@ -112,6 +110,11 @@ std::string prometheus_text(const MetricsSnapshot &s)
         for (uint32_t r = 0; r < RG_REASON_MAX; r++)
             if (rg_reason_info[r].flags & RG_RF_PROTECTED)
                 syn.sample({{"reason", rg_reason_info[r].name}, {"interface", i.name}}, i.counters[r].syn);
+
+    Family attached(out, "relayguard_interface_attached", "gauge",
+                    "1 while the filter's program is in the interface's XDP chain, 0 when it was taken off.");
+    for (const auto &i : s.interfaces)
+        attached.sample({{"interface", i.name}}, i.attached);
 
     // Attribution of blocklist verdicts to the sources listing the address
     // (all interfaces together), one family per counter of sources_json().
@@ -167,7 +170,8 @@ std::string prometheus_text(const MetricsSnapshot &s)
         for (const auto &[rule, c] : rules.items())
             fam.sample({{"rule", rule}}, u64(c, f.key));
     }
-    return out.str();
+    feed_families(out, s.feeds);
+    return out;
 }
 
 } // namespace rg

@@ -3,9 +3,13 @@
 // once into a MetricsSnapshot, rendered by prometheus_text(), so that
 // `relayguard stats --prometheus` and a daemon's /metrics give the same text.
 // The names are a stable interface, listed in README.md ("Prometheus"); the
-// reason label values are the JSON names of rg_reason_info.
+// reason label values are the JSON names of rg_reason_info. What only a
+// running daemon measured (durations) is appended by daemon_metrics.hpp.
 #pragma once
 
+#include "exposition.hpp"
+#include "feed_registry.hpp"
+#include "feed_stats.hpp"
 #include "maps.hpp"
 #include "source_lists.hpp"
 #include "state_dir.hpp"
@@ -24,16 +28,22 @@ struct MetricsSnapshot {
     struct Interface {
         std::string name;
         ReasonCounters counters{};
+        bool attached = false;  // the program is in the interface's XDP chain
     };
     std::string version;  // relayguard_build_info
     bool monitor = false;
-    // Attached interfaces only: counters of detached ones live on in the
+    // Registered (attached) interfaces only: counters of detached ones live on in the
     // JSON total (slot 0) but have no interface to label them with.
     std::vector<Interface> interfaces;
     nlohmann::json sources = nlohmann::json::array();  // as sources_json()
     std::map<std::string, uint64_t> bans;              // unexpired, per ban reason name
     nlohmann::json watch = nlohmann::json::object();   // as watch_stats_json()
     std::optional<ListSize> allowlist, blocklist;
+    struct FeedState {
+        Feed feed;        // the registry entry: prefixes, last result and times
+        FeedStats stats;  // the state directory's sync counts
+    };
+    std::vector<FeedState> feeds;
 };
 
 // Reads everything prometheus_text() shows from the pinned maps and the
@@ -43,12 +53,5 @@ MetricsSnapshot read_metrics(Maps &maps, const StateDir &state);
 // The exposition text: HELP and TYPE lines for every family, then its
 // samples; ends with a newline.
 std::string prometheus_text(const MetricsSnapshot &s);
-
-// A label value as written between the double quotes: backslash, double
-// quote and newline escaped as \\, \" and \n.
-std::string prometheus_label_value(std::string_view v);
-
-// The content type of the text, for an HTTP response.
-inline constexpr const char *kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 } // namespace rg

@@ -180,7 +180,7 @@ bool del_feed(Maps &maps, Lists &lists, std::string_view name)
     lists.replace(ListKind::block, f->bit, {});
     maps.set_shadow_source(f->bit, false);
     put_feed(maps, Feed{f->bit, {}});
-    for (const char *ext : {".body", ".memo"})
+    for (const char *ext : {".body", ".memo", ".stats"})
         lists.state().remove("feed-" + f->name() + ext);
     return true;
 }

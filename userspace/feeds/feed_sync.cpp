@@ -295,8 +295,10 @@ SyncReport FeedSync::apply()
     put_feed(maps_, feed_);
     WriteResult w;
     watch_.lap();
+    auto write_start = std::chrono::steady_clock::now();
     try {
         w = lists_.replace(updates_for(lists_, list_feeds(maps_), feed_.bit, check_.list));
+        rep_.write_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count();
         log(LogLevel::debug, "feed " + def_.name + ": lists written in " + watch_.lap());
     } catch (const std::exception &e) {
         // Left with RG_FEED_SYNCING: the next sync fetches in full.
@@ -360,6 +362,7 @@ SyncReport FeedSync::record(uint32_t result, const std::string &message)
     rep_.message = message;
     rep_.prefixes = feed_.raw.prefixes;
     rep_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    count_feed_sync(lists_.state(), def_.name, result, rep_.seconds);
     return rep_;
 }
 

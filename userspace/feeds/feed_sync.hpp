@@ -1,7 +1,8 @@
 // A feed sync, in stages: fetch (without the lock: a slow server must not
 // block other commands) -> parse (only the lines that changed, when the
 // feed's memo allows) -> check -> apply through the lists' one write path
-// under the pin-directory lock -> record the outcome in the registry. The
+// under the pin-directory lock -> record the outcome in the registry (and
+// count it in the feed's stats, feed_stats.hpp). The
 // version applied becomes the feed's memo: a one-shot sync saves it in the
 // state directory before the write, the daemon keeps it in memory
 // (SyncMemory). The daemon and `feed sync` run the same code.
@@ -23,6 +24,7 @@
 #include "feed_fetch.hpp"
 #include "feed_memo.hpp"
 #include "feed_registry.hpp"
+#include "feed_stats.hpp"
 #include "lists.hpp"
 
 #include <array>
@@ -85,12 +87,9 @@ struct SyncReport {
     size_t upserts = 0, deletes = 0;  // blocklist entries written and removed
     uint64_t prefixes = 0;            // in force afterwards
     double seconds = 0;               // wall time of the whole sync
+    double write_seconds = 0;         // of it, the write of the blocklist (when upserts or deletes)
     size_t lines_parsed = 0;          // every line, or only the changed ones (feed_delta.hpp)
-    bool ok() const
-    {
-        return result == RG_FEED_APPLIED || result == RG_FEED_UNCHANGED || result == RG_FEED_NOT_MODIFIED ||
-               result == RG_FEED_SAME_CONTENT;
-    }
+    bool ok() const { return feed_result_ok(result); }
 };
 
 // Syncs one feed through `lists` (whose maps are `maps`). Takes the
