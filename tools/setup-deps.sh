@@ -27,6 +27,10 @@ pkgs=(
   prometheus
   # the daemon's [metrics] endpoint (GET /metrics)
   libcpp-httplib-dev
+  # the Debian package (cpack: dpkg-shlibdeps is in dpkg-dev, which
+  # build-essential brings; file finds the ELF files) and its checks:
+  # lintian, man and groff for relayguard(8)
+  file lintian man-db groff-base
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -501,7 +501,7 @@ std::unique_ptr<CLI::App> make_app(Options &o)
         "relayguard");
     app->require_subcommand(1);
     app->fallthrough();  // global options may also follow the subcommand
-    app->set_version_flag("--version", "relayguard 0.1.0 (ABI " + std::to_string(RG_ABI_VERSION) + ")");
+    app->set_version_flag("--version", "relayguard " RELAYGUARD_VERSION " (ABI " + std::to_string(RG_ABI_VERSION) + ")");
     o.pin_dir = kDefaultPinDir;
     app->add_option("--pin-dir", o.pin_dir, "where the shared maps are pinned (a bpffs directory)")
         ->capture_default_str();

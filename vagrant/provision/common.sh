@@ -3,14 +3,20 @@
 
 # Installs what relayguard needs (tools/setup-deps.sh: also Postfix,
 # unconfigured, and nmap), builds it (tools/build.sh, into SRC/build) and
-# installs the binary by CMake's install rule: /usr/local/sbin/relayguard,
-# where dist/relayguard.service runs it. The XDP object is compiled into
-# the binary (bpftool's skeleton embeds it), so no .bpf.o is installed.
+# installs it as an operator does (README "Install"): the Debian package,
+# built by cpack. --reinstall: a second provisioning brings in the new build
+# under the same version. The config is kept as it is (mx.sh writes it).
 install_relayguard() {
     local src=$1
     "$src/tools/setup-deps.sh"
     "$src/tools/build.sh"
-    cmake --install "$src/build" --prefix /usr/local
+    rm -rf "$src/build/deb"
+    cpack --config "$src/build/CPackConfig.cmake" -B "$src/build/deb" >/dev/null
+    # Left by provisioning from before the package; it would come first on PATH.
+    rm -f /usr/local/sbin/relayguard
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+        "$src"/build/deb/relayguard_*.deb >/dev/null
 }
 
 # The interface that has ADDR: the lab NIC, whatever the provider named it.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Provisions the lab's mail host (as root, in the VM; run again after a
 # `vagrant rsync`, it rebuilds and restarts): relayguard built from the
-# synced repository and run by dist/relayguard.service on the lab interface,
+# synced repository, installed as the Debian package and run by its unit
+# (dist/relayguard.service) on the lab interface,
 # and the namespace lab's private Postfix (tools/lab/postfix-lab.sh, closed)
 # listening on the lab address only.
 #   mx.sh MX_ADDR CLIENT_ADDR
@@ -33,7 +34,9 @@ ports = 25
 [watch]
 log = $postfix_dir/maillog
 CONF
-install -m 0644 "$src/dist/relayguard.service" /etc/systemd/system/relayguard.service
+# The package's unit (/lib/systemd/system); a copy that provisioning from
+# before the package put in /etc would override it.
+[ -L /etc/systemd/system/relayguard.service ] || rm -f /etc/systemd/system/relayguard.service
 
 # The lab's Postfix as a unit, so that it comes back after a reboot. It
 # starts after relayguard, so that the filter is in place before the MTA
