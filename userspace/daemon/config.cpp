@@ -172,7 +172,7 @@ void sort_unique(std::vector<Cidr> &v)
     v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
-enum class Kind { filter, rate, daemon, feed, watch, watch_rule, metrics };
+enum class Kind { filter, rate, daemon, feed, watch, watch_rule, metrics, events };
 
 constexpr std::string_view kFeedNameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
 
@@ -335,6 +335,8 @@ private:
             s.kind = Kind::watch;
         } else if (inner == "metrics") {
             s.kind = Kind::metrics;
+        } else if (inner == "events") {
+            s.kind = Kind::events;
         } else if (inner.starts_with("watch-rule") && (inner.size() == 10 || is_space(inner[10]))) {
             std::string_view name = trim(inner.substr(10));
             s.kind = Kind::watch_rule;
@@ -345,7 +347,7 @@ private:
         } else {
             fail(n, inner, "",
                  "unknown section (valid: [filter], [rate], [daemon], [feed NAME], [watch], [watch-rule NAME], "
-                 "[metrics])");
+                 "[metrics], [events])");
         }
         for (const Section &prev : sections_)
             if (prev.label == s.label)
@@ -639,6 +641,20 @@ const KeySpec kMetricsKeys[] = {
     {"listen", false, [](Parser &p, std::string_view v) { p.cfg.metrics_listen = listen_address(v); }},
 };
 
+const KeySpec kEventsKeys[] = {
+    {"interval", false,
+     [](Parser &p, std::string_view v) {
+         p.cfg.events.interval = positive_duration(v);
+         validate_events(p.cfg.events);
+     }},
+    {"per_second", false,
+     [](Parser &p, std::string_view v) {
+         p.cfg.events.enabled = v != "off";
+         if (p.cfg.events.enabled)
+             p.cfg.events.per_second = uint32_t(parse_uint(v, 1, 1'000'000));
+     }},
+};
+
 std::span<const KeySpec> keys_of(Kind kind)
 {
     switch (kind) {
@@ -656,6 +672,8 @@ std::span<const KeySpec> keys_of(Kind kind)
         return kWatchRuleKeys;
     case Kind::metrics:
         return kMetricsKeys;
+    case Kind::events:
+        return kEventsKeys;
     }
     return {};
 }

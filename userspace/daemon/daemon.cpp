@@ -4,6 +4,8 @@
 #include "bpffs.hpp"
 #include "config.hpp"
 #include "error.hpp"
+#include "event_ring.hpp"
+#include "events.hpp"
 #include "feed_registry.hpp"
 #include "feed_sync.hpp"
 #include "hand_list.hpp"
@@ -252,6 +254,7 @@ struct SharedState {
     std::vector<uint16_t> ports;
     bool monitor = false;
     struct rg_rate_config rate {};
+    struct rg_event_config events {};
     std::vector<Cidr> allow, block;  // the config's lists (RG_SOURCE_CONFIG)
     std::vector<Feed> feeds;
 };
@@ -262,6 +265,7 @@ SharedState capture(const Maps &maps, Lists &lists)
             .ports = maps.ports(),
             .monitor = maps.monitor(),
             .rate = maps.config().rate,
+            .events = maps.config().events,
             .allow = HandList(lists, ListKind::allow, RG_SOURCE_CONFIG).prefixes(),
             .block = HandList(lists, ListKind::block, RG_SOURCE_CONFIG).prefixes(),
             .feeds = list_feeds(maps)};
@@ -279,6 +283,7 @@ void restore(const Config &cfg, const SharedState &s)
     maps.set_ports(s.ports);
     maps.set_monitor(s.monitor);
     maps.set_rate(s.rate);
+    maps.set_events(s.events);
     for (const Feed &f : list_feeds(maps)) {
         auto old = std::ranges::find(s.feeds, f.name(), &Feed::name);
         if (old == s.feeds.end()) {
@@ -369,6 +374,11 @@ private:
     void read_watch();
     void sync_due_feed();
     void arm_feed_timer();
+    // The kernel's events: read from the ring (when no `relayguard events`
+    // holds it) and logged; taken again when the maps are new or the holder
+    // went away (at start, repair, reload and housekeeping).
+    void open_events();
+    void read_events();
 
     DaemonOptions opts_;
     Fd sigfd_;
@@ -407,6 +417,8 @@ private:
     // [metrics] listen: (re)started by start and reload, stopped by stop.
     void start_metrics();
     std::unique_ptr<MetricsServer> metrics_;
+    std::unique_ptr<EventConsumer> events_;
+    long events_holder_ = -1;  // the pid last told about, not told again
 };
 
 // Everything that can be checked before changing anything.
@@ -456,12 +468,15 @@ Daemon::Applied Daemon::apply_shared(const Config &next, SharedState *before)
     maps.set_monitor(next.monitor);
     RateSettings old_rate = rate_settings(maps);
     apply_rate(maps, next.rate);
+    bool events_changed = !(event_settings(maps) == next.events);
+    apply_events(maps, next.events);
     Applied a;
     std::string feeds;
     a.due = reconcile_feeds(maps, next, feeds);
     a.summary = "allowlist +" + std::to_string(allow.added) + " -" + std::to_string(allow.removed) +
                 ", blocklist +" + std::to_string(block.added) + " -" + std::to_string(block.removed) +
-                (old_rate == next.rate ? "" : ", rate settings changed") + feeds + (created ? ", maps created" : "");
+                (old_rate == next.rate ? "" : ", rate settings changed") +
+                (events_changed ? ", event settings changed" : "") + feeds + (created ? ", maps created" : "");
     return a;
 }
 
@@ -590,6 +605,7 @@ void Daemon::start()
         throw;
     }
     remember_maps();
+    open_events();
     start_watch();
     start_metrics();
     generation_ = 1;
@@ -644,6 +660,38 @@ void Daemon::start_watch()
     read_watch();  // what came since it opened raises no event
 }
 
+void Daemon::open_events()
+{
+    try {
+        Maps maps = Maps::open(cfg_.pin_dir);
+        if (events_ && events_->reads(maps))
+            return;
+        events_.reset();
+        long holder = 0;
+        events_ = EventConsumer::try_open(maps, StateDir(cfg_.state_dir), [](const json &e) {
+            log(LogLevel::notice, "event: " + describe_event(e), event_fields(e));
+        }, &holder);
+        if (!events_ && holder != events_holder_)
+            log_notice("events: pid " + std::to_string(holder) + " reads the kernel's events (`relayguard events "
+                       "--follow`?); the daemon logs them once it is gone");
+        events_holder_ = events_ ? -1 : holder;
+        if (events_)
+            read_events();  // what waited while nobody read
+    } catch (const std::exception &e) {
+        events_.reset();
+        log_warning(std::string("events: cannot read the kernel's events: ") + e.what());
+    }
+}
+
+void Daemon::read_events()
+{
+    try {
+        events_->drain();
+    } catch (const std::exception &e) {
+        log_warning(std::string("events: ") + e.what());
+    }
+}
+
 void Daemon::read_watch()
 {
     try {
@@ -692,6 +740,7 @@ void Daemon::repair(const char *when)
         }
         attach_missing(cfg_);
         remember_maps();
+        open_events();
         log_notice("repaired: " + (what.empty() ? std::string() : what + "; ") + "filter attached to " +
                    join(std::vector<std::string>(managed_.begin(), managed_.end())));
     } catch (const std::exception &e) {
@@ -766,6 +815,7 @@ void Daemon::reload()
         }
         schedule_feeds(a.due);
         remember_maps();
+        open_events();
         start_metrics();
         if (timer_changed)
             stats_timer_ = make_timer(cfg_.stats_interval);
@@ -814,6 +864,7 @@ void Daemon::write_stats()
 void Daemon::housekeeping()
 {
     repair("at the periodic check");
+    open_events();
     try {
         DirLock lock(cfg_.pin_dir);
         Maps maps = Maps::open(cfg_.pin_dir);
@@ -904,6 +955,9 @@ void Daemon::stop()
     }
     watch_.reset();  // saves its state
     metrics_.reset();  // stops its thread
+    if (events_)
+        read_events();  // the last ones, into the log
+    events_.reset();
     feed_writer_.reset();
     maps_.reset();
     if (opts_.keep_enforcing || cfg_.keep_on_exit) {
@@ -948,12 +1002,13 @@ void Daemon::stop()
 void Daemon::loop()
 {
     for (;;) {
-        struct pollfd fds[5] = {{sigfd_.get(), POLLIN, 0},
+        struct pollfd fds[6] = {{sigfd_.get(), POLLIN, 0},
                                 {stats_timer_.get(), POLLIN, 0},
                                 {gc_timer_.get(), POLLIN, 0},
                                 {feed_timer_.get(), POLLIN, 0},
-                                {watch_ ? watch_->fd() : -1, POLLIN, 0}};  // poll skips -1
-        if (poll(fds, 5, watch_unsaved_ ? 1000 : -1) < 0) {
+                                {watch_ ? watch_->fd() : -1, POLLIN, 0},  // poll skips -1
+                                {events_ ? events_->fd() : -1, POLLIN, 0}};
+        if (poll(fds, 6, watch_unsaved_ ? 1000 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             throw_errno("poll", errno);
@@ -983,6 +1038,8 @@ void Daemon::loop()
             sync_due_feed();
         if (watch_ && (fds[4].revents || watch_unsaved_))
             read_watch();
+        if (events_ && fds[5].revents)
+            read_events();
     }
 }
 
