@@ -7,9 +7,9 @@
  *  - a flood cannot flood the ring: a source has at most one drop event per
  *    rg_event_config.interval_ns (rg_evsrc), and all events together at most
  *    per_second in each second of CLOCK_BOOTTIME (struct rg_evcap);
- *  - a drop of a source that had its event within the interval reads one
- *    cache line of rg_evsrc and writes nothing: that is the whole cost of
- *    events under a flood from sources that repeat;
+ *  - a drop of a source that had its event within the interval reads the
+ *    coarse clock and one cache line of rg_evsrc and writes nothing: that is
+ *    the whole cost of events under a flood from sources that repeat;
  *  - an event that is due but not written is counted (rg_evstats): over the
  *    cap, or the ring full;
  *  - events never change a verdict.
@@ -17,6 +17,7 @@
 #ifndef RELAYGUARD_EVENTS_H
 #define RELAYGUARD_EVENTS_H
 
+#include "clock.h"
 #include "parse.h"
 #include "relayguard_abi.h"
 
@@ -116,7 +117,8 @@ static __always_inline __u64 event_hash(const struct parsed *p)
 }
 
 /* Whether this drop is its source's first within the interval; if so, the
- * source's way now says so. One compare-and-swap decides between CPUs. */
+ * source's way now says so. One compare-and-swap decides between CPUs.
+ * now: rg_coarse_now(), the gate's own clock. */
 static __always_inline int event_source_due(const struct rg_event_config *ec, const struct parsed *p, __u64 now)
 {
 	__u64 h = event_hash(p), tag = (h | 1) << 32, best = 0, old = 0;
@@ -143,7 +145,7 @@ static __always_inline int event_source_due(const struct rg_event_config *ec, co
 		__u64 v = *(volatile __u64 *)&set->way[w];
 		__u64 age = v ? (__u32)(t - (__u32)v) : 1ULL << 32;
 
-		if (age > best) {
+		if (w == 0 || age > best) {  /* way 0 when all are as old */
 			best = age;
 			victim = w;
 			old = v;
@@ -158,13 +160,15 @@ static __always_inline int event_source_due(const struct rg_event_config *ec, co
  * due and the cap allows. sources: the matched entry's source bits
  * (blocklist drops), else 0. */
 static __always_inline void event_drop(const struct rg_config *cfg, const struct parsed *p, __u32 reason,
-				       __u64 sources, __u64 now, const struct event_where *where)
+				       __u64 sources, const struct event_where *where)
 {
 	const struct rg_event_config *ec = &cfg->events;
 	struct rg_event *e;
+	__u64 now;
 
-	if (!ec->per_second || !event_source_due(ec, p, now))
+	if (!ec->per_second || !event_source_due(ec, p, rg_coarse_now()))
 		return;
+	now = rg_now();
 	e = event_reserve(ec, now);
 	if (!e)
 		return;

@@ -15,12 +15,13 @@
  *  - a ban ends when the program sees now >= expires_ns, with or without a
  *    controller; an expired entry never hides a broader live ban behind it
  *    (up to RG_BAN_HOPS nested expired entries);
- *  - every time comes from rg_now(), so tests can drive the same code with a
- *    controllable clock.
+ *  - every time comes from rg_now() (clock.h), so tests can drive the same
+ *    code with a controllable clock.
  */
 #ifndef RELAYGUARD_RATE_H
 #define RELAYGUARD_RATE_H
 
+#include "clock.h"
 #include "events.h"
 #include "parse.h"
 #include "relayguard_abi.h"
@@ -28,11 +29,6 @@
 #define RG_CAS_TRIES 8  /* compare-and-swap attempts before letting a SYN pass */
 #define RG_BAN_HOPS 4   /* nested expired bans looked past, towards broader prefixes */
 
-/* Test clock: when the controller loads the program with rg_test_clock = 1
- * (tests only), time is rg_test_now instead of CLOCK_BOOTTIME. In production
- * the branch is constant and the verifier removes it. */
-const volatile __u8 rg_test_clock = 0;
-__u64 rg_test_now = 0;
 
 /* The rate table (see struct rg_rate_set): preallocated, so charging a SYN
  * allocates nothing and takes no lock, whatever the number of sources. */
@@ -101,13 +97,6 @@ static __always_inline void rg_spoof_source(struct parsed *p)
 		__builtin_memcpy(p->saddr, &hi, 4);
 		__builtin_memcpy(p->saddr + 4, &lo, 4);
 	}
-}
-
-static __always_inline __u64 rg_now(void)
-{
-	if (rg_test_clock)
-		return *(volatile __u64 *)&rg_test_now;
-	return bpf_ktime_get_boot_ns();
 }
 
 /* Clears the bits of addr[0..len) beyond plen. */

@@ -416,9 +416,9 @@ static __always_inline void count_sources(__u64 sources, __u64 shadow, int dropp
 
 /* A drop or would-drop verdict: its event (if due), then its count. */
 static __always_inline int finish_drop(const struct rg_config *cfg, const struct parsed *p, enum rg_reason reason,
-				       __u64 sources, __u64 now, const struct event_where *where, __u64 bytes)
+				       __u64 sources, const struct event_where *where, __u64 bytes)
 {
-	event_drop(cfg, p, reason, sources, now, where);
+	event_drop(cfg, p, reason, sources, where);
 	return finish(reason, bytes, p->syn);
 }
 
@@ -475,7 +475,7 @@ int relayguard_xdp(struct xdp_md *ctx)
 		count_sources(sources, shadow, enforced && !monitor, p.syn);
 		if (enforced)
 			return finish_drop(cfg, &p, monitor ? RG_WOULD_DROP_BLOCKLIST : RG_DROP_BLOCKLIST, sources,
-					   cfg->events.per_second ? rg_now() : 0, &where, bytes);
+					   &where, bytes);
 	}
 
 	if (p.syn && cfg->rate.interval_ns)
@@ -484,11 +484,10 @@ int relayguard_xdp(struct xdp_md *ctx)
 	ban = ban_find(&p, now);
 	if (ban) {
 		__sync_fetch_and_add(&ban->hits, 1);
-		return finish_drop(cfg, &p, monitor ? RG_WOULD_DROP_BANNED : RG_DROP_BANNED, 0, now, &where, bytes);
+		return finish_drop(cfg, &p, monitor ? RG_WOULD_DROP_BANNED : RG_DROP_BANNED, 0, &where, bytes);
 	}
 	if (rate_charge(&rate, cfg, now, &where))
-		return finish_drop(cfg, &p, monitor ? RG_WOULD_DROP_RATELIMIT : RG_DROP_RATELIMIT, 0, now, &where,
-				   bytes);
+		return finish_drop(cfg, &p, monitor ? RG_WOULD_DROP_RATELIMIT : RG_DROP_RATELIMIT, 0, &where, bytes);
 	return finish(RG_PASS_CLEAN, bytes, p.syn);
 }
 

@@ -532,7 +532,7 @@ struct rg_event {
  * way. A source not in its set takes the way with the oldest event. Words
  * change only by compare-and-swap, so of the CPUs that see a source's
  * interval end, one emits. The program alone writes it. */
-#define RG_EVSRC_SETS 4096u        /* a power of two */
+#define RG_EVSRC_SETS 512u         /* a power of two: 4,096 sources in 32 KiB (8 pages) */
 #define RG_EVSRC_WAYS 8
 #define RG_EVSRC_TIME_SHIFT 24     /* 16.8 ms units; 32 bits of them: 2.3 years */
 struct rg_evsrc_set {
