@@ -15,23 +15,20 @@
  *  - a ban ends when the program sees now >= expires_ns, with or without a
  *    controller; an expired entry never hides a broader live ban behind it
  *    (up to RG_BAN_HOPS nested expired entries);
- *  - every time comes from rg_now(), so tests can drive the same code with a
- *    controllable clock.
+ *  - every time comes from rg_now() (clock.h), so tests can drive the same
+ *    code with a controllable clock.
  */
 #ifndef RELAYGUARD_RATE_H
 #define RELAYGUARD_RATE_H
 
+#include "clock.h"
+#include "events.h"
 #include "parse.h"
 #include "relayguard_abi.h"
 
 #define RG_CAS_TRIES 8  /* compare-and-swap attempts before letting a SYN pass */
 #define RG_BAN_HOPS 4   /* nested expired bans looked past, towards broader prefixes */
 
-/* Test clock: when the controller loads the program with rg_test_clock = 1
- * (tests only), time is rg_test_now instead of CLOCK_BOOTTIME. In production
- * the branch is constant and the verifier removes it. */
-const volatile __u8 rg_test_clock = 0;
-__u64 rg_test_now = 0;
 
 /* The rate table (see struct rg_rate_set): preallocated, so charging a SYN
  * allocates nothing and takes no lock, whatever the number of sources. */
@@ -102,13 +99,6 @@ static __always_inline void rg_spoof_source(struct parsed *p)
 	}
 }
 
-static __always_inline __u64 rg_now(void)
-{
-	if (rg_test_clock)
-		return *(volatile __u64 *)&rg_test_now;
-	return bpf_ktime_get_boot_ns();
-}
-
 /* Clears the bits of addr[0..len) beyond plen. */
 static __always_inline void mask_addr(__u8 *addr, int len, int plen)
 {
@@ -172,7 +162,9 @@ static __always_inline struct rg_ban *ban_find(const struct parsed *p, __u64 now
 	return NULL;
 }
 
-static __always_inline void ban_add(const struct rg_src_key *src, __u32 reason, __u64 now, __u64 ttl)
+/* Bans src for ttl; its event says where the packet that caused it came in. */
+static __always_inline void ban_add(const struct rg_src_key *src, __u32 reason, __u64 now, __u64 ttl,
+				    const struct rg_config *cfg, const struct event_where *where)
 {
 	struct rg_ban b = {
 		.expires_ns = now + ttl,
@@ -195,14 +187,17 @@ static __always_inline void ban_add(const struct rg_src_key *src, __u32 reason, 
 	h = rate_header();
 	if (h && !*(volatile __u64 *)&h->bans)
 		*(volatile __u64 *)&h->bans = 1;
+	event_ban(&cfg->events, src, reason, now, now + ttl, where);
 }
 
 /* Counts an automatic ban against the source's escalation prefix; from the
  * esc_after-th ban inside one window on, each bans the whole prefix (while
  * that ban is live no source inside reaches the limiter, so this renews an
  * escalation ban only after it expired). */
-static __always_inline void escalate(const struct rg_rate_config *rc, const struct rg_src_key *src, __u64 now)
+static __always_inline void escalate(const struct rg_config *cfg, const struct rg_src_key *src, __u64 now,
+				     const struct event_where *where)
 {
+	const struct rg_rate_config *rc = &cfg->rate;
 	__u8 eplen = src->family == 4 ? rc->esc_prefix4 : rc->esc_prefix6;
 	struct rg_esc_state *e;
 	struct rg_src_key ek;
@@ -223,7 +218,7 @@ static __always_inline void escalate(const struct rg_rate_config *rc, const stru
 		bans = 1;
 	}
 	if (bans >= rc->esc_after)
-		ban_add(&ek, RG_BAN_ESCALATION, now, rc->ban_ttl_ns);
+		ban_add(&ek, RG_BAN_ESCALATION, now, rc->ban_ttl_ns, cfg, where);
 }
 
 /* A source key (struct rg_src_key) that can also be read as three 64-bit
@@ -407,10 +402,12 @@ static __always_inline void rate_prepare(struct rate_ctx *c, const struct rg_rat
 }
 
 /* Charges one SYN (prepared by rate_prepare) to its source's budget. Returns
- * 1 when the SYN is over budget (and issues a ban when the source has been
- * over budget more than ban_after times), 0 when it conforms. */
-static __always_inline int rate_charge(struct rate_ctx *c, const struct rg_rate_config *rc, __u64 now)
+ * 1 when the SYN is over budget (and issues a ban, with its event, when the
+ * source has been over budget more than ban_after times), 0 when it conforms. */
+static __always_inline int rate_charge(struct rate_ctx *c, const struct rg_config *cfg, __u64 now,
+				       const struct event_where *where)
 {
+	const struct rg_rate_config *rc = &cfg->rate;
 	__u64 interval = rc->interval_ns;
 	struct rg_rate_set *set = c->set;
 	struct rg_rate_entry *e;
@@ -467,8 +464,8 @@ over:
 	 * resets the count, so one crossing of ban_after bans once. */
 	if (rc->ban_ttl_ns && over >= rc->ban_after &&
 	    __sync_val_compare_and_swap(&e->over, over + 1, 0) == over + 1) {
-		ban_add(&c->k.k, RG_BAN_RATELIMIT, now, rc->ban_ttl_ns);
-		escalate(rc, &c->k.k, now);
+		ban_add(&c->k.k, RG_BAN_RATELIMIT, now, rc->ban_ttl_ns, cfg, where);
+		escalate(cfg, &c->k.k, now, where);
 	}
 	return 1;
 }

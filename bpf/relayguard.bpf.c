@@ -10,8 +10,11 @@
  *  - checks run allowlist, blocklist, bans, then the SYN rate limiter;
  *  - a blocklist entry drops only if one of its sources is not a shadow
  *    source; every blocklist hit is attributed to all sources of its entry;
- *  - every exit goes through finish(), which counts exactly one reason.
+ *  - every exit goes through finish(), which counts exactly one reason;
+ *  - every drop and would-drop is offered to events.h, which writes an event
+ *    for a source's first one per interval (and bans made here have theirs).
  */
+#include "events.h"
 #include "parse.h"
 #include "rate.h"
 #include "relayguard_abi.h"
@@ -411,6 +414,14 @@ static __always_inline void count_sources(__u64 sources, __u64 shadow, int dropp
 	}
 }
 
+/* A drop or would-drop verdict: its event (if due), then its count. */
+static __always_inline int finish_drop(const struct rg_config *cfg, const struct parsed *p, enum rg_reason reason,
+				       __u64 sources, const struct event_where *where, __u64 bytes)
+{
+	event_drop(cfg, p, reason, sources, where);
+	return finish(reason, bytes, p->syn);
+}
+
 SEC("xdp")
 int relayguard_xdp(struct xdp_md *ctx)
 {
@@ -421,6 +432,7 @@ int relayguard_xdp(struct xdp_md *ctx)
 	__u64 bytes = ctx->data_end - ctx->data;
 	struct parsed p = {};
 	struct rate_ctx rate = {};
+	struct event_where where;
 	struct rg_config *cfg;
 	struct rg_class *cls;
 	struct rg_ban *ban;
@@ -448,6 +460,8 @@ int relayguard_xdp(struct xdp_md *ctx)
 	if (!cfg || !port_protected(cfg, p.dport))
 		return finish(RG_PASS_UNPROTECTED, bytes, 0);
 
+	where.ifindex = ctx->ingress_ifindex;
+	where.dport = bpf_ntohs(p.dport);
 	cls = classify(&p, cfg);
 	if (cls && cls->allow)
 		return finish(RG_PASS_ALLOWLIST, bytes, p.syn);
@@ -460,7 +474,8 @@ int relayguard_xdp(struct xdp_md *ctx)
 
 		count_sources(sources, shadow, enforced && !monitor, p.syn);
 		if (enforced)
-			return finish(monitor ? RG_WOULD_DROP_BLOCKLIST : RG_DROP_BLOCKLIST, bytes, p.syn);
+			return finish_drop(cfg, &p, monitor ? RG_WOULD_DROP_BLOCKLIST : RG_DROP_BLOCKLIST, sources,
+					   &where, bytes);
 	}
 
 	if (p.syn && cfg->rate.interval_ns)
@@ -469,10 +484,10 @@ int relayguard_xdp(struct xdp_md *ctx)
 	ban = ban_find(&p, now);
 	if (ban) {
 		__sync_fetch_and_add(&ban->hits, 1);
-		return finish(monitor ? RG_WOULD_DROP_BANNED : RG_DROP_BANNED, bytes, p.syn);
+		return finish_drop(cfg, &p, monitor ? RG_WOULD_DROP_BANNED : RG_DROP_BANNED, 0, &where, bytes);
 	}
-	if (rate_charge(&rate, &cfg->rate, now))
-		return finish(monitor ? RG_WOULD_DROP_RATELIMIT : RG_DROP_RATELIMIT, bytes, p.syn);
+	if (rate_charge(&rate, cfg, now, &where))
+		return finish_drop(cfg, &p, monitor ? RG_WOULD_DROP_RATELIMIT : RG_DROP_RATELIMIT, 0, &where, bytes);
 	return finish(RG_PASS_CLEAN, bytes, p.syn);
 }
 

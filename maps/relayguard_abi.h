@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define RG_ABI_VERSION 8
+#define RG_ABI_VERSION 9
 
 /* Map names: the BPF declarations use these identifiers, the controller uses
  * RG_STR(name) for pin paths and lookups. Max 15 characters (BPF_OBJ_NAME_LEN). */
@@ -36,6 +36,9 @@
 #define RG_MAP_FEEDS  rg_feeds
 #define RG_MAP_SRCSTATS rg_srcstats
 #define RG_MAP_LCACHE rg_lcache
+#define RG_MAP_EVENTS rg_events
+#define RG_MAP_EVSRC  rg_evsrc
+#define RG_MAP_EVSTATS rg_evstats
 
 #define RG_STR_(x) #x
 #define RG_STR(x) RG_STR_(x)
@@ -109,6 +112,16 @@ struct rg_rate_config {
 	__u8 esc_prefix6;      /* escalation prefix, IPv6 */
 };
 
+/* Drop and ban events (rg_events, a ring buffer), limited in the kernel:
+ * at most one drop event per source address per interval_ns (rg_evsrc), and
+ * at most per_second events of any kind in each second (global). Bans count
+ * against the global cap only. per_second == 0 turns events off. */
+struct rg_event_config {
+	__u64 interval_ns;     /* per source; >= 1 s (checked by the controller) */
+	__u32 per_second;      /* global cap; 0: no events; < 2^24 */
+	__u32 pad;
+};
+
 /* Shared by all interfaces: one entry (key 0) of an ARRAY map. */
 struct rg_config {
 	__u32 abi_version;               /* RG_ABI_VERSION of the build that created the maps */
@@ -121,6 +134,7 @@ struct rg_config {
 					    writing (the controller only: a leftover odd value
 					    means an update died and the derived tables
 					    are recomputed in full by the next one) */
+	struct rg_event_config events;   /* ABI 9 */
 };
 
 /* A source aggregated to a prefix (rate state, escalation state). The address
@@ -486,6 +500,62 @@ struct rg_source_stats {
 	struct rg_source_counter src[RG_MAX_SOURCES];
 };
 
+/* Events: what the ring buffer rg_events carries, one record per event.
+ * APPEND ONLY: kinds never renumbered. */
+enum rg_event_kind {
+	RG_EVENT_DROP = 1,  /* a packet dropped (or would-drop, monitor mode) */
+	RG_EVENT_BAN = 2,   /* the kernel's rate limiter banned a prefix */
+};
+#define RG_EVENTS_BYTES (256 * 1024)  /* ring size: 4,096 records (8 B header + 56) */
+struct rg_event {
+	__u64 time_ns;     /* CLOCK_BOOTTIME (the program's clock) */
+	__u8 addr[16];     /* drop: the source address; ban: the banned prefix
+			      (IPv4: first 4 bytes), network byte order */
+	__u8 family;       /* 4 or 6 */
+	__u8 kind;         /* enum rg_event_kind */
+	__u8 prefixlen;    /* drop: 32 or 128; ban: the banned prefix length */
+	__u8 pad;
+	__u32 reason;      /* drop: enum rg_reason; ban: enum rg_ban_reason */
+	__u64 sources;     /* blocklist drop: the source bits (lists, feeds) of
+			      the entry that matched; 0 otherwise */
+	__u32 ifindex;     /* ingress interface */
+	__u16 dport;       /* TCP destination port, host byte order */
+	__u16 pad2;
+	__u64 expires_ns;  /* ban: when it ends (CLOCK_BOOTTIME); drop: 0 */
+};
+
+/* rg_evsrc: when each recent source last had a drop event. An ARRAY of
+ * RG_EVSRC_SETS sets of RG_EVSRC_WAYS words, plus one last element (index
+ * RG_EVSRC_SETS) holding struct rg_evcap instead of a set. A word is a
+ * source's 32-bit hash (never 0) in the high half and the time of its last
+ * event in units of 2^RG_EVSRC_TIME_SHIFT ns in the low half; 0 is a free
+ * way. A source not in its set takes the way with the oldest event. Words
+ * change only by compare-and-swap, so of the CPUs that see a source's
+ * interval end, one emits. The program alone writes it. */
+#define RG_EVSRC_SETS 512u         /* a power of two: 4,096 sources in 32 KiB (8 pages) */
+#define RG_EVSRC_WAYS 8
+#define RG_EVSRC_TIME_SHIFT 24     /* 16.8 ms units; 32 bits of them: 2.3 years */
+struct rg_evsrc_set {
+	__u64 way[RG_EVSRC_WAYS];
+};
+/* The global cap: window (seconds of CLOCK_BOOTTIME) in the high 40 bits,
+ * events emitted in it in the low 24, changed by compare-and-swap. */
+#define RG_EVCAP_COUNT_BITS 24
+struct rg_evcap {
+	__u64 window_count;
+	__u8 reserved[56];
+};
+
+/* Per-CPU event counters (rg_evstats, one element). A drop of a source that
+ * had its event within the interval is not an event and is not counted here
+ * (the verdict counters have it). */
+struct rg_event_stats {
+	__u64 emitted;   /* written into the ring */
+	__u64 capped;    /* not written: over the global per-second cap */
+	__u64 lost;      /* not written: the ring was full (nobody reading) */
+	__u64 reserved;
+};
+
 /* Per-CPU counters, one per (interface slot, reason). */
 struct rg_counter {
 	__u64 packets;
@@ -514,7 +584,18 @@ struct rg_iface {
 #endif
 RG_ASSERT_LAYOUT(sizeof(struct rg_rate_config) == 48, "rg_rate_config layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_rate_config, prefix4) == 44, "rg_rate_config.prefix4 offset");
-RG_ASSERT_LAYOUT(sizeof(struct rg_config) == 72 + 8 * RG_PORT_WORDS, "rg_config layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_config) == 88 + 8 * RG_PORT_WORDS, "rg_config layout");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, events) == 72 + 8 * RG_PORT_WORDS, "rg_config.events offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_event_config) == 16, "rg_event_config layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_event) == 56, "rg_event layout: 64 B in the ring with its header");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_event, reason) == 28, "rg_event.reason offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_event, sources) == 32, "rg_event.sources offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_event, ifindex) == 40, "rg_event.ifindex offset");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_event, expires_ns) == 48, "rg_event.expires_ns offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_evsrc_set) == 64, "rg_evsrc_set layout: one cache line");
+RG_ASSERT_LAYOUT(sizeof(struct rg_evcap) == sizeof(struct rg_evsrc_set), "rg_evcap layout");
+RG_ASSERT_LAYOUT((RG_EVSRC_SETS & (RG_EVSRC_SETS - 1)) == 0, "RG_EVSRC_SETS is a power of two");
+RG_ASSERT_LAYOUT(sizeof(struct rg_event_stats) == 32, "rg_event_stats layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, rate) == 8, "rg_config.rate offset");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, shadow_sources) == 56, "rg_config.shadow_sources offset");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_config, port_bitmap) == 64, "rg_config.port_bitmap offset");

@@ -211,8 +211,33 @@ TEST(AbiSizes, RgConfig)
     EXPECT_EQ(offsetof(rg_config, shadow_sources), 2 * sizeof(__u32) + sizeof(rg_rate_config));
     EXPECT_EQ(offsetof(rg_config, port_bitmap), 2 * sizeof(__u32) + sizeof(rg_rate_config) + sizeof(__u64));
     EXPECT_EQ(sizeof(rg_config::port_bitmap), size_t(RG_PORT_WORDS) * sizeof(__u64));
-    EXPECT_EQ(sizeof(rg_config),
-              2 * sizeof(__u32) + sizeof(rg_rate_config) + sizeof(__u64) + sizeof(rg_config::port_bitmap) + sizeof(__u64));
+    size_t lists_gen = 2 * sizeof(__u32) + sizeof(rg_rate_config) + sizeof(__u64) + sizeof(rg_config::port_bitmap);
+    EXPECT_EQ(offsetof(rg_config, lists_gen), lists_gen);
+    EXPECT_EQ(offsetof(rg_config, events), lists_gen + sizeof(__u64));
+    EXPECT_EQ(sizeof(rg_config), lists_gen + sizeof(__u64) + sizeof(rg_event_config));
+}
+
+TEST(AbiSizes, Events)
+{
+    EXPECT_EQ(offsetof(rg_event_config, interval_ns), 0u);
+    EXPECT_EQ(offsetof(rg_event_config, per_second), 8u);
+    EXPECT_EQ(sizeof(rg_event_config), 16u);
+    EXPECT_EQ(offsetof(rg_event, time_ns), 0u);
+    EXPECT_EQ(offsetof(rg_event, addr), 8u);
+    EXPECT_EQ(offsetof(rg_event, family), 24u);
+    EXPECT_EQ(offsetof(rg_event, kind), 25u);
+    EXPECT_EQ(offsetof(rg_event, prefixlen), 26u);
+    EXPECT_EQ(offsetof(rg_event, reason), 28u);
+    EXPECT_EQ(offsetof(rg_event, sources), 32u);
+    EXPECT_EQ(offsetof(rg_event, ifindex), 40u);
+    EXPECT_EQ(offsetof(rg_event, dport), 44u);
+    EXPECT_EQ(offsetof(rg_event, expires_ns), 48u);
+    EXPECT_EQ(sizeof(rg_event), 56u);
+    // A record in the ring is the event and an 8-byte header: 64 bytes.
+    EXPECT_EQ(RG_EVENTS_BYTES / (sizeof(rg_event) + 8), 4096u);
+    EXPECT_EQ(sizeof(rg_evsrc_set), 64u);
+    EXPECT_EQ(sizeof(rg_evcap), sizeof(rg_evsrc_set));
+    EXPECT_EQ(sizeof(rg_event_stats), 32u);
 }
 
 TEST(AbiSizes, SourceCounters)

@@ -763,6 +763,7 @@ TEST(ConfigExample, ParsesToTheDefaults)
     EXPECT_TRUE(example.feeds.empty());
     EXPECT_EQ(example.metrics_listen, "");
     EXPECT_EQ(example.alerts, defaults.alerts);
+    EXPECT_EQ(example.events, defaults.events);
 }
 
 // Every key the parser knows (as its unknown-key messages list them) is
@@ -776,7 +777,7 @@ TEST(ConfigExample, DocumentsEveryKey)
     for (const std::string &head :
          {std::string("[filter]\n"), kFilter + "[rate]\n", kFilter + "[daemon]\n", kFilter + "[feed x]\n",
           kFilter + "[watch]\n", kFilter + "[watch-rule relay-denied]\n", kFilter + "[metrics]\n",
-          kFilter + "[alerts]\n"}) {
+          kFilter + "[alerts]\n", kFilter + "[events]\n"}) {
         std::string msg = error(head + "no_such_key = 1\n");
         size_t at = msg.find(marker);
         ASSERT_NE(at, std::string::npos) << msg;
@@ -791,7 +792,7 @@ TEST(ConfigExample, DocumentsEveryKey)
                 << key << " is not shown in " << RG_EXAMPLE_CONFIG;
         }
     }
-    EXPECT_EQ(total, 8u + 10u + 5u + 7u + 6u + 7u + 1u + 9u);
+    EXPECT_EQ(total, 8u + 10u + 5u + 7u + 6u + 7u + 1u + 9u + 2u);
 }
 
 // The commented [watch] example, uncommented, parses; its relay-denied
@@ -923,4 +924,19 @@ TEST(ConfigMetrics, ListenIsOffByDefaultAndValidated)
     expect_error(kFilter + "[metrics]\nlisten = ::1:9468\n", 4, "[metrics] listen", "bracketed IPv6");
     expect_error(kFilter + "[metrics]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:2\n", 5, "[metrics] listen", "");
     expect_error(kFilter + "[metrics]\nport = 1\n", 4, "[metrics] port", "unknown key");
+}
+
+TEST(ConfigEvents, DefaultsSettingsAndLimits)
+{
+    rg::EventSettings d = parse(kFilter).events;
+    EXPECT_TRUE(d.enabled);
+    EXPECT_EQ(d.interval, std::chrono::minutes(1));
+    EXPECT_EQ(d.per_second, 100u);
+    rg::EventSettings s = parse(kFilter + "[events]\ninterval = 30s\nper_second = 5\n").events;
+    EXPECT_EQ(s, (rg::EventSettings{.enabled = true, .interval = std::chrono::seconds(30), .per_second = 5}));
+    EXPECT_FALSE(parse(kFilter + "[events]\nper_second = off\n").events.enabled);
+    expect_error(kFilter + "[events]\ninterval = 500ms\n", 4, "[events] interval", "");
+    expect_error(kFilter + "[events]\ninterval = 2d\n", 4, "[events] interval", "out of range");
+    expect_error(kFilter + "[events]\nper_second = 0\n", 4, "[events] per_second", "");
+    expect_error(kFilter + "[events]\nper_second = 1000001\n", 4, "[events] per_second", "");
 }

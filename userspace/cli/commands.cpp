@@ -7,6 +7,7 @@
 #include "daemon.hpp"
 #include "duration.hpp"
 #include "error.hpp"
+#include "events.hpp"
 #include "feed_registry.hpp"
 #include "hand_list.hpp"
 #include "log.hpp"
@@ -389,7 +390,8 @@ int cmd_stats(Options &o)
                   {"counters", counters_json(*scope)},
                   {"interfaces", per},
                   {"sources", sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())},
-                  {"watch", watch_stats_json(state_dir(o))}};
+                  {"watch", watch_stats_json(state_dir(o))},
+                  {"events", event_counters_json(maps)}};
         print_json(j);
         return 0;
     }
@@ -410,6 +412,10 @@ int cmd_stats(Options &o)
                   << c["dropped"] << " dropped (" << c["dropped_syn"] << " syn), " << c["would_drop"]
                   << " would drop (" << c["would_drop_syn"] << " syn)\n";
     }
+    json ev = event_counters_json(maps);
+    if (ev["emitted"] != 0 || ev["capped"] != 0 || ev["lost"] != 0)
+        std::cout << "events: " << ev["emitted"] << " written, " << ev["capped"] << " over the per-second cap, "
+                  << ev["lost"] << " lost (ring full)\n";
     json w = watch_stats_json(state_dir(o));
     if (w["lines"] == 0)
         return 0;
@@ -551,6 +557,7 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     add_feed_commands(*app, o);
     add_probe_command(*app, o);
     add_watch_command(*app, o);
+    add_events_command(*app, o);
 
     CLI::App *run_cmd = add_command(
         *app, o, "run", "run as a service: apply a config file, reload it on SIGHUP, log counters, detach on SIGTERM",

@@ -64,6 +64,10 @@ struct Options {
     // watch
     std::string watch_log, watch_source;
     bool watch_journal = false, dry_run = false, once = false, from_start = false;
+    // events
+    bool follow = false;
+    std::string event_interval = "1m";
+    uint32_t events_per_second = 100;
     // run, watch
     std::string config;
     bool keep_enforcing = false;
@@ -88,6 +92,7 @@ void add_rate_commands(CLI::App &app, Options &opts);  // rate, bans, top
 void add_feed_commands(CLI::App &app, Options &opts);  // feed
 void add_probe_command(CLI::App &app, Options &opts);  // probe
 void add_watch_command(CLI::App &app, Options &opts);  // watch
+void add_events_command(CLI::App &app, Options &opts); // events
 
 // The demo: a netns lab with an SMTP listener, a clean client and a blocklisted one, then the JSON counters.
 int demo(Options &opts);

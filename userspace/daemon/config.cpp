@@ -172,7 +172,7 @@ void sort_unique(std::vector<Cidr> &v)
     v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
-enum class Kind { filter, rate, daemon, feed, watch, watch_rule, metrics, alerts };
+enum class Kind { filter, rate, daemon, feed, watch, watch_rule, metrics, alerts, events };
 
 constexpr std::string_view kFeedNameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
 
@@ -337,6 +337,8 @@ private:
             s.kind = Kind::metrics;
         } else if (inner == "alerts") {
             s.kind = Kind::alerts;
+        } else if (inner == "events") {
+            s.kind = Kind::events;
         } else if (inner.starts_with("watch-rule") && (inner.size() == 10 || is_space(inner[10]))) {
             std::string_view name = trim(inner.substr(10));
             s.kind = Kind::watch_rule;
@@ -347,7 +349,7 @@ private:
         } else {
             fail(n, inner, "",
                  "unknown section (valid: [filter], [rate], [daemon], [feed NAME], [watch], [watch-rule NAME], "
-                 "[metrics], [alerts])");
+                 "[metrics], [alerts], [events])");
         }
         for (const Section &prev : sections_)
             if (prev.label == s.label)
@@ -673,6 +675,20 @@ const KeySpec kMetricsKeys[] = {
     {"listen", false, [](Parser &p, std::string_view v) { p.cfg.metrics_listen = listen_address(v); }},
 };
 
+const KeySpec kEventsKeys[] = {
+    {"interval", false,
+     [](Parser &p, std::string_view v) {
+         p.cfg.events.interval = positive_duration(v);
+         validate_events(p.cfg.events);
+     }},
+    {"per_second", false,
+     [](Parser &p, std::string_view v) {
+         p.cfg.events.enabled = v != "off";
+         if (p.cfg.events.enabled)
+             p.cfg.events.per_second = uint32_t(parse_uint(v, 1, 1'000'000));
+     }},
+};
+
 std::span<const KeySpec> keys_of(Kind kind)
 {
     switch (kind) {
@@ -692,6 +708,8 @@ std::span<const KeySpec> keys_of(Kind kind)
         return kMetricsKeys;
     case Kind::alerts:
         return kAlertsKeys;
+    case Kind::events:
+        return kEventsKeys;
     }
     return {};
 }

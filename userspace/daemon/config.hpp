@@ -4,7 +4,8 @@
 // after whitespace), `[section]` headers. Sections: [filter], [rate],
 // [daemon], one [feed NAME] per blocklist feed, [watch] (log lines into
 // bans), one [watch-rule NAME] per log rule changed or added, [metrics]
-// (the Prometheus endpoint) and [alerts] (thresholds; alert_checks.hpp). Keys listed as
+// (the Prometheus endpoint), [alerts] (thresholds; alert_checks.hpp) and [events] (the
+// kernel's drop and ban events). Keys listed as
 // repeatable append; any other key given twice is an error. Unknown sections
 // and keys are errors (a typo must not silently disable protection).
 // Every error is reported as "FILE:LINE: [section] key: reason".
@@ -15,6 +16,7 @@
 #include "attach.hpp"
 #include "cidr.hpp"
 #include "duration.hpp"
+#include "event_ring.hpp"
 #include "rate.hpp"
 #include "watcher.hpp"
 
@@ -74,6 +76,8 @@ struct Config {
 
     // [alerts]: its defaults when the section is absent.
     AlertsConfig alerts;
+    // [events]: how often the kernel writes drop and ban events.
+    EventSettings events;
 };
 
 // Reads and validates a config file. Throws rg::Error "FILE:LINE: ..." on the

@@ -6,6 +6,8 @@
 #include "config.hpp"
 #include "daemon_metrics.hpp"
 #include "error.hpp"
+#include "event_ring.hpp"
+#include "events.hpp"
 #include "feed_registry.hpp"
 #include "feed_sync.hpp"
 #include "hand_list.hpp"
@@ -255,6 +257,7 @@ struct SharedState {
     std::vector<uint16_t> ports;
     bool monitor = false;
     struct rg_rate_config rate {};
+    struct rg_event_config events {};
     std::vector<Cidr> allow, block;  // the config's lists (RG_SOURCE_CONFIG)
     std::vector<Feed> feeds;
 };
@@ -265,6 +268,7 @@ SharedState capture(const Maps &maps, Lists &lists)
             .ports = maps.ports(),
             .monitor = maps.monitor(),
             .rate = maps.config().rate,
+            .events = maps.config().events,
             .allow = HandList(lists, ListKind::allow, RG_SOURCE_CONFIG).prefixes(),
             .block = HandList(lists, ListKind::block, RG_SOURCE_CONFIG).prefixes(),
             .feeds = list_feeds(maps)};
@@ -282,6 +286,7 @@ void restore(const Config &cfg, const SharedState &s)
     maps.set_ports(s.ports);
     maps.set_monitor(s.monitor);
     maps.set_rate(s.rate);
+    maps.set_events(s.events);
     for (const Feed &f : list_feeds(maps)) {
         auto old = std::ranges::find(s.feeds, f.name(), &Feed::name);
         if (old == s.feeds.end()) {
@@ -375,6 +380,11 @@ private:
     void read_watch();
     void sync_due_feed();
     void arm_feed_timer();
+    // The kernel's events: read from the ring (when no `relayguard events`
+    // holds it) and logged; taken again when the maps are new or the holder
+    // went away (at start, repair, reload and housekeeping).
+    void open_events();
+    void read_events();
 
     DaemonOptions opts_;
     Fd sigfd_;
@@ -418,6 +428,8 @@ private:
     // [alerts]: checked every second (alert_timer_), from start to stop.
     std::shared_ptr<Alerts> alerts_;
     Fd alert_timer_;
+    std::unique_ptr<EventConsumer> events_;
+    long events_holder_ = -1;  // the pid last told about, not told again
 };
 
 // Everything that can be checked before changing anything.
@@ -475,12 +487,15 @@ Daemon::Applied Daemon::apply_shared(const Config &next, SharedState *before)
     maps.set_monitor(next.monitor);
     RateSettings old_rate = rate_settings(maps);
     apply_rate(maps, next.rate);
+    bool events_changed = !(event_settings(maps) == next.events);
+    apply_events(maps, next.events);
     Applied a;
     std::string feeds;
     a.due = reconcile_feeds(maps, next, feeds);
     a.summary = "allowlist +" + std::to_string(allow.added) + " -" + std::to_string(allow.removed) +
                 ", blocklist +" + std::to_string(block.added) + " -" + std::to_string(block.removed) +
-                (old_rate == next.rate ? "" : ", rate settings changed") + feeds + (created ? ", maps created" : "");
+                (old_rate == next.rate ? "" : ", rate settings changed") +
+                (events_changed ? ", event settings changed" : "") + feeds + (created ? ", maps created" : "");
     return a;
 }
 
@@ -610,6 +625,7 @@ void Daemon::start()
         throw;
     }
     remember_maps();
+    open_events();
     start_watch();
     alerts_ = std::make_shared<Alerts>(cfg_.alerts, [this](const json &line) {
         *stats_out_ << json_text(line) << std::endl;
@@ -672,6 +688,38 @@ void Daemon::start_watch()
     read_watch();  // what came since it opened raises no event
 }
 
+void Daemon::open_events()
+{
+    try {
+        Maps maps = Maps::open(cfg_.pin_dir);
+        if (events_ && events_->reads(maps))
+            return;
+        events_.reset();
+        long holder = 0;
+        events_ = EventConsumer::try_open(maps, StateDir(cfg_.state_dir), [](const json &e) {
+            log(LogLevel::notice, "event: " + describe_event(e), event_fields(e));
+        }, &holder);
+        if (!events_ && holder != events_holder_)
+            log_notice("events: pid " + std::to_string(holder) + " reads the kernel's events (`relayguard events "
+                       "--follow`?); the daemon logs them once it is gone");
+        events_holder_ = events_ ? -1 : holder;
+        if (events_)
+            read_events();  // what waited while nobody read
+    } catch (const std::exception &e) {
+        events_.reset();
+        log_warning(std::string("events: cannot read the kernel's events: ") + e.what());
+    }
+}
+
+void Daemon::read_events()
+{
+    try {
+        events_->drain();
+    } catch (const std::exception &e) {
+        log_warning(std::string("events: ") + e.what());
+    }
+}
+
 void Daemon::read_watch()
 {
     try {
@@ -720,6 +768,7 @@ void Daemon::repair(const char *when)
         }
         attach_missing(cfg_);
         remember_maps();
+        open_events();
         log_notice("repaired: " + (what.empty() ? std::string() : what + "; ") + "filter attached to " +
                    join(std::vector<std::string>(managed_.begin(), managed_.end())));
     } catch (const std::exception &e) {
@@ -796,6 +845,7 @@ void Daemon::reload()
         remember_maps();
         alerts_->configure(cfg_.alerts);
         alerts_->tick(cfg_.pin_dir, cfg_.interfaces);
+        open_events();
         start_metrics();
         if (timer_changed)
             stats_timer_ = make_timer(cfg_.stats_interval);
@@ -844,6 +894,7 @@ void Daemon::write_stats()
 void Daemon::housekeeping()
 {
     repair("at the periodic check");
+    open_events();
     try {
         DirLock lock(cfg_.pin_dir);
         Maps maps = Maps::open(cfg_.pin_dir);
@@ -937,6 +988,9 @@ void Daemon::stop()
     }
     watch_.reset();  // saves its state
     metrics_.reset();  // stops its thread
+    if (events_)
+        read_events();  // the last ones, into the log
+    events_.reset();
     feed_writer_.reset();
     maps_.reset();
     if (opts_.keep_enforcing || cfg_.keep_on_exit) {
@@ -981,13 +1035,14 @@ void Daemon::stop()
 void Daemon::loop()
 {
     for (;;) {
-        struct pollfd fds[6] = {{sigfd_.get(), POLLIN, 0},
+        struct pollfd fds[7] = {{sigfd_.get(), POLLIN, 0},
                                 {stats_timer_.get(), POLLIN, 0},
                                 {gc_timer_.get(), POLLIN, 0},
                                 {feed_timer_.get(), POLLIN, 0},
                                 {watch_ ? watch_->fd() : -1, POLLIN, 0},  // poll skips -1
-                                {alert_timer_.get(), POLLIN, 0}};
-        if (poll(fds, 6, watch_unsaved_ ? 1000 : -1) < 0) {
+                                {alert_timer_.get(), POLLIN, 0},
+                                {events_ ? events_->fd() : -1, POLLIN, 0}};
+        if (poll(fds, 7, watch_unsaved_ ? 1000 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             throw_errno("poll", errno);
@@ -1019,6 +1074,8 @@ void Daemon::loop()
             read_watch();
         if (fired(fds[5]))
             alerts_->tick(cfg_.pin_dir, cfg_.interfaces);
+        if (events_ && fds[6].revents)
+            read_events();
     }
 }
 

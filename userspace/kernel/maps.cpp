@@ -157,6 +157,7 @@ Maps Maps::open_impl(const std::string &pin_dir, bool create, bool *created)
         struct rg_config cfg {};
         cfg.abi_version = RG_ABI_VERSION;
         ports_to_bitmap({25}, cfg);
+        cfg.events = kDefaultEventConfig;
         uint32_t zero = 0;
         if (bpf_map_update_elem(fresh.at(RG_STR(RG_MAP_CONFIG)).get(), &zero, &cfg, BPF_ANY) != 0)
             throw_errno("cannot initialise " RG_STR(RG_MAP_CONFIG), errno);
@@ -244,6 +245,11 @@ uint32_t Maps::map_id(const char *map_name) const
 void Maps::set_rate(const struct rg_rate_config &rate)
 {
     edit_config([&](struct rg_config &c) { c.rate = rate; });
+}
+
+void Maps::set_events(const struct rg_event_config &events)
+{
+    edit_config([&](struct rg_config &c) { c.events = events; });
 }
 
 void Maps::set_shadow_source(unsigned bit, bool shadow)

@@ -24,6 +24,9 @@
 namespace rg {
 
 inline constexpr const char *kDefaultPinDir = "/sys/fs/bpf/relayguard";
+// Events in maps made anew: a source's first drop per minute, 100 events/s
+// at most (events.hpp).
+inline constexpr struct rg_event_config kDefaultEventConfig = {60ull * 1000000000, 100, 0};
 
 struct IfaceEntry {
     uint32_t slot = 0;
@@ -94,6 +97,7 @@ public:
     // of the full lookup turn it off.
     void set_lookup_cache(bool on);
     void set_rate(const struct rg_rate_config &rate);
+    void set_events(const struct rg_event_config &events);
     // rg_config.lists_gen (lists/lists.hpp says how list writes use it).
     uint64_t lists_gen() const { return config().lists_gen; }
     void set_lists_gen(uint64_t gen) { edit_config([&](struct rg_config &c) { c.lists_gen = gen; }); }

@@ -203,7 +203,7 @@ void StateDir::remove_all() const
 {
     std::error_code ec;
     for (const auto &e : std::filesystem::directory_iterator(path_, ec))
-        if (e.path().filename() != "daemon.lock")
+        if (e.path().filename() != "daemon.lock" && e.path().filename() != "events.lock")
             std::filesystem::remove_all(e.path(), ec);
     std::filesystem::remove(path_, ec);  // fails, as it should, while the lock file is there
     if (ec && ec != std::errc::directory_not_empty && ec != std::errc::no_such_file_or_directory)

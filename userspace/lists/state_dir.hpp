@@ -66,8 +66,8 @@ public:
     // during a write).
     void remove_stale_temps() const;
     // Removes everything in it (the maps are gone), and the directory if
-    // nothing is left: the daemon's lock file stays (a lock file removed
-    // while held would let a second daemon take a new one).
+    // nothing is left: the lock files stay (daemon.lock, events.lock: a
+    // lock file removed while held would let a second holder take a new one).
     void remove_all() const;
 
 private:

@@ -11,6 +11,7 @@
 // asserted.
 #pragma once
 
+#include "event_ring.hpp"
 #include "lab.hpp"
 #include "lists.hpp"
 #include "maps.hpp"
@@ -73,6 +74,8 @@ public:
     uint64_t count(rg_reason r);
     void lookup_cache(bool on) { maps_.set_lookup_cache(on); }
     void rate(const rg::RateSettings &s) { rg::apply_rate(maps_, s); }
+    // Drop events on (the defaults of new maps) or off.
+    void events(bool on) { rg::apply_events(maps_, on ? rg::EventSettings{} : rg::EventSettings{.enabled = false}); }
 
 private:
     static rg::Maps create(const rg::lab::TempBpffs &fs);

@@ -115,6 +115,7 @@ struct Options : rg::bench::RunOptions {
     std::vector<size_t> sizes{1, 1000, 100000, 1000000};
     std::string gen = RG_GEN_PREFIXES;
     unsigned seed = 1;
+    bool events_compare = false;  // drop rows also with events off, call by call in turn
 };
 
 // The timed calls of one row.
@@ -301,10 +302,42 @@ private:
         if (c.kind == Kind::ratelimited)
             rg.rate(rg::RateSettings{});
         add_row("relayguard", c, n, entries, t, rg::bench::Counted{c.reason, counted});
+        if (opt_.events_compare && c.verdict == XDP_DROP)
+            compare_events(rg, c, n, entries, pkt);
         if (c.reference) {
             Timing r = measure(ref.lpm_fd(), pkt, opt_);
             add_row("lpm-reference", c, n, ref.entries(), r, std::nullopt);
         }
+    }
+
+    // The drop with events off and on, one timed call of each in turn, so
+    // that the machine's drift hits both alike. The packet repeats: with
+    // events on, after the first (the warm-up's) every drop takes the
+    // event path's exit for a source that had its event, as a flood's
+    // repeated sources do.
+    void compare_events(rg::bench::Relayguard &rg, const Case &c, size_t n, size_t entries, const Bytes &pkt)
+    {
+        if (c.kind == Kind::ratelimited)
+            rg.rate(rg::bench::limiter(86400ull * 1000000000ull, 1));
+        Timing on, off;
+        on.repeat = off.repeat = opt_.repeat;
+        for (bool ev : {false, true}) {  // warm-up of each
+            rg.events(ev);
+            rg::bench::run_once(rg.prog_fd(), pkt, opt_.repeat, nullptr);
+        }
+        for (unsigned i = 0; i < opt_.calls; i++)
+            for (bool ev : {false, true}) {
+                rg.events(ev);
+                uint32_t ns = 0;
+                int v = rg::bench::run_once(rg.prog_fd(), pkt, opt_.repeat, &ns);
+                (ev ? on : off).ns.push_back(ns);
+                (ev ? on : off).verdicts.push_back(v);
+            }
+        rg.events(true);
+        if (c.kind == Kind::ratelimited)
+            rg.rate(rg::RateSettings{});
+        add_row("relayguard-events-off", c, n, entries, off, std::nullopt);
+        add_row("relayguard-events-on", c, n, entries, on, std::nullopt);
     }
 
     void add_row(const std::string &program, const Case &c, size_t n, size_t entries, const Timing &t,
@@ -417,6 +450,8 @@ int main(int argc, char **argv)
     app.add_option("--sizes", opt.sizes, "blocklist sizes in prefixes")->delimiter(',');
     app.add_option("--gen-prefixes", opt.gen, "path of gen-prefixes.py");
     app.add_option("--seed", opt.seed, "seed of the generated lists");
+    app.add_flag("--events-compare", opt.events_compare,
+                 "also time every drop row with drop events off and on, call by call in turn");
     CLI11_PARSE(app, argc, argv);
     rg::bench::quick_runs(app, opt, 100000, 3);
     if (opt.quick && app.count("--sizes") == 0)
