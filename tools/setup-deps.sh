@@ -27,6 +27,8 @@ pkgs=(
   prometheus
   # the daemon's [metrics] endpoint (GET /metrics)
   libcpp-httplib-dev
+  # the tests validate `stats --json` against docs/stats.schema.json
+  python3-jsonschema
 )
 missing=()
 for p in "${pkgs[@]}"; do
