@@ -31,6 +31,8 @@ pkgs=(
   # build-essential brings; file finds the ELF files) and its checks:
   # lintian, man and groff for relayguard(8)
   file lintian man-db groff-base
+  # the tests validate `stats --json` against docs/stats.schema.json
+  python3-jsonschema
 )
 missing=()
 for p in "${pkgs[@]}"; do

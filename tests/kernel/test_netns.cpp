@@ -32,9 +32,9 @@ TEST_F(NetnsTest, BlocklistedSourceIsDroppedCleanSourcePasses)
     unsigned accepted = sink_->accepted(25);
     uint64_t syns = blocked_attempt(kBad4, kServer4, 25);
     EXPECT_GE(syns, 1u);
-    json c = counters();
-    EXPECT_EQ(c["dropped_blocklist"].get<uint64_t>(), syns);
-    EXPECT_EQ(c["dropped_blocklist_syn"].get<uint64_t>(), syns);
+    json c = stats()["reasons"];
+    EXPECT_EQ(c["dropped_blocklist"]["packets"].get<uint64_t>(), syns);
+    EXPECT_EQ(c["dropped_blocklist"]["syns"].get<uint64_t>(), syns);
     EXPECT_EQ(sink_->accepted(25), accepted) << "a blocklisted SYN reached the listener";
 
     EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
@@ -43,13 +43,14 @@ TEST_F(NetnsTest, BlocklistedSourceIsDroppedCleanSourcePasses)
     EXPECT_EQ(connect(kBad4, kServer4, 2525), ConnectResult::connected);
     EXPECT_EQ(sink_->accepted(2525), 1u);
 
-    c = counters();
-    EXPECT_EQ(c["dropped_blocklist"].get<uint64_t>(), syns) << "clean traffic was dropped";
-    EXPECT_GE(c["passed_clean_syn"].get<uint64_t>(), 1u);
-    EXPECT_GE(c["passed_unprotected"].get<uint64_t>(), 1u);
-    EXPECT_EQ(c["syn"].get<uint64_t>(),
-              c["dropped_blocklist_syn"].get<uint64_t>() + c["passed_clean_syn"].get<uint64_t>() +
-                  c["passed_allowlist_syn"].get<uint64_t>() + c["would_drop_blocklist_syn"].get<uint64_t>());
+    json j = stats();
+    c = j["reasons"];
+    EXPECT_EQ(c["dropped_blocklist"]["packets"].get<uint64_t>(), syns) << "clean traffic was dropped";
+    EXPECT_GE(c["passed_clean"]["syns"].get<uint64_t>(), 1u);
+    EXPECT_GE(c["passed_unprotected"]["packets"].get<uint64_t>(), 1u);
+    EXPECT_EQ(j["total"]["protected"]["syns"].get<uint64_t>(),
+              c["dropped_blocklist"]["syns"].get<uint64_t>() + c["passed_clean"]["syns"].get<uint64_t>() +
+                  c["passed_allowlist"]["syns"].get<uint64_t>() + c["would_drop_blocklist"]["syns"].get<uint64_t>());
 }
 
 TEST_F(NetnsTest, RuleChangesApplyToTheNextConnectionWithoutReattach)
@@ -81,9 +82,9 @@ TEST_F(NetnsTest, Ipv6BlocklistWithAllowlistedHostInside)
     EXPECT_EQ(connect(kClean6, kServer6, 25), ConnectResult::connected);
     EXPECT_EQ(connect(kBad6, kServer6, 2525), ConnectResult::connected);
 
-    json c = counters();
-    EXPECT_EQ(c["dropped_blocklist_syn"].get<uint64_t>(), syns);
-    EXPECT_GE(c["passed_allowlist_syn"].get<uint64_t>(), 1u);
+    json c = stats()["reasons"];
+    EXPECT_EQ(c["dropped_blocklist"]["syns"].get<uint64_t>(), syns);
+    EXPECT_GE(c["passed_allowlist"]["syns"].get<uint64_t>(), 1u);
 
     rg_ok({"block", "del", "2001:db8:25::/64"});
     EXPECT_EQ(connect(kBad6, kServer6, 25), ConnectResult::connected);
@@ -94,10 +95,12 @@ TEST_F(NetnsTest, MonitorModeCountsButPasses)
     attach({"--monitor"});
     rg_ok({"block", "add", kBad4});
     EXPECT_EQ(connect(kBad4, kServer4, 25), ConnectResult::connected);
-    json c = counters();
-    EXPECT_GE(c["would_drop_blocklist_syn"].get<uint64_t>(), 1u);
-    EXPECT_GE(c["would_drop"].get<uint64_t>(), c["would_drop_blocklist"].get<uint64_t>());
-    EXPECT_EQ(c["dropped"].get<uint64_t>(), 0u);
+    json j = stats();
+    EXPECT_GE(j["reasons"]["would_drop_blocklist"]["syns"].get<uint64_t>(), 1u);
+    EXPECT_GE(j["total"]["would_drop"]["packets"].get<uint64_t>(),
+              j["reasons"]["would_drop_blocklist"]["packets"].get<uint64_t>());
+    EXPECT_EQ(j["total"]["dropped"]["packets"].get<uint64_t>(), 0u);
+    EXPECT_EQ(j["mode"], "monitor");
 
     rg_ok({"mode", "enforce"});
     EXPECT_GE(blocked_attempt(kBad4, kServer4, 25), 1u);
@@ -124,10 +127,11 @@ TEST_F(NetnsTest, StatsPerInterfaceMatchTotals)
     json all = rg_json({"stats", "--json"});
     json one = rg_json({"stats", "--json", "--iface", iface_});
     ASSERT_EQ(all["interfaces"].size(), 1u);
-    EXPECT_EQ(all["interfaces"][0]["name"], iface_);
+    ASSERT_TRUE(all["interfaces"].contains(iface_)) << all.dump();
+    EXPECT_EQ(all["interfaces"][iface_]["reasons"], all["reasons"]);
     EXPECT_EQ(one["scope"], iface_);
-    EXPECT_EQ(one["counters"]["dropped_blocklist"], all["counters"]["dropped_blocklist"]);
-    EXPECT_GT(one["counters"]["packets"].get<uint64_t>(), 0u);
+    EXPECT_EQ(one["reasons"]["dropped_blocklist"], all["reasons"]["dropped_blocklist"]);
+    EXPECT_GT(one["total"]["all"]["packets"].get<uint64_t>(), 0u);
 }
 
 TEST_F(NetnsTest, DetachLeavesNoProgramAndNoPins)
@@ -306,19 +310,24 @@ TEST_F(NetnsTest, AnotherXdpProgramKeepsRunning)
 namespace {
 
 // The README's main command runs this demo: it must pass on this machine
-// and show each kind of drop. `--json` prints only the final counters.
+// and show each kind of drop. `--json` prints only the final counters
+// document (as `stats --json`).
 TEST(Demo, RunsCleanlyAndShowsEveryDropKind)
 {
     RG_REQUIRE_PRIVILEGED();
     auto r = rg::lab::run({RELAYGUARD_BIN, "demo", "--json"});
     ASSERT_EQ(r.status, 0) << r.output;
     // Without Postfix a note on stderr (merged here) says so before the JSON.
-    auto j = nlohmann::json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())))["counters"];
-    for (const char *k : {"dropped_blocklist", "dropped_blocklist_syn", "dropped_ratelimit_syn", "dropped_banned",
-                          "dropped_banned_syn", "passed_clean_syn", "passed_allowlist_syn"})
-        EXPECT_GE(j[k].get<uint64_t>(), 1u) << k;
+    auto doc = nlohmann::json::parse(r.output.substr(std::min(r.output.find('{'), r.output.size())));
+    EXPECT_EQ(doc["schema"], 2) << doc.dump();
+    const json &j = doc["reasons"];
+    for (const char *k : {"dropped_blocklist", "dropped_banned"})
+        EXPECT_GE(j[k]["packets"].get<uint64_t>(), 1u) << k;
+    for (const char *k :
+         {"dropped_blocklist", "dropped_ratelimit", "dropped_banned", "passed_clean", "passed_allowlist"})
+        EXPECT_GE(j[k]["syns"].get<uint64_t>(), 1u) << k;
     if (rg::lab::postfix_lab_missing().empty()) {  // the watch's ban and the rate limiter's: two sources banned
-        EXPECT_GE(j["dropped_banned_syn"].get<uint64_t>(), 2u);
+        EXPECT_GE(j["dropped_banned"]["syns"].get<uint64_t>(), 2u);
     }
     std::string left = rg::lab::run({"ip", "netns", "list"}).output;
     EXPECT_EQ(left.find("rgdS"), std::string::npos) << "demo left a namespace: " << left;
@@ -349,13 +358,13 @@ TEST(Demo, WithPostfixDeliversBlocksAndBansFromTheMaillog)
     };
     EXPECT_EQ(lines_with("maillog: status=sent"), 2u) << out;  // swaks on 25 and on 587 (SASL)
     EXPECT_NE(out.find("(smtp-source): 3 mails in 3 sessions, maillog: 3 more status=sent"), std::string::npos) << out;
-    EXPECT_NE(out.find("192.0.2.66 -> ports 25, 587: timed out (dropped_blocklist_syn +"), std::string::npos) << out;
+    EXPECT_NE(out.find("192.0.2.66 -> ports 25, 587: timed out (reasons.dropped_blocklist.syns +"), std::string::npos) << out;
     EXPECT_EQ(lines_with("no line of it in Postfix's maillog"), 2u) << out;  // the blocklisted, v4 and v6
     EXPECT_NE(out.find("3 of 3 relay attempts refused by Postfix"), std::string::npos) << out;
     EXPECT_NE(out.find("Relay access denied"), std::string::npos) << out;
     EXPECT_NE(out.find("ban 192.0.2.30/32 for 1h: relay-denied, 3 matches"), std::string::npos) << out;
     EXPECT_NE(out.find("(bans list: 192.0.2.30/32, watch)"), std::string::npos) << out;
-    EXPECT_NE(out.find("192.0.2.30 -> port 25: timed out (dropped_banned_syn +"), std::string::npos) << out;
+    EXPECT_NE(out.find("192.0.2.30 -> port 25: timed out (reasons.dropped_banned.syns +"), std::string::npos) << out;
     EXPECT_NE(out.find("no new line of it in Postfix's maillog"), std::string::npos) << out;
     // Postfix's private directory is gone, and so are the namespaces.
     size_t at = out.find("maillog in ");

@@ -197,13 +197,11 @@ protected:
         return path;
     }
     nlohmann::json feed(const std::string &name) { return rg_json({"feed", "show", name, "--json"}); }
-    uint64_t counter(const std::string &name) { return counters()[name].get<uint64_t>(); }
     nlohmann::json source(const std::string &name)
     {
-        nlohmann::json stats = rg_json({"stats", "--json"});
-        for (const auto &s : stats["sources"])
-            if (s["name"] == name)
-                return s["counters"];
+        nlohmann::json stats = this->stats();
+        if (stats["sources"].contains(name))
+            return stats["sources"][name];
         ADD_FAILURE() << "no source " << name << " in stats --json: " << stats.dump();
         return {};
     }
@@ -271,9 +269,9 @@ TEST_F(FeedNetnsTest, SyncReplacingTheRestOfTheListLetsNoListedSynThrough)
     EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
     EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
 
-    uint64_t clean_before = counter("passed_clean_syn");
-    uint64_t dropped_before = counter("dropped_blocklist_syn");
-    uint64_t feed_before = source("drop")["dropped_syn"].get<uint64_t>();
+    uint64_t clean_before = reason_count("passed_clean", "syns");
+    uint64_t dropped_before = reason_count("dropped_blocklist", "syns");
+    uint64_t feed_before = source("drop")["dropped"]["syns"].get<uint64_t>();
     auto mac = rg::lab::mac_address(*server_, iface_);
     char macs[18];
     std::snprintf(macs, sizeof(macs), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
@@ -300,11 +298,12 @@ TEST_F(FeedNetnsTest, SyncReplacingTheRestOfTheListLetsNoListedSynThrough)
     EXPECT_EQ(rg_json({"block", "list", "--all", "--json"})["count"], 8193);
 
     EXPECT_GT(sent_during, 0u) << "the sender must have been sending during the sync";
-    EXPECT_EQ(counter("passed_clean_syn"), clean_before) << "a SYN from a prefix listed before and after passed";
-    uint64_t dropped = counter("dropped_blocklist_syn") - dropped_before;
+    EXPECT_EQ(reason_count("passed_clean", "syns"), clean_before)
+        << "a SYN from a prefix listed before and after passed";
+    uint64_t dropped = reason_count("dropped_blocklist", "syns") - dropped_before;
     EXPECT_GE(dropped, sent_during);
     // Attribution: every one of those drops is the feed's.
-    EXPECT_EQ(source("drop")["dropped_syn"].get<uint64_t>() - feed_before, dropped);
+    EXPECT_EQ(source("drop")["dropped"]["syns"].get<uint64_t>() - feed_before, dropped);
     EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
 }
 

@@ -94,27 +94,23 @@ TEST_F(MetricsNetnsTest, PrometheusTextPassesPromtoolAndMatchesJson)
     EXPECT_EQ(status, 0) << said << "\n" << text;
 
     json j = rg_json({"stats", "--json"});
-    uint64_t dropped = j["counters"]["dropped_blocklist"].get<uint64_t>();
+    const json &blocklist = j["reasons"]["dropped_blocklist"];
+    uint64_t dropped = blocklist["packets"].get<uint64_t>();
     EXPECT_EQ(dropped, syns);
     const std::string reason = "reason=\"dropped_blocklist\"", iface = "interface=\"" + iface_ + "\"";
     EXPECT_EQ(sum_of(text, "relayguard_packets_total", {reason, iface}), dropped) << text;
-    EXPECT_EQ(sum_of(text, "relayguard_syn_packets_total", {reason, iface}),
-              j["counters"]["dropped_blocklist_syn"].get<uint64_t>())
+    EXPECT_EQ(sum_of(text, "relayguard_syn_packets_total", {reason, iface}), blocklist["syns"].get<uint64_t>())
         << text;
-    EXPECT_EQ(sum_of(text, "relayguard_bytes_total", {reason, iface}),
-              j["counters"]["dropped_blocklist_bytes"].get<uint64_t>())
-        << text;
+    EXPECT_EQ(sum_of(text, "relayguard_bytes_total", {reason, iface}), blocklist["bytes"].get<uint64_t>()) << text;
     EXPECT_EQ(sum_of(text, "relayguard_packets_total", {"reason=\"passed_clean\""}),
-              j["counters"]["passed_clean"].get<uint64_t>())
+              j["reasons"]["passed_clean"]["packets"].get<uint64_t>())
         << text;
-    uint64_t manual = 0;
-    for (const json &src : j["sources"])
-        if (src["name"] == "manual")
-            manual = src["counters"]["dropped"].get<uint64_t>();
+    uint64_t manual = j["sources"]["manual"]["dropped"]["packets"].get<uint64_t>();
     EXPECT_EQ(manual, dropped);
     EXPECT_EQ(sum_of(text, "relayguard_source_dropped_packets_total", {"source=\"manual\"", "kind=\"manual\""}), manual)
         << text;
     EXPECT_NE(text.find("\nrelayguard_list_prefixes{list=\"blocklist\",family=\"ipv4\"} 1\n"), std::string::npos) << text;
+    EXPECT_EQ(j["lists"]["blocklist"]["ipv4"], 1);
 
     // --iface narrows the interface series; --json and --prometheus exclude each other.
     r = rg({"stats", "--prometheus", "--iface", iface_});

@@ -38,8 +38,6 @@ constexpr unsigned kShareTolerance = 1;
 
 class RateNetnsTest : public NetnsTest {
 protected:
-    uint64_t counter(const std::string &name) { return counters()[name].get<uint64_t>(); }
-
     nlohmann::json bans() { return rg_json({"bans", "list", "--json"}); }
 
     bool banned(const std::string &source)
@@ -63,8 +61,8 @@ TEST_F(RateNetnsTest, FourTimesTheRateGetsTheShareThenABanThenPassesAfterTheTtl)
     unsigned want = expected_share(kBurst, kRate, r.span_seconds, r.attempts);
     EXPECT_NEAR(double(r.connected), double(want), kShareTolerance)
         << "span " << r.span_seconds << " s";
-    EXPECT_EQ(counter("passed_clean_syn"), r.connected);
-    EXPECT_EQ(counter("dropped_ratelimit_syn"), r.attempts - r.connected);
+    EXPECT_EQ(reason_count("passed_clean", "syns"), r.connected);
+    EXPECT_EQ(reason_count("dropped_ratelimit", "syns"), r.attempts - r.connected);
     EXPECT_EQ(sink_->accepted(25), r.connected);
     EXPECT_FALSE(banned(kClean4 + "/32")) << "banned before going over budget 30 times";
 
@@ -77,7 +75,7 @@ TEST_F(RateNetnsTest, FourTimesTheRateGetsTheShareThenABanThenPassesAfterTheTtl)
         sent2 += rg::lab::connect_paced(*client_, kClean4, kServer4, 25, 10, 50ms, 300).attempts;
         is_banned = banned(kClean4 + "/32");
     }
-    ASSERT_TRUE(is_banned) << counters().dump();
+    ASSERT_TRUE(is_banned) << stats().dump();
     nlohmann::json b = bans()["bans"][0];
     EXPECT_EQ(b["reason"], "ratelimit");
     nlohmann::json status = rg_json({"status", "--json"});
@@ -85,11 +83,15 @@ TEST_F(RateNetnsTest, FourTimesTheRateGetsTheShareThenABanThenPassesAfterTheTtl)
     EXPECT_EQ(status["rate_limiting"]["rate"], "5/s");
     EXPECT_EQ(status["rate_limiting"]["burst"], 5);
     EXPECT_LE(b["seconds_left"].get<int>(), 3);
-    uint64_t banned_drops = counter("dropped_banned_syn");
+    uint64_t banned_drops = reason_count("dropped_banned", "syns");
     EXPECT_EQ(rg::lab::connect_tcp(*client_, kClean4, kServer4, 25, 300), ConnectResult::timed_out);
-    EXPECT_EQ(counter("dropped_banned_syn"), banned_drops + 1) << "the ban did not drop the next SYN";
-    EXPECT_EQ(counter("dropped_ratelimit_syn"), 31u) << "the ban should come with the 31st SYN over budget";
-    EXPECT_EQ(counter("dropped_ratelimit_syn") + banned_drops + counter("passed_clean_syn"), r.attempts + sent2);
+    // One read for the three checks: the ban's TTL is running.
+    const json reasons = stats()["reasons"];
+    uint64_t ratelimit_syns = reasons["dropped_ratelimit"]["syns"].get<uint64_t>();
+    EXPECT_EQ(reasons["dropped_banned"]["syns"].get<uint64_t>(), banned_drops + 1)
+        << "the ban did not drop the next SYN";
+    EXPECT_EQ(ratelimit_syns, 31u) << "the ban should come with the 31st SYN over budget";
+    EXPECT_EQ(ratelimit_syns + banned_drops + reasons["passed_clean"]["syns"].get<uint64_t>(), r.attempts + sent2);
 
     // Phase 3: the kernel lifts the ban by itself after the TTL; retry once
     // per 200 ms until a connection succeeds.
@@ -111,8 +113,8 @@ TEST_F(RateNetnsTest, AllowlistedClientAtTheSameRateIsNeverLimited)
     rg_ok({"allow", "add", kClean4});
     auto r = rg::lab::connect_paced(*client_, kClean4, kServer4, 25, 40, 50ms);
     EXPECT_EQ(r.connected, r.attempts);
-    EXPECT_EQ(counter("passed_allowlist_syn"), r.attempts);
-    EXPECT_EQ(counter("dropped_ratelimit"), 0u);
+    EXPECT_EQ(reason_count("passed_allowlist", "syns"), r.attempts);
+    EXPECT_EQ(reason_count("dropped_ratelimit"), 0u);
     EXPECT_EQ(bans()["count"], 0);
     // The control: the same pace from a source not on the allowlist is limited.
     auto c = rg::lab::connect_paced(*client_, kBad4, kServer4, 25, 40, 50ms);
@@ -195,7 +197,7 @@ TEST_F(RateNetnsTest, SpoofedFloodEvictsNeitherBansNorTheAllowlist)
         frames.push_back(PacketBuilder().eth(macs).ipv4(src, kServer4).tcp(40000, 25)
                              .flags(rg::test::tcp_flags::SYN).build());
     }
-    uint64_t clean_before = counter("passed_clean_syn");
+    uint64_t clean_before = reason_count("passed_clean", "syns");
     unsigned allowed_ok = 0, allowed_tries = 0;
     std::atomic<bool> flooding{true};
     std::thread flood([&] {
@@ -214,7 +216,7 @@ TEST_F(RateNetnsTest, SpoofedFloodEvictsNeitherBansNorTheAllowlist)
     flood.join();
     EXPECT_EQ(allowed_ok, allowed_tries) << "the allowlisted client was blocked during the flood";
 
-    uint64_t flood_seen = counter("passed_clean_syn") - clean_before;
+    uint64_t flood_seen = reason_count("passed_clean", "syns") - clean_before;
     auto show = rg_json({"rate", "show", "--json"});
     uint64_t tracked = show["tracked_sources"].get<uint64_t>();
     EXPECT_LE(tracked, show["rate_table_size"].get<uint64_t>());
@@ -232,9 +234,9 @@ TEST_F(RateNetnsTest, SpoofedFloodEvictsNeitherBansNorTheAllowlist)
 
     // The ban survived the churn and still drops.
     EXPECT_TRUE(banned(kBad4 + "/32"));
-    uint64_t banned_before = counter("dropped_banned_syn");
+    uint64_t banned_before = reason_count("dropped_banned", "syns");
     EXPECT_EQ(rg::lab::connect_tcp(*client_, kBad4, kServer4, 25, 300), ConnectResult::timed_out);
-    EXPECT_EQ(counter("dropped_banned_syn"), banned_before + 1);
+    EXPECT_EQ(reason_count("dropped_banned", "syns"), banned_before + 1);
 }
 
 } // namespace

@@ -117,7 +117,7 @@ for banned in $ATTACKER $GUESSER; do
 done
 send $CLEAN postmaster@lab.example | grep -q "250 2.0.0 Ok: queued" || fail "clean mail after the bans not accepted"
 submit $CLEAN "$PASSWORD" | grep -q "250 2.0.0 Ok: queued" || fail "submission after the bans not accepted"
-dropped=$(rg stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["dropped_banned"])')
+dropped=$(rg stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["reasons"]["dropped_banned"]["packets"])')
 [ "$dropped" -gt 0 ] || fail "no packet counted as dropped_banned"
 rg stats --json | python3 -c '
 import json, sys

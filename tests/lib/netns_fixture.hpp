@@ -3,8 +3,9 @@
 // the other namespace.
 //
 // Each test builds its own lab (namespaces named rgtS<pid>/rgtC<pid>, or
-// another prefix set in ns_prefix_; a private bpffs for relayguard's pins and
-// libxdp's dispatcher state) and tears it down in destructors, so nothing survives a failing test.
+// another prefix set in ns_prefix_, after $RELAYGUARD_TEST_NETNS_PREFIX when
+// that is set; a private bpffs for relayguard's pins and libxdp's dispatcher
+// state) and tears it down in destructors, so nothing survives a failing test.
 // RELAYGUARD_BIN is defined by the test target.
 #pragma once
 
@@ -14,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <unistd.h>
@@ -42,6 +44,9 @@ protected:
     void SetUp() override
     {
         RG_REQUIRE_PRIVILEGED();
+        // Set: put before every name, to tell one run's namespaces from another's.
+        if (const char *outer = getenv("RELAYGUARD_TEST_NETNS_PREFIX"))
+            ns_prefix_ = outer + ns_prefix_;
         rg::lab::cleanup_stale(ns_prefix_ + "S");
         rg::lab::cleanup_stale(ns_prefix_ + "C");
         const std::string pid = std::to_string(getpid());
@@ -98,7 +103,15 @@ protected:
         return nlohmann::json::parse(r.output);
     }
 
-    nlohmann::json counters() { return rg_json({"stats", "--json"})["counters"]; }
+    // The counters document (docs/json-schema.md, schema 2).
+    nlohmann::json stats() { return rg_json({"stats", "--json"}); }
+    // A verdict reason's count over all interfaces: "packets", "bytes" or "syns".
+    uint64_t reason_count(const std::string &reason, const std::string &count = "packets")
+    {
+        nlohmann::json j = stats();
+        EXPECT_TRUE(j["reasons"].contains(reason)) << j.dump();
+        return j["reasons"][reason].value(count, uint64_t(0));
+    }
 
     ConnectResult connect(const std::string &src, const std::string &dst, uint16_t port,
                           int timeout_ms = kCleanTimeoutMs)

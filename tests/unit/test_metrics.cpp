@@ -42,12 +42,12 @@ rg::MetricsSnapshot sample()
     eth.counters[RG_PASS_CLEAN] = {3, 180, 1};
     s.interfaces.push_back(eth);
     s.interfaces.push_back({"odd\"if", {}});
-    s.sources = json::array({
-        {{"name", "manual"}, {"bit", 0}, {"kind", "manual"}, {"shadow", false},
-         {"counters", {{"dropped", 6}, {"dropped_syn", 4}, {"would_drop", 0}, {"would_drop_syn", 0}}}},
-        {{"name", "drop\\list"}, {"bit", 2}, {"kind", "feed"}, {"shadow", true},
-         {"counters", {{"dropped", 0}, {"dropped_syn", 0}, {"would_drop", 2}, {"would_drop_syn", 1}}}},
-    });
+    s.sources = {
+        {"manual", {{"bit", 0}, {"kind", "manual"}, {"shadow", false},
+                    {"dropped", {{"packets", 6}, {"syns", 4}}}, {"would_drop", {{"packets", 0}, {"syns", 0}}}}},
+        {"drop\\list", {{"bit", 2}, {"kind", "feed"}, {"shadow", true},
+                         {"dropped", {{"packets", 0}, {"syns", 0}}}, {"would_drop", {{"packets", 2}, {"syns", 1}}}}},
+    };
     s.bans = {{"manual", 1}, {"watch", 2}};
     s.watch = {{"active", true}, {"source", "journal"}, {"lines", 100},
                {"rules", {{"relay-denied", {{"matches", 12}, {"bans", 3}, {"exempt", 1}}}}}};
@@ -163,7 +163,7 @@ TEST(PrometheusText, FamiliesTypesAndValues)
             << ok;
 
     // One series per reason and interface; SYN counts only for the reasons
-    // that have them (TCP to a protected port), as in counters_json.
+    // that have them (TCP to a protected port; the JSON says 0 for the rest).
     size_t packets = 0, syn = 0, protected_reasons = 0;
     for (uint32_t r = 0; r < RG_REASON_MAX; r++)
         protected_reasons += (rg_reason_info[r].flags & RG_RF_PROTECTED) != 0;

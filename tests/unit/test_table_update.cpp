@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <random>
 #include <string>
@@ -197,6 +198,17 @@ TEST(TableUpdate, RandomReplacementsGiveWhatTheModelGives)
         // What the tables say the source lists, and what changes.
         rg::PrefixSet had = model.lists[{int(kind), bit}];
         ASSERT_EQ(rg::source_list(cur, classes, kind, bit), had);
+        // Every source's list size in one pass: the model's, 0 for the rest.
+        for (ListKind k : {ListKind::allow, ListKind::block}) {
+            std::array<rg::ListSize, RG_MAX_SOURCES> sizes = rg::listed_count_by_source(cur, classes, k);
+            for (unsigned b = 0; b < RG_MAX_SOURCES; b++) {
+                auto it = model.lists.find({int(k), b});
+                size_t v4 = it == model.lists.end() ? 0 : it->second.v4.size();
+                size_t v6 = it == model.lists.end() ? 0 : it->second.v6.size();
+                ASSERT_EQ(sizes[b].v4, v4) << "bit " << b;
+                ASSERT_EQ(sizes[b].v6, v6) << "bit " << b;
+            }
+        }
         rg::ListChange lc = rg::list_change(cur, classes, kind, bit, list);
         rg::PrefixSet gone, come;
         std::set_difference(had.v4.begin(), had.v4.end(), list.v4.begin(), list.v4.end(), std::back_inserter(gone.v4),

@@ -369,54 +369,36 @@ int cmd_stats(Options &o)
         std::cout << prometheus_text(m);
         return 0;
     }
-    StatsSnapshot snap = maps.stats();
-    std::vector<IfaceEntry> ifaces = maps.ifaces();
-    const ReasonCounters *scope = &snap.total;
-    if (!o.iface.empty()) {
-        auto it = std::find_if(ifaces.begin(), ifaces.end(), [&](auto &e) { return e.name() == o.iface; });
-        if (it == ifaces.end())
-            throw CommandError("interface \"" + o.iface + "\": relayguard is not attached to it",
-                               {"interface", o.iface});
-        scope = &snap.slots.at(it->slot);
-        ifaces = {*it};
-    }
+    StatsReport report = read_stats(maps, state_dir(o));
+    if (!o.iface.empty() && !report.narrow(o.iface))
+        throw CommandError("interface \"" + o.iface + "\": relayguard is not attached to it", {"interface", o.iface});
+    json j = stats_json(report);
     if (o.json) {
-        json per = json::array();
-        for (const IfaceEntry &e : ifaces)
-            per.push_back({{"name", e.name()}, {"ifindex", e.raw.ifindex}, {"counters", counters_json(snap.slots.at(e.slot))}});
-        json j = {{"time", uint64_t(time(nullptr))},
-                  {"mode", maps.monitor() ? "monitor" : "enforce"},
-                  {"scope", o.iface.empty() ? "all" : o.iface},
-                  {"counters", counters_json(*scope)},
-                  {"interfaces", per},
-                  {"sources", sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())},
-                  {"watch", watch_stats_json(state_dir(o))},
-                  {"events", event_counters_json(maps)}};
         print_json(j);
         return 0;
     }
-    std::cout << (o.iface.empty() ? "all interfaces" : printable(o.iface)) << ":\n" << counters_text(*scope);
+    std::cout << (o.iface.empty() ? "all interfaces" : printable(o.iface)) << ":\n" << counters_text(report.counters);
     if (o.iface.empty())
-        for (const IfaceEntry &e : ifaces)
-            std::cout << printable(e.name()) << ":\n" << counters_text(snap.slots.at(e.slot));
+        for (const StatsReport::Interface &i : report.interfaces)
+            std::cout << printable(i.name) << ":\n" << counters_text(i.counters);
     // Attribution is kept for all interfaces together.
     bool header = false;
-    for (const json &src : sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())) {
-        const json &c = src["counters"];
-        if (c["dropped"] == 0 && c["would_drop"] == 0)
+    for (const auto &[name, src] : j["sources"].items()) {
+        const json &d = src["dropped"], &w = src["would_drop"];
+        if (d["packets"] == 0 && w["packets"] == 0)
             continue;
         if (!header)
             std::cout << "blocklist hits by source (all interfaces):\n";
         header = true;
-        std::cout << "  " << src["name"].get<std::string>() << (src["shadow"].get<bool>() ? " (shadow)" : "") << ": "
-                  << c["dropped"] << " dropped (" << c["dropped_syn"] << " syn), " << c["would_drop"]
-                  << " would drop (" << c["would_drop_syn"] << " syn)\n";
+        std::cout << "  " << printable(name) << (src["shadow"].get<bool>() ? " (shadow)" : "") << ": " << d["packets"]
+                  << " dropped (" << d["syns"] << " syn), " << w["packets"] << " would drop (" << w["syns"]
+                  << " syn)\n";
     }
-    json ev = event_counters_json(maps);
+    const json &ev = j["events"];
     if (ev["emitted"] != 0 || ev["capped"] != 0 || ev["lost"] != 0)
         std::cout << "events: " << ev["emitted"] << " written, " << ev["capped"] << " over the per-second cap, "
                   << ev["lost"] << " lost (ring full)\n";
-    json w = watch_stats_json(state_dir(o));
+    const json &w = j["watch"];
     if (w["lines"] == 0)
         return 0;
     std::cout << "watch (" << printable(w["source"].get<std::string>()) << (w["active"].get<bool>() ? "" : ", stopped")

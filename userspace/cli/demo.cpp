@@ -247,13 +247,14 @@ int demo(Options &o)
                         : "through libxdp's multi-program dispatcher") +
             "), " + (with_postfix ? "ports 25 and 587" : "port 25") +
             " protected, blocklist 192.0.2.64/27 and 2001:db8:25::/120, allowlist 2001:db8:25::10");
-        auto counter = [&](const char *key) { return counters_json(maps.stats().total)[key].get<uint64_t>(); };
+        // SYNs counted under a verdict reason, all interfaces.
+        auto syns = [&](uint32_t reason) { return maps.stats().total[reason].syn; };
         // Connection attempts that must die in XDP: timed out, the counter
         // risen, and (with Postfix) no trace of the source in the maillog.
         std::optional<MailLog> maillog;
         auto dropped = [&](const std::string &label, const std::string &src, const std::string &dst,
-                           const std::vector<uint16_t> &to, const char *key) {
-            uint64_t before = counter(key);
+                           const std::vector<uint16_t> &to, uint32_t reason) {
+            uint64_t before = syns(reason);
             size_t seen = maillog ? maillog->count("[" + src + "]") : 0;
             bool ok = true;
             std::string result, port_list;
@@ -263,9 +264,10 @@ int demo(Options &o)
                 result = lab::connect_result_name(r);
                 port_list += (port_list.empty() ? "" : ", ") + std::to_string(port);
             }
-            uint64_t after = counter(key);
+            uint64_t after = syns(reason);
             ok &= after > before;
-            std::string evidence = std::string(key) + " " + signed_delta(before, after);
+            std::string evidence =
+                std::string("reasons.") + rg_reason_info[reason].name + ".syns " + signed_delta(before, after);
             if (maillog) {
                 size_t now = maillog->count("[" + src + "]");
                 ok &= now == seen;
@@ -322,7 +324,7 @@ int demo(Options &o)
                      (src.status == 0 ? "" : ", smtp-source failed: " + src.output) + ", maillog: " +
                      std::to_string(sent) + " more status=sent");
 
-            dropped("blocklisted      ", kBlocked, kServer4, {25, 587}, "dropped_blocklist_syn");
+            dropped("blocklisted      ", kBlocked, kServer4, {25, 587}, RG_DROP_BLOCKLIST);
             std::string greeting;
             auto r = lab::connect_tcp(client, kAllowed6, kServer6, 25, 1500, &greeting);
             while (!greeting.empty() && (greeting.back() == '\n' || greeting.back() == '\r'))
@@ -330,7 +332,7 @@ int demo(Options &o)
             step(r == lab::ConnectResult::connected && greeting.rfind("220 ", 0) == 0,
                  std::string("allowlisted (v6) ") + kAllowed6 + " -> port 25: " + lab::connect_result_name(r) +
                      (greeting.empty() ? "" : " (\"" + greeting + "\")"));
-            dropped("blocklisted (v6) ", kBlocked6, kServer6, {25}, "dropped_blocklist_syn");
+            dropped("blocklisted (v6) ", kBlocked6, kServer6, {25}, RG_DROP_BLOCKLIST);
 
             // An abuser tries to relay through the closed relay; Postfix
             // refuses, watch reads the refusals and bans it in the kernel.
@@ -356,7 +358,7 @@ int demo(Options &o)
                  "relayguard watch on the maillog: " +
                      (banned_by_watch ? describe_decision(decisions.front()) : std::string("no ban within 10 s")) +
                      (in_kernel ? " (bans list: " + std::string(kRelayer) + "/32, watch)" : " (not in the kernel)"));
-            dropped("banned client    ", kRelayer, kServer4, {25}, "dropped_banned_syn");
+            dropped("banned client    ", kRelayer, kServer4, {25}, RG_DROP_BANNED);
         } else {
             struct Attempt {
                 const char *label;
@@ -406,9 +408,8 @@ int demo(Options &o)
              std::string("banned client    ") + kHammer + " -> port 25: " + lab::connect_result_name(after) +
                  (banned ? " (bans list: " + std::string(kHammer) + "/32, ratelimit)" : " (no ban)"));
 
-        nlohmann::json j = counters_json(maps.stats().total);
         say("counters (relayguard stats --json):");
-        std::cout << json_text(nlohmann::json({{"counters", j}}), 2) << std::endl;
+        std::cout << json_text(stats_json(read_stats(maps, state)), 2) << std::endl;
     } catch (...) {
         cleanup();
         throw;

@@ -869,18 +869,10 @@ void Daemon::write_stats()
 {
     try {
         Maps maps = Maps::open(cfg_.pin_dir);
-        StatsSnapshot snap = maps.stats();
-        json ifaces = json::array();
-        for (const IfaceEntry &e : maps.ifaces())
-            ifaces.push_back({{"name", e.name()}, {"counters", counters_json(snap.slots.at(e.slot))}});
-        json line = {{"time", uint64_t(time(nullptr))},
-                     {"event", "stats"},
-                     {"generation", generation_},
-                     {"mode", maps.monitor() ? "monitor" : "enforce"},
-                     {"counters", counters_json(snap.total)},
-                     {"interfaces", ifaces},
-                     {"sources", sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources())},
-                     {"bans", live_bans(maps)}};
+        // The document of `stats --json`, marked as a stats line.
+        json line = stats_json(read_stats(maps, StateDir(cfg_.state_dir)));
+        line["event"] = "stats";
+        line["generation"] = generation_;
         *stats_out_ << json_text(line) << std::endl;
         stats_error_.clear();
     } catch (const std::exception &e) {

@@ -70,12 +70,7 @@ MetricsSnapshot read_metrics(Maps &maps, const StateDir &state)
     for (const IfaceEntry &e : maps.ifaces())
         s.interfaces.push_back({e.name(), stats.slots.at(e.slot), query_live(e).attached});
     s.sources = sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources());
-    for (uint32_t r = 0; r < sizeof(rg_ban_reason_name) / sizeof(rg_ban_reason_name[0]); r++)
-        s.bans[rg_ban_reason_name[r]] = 0;
-    uint64_t now = boottime_ns();
-    for (const Ban &b : list_bans(maps))
-        if (!b.expired(now))
-            s.bans[ban_reason_name(b.raw.reason)]++;
+    s.bans = live_bans_by_reason(maps);
     s.watch = watch_stats_json(state);
     Lists lists(maps, state);
     s.allowlist = lists.size(ListKind::allow);
@@ -117,30 +112,30 @@ std::string prometheus_text(const MetricsSnapshot &s)
         attached.sample({{"interface", i.name}}, i.attached);
 
     // Attribution of blocklist verdicts to the sources listing the address
-    // (all interfaces together), one family per counter of sources_json().
+    // (all interfaces together), one family per count of sources_json()
+    // (keys are JSON pointers into a source's object).
     struct SourceFamily {
         const char *name, *key, *help;
     };
     for (const SourceFamily &f : {
-             SourceFamily{"relayguard_source_dropped_packets_total", "dropped",
+             SourceFamily{"relayguard_source_dropped_packets_total", "/dropped/packets",
                           "Packets dropped by the blocklist, per source listing the address."},
-             SourceFamily{"relayguard_source_dropped_syn_packets_total", "dropped_syn",
+             SourceFamily{"relayguard_source_dropped_syn_packets_total", "/dropped/syns",
                           "SYNs dropped by the blocklist, per source listing the address."},
-             SourceFamily{"relayguard_source_would_drop_packets_total", "would_drop",
+             SourceFamily{"relayguard_source_would_drop_packets_total", "/would_drop/packets",
                           "Packets the blocklist would drop (monitor mode or shadow source), per source."},
-             SourceFamily{"relayguard_source_would_drop_syn_packets_total", "would_drop_syn",
+             SourceFamily{"relayguard_source_would_drop_syn_packets_total", "/would_drop/syns",
                           "SYNs the blocklist would drop (monitor mode or shadow source), per source."},
          }) {
         Family fam(out, f.name, "counter", f.help);
-        for (const json &src : s.sources)
-            fam.sample({{"source", src.value("name", "")}, {"kind", src.value("kind", "")}},
-                       u64(src["counters"], f.key));
+        for (const auto &[name, src] : s.sources.items())
+            fam.sample({{"source", name}, {"kind", src.value("kind", "")}},
+                       src.value(json::json_pointer(f.key), uint64_t(0)));
     }
     Family shadow(out, "relayguard_source_shadow", "gauge",
                   "1 when the source is in shadow mode (counted as would-drop, not dropped).");
-    for (const json &src : s.sources)
-        shadow.sample({{"source", src.value("name", "")}, {"kind", src.value("kind", "")}},
-                      src.value("shadow", false));
+    for (const auto &[name, src] : s.sources.items())
+        shadow.sample({{"source", name}, {"kind", src.value("kind", "")}}, src.value("shadow", false));
 
     Family bans(out, "relayguard_bans", "gauge", "Bans in force, per ban reason.");
     for (const auto &[reason, n] : s.bans)

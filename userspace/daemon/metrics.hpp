@@ -35,7 +35,7 @@ struct MetricsSnapshot {
     // Registered (attached) interfaces only: counters of detached ones live on in the
     // JSON total (slot 0) but have no interface to label them with.
     std::vector<Interface> interfaces;
-    nlohmann::json sources = nlohmann::json::array();  // as sources_json()
+    nlohmann::json sources = nlohmann::json::object();  // as sources_json(): by name
     std::map<std::string, uint64_t> bans;              // unexpired, per ban reason name
     nlohmann::json watch = nlohmann::json::object();   // as watch_stats_json()
     std::optional<ListSize> allowlist, blocklist;

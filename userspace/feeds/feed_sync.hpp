@@ -79,6 +79,14 @@ struct SyncOptions {
     SyncMemory *memory = nullptr;
 };
 
+// An outcome that left the feed current (applied, unchanged, not modified,
+// same content); the others leave the version in force and say why.
+inline bool feed_result_ok(uint32_t result)
+{
+    return result == RG_FEED_APPLIED || result == RG_FEED_UNCHANGED || result == RG_FEED_NOT_MODIFIED ||
+           result == RG_FEED_SAME_CONTENT;
+}
+
 struct SyncReport {
     std::string feed;
     uint32_t result = RG_FEED_NEVER;

@@ -226,6 +226,11 @@ ListSize Lists::size(ListKind kind)
     return listed_count(current(), ClassTable(tables().classes()), kind);
 }
 
+std::array<ListSize, RG_MAX_SOURCES> Lists::size_by_source(ListKind kind)
+{
+    return listed_count_by_source(current(), ClassTable(tables().classes()), kind);
+}
+
 PrefixSet Lists::listed(ListKind kind)
 {
     return covered_by(current(), ClassTable(tables().classes()), kind);

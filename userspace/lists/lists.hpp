@@ -23,6 +23,7 @@
 #include "source_lists.hpp"
 #include "state_dir.hpp"
 
+#include <array>
 #include <memory>
 #include <span>
 
@@ -63,6 +64,7 @@ public:
     PrefixSet source_list(ListKind kind, unsigned bit);
     SourcesListed sources_listed();
     ListSize size(ListKind kind);
+    std::array<ListSize, RG_MAX_SOURCES> size_by_source(ListKind kind);
     // Every prefix some source of the list lists (collapsed).
     PrefixSet listed(ListKind kind);
 

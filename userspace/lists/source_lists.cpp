@@ -92,6 +92,18 @@ ListSize listed_count(TableSpan tables, const ClassTable &classes, ListKind kind
     return n;
 }
 
+std::array<ListSize, RG_MAX_SOURCES> listed_count_by_source(TableSpan tables, const ClassTable &classes, ListKind kind)
+{
+    std::array<ListSize, RG_MAX_SOURCES> n{};
+    auto count = [&](uint64_t listed, size_t ListSize::*family) {
+        for (; listed; listed &= listed - 1)
+            n[unsigned(__builtin_ctzll(listed))].*family += 1;
+    };
+    for_each_listing(tables.v4, classes, kind, [&](const Prefix4 &, uint64_t listed) { count(listed, &ListSize::v4); });
+    for_each_listing(tables.v6, classes, kind, [&](const Prefix6 &, uint64_t listed) { count(listed, &ListSize::v6); });
+    return n;
+}
+
 SourcesListed sources_listed(TableSpan tables, const ClassTable &classes)
 {
     SourcesListed s;

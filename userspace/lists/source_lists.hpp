@@ -9,6 +9,7 @@
 #include "list_tables.hpp"
 #include "prefix_set.hpp"
 
+#include <array>
 #include <cstdint>
 
 namespace rg {
@@ -24,6 +25,9 @@ struct ListSize {
     size_t v4 = 0, v6 = 0;
 };
 ListSize listed_count(TableSpan tables, const ClassTable &classes, ListKind kind);
+// The same per source bit: element b is the size of source b's list, as
+// source_list(.., b) would give it, all sources in one pass.
+std::array<ListSize, RG_MAX_SOURCES> listed_count_by_source(TableSpan tables, const ClassTable &classes, ListKind kind);
 
 // The source bits with something listed in each list.
 struct SourcesListed {
