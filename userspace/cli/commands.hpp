@@ -88,6 +88,7 @@ void add_rate_commands(CLI::App &app, Options &opts);  // rate, bans, top
 void add_feed_commands(CLI::App &app, Options &opts);  // feed
 void add_probe_command(CLI::App &app, Options &opts);  // probe
 void add_watch_command(CLI::App &app, Options &opts);  // watch
+void add_crowdsec_commands(CLI::App &app, Options &opts);  // crowdsec
 
 // The demo: a netns lab with an SMTP listener, a clean client and a blocklisted one, then the JSON counters.
 int demo(Options &opts);

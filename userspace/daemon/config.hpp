@@ -3,8 +3,8 @@
 // Format: lines of `key = value`, `#` starts a comment (at line start or
 // after whitespace), `[section]` headers. Sections: [filter], [rate],
 // [daemon], one [feed NAME] per blocklist feed, [watch] (log lines into
-// bans), one [watch-rule NAME] per log rule changed or added and [metrics]
-// (the Prometheus endpoint). Keys listed as
+// bans), one [watch-rule NAME] per log rule changed or added, [metrics]
+// (the Prometheus endpoint) and [crowdsec] (relayguard as a CrowdSec bouncer). Keys listed as
 // repeatable append; any other key given twice is an error. Unknown sections
 // and keys are errors (a typo must not silently disable protection).
 // Every error is reported as "FILE:LINE: [section] key: reason".
@@ -12,6 +12,7 @@
 #pragma once
 
 #include "attach.hpp"
+#include "bouncer.hpp"
 #include "cidr.hpp"
 #include "duration.hpp"
 #include "rate.hpp"
@@ -70,6 +71,10 @@ struct Config {
     // [metrics]: "ADDRESS:PORT" to serve GET /metrics on; empty (no
     // section or no listen key): no server.
     std::string metrics_listen;
+
+    // [crowdsec]: the Local API whose decisions the daemon enforces; no
+    // section: none.
+    CrowdsecConfig crowdsec;
 };
 
 // Reads and validates a config file. Throws rg::Error "FILE:LINE: ..." on the

@@ -1,5 +1,6 @@
 #include "metrics.hpp"
 
+#include "bouncer.hpp"
 #include "lists.hpp"
 #include "rate.hpp"
 #include "stats.hpp"
@@ -65,6 +66,32 @@ uint64_t u64(const json &j, const char *key)
     return it != j.end() && it->is_number() ? it->get<uint64_t>() : 0;
 }
 
+// The CrowdSec bouncer's, once one ran on this state directory (its
+// counters restart with it, as the watch's do).
+void crowdsec_families(std::ostringstream &out, const json &cs)
+{
+    if (!cs.contains("lapi_url"))
+        return;
+    Family(out, "relayguard_crowdsec_up", "gauge",
+           "1 while the CrowdSec bouncer runs and its last poll of the Local API succeeded.")
+        .sample({}, cs.value("active", false) && cs.value("connected", false));
+    Family(out, "relayguard_crowdsec_decisions", "gauge", "CrowdSec decisions in force.")
+        .sample({}, u64(cs, "decisions"));
+    Family(out, "relayguard_crowdsec_prefixes", "gauge", "Prefixes the CrowdSec decisions put on the blocklist.")
+        .sample({}, u64(cs, "prefixes"));
+    Family(out, "relayguard_crowdsec_polls_total", "counter", "Polls of the Local API's decision stream.")
+        .sample({}, u64(cs, "polls"));
+    Family(out, "relayguard_crowdsec_poll_errors_total", "counter", "Polls that failed (enforcement kept).")
+        .sample({}, u64(cs, "poll_errors"));
+    Family(out, "relayguard_crowdsec_last_success_timestamp_seconds", "gauge",
+           "Unix time of the last successful poll.")
+        .sample({}, u64(cs, "last_success"));
+    Family events(out, "relayguard_crowdsec_decisions_total", "counter",
+                  "Decisions the stream brought, per event (added, deleted, expired here, refused, ignored).");
+    for (const char *e : {"added", "deleted", "expired", "refused", "ignored"})
+        events.sample({{"event", e}}, u64(cs, ("decisions_" + std::string(e)).c_str()));
+}
+
 } // namespace
 
 MetricsSnapshot read_metrics(Maps &maps, const StateDir &state)
@@ -83,6 +110,7 @@ MetricsSnapshot read_metrics(Maps &maps, const StateDir &state)
         if (!b.expired(now))
             s.bans[ban_reason_name(b.raw.reason)]++;
     s.watch = watch_stats_json(state);
+    s.crowdsec = crowdsec_status_json(state);
     Lists lists(maps, state);
     s.allowlist = lists.size(ListKind::allow);
     s.blocklist = lists.size(ListKind::block);
@@ -167,6 +195,7 @@ std::string prometheus_text(const MetricsSnapshot &s)
         for (const auto &[rule, c] : rules.items())
             fam.sample({{"rule", rule}}, u64(c, f.key));
     }
+    crowdsec_families(out, s.crowdsec);
     return out.str();
 }
 

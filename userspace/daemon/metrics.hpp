@@ -33,6 +33,7 @@ struct MetricsSnapshot {
     nlohmann::json sources = nlohmann::json::array();  // as sources_json()
     std::map<std::string, uint64_t> bans;              // unexpired, per ban reason name
     nlohmann::json watch = nlohmann::json::object();   // as watch_stats_json()
+    nlohmann::json crowdsec = nlohmann::json::object();  // as crowdsec_status_json()
     std::optional<ListSize> allowlist, blocklist;
 };
 

@@ -2,6 +2,7 @@
 
 #include "rate.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 namespace rg {
@@ -77,7 +78,11 @@ nlohmann::json sources_json(const std::array<struct rg_source_counter, RG_MAX_SO
         const struct rg_source_counter &c = counters[b];
         if (!(show >> b & 1) && !(c.dropped | c.would_drop))
             continue;
-        const char *kind = b == RG_SOURCE_MANUAL ? "manual" : b == RG_SOURCE_CONFIG ? "config" : "feed";
+        auto feed = std::ranges::find(feeds, b, &Feed::bit);
+        const char *kind = b == RG_SOURCE_MANUAL                                               ? "manual"
+                           : b == RG_SOURCE_CONFIG                                             ? "config"
+                           : feed != feeds.end() && (feed->raw.flags & RG_FEED_CROWDSEC) ? "crowdsec"
+                                                                                              : "feed";
         arr.push_back({{"name", source_name(feeds, b)},
                        {"bit", b},
                        {"kind", kind},
