@@ -40,16 +40,14 @@ bool DecisionSet::remove(const Decision &d, Clock::time_point now)
 {
     if (!deleted_.emplace(d.id, now).second)
         return false;  // a repeat
-    if (by_id_.contains(d.id)) {
-        erase(d.id);
-        return true;
+    bool changed = by_id_.contains(d.id);
+    erase(d.id);
+    if (auto t = by_target_.find(d.target); t != by_target_.end()) {
+        for (uint64_t id : std::set<uint64_t>(t->second))  // a copy: erase() changes it
+            erase(id);
+        changed = true;
     }
-    auto t = by_target_.find(d.target);
-    if (t == by_target_.end())
-        return false;
-    for (uint64_t id : std::set<uint64_t>(t->second))  // a copy: erase() changes it
-        erase(id);
-    return true;
+    return changed;
 }
 
 void DecisionSet::replace(const std::vector<Decision> &all, Clock::time_point now)

@@ -4,12 +4,14 @@
 // takes nothing with it), and a decision on an address never lifts a range
 // that covers it (they are different targets).
 //
-// Removal follows the Local API's stream: a deletion names the decision
-// that went. One this set holds goes alone. One it never held (the stream
-// sends one decision per target, the longest) means the LAPI has nothing
-// left on that target (it does not report a deletion while another decision
-// on the target is in force), so the decisions held for it go too: their
-// ends were known from a decision that was deleted early.
+// Removal follows the Local API's stream: the LAPI reports a deletion only
+// once nothing is left on the target (checked with crowdsec 1.4.6: deleting
+// one of two decisions on an address sends nothing; deleting the other
+// sends that one, whichever the bouncer saw). So a deletion clears its
+// target: every decision held for it goes, also one the LAPI deleted
+// earlier without a word, or one whose end the bouncer took from a longer
+// decision. Each decision's own end is still kept here: of two decisions
+// on a target, the one ending first takes nothing with it.
 //
 // The LAPI sends a deletion again in the answers of the next seconds (it
 // looks back a little from the bouncer's last pull): a deletion is acted on
