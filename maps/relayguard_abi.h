@@ -429,6 +429,9 @@ static inline __u32 rg_slot6_filter(__u64 hi)
 #define RG_FEED_CONFIG  (1u << 2) /* defined by the daemon's config file */
 #define RG_FEED_SYNCING (1u << 3) /* a sync was writing the blocklist; if it
 				     is still set, that sync died half-way */
+#define RG_FEED_CROWDSEC (1u << 4) /* the decisions of a CrowdSec Local API,
+				      kept by the daemon's bouncer ([crowdsec]);
+				      never fetched by a feed sync */
 
 /* Outcome of the last sync attempt (rg_feed.last_result). Append only. */
 enum rg_feed_result {

@@ -47,3 +47,38 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# CrowdSec (the [crowdsec] bouncer's tests and tools/bench/crowdsec): its
+# Local API and cscli, and the firewall bouncer to compare with. Installed
+# offline-safe, in a step of its own: crowdsec's post-install registers with
+# CrowdSec's online service (`cscli capi register`, which fails without
+# internet and leaves the package half-configured) only when
+# /etc/crowdsec/online_api_credentials.yaml is empty, so a comment line
+# goes there first; and a policy-rc.d that exits 101 keeps both services
+# from starting (the tests run private instances: tools/lab/crowdsec-lapi.sh;
+# the firewall bouncer writes nftables rules and must never run outside a
+# test namespace). To use the online service later: empty that file and run
+# `cscli capi register`.
+crowdsec_pkgs=()
+for p in crowdsec crowdsec-firewall-bouncer; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || crowdsec_pkgs+=("$p")
+done
+if ((${#crowdsec_pkgs[@]})); then
+  echo "setup-deps: installing ${crowdsec_pkgs[*]} (no online registration, services not started)"
+  export DEBIAN_FRONTEND=noninteractive
+  mkdir -p /etc/crowdsec
+  [[ -s /etc/crowdsec/online_api_credentials.yaml ]] ||
+    echo "# left without credentials by relayguard's setup-deps.sh: no online registration" \
+      > /etc/crowdsec/online_api_credentials.yaml
+  remove_policy() { :; }
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then  # one already there stays as it is
+    remove_policy() { rm -f /usr/sbin/policy-rc.d; }
+    trap remove_policy EXIT
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+  fi
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${crowdsec_pkgs[@]}" >/dev/null
+  remove_policy
+  trap - EXIT
+fi

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <sys/stat.h>
 #include <string>
 #include <vector>
 
@@ -777,7 +778,7 @@ TEST(ConfigExample, DocumentsEveryKey)
     for (const std::string &head :
          {std::string("[filter]\n"), kFilter + "[rate]\n", kFilter + "[daemon]\n", kFilter + "[feed x]\n",
           kFilter + "[watch]\n", kFilter + "[watch-rule relay-denied]\n", kFilter + "[metrics]\n",
-          kFilter + "[alerts]\n", kFilter + "[events]\n"}) {
+          kFilter + "[alerts]\n", kFilter + "[events]\n", kFilter + "[crowdsec]\n"}) {
         std::string msg = error(head + "no_such_key = 1\n");
         size_t at = msg.find(marker);
         ASSERT_NE(at, std::string::npos) << msg;
@@ -792,7 +793,7 @@ TEST(ConfigExample, DocumentsEveryKey)
                 << key << " is not shown in " << RG_EXAMPLE_CONFIG;
         }
     }
-    EXPECT_EQ(total, 8u + 10u + 5u + 7u + 6u + 7u + 1u + 9u + 2u);
+    EXPECT_EQ(total, 8u + 10u + 5u + 7u + 6u + 7u + 1u + 9u + 2u + 9u);
 }
 
 // The commented [watch] example, uncommented, parses; its relay-denied
@@ -800,6 +801,7 @@ TEST(ConfigExample, DocumentsEveryKey)
 TEST(ConfigExample, WatchExampleParsesWithTheBuiltinDefaults)
 {
     std::string text = read_text(RG_EXAMPLE_CONFIG);
+    text = text.substr(0, text.find("\n#[crowdsec]"));  // its key file is checked below
     size_t at = text.find("\n#[watch]");
     ASSERT_NE(at, std::string::npos);
     std::string section;
@@ -861,6 +863,7 @@ TEST(ConfigExample, DocumentedDefaultsAreTheDefaults)
 TEST(ConfigExample, FeedExampleParsesWithDefaults)
 {
     std::string text = read_text(RG_EXAMPLE_CONFIG);
+    text = text.substr(0, text.find("\n#[crowdsec]"));  // its key file is checked below
     size_t at = text.find("\n#[feed ");
     ASSERT_NE(at, std::string::npos);
     std::string out = text.substr(0, at + 1);
@@ -939,4 +942,93 @@ TEST(ConfigEvents, DefaultsSettingsAndLimits)
     expect_error(kFilter + "[events]\ninterval = 2d\n", 4, "[events] interval", "out of range");
     expect_error(kFilter + "[events]\nper_second = 0\n", 4, "[events] per_second", "");
     expect_error(kFilter + "[events]\nper_second = 1000001\n", 4, "[events] per_second", "");
+// ---- [crowdsec] ------------------------------------------------------------
+
+TEST_F(ConfigFiles, CrowdsecSection)
+{
+    std::string key = write("cs.key", "0123abcd\n");
+    chmod(key.c_str(), 0600);
+    std::string conf = write("r.conf", kFilter + "[crowdsec]\nlapi_url = http://127.0.0.1:8080/\napi_key_file = cs.key\n");
+    rg::Config c = rg::load_config(conf);
+    EXPECT_TRUE(c.crowdsec.enabled());
+    EXPECT_EQ(c.crowdsec.lapi_url, "http://127.0.0.1:8080/");
+    EXPECT_EQ(c.crowdsec.api_key_file, key);  // relative to the config's directory
+    EXPECT_EQ(c.crowdsec.api_key, "0123abcd");
+    rg::CrowdsecConfig defaults;
+    EXPECT_EQ(c.crowdsec.poll_interval, defaults.poll_interval);
+    EXPECT_EQ(c.crowdsec.filter, defaults.filter);
+    EXPECT_FALSE(parse(kFilter).crowdsec.enabled());
+
+    conf = write("r.conf", kFilter + "[crowdsec]\nlapi_url = https://lapi.example:8080\napi_key_file = cs.key\n"
+                                     "poll_interval = 200ms\nscopes = ip\ntypes = ban, captcha\nmin_prefix4 = 16\n"
+                                     "min_prefix6 = 32\n");
+    c = rg::load_config(conf);
+    EXPECT_EQ(c.crowdsec.poll_interval, std::chrono::milliseconds(200));
+    EXPECT_TRUE(c.crowdsec.filter.ip);
+    EXPECT_FALSE(c.crowdsec.filter.range);
+    EXPECT_EQ(c.crowdsec.filter.types, (std::vector<std::string>{"ban", "captcha"}));
+    EXPECT_EQ(c.crowdsec.filter.min_prefix4, 16);
+    EXPECT_EQ(c.crowdsec.filter.min_prefix6, 32);
+}
+
+TEST_F(ConfigFiles, CrowdsecErrorsNameFileLineAndKey)
+{
+    std::string key = write("cs.key", "0123abcd\n");
+    chmod(key.c_str(), 0644);
+    std::string conf = write("r.conf", kFilter + "[crowdsec]\nlapi_url = http://127.0.0.1:8080\napi_key_file = cs.key\n");
+    EXPECT_EQ(load_error(conf), conf + ":5: [crowdsec] api_key_file: " + key +
+                                    ": mode 0644: the API key file must not be readable by group or others "
+                                    "(chmod 600 " + key + ")");
+    chmod(key.c_str(), 0600);
+    expect_error(kFilter + "[crowdsec]\napi_key_file = " + key + "\n", 3, "[crowdsec]", "lapi_url is required");
+    expect_error(kFilter + "[crowdsec]\nlapi_url = http://127.0.0.1:8080\n", 3, "[crowdsec]",
+                 "api_key_file is required");
+    expect_error(kFilter + "[crowdsec]\nlapi_url = 127.0.0.1:8080\n", 4, "[crowdsec] lapi_url",
+                 "not an http:// or https:// URL");
+    expect_error(kFilter + "[crowdsec]\npoll_interval = 10ms\n", 4, "[crowdsec] poll_interval",
+                 "out of range 100ms..1h");
+    expect_error(kFilter + "[crowdsec]\nscopes = ip, country\n", 4, "[crowdsec] scopes", "\"country\": not one of ip, range");
+    expect_error(kFilter + "[crowdsec]\ntypes = Ban\n", 4, "[crowdsec] types", "\"Ban\": a decision type is");
+    expect_error(kFilter + "[crowdsec]\nlapi_url = http://127.0.0.1:8080\napi_key_file = " + key + "\npush = watch\n", 6,
+                 "[crowdsec] push", "needs machine_credentials");
+    std::string machine = write("machine.yaml", "url: http://127.0.0.1:8080\n");
+    chmod(machine.c_str(), 0600);
+    expect_error(kFilter + "[crowdsec]\nmachine_credentials = " + machine + "\n", 4, "[crowdsec] machine_credentials",
+                 machine + ": no login and password in it");
+    chmod(machine.c_str(), 0644);
+    expect_error(kFilter + "[crowdsec]\nmachine_credentials = " + machine + "\n", 4, "[crowdsec] machine_credentials",
+                 machine + ": mode 0644: the machine credentials file must not be readable by group or others");
+}
+
+// The commented [crowdsec] example, uncommented (with a key file that
+// exists), parses to the defaults it documents.
+TEST_F(ConfigFiles, CrowdsecExampleParsesWithDefaults)
+{
+    std::string key = write("cs.key", "0123abcd\n");
+    chmod(key.c_str(), 0600);
+    std::string machine = write("machine.yaml", "url: http://127.0.0.1:8080\nlogin: mx1\npassword: secret\n");
+    chmod(machine.c_str(), 0600);
+    std::string text = read_text(RG_EXAMPLE_CONFIG);
+    size_t at = text.find("\n#[crowdsec]");
+    ASSERT_NE(at, std::string::npos);
+    std::string out = text.substr(0, at + 1);
+    std::stringstream ss(text.substr(at + 1));
+    for (std::string l; std::getline(ss, l);) {
+        if (l.starts_with("#") && !l.starts_with("# ") && l != "#")
+            l = l.substr(1);
+        if (l.starts_with("api_key_file = "))
+            l = "api_key_file = " + key;
+        if (l.starts_with("machine_credentials = "))
+            l = "machine_credentials = " + machine;
+        out += l + "\n";
+    }
+    rg::Config c = rg::parse_config(out, RG_EXAMPLE_CONFIG);
+    rg::CrowdsecConfig want;
+    want.lapi_url = "http://127.0.0.1:8080";
+    want.api_key_file = key;
+    want.api_key = "0123abcd";
+    want.machine_credentials = machine;
+    want.machine_login = "mx1";
+    want.machine_password = "secret";
+    EXPECT_EQ(c.crowdsec, want);  // push = off: the default
 }

@@ -540,6 +540,7 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     add_probe_command(*app, o);
     add_watch_command(*app, o);
     add_events_command(*app, o);
+    add_crowdsec_commands(*app, o);
 
     CLI::App *run_cmd = add_command(
         *app, o, "run", "run as a service: apply a config file, reload it on SIGHUP, log counters, detach on SIGTERM",

@@ -93,6 +93,7 @@ void add_feed_commands(CLI::App &app, Options &opts);  // feed
 void add_probe_command(CLI::App &app, Options &opts);  // probe
 void add_watch_command(CLI::App &app, Options &opts);  // watch
 void add_events_command(CLI::App &app, Options &opts); // events
+void add_crowdsec_commands(CLI::App &app, Options &opts);  // crowdsec
 
 // The demo: a netns lab with an SMTP listener, a clean client and a blocklisted one, then the JSON counters.
 int demo(Options &opts);

@@ -106,7 +106,8 @@ int cmd_feed_sync(Options &o)
     std::vector<std::string> names = o.feed_names;
     if (names.empty()) {
         for (const Feed &f : list_feeds(Maps::open(o.pin_dir)))
-            names.push_back(f.name());
+            if (!(f.raw.flags & RG_FEED_CROWDSEC))  // kept by the daemon's bouncer, not fetched
+                names.push_back(f.name());
         if (names.empty()) {
             std::cout << "no feeds (relayguard feed add NAME SOURCE)\n";
             return 0;
@@ -201,7 +202,7 @@ json feed_json(const Feed &f, const struct rg_source_counter &counters)
             {"max_shrink", d.max_shrink},
             {"min_prefix4", d.min_prefix4},
             {"min_prefix6", d.min_prefix6},
-            {"defined_by", d.from_config ? "config" : "cli"},
+            {"defined_by", r.flags & RG_FEED_CROWDSEC ? "crowdsec" : d.from_config ? "config" : "cli"},
             {"source_bit", f.bit},
             {"prefixes", r.prefixes},
             {"entries", r.entries},

@@ -172,7 +172,7 @@ void sort_unique(std::vector<Cidr> &v)
     v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
-enum class Kind { filter, rate, daemon, feed, watch, watch_rule, metrics, alerts, events };
+enum class Kind { filter, rate, daemon, feed, watch, watch_rule, metrics, alerts, events, crowdsec };
 
 constexpr std::string_view kFeedNameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
 
@@ -346,10 +346,12 @@ private:
             if (name.empty() || name.size() > 32 || name.find_first_not_of(kFeedNameChars) != std::string_view::npos)
                 fail(n, s.label, "", "a rule needs a name of 1 to 32 of the characters A-Z a-z 0-9 _ . -, "
                                      "e.g. [watch-rule dovecot-auth]");
+        } else if (inner == "crowdsec") {
+            s.kind = Kind::crowdsec;
         } else {
             fail(n, inner, "",
                  "unknown section (valid: [filter], [rate], [daemon], [feed NAME], [watch], [watch-rule NAME], "
-                 "[metrics], [alerts], [events])");
+                 "[metrics], [alerts], [events], [crowdsec])");
         }
         for (const Section &prev : sections_)
             if (prev.label == s.label)
@@ -434,6 +436,13 @@ private:
             fail(s.line, s.label, "", "regex is required for a rule that is not built in (built-in rules: " +
                                           names + ")");
         }
+        if (s.kind == Kind::crowdsec && !s.line_of("lapi_url"))
+            fail(s.line, s.label, "", "lapi_url is required (the Local API, e.g. http://127.0.0.1:8080)");
+        if (s.kind == Kind::crowdsec && !s.line_of("api_key_file"))
+            fail(s.line, s.label, "", "api_key_file is required (a file holding the key of `cscli bouncers add NAME`)");
+        if (s.kind == Kind::crowdsec && cfg.crowdsec.push_watch && !s.line_of("machine_credentials"))
+            fail(s.line_of("push"), s.label, "push",
+                 "needs machine_credentials (the file of `cscli machines add NAME --auto -f FILE`)");
         if (s.kind == Kind::feed && !s.line_of("source"))
             fail(s.line, s.label, "", "source is required (a file path or an http(s):// URL)");
         if (s.kind != Kind::rate)
@@ -689,6 +698,56 @@ const KeySpec kEventsKeys[] = {
      }},
 };
 
+// [crowdsec]: relayguard as a bouncer of a CrowdSec Local API (bouncer.hpp).
+const KeySpec kCrowdsecKeys[] = {
+    {"lapi_url", false,
+     [](Parser &p, std::string_view v) {
+         if (!v.starts_with("http://") && !v.starts_with("https://"))
+             throw Error(quote(v) + ": not an http:// or https:// URL");
+         p.cfg.crowdsec.lapi_url = std::string(v);
+     }},
+    {"api_key_file", false,
+     [](Parser &p, std::string_view v) {
+         p.cfg.crowdsec.api_key_file = p.resolve(v);
+         p.cfg.crowdsec.api_key = read_api_key_file(p.cfg.crowdsec.api_key_file);
+     }},
+    {"poll_interval", false,
+     [](Parser &p, std::string_view v) {
+         Duration d = parse_duration(v);
+         if (d < std::chrono::milliseconds(100) || d > std::chrono::hours(1))
+             throw Error(quote(v) + ": out of range 100ms..1h");
+         p.cfg.crowdsec.poll_interval = d;
+     }},
+    {"scopes", false,
+     [](Parser &p, std::string_view v) {
+         DecisionFilter &f = p.cfg.crowdsec.filter;
+         f.ip = f.range = false;
+         for (std::string_view item : split_list(v))
+             (choose(item, {"ip", "range"}) == 0 ? f.ip : f.range) = true;
+         if (!f.ip && !f.range)
+             throw Error("no scope given (ip, range)");
+     }},
+    {"types", false,
+     [](Parser &p, std::string_view v) {
+         std::vector<std::string> &types = p.cfg.crowdsec.filter.types;
+         types.clear();
+         for (std::string_view item : split_list(v)) {
+             if (item.find_first_not_of("abcdefghijklmnopqrstuvwxyz_-") != std::string_view::npos)
+                 throw Error(quote(item) + ": a decision type is lower-case letters, _ and - (e.g. ban)");
+             types.emplace_back(item);
+         }
+         if (types.empty())
+             throw Error("no decision type given (e.g. ban)");
+     }},
+    {"min_prefix4", false,
+     [](Parser &p, std::string_view v) { p.cfg.crowdsec.filter.min_prefix4 = uint8_t(parse_uint(v, 0, 32)); }},
+    {"min_prefix6", false,
+     [](Parser &p, std::string_view v) { p.cfg.crowdsec.filter.min_prefix6 = uint8_t(parse_uint(v, 0, 128)); }},
+    {"push", false, [](Parser &p, std::string_view v) { p.cfg.crowdsec.push_watch = choose(v, {"off", "watch"}) == 1; }},
+    {"machine_credentials", false,
+     [](Parser &p, std::string_view v) { read_machine_credentials(p.resolve(v), p.cfg.crowdsec); }},
+};
+
 std::span<const KeySpec> keys_of(Kind kind)
 {
     switch (kind) {
@@ -710,6 +769,8 @@ std::span<const KeySpec> keys_of(Kind kind)
         return kAlertsKeys;
     case Kind::events:
         return kEventsKeys;
+    case Kind::crowdsec:
+        return kCrowdsecKeys;
     }
     return {};
 }

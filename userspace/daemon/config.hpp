@@ -4,8 +4,8 @@
 // after whitespace), `[section]` headers. Sections: [filter], [rate],
 // [daemon], one [feed NAME] per blocklist feed, [watch] (log lines into
 // bans), one [watch-rule NAME] per log rule changed or added, [metrics]
-// (the Prometheus endpoint), [alerts] (thresholds; alert_checks.hpp) and [events] (the
-// kernel's drop and ban events). Keys listed as
+// (the Prometheus endpoint), [alerts] (thresholds; alert_checks.hpp), [events] (the
+// kernel's drop and ban events) and [crowdsec] (relayguard as a CrowdSec bouncer). Keys listed as
 // repeatable append; any other key given twice is an error. Unknown sections
 // and keys are errors (a typo must not silently disable protection).
 // Every error is reported as "FILE:LINE: [section] key: reason".
@@ -14,6 +14,7 @@
 
 #include "alert_checks.hpp"
 #include "attach.hpp"
+#include "bouncer.hpp"
 #include "cidr.hpp"
 #include "duration.hpp"
 #include "event_ring.hpp"
@@ -78,6 +79,9 @@ struct Config {
     AlertsConfig alerts;
     // [events]: how often the kernel writes drop and ban events.
     EventSettings events;
+    // [crowdsec]: the Local API whose decisions the daemon enforces; no
+    // section: none.
+    CrowdsecConfig crowdsec;
 };
 
 // Reads and validates a config file. Throws rg::Error "FILE:LINE: ..." on the

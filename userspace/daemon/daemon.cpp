@@ -5,6 +5,7 @@
 #include "bpffs.hpp"
 #include "config.hpp"
 #include "daemon_metrics.hpp"
+#include "crowdsec_source.hpp"
 #include "error.hpp"
 #include "event_ring.hpp"
 #include "events.hpp"
@@ -290,7 +291,8 @@ void restore(const Config &cfg, const SharedState &s)
     for (const Feed &f : list_feeds(maps)) {
         auto old = std::ranges::find(s.feeds, f.name(), &Feed::name);
         if (old == s.feeds.end()) {
-            del_feed(maps, lists, f.name());
+            if (!is_crowdsec_source(f))  // the bouncer's, kept by its thread
+                del_feed(maps, lists, f.name());
         } else if (!(old->def() == f.def())) {
             if (old->def().shadow != f.def().shadow)
                 maps.set_shadow_source(old->bit, old->def().shadow);
@@ -430,6 +432,10 @@ private:
     Fd alert_timer_;
     std::unique_ptr<EventConsumer> events_;
     long events_holder_ = -1;  // the pid last told about, not told again
+    // [crowdsec]: (re)started by start and reload when its section changed,
+    // stopped by stop; without the section its source is removed.
+    void start_crowdsec();
+    std::unique_ptr<Bouncer> bouncer_;
 };
 
 // Everything that can be checked before changing anything.
@@ -451,7 +457,11 @@ void Daemon::check(const Config &next, const Config *prev) const
     if (!is_bpffs(next.pin_dir))
         return;
     try {
-        check_feed_names(Maps::open(next.pin_dir), next);
+        Maps maps = Maps::open(next.pin_dir);
+        check_feed_names(maps, next);
+        if (std::optional<Feed> f = find_feed(maps, kCrowdsecSource);
+            next.crowdsec.enabled() && f && !is_crowdsec_source(*f))
+            crowdsec_source(maps, next.crowdsec.lapi_url, next.crowdsec.poll_interval);  // throws, saying why
     } catch (const NotAttached &) {
         // no maps yet: no feeds either
     }
@@ -631,6 +641,7 @@ void Daemon::start()
         *stats_out_ << json_text(line) << std::endl;
     });
     start_metrics();
+    start_crowdsec();
     generation_ = 1;
     feed_timer_ = make_timer(Duration(0));  // disarmed; arm_feed_timer() sets it
     // Every config feed is synced once right after start (none is scheduled
@@ -671,12 +682,35 @@ void Daemon::start_metrics()
     }
 }
 
+void Daemon::start_crowdsec()
+{
+    if (bouncer_ && bouncer_->config() == cfg_.crowdsec)
+        return;
+    bouncer_.reset();
+    if (cfg_.crowdsec.enabled()) {
+        bouncer_ = std::make_unique<Bouncer>(cfg_.crowdsec, cfg_.pin_dir, StateDir(cfg_.state_dir));
+        return;
+    }
+    try {
+        DirLock lock(cfg_.pin_dir);
+        Maps maps = Maps::open(cfg_.pin_dir);
+        Lists lists(maps, StateDir(cfg_.state_dir));
+        if (remove_crowdsec_source(maps, lists))
+            log_notice(std::string("crowdsec: source removed with what only it listed (no [crowdsec] in ") +
+                       cfg_.path + ")");
+    } catch (const std::exception &e) {
+        log_warning(std::string("crowdsec: cannot remove its source: ") + e.what());
+    }
+}
+
 void Daemon::start_watch()
 {
     if (!cfg_.watch.enabled())
         return;
     auto report = [this](const json &e) {
         log_notice("watch: " + describe_decision(e));
+        if (bouncer_)
+            bouncer_->share(e);  // [crowdsec] push = watch
         json line = e;
         line["time"] = uint64_t(time(nullptr));
         *stats_out_ << json_text(line) << std::endl;
@@ -847,6 +881,7 @@ void Daemon::reload()
         alerts_->tick(cfg_.pin_dir, cfg_.interfaces);
         open_events();
         start_metrics();
+        start_crowdsec();
         if (timer_changed)
             stats_timer_ = make_timer(cfg_.stats_interval);
         generation_++;
@@ -983,6 +1018,7 @@ void Daemon::stop()
     if (events_)
         read_events();  // the last ones, into the log
     events_.reset();
+    bouncer_.reset();  // likewise; what it wrote stays with the maps
     feed_writer_.reset();
     maps_.reset();
     if (opts_.keep_enforcing || cfg_.keep_on_exit) {

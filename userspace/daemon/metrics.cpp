@@ -1,6 +1,7 @@
 #include "metrics.hpp"
 
 #include "attach.hpp"
+#include "bouncer.hpp"
 #include "lists.hpp"
 #include "rate.hpp"
 #include "stats.hpp"
@@ -59,6 +60,32 @@ void feed_families(std::string &out, const std::vector<MetricsSnapshot::FeedStat
         took.sample_float({{"feed", f.feed.name()}}, f.stats.last_seconds);
 }
 
+// The CrowdSec bouncer's, once one ran on this state directory (its
+// counters restart with it, as the watch's do).
+void crowdsec_families(std::string &out, const json &cs)
+{
+    if (!cs.contains("lapi_url"))
+        return;
+    Family(out, "relayguard_crowdsec_up", "gauge",
+           "1 while the CrowdSec bouncer runs and its last poll of the Local API succeeded.")
+        .sample({}, cs.value("active", false) && cs.value("connected", false));
+    Family(out, "relayguard_crowdsec_decisions", "gauge", "CrowdSec decisions in force.")
+        .sample({}, u64(cs, "decisions"));
+    Family(out, "relayguard_crowdsec_prefixes", "gauge", "Prefixes the CrowdSec decisions put on the blocklist.")
+        .sample({}, u64(cs, "prefixes"));
+    Family(out, "relayguard_crowdsec_polls_total", "counter", "Polls of the Local API's decision stream.")
+        .sample({}, u64(cs, "polls"));
+    Family(out, "relayguard_crowdsec_poll_errors_total", "counter", "Polls that failed (enforcement kept).")
+        .sample({}, u64(cs, "poll_errors"));
+    Family(out, "relayguard_crowdsec_last_success_timestamp_seconds", "gauge",
+           "Unix time of the last successful poll.")
+        .sample({}, u64(cs, "last_success"));
+    Family events(out, "relayguard_crowdsec_decisions_total", "counter",
+                  "Decisions the stream brought, per event (added, deleted, expired here, refused, ignored).");
+    for (const char *e : {"added", "deleted", "expired", "refused", "ignored"})
+        events.sample({{"event", e}}, u64(cs, ("decisions_" + std::string(e)).c_str()));
+}
+
 } // namespace
 
 MetricsSnapshot read_metrics(Maps &maps, const StateDir &state)
@@ -72,6 +99,7 @@ MetricsSnapshot read_metrics(Maps &maps, const StateDir &state)
     s.sources = sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources());
     s.bans = live_bans_by_reason(maps);
     s.watch = watch_stats_json(state);
+    s.crowdsec = crowdsec_status_json(state);
     Lists lists(maps, state);
     s.allowlist = lists.size(ListKind::allow);
     s.blocklist = lists.size(ListKind::block);
@@ -166,6 +194,7 @@ std::string prometheus_text(const MetricsSnapshot &s)
             fam.sample({{"rule", rule}}, u64(c, f.key));
     }
     feed_families(out, s.feeds);
+    crowdsec_families(out, s.crowdsec);
     return out;
 }
 

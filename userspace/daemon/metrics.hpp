@@ -38,6 +38,7 @@ struct MetricsSnapshot {
     nlohmann::json sources = nlohmann::json::object();  // as sources_json(): by name
     std::map<std::string, uint64_t> bans;              // unexpired, per ban reason name
     nlohmann::json watch = nlohmann::json::object();   // as watch_stats_json()
+    nlohmann::json crowdsec = nlohmann::json::object();  // as crowdsec_status_json()
     std::optional<ListSize> allowlist, blocklist;
     struct FeedState {
         Feed feed;        // the registry entry: prefixes, last result and times

@@ -179,7 +179,11 @@ json sources_json(const std::array<struct rg_source_counter, RG_MAX_SOURCES> &co
         const struct rg_source_counter &c = counters[b];
         if (!(show >> b & 1) && !(c.dropped | c.would_drop))
             continue;
-        const char *kind = b == RG_SOURCE_MANUAL ? "manual" : b == RG_SOURCE_CONFIG ? "config" : "feed";
+        auto feed = std::ranges::find(feeds, b, &Feed::bit);
+        const char *kind = b == RG_SOURCE_MANUAL                                         ? "manual"
+                           : b == RG_SOURCE_CONFIG                                       ? "config"
+                           : feed != feeds.end() && (feed->raw.flags & RG_FEED_CROWDSEC) ? "crowdsec"
+                                                                                         : "feed";
         out[source_name(feeds, b)] = {{"kind", kind},
                                       {"bit", b},
                                       {"shadow", bool(shadow_sources >> b & 1)},

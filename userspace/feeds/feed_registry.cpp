@@ -117,7 +117,7 @@ void put_feed(Maps &maps, const Feed &feed)
     maps.update(RG_STR(RG_MAP_FEEDS), bit, &feed.raw);
 }
 
-Feed add_feed(Maps &maps, const FeedDef &def)
+Feed add_feed(Maps &maps, const FeedDef &def, uint32_t extra_flags)
 {
     validate_feed_def(def);
     std::vector<Feed> feeds = list_feeds(maps);
@@ -131,6 +131,7 @@ Feed add_feed(Maps &maps, const FeedDef &def)
         if (used >> bit & 1)
             continue;
         Feed f{bit, feed_to_kernel(def)};
+        f.raw.flags |= extra_flags;
         f.raw.added_at = uint64_t(time(nullptr));
         // Nothing is listed under the bit yet, so the order of these three
         // does not matter; counters start from zero for the new feed.

@@ -58,7 +58,8 @@ void put_feed(Maps &maps, const Feed &feed);
 
 // Registers a feed (validated; the name must be new) on the lowest free
 // source bit, with nothing listed yet; the first sync fills it. Returns it.
-Feed add_feed(Maps &maps, const FeedDef &def);
+// extra_flags go into its entry too (RG_FEED_CROWDSEC).
+Feed add_feed(Maps &maps, const FeedDef &def, uint32_t extra_flags = 0);
 // Changes a registered feed's definition (same name), keeping its status
 // and prefixes. A new source or format makes the next fetch unconditional.
 Feed update_feed(Maps &maps, const FeedDef &def);

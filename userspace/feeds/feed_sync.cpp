@@ -373,6 +373,9 @@ SyncReport sync_feed(Maps &maps, Lists &lists, const std::string &name, const Sy
     std::optional<Feed> found = find_feed(maps, name);
     if (!found)
         throw Error("no feed named " + name + " (relayguard feed list)");
+    if (found->raw.flags & RG_FEED_CROWDSEC)
+        throw Error("feed " + name + " holds the decisions of a CrowdSec Local API, kept by the daemon's [crowdsec] "
+                    "bouncer; it is not fetched");
     return FeedSync(maps, lists, *found, opts).run();
 }
 
