@@ -942,6 +942,8 @@ TEST(ConfigEvents, DefaultsSettingsAndLimits)
     expect_error(kFilter + "[events]\ninterval = 2d\n", 4, "[events] interval", "out of range");
     expect_error(kFilter + "[events]\nper_second = 0\n", 4, "[events] per_second", "");
     expect_error(kFilter + "[events]\nper_second = 1000001\n", 4, "[events] per_second", "");
+}
+
 // ---- [crowdsec] ------------------------------------------------------------
 
 TEST_F(ConfigFiles, CrowdsecSection)

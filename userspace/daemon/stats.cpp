@@ -1,6 +1,6 @@
 #include "stats.hpp"
 
-#include "events.hpp"
+#include "event_ring.hpp"
 
 #include "feed_sync.hpp"
 #include "lists.hpp"
@@ -104,7 +104,7 @@ StatsReport read_stats(Maps &maps, const StateDir &state)
     r.block_by_source = lists.size_by_source(ListKind::block);
     r.bans = live_bans_by_reason(maps);
     r.watch = watch_stats_json(state);
-    r.events = event_counters_json(maps);
+    r.events = event_counters(maps);
     return r;
 }
 
@@ -138,7 +138,7 @@ json stats_json(const StatsReport &r)
             {"feeds", feeds},
             {"bans", {{"active", active}, {"reasons", r.bans}}},
             {"watch", r.watch},
-            {"events", r.events}};
+            {"events", {{"emitted", r.events.emitted}, {"capped", r.events.capped}, {"lost", r.events.lost}}}};
 }
 
 json counter_json(const struct rg_counter &c)

@@ -42,7 +42,7 @@ struct StatsReport {
     std::array<ListSize, RG_MAX_SOURCES> allow_by_source{}, block_by_source{};
     std::map<std::string, uint64_t> bans;  // unexpired, per ban reason name (every known one, 0 included)
     nlohmann::json watch = nlohmann::json::object();  // as watch_stats_json()
-    nlohmann::json events = nlohmann::json::object();  // as event_counters_json()
+    struct rg_event_stats events {};  // the kernel's event counters
 
     // Keeps only the named interface and makes its counters the scope's;
     // false (nothing changed) when it is not attached.
