@@ -163,10 +163,7 @@ protected:
     json crowdsec_source()
     {
         json stats = rg_json({"stats", "--json"});
-        for (const json &s : stats["sources"])
-            if (s["name"] == "crowdsec")
-                return s;
-        return json();
+        return stats["sources"].value("crowdsec", json());
     }
 
     std::string dir_, lapi_;
@@ -188,7 +185,7 @@ TEST_F(CrowdsecTest, DecisionsAddedAndDeletedWithCscliAreEnforcedAndLifted)
     json src = crowdsec_source();
     ASSERT_TRUE(src.is_object());
     EXPECT_EQ(src["kind"], "crowdsec");
-    EXPECT_GT(src["counters"]["dropped_syn"].get<uint64_t>(), 0u);
+    EXPECT_GT(src["dropped"]["syns"].get<uint64_t>(), 0u);
     json feed = rg_json({"feed", "show", "crowdsec", "--json"});
     EXPECT_EQ(feed["defined_by"], "crowdsec");
     EXPECT_EQ(feed["last_result"], "applied");
