@@ -6,12 +6,17 @@
  * Invariants:
  *  - a flood cannot flood the ring: a source has at most one drop event per
  *    rg_event_config.interval_ns (rg_evsrc), and all events together at most
- *    per_second in each second of CLOCK_BOOTTIME (struct rg_evcap);
- *  - a drop of a source that had its event within the interval reads the
- *    coarse clock and one cache line of rg_evsrc and writes nothing: that is
- *    the whole cost of events under a flood from sources that repeat;
- *  - an event that is due but not written is counted (rg_evstats): over the
- *    cap, or the ring full;
+ *    per_second in each second of the coarse monotonic clock (struct rg_evcap);
+ *  - the cap is looked at first, by a plain read: a drop in a second whose
+ *    budget is spent reads the coarse clock and the cap's line (which nobody
+ *    writes until the next second), counts itself as capped in a per-CPU
+ *    counter, and touches nothing else: the cost of a flood of new sources;
+ *  - under the cap, a drop of a source that had its event within the
+ *    interval reads one cache line of rg_evsrc and writes nothing: the cost
+ *    of a flood from sources that repeat;
+ *  - an event that is not written is counted (rg_evstats): capped (a drop
+ *    that came while the second's budget was spent, or lost the race for its
+ *    last event), or lost (the ring full);
  *  - events never change a verdict.
  */
 #ifndef RELAYGUARD_EVENTS_H
@@ -53,11 +58,42 @@ static __always_inline struct rg_event_stats *event_stats(void)
 	return bpf_map_lookup_elem(&RG_MAP_EVSTATS, &zero);
 }
 
-/* Takes one event from this second's budget; 0 when it is spent (counted). */
-static __always_inline int event_cap_take(const struct rg_event_config *ec, __u64 now)
+static __always_inline struct rg_evcap *event_cap(void)
 {
 	__u32 idx = RG_EVSRC_SETS;
-	struct rg_evcap *cap = bpf_map_lookup_elem(&RG_MAP_EVSRC, &idx);
+
+	return bpf_map_lookup_elem(&RG_MAP_EVSRC, &idx);
+}
+
+/* Whether this second's budget is spent: a plain read of the cap's word,
+ * which nobody writes once it is spent, so under a flood its line stays
+ * shared between CPUs and in their caches. A drop that finds it spent is
+ * counted as capped and goes no further. now: rg_coarse_now(). */
+static __always_inline int event_cap_spent(const struct rg_event_config *ec, __u64 now)
+{
+	struct rg_evcap *cap = event_cap();
+	struct rg_event_stats *st;
+	__u64 v, start;
+
+	if (!cap)
+		return 1;
+	v = *(volatile __u64 *)&cap->window_count;
+	if ((v & ((1ULL << RG_EVCAP_COUNT_BITS) - 1)) < ec->per_second)
+		return 0;
+	start = (v >> RG_EVCAP_COUNT_BITS) * 1000000000ULL;  /* no division on every drop */
+	if (now < start || now - start >= 1000000000ULL)
+		return 0;  /* another second: event_cap_take starts it */
+	st = event_stats();
+	if (st)
+		st->capped++;
+	return 1;
+}
+
+/* Takes one event from this second's budget; 0 when it is spent (counted).
+ * now: rg_coarse_now(), the cap's clock. */
+static __always_inline int event_cap_take(const struct rg_event_config *ec, __u64 now)
+{
+	struct rg_evcap *cap = event_cap();
 	__u64 window = now / 1000000000ULL;
 	struct rg_event_stats *st;
 
@@ -81,14 +117,14 @@ static __always_inline int event_cap_take(const struct rg_event_config *ec, __u6
 	return 0;
 }
 
-/* Writes the record (its address, family and prefix length filled by the
- * caller's fill function) if the cap allows and the ring has room. */
-static __always_inline struct rg_event *event_reserve(const struct rg_event_config *ec, __u64 now)
+/* A record in the ring if the cap allows and the ring has room, else NULL
+ * (counted). coarse: rg_coarse_now(), the cap's clock. */
+static __always_inline struct rg_event *event_reserve(const struct rg_event_config *ec, __u64 coarse)
 {
 	struct rg_event_stats *st;
 	struct rg_event *e;
 
-	if (!event_cap_take(ec, now))
+	if (!event_cap_take(ec, coarse))
 		return NULL;
 	e = bpf_ringbuf_reserve(&RG_MAP_EVENTS, sizeof(*e), 0);
 	st = event_stats();
@@ -164,14 +200,17 @@ static __always_inline void event_drop(const struct rg_config *cfg, const struct
 {
 	const struct rg_event_config *ec = &cfg->events;
 	struct rg_event *e;
-	__u64 now;
+	__u64 now, coarse;
 
-	if (!ec->per_second || !event_source_due(ec, p, rg_coarse_now()))
+	if (!ec->per_second)
 		return;
-	now = rg_now();
-	e = event_reserve(ec, now);
+	coarse = rg_coarse_now();
+	if (event_cap_spent(ec, coarse) || !event_source_due(ec, p, coarse))
+		return;
+	e = event_reserve(ec, coarse);
 	if (!e)
 		return;
+	now = rg_now();
 	e->time_ns = now;
 	__builtin_memcpy(e->addr, p->saddr, 16);  /* IPv4: the rest is zero (parse.h) */
 	e->family = p->family;
@@ -196,7 +235,7 @@ static __always_inline void event_ban(const struct rg_event_config *ec, const st
 
 	if (!ec->per_second)
 		return;
-	e = event_reserve(ec, now);
+	e = event_reserve(ec, rg_coarse_now());
 	if (!e)
 		return;
 	e->time_ns = now;

@@ -541,8 +541,10 @@ struct rg_event {
 struct rg_evsrc_set {
 	__u64 way[RG_EVSRC_WAYS];
 };
-/* The global cap: window (seconds of CLOCK_BOOTTIME) in the high 40 bits,
- * events emitted in it in the low 24, changed by compare-and-swap. */
+/* The global cap: window (seconds of the coarse CLOCK_MONOTONIC, the clock
+ * of rg_evsrc) in the high 40 bits, events emitted in it in the low 24,
+ * changed by compare-and-swap; read first by every drop (no write once the
+ * second's budget is spent). */
 #define RG_EVCAP_COUNT_BITS 24
 struct rg_evcap {
 	__u64 window_count;
@@ -554,7 +556,7 @@ struct rg_evcap {
  * (the verdict counters have it). */
 struct rg_event_stats {
 	__u64 emitted;   /* written into the ring */
-	__u64 capped;    /* not written: over the global per-second cap */
+	__u64 capped;    /* drops in a second whose cap was spent (drops, not sources) */
 	__u64 lost;      /* not written: the ring was full (nobody reading) */
 	__u64 reserved;
 };

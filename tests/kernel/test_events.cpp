@@ -127,7 +127,7 @@ TEST(Events, GlobalCapHoldsAgainstManySources)
     EXPECT_EQ(ev.size(), 50u);
     struct rg_event_stats c = rg::event_counters(ef.f.maps());
     EXPECT_EQ(c.emitted, 50u);
-    EXPECT_EQ(c.capped, 950u);  // every source was due, 50 got their event
+    EXPECT_EQ(c.capped, 950u);  // 50 got their event; the 950 drops after them came in a spent second
     EXPECT_EQ(c.lost, 0u);
 
     ef.advance(999 * 1000000);  // the same second of the clock: still capped
@@ -136,6 +136,28 @@ TEST(Events, GlobalCapHoldsAgainstManySources)
     ef.advance(1 * 1000000);  // the next second: 50 more
     ASSERT_EQ(ef.f.run(syn("192.0.2.1"), 100), XDP_DROP);
     EXPECT_EQ(ef.events().size(), 50u);
+}
+
+// A drop in a second whose budget is spent does not touch its source's
+// record: the source gets its event in a later second, not an interval later.
+TEST(Events, CappedSourceGetsItsEventInTheNextSecond)
+{
+    RG_REQUIRE_PRIVILEGED();
+    EventFilter ef(every(std::chrono::minutes(1), 1), rg::test::Setup{.block = {"192.0.2.0/24"}});
+    ASSERT_EQ(ef.f.run(syn("192.0.2.7")), XDP_DROP);
+    ASSERT_EQ(ef.f.run(syn("192.0.2.8"), 3), XDP_DROP);  // the budget of 1 is spent
+    std::vector<struct rg_event> ev = ef.events();
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(addr_of(ev[0]), "192.0.2.7");
+    EXPECT_EQ(rg::event_counters(ef.f.maps()).capped, 3u);  // drops, not sources
+
+    ef.advance(1 * kSec);
+    ASSERT_EQ(ef.f.run(syn("192.0.2.7")), XDP_DROP);  // had its event: none
+    ASSERT_EQ(ef.f.run(syn("192.0.2.8")), XDP_DROP);
+    ev = ef.events();
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(addr_of(ev[0]), "192.0.2.8");
+    EXPECT_EQ(rg::event_counters(ef.f.maps()).emitted, 2u);
 }
 
 TEST(Events, RingFullIsCountedAsLost)

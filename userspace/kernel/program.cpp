@@ -5,6 +5,8 @@
 
 #include <bpf/libbpf.h>
 #include <cerrno>
+#include <cstdint>
+#include <ctime>
 
 namespace rg {
 
@@ -15,6 +17,9 @@ Program::Program(const Maps &maps, uint32_t ifslot, bool test_clock)
         throw_errno("cannot open the embedded BPF object", errno);
     skel_->rodata->rg_ifslot = ifslot;
     skel_->rodata->rg_test_clock = test_clock;
+    // The tick of the events' coarse clock (bpf/clock.h): jiffies times this.
+    if (struct timespec tick; clock_getres(CLOCK_MONOTONIC_COARSE, &tick) == 0 && tick.tv_sec == 0)
+        skel_->rodata->rg_tick_ns = uint64_t(tick.tv_nsec);
     struct bpf_map *m;
     bpf_object__for_each_map(m, skel_->obj)
     {
