@@ -12,6 +12,7 @@
 #include "feed_registry.hpp"
 #include "feed_sync.hpp"
 #include "hand_list.hpp"
+#include "kernel_bans.hpp"
 #include "log.hpp"
 #include "log_watch.hpp"
 #include "maps.hpp"
@@ -435,7 +436,10 @@ private:
     // [crowdsec]: (re)started by start and reload when its section changed,
     // stopped by stop; without the section its source is removed.
     void start_crowdsec();
+    void share_kernel_bans();
     std::unique_ptr<Bouncer> bouncer_;
+    // push = ratelimit: the rate limiter's bans already shared.
+    std::optional<KernelBans> kernel_bans_;
 };
 
 // Everything that can be checked before changing anything.
@@ -687,8 +691,10 @@ void Daemon::start_crowdsec()
     if (bouncer_ && bouncer_->config() == cfg_.crowdsec)
         return;
     bouncer_.reset();
+    kernel_bans_.reset();
     if (cfg_.crowdsec.enabled()) {
         bouncer_ = std::make_unique<Bouncer>(cfg_.crowdsec, cfg_.pin_dir, StateDir(cfg_.state_dir));
+        share_kernel_bans();  // takes the bans there now as shared
         return;
     }
     try {
@@ -700,6 +706,29 @@ void Daemon::start_crowdsec()
                        cfg_.path + ")");
     } catch (const std::exception &e) {
         log_warning(std::string("crowdsec: cannot remove its source: ") + e.what());
+    }
+}
+
+// [crowdsec] push = ratelimit: the rate limiter's new bans to the LAPI.
+void Daemon::share_kernel_bans()
+{
+    if (!bouncer_ || !cfg_.crowdsec.push_ratelimit)
+        return;
+    try {
+        Maps maps = Maps::open(cfg_.pin_dir);
+        std::vector<Ban> bans = list_bans(maps);
+        uint64_t now = boottime_ns();
+        if (!kernel_bans_) {
+            kernel_bans_.emplace(bans, now);
+            return;
+        }
+        for (const SharedBan &b : kernel_bans_->fresh(bans, now)) {
+            log_notice("crowdsec: sharing the rate limiter's ban of " + b.prefix.str() + " (" + b.rule + ", " +
+                       std::to_string(b.bantime.count()) + "s)");
+            bouncer_->share(b);
+        }
+    } catch (const std::exception &e) {
+        log_warning(std::string("crowdsec: cannot read the rate limiter's bans: ") + e.what());
     }
 }
 
@@ -1100,8 +1129,10 @@ void Daemon::loop()
             sync_due_feed();
         if (watch_ && (fds[4].revents || watch_unsaved_))
             read_watch();
-        if (fired(fds[5]))
+        if (fired(fds[5])) {
             alerts_->tick(cfg_.pin_dir, cfg_.interfaces);
+            share_kernel_bans();
+        }
         if (events_ && fds[6].revents)
             read_events();
     }
