@@ -92,6 +92,8 @@ ip -n "$S" link set "${S}0" up
 ip -n "$C" link set "${C}0" up
 mkdir -p "$DIR/bpf" && mount -t bpf bpf "$DIR/bpf"
 
+touch "$DIR/relayguard.conf"
+chmod 600 "$DIR/relayguard.conf"  # the daemon refuses a config others may read
 cat > "$DIR/relayguard.conf" <<EOF
 [filter]
 interfaces = ${S}0
