@@ -85,6 +85,8 @@ BAD=192.0.2.66 FAST=192.0.2.20 SERVER=192.0.2.1
 netns_pair_up "$S" "$C" $SERVER $BAD $FAST
 mkdir -p "$DIR/bpf" && mount -t bpf bpf "$DIR/bpf"
 
+touch "$DIR/relayguard.conf"
+chmod 600 "$DIR/relayguard.conf"  # the daemon refuses a config others may read
 cat > "$DIR/relayguard.conf" <<EOF
 [filter]
 interfaces = ${S}0

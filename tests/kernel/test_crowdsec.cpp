@@ -111,6 +111,8 @@ protected:
                             << "[crowdsec]\nlapi_url = http://" << lapi_addr_ << ":" << kLapiPort
                             << "\napi_key_file = " << key_file << "\npoll_interval = " << poll << "\n"
                             << crowdsec_extra << extra;
+        std::filesystem::permissions(conf, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                     std::filesystem::perm_options::replace);  // the daemon refuses others reading it
         auto p = std::make_unique<Process>(
             std::vector<std::string>{"ip", "netns", "exec", ns.name(), RELAYGUARD_BIN, "run", "--config", conf},
             std::vector<std::string>{"LIBXDP_BPFFS=" + std::filesystem::path(pin_dir).parent_path().string(),

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -719,6 +720,28 @@ TEST_F(ConfigFiles, EmptyListFileIsFine)
     write("empty.txt", "# nothing yet\n");
     std::string conf = write("r.conf", "[filter]\ninterfaces = eth0\nblock_file = empty.txt\n");
     EXPECT_TRUE(rg::load_config(conf).block.empty());
+}
+
+// The daemon's check before each load: others may neither read nor write the
+// file, its group may not write it.
+TEST_F(ConfigFiles, ConfigOthersMayReadOrGroupMayWriteIsRefused)
+{
+    std::string conf = write("mode.conf", "[filter]\ninterfaces = eth0\n");
+    for (auto [mode, refused] : {std::pair{0600, false}, {0640, false}, {0400, false}, {0644, true}, {0660, true},
+                                 {0604, true}, {0602, true}}) {
+        ASSERT_EQ(chmod(conf.c_str(), mode_t(mode)), 0);
+        char octal[8];
+        std::snprintf(octal, sizeof(octal), "%04o", unsigned(mode));
+        std::string msg = error_of([&] { rg::check_config_mode(conf); });
+        if (!refused) {
+            EXPECT_EQ(msg, "") << octal;
+            continue;
+        }
+        EXPECT_TRUE(msg.starts_with(conf + ": mode " + octal + ": ")) << msg;
+        EXPECT_NE(msg.find("chmod 600 " + conf), std::string::npos) << msg;
+    }
+    EXPECT_EQ(error_of([&] { rg::check_config_mode((dir / "missing.conf").string()); }), "")
+        << "a missing file is load_config's to report";
 }
 
 TEST_F(ConfigFiles, UnreadableConfigIsAFileLevelError)

@@ -10,12 +10,14 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <initializer_list>
 #include <map>
 #include <span>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace rg {
@@ -798,5 +800,19 @@ std::span<const KeySpec> keys_of(Kind kind)
 Config parse_config(std::string_view text, const std::string &path) { return Parser(path).run(text); }
 
 Config load_config(const std::string &path) { return parse_config(read_file(path), path); }
+
+void check_config_mode(const std::string &path)
+{
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0)
+        return;  // load_config says why it cannot be read
+    if (st.st_mode & (S_IWGRP | S_IRWXO)) {
+        char mode[8];
+        std::snprintf(mode, sizeof(mode), "%04o", unsigned(st.st_mode & 07777));
+        throw Error(path + ": mode " + mode +
+                    ": the config must not be readable or writable by others, nor writable by its group (it decides "
+                    "what is dropped and may hold feed URLs with credentials); chmod 600 " + path);
+    }
+}
 
 } // namespace rg

@@ -366,6 +366,7 @@ private:
     void check(const Config &next, const Config *prev) const;
     Applied apply_shared(const Config &next, SharedState *before);
     void attach_missing(const Config &next, std::vector<std::string> *attached = nullptr);
+    uint32_t adopt_program(const std::string &pin_dir, const std::string &name, uint32_t prog_id);
     void remove_dropped_feeds(const Config &next);
     void undo_start(const SharedState &before, const std::vector<std::string> &attached);
     void repair(const char *when);
@@ -539,10 +540,13 @@ void Daemon::attach_missing(const Config &next, std::vector<std::string> *attach
     for (const std::string &name : next.interfaces) {
         std::optional<IfaceEntry> e = Maps::open(next.pin_dir).find_iface(name);
         if (e && query_live(*e).attached) {
-            if (managed_.insert(name).second)
-                log_notice("interface " + name + ": already attached (program id " + std::to_string(e->raw.prog_id) +
+            uint32_t id = e->raw.prog_id;
+            if (managed_.insert(name).second) {
+                log_notice("interface " + name + ": already attached (program id " + std::to_string(id) +
                            "), adopting it");
-            prog_ids_[name] = e->raw.prog_id;
+                id = adopt_program(next.pin_dir, name, id);
+            }
+            prog_ids_[name] = id;
             continue;
         }
         bool ours = managed_.count(name) > 0;
@@ -560,6 +564,23 @@ void Daemon::attach_missing(const Config &next, std::vector<std::string> *attach
         log_notice("interface " + name + ": attached" + (ours ? " again" : "") + " (program id " +
                    std::to_string(r.prog_id) + ", " + (next.xdp_mode == XdpMode::native ? "native" : "skb") +
                    " mode" + (r.legacy ? ", without the libxdp dispatcher" : "") + ")");
+    }
+}
+
+// An adopted attachment may run another build's program (a restart after an
+// upgrade, with on_exit = keep): this build's takes its place, atomically,
+// on the same maps. If it cannot, the old one keeps enforcing.
+uint32_t Daemon::adopt_program(const std::string &pin_dir, const std::string &name, uint32_t prog_id)
+{
+    try {
+        ReplaceResult r = replace(pin_dir, name);
+        log_notice("interface " + name + ": upgraded to this build's program (id " + std::to_string(prog_id) +
+                   " -> " + std::to_string(r.new_prog_id) + "; rules, bans and counters kept)");
+        return r.new_prog_id;
+    } catch (const std::exception &e) {
+        log_warning("interface " + name + ": cannot put this build's program in place, the adopted one (id " +
+                    std::to_string(prog_id) + ") keeps running: " + e.what());
+        return prog_id;
     }
 }
 
@@ -621,6 +642,7 @@ void Daemon::undo_start(const SharedState &before, const std::vector<std::string
 
 void Daemon::start()
 {
+    check_config_mode(opts_.config_path);
     cfg_ = load_config(opts_.config_path);
     lock_ = lock_daemon(cfg_);
     StateDir(cfg_.state_dir).remove_stale_temps();
@@ -844,6 +866,7 @@ void Daemon::reload()
     notify("RELOADING=1");
     feed_writer_.reset();
     try {
+        check_config_mode(opts_.config_path);
         Config next = load_config(opts_.config_path);
         check(next, &cfg_);
         repair("before the reload");
