@@ -11,7 +11,7 @@
 //  - TCP with any flags, data offsets from 0 to 15, options present or not;
 // then mutated: cut at a random byte, bytes flipped; also frames of random
 // bytes, and sweeps that send one frame cut at every byte from 14 to its
-// end (about a tenth of all frames). Source addresses are drawn mostly in, at the edges of, and just
+// end (one frame in 1,000 starts one). Source addresses are drawn mostly in, at the edges of, and just
 // outside the round's listed and banned prefixes (and now and then an
 // IPv4-mapped IPv6 address of a listed IPv4 prefix, which IPv4 entries must
 // not match); destination ports mostly among the protected ones.

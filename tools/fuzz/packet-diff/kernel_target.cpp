@@ -3,11 +3,9 @@
 #include "error.hpp"
 #include "prefix_set.hpp"
 #include "rate.hpp"
-#include "state_dir.hpp"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <sys/stat.h>
 
 #include <chrono>
 #include <cstring>
@@ -30,32 +28,11 @@ rg::Cidr to_cidr(const model::ModelPrefix &p)
 } // namespace
 
 KernelTarget::KernelTarget()
-    : maps_(create(fs_)), lists_(maps_, rg::StateDir(rg::default_state_dir(fs_.pin_dir())), false),
-      prog_(maps_, kSlot, true), ncpus_(unsigned(libbpf_num_possible_cpus()))
+    : rg_(rg::bench::RelayguardSetup{.name = "packet-diff", .test_clock = true}),
+      ncpus_(unsigned(libbpf_num_possible_cpus()))
 {
-    struct rg_iface entry {};
-    entry.flags = RG_IFACE_USED;
-    std::strncpy(entry.name, "packet-diff", sizeof(entry.name) - 1);
-    maps_.put_iface(kSlot, entry);
-    rg::apply_rate(maps_, rg::RateSettings{});  // the limiter off: see verdict_model.hpp
-    prog_.load();
+    rg::apply_rate(rg_.maps(), rg::RateSettings{});  // the limiter off: see verdict_model.hpp
     buf_.resize(size_t(RG_REASON_MAX) * ncpus_);
-}
-
-KernelTarget::~KernelTarget()
-{
-    try {
-        maps_.remove_pins();
-    } catch (const std::exception &) {
-        // the bpffs is unmounted next anyway
-    }
-}
-
-rg::Maps KernelTarget::create(const rg::lab::TempBpffs &fs)
-{
-    if (::mkdir(fs.pin_dir().c_str(), 0700) != 0)
-        rg::throw_errno("mkdir " + fs.pin_dir(), errno);
-    return rg::Maps::open_or_create(fs.pin_dir());
 }
 
 RoundApplied KernelTarget::apply(const RoundSpec &round)
@@ -82,33 +59,34 @@ RoundApplied KernelTarget::apply(const RoundSpec &round)
                            unsigned(allow ? i : i - kAllowSources), sets[i]});
     }
     auto t = std::chrono::steady_clock::now();
-    lists_.replace(updates);
+    rg_.lists().replace(updates);
     out.write_s = seconds_since(t);
 
-    maps_.set_ports(round.ports);
-    maps_.set_monitor(round.monitor);
+    rg::Maps &maps = rg_.maps();
+    maps.set_ports(round.ports);
+    maps.set_monitor(round.monitor);
     for (unsigned bit = 0; bit < kBlockSources; bit++)
-        maps_.set_shadow_source(bit, (round.shadow >> bit) & 1);
+        maps.set_shadow_source(bit, (round.shadow >> bit) & 1);
 
     // Bans: each expires ttl after it was added; the frames run at
     // now_s + 0.5 s after the last was added, so no ban is within a quarter
     // second of its end.
-    rg::flush_bans(maps_);
+    rg::flush_bans(maps);
     uint64_t t0 = rg::boottime_ns();
     for (const RoundBan &b : round.bans)
-        rg::add_ban(maps_, to_cidr(b.prefix), std::chrono::seconds(b.ttl_s));
+        rg::add_ban(maps, to_cidr(b.prefix), std::chrono::seconds(b.ttl_s));
     uint64_t t1 = rg::boottime_ns();
     if (t1 - t0 > 250000000)
         throw rg::Error("packet-diff: adding " + std::to_string(round.bans.size()) + " bans took " +
                         std::to_string((t1 - t0) / 1000000) + " ms: ban expiry would be ambiguous");
-    prog_.set_test_now(t1 + round.now_ns());
+    rg_.prog().set_test_now(t1 + round.now_ns());
     return out;
 }
 
 int KernelTarget::run(std::span<const uint8_t> frame)
 {
     LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame.data(), .data_size_in = uint32_t(frame.size()), .repeat = 1);
-    int err = bpf_prog_test_run_opts(prog_.prog_fd(), &o);
+    int err = bpf_prog_test_run_opts(rg_.prog_fd(), &o);
     if (err)
         rg::throw_errno("BPF_PROG_RUN of a " + std::to_string(frame.size()) + "-byte frame", -err);
     return int(o.retval);
@@ -118,13 +96,13 @@ std::array<struct rg_counter, RG_REASON_MAX> KernelTarget::counters()
 {
     // Keys kSlot * RG_REASON_STRIDE + reason, in one batch starting after
     // the key before them.
-    uint32_t in = kSlot * RG_REASON_STRIDE - 1, out = 0, count = RG_REASON_MAX;
+    uint32_t in = rg::bench::kSlot * RG_REASON_STRIDE - 1, out = 0, count = RG_REASON_MAX;
     std::vector<uint32_t> keys(RG_REASON_MAX);
-    int err = bpf_map_lookup_batch(maps_.fd(RG_STR(RG_MAP_STATS)), &in, &out, keys.data(), buf_.data(), &count,
+    int err = bpf_map_lookup_batch(rg_.maps().fd(RG_STR(RG_MAP_STATS)), &in, &out, keys.data(), buf_.data(), &count,
                                    nullptr);
     if (err && errno != ENOENT)
         rg::throw_errno("reading " RG_STR(RG_MAP_STATS), errno);
-    if (count != RG_REASON_MAX || keys[0] != kSlot * RG_REASON_STRIDE)
+    if (count != RG_REASON_MAX || keys[0] != rg::bench::kSlot * RG_REASON_STRIDE)
         throw rg::Error("reading " RG_STR(RG_MAP_STATS) ": got " + std::to_string(count) + " counters from key " +
                         std::to_string(keys[0]));
     std::array<struct rg_counter, RG_REASON_MAX> sum{};

@@ -5,10 +5,7 @@
 // which bans have expired is exact.
 #pragma once
 
-#include "lab.hpp"
-#include "lists.hpp"
-#include "maps.hpp"
-#include "program.hpp"
+#include "prog_run.hpp"
 #include "round_spec.hpp"
 
 #include <array>
@@ -25,31 +22,21 @@ struct RoundApplied {
 
 class KernelTarget {
 public:
-    static constexpr uint32_t kSlot = 1;
-
     KernelTarget();
-    ~KernelTarget();
-    KernelTarget(const KernelTarget &) = delete;
-    KernelTarget &operator=(const KernelTarget &) = delete;
 
     // Replaces lists, bans and settings with the round's.
     RoundApplied apply(const RoundSpec &round);
 
-    void set_monitor(bool on) { maps_.set_monitor(on); }
+    void set_monitor(bool on) { rg_.maps().set_monitor(on); }
 
     // Runs one frame; returns the XDP action.
     int run(std::span<const uint8_t> frame);
     // The slot's counters per reason, summed over CPUs (one syscall).
     std::array<struct rg_counter, RG_REASON_MAX> counters();
-    std::array<struct rg_source_counter, RG_MAX_SOURCES> source_stats() { return maps_.source_stats(); }
+    std::array<struct rg_source_counter, RG_MAX_SOURCES> source_stats() { return rg_.maps().source_stats(); }
 
 private:
-    static rg::Maps create(const rg::lab::TempBpffs &fs);
-
-    rg::lab::TempBpffs fs_;
-    rg::Maps maps_;
-    rg::Lists lists_;
-    rg::Program prog_;
+    rg::bench::Relayguard rg_;  // on a private bpffs, the program loaded for slot kSlot
     unsigned ncpus_;
     std::vector<struct rg_counter> buf_;  // counters of every CPU
 };
