@@ -59,7 +59,7 @@ if [[ ${rg_mode:-tests} == verify ]]; then
     # Only the verifier's verdict on the object as built (default rodata).
     run verifier bpftool prog load "$build/bpf/relayguard.bpf.o" /sys/fs/bpf/rgkt-verify
 else
-    run prog_run_tests "$build/tests/prog_run_tests"
+    run prog_run_tests "$build/tests/prog_run_tests" --gtest_filter="${rg_prog_run_filter:-*}"
     run netns_tests "$build/tests/netns_tests" --gtest_filter="$filter"
 fi
 secs=$(($(date +%s) - start))

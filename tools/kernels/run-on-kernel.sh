@@ -5,7 +5,7 @@
 #
 #   tools/kernels/run-on-kernel.sh [--kernel /boot/vmlinuz-VERSION] [--build DIR]
 #                                  [--netns-filter GTEST_FILTER] [--timeout SECONDS] [--log FILE]
-#                                  [--verify-only] [--require-kvm]
+#                                  [--prog-run-filter GTEST_FILTER] [--verify-only] [--require-kvm]
 #
 # --verify-only: only load build/bpf/relayguard.bpf.o with bpftool (the
 # verifier's verdict), no test suites. --require-kvm: skip (exit 77) when
@@ -29,11 +29,13 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 
 kernel='' build=$root/build log='' timeout='' mode=tests require_kvm=''
 netns_filter=NetnsTest.BlocklistedSourceIsDroppedCleanSourcePasses:NetnsTest.AnotherXdpProgramKeepsRunning
+prog_run_filter='*'
 while (($#)); do
     case $1 in
     --kernel) kernel=$2 ;;
     --build) build=$2 ;;
     --netns-filter) netns_filter=$2 ;;
+    --prog-run-filter) prog_run_filter=$2 ;;
     --timeout) timeout=$2 ;;
     --log) log=$2 ;;
     --verify-only) mode=verify; shift; continue ;;
@@ -117,7 +119,7 @@ status=0
 timeout -k 10 "$timeout" qemu-system-x86_64 "${accel[@]}" -smp 2 -m 2G \
     -nodefaults -display none -no-reboot -serial stdio \
     -kernel "$kernel" -initrd "$work/initramfs.cpio.gz" \
-    -append "console=ttyS0 loglevel=4 panic=-1 rg_script=$root/tools/kernels/guest-tests.sh rg_build=$build rg_netns_filter=$netns_filter rg_mode=$mode" \
+    -append "console=ttyS0 loglevel=4 panic=-1 rg_script=$root/tools/kernels/guest-tests.sh rg_build=$build rg_netns_filter=$netns_filter rg_prog_run_filter=$prog_run_filter rg_mode=$mode" \
     -virtfs "local,path=/,mount_tag=rgroot,security_model=none,readonly=on,multidevs=remap" \
     </dev/null 2>&1 | sed -u 's/\r$//' | tee "$log" || status=$?
 secs=$(($(date +%s) - start))
