@@ -33,6 +33,11 @@ pkgs=(
   file lintian man-db groff-base
   # the tests validate `stats --json` against docs/stats.schema.json
   python3-jsonschema
+  # tools/kernels/run-on-kernel.sh (ctest kernel_debian12_qemu): Debian 12's
+  # kernel booted by qemu directly, never made the boot kernel by the script
+  # (on a Debian 12 host it is the installed kernel already), with a busybox
+  # initramfs
+  linux-image-amd64 qemu-system-x86 busybox-static
 )
 missing=()
 for p in "${pkgs[@]}"; do
