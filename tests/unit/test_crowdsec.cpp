@@ -73,6 +73,19 @@ TEST(GoDuration, RefusesWhatIsNotOne)
     for (const char *bad : {"", "-", "5", "1x", "h", "1..2s", "1h 2m", "s1"})
         EXPECT_TRUE(contains(error_of([&] { rg::parse_go_duration(bad); }), "duration \"")) << bad;
     EXPECT_TRUE(contains(error_of([] { rg::parse_go_duration("5"); }), "without a unit"));
+    // Numbers beyond long double (std::stold threw std::out_of_range, which
+    // failed the whole answer instead of refusing the one decision).
+    for (std::string huge : {"1" + std::string(5000, '0') + "s", "0." + std::string(5000, '0') + "1s"})
+        EXPECT_TRUE(contains(error_of([&] { rg::parse_go_duration(huge); }), "out of range"));
+    rg::StreamAnswer a = rg::parse_stream_answer(
+        R"({"deleted":null,"new":[{"duration":"1)" + std::string(5000, '0') +
+            R"(s","id":1,"scope":"Ip","type":"ban","value":"192.0.2.1"},)"
+            R"({"duration":"1h","id":2,"scope":"Ip","type":"ban","value":"192.0.2.2"}]})",
+        {});
+    ASSERT_EQ(a.added.size(), 1u);
+    EXPECT_EQ(a.added[0].id, 2u);
+    ASSERT_EQ(a.refused.size(), 1u);
+    EXPECT_TRUE(contains(a.refused[0], "out of range")) << a.refused[0];
 }
 
 // The answers below are the ones crowdsec 1.4.6's LAPI gave in a namespace
