@@ -271,6 +271,22 @@ TEST(DecisionSetTest, EndsDuplicatesAndReplace)
     EXPECT_EQ(s.next_end(), t0 + 1h);
 }
 
+// A decision of the longest duration the LAPI's parse takes, on a machine
+// up for a year (steady_clock counts from boot): its end overflowed the
+// clock and came before now, so the ban lifted at once (found by
+// tests/fuzz/fuzz_crowdsec_decisions.cpp under UBSan).
+TEST(DecisionSetTest, ADecisionBeyondTheClockEndsAtTheEndOfTime)
+{
+    DecisionSet s;
+    const DecisionSet::Clock::time_point up_a_year{std::chrono::hours(24 * 365)};
+    Decision d = decision(1, "192.0.2.1", 1h);
+    d.duration = rg::parse_go_duration("2555000h");
+    EXPECT_TRUE(s.add(d, up_a_year));
+    EXPECT_EQ(s.expire(up_a_year + 24h), 0u);
+    EXPECT_EQ(strings(s.prefixes()), V{"192.0.2.1/32"});
+    EXPECT_EQ(s.next_end(), DecisionSet::Clock::time_point::max());
+}
+
 TEST(DecisionSetTest, AHundredThousandDecisionsAreOneCollapsedSet)
 {
     // Every second address of 198.18.0.0/15 (65,536) and of 2001:db8:ff::/64
