@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(set.decisions() == model.size(), "decisions held");
     if (auto end = set.next_end())
         FUZZ_CHECK(*end > now, "a decision in force that has ended");
-    set.expire(now + std::chrono::hours(24 * 365 * 300));
-    FUZZ_CHECK(set.decisions() == 0, "a decision outlives 300 years");
+    set.expire(Clock::time_point::max());
+    FUZZ_CHECK(set.decisions() == 0, "a decision outlives the end of time");
     return 0;
 }
