@@ -3,6 +3,8 @@
 set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config clang llvm
+  # tests/fuzz: libFuzzer and clang's sanitizer runtimes (RELAYGUARD_FUZZ=ON)
+  libclang-rt-14-dev
   libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libcurl4-openssl-dev libssl-dev libxxhash-dev
   iproute2 util-linux openssl  # openssl: the HTTPS feed test's server
