@@ -199,8 +199,9 @@ TEST(FeedDelta, MemoOfAnEmptyBody)
     memo.body = std::string_view();
     for (std::string next : {std::string(), std::string("192.0.2.1\n")}) {
         std::optional<rg::FeedDelta> d = rg::feed_delta(memo, next, FeedFormat::plain, 0, 0, "t");
-        if (d)
+        if (d) {
             EXPECT_EQ(strs(d->parsed.prefixes), strs(full(next, FeedFormat::plain).prefixes));
+        }
     }
 }
 
