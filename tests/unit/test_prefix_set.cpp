@@ -37,7 +37,7 @@ Strs collapsed(const Strs &texts) { return strs(rg::collapse(set(texts))); }
 // Whether a prefix of the set contains the address (brute force).
 template <class A> bool covered(const std::vector<rg::Prefix<A>> &v, A x)
 {
-    return std::any_of(v.begin(), v.end(), [&](const rg::Prefix<A> &p) { return rg::contains(p, {x, p.width}); });
+    return std::any_of(v.begin(), v.end(), [&](const rg::Prefix<A> &p) { return rg::contains(p, {x, uint8_t(p.width)}); });
 }
 
 // Prefixes inside the first 512 addresses of 10.0.0.0, mostly in the first

@@ -62,7 +62,8 @@ struct Model {
     template <class A> uint64_t answer(ListKind kind, const rg::Prefix<A> &p) const
     {
         uint64_t s = 0;
-        for (const auto &[key, l] : lists) {
+        for (const auto &[key, set] : lists) {
+            const rg::PrefixSet &l = set;  // clang 14's lambdas cannot capture a structured binding
             if (key.first != int(kind))
                 continue;
             const auto &v = [&]() -> const std::vector<rg::Prefix<A>> & {
