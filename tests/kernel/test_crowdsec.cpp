@@ -331,9 +331,10 @@ TEST_F(CrowdsecTest, AHundredThousandDecisionsAtStartup)
 // the LAPI listens on a management link) watches its mail log with
 // push = watch; host B (namespace rgcsB<pid>, its own pin directory and
 // state) is a bouncer of the same LAPI. The attacker (the client
-// namespace, 192.0.2.66) reaches both. Relay attempts in A's log (in
-// Postfix's format) get the attacker banned on A, the ban goes to the LAPI as an alert, and B drops
-// the attacker's SYNs within its poll interval; a clean client passes B.
+// namespace, 192.0.2.66) reaches both. Relay attempts refused by A's real
+// Postfix, in its log, get the attacker banned on A, the ban goes to the
+// LAPI as an alert, and B drops the attacker's SYNs within its poll
+// interval; a clean client passes B.
 class CrowdsecFleetTest : public CrowdsecTest {
 protected:
     void make_links() override
@@ -400,21 +401,33 @@ protected:
 
 TEST_F(CrowdsecFleetTest, ABanOnHostAIsDroppedOnHostB)
 {
-    std::string log = dir_ + "/mail.log";
-    std::ofstream(log).close();
+    // Host A is a real mail host: the lab's Postfix (closed relay) on port
+    // 25 in place of the fixture's sink, its maillog watched by the daemon.
+    std::string missing = rg::lab::postfix_lab_missing();
+    if (!missing.empty()) {
+        if (getenv("RELAYGUARD_REQUIRE_PRIVILEGED"))
+            FAIL() << missing << " (tools/setup-deps.sh)";
+        GTEST_SKIP() << missing;
+    }
+    sink_.reset();
+    rg::lab::PostfixLab postfix(*server_, kServer4, "closed", {}, {});
     daemon_ = run_daemon(*server_, iface_, fs_->pin_dir(), dir_ + "/state", lapi_ + "/bouncer.key", "200ms",
                          "push = watch\nmachine_credentials = " + lapi_ + "/machine.yaml\n",
-                         "[watch]\nlog = " + log + "\n", notify_);
+                         "[watch]\nlog = " + postfix.maillog() + "\n", notify_);
     ASSERT_FALSE(HasFailure());
     start_host_b();
     ASSERT_FALSE(HasFailure());
     ASSERT_FALSE(b_drops(kBad4));
 
-    {
-        std::ofstream f(log, std::ios::app);
-        for (int i = 0; i < 3; i++)
-            f << "Dec  3 10:00:0" << i << " mx postfix/smtpd[7]: NOQUEUE: reject: RCPT from unknown[" << kBad4
-              << "]: 554 5.7.1 <v@example.net>: Relay access denied; from=<a@example.org> to=<v@example.net>\n";
+    // The attacker tries to relay through A: Postfix refuses each with
+    // "Relay access denied", in its own log line.
+    for (int i = 0; i < 3; i++) {
+        std::string out = client_
+                              ->exec({"swaks", "--server", kServer4, "--local-interface", kBad4, "--from",
+                                      "a@example.org", "--to", "v@example.net", "--helo", "spam.example.org",
+                                      "--timeout", "5"})
+                              .output;
+        ASSERT_NE(out.find("Relay access denied"), std::string::npos) << out;
     }
     ASSERT_TRUE(eventually([&] { return blocked(kBad4); })) << daemon_->output();  // A's own ban
     auto banned = std::chrono::steady_clock::now();
