@@ -210,10 +210,12 @@ void AlertChecks::drop_rates(const AlertReadings &r, std::vector<AlertCheck> &ou
         now.packets.push_back(sum);
     }
     // Counters that went back: the maps were made anew; start over.
+    bool went_back = false;
     if (!samples_.empty())
         for (size_t i = 0; i < now.packets.size(); i++)
-            if (now.packets[i] < samples_.back().packets[i])
-                samples_.clear();
+            went_back |= now.packets[i] < samples_.back().packets[i];
+    if (went_back)
+        samples_.clear();
     samples_.push_back(now);
     while (samples_.size() > 2 && samples_[1].at <= r.mono - cfg_.rate_window)
         samples_.pop_front();
