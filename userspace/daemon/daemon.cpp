@@ -368,6 +368,9 @@ private:
     void remove_dropped_feeds(const Config &next);
     void undo_start(const SharedState &before, const std::vector<std::string> &attached);
     void repair(const char *when);
+    // The pins gone while the maps this daemon filled live on: pins them
+    // again (nothing is lost, the program is not replaced); false if not.
+    bool pin_again(const char *when);
     void remember_maps();
     void reload();
     void stop();
@@ -783,6 +786,8 @@ void Daemon::repair(const char *when)
                 missing.push_back("interface " + name + ": the filter is not attached any more");
         }
     } catch (const NotAttached &) {
+        if (pin_again(when))
+            return repair(when);  // the interfaces next
         missing.push_back("the pinned maps in " + cfg_.pin_dir + " are gone");
         reapply = true;
     } catch (const std::exception &e) {
@@ -807,6 +812,28 @@ void Daemon::repair(const char *when)
                    join(std::vector<std::string>(managed_.begin(), managed_.end())));
     } catch (const std::exception &e) {
         log_error(std::string("cannot repair (trying again at the next check): ") + e.what());
+    }
+}
+
+// The pins removed by hand, by `relayguard detach`, or with the BPF
+// filesystem unmounted: the maps live on while a program or this daemon
+// holds them, with the lists, feeds, bans and counters in them. Pinned
+// again, they stay in force as they are; new maps would start empty (the
+// feeds' lists missing until synced again, `block add` entries and bans
+// lost).
+bool Daemon::pin_again(const char *when)
+{
+    if (!maps_)
+        return false;
+    try {
+        maps_->pin_again();
+        log_warning("the pinned maps in " + cfg_.pin_dir + " were gone (removed, or the BPF filesystem unmounted); " +
+                    "pinned again " + when + " the maps the filter runs on, with everything they hold");
+        return true;
+    } catch (const std::exception &e) {
+        log_error("the pinned maps in " + cfg_.pin_dir + " are gone and cannot be pinned again (" + e.what() +
+                  "); the config is applied to new maps");
+        return false;
     }
 }
 
