@@ -968,8 +968,9 @@ TEST_F(DaemonTest, RepairsMapsAndAttachmentsRemovedUnderIt)
     rg_ok({"block", "add", kHand4});
     EXPECT_TRUE(blocked(kBad4));
     auto hand_listed = [&] {
-        auto list = rg_json({"block", "list", "--all", "--json"});
-        return list.dump().find(kHand4) != std::string::npos;
+        auto r = rg({"block", "list", "--all"});
+        EXPECT_EQ(r.status, 0) << r.output;
+        return r.output.find(kHand4 + "/32\tmanual") != std::string::npos;
     };
     ASSERT_TRUE(hand_listed());
     uint64_t drops = reason_count("dropped_blocklist");
@@ -1084,6 +1085,39 @@ TEST_F(DaemonTest, BpffsUnmountedUnderItIsMountedAndPinnedAgainWithNothingLost)
     auto code = daemon_->wait_exit(15s);
     ASSERT_TRUE(code);
     EXPECT_EQ(*code, 0) << daemon_->output();
+}
+
+// Issue 21, part 3: the interface deleted under the running daemon and
+// created again (a veth re-created, a VLAN or bond rebuilt): the daemon says
+// it is gone, and attaches again as soon as rtnetlink announces it back,
+// well before its 30 s periodic check; enforcement is back with it.
+TEST_F(DaemonTest, ADeletedInterfaceIsAttachedAgainWhenItComesBack)
+{
+    write_config("block = " + kBad4 + "/32");
+    start_ready();
+    ASSERT_TRUE(blocked(kBad4));
+    for (int round = 1; round <= 2; round++) {
+        rg::lab::run_checked({"ip", "-n", server_->name(), "link", "del", iface_});
+        ASSERT_TRUE(wait_for_occurrences(daemon_->output_path(), "was deleted", size_t(round), 10s))
+            << daemon_->output();
+        auto t0 = std::chrono::steady_clock::now();
+        rg::lab::make_veth(*server_, iface_, {kServer4 + "/24", kServer6 + "/64"}, *client_, client_iface_,
+                           {kClean4 + "/24", kBad4 + "/24", kBadNeighbour4 + "/24", kClean6 + "/64", kBad6 + "/64"});
+        ASSERT_TRUE(wait_for_occurrences(daemon_->output_path(), "attached again", size_t(round), 10s))
+            << "not attached again within 10 s of the interface coming back (the periodic check is 30 s)\n"
+            << daemon_->output();
+        std::cout << "round " << round << ": attached again "
+                  << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()
+                  << " ms after the interface came back\n";
+        EXPECT_TRUE(xdp_attached()) << xdp_on_iface() << daemon_->output();
+        EXPECT_TRUE(blocked(kBad4));
+        EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+    }
+    daemon_->signal(SIGTERM);
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << daemon_->output();
+    EXPECT_FALSE(xdp_attached());
 }
 
 // [metrics] listen: GET /metrics over the server namespace's loopback gives

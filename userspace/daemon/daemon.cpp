@@ -12,6 +12,7 @@
 #include "feed_registry.hpp"
 #include "feed_sync.hpp"
 #include "hand_list.hpp"
+#include "link_watch.hpp"
 #include "log.hpp"
 #include "log_watch.hpp"
 #include "maps.hpp"
@@ -390,6 +391,9 @@ private:
     // went away (at start, repair, reload and housekeeping).
     void open_events();
     void read_events();
+    // A configured interface deleted and created again: attached at once
+    // (link_watch.hpp); the periodic check stays the fallback.
+    void read_links();
 
     DaemonOptions opts_;
     Fd sigfd_;
@@ -439,6 +443,8 @@ private:
     // stopped by stop; without the section its source is removed.
     void start_crowdsec();
     std::unique_ptr<Bouncer> bouncer_;
+    std::unique_ptr<LinkWatch> links_;
+    std::set<std::string> links_gone_;  // configured interfaces deleted, not back yet
 };
 
 // Everything that can be checked before changing anything.
@@ -656,6 +662,12 @@ void Daemon::start()
     gc_timer_ = make_timer(std::chrono::seconds(kHousekeepingSeconds));
     alert_timer_ = make_timer(std::chrono::seconds(1));
     alerts_->tick(cfg_.pin_dir, cfg_.interfaces);  // the alerts' state is known once ready
+    try {
+        links_ = std::make_unique<LinkWatch>();
+    } catch (const std::exception &e) {
+        log_warning(std::string(e.what()) + "; an interface that comes back is attached again at the periodic check (" +
+                    std::to_string(kHousekeepingSeconds) + " s)");
+    }
     if (stop_pending())
         return;  // not ready: the loop stops at once
     notify("READY=1\nSTATUS=running, config generation 1");
@@ -964,6 +976,24 @@ void Daemon::housekeeping()
     }
 }
 
+void Daemon::read_links()
+{
+    bool lost = false;
+    bool back = false;
+    for (const LinkEvent &e : links_->read(lost)) {
+        if (!std::ranges::count(cfg_.interfaces, e.name))
+            continue;
+        if (e.gone) {
+            log_warning("interface " + e.name + " was deleted; the filter is attached again when it comes back");
+            links_gone_.insert(e.name);
+        } else if (links_gone_.erase(e.name)) {
+            back = true;  // other changes (an XDP program taken off) are the periodic check's
+        }
+    }
+    if (back || lost)
+        repair(lost ? "(interface events were lost)" : "now that the interface is back");
+}
+
 void Daemon::schedule_feeds(const std::vector<std::string> &due_now)
 {
     auto now = Clock::now();
@@ -1090,14 +1120,15 @@ void Daemon::stop()
 void Daemon::loop()
 {
     for (;;) {
-        struct pollfd fds[7] = {{sigfd_.get(), POLLIN, 0},
+        struct pollfd fds[8] = {{sigfd_.get(), POLLIN, 0},
                                 {stats_timer_.get(), POLLIN, 0},
                                 {gc_timer_.get(), POLLIN, 0},
                                 {feed_timer_.get(), POLLIN, 0},
                                 {watch_ ? watch_->fd() : -1, POLLIN, 0},  // poll skips -1
                                 {alert_timer_.get(), POLLIN, 0},
-                                {events_ ? events_->fd() : -1, POLLIN, 0}};
-        if (poll(fds, 7, watch_unsaved_ ? 1000 : -1) < 0) {
+                                {events_ ? events_->fd() : -1, POLLIN, 0},
+                                {links_ ? links_->fd() : -1, POLLIN, 0}};
+        if (poll(fds, 8, watch_unsaved_ ? 1000 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             throw_errno("poll", errno);
@@ -1131,6 +1162,8 @@ void Daemon::loop()
             alerts_->tick(cfg_.pin_dir, cfg_.interfaces);
         if (events_ && fds[6].revents)
             read_events();
+        if (links_ && fds[7].revents)
+            read_links();
     }
 }
 
