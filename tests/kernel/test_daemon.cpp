@@ -1103,7 +1103,7 @@ TEST_F(DaemonTest, ADeletedInterfaceIsAttachedAgainWhenItComesBack)
         auto t0 = std::chrono::steady_clock::now();
         rg::lab::make_veth(*server_, iface_, {kServer4 + "/24", kServer6 + "/64"}, *client_, client_iface_,
                            {kClean4 + "/24", kBad4 + "/24", kBadNeighbour4 + "/24", kClean6 + "/64", kBad6 + "/64"});
-        ASSERT_TRUE(wait_for_occurrences(daemon_->output_path(), "attached again", size_t(round), 10s))
+        ASSERT_TRUE(wait_for_occurrences(daemon_->output_path(), iface_ + ": attached again", size_t(round), 10s))
             << "not attached again within 10 s of the interface coming back (the periodic check is 30 s)\n"
             << daemon_->output();
         std::cout << "round " << round << ": attached again "
