@@ -17,9 +17,10 @@
 // timeouts to what is measured. The lookup code and the tables are the
 // attached program's; only the packets do not cross the veth.
 //
-// The CI run is small and seeded; RELAYGUARD_KILL_PREFIXES,
-// RELAYGUARD_KILL_REPEATS and RELAYGUARD_KILL_SEED make it the long one
-// (tools/faults/kill-sync runs 50 kills of a 1M-prefix sync, docs/reliability.md).
+// The CI run is small and seeded (kDefaultPrefixes, kDefaultKills);
+// RELAYGUARD_KILL_PREFIXES, RELAYGUARD_KILL_REPEATS and RELAYGUARD_KILL_SEED
+// make it the long one (tools/faults/kill-sync runs 50 kills of a
+// 1M-prefix sync, docs/reliability.md).
 #include "lists.hpp"
 #include "maps.hpp"
 #include "netns_fixture.hpp"
@@ -42,7 +43,9 @@
 #include <mutex>
 #include <random>
 #include <sstream>
+#include <sys/resource.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using rg::test::NetnsTest;
@@ -50,6 +53,11 @@ using rg::test::PacketBuilder;
 using rg::test::Process;
 
 namespace {
+
+// The CI size: a sync of this many prefixes takes about a second on a
+// loaded 2-core machine, so each test stays within about 30 s.
+constexpr size_t kDefaultPrefixes = 20000;
+constexpr size_t kDefaultKills = 6;
 
 size_t env_size(const char *name, size_t fallback)
 {
@@ -177,7 +185,12 @@ public:
             if (!covered(l.either.v6, a))
                 add(addr6(a), true, false), n++;
         }
-        thread_ = std::thread([this] { run(); });
+        thread_ = std::thread([this] {
+            // Below the sync under test: the prober samples, it must not
+            // take the CPU the sync needs (a 2-core CI machine).
+            setpriority(PRIO_PROCESS, uint32_t(gettid()), 10);
+            run();
+        });
     }
     ~Prober() { stop(); }
 
@@ -251,8 +264,8 @@ protected:
         dir_ = tmpl;
         feed_ = dir_ + "/feed.txt";
         global_args_ = {"--state-dir", dir_ + "/state"};
-        prefixes_ = env_size("RELAYGUARD_KILL_PREFIXES", 100000);
-        repeats_ = env_size("RELAYGUARD_KILL_REPEATS", 12);
+        prefixes_ = env_size("RELAYGUARD_KILL_PREFIXES", kDefaultPrefixes);
+        repeats_ = env_size("RELAYGUARD_KILL_REPEATS", kDefaultKills);
         seed_ = env_size("RELAYGUARD_KILL_SEED", 21);
         auto t0 = std::chrono::steady_clock::now();
         lists_ = make_lists(prefixes_, seed_);
@@ -317,7 +330,7 @@ protected:
         auto t0 = std::chrono::steady_clock::now(), odd_from = t0;
         Timing t;
         bool odd = false;
-        while (!p.wait_exit(0ms)) {
+        while (!p.wait_exit(1ms)) {  // the exit, or 1 ms: a sample of lists_gen
             bool now_odd = maps_->lists_gen() & 1;
             auto now = std::chrono::steady_clock::now();
             if (now_odd && !odd)
@@ -341,32 +354,48 @@ protected:
         if (in_write) {
             auto deadline = start + std::chrono::duration<double>(t.whole * 3 + 5);
             uint64_t gen0 = maps_->lists_gen();
+            // lists_gen has no event to wait for: sampled every 100 µs
+            // (a write takes hundreds of ms), or the exit.
             while (!(maps_->lists_gen() & 1) && maps_->lists_gen() == gen0 &&
                    std::chrono::steady_clock::now() < deadline && !p.wait_exit(0ms))
-                std::this_thread::yield();  // a busy wait: the window is milliseconds
+                std::this_thread::sleep_for(100us);
             start = std::chrono::steady_clock::now();
             within = t.write;
         }
         std::uniform_real_distribution<double> d(0, within);
         auto at = start + std::chrono::duration<double>(d(rnd));
-        while (std::chrono::steady_clock::now() < at && !p.wait_exit(0ms))
-            std::this_thread::yield();
-        if (!p.wait_exit(0ms))
+        // Until that moment, unless the process ends first.
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(at - std::chrono::steady_clock::now());
+        if (!p.wait_exit(std::max(left, 0ms)))
             p.signal(SIGKILL);
     }
 
-    void finish(unsigned mid_write, double seconds)
+    // Starts a run (start), kills it at a random moment, checks what the
+    // tables list; counts the kills that landed in a list write.
+    template <class Start> void kill_one(Start start, std::mt19937_64 &rnd, const Timing &t, unsigned i)
+    {
+        {
+            auto p = start();
+            kill_at_random(*p, rnd, t, i);
+            reap(*p);
+        }
+        mid_write_ += maps_->lists_gen() & 1;
+        expect_between("kill " + std::to_string(i));
+    }
+
+    void finish(double seconds)
     {
         prober_->stop();
-        std::cout << repeats_ << " kills, " << mid_write << " during a list write; " << prober_->runs()
+        std::cout << repeats_ << " kills, " << mid_write_ << " during a list write; " << prober_->runs()
                   << " probes in " << seconds << " s, " << prober_->wrong() << " wrong\n";
         EXPECT_EQ(prober_->wrong(), 0u) << prober_->examples();
         EXPECT_GT(prober_->runs(), 1000u);
-        EXPECT_GE(mid_write, repeats_ / 4) << "too few kills landed while the list was written to test anything";
+        EXPECT_GE(mid_write_, repeats_ / 4) << "too few kills landed while the list was written to test anything";
     }
 
     std::string dir_, feed_;
     size_t prefixes_ = 0, repeats_ = 0;
+    unsigned mid_write_ = 0;
     uint64_t seed_ = 0;
     Lists2 lists_;
     std::string text_a_, text_b_;
@@ -401,25 +430,18 @@ TEST_F(KillSyncTest, KilledCliSyncNeverLetsAListedSourceThroughAndTheNextSyncRep
     ASSERT_TRUE(listed() == lists_.a);
     std::cout << "a whole sync: " << t.whole << " s, its list write " << t.write << " s\n";
     std::mt19937_64 rnd(seed_);
-    unsigned mid_write = 0;
     auto t0 = std::chrono::steady_clock::now();
     for (unsigned i = 0; i < repeats_ && !HasFailure(); i++) {
         const rg::PrefixSet &next = i % 2 ? lists_.a : lists_.b;
         put_feed(&next == &lists_.b ? text_b_ : text_a_);
-        {
-            auto p = cli_sync();
-            kill_at_random(*p, rnd, t, i);
-            reap(*p);
-        }
-        mid_write += maps_->lists_gen() & 1;
-        expect_between("kill " + std::to_string(i));
+        kill_one(cli_sync, rnd, t, i);
         // The next sync repairs and finishes.
         auto r = rg({"feed", "sync", "big"});
         ASSERT_EQ(r.status, 0) << r.output;
         EXPECT_FALSE(maps_->lists_gen() & 1);
         EXPECT_TRUE(listed() == next) << "kill " << i << ": the next sync did not finish the list\n" << r.output;
     }
-    finish(mid_write, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    finish(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
 TEST_F(KillSyncTest, KilledDaemonNeverLetsAListedSourceThroughAndItsNextStartRepairs)
@@ -428,18 +450,29 @@ TEST_F(KillSyncTest, KilledDaemonNeverLetsAListedSourceThroughAndItsNextStartRep
     std::ofstream(conf) << "[filter]\ninterfaces = " << iface_ << "\n[daemon]\npin_dir = " << fs_->pin_dir()
                         << "\nstate_dir = " << dir_ << "/state\non_exit = keep\nstats_interval = 1h\nstats_output = "
                         << stats << "\n[feed big]\nsource = " << feed_ << "\ninterval = 1h\nmax_shrink = 100\n";
+    std::filesystem::permissions(conf, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     auto start = [&] {
         std::ofstream(stats, std::ios::trunc).close();
         return std::make_unique<Process>(
             std::vector<std::string>{"ip", "netns", "exec", server_->name(), RELAYGUARD_BIN, "run", "--config", conf},
             std::vector<std::string>{"LIBXDP_BPFFS=" + fs_->root()});
     };
+    // The stats line of the daemon's feed sync; nullopt if the daemon
+    // exits first or none comes within 120 s.
+    auto synced = [&](Process &d) {
+        auto deadline = std::chrono::steady_clock::now() + 120s;
+        std::optional<std::string> line;
+        while (!(line = rg::test::wait_for_text(stats, "\"event\":\"feed_sync\"", 1s)) && !d.wait_exit(0ms) &&
+               std::chrono::steady_clock::now() < deadline) {
+        }
+        return line;
+    };
     // Runs the daemon until its sync of the feed is done, then stops it.
     auto whole_run = [&](const std::string &why) {
         Timing t;
         auto t0 = std::chrono::steady_clock::now();
         auto d = start();
-        auto line = rg::test::wait_for_text(stats, "\"event\":\"feed_sync\"", 120s);
+        auto line = synced(*d);
         EXPECT_TRUE(line) << why << ": no sync within 120 s\n" << d->output();
         t.whole = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         // Applied, or already current (a kill after the sync had finished).
@@ -469,36 +502,35 @@ TEST_F(KillSyncTest, KilledDaemonNeverLetsAListedSourceThroughAndItsNextStartRep
     Timing t;
     {
         auto d = start();
+        std::atomic<bool> ended{false};
         std::thread stopper([&] {
-            rg::test::wait_for_text(stats, "\"event\":\"feed_sync\"", 120s);
-            d->signal(SIGTERM);
+            while (!ended)
+                if (rg::test::wait_for_text(stats, "\"event\":\"feed_sync\"", 1s)) {
+                    d->signal(SIGTERM);
+                    return;
+                }
         });
         t = watch(*d);
+        ended = true;
         stopper.join();
+        EXPECT_EQ(d->wait_exit(0ms).value_or(-1), 0) << d->output();
     }
     std::cout << "a daemon start and whole sync: " << t.whole << " s, its list write " << t.write << " s\n";
     ASSERT_TRUE(listed() == lists_.b);
 
     std::mt19937_64 rnd(seed_ + 1);
-    unsigned mid_write = 0;
     auto t0 = std::chrono::steady_clock::now();
     for (unsigned i = 0; i < repeats_ && !HasFailure(); i++) {
         const rg::PrefixSet &next = i % 2 ? lists_.b : lists_.a;
         put_feed(&next == &lists_.b ? text_b_ : text_a_);
-        {
-            auto d = start();
-            kill_at_random(*d, rnd, t, i);
-            reap(*d);
-        }
-        mid_write += maps_->lists_gen() & 1;
-        expect_between("kill " + std::to_string(i));
+        kill_one(start, rnd, t, i);
         EXPECT_TRUE(rg_json({"status", "--json"})["interfaces"][0]["attached"].get<bool>())
             << "the killed daemon's filter must stay attached";
         whole_run("start after kill " + std::to_string(i));
         EXPECT_FALSE(maps_->lists_gen() & 1);
         EXPECT_TRUE(listed() == next) << "kill " << i << ": the next start did not finish the list";
     }
-    finish(mid_write, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    finish(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
 } // namespace

@@ -37,6 +37,79 @@ using rg::test::PacketBuilder;
 
 namespace {
 
+// HTTP/1.1 on 127.0.0.1 of a namespace, one connection at a time: reads a
+// request's head and hands it to the handler, then closes the connection.
+// Declared last in its owner, so that the thread starts after and stops
+// before the owner's other members.
+class LoopbackHttp {
+public:
+    using Handler = std::function<void(int conn, const std::string &request)>;
+
+    LoopbackHttp(const rg::lab::Netns &ns, Handler handle) : handle_(std::move(handle))
+    {
+        ns.run([&] {
+            fd_ = rg::test::listen_loopback(AF_INET, port_);
+        });
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~LoopbackHttp()
+    {
+        stop_ = true;
+        thread_.join();
+        close(fd_);
+    }
+    std::string url(const std::string &path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+    bool stopping() const { return stop_; }
+    // False when the peer went away.
+    static bool send_all(int c, const std::string &s)
+    {
+        for (size_t off = 0; off < s.size();) {
+            ssize_t n = send(c, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+            if (n <= 0)
+                return false;
+            off += size_t(n);
+        }
+        return true;
+    }
+
+private:
+    void serve()
+    {
+        while (!stop_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (poll(&p, 1, 100) <= 0)
+                continue;
+            int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0)
+                continue;
+            std::string req;
+            if (read_request(c, req))
+                handle_(c, req);
+            close(c);
+        }
+    }
+    static bool read_request(int c, std::string &req)
+    {
+        char buf[4096];
+        while (req.find("\r\n\r\n") == std::string::npos && req.size() < 65536) {
+            pollfd p{c, POLLIN, 0};
+            if (poll(&p, 1, 2000) <= 0)
+                return false;
+            ssize_t n = read(c, buf, sizeof(buf));
+            if (n <= 0)
+                return false;
+            req.append(buf, size_t(n));
+        }
+        return true;
+    }
+
+    Handler handle_;
+    int fd_ = -1;
+    uint16_t port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
 // A one-file HTTP/1.1 server listening on 127.0.0.1 of a namespace. Serves
 // the body at any path but /moved, which redirects (301) to /drop.txt. With
 // an ETag it answers 304 when If-None-Match equals it; without one it sends
@@ -45,22 +118,10 @@ namespace {
 class HttpFeedServer {
 public:
     explicit HttpFeedServer(const rg::lab::Netns &ns)
+        : http_(ns, [this](int c, const std::string &req) { handle(c, req); })
     {
-        ns.run([&] {
-            fd_ = rg::test::listen_loopback(AF_INET, port_);
-        });
-        thread_ = std::thread([this] { serve(); });
     }
-    ~HttpFeedServer()
-    {
-        stop_ = true;
-        thread_.join();
-        close(fd_);
-    }
-    std::string url(const std::string &path) const
-    {
-        return "http://127.0.0.1:" + std::to_string(port_) + path;
-    }
+    std::string url(const std::string &path) const { return http_.url(path); }
     void set(const std::string &body, const std::string &etag)
     {
         std::lock_guard<std::mutex> g(mu_);
@@ -101,32 +162,8 @@ public:
     unsigned not_modified() const { return not_modified_; }
 
 private:
-    void serve()
+    void handle(int c, const std::string &req)
     {
-        while (!stop_) {
-            pollfd p{fd_, POLLIN, 0};
-            if (poll(&p, 1, 100) <= 0)
-                continue;
-            int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-            if (c < 0)
-                continue;
-            handle(c);
-            close(c);
-        }
-    }
-    void handle(int c)
-    {
-        std::string req;
-        char buf[4096];
-        while (req.find("\r\n\r\n") == std::string::npos && req.size() < 65536) {
-            pollfd p{c, POLLIN, 0};
-            if (poll(&p, 1, 2000) <= 0)
-                return;
-            ssize_t n = read(c, buf, sizeof(buf));
-            if (n <= 0)
-                return;
-            req.append(buf, size_t(n));
-        }
         auto header = [&](const std::string &name) {
             size_t at = req.find("\r\n" + name + ": ");
             if (at == std::string::npos)
@@ -158,22 +195,14 @@ private:
                        std::to_string(body_.size()) + "\r\n" + validator + "\r\nConnection: close\r\n\r\n" + body_;
             }
         }
-        for (size_t off = 0; off < resp.size();) {
-            ssize_t n = write(c, resp.data() + off, resp.size() - off);
-            if (n <= 0)
-                return;
-            off += size_t(n);
-        }
+        LoopbackHttp::send_all(c, resp);
     }
 
-    int fd_ = -1;
-    uint16_t port_ = 0;
-    std::atomic<bool> stop_{false};
     std::atomic<unsigned> not_modified_{0};
     mutable std::mutex mu_;
     std::string body_, etag_, last_modified_;
     std::vector<std::string> inm_, ims_, paths_;
-    std::thread thread_;
+    LoopbackHttp http_;
 };
 
 class FeedNetnsTest : public NetnsTest {
@@ -607,52 +636,21 @@ class BadFeedServer {
 public:
     enum class Mode { good, hang, hang_mid_body, reset, reset_mid_body, huge_announced, huge_streamed, empty };
 
-    explicit BadFeedServer(const rg::lab::Netns &ns, std::string good) : good_(std::move(good))
+    explicit BadFeedServer(const rg::lab::Netns &ns, std::string good)
+        : good_(std::move(good)), http_(ns, [this](int c, const std::string &) { handle(c); })
     {
-        ns.run([&] {
-            fd_ = rg::test::listen_loopback(AF_INET, port_);
-        });
-        thread_ = std::thread([this] { serve(); });
     }
-    ~BadFeedServer()
-    {
-        stop_ = true;
-        thread_.join();
-        close(fd_);
-    }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/drop.txt"; }
+    std::string url() const { return http_.url("/drop.txt"); }
     void set(Mode m) { mode_ = int(m); }
     uint64_t body_bytes_sent() const { return sent_; }
 
 private:
-    void serve()
-    {
-        while (!stop_) {
-            pollfd p{fd_, POLLIN, 0};
-            if (poll(&p, 1, 100) <= 0)
-                continue;
-            int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-            if (c < 0)
-                continue;
-            handle(c);
-            close(c);
-        }
-    }
-    bool send_all(int c, const std::string &s)
-    {
-        for (size_t off = 0; off < s.size();) {
-            ssize_t n = send(c, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-            if (n <= 0)
-                return false;
-            off += size_t(n);
-        }
-        return true;
-    }
+    static bool send_all(int c, const std::string &s) { return LoopbackHttp::send_all(c, s); }
     // Until the client goes away (or the server stops): a hung server.
     void hold(int c)
     {
         char buf[4096];
-        while (!stop_) {
+        while (!http_.stopping()) {
             pollfd p{c, POLLIN, 0};
             if (poll(&p, 1, 100) > 0 && read(c, buf, sizeof(buf)) <= 0)
                 return;
@@ -665,17 +663,6 @@ private:
     }
     void handle(int c)
     {
-        std::string req;
-        char buf[4096];
-        while (req.find("\r\n\r\n") == std::string::npos && req.size() < 65536) {
-            pollfd p{c, POLLIN, 0};
-            if (poll(&p, 1, 2000) <= 0)
-                return;
-            ssize_t n = read(c, buf, sizeof(buf));
-            if (n <= 0)
-                return;
-            req.append(buf, size_t(n));
-        }
         std::string line;  // about 1 MiB of list lines
         for (int i = 0; i < 65536; i++)
             line += "198.51.100." + std::to_string(i % 256) + "\n";
@@ -699,7 +686,7 @@ private:
             if (!send_all(c, ok + (Mode(mode_.load()) == Mode::huge_announced ? "Content-Length: 10737418240\r\n" : "") +
                                  "\r\n"))
                 return;
-            for (uint64_t n = 0; n < (uint64_t(10) << 30) && !stop_; n += line.size()) {
+            for (uint64_t n = 0; n < (uint64_t(10) << 30) && !http_.stopping(); n += line.size()) {
                 if (!send_all(c, line))
                     return;
                 sent_ += line.size();
@@ -712,12 +699,9 @@ private:
     }
 
     std::string good_;
-    int fd_ = -1;
-    uint16_t port_ = 0;
-    std::atomic<bool> stop_{false};
     std::atomic<int> mode_{int(Mode::good)};
     std::atomic<uint64_t> sent_{0};
-    std::thread thread_;
+    LoopbackHttp http_;
 };
 
 } // namespace
