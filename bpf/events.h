@@ -117,24 +117,25 @@ static __always_inline int event_cap_take(const struct rg_event_config *ec, __u6
 	return 0;
 }
 
-/* A record in the ring if the cap allows and the ring has room, else NULL
- * (counted). coarse: rg_coarse_now(), the cap's clock. */
-static __always_inline struct rg_event *event_reserve(const struct rg_event_config *ec, __u64 coarse)
+/* Copies a record into the ring and counts it: emitted, or lost when the
+ * ring is full. Copied (bpf_ringbuf_output) rather than reserved in place:
+ * a reserved record is a reference the verifier tracks, and 6.1's loses
+ * track of it when clang merges the null checks of the reservation and of
+ * the counting (docs/kernels.md); the copy of 56 bytes is made only for an
+ * event the cap let through. */
+static __always_inline void event_output(const struct rg_event *e)
 {
 	struct rg_event_stats *st;
-	struct rg_event *e;
+	long err;
 
-	if (!event_cap_take(ec, coarse))
-		return NULL;
-	e = bpf_ringbuf_reserve(&RG_MAP_EVENTS, sizeof(*e), 0);
+	err = bpf_ringbuf_output(&RG_MAP_EVENTS, (void *)e, sizeof(*e), 0);
 	st = event_stats();
 	if (st) {
-		if (e)
-			st->emitted++;
-		else
+		if (err)
 			st->lost++;
+		else
+			st->emitted++;
 	}
-	return e;
 }
 
 /* The 64-bit hash of a source address: its set (top bits) and its tag (low
@@ -199,31 +200,25 @@ static __always_inline void event_drop(const struct rg_config *cfg, const struct
 				       __u64 sources, const struct event_where *where)
 {
 	const struct rg_event_config *ec = &cfg->events;
-	struct rg_event *e;
-	__u64 now, coarse;
+	struct rg_event e;
+	__u64 coarse;
 
 	if (!ec->per_second)
 		return;
 	coarse = rg_coarse_now();
-	if (event_cap_spent(ec, coarse) || !event_source_due(ec, p, coarse))
+	if (event_cap_spent(ec, coarse) || !event_source_due(ec, p, coarse) || !event_cap_take(ec, coarse))
 		return;
-	e = event_reserve(ec, coarse);
-	if (!e)
-		return;
-	now = rg_now();
-	e->time_ns = now;
-	__builtin_memcpy(e->addr, p->saddr, 16);  /* IPv4: the rest is zero (parse.h) */
-	e->family = p->family;
-	e->kind = RG_EVENT_DROP;
-	e->prefixlen = p->family == 4 ? 32 : 128;
-	e->pad = 0;
-	e->reason = reason;
-	e->sources = sources;
-	e->ifindex = where->ifindex;
-	e->dport = where->dport;
-	e->pad2 = 0;
-	e->expires_ns = 0;
-	bpf_ringbuf_submit(e, 0);
+	__builtin_memset(&e, 0, sizeof(e));  /* the pads, and expires_ns: 0 for a drop */
+	e.time_ns = rg_now();
+	__builtin_memcpy(e.addr, p->saddr, 16);  /* IPv4: the rest is zero (parse.h) */
+	e.family = p->family;
+	e.kind = RG_EVENT_DROP;
+	e.prefixlen = p->family == 4 ? 32 : 128;
+	e.reason = reason;
+	e.sources = sources;
+	e.ifindex = where->ifindex;
+	e.dport = where->dport;
+	event_output(&e);
 }
 
 /* A ban the program made (src: the banned prefix as struct rg_src_key).
@@ -231,26 +226,21 @@ static __always_inline void event_drop(const struct rg_config *cfg, const struct
 static __always_inline void event_ban(const struct rg_event_config *ec, const struct rg_src_key *src, __u32 reason,
 				      __u64 now, __u64 expires, const struct event_where *where)
 {
-	struct rg_event *e;
+	struct rg_event e;
 
-	if (!ec->per_second)
+	if (!ec->per_second || !event_cap_take(ec, rg_coarse_now()))
 		return;
-	e = event_reserve(ec, rg_coarse_now());
-	if (!e)
-		return;
-	e->time_ns = now;
-	__builtin_memcpy(e->addr, src->addr, 16);
-	e->family = src->family;
-	e->kind = RG_EVENT_BAN;
-	e->prefixlen = src->prefixlen;
-	e->pad = 0;
-	e->reason = reason;
-	e->sources = 0;
-	e->ifindex = where->ifindex;
-	e->dport = where->dport;
-	e->pad2 = 0;
-	e->expires_ns = expires;
-	bpf_ringbuf_submit(e, 0);
+	__builtin_memset(&e, 0, sizeof(e));
+	e.time_ns = now;
+	__builtin_memcpy(e.addr, src->addr, 16);
+	e.family = src->family;
+	e.kind = RG_EVENT_BAN;
+	e.prefixlen = src->prefixlen;
+	e.reason = reason;
+	e.ifindex = where->ifindex;
+	e.dport = where->dport;
+	e.expires_ns = expires;
+	event_output(&e);
 }
 
 #endif /* RELAYGUARD_EVENTS_H */

@@ -343,6 +343,8 @@ static __always_inline __u64 rate_score(__u64 tag, __u64 tat, const struct rg_ra
  * increments made between the claim and the caller's counter reset are lost;
  * two CPUs missing the same new source at once can give it two ways (one
  * extra token). */
+_Static_assert((RG_RATE_WAYS & (RG_RATE_WAYS - 1)) == 0, "rate_way masks a way index with RG_RATE_WAYS - 1");
+
 static __always_inline int rate_way(struct rg_rate_set *set, __u64 tag, const struct rg_rate_config *rc,
 				    __u64 now, int *claimed, int *reset)
 {
@@ -365,6 +367,11 @@ static __always_inline int rate_way(struct rg_rate_set *set, __u64 tag, const st
 			vtag ^= (vtag ^ t) & m;
 			vtat ^= (vtat ^ tat) & m;
 		}
+		/* victim is already below RG_RATE_WAYS; the mask, which the
+		 * barrier keeps clang from removing, lets older verifiers (6.1)
+		 * bound it: they lose track of it through the xor selects. */
+		barrier_var(victim);
+		victim &= RG_RATE_WAYS - 1;
 		if ((vtat > now || (vtat & RG_RATE_TAT_OVER)) &&
 		    __sync_val_compare_and_swap(&set->tat[victim], vtat, 0) != vtat)
 			continue;  /* its source was just charged: look again */

@@ -3,6 +3,8 @@
 set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config clang llvm
+  # tests/fuzz: libFuzzer and clang's sanitizer runtimes (RELAYGUARD_FUZZ=ON)
+  libclang-rt-14-dev
   libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libcurl4-openssl-dev libssl-dev libxxhash-dev
   iproute2 util-linux openssl  # openssl: the HTTPS feed test's server
@@ -33,6 +35,11 @@ pkgs=(
   file lintian man-db groff-base
   # the tests validate `stats --json` against docs/stats.schema.json
   python3-jsonschema
+  # tools/kernels/run-on-kernel.sh (ctest kernel_debian12_qemu): Debian 12's
+  # kernel booted by qemu directly, never made the boot kernel by the script
+  # (on a Debian 12 host it is the installed kernel already), with a busybox
+  # initramfs
+  linux-image-amd64 qemu-system-x86 busybox-static
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -74,6 +74,19 @@ TEST(GoDuration, RefusesWhatIsNotOne)
     for (const char *bad : {"", "-", "5", "1x", "h", "1..2s", "1h 2m", "s1"})
         EXPECT_TRUE(contains(error_of([&] { rg::parse_go_duration(bad); }), "duration \"")) << bad;
     EXPECT_TRUE(contains(error_of([] { rg::parse_go_duration("5"); }), "without a unit"));
+    // Numbers beyond long double (std::stold threw std::out_of_range, which
+    // failed the whole answer instead of refusing the one decision).
+    for (std::string huge : {"1" + std::string(5000, '0') + "s", "0." + std::string(5000, '0') + "1s"})
+        EXPECT_TRUE(contains(error_of([&] { rg::parse_go_duration(huge); }), "out of range"));
+    rg::StreamAnswer a = rg::parse_stream_answer(
+        R"({"deleted":null,"new":[{"duration":"1)" + std::string(5000, '0') +
+            R"(s","id":1,"scope":"Ip","type":"ban","value":"192.0.2.1"},)"
+            R"({"duration":"1h","id":2,"scope":"Ip","type":"ban","value":"192.0.2.2"}]})",
+        {});
+    ASSERT_EQ(a.added.size(), 1u);
+    EXPECT_EQ(a.added[0].id, 2u);
+    ASSERT_EQ(a.refused.size(), 1u);
+    EXPECT_TRUE(contains(a.refused[0], "out of range")) << a.refused[0];
 }
 
 // The answers below are the ones crowdsec 1.4.6's LAPI gave in a namespace
@@ -257,6 +270,22 @@ TEST(DecisionSetTest, EndsDuplicatesAndReplace)
     EXPECT_EQ(s.decisions(), 2u);
     EXPECT_EQ(strings(s.prefixes()), V{"203.0.113.0/24"});  // halves merged
     EXPECT_EQ(s.next_end(), t0 + 1h);
+}
+
+// A decision of the longest duration the LAPI's parse takes, on a machine
+// up for a year (steady_clock counts from boot): its end overflowed the
+// clock and came before now, so the ban lifted at once (found by
+// tests/fuzz/fuzz_crowdsec_decisions.cpp under UBSan).
+TEST(DecisionSetTest, ADecisionBeyondTheClockEndsAtTheEndOfTime)
+{
+    DecisionSet s;
+    const DecisionSet::Clock::time_point up_a_year{std::chrono::hours(24 * 365)};
+    Decision d = decision(1, "192.0.2.1", 1h);
+    d.duration = rg::parse_go_duration("2555000h");
+    EXPECT_TRUE(s.add(d, up_a_year));
+    EXPECT_EQ(s.expire(up_a_year + 24h), 0u);
+    EXPECT_EQ(strings(s.prefixes()), V{"192.0.2.1/32"});
+    EXPECT_EQ(s.next_end(), DecisionSet::Clock::time_point::max());
 }
 
 TEST(DecisionSetTest, AHundredThousandDecisionsAreOneCollapsedSet)

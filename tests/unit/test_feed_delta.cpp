@@ -188,6 +188,23 @@ TEST(FeedDelta, UnchangedDownloadParsesNothing)
     EXPECT_EQ(d->parsed.prefixes.size(), 3u);
 }
 
+// A memo of an empty body (a saved memo whose body file is empty is mapped
+// as a null view): memrchr got a null pointer, undefined behaviour that
+// UBSan reports in the sanitizer build (found by
+// tests/fuzz/fuzz_state_files.cpp).
+TEST(FeedDelta, MemoOfAnEmptyBody)
+{
+    rg::FeedMemo memo;
+    memo.format = FeedFormat::plain;
+    memo.body = std::string_view();
+    for (std::string next : {std::string(), std::string("192.0.2.1\n")}) {
+        std::optional<rg::FeedDelta> d = rg::feed_delta(memo, next, FeedFormat::plain, 0, 0, "t");
+        if (d) {
+            EXPECT_EQ(strs(d->parsed.prefixes), strs(full(next, FeedFormat::plain).prefixes));
+        }
+    }
+}
+
 TEST(FeedDelta, ReorderedLinesAreNoChange)
 {
     std::string before = "192.0.2.0/24\n198.51.100.7\n203.0.113.9\n2001:db8::/48\n";

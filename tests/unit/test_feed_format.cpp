@@ -442,6 +442,21 @@ TEST(JsonFeed, InvalidDocumentIsOneBadLineAtItsLine)
     EXPECT_EQ(junk.errors[0], "feed junk: line 1: \"[1, 2,, 3]\": not valid JSON (error at column 7)");
 }
 
+// A number beyond a double is JSON that nlohmann cannot hold: it threw
+// json::out_of_range (406) out of parse_feed instead of a bad line (found
+// by tests/fuzz/fuzz_feed_check.cpp).
+TEST(JsonFeed, NumberOutOfRangeIsOneBadLineAtItsLine)
+{
+    rg::FeedParseResult r = parse("[\n  \"192.0.2.1\",\n  1e999,\n  \"192.0.2.2\"\n]\n", FeedFormat::json, "big");
+    EXPECT_TRUE(r.prefixes.empty());
+    EXPECT_EQ(counts(r), (Counts{0, 0, 1}));
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_EQ(r.errors[0], "feed big: line 3: \"1e999,\": not valid JSON (a number out of range at column 3)");
+    rg::FeedParseResult detected = parse("[" + std::string(40, '4') + "e4444444]", FeedFormat::automatic, "auto");
+    EXPECT_EQ(detected.format, FeedFormat::json);
+    EXPECT_EQ(detected.bad_lines, 1u);
+}
+
 TEST(JsonFeed, TopLevelMustBeAnArray)
 {
     for (const char *text : {R"({"cidr": "192.0.2.1"})", R"({"data": "192.0.2.1"})", R"("192.0.2.1")"}) {

@@ -281,6 +281,37 @@ TEST(RelayProbe, AuthenticationRequiredIsClosed)
     EXPECT_EQ(r.tests.size(), 1u);
 }
 
+// A server that relayed, then answers MAIL with 530 (in a later session,
+// or a limit it reached) is open: the 530 branch said "closed" and
+// dropped what was accepted before (found by tests/fuzz/fuzz_probe.cpp).
+TEST(RelayProbe, AuthenticationRequiredAfterARelayIsStillOpen)
+{
+    std::atomic<int> mails{0};
+    FakeSmtp srv(kGreeting, [&mails](const std::string &cmd, int &) -> std::string {
+        if (cmd.starts_with("MAIL"))
+            return mails++ < 2 ? "250 2.1.0 Ok\r\n" : "530 5.7.0 Authentication required\r\n";
+        return "250 Ok\r\n";
+    });
+    ProbeReport r = probe_relay(options(srv.port()));
+    EXPECT_EQ(r.verdict, ProbeVerdict::open) << r.reason;
+    EXPECT_EQ(accepted(r), 2u);
+    EXPECT_EQ(r.tests.size(), 3u) << "it stops at the 530";
+}
+
+// A reply code outside 2xx-5xx ("000") was taken, as code 0, which means
+// no reply at all: now it is not an SMTP reply (found by
+// tests/fuzz/fuzz_probe.cpp).
+TEST(RelayProbe, ReplyCodesOutsideTwoToFiveAreNotReplies)
+{
+    FakeSmtp srv(kGreeting, [](const std::string &cmd, int &) -> std::string {
+        return cmd.starts_with("MAIL") ? "000 what\r\n" : "250 Ok\r\n";
+    });
+    ProbeReport r = probe_relay(options(srv.port()));
+    ASSERT_FALSE(r.tests.empty());
+    EXPECT_NE(r.tests[0].error.find("not an SMTP reply"), std::string::npos) << r.tests[0].error;
+    EXPECT_EQ(r.verdict, ProbeVerdict::untested) << r.reason;
+}
+
 TEST(RelayProbe, ServerCuttingSessionsAfterErrorsIsStillTestedInFull)
 {
     // Like smtpd_hard_error_limit, but after 3 errors.

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -323,6 +324,37 @@ TEST_F(WatchFixture, LinesWithoutTimestampsCountAtNow)
     feed("postfix/smtpd[1]: warning: unknown[192.0.2.30]: SASL LOGIN authentication failed: x");
     feed("postfix/smtpd[1]: warning: unknown[192.0.2.30]: SASL LOGIN authentication failed: x");
     EXPECT_EQ(target.bans.size(), 1u);
+}
+
+// A line longer than the evidence kept (Offenders::kEvidenceChars) is cut
+// at a character, not inside one, and a line that is not UTF-8 (a log may
+// hold any byte) cannot stop the state file from being written: found by
+// tests/fuzz/fuzz_watch.cpp, where the JSON writer threw type_error 316.
+TEST_F(WatchFixture, LinesThatAreNotUtf8OrCutInACharacterKeepTheStateFile)
+{
+    cfg.rules[0].maxretry = 2;  // relay-denied
+    start();
+    std::string line = relay_line("Dec  3 10:00:00", "192.0.2.7") + " helo=<";
+    line += std::string(rg::Offenders::kEvidenceChars - 1 - line.size(), 'x') + "\xc3\xa9>";  // é across the cut
+    feed(line);
+    feed(relay_line("Dec  3 10:00:01", "192.0.2.7") + " helo=<\xff\xfe>");
+    ASSERT_EQ(target.bans.size(), 1u);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0]["lines"][0].get<std::string>(), line.substr(0, rg::Offenders::kEvidenceChars - 1))
+        << "cut before the character that does not fit";
+
+    char tmpl[] = "/tmp/relayguard-watch-state.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    rg::StateDir dir(tmpl);
+    ASSERT_NO_THROW(rg::save_watch_state(dir, w->state(1'800'000'000)));
+    std::optional<rg::WatchState> back = rg::load_watch_state(dir);
+    ASSERT_TRUE(back);
+    ASSERT_EQ(back->bans.count(cidr("192.0.2.7")), 1u);
+    const std::vector<std::string> &lines = back->bans[cidr("192.0.2.7")].lines;
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(lines[1], relay_line("Dec  3 10:00:01", "192.0.2.7") + " helo=<\xef\xbf\xbd\xef\xbf\xbd>")
+        << "bytes that are not UTF-8 are written as U+FFFD";
+    std::filesystem::remove_all(tmpl);
 }
 
 TEST_F(WatchFixture, StateSurvivesARestartThroughItsJson)

@@ -191,8 +191,7 @@ int cmd_attach(Options &o)
     std::cout << "attached to " << printable(o.iface) << " (ifindex " << r.ifindex << ", program id " << r.prog_id
               << ", " << o.mode << " mode, " << (r.legacy ? "without" : "via") << " the libxdp dispatcher)\n";
     if (r.legacy)
-        log(LogLevel::warning, "libxdp attached without its multi-program dispatcher; "
-                               "other XDP programs cannot share " + o.iface);
+        log(LogLevel::warning, legacy_attach_note(o.iface));
     size_t others = maps.ifaces().size() - 1;
     if (others && (a.ports || a.monitor))
         log(LogLevel::notice, "note: ports and mode are shared: they now apply to all " + std::to_string(others + 1) +

@@ -69,7 +69,7 @@ int cmd_watch(Options &o)
         throw Error("nothing to watch: give --log FILE, --journal or - (standard input), "
                     "or a --config whose [watch] section names log or journal");
 
-    auto report = [&o](const json &e) { std::cout << (o.json ? e.dump() : describe_decision(e)) << std::endl; };
+    auto report = [&o](const json &e) { std::cout << (o.json ? json_text(e) : describe_decision(e)) << std::endl; };
     LogWatch watch(w, o.pin_dir, state_dir(o), std::move(source), report);
     Fd signals = stop_signals();
     log(LogLevel::info, "watching " + watch.source().name() + (w.dry_run ? " (dry run: nothing is banned)" : ""));

@@ -8,6 +8,7 @@
 #include "lapi_client.hpp"
 #include "lists.hpp"
 #include "log.hpp"
+#include "text.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -384,7 +385,8 @@ void Bouncer::save_status()
 {
     try {
         status_["updated"] = unix_now();
-        state_.write_text(kStatusFile, status_.dump() + "\n");
+        // json_text: an error may quote a LAPI's answer, which need not be UTF-8.
+        state_.write_text(kStatusFile, json_text(status_) + "\n");
     } catch (const std::exception &e) {
         log(LogLevel::debug, std::string("crowdsec: cannot write its status: ") + e.what());
     }

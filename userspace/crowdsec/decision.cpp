@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 namespace rg {
@@ -107,7 +108,11 @@ std::chrono::nanoseconds parse_go_duration(std::string_view text)
         s.remove_prefix(unit->name.size());
         long double value = 0;
         std::string n(number);
-        value = std::stold(n.front() == '.' ? "0" + n : n);
+        try {
+            value = std::stold(n.front() == '.' ? "0" + n : n);
+        } catch (const std::out_of_range &) {  // beyond long double: thousands of digits
+            throw bad("out of range");
+        }
         total += value * (long double)unit->ns;
     }
     if (total > 9.2e18L)

@@ -29,7 +29,10 @@ bool DecisionSet::add(const Decision &d, Clock::time_point now)
     erase(d.id);
     if (d.duration.count() <= 0)
         return had;
-    Clock::time_point end = now + std::chrono::duration_cast<Clock::duration>(d.duration);
+    // Go's durations reach 292 years: one the clock cannot count from now
+    // ends at the end of time rather than overflow (and end at once).
+    auto left = std::chrono::duration_cast<Clock::duration>(d.duration);
+    Clock::time_point end = left >= Clock::time_point::max() - now ? Clock::time_point::max() : now + left;
     by_id_[d.id] = {d.target, end};
     by_target_[d.target].insert(d.id);
     ends_.emplace(end, d.id);

@@ -573,6 +573,8 @@ void Daemon::attach_missing(const Config &next, std::vector<std::string> *attach
         log_notice("interface " + name + ": attached" + (ours ? " again" : "") + " (program id " +
                    std::to_string(r.prog_id) + ", " + (next.xdp_mode == XdpMode::native ? "native" : "skb") +
                    " mode" + (r.legacy ? ", without the libxdp dispatcher" : "") + ")");
+        if (r.legacy)
+            log_warning(legacy_attach_note(name));
     }
 }
 

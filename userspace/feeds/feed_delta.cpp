@@ -56,6 +56,8 @@ void skip_common_lines(std::string_view &a, std::string_view &b)
         a = b = {};
         return;
     }
+    if (m == 0)
+        return;  // and a.data() may be null, which memrchr must not get
     const void *nl = memrchr(a.data(), '\n', m);
     if (!nl)
         return;

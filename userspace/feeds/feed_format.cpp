@@ -203,15 +203,15 @@ public:
         try {
             doc = nlohmann::json::parse(text.begin(), text.end());
         } catch (const nlohmann::json::parse_error &e) {
-            // e.byte is 1-based; report the line it falls on.
-            size_t at = std::min(text.size(), e.byte ? size_t(e.byte - 1) : 0);
-            size_t start = text.rfind('\n', at == 0 ? 0 : at - 1);
-            start = start == std::string_view::npos || at == 0 ? 0 : start + 1;
-            size_t stop = text.find('\n', start);
-            size_t line = 1 + size_t(std::count(text.begin(), text.begin() + long(start), '\n'));
-            std::string_view shown_line = trim(text.substr(start, stop == std::string_view::npos ? stop : stop - start));
-            return bad("line", line, shown_line,
-                       "not valid JSON (error at column " + std::to_string(at - start + 1) + ")");
+            // e.byte is 1-based.
+            return bad_json(text, e.byte ? size_t(e.byte - 1) : 0, "error");
+        } catch (const nlohmann::json::out_of_range &e) {
+            // A number beyond a double (1e999): JSON, but nothing nlohmann
+            // can hold. Its message quotes the number, which locates it.
+            std::string_view what = e.what();
+            size_t open = what.find('\''), close = what.rfind('\'');
+            size_t at = open < close ? text.find(what.substr(open + 1, close - open - 1)) : 0;
+            return bad_json(text, at == std::string_view::npos ? 0 : at, "a number out of range");
         }
         const nlohmann::json *list = &doc;
         if (doc.is_object()) {
@@ -227,6 +227,19 @@ public:
     }
 
 private:
+    // A document that is not JSON (or holds what nlohmann cannot): one bad
+    // line, the one byte `at` falls on.
+    void bad_json(std::string_view text, size_t at, const std::string &what)
+    {
+        at = std::min(text.size(), at);
+        size_t start = text.rfind('\n', at == 0 ? 0 : at - 1);
+        start = start == std::string_view::npos || at == 0 ? 0 : start + 1;
+        size_t stop = text.find('\n', start);
+        size_t line = 1 + size_t(std::count(text.begin(), text.begin() + long(start), '\n'));
+        std::string_view shown_line = trim(text.substr(start, stop == std::string_view::npos ? stop : stop - start));
+        bad("line", line, shown_line, "not valid JSON (" + what + " at column " + std::to_string(at - start + 1) + ")");
+    }
+
     void json_entry(size_t i, const nlohmann::json &el)
     {
         if (el.is_string())

@@ -92,6 +92,14 @@ const char *xdp_mode_name(uint32_t libxdp_mode)
     }
 }
 
+std::string legacy_attach_note(const std::string &ifname)
+{
+    return "interface \"" + ifname + "\": attached without libxdp's multi-program dispatcher: this kernel " +
+           "refuses the dispatcher's freplace (BPF_PROG_TYPE_EXT) programs, or another program holds the " +
+           "interface. relayguard filters as its only XDP program; another XDP loader fails rather than " +
+           "share it (docs/kernels.md)";
+}
+
 void set_library_verbosity(int level)
 {
     g_verbosity = level;

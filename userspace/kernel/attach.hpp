@@ -76,6 +76,11 @@ struct LiveState {
 };
 LiveState query_live(const IfaceEntry &entry);
 
+// What an attachment without libxdp's dispatcher (AttachResult::legacy)
+// means for the operator, and the likely cause: a kernel that refuses
+// freplace programs.
+std::string legacy_attach_note(const std::string &ifname);
+
 // Routes libxdp's and libbpf's messages to stderr at the given verbosity
 // (0: none, 1: warnings and info, 2: debug).
 void set_library_verbosity(int level);

@@ -9,7 +9,6 @@
 #include <cstring>
 #include <ctime>
 #include <map>
-#include <ranges>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -328,8 +327,13 @@ std::vector<SourceState> rate_sources(const Maps &maps)
             break;  // ENOENT: that was the last batch
         in = next;
     }
-    auto states = std::views::values(by_source);
-    return {states.begin(), states.end()};
+    // A loop, not std::views::values: clang 14 (the fuzz build) cannot
+    // compile libstdc++ 12's views over a std::map.
+    std::vector<SourceState> states;
+    states.reserve(by_source.size());
+    for (const auto &[source, st] : by_source)
+        states.push_back(st);
+    return states;
 }
 
 } // namespace rg

@@ -203,6 +203,7 @@ ProbeReport probe_relay(const ProbeOptions &o)
                                               "relaytest@" + literal};
 
     int refusals = 0, failed_sessions = 0;
+    bool stop = false;
     for (const std::string &sender : senders) {
         for (const std::string &recipient : relay_recipients(user, domain, host, literal)) {
             RelayTest t{sender, recipient, {}, {}, {}, false};
@@ -213,6 +214,12 @@ ProbeReport probe_relay(const ProbeOptions &o)
                     refusals = 0;
                 }
                 t.mail = s->command("MAIL FROM:<" + sender + ">");
+                if (t.mail.code == 530 && std::ranges::any_of(rep.tests, &RelayTest::accepted)) {
+                    // A recipient was taken already: open, whatever it asks now.
+                    rep.tests.push_back(t);
+                    stop = true;
+                    break;
+                }
                 if (t.mail.code == 530) {
                     rep.tests.push_back(t);
                     // Postfix's smtpd_tls_security_level = encrypt: "530 5.7.0
@@ -248,7 +255,7 @@ ProbeReport probe_relay(const ProbeOptions &o)
             }
             rep.tests.push_back(t);
         }
-        if (failed_sessions >= kMaxFailedSessions)
+        if (stop || failed_sessions >= kMaxFailedSessions)
             break;
     }
     if (s) {

@@ -334,7 +334,8 @@ SmtpReply SmtpSession::read_reply()
     SmtpReply r;
     for (size_t n = 0; n < kMaxLines; n++) {
         std::string line = read_line(deadline);
-        bool well_formed = line.size() >= 3 && std::isdigit((unsigned char)line[0]) &&
+        // The first digit is 2 to 5 (RFC 5321 4.2.1): code 0 means no reply.
+        bool well_formed = line.size() >= 3 && line[0] >= '2' && line[0] <= '5' &&
                            std::isdigit((unsigned char)line[1]) && std::isdigit((unsigned char)line[2]) &&
                            (line.size() == 3 || line[3] == ' ' || line[3] == '-');
         if (!well_formed)

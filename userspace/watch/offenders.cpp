@@ -30,7 +30,11 @@ std::optional<BanDecision> Offenders::record(const RuleMatch &m, std::string_vie
     int64_t window = whole_seconds(r.findtime);
     std::erase_if(h.times, [&](int64_t at) { return at <= t - window; });
     h.times.push_back(t);
-    h.lines.emplace_back(line.substr(0, kEvidenceChars));
+    // Cut before a UTF-8 character that does not fit, not inside it.
+    size_t keep = std::min(line.size(), kEvidenceChars);
+    while (keep < line.size() && keep > 0 && (uint8_t(line[keep]) & 0xc0) == 0x80)
+        keep--;
+    h.lines.emplace_back(line.substr(0, keep));
     if (size_t keep = std::min<size_t>(r.maxretry, kEvidenceLines); h.lines.size() > keep)
         h.lines.erase(h.lines.begin(), h.lines.end() - keep);
     if (h.times.size() < r.maxretry)

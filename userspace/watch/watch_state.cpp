@@ -2,6 +2,7 @@
 
 #include "error.hpp"
 #include "log.hpp"
+#include "text.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -47,7 +48,8 @@ WatchState watch_state_from_json(const json &j)
 
 void save_watch_state(const StateDir &dir, const WatchState &s)
 {
-    dir.write_text(kWatchStateFile, to_json(s).dump() + "\n");
+    // json_text: a log line kept as evidence need not be UTF-8.
+    dir.write_text(kWatchStateFile, json_text(to_json(s)) + "\n");
 }
 
 std::optional<WatchState> load_watch_state(const StateDir &dir)
