@@ -956,8 +956,10 @@ TEST_F(DaemonTest, SecondDaemonOnThePinDirectoryIsRefused)
 }
 
 // Item 3: a daemon that finds its maps or attachments gone says so and
-// repairs: before a reload applies, and at its 30 s housekeeping tick. Its
-// stop message tells the truth about what stays enforcing.
+// repairs: before a reload applies, and at its 30 s housekeeping tick. The
+// maps it holds are pinned again (issue 21, part 3: nothing they hold is
+// lost, the feeds need no new sync). Its stop message tells the truth about
+// what stays enforcing.
 TEST_F(DaemonTest, RepairsMapsAndAttachmentsRemovedUnderIt)
 {
     std::ofstream(dir_ + "/drop.txt") << kBadNeighbour4 << "/32\n";
@@ -967,6 +969,8 @@ TEST_F(DaemonTest, RepairsMapsAndAttachmentsRemovedUnderIt)
     std::ofstream(stats_).close();
     start_ready();
     ASSERT_TRUE(wait_for_sync("drop", "applied")) << daemon_->output();
+    const std::string kHand4 = "192.0.2.99";
+    auto feed_json = [&](const std::string &name) { return rg_json({"feed", "show", name, "--json"}); };
     auto all_in_force = [&] {
         EXPECT_TRUE(xdp_attached()) << xdp_on_iface();
         auto status = rg_json({"status", "--json"});
@@ -979,26 +983,45 @@ TEST_F(DaemonTest, RepairsMapsAndAttachmentsRemovedUnderIt)
         EXPECT_TRUE(blocked(kBad4));
     };
 
-    // `relayguard detach` of its only interface (which removes the maps),
-    // then a reload: repaired before the reload applies.
+    // A prefix added by hand (no config or feed knows it) and the counters
+    // live only in the maps: kept by every repair below.
+    rg_ok({"block", "add", kHand4});
+    EXPECT_TRUE(blocked(kBad4));
+    auto hand_listed = [&] {
+        auto r = rg({"block", "list", "--all"});
+        EXPECT_EQ(r.status, 0) << r.output;
+        return r.output.find(kHand4 + "/32\tmanual") != std::string::npos;
+    };
+    ASSERT_TRUE(hand_listed());
+    uint64_t drops = reason_count("dropped_blocklist");
+    ASSERT_GT(drops, 0u);
+
+    // `relayguard detach` of its only interface (which removes the pins),
+    // then a reload: the maps, which the daemon still holds, are pinned
+    // again before the reload applies, and the filter attached to them.
     rg_ok({"detach", iface_});
     ASSERT_FALSE(xdp_attached());
     std::string st = reload();
     EXPECT_NE(st.find("running, config generation 2"), std::string::npos) << st;
-    EXPECT_NE(daemon_->output().find("gone"), std::string::npos) << daemon_->output();
+    EXPECT_NE(daemon_->output().find("were gone"), std::string::npos) << daemon_->output();
+    EXPECT_NE(daemon_->output().find("pinned again before the reload"), std::string::npos) << daemon_->output();
     all_in_force();
-    ASSERT_TRUE(wait_for_sync("drop", "applied")) << "the feed was not synced again\n" << daemon_->output();
-    EXPECT_TRUE(blocked(kBadNeighbour4));
+    EXPECT_TRUE(hand_listed()) << "a prefix added by hand was lost";
+    EXPECT_GE(reason_count("dropped_blocklist"), drops) << "the counters were lost";
+    EXPECT_EQ(feed_json("drop")["last_result"], "applied");
+    EXPECT_TRUE(blocked(kBadNeighbour4)) << "the feed's list was lost";
 
-    // The pins removed by hand, the program left running on maps nobody can
-    // reach: repaired at the next housekeeping tick.
-    size_t repairs = occurrences(daemon_->output(), "repaired");
+    // The pins removed by hand, the program left running on them: pinned
+    // again at the next housekeeping tick, the program not replaced.
+    size_t repins = occurrences(daemon_->output(), "pinned again");
+    std::string prog_before = xdp_on_iface();
     std::filesystem::remove_all(fs_->pin_dir());
-    ASSERT_TRUE(wait_for_occurrences(daemon_->output_path(), "repaired", repairs + 1, 45s))
+    ASSERT_TRUE(wait_for_occurrences(daemon_->output_path(), "pinned again", repins + 1, 45s))
         << "no repair within 45 s\n" << daemon_->output();
     all_in_force();
-    ASSERT_TRUE(wait_for_sync("drop", "applied")) << daemon_->output();
-    EXPECT_TRUE(blocked(kBadNeighbour4));
+    EXPECT_EQ(xdp_on_iface(), prog_before) << "the program was replaced";
+    EXPECT_TRUE(hand_listed()) << "a prefix added by hand was lost";
+    EXPECT_TRUE(blocked(kBadNeighbour4)) << "the feed's list was lost";
 
     // on_exit = keep, then the filter detached by hand: the stop message
     // must not claim that anything stays enforcing.
@@ -1013,6 +1036,107 @@ TEST_F(DaemonTest, RepairsMapsAndAttachmentsRemovedUnderIt)
     std::string out = daemon_->output();
     EXPECT_NE(out.find("nothing stays enforcing"), std::string::npos) << out;
     EXPECT_EQ(out.find("stays attached and enforcing"), std::string::npos) << out;
+    EXPECT_FALSE(xdp_attached());
+}
+
+// Issue 21, part 3: the BPF filesystem unmounted under the running daemon
+// (its pins and libxdp's gone at once; in the daemon's mount namespace,
+// which `ip netns exec` made its own). The program keeps running on its
+// maps, so nothing passes meanwhile (SYNs from a listed source are sent all
+// along); at its next check the daemon mounts a BPF filesystem again and
+// pins its maps there, with everything they hold; the program on the
+// interface is not replaced. The test looks at those pins from inside the
+// daemon's mount namespace.
+TEST_F(DaemonTest, BpffsUnmountedUnderItIsMountedAndPinnedAgainWithNothingLost)
+{
+    std::ofstream(dir_ + "/drop.txt") << kBadNeighbour4 << "/32\n";
+    write_config("block = " + kBad4 + "/32", "[feed drop]\nsource = drop.txt\n");
+    start_ready();
+    ASSERT_TRUE(wait_for_sync("drop", "applied")) << daemon_->output();
+    const std::string hand = "192.0.2.99";
+    rg_ok({"block", "add", hand});
+    ASSERT_TRUE(blocked(kBad4));
+    std::string prog_before = xdp_on_iface();
+
+    // Listed sources keep trying from four threads until the repair is done.
+    std::atomic<bool> stop{false};
+    std::atomic<unsigned> tries{0}, passed{0};
+    std::vector<std::thread> senders;
+    for (const std::string &src : {kBad4, kBadNeighbour4, kBad4, kBadNeighbour4})
+        senders.emplace_back([&, src] {
+            while (!stop) {
+                tries++;
+                if (rg::lab::connect_tcp(*client_, src, kServer4, 25, 200) == ConnectResult::connected)
+                    passed++;
+            }
+        });
+    size_t repins = occurrences(daemon_->output(), "pinned again");
+    rg::lab::run_checked({"nsenter", "-t", std::to_string(daemon_->pid()), "-m", "umount", "-l", fs_->root()});
+    bool repaired = wait_for_occurrences(daemon_->output_path(), "pinned again", repins + 1, 45s);
+    stop = true;
+    for (std::thread &t : senders)
+        t.join();
+    ASSERT_TRUE(repaired) << "not pinned again within 45 s\n" << daemon_->output();
+    std::cout << tries.load() << " connection attempts from listed sources while the BPF filesystem was gone\n";
+    EXPECT_EQ(passed.load(), 0u) << "a listed source got through";
+    EXPECT_GT(tries.load(), 20u);
+    EXPECT_EQ(xdp_on_iface(), prog_before) << "the program was replaced";
+
+    // Inside the daemon's mount namespace: its maps pinned, all they held.
+    auto in_daemon = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {"nsenter", "-t", std::to_string(daemon_->pid()), "-m", "-n", RELAYGUARD_BIN,
+                                   "--pin-dir", fs_->pin_dir(), "--state-dir", dir_ + "/state"});
+        return rg::lab::run(args);
+    };
+    auto r = in_daemon({"block", "list", "--all", "--json"});
+    ASSERT_EQ(r.status, 0) << r.output << "\n" << daemon_->output();
+    for (const std::string &a : {kBad4, kBadNeighbour4, hand})
+        EXPECT_NE(r.output.find(a), std::string::npos) << a << " lost: " << r.output;
+    r = in_daemon({"status", "--json"});
+    ASSERT_EQ(r.status, 0) << r.output;
+    auto status = nlohmann::json::parse(r.output);
+    ASSERT_EQ(status["interfaces"].size(), 1u) << status.dump();
+    EXPECT_TRUE(blocked(kBad4));
+    EXPECT_TRUE(blocked(kBadNeighbour4));
+    EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+    EXPECT_EQ(daemon_->output().find("config " + conf_ + " applied again"), std::string::npos)
+        << "new maps were made instead\n" << daemon_->output();
+    daemon_->signal(SIGTERM);
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << daemon_->output();
+}
+
+// Issue 21, part 3: the interface deleted under the running daemon and
+// created again (a veth re-created, a VLAN or bond rebuilt): the daemon says
+// it is gone, and attaches again as soon as rtnetlink announces it back,
+// well before its 30 s periodic check; enforcement is back with it.
+TEST_F(DaemonTest, ADeletedInterfaceIsAttachedAgainWhenItComesBack)
+{
+    write_config("block = " + kBad4 + "/32");
+    start_ready();
+    ASSERT_TRUE(blocked(kBad4));
+    for (int round = 1; round <= 2; round++) {
+        rg::lab::run_checked({"ip", "-n", server_->name(), "link", "del", iface_});
+        ASSERT_TRUE(wait_for_occurrences(daemon_->output_path(), "was deleted", size_t(round), 10s))
+            << daemon_->output();
+        auto t0 = std::chrono::steady_clock::now();
+        rg::lab::make_veth(*server_, iface_, {kServer4 + "/24", kServer6 + "/64"}, *client_, client_iface_,
+                           {kClean4 + "/24", kBad4 + "/24", kBadNeighbour4 + "/24", kClean6 + "/64", kBad6 + "/64"});
+        ASSERT_TRUE(wait_for_occurrences(daemon_->output_path(), iface_ + ": attached again", size_t(round), 10s))
+            << "not attached again within 10 s of the interface coming back (the periodic check is 30 s)\n"
+            << daemon_->output();
+        std::cout << "round " << round << ": attached again "
+                  << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()
+                  << " ms after the interface came back\n";
+        EXPECT_TRUE(xdp_attached()) << xdp_on_iface() << daemon_->output();
+        EXPECT_TRUE(blocked(kBad4));
+        EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+    }
+    daemon_->signal(SIGTERM);
+    auto code = daemon_->wait_exit(15s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << daemon_->output();
     EXPECT_FALSE(xdp_attached());
 }
 

@@ -15,7 +15,10 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <algorithm>
 #include <atomic>
+#include <functional>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -34,6 +37,79 @@ using rg::test::PacketBuilder;
 
 namespace {
 
+// HTTP/1.1 on 127.0.0.1 of a namespace, one connection at a time: reads a
+// request's head and hands it to the handler, then closes the connection.
+// Declared last in its owner, so that the thread starts after and stops
+// before the owner's other members.
+class LoopbackHttp {
+public:
+    using Handler = std::function<void(int conn, const std::string &request)>;
+
+    LoopbackHttp(const rg::lab::Netns &ns, Handler handle) : handle_(std::move(handle))
+    {
+        ns.run([&] {
+            fd_ = rg::test::listen_loopback(AF_INET, port_);
+        });
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~LoopbackHttp()
+    {
+        stop_ = true;
+        thread_.join();
+        close(fd_);
+    }
+    std::string url(const std::string &path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+    bool stopping() const { return stop_; }
+    // False when the peer went away.
+    static bool send_all(int c, const std::string &s)
+    {
+        for (size_t off = 0; off < s.size();) {
+            ssize_t n = send(c, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+            if (n <= 0)
+                return false;
+            off += size_t(n);
+        }
+        return true;
+    }
+
+private:
+    void serve()
+    {
+        while (!stop_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (poll(&p, 1, 100) <= 0)
+                continue;
+            int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0)
+                continue;
+            std::string req;
+            if (read_request(c, req))
+                handle_(c, req);
+            close(c);
+        }
+    }
+    static bool read_request(int c, std::string &req)
+    {
+        char buf[4096];
+        while (req.find("\r\n\r\n") == std::string::npos && req.size() < 65536) {
+            pollfd p{c, POLLIN, 0};
+            if (poll(&p, 1, 2000) <= 0)
+                return false;
+            ssize_t n = read(c, buf, sizeof(buf));
+            if (n <= 0)
+                return false;
+            req.append(buf, size_t(n));
+        }
+        return true;
+    }
+
+    Handler handle_;
+    int fd_ = -1;
+    uint16_t port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
 // A one-file HTTP/1.1 server listening on 127.0.0.1 of a namespace. Serves
 // the body at any path but /moved, which redirects (301) to /drop.txt. With
 // an ETag it answers 304 when If-None-Match equals it; without one it sends
@@ -42,22 +118,10 @@ namespace {
 class HttpFeedServer {
 public:
     explicit HttpFeedServer(const rg::lab::Netns &ns)
+        : http_(ns, [this](int c, const std::string &req) { handle(c, req); })
     {
-        ns.run([&] {
-            fd_ = rg::test::listen_loopback(AF_INET, port_);
-        });
-        thread_ = std::thread([this] { serve(); });
     }
-    ~HttpFeedServer()
-    {
-        stop_ = true;
-        thread_.join();
-        close(fd_);
-    }
-    std::string url(const std::string &path) const
-    {
-        return "http://127.0.0.1:" + std::to_string(port_) + path;
-    }
+    std::string url(const std::string &path) const { return http_.url(path); }
     void set(const std::string &body, const std::string &etag)
     {
         std::lock_guard<std::mutex> g(mu_);
@@ -98,32 +162,8 @@ public:
     unsigned not_modified() const { return not_modified_; }
 
 private:
-    void serve()
+    void handle(int c, const std::string &req)
     {
-        while (!stop_) {
-            pollfd p{fd_, POLLIN, 0};
-            if (poll(&p, 1, 100) <= 0)
-                continue;
-            int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-            if (c < 0)
-                continue;
-            handle(c);
-            close(c);
-        }
-    }
-    void handle(int c)
-    {
-        std::string req;
-        char buf[4096];
-        while (req.find("\r\n\r\n") == std::string::npos && req.size() < 65536) {
-            pollfd p{c, POLLIN, 0};
-            if (poll(&p, 1, 2000) <= 0)
-                return;
-            ssize_t n = read(c, buf, sizeof(buf));
-            if (n <= 0)
-                return;
-            req.append(buf, size_t(n));
-        }
         auto header = [&](const std::string &name) {
             size_t at = req.find("\r\n" + name + ": ");
             if (at == std::string::npos)
@@ -155,22 +195,14 @@ private:
                        std::to_string(body_.size()) + "\r\n" + validator + "\r\nConnection: close\r\n\r\n" + body_;
             }
         }
-        for (size_t off = 0; off < resp.size();) {
-            ssize_t n = write(c, resp.data() + off, resp.size() - off);
-            if (n <= 0)
-                return;
-            off += size_t(n);
-        }
+        LoopbackHttp::send_all(c, resp);
     }
 
-    int fd_ = -1;
-    uint16_t port_ = 0;
-    std::atomic<bool> stop_{false};
     std::atomic<unsigned> not_modified_{0};
     mutable std::mutex mu_;
     std::string body_, etag_, last_modified_;
     std::vector<std::string> inm_, ims_, paths_;
-    std::thread thread_;
+    LoopbackHttp http_;
 };
 
 class FeedNetnsTest : public NetnsTest {
@@ -592,3 +624,236 @@ TEST_F(FeedNetnsTest, BytesFromOutsideKeepJsonValidAndTextFreeOfControls)
 }
 
 } // namespace
+
+namespace {
+
+// A feed server that misbehaves in the ways issue 21 (part 3) lists, one
+// at a time (set()): it answers well, hangs (reads the request and never
+// answers), resets the connection (after the request, or half-way through
+// the body), streams without end (10 GiB announced, or no length at all),
+// or answers 200 with an empty body. Counts the body bytes it got out.
+class BadFeedServer {
+public:
+    enum class Mode { good, hang, hang_mid_body, reset, reset_mid_body, huge_announced, huge_streamed, empty };
+
+    explicit BadFeedServer(const rg::lab::Netns &ns, std::string good)
+        : good_(std::move(good)), http_(ns, [this](int c, const std::string &) { handle(c); })
+    {
+    }
+    std::string url() const { return http_.url("/drop.txt"); }
+    void set(Mode m) { mode_ = int(m); }
+    uint64_t body_bytes_sent() const { return sent_; }
+
+private:
+    static bool send_all(int c, const std::string &s) { return LoopbackHttp::send_all(c, s); }
+    // Until the client goes away (or the server stops): a hung server.
+    void hold(int c)
+    {
+        char buf[4096];
+        while (!http_.stopping()) {
+            pollfd p{c, POLLIN, 0};
+            if (poll(&p, 1, 100) > 0 && read(c, buf, sizeof(buf)) <= 0)
+                return;
+        }
+    }
+    void reset(int c)
+    {
+        struct linger l{1, 0};  // close() sends RST
+        setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    }
+    void handle(int c)
+    {
+        std::string line;  // about 1 MiB of list lines
+        for (int i = 0; i < 65536; i++)
+            line += "198.51.100." + std::to_string(i % 256) + "\n";
+        const std::string ok = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n";
+        switch (Mode(mode_.load())) {
+        case Mode::good:
+            send_all(c, ok + "Content-Length: " + std::to_string(good_.size()) + "\r\n\r\n" + good_);
+            return;
+        case Mode::hang:
+            return hold(c);
+        case Mode::hang_mid_body:
+            send_all(c, ok + "Content-Length: 100000\r\n\r\n" + line.substr(0, 1000));
+            return hold(c);
+        case Mode::reset:
+            return reset(c);
+        case Mode::reset_mid_body:
+            send_all(c, ok + "Content-Length: 100000\r\n\r\n" + line.substr(0, 1000));
+            return reset(c);
+        case Mode::huge_announced:
+        case Mode::huge_streamed:
+            if (!send_all(c, ok + (Mode(mode_.load()) == Mode::huge_announced ? "Content-Length: 10737418240\r\n" : "") +
+                                 "\r\n"))
+                return;
+            for (uint64_t n = 0; n < (uint64_t(10) << 30) && !http_.stopping(); n += line.size()) {
+                if (!send_all(c, line))
+                    return;
+                sent_ += line.size();
+            }
+            return;
+        case Mode::empty:
+            send_all(c, ok + "Content-Length: 0\r\n\r\n");
+            return;
+        }
+    }
+
+    std::string good_;
+    std::atomic<int> mode_{int(Mode::good)};
+    std::atomic<uint64_t> sent_{0};
+    LoopbackHttp http_;
+};
+
+} // namespace
+
+// Issue 21, part 3: a feed server that hangs (before or during the body),
+// resets the connection (before or during the body), sends 10 GiB (with
+// the length announced, or streamed without one) or answers 200 with an
+// empty body. Each sync fails with an error that names the feed, its URL
+// and what went wrong, within its time limit; the list in force stays (a
+// listed SYN is still dropped, the prefix count unchanged), and the 10 GiB
+// stop at the size cap (128 MiB), read as they come, never stored whole.
+TEST_F(FeedNetnsTest, AFeedServerThatHangsResetsFloodsOrSendsNothingChangesNothing)
+{
+    attach();
+    rg::lab::run_checked({"ip", "-n", server_->name(), "link", "set", "lo", "up"});
+    BadFeedServer http(*server_, kBad4 + "/32\n" + bulk(100, 0));
+    ASSERT_EQ(rg({"feed", "add", "web", http.url()}).status, 0);
+    ASSERT_EQ(feed("web")["prefixes"], 101);
+    using Mode = BadFeedServer::Mode;
+    struct Case {
+        Mode mode;
+        const char *what, *result, *message;
+        const char *timeout = "3s";
+    };
+    const Case cases[] = {
+        {Mode::hang, "hangs", "fetch_failed", "Operation timed out"},
+        {Mode::hang_mid_body, "hangs half-way", "fetch_failed", "Operation timed out"},
+        {Mode::reset, "resets", "fetch_failed", "reset by peer"},
+        {Mode::reset_mid_body, "resets half-way", "fetch_failed", "reset by peer"},
+        {Mode::huge_announced, "announces 10 GiB", "fetch_failed", "larger than the limit of 134217728 bytes"},
+        {Mode::huge_streamed, "streams 10 GiB", "fetch_failed", "larger than the limit of 134217728 bytes", "90s"},
+        {Mode::empty, "sends an empty 200", "empty", "empty"},
+    };
+    for (const Case &c : cases) {
+        SCOPED_TRACE(std::string("a server that ") + c.what);
+        http.set(c.mode);
+        auto t0 = std::chrono::steady_clock::now();
+        auto r = server_->exec({"timeout", "120", RELAYGUARD_BIN, "--pin-dir", fs_->pin_dir(), "feed", "sync", "web",
+                                "--force", "--timeout", c.timeout},
+                               {"LIBXDP_BPFFS=" + fs_->root()});
+        double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        ASSERT_NE(r.status, 124) << "feed sync hung";
+        EXPECT_EQ(r.status, 1) << r.output;
+        EXPECT_LT(took, std::string(c.timeout) == "3s" ? 20 : 100) << r.output;
+        EXPECT_NE(r.output.find("feed web"), std::string::npos) << r.output;
+        EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
+        auto f = feed("web");
+        EXPECT_EQ(f["last_result"], c.result) << f.dump();
+        EXPECT_NE(f["message"].get<std::string>().find(c.message), std::string::npos) << f.dump();
+        if (f["last_result"] == "fetch_failed") {
+            EXPECT_NE(f["message"].get<std::string>().find(http.url()), std::string::npos) << f.dump();
+        }
+        EXPECT_EQ(f["prefixes"], 101) << f.dump();
+        EXPECT_EQ(rg_json({"block", "list", "--all", "--json"})["count"], 101);
+        EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+        std::cout << c.what << ": " << took << " s: " << f["message"].get<std::string>() << "\n";
+    }
+    // Streamed: what was sent before the cap stopped it, plus what the
+    // sockets held, far from 10 GiB.
+    std::cout << "body bytes the server got out: " << http.body_bytes_sent() << "\n";
+    EXPECT_LT(http.body_bytes_sent(), uint64_t(2 * 134217728)) << "the size cap did not stop the download";
+    EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+}
+
+// Issue 21, part 3: the state directory on a full filesystem (a 256 KiB
+// tmpfs, filled), then each of its files damaged in turn (truncated to
+// half, emptied, bytes flipped, replaced by text). Commands that write the
+// lists go on (the state directory only holds copies and caches), say which
+// file they could not write and why, and what is enforced never changes.
+TEST_F(FeedNetnsTest, AFullOrDamagedStateDirectoryNeverChangesWhatIsEnforced)
+{
+    const std::string state = dir_ + "/state";
+    std::filesystem::create_directory(state);
+    ASSERT_EQ(rg::lab::run({"mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "rgft-state", state}).status, 0);
+    struct Unmount {
+        std::string dir;
+        ~Unmount() { rg::lab::run({"umount", "-l", dir}); }
+    } unmount{state};
+    global_args_ = {"--state-dir", state};
+    attach();
+    // The JSON document on stdout; the output also holds the warnings of
+    // stderr (about the files that cannot be written), which come first.
+    auto json_of = [&](const std::vector<std::string> &args) {
+        auto r = rg(args);
+        EXPECT_EQ(r.status, 0) << r.output;
+        size_t at = r.output.find("\n{");
+        return nlohmann::json::parse(r.output.front() == '{' ? r.output : r.output.substr(at + 1));
+    };
+    auto feed = [&](const std::string &name) { return json_of({"feed", "show", name, "--json"}); };
+    // Filled up: writes fail with ENOSPC.
+    rg::lab::run({"dd", "if=/dev/zero", "of=" + state + "/fill", "bs=4k"});
+    std::string path = write("drop.txt", kBad4 + "/32\n" + bulk(5000, 0));
+    auto r = rg({"block", "add", kBadNeighbour4});
+    EXPECT_EQ(r.status, 0) << r.output;
+    r = rg({"feed", "add", "drop", path});
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("No space left on device"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(state), std::string::npos) << "the error must say where: " << r.output;
+    write("drop.txt", kBad4 + "/32\n" + bulk(5000, 1));
+    r = rg({"feed", "sync", "drop"});
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(feed("drop")["last_result"], "applied");
+    EXPECT_EQ(json_of({"block", "list", "--all", "--json"})["count"], 5002);
+    EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+    EXPECT_EQ(connect(kBadNeighbour4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+
+    // Room again: the files are written; then each damaged in turn.
+    std::filesystem::remove(state + "/fill");
+    ASSERT_EQ(rg({"feed", "sync", "drop", "--force"}).status, 0);
+    std::vector<std::string> files;
+    for (const auto &e : std::filesystem::directory_iterator(state))
+        if (e.is_regular_file() && e.path().extension() != ".lock" && e.file_size() > 0)
+            files.push_back(e.path().filename());
+    std::sort(files.begin(), files.end());
+    std::cout << "state files: " << testing::PrintToString(files) << "\n";
+    EXPECT_GE(files.size(), 3u);
+    using Damage = std::function<std::string(const std::string &)>;
+    const std::pair<const char *, Damage> damages[] = {
+        {"truncated to half", [](const std::string &s) { return s.substr(0, s.size() / 2); }},
+        {"emptied", [](const std::string &) { return std::string(); }},
+        {"bytes flipped", [](std::string s) {
+             for (size_t i = s.size() / 3; i < s.size(); i += 97)
+                 s[i] = char(s[i] ^ 0x5a);
+             return s;
+         }},
+        {"replaced by text", [](const std::string &) { return std::string("not a relayguard file\n\x01\x02\n"); }},
+    };
+    int round = 0;
+    for (const std::string &f : files) {
+        for (const auto &[what, damage] : damages) {
+            SCOPED_TRACE(f + " " + what);
+            std::string full = state + "/" + f;
+            std::ifstream in(full, std::ios::binary);
+            std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            std::ofstream(full, std::ios::binary | std::ios::trunc) << damage(text);
+            EXPECT_EQ(json_of({"block", "list", "--all", "--json"})["count"], 5002);
+            r = rg({"stats", "--json"});
+            EXPECT_EQ(r.status, 0) << r.output;
+            // A change through each writer, and back.
+            write("drop.txt", kBad4 + "/32\n" + bulk(5000, (++round) % 2));
+            r = rg({"feed", "sync", "drop"});
+            EXPECT_EQ(r.status, 0) << r.output;
+            r = rg({"block", "del", kBadNeighbour4});
+            EXPECT_EQ(r.status, 0) << r.output;
+            r = rg({"block", "add", kBadNeighbour4});
+            EXPECT_EQ(r.status, 0) << r.output;
+            auto list = json_of({"block", "list", "--all", "--json"});
+            EXPECT_EQ(list["count"], 5002) << r.output;
+            EXPECT_EQ(feed("drop")["prefixes"], 5001);
+        }
+    }
+    EXPECT_EQ(connect(kBad4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+    EXPECT_EQ(connect(kBadNeighbour4, kServer4, 25, kBlockedTimeoutMs), ConnectResult::timed_out);
+    EXPECT_EQ(connect(kClean4, kServer4, 25), ConnectResult::connected);
+}

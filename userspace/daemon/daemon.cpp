@@ -13,6 +13,7 @@
 #include "feed_sync.hpp"
 #include "hand_list.hpp"
 #include "kernel_bans.hpp"
+#include "link_watch.hpp"
 #include "log.hpp"
 #include "log_watch.hpp"
 #include "maps.hpp"
@@ -370,6 +371,9 @@ private:
     void remove_dropped_feeds(const Config &next);
     void undo_start(const SharedState &before, const std::vector<std::string> &attached);
     void repair(const char *when);
+    // The pins gone while the maps this daemon filled live on: pins them
+    // again (nothing is lost, the program is not replaced); false if not.
+    bool pin_again(const char *when);
     void remember_maps();
     void reload();
     void stop();
@@ -389,6 +393,9 @@ private:
     // went away (at start, repair, reload and housekeeping).
     void open_events();
     void read_events();
+    // A configured interface deleted and created again: attached at once
+    // (link_watch.hpp); the periodic check stays the fallback.
+    void read_links();
 
     DaemonOptions opts_;
     Fd sigfd_;
@@ -441,6 +448,8 @@ private:
     std::unique_ptr<Bouncer> bouncer_;
     // push = ratelimit: the rate limiter's bans already shared.
     std::optional<KernelBans> kernel_bans_;
+    std::unique_ptr<LinkWatch> links_;
+    std::set<std::string> links_gone_;  // configured interfaces deleted, not back yet
 };
 
 // Everything that can be checked before changing anything.
@@ -681,6 +690,12 @@ void Daemon::start()
     gc_timer_ = make_timer(std::chrono::seconds(kHousekeepingSeconds));
     alert_timer_ = make_timer(std::chrono::seconds(1));
     alerts_->tick(cfg_.pin_dir, cfg_.interfaces);  // the alerts' state is known once ready
+    try {
+        links_ = std::make_unique<LinkWatch>();
+    } catch (const std::exception &e) {
+        log_warning(std::string(e.what()) + "; an interface that comes back is attached again at the periodic check (" +
+                    std::to_string(kHousekeepingSeconds) + " s)");
+    }
     if (stop_pending())
         return;  // not ready: the loop stops at once
     notify("READY=1\nSTATUS=running, config generation 1");
@@ -836,6 +851,8 @@ void Daemon::repair(const char *when)
                 missing.push_back("interface " + name + ": the filter is not attached any more");
         }
     } catch (const NotAttached &) {
+        if (pin_again(when))
+            return repair(when);  // the interfaces next
         missing.push_back("the pinned maps in " + cfg_.pin_dir + " are gone");
         reapply = true;
     } catch (const std::exception &e) {
@@ -860,6 +877,28 @@ void Daemon::repair(const char *when)
                    join(std::vector<std::string>(managed_.begin(), managed_.end())));
     } catch (const std::exception &e) {
         log_error(std::string("cannot repair (trying again at the next check): ") + e.what());
+    }
+}
+
+// The pins removed by hand, by `relayguard detach`, or with the BPF
+// filesystem unmounted: the maps live on while a program or this daemon
+// holds them, with the lists, feeds, bans and counters in them. Pinned
+// again, they stay in force as they are; new maps would start empty (the
+// feeds' lists missing until synced again, `block add` entries and bans
+// lost).
+bool Daemon::pin_again(const char *when)
+{
+    if (!maps_)
+        return false;
+    try {
+        maps_->pin_again();
+        log_warning("the pinned maps in " + cfg_.pin_dir + " were gone (removed, or the BPF filesystem unmounted); " +
+                    "pinned again " + when + " the maps the filter runs on, with everything they hold");
+        return true;
+    } catch (const std::exception &e) {
+        log_error("the pinned maps in " + cfg_.pin_dir + " are gone and cannot be pinned again (" + e.what() +
+                  "); the config is applied to new maps");
+        return false;
     }
 }
 
@@ -991,6 +1030,24 @@ void Daemon::housekeeping()
     }
 }
 
+void Daemon::read_links()
+{
+    bool lost = false;
+    bool back = false;
+    for (const LinkEvent &e : links_->read(lost)) {
+        if (!std::ranges::count(cfg_.interfaces, e.name))
+            continue;
+        if (e.gone) {
+            log_warning("interface " + e.name + " was deleted; the filter is attached again when it comes back");
+            links_gone_.insert(e.name);
+        } else if (links_gone_.erase(e.name)) {
+            back = true;  // other changes (an XDP program taken off) are the periodic check's
+        }
+    }
+    if (back || lost)
+        repair(lost ? "(interface events were lost)" : "now that the interface is back");
+}
+
 void Daemon::schedule_feeds(const std::vector<std::string> &due_now)
 {
     auto now = Clock::now();
@@ -1117,14 +1174,15 @@ void Daemon::stop()
 void Daemon::loop()
 {
     for (;;) {
-        struct pollfd fds[7] = {{sigfd_.get(), POLLIN, 0},
+        struct pollfd fds[8] = {{sigfd_.get(), POLLIN, 0},
                                 {stats_timer_.get(), POLLIN, 0},
                                 {gc_timer_.get(), POLLIN, 0},
                                 {feed_timer_.get(), POLLIN, 0},
                                 {watch_ ? watch_->fd() : -1, POLLIN, 0},  // poll skips -1
                                 {alert_timer_.get(), POLLIN, 0},
-                                {events_ ? events_->fd() : -1, POLLIN, 0}};
-        if (poll(fds, 7, watch_unsaved_ ? 1000 : -1) < 0) {
+                                {events_ ? events_->fd() : -1, POLLIN, 0},
+                                {links_ ? links_->fd() : -1, POLLIN, 0}};
+        if (poll(fds, 8, watch_unsaved_ ? 1000 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             throw_errno("poll", errno);
@@ -1160,6 +1218,8 @@ void Daemon::loop()
         }
         if (events_ && fds[6].revents)
             read_events();
+        if (links_ && fds[7].revents)
+            read_links();
     }
 }
 

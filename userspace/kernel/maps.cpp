@@ -1,5 +1,6 @@
 #include "maps.hpp"
 
+#include "bpffs.hpp"
 #include "error.hpp"
 #include "ports.hpp"
 #include "relayguard.skel.h"
@@ -429,6 +430,22 @@ void Maps::remove_pins()
     }
     if (rmdir(pin_dir_.c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY)
         throw_errno("cannot remove " + pin_dir_, errno);
+}
+
+void Maps::pin_again() const
+{
+    ensure_bpffs_dir(pin_dir_);
+    std::vector<std::string> pinned;
+    for (const auto &[name, fd] : fds_) {
+        std::string path = pin_path(pin_dir_, name);
+        if (bpf_obj_pin(fd.get(), path.c_str()) != 0) {
+            int err = errno;
+            for (const std::string &p : pinned)
+                unlink(p.c_str());
+            throw_errno("cannot pin map " + name + " again at " + path, err);
+        }
+        pinned.push_back(path);
+    }
 }
 
 } // namespace rg

@@ -132,6 +132,12 @@ public:
     // Unpins every map and removes the directory. The maps live on while a
     // program or fd still holds them.
     void remove_pins();
+    // Pins these maps again in their pin directory (made, and a BPF
+    // filesystem mounted on its parent, as attach does), after their pins
+    // were removed or the BPF filesystem unmounted while a program still
+    // runs on them: what they hold stays. Throws rg::Error when a pin
+    // cannot be made; the pins it made are then removed.
+    void pin_again() const;
 
 private:
     Maps() = default;
