@@ -778,7 +778,7 @@ TEST(ConfigExample, DocumentsEveryKey)
     for (const std::string &head :
          {std::string("[filter]\n"), kFilter + "[rate]\n", kFilter + "[daemon]\n", kFilter + "[feed x]\n",
           kFilter + "[watch]\n", kFilter + "[watch-rule relay-denied]\n", kFilter + "[metrics]\n",
-          kFilter + "[alerts]\n", kFilter + "[events]\n", kFilter + "[crowdsec]\n"}) {
+          kFilter + "[alerts]\n", kFilter + "[events]\n", kFilter + "[crowdsec]\n", kFilter + "[egress]\n"}) {
         std::string msg = error(head + "no_such_key = 1\n");
         size_t at = msg.find(marker);
         ASSERT_NE(at, std::string::npos) << msg;
@@ -793,7 +793,7 @@ TEST(ConfigExample, DocumentsEveryKey)
                 << key << " is not shown in " << RG_EXAMPLE_CONFIG;
         }
     }
-    EXPECT_EQ(total, 8u + 10u + 5u + 7u + 6u + 7u + 1u + 9u + 2u + 9u);
+    EXPECT_EQ(total, 8u + 10u + 5u + 7u + 6u + 7u + 1u + 9u + 2u + 9u + 5u);
 }
 
 // The commented [watch] example, uncommented, parses; its relay-denied

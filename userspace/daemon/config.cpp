@@ -172,7 +172,7 @@ void sort_unique(std::vector<Cidr> &v)
     v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
-enum class Kind { filter, rate, daemon, feed, watch, watch_rule, metrics, alerts, events, crowdsec };
+enum class Kind { filter, rate, daemon, feed, watch, watch_rule, metrics, alerts, events, crowdsec, egress };
 
 constexpr std::string_view kFeedNameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
 
@@ -211,6 +211,8 @@ public:
     FeedConfig &feed() { return cfg.feeds.back(); }  // of the [feed NAME] section being parsed
     LogRule &rule() { return cfg.watch.rules[rule_]; }  // of the [watch-rule NAME] section being parsed
     std::vector<std::string> disabled_rules_;
+    SurgeSettings surge_;         // [egress] surge_* keys
+    bool egress_section_ = false;  // outbound_surge is checked only with egress watched
 
     Config run(std::string_view text)
     {
@@ -232,6 +234,8 @@ public:
         cfg.watch.policy.escalate_prefix6 = r.escalate_prefix6;
         if (!state_dir_set_)
             cfg.state_dir = default_state_dir(cfg.pin_dir);
+        if (egress_section_)
+            cfg.alerts.outbound_surge = surge_;
         return std::move(cfg);
     }
 
@@ -348,10 +352,13 @@ private:
                                      "e.g. [watch-rule dovecot-auth]");
         } else if (inner == "crowdsec") {
             s.kind = Kind::crowdsec;
+        } else if (inner == "egress") {
+            s.kind = Kind::egress;
+            egress_section_ = true;
         } else {
             fail(n, inner, "",
                  "unknown section (valid: [filter], [rate], [daemon], [feed NAME], [watch], [watch-rule NAME], "
-                 "[metrics], [alerts], [events], [crowdsec])");
+                 "[metrics], [alerts], [events], [crowdsec], [egress])");
         }
         for (const Section &prev : sections_)
             if (prev.label == s.label)
@@ -443,6 +450,11 @@ private:
         if (s.kind == Kind::crowdsec && cfg.crowdsec.push_watch && !s.line_of("machine_credentials"))
             fail(s.line_of("push"), s.label, "push",
                  "needs machine_credentials (the file of `cscli machines add NAME --auto -f FILE`)");
+        if (s.kind == Kind::egress && surge_.half_life < surge_.window)
+            fail(s.line_of("baseline_half_life") ? s.line_of("baseline_half_life") : s.line_of("surge_window"),
+                 s.label, s.line_of("baseline_half_life") ? "baseline_half_life" : "surge_window",
+                 "baseline_half_life " + format_duration(surge_.half_life) + " is shorter than surge_window " +
+                     format_duration(surge_.window) + ": the baseline would forget each window before the next");
         if (s.kind == Kind::feed && !s.line_of("source"))
             fail(s.line, s.label, "", "source is required (a file path or an http(s):// URL)");
         if (s.kind != Kind::rate)
@@ -748,6 +760,24 @@ const KeySpec kCrowdsecKeys[] = {
      [](Parser &p, std::string_view v) { read_machine_credentials(p.resolve(v), p.cfg.crowdsec); }},
 };
 
+// [egress]: the outbound_surge alert's thresholds (egress_baseline.hpp).
+const KeySpec kEgressKeys[] = {
+    {"surge_window", false, [](Parser &p, std::string_view v) { p.surge_.window = positive_duration(v); }},
+    {"surge_floor_connections", false,
+     [](Parser &p, std::string_view v) { p.surge_.floor_connections = parse_uint(v, 0, 1'000'000'000); }},
+    {"surge_floor_destinations", false,
+     [](Parser &p, std::string_view v) { p.surge_.floor_destinations = parse_uint(v, 0, 1'000'000'000); }},
+    {"surge_multiple", false,
+     [](Parser &p, std::string_view v) {
+         double m = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), m);
+         if (ec != std::errc() || end != v.data() + v.size() || !(m >= 1 && m <= 1000))
+             throw Error(quote(v) + ": not a number from 1 to 1000 (times the baseline)");
+         p.surge_.multiple = m;
+     }},
+    {"baseline_half_life", false, [](Parser &p, std::string_view v) { p.surge_.half_life = positive_duration(v); }},
+};
+
 std::span<const KeySpec> keys_of(Kind kind)
 {
     switch (kind) {
@@ -771,6 +801,8 @@ std::span<const KeySpec> keys_of(Kind kind)
         return kEventsKeys;
     case Kind::crowdsec:
         return kCrowdsecKeys;
+    case Kind::egress:
+        return kEgressKeys;
     }
     return {};
 }

@@ -5,7 +5,8 @@
 // [daemon], one [feed NAME] per blocklist feed, [watch] (log lines into
 // bans), one [watch-rule NAME] per log rule changed or added, [metrics]
 // (the Prometheus endpoint), [alerts] (thresholds; alert_checks.hpp), [events] (the
-// kernel's drop and ban events) and [crowdsec] (relayguard as a CrowdSec bouncer). Keys listed as
+// kernel's drop and ban events), [crowdsec] (relayguard as a CrowdSec bouncer) and [egress]
+// (outbound SMTP; its surge_* keys are the outbound_surge alert's). Keys listed as
 // repeatable append; any other key given twice is an error. Unknown sections
 // and keys are errors (a typo must not silently disable protection).
 // Every error is reported as "FILE:LINE: [section] key: reason".
