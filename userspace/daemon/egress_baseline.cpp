@@ -25,7 +25,7 @@ SurgeVerdict EgressBaseline::observe(const EgressSample &sample)
     v.by_connections = double(sample.connections) > v.threshold_connections;
     v.by_destinations = sample.destinations > v.threshold_destinations;
     v.surge = v.by_connections || v.by_destinations;
-    if (v.surge)
+    if (v.surge && !v.warming_up)
         return v;
     // The weight of one window for the half-life: after half_life of
     // windows, a window's share of the mean has halved.

@@ -15,10 +15,12 @@
 // is) and `multiple` times the baseline. Invariants an operator can rely on:
 //  - warm-up: until kWarmupWindows windows are learned the baseline counts
 //    as at least the floor, so right after the daemon starts a surge is a
-//    window above multiple x floor, and a host that is busier than the floor
-//    is not reported on every restart;
-//  - a surge window is not learned: a relay that keeps sending keeps the
-//    alert up instead of becoming "normal". A lasting legitimate rise is
+//    window above multiple x floor; warm-up windows are learned even when
+//    they surge, so a host busier than multiple x floor costs one alert
+//    window at a restart, not an alert that never ends (set the floors to
+//    the busiest usual minute to avoid even that);
+//  - after warm-up a surge window is not learned: a relay that keeps
+//    sending keeps the alert up instead of becoming "normal". A lasting legitimate rise is
 //    accepted by raising the floor above it: those windows are no surge,
 //    so they are learned, and the baseline follows.
 // Why not a median or Holt-Winters: an EWMA needs two numbers of state, is
