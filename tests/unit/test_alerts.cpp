@@ -397,11 +397,13 @@ TEST(AlertsConfig, ErrorsNameTheLineAndKey)
 TEST(EgressSurgeConfig, DefaultsEveryKeyAndErrors)
 {
     EXPECT_FALSE(parse(kFilter).alerts.outbound_surge) << "no egress, no outbound alert";
-    rg::Config d = parse(kFilter + "[egress]\n");
+    EXPECT_FALSE(parse(kFilter + "[egress]\nsurge_multiple = 3\n").alerts.outbound_surge) << "egress off";
+    const std::string kEgress = kFilter + "egress = watch\n";
+    rg::Config d = parse(kEgress + "[egress]\n");
     ASSERT_TRUE(d.alerts.outbound_surge);
     EXPECT_EQ(*d.alerts.outbound_surge, rg::SurgeSettings{});
     EXPECT_TRUE(d.alerts.kinds().count("outbound_surge"));
-    rg::Config c = parse(kFilter + "[egress]\n"
+    rg::Config c = parse(kEgress + "[egress]\n"
                                    "surge_window = 5s\n"
                                    "surge_floor_connections = 20\n"
                                    "surge_floor_destinations = 0\n"
@@ -415,17 +417,17 @@ TEST(EgressSurgeConfig, DefaultsEveryKeyAndErrors)
     EXPECT_EQ(s.half_life, 2min);
 
     auto expect = [&](const std::string &body, const std::string &where, const std::string &why) {
-        std::string msg = error(kFilter + "[egress]\n" + body);
+        std::string msg = error(kEgress + "[egress]\n" + body);
         EXPECT_EQ(msg.rfind("/etc/relayguard/test.conf:" + where + ": ", 0), 0u) << msg;
         EXPECT_NE(msg.find(why), std::string::npos) << msg;
     };
-    expect("surge_window = 0s\n", "4: [egress] surge_window", "shorter than 1s");
-    expect("surge_floor_connections = -1\n", "4: [egress] surge_floor_connections", "not a whole number");
-    expect("surge_multiple = 0.5\n", "4: [egress] surge_multiple", "not a number from 1 to 1000");
-    expect("surge_multiple = x\n", "4: [egress] surge_multiple", "not a number from 1 to 1000");
-    expect("surge_window = 10m\nbaseline_half_life = 5m\n", "5: [egress] baseline_half_life",
+    expect("surge_window = 0s\n", "5: [egress] surge_window", "shorter than 1s");
+    expect("surge_floor_connections = -1\n", "5: [egress] surge_floor_connections", "not a whole number");
+    expect("surge_multiple = 0.5\n", "5: [egress] surge_multiple", "not a number from 1 to 1000");
+    expect("surge_multiple = x\n", "5: [egress] surge_multiple", "not a number from 1 to 1000");
+    expect("surge_window = 10m\nbaseline_half_life = 5m\n", "6: [egress] baseline_half_life",
            "baseline_half_life 5m is shorter than surge_window 10m");
-    expect("surge_window = 2h\n", "4: [egress] surge_window", "is shorter than surge_window 2h");
+    expect("surge_window = 2h\n", "5: [egress] surge_window", "is shorter than surge_window 2h");
 }
 
 // The shipped example's [alerts], uncommented: its default lines are the

@@ -1,6 +1,7 @@
 #include "alert_checks.hpp"
 
 #include "attach.hpp"
+#include "egress.hpp"
 #include "error.hpp"
 #include "feed_registry.hpp"
 #include "rate.hpp"
@@ -108,6 +109,23 @@ std::string top_text(const std::vector<EgressTop> &top)
     return s.empty() ? "none" : s;
 }
 
+// The egress snapshot as the surge check counts it: senders by address,
+// destinations by prefix, the sketch of the last whole minute.
+EgressReading egress_reading(const EgressSnapshot &snap)
+{
+    EgressReading e;
+    e.connections = snap.syns;
+    for (const EgressCount &c : snap.sources) {
+        std::string a = c.key.str();
+        e.senders[a.substr(0, a.rfind('/'))] = c.syns;  // a /32 or /128: the address
+    }
+    for (const EgressCount &c : snap.destinations)
+        e.prefixes[c.key.str()] = c.syns;
+    if (snap.minute > 0)
+        e.sketch = {{snap.minute - 1, snap.distinct_previous}};
+    return e;
+}
+
 } // namespace
 
 EgressSample egress_window(const EgressReading &from, const EgressReading &to)
@@ -206,6 +224,8 @@ AlertReadings read_alert_readings(const AlertsConfig &cfg, const std::string &pi
         if (kinds.count("ban_storm"))
             for (const Ban &b : list_bans(maps))
                 r.bans.push_back({b.cidr.str(), b.raw.created_ns});
+        if (kinds.count("outbound_surge"))
+            r.egress = egress_reading(read_egress(maps));
         if (kinds.count("detached")) {
             for (const std::string &name : interfaces) {
                 std::optional<IfaceEntry> e = maps.find_iface(name);

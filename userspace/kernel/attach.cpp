@@ -1,9 +1,11 @@
 #include "attach.hpp"
 
 #include "bpffs.hpp"
+#include "egress.hpp"
 #include "error.hpp"
 #include "log.hpp"
 #include "program.hpp"
+#include "tc_egress.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -61,6 +63,11 @@ struct xdp_program *find_prog(struct xdp_multiprog *mp, uint32_t prog_id)
     return nullptr;
 }
 
+TcAttachment tc_attachment(const struct rg_iface &e)
+{
+    return {e.egress_prog_id, e.egress_handle, e.egress_prio, (e.egress_flags & RG_EGRESS_MADE_CLSACT) != 0};
+}
+
 uint32_t resolve_ifindex(const std::string &ifname)
 {
     if (ifname.empty() || ifname.size() >= IF_NAMESIZE)
@@ -103,6 +110,7 @@ LiveState query_live(const IfaceEntry &entry)
     if (!if_indextoname(entry.raw.ifindex, name) || entry.name() != name)
         return st;
     st.present = true;
+    st.egress_attached = tc_egress_attached(entry.raw.ifindex, tc_attachment(entry.raw));
     MultiprogPtr mp = get_multiprog(entry.raw.ifindex);
     if (!mp)
         return st;
@@ -144,6 +152,15 @@ AttachResult attach(const std::string &pin_dir, const AttachOptions &opts)
     }
     res.slot = maps.free_slot();
 
+    // The egress program is loaded first and attached last: if XDP fails,
+    // nothing of it is left; if TC fails, the XDP program is taken off again.
+    std::optional<Program> egress_prog;
+    if (opts.egress != RG_EGRESS_OFF) {
+        egress_prog.emplace(maps, res.slot, false, ProgramKind::egress);
+        egress_prog->set_egress_cap(opts.egress == RG_EGRESS_CAP);
+        egress_prog->load();
+    }
+
     Program prog(maps, res.slot);
     DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts, .obj = prog.object(), .prog_name = Program::kProgName);
     struct xdp_program *xp = xdp_program__create(&xopts);
@@ -161,6 +178,17 @@ AttachResult attach(const std::string &pin_dir, const AttachOptions &opts)
         throw_errno(what, err);
     }
     res.prog_id = xdp_program__id(xp);
+    TcAttachment tc;
+    if (egress_prog) {
+        try {
+            tc = tc_attach_egress(res.ifindex, egress_prog->prog_fd(), opts.ifname.c_str());
+        } catch (...) {
+            xdp_program__detach(xp, int(res.ifindex), mode, 0);
+            xdp_program__close(xp);
+            throw;
+        }
+        res.egress_prog_id = tc.prog_id;
+    }
     xdp_program__close(xp);
 
     MultiprogPtr mp = get_multiprog(res.ifindex);
@@ -173,6 +201,11 @@ AttachResult attach(const std::string &pin_dir, const AttachOptions &opts)
     entry.attach_mode = mode;
     entry.attached_at = uint64_t(time(nullptr));
     std::strncpy(entry.name, opts.ifname.c_str(), sizeof(entry.name) - 1);
+    entry.egress_prog_id = tc.prog_id;
+    entry.egress_mode = tc.prog_id ? opts.egress : uint32_t(RG_EGRESS_OFF);
+    entry.egress_handle = tc.handle;
+    entry.egress_prio = tc.prio;
+    entry.egress_flags = tc.made_clsact ? RG_EGRESS_MADE_CLSACT : 0;
     maps.reset_slot_stats(res.slot);
     maps.put_iface(res.slot, entry);
     guard.armed = false;
@@ -195,6 +228,9 @@ DetachResult detach(const std::string &pin_dir, const std::string &ifname, bool 
     if (!entry)
         throw Error("interface \"" + ifname + "\": relayguard is not attached to it");
 
+    if (entry->raw.egress_prog_id)
+        res.egress_was_live =
+            tc_detach_egress(entry->raw.ifindex, tc_attachment(entry->raw), ifname.c_str());
     MultiprogPtr mp = get_multiprog(entry->raw.ifindex);
     LiveState live = query_live(*entry);
     if (live.attached && mp) {

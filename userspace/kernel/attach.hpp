@@ -18,6 +18,7 @@ struct AttachOptions {
     XdpMode mode = XdpMode::native;
     std::optional<std::vector<uint16_t>> ports;  // replace the shared port set
     std::optional<bool> monitor;                 // set the shared mode
+    uint32_t egress = RG_EGRESS_OFF;             // enum rg_egress_mode: the egress program too
 };
 
 struct AttachResult {
@@ -26,6 +27,7 @@ struct AttachResult {
     uint32_t prog_id = 0;
     bool legacy = false;        // attached without the dispatcher
     bool maps_created = false;  // first interface: the pin directory was made
+    uint32_t egress_prog_id = 0;  // the egress program, when asked for
 };
 
 // Attaches to an interface of the caller's network namespace. Errors leave
@@ -34,6 +36,7 @@ AttachResult attach(const std::string &pin_dir, const AttachOptions &opts);
 
 struct DetachResult {
     bool was_live = false;      // a program was attached and is now removed
+    bool egress_was_live = false;  // the egress program likewise
     bool pins_removed = false;  // it was the last interface
 };
 
@@ -50,6 +53,7 @@ struct LiveState {
     bool attached = false;   // our program id is in its XDP chain
     bool legacy = false;     // no dispatcher: relayguard is the only XDP program
     int programs = 0;        // programs in the interface's XDP chain
+    bool egress_attached = false;  // the registered egress program is on its clsact egress
 };
 LiveState query_live(const IfaceEntry &entry);
 

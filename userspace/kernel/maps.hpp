@@ -64,6 +64,8 @@ public:
     }
 
     const std::string &pin_dir() const { return pin_dir_; }
+    // Possible CPUs: the number of values of a per-CPU map element.
+    unsigned ncpus() const { return ncpus_; }
     int fd(const char *map_name) const { return fds_.at(map_name).get(); }
     // The kernel's id of a map: with the boot id, it names these very maps.
     uint32_t map_id(const char *map_name) const;
