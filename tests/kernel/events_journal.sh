@@ -15,6 +15,8 @@ set -euo pipefail
 RG=$(realpath "$1")
 # shellcheck source=tests/lib/require.sh
 . "$(dirname "$0")/../lib/require.sh"
+# shellcheck source=tests/lib/netns_pair.sh
+. "$(dirname "$0")/../lib/netns_pair.sh"
 require root is_root
 require "systemd-journald, journalctl and systemd-cat" test -x /lib/systemd/systemd-journald
 require "journalctl and systemd-cat" have journalctl systemd-cat unshare python3
@@ -30,8 +32,7 @@ cleanup() {
     # Never fail here: the rest of the cleanup must run.
     if [ -n "$DAEMON" ]; then kill -TERM "$DAEMON" 2>/dev/null; wait "$DAEMON" 2>/dev/null || true; fi
     if [ -n "$JOURNALD" ]; then kill "$JOURNALD" 2>/dev/null; wait "$JOURNALD" 2>/dev/null || true; fi
-    ip netns del "$S" 2>/dev/null || true
-    ip netns del "$C" 2>/dev/null || true
+    netns_pair_down "$S" "$C"
     umount "$DIR/bpf" 2>/dev/null || true
     rm -rf "$DIR"
     # The tmpfs mounts go with this private mount namespace.
@@ -81,17 +82,11 @@ for _ in $(seq 100); do [ -S /run/systemd/journal/stdout ] && [ -S /run/systemd/
 
 # Server and client namespaces on one veth pair, no route out.
 BAD=192.0.2.66 FAST=192.0.2.20 SERVER=192.0.2.1
-ip netns add "$S"
-ip netns add "$C"
-ip link add "${S}0" netns "$S" type veth peer name "${C}0" netns "$C"
-ip -n "$S" addr add $SERVER/24 dev "${S}0"
-ip -n "$C" addr add $BAD/24 dev "${C}0"
-ip -n "$C" addr add $FAST/24 dev "${C}0"
-for ns in "$S" "$C"; do ip -n "$ns" link set lo up; done
-ip -n "$S" link set "${S}0" up
-ip -n "$C" link set "${C}0" up
+netns_pair_up "$S" "$C" $SERVER $BAD $FAST
 mkdir -p "$DIR/bpf" && mount -t bpf bpf "$DIR/bpf"
 
+touch "$DIR/relayguard.conf"
+chmod 600 "$DIR/relayguard.conf"  # the daemon refuses a config others may read
 cat > "$DIR/relayguard.conf" <<EOF
 [filter]
 interfaces = ${S}0

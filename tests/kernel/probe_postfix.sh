@@ -9,6 +9,8 @@ RG=$1
 LAB=$(cd "$(dirname "$0")/../../tools/lab" && pwd)/postfix-lab.sh
 # shellcheck source=tests/lib/require.sh
 . "$(dirname "$0")/../lib/require.sh"
+# shellcheck source=tests/lib/netns_pair.sh
+. "$(dirname "$0")/../lib/netns_pair.sh"
 require root is_root
 require "postfix and nmap (tools/setup-deps.sh)" have postfix nmap
 
@@ -16,8 +18,7 @@ S=rgpt-s$$ C=rgpt-c$$
 DIR=$(mktemp -d /tmp/rgprobe.XXXXXX)
 cleanup() {
     "$LAB" stop "$DIR" || true
-    ip netns del "$S" 2>/dev/null || true
-    ip netns del "$C" 2>/dev/null || true
+    netns_pair_down "$S" "$C"
     rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -28,16 +29,7 @@ fail() {
 }
 
 # Server and client namespaces on one veth pair, no route out.
-ip netns add "$S"
-ip netns add "$C"
-ip link add "${S}0" netns "$S" type veth peer name "${C}0" netns "$C"
-ip -n "$S" addr add 192.0.2.1/24 dev "${S}0"
-ip -n "$C" addr add 192.0.2.10/24 dev "${C}0"
-for ns in "$S" "$C"; do
-    ip -n "$ns" link set lo up
-done
-ip -n "$S" link set "${S}0" up
-ip -n "$C" link set "${C}0" up
+netns_pair_up "$S" "$C" 192.0.2.1 192.0.2.10
 
 # probe's exit status and verdict, and nmap's, for one Postfix mode.
 check() {

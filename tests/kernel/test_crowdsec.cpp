@@ -111,6 +111,8 @@ protected:
                             << "[crowdsec]\nlapi_url = http://" << lapi_addr_ << ":" << kLapiPort
                             << "\napi_key_file = " << key_file << "\npoll_interval = " << poll << "\n"
                             << crowdsec_extra << extra;
+        std::filesystem::permissions(conf, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                     std::filesystem::perm_options::replace);  // the daemon refuses others reading it
         auto p = std::make_unique<Process>(
             std::vector<std::string>{"ip", "netns", "exec", ns.name(), RELAYGUARD_BIN, "run", "--config", conf},
             std::vector<std::string>{"LIBXDP_BPFFS=" + std::filesystem::path(pin_dir).parent_path().string(),
@@ -329,8 +331,8 @@ TEST_F(CrowdsecTest, AHundredThousandDecisionsAtStartup)
 // the LAPI listens on a management link) watches its mail log with
 // push = watch; host B (namespace rgcsB<pid>, its own pin directory and
 // state) is a bouncer of the same LAPI. The attacker (the client
-// namespace, 192.0.2.66) reaches both. Relay attempts in A's log get the
-// attacker banned on A, the ban goes to the LAPI as an alert, and B drops
+// namespace, 192.0.2.66) reaches both. Relay attempts in A's log (in
+// Postfix's format) get the attacker banned on A, the ban goes to the LAPI as an alert, and B drops
 // the attacker's SYNs within its poll interval; a clean client passes B.
 class CrowdsecFleetTest : public CrowdsecTest {
 protected:
@@ -358,6 +360,37 @@ protected:
         fs_b_.reset();
     }
 
+    // Host B: a bouncer of the LAPI with its own key and bpffs (a host of
+    // its own); its daemon once ready.
+    void start_host_b()
+    {
+        std::string key_b = dir_ + "/b.key";
+        std::string key = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
+        cscli({"bouncers", "add", "rg-host-b", "-k", key});
+        {
+            std::ofstream(key_b) << key << "\n";
+            chmod(key_b.c_str(), 0600);
+        }
+        fs_b_ = std::make_unique<rg::test::PrivateBpffs>();
+        daemon_b_ = run_daemon(*host_b_, b_iface_, fs_b_->pin_dir(), dir_ + "/state-b", key_b, "1s", "", "", notify_b_);
+    }
+
+    // Whether B drops src's SYN. B has no listener: a connection refused
+    // (RST) is an answer, a dropped SYN is not.
+    bool b_drops(const std::string &src)
+    {
+        return rg::lab::connect_tcp(*client_, src, "203.0.113.1", 25, 600) == ConnectResult::timed_out;
+    }
+
+    // B's `crowdsec status --json`.
+    json b_status()
+    {
+        auto r = host_b_->exec({RELAYGUARD_BIN, "--pin-dir", fs_b_->pin_dir(), "--state-dir", dir_ + "/state-b",
+                                "crowdsec", "status", "--json"},
+                               {"LIBXDP_BPFFS=" + fs_b_->root()});
+        return json::parse(r.output, nullptr, false);
+    }
+
     std::unique_ptr<rg::lab::Netns> host_b_;
     std::unique_ptr<rg::test::PrivateBpffs> fs_b_;
     std::string b_iface_, b_client_iface_;
@@ -367,28 +400,14 @@ protected:
 
 TEST_F(CrowdsecFleetTest, ABanOnHostAIsDroppedOnHostB)
 {
-    // B's own bouncer key, and a bpffs of its own (a host of its own).
-    std::string key_b = dir_ + "/b.key";
-    std::string key = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
-    cscli({"bouncers", "add", "rg-host-b", "-k", key});
-    {
-        std::ofstream(key_b) << key << "\n";
-        chmod(key_b.c_str(), 0600);
-    }
-    fs_b_ = std::make_unique<rg::test::PrivateBpffs>();
     std::string log = dir_ + "/mail.log";
     std::ofstream(log).close();
     daemon_ = run_daemon(*server_, iface_, fs_->pin_dir(), dir_ + "/state", lapi_ + "/bouncer.key", "200ms",
                          "push = watch\nmachine_credentials = " + lapi_ + "/machine.yaml\n",
                          "[watch]\nlog = " + log + "\n", notify_);
     ASSERT_FALSE(HasFailure());
-    daemon_b_ = run_daemon(*host_b_, b_iface_, fs_b_->pin_dir(), dir_ + "/state-b", key_b, "1s", "", "", notify_b_);
+    start_host_b();
     ASSERT_FALSE(HasFailure());
-    auto to_b = [&](const std::string &src, int timeout_ms) {
-        return rg::lab::connect_tcp(*client_, src, "203.0.113.1", 25, timeout_ms);
-    };
-    // B has no listener: a connection refused (RST) is an answer, a dropped SYN is not.
-    auto b_drops = [&](const std::string &src) { return to_b(src, 600) == ConnectResult::timed_out; };
     ASSERT_FALSE(b_drops(kBad4));
 
     {
@@ -404,15 +423,42 @@ TEST_F(CrowdsecFleetTest, ABanOnHostAIsDroppedOnHostB)
     EXPECT_FALSE(b_drops(kClean4));
 
     // B holds it as a CrowdSec decision, on its own maps.
-    auto b_status = host_b_->exec({RELAYGUARD_BIN, "--pin-dir", fs_b_->pin_dir(), "--state-dir", dir_ + "/state-b",
-                                   "crowdsec", "status", "--json"},
-                                  {"LIBXDP_BPFFS=" + fs_b_->root()});
-    json b = json::parse(b_status.output, nullptr, false);
-    EXPECT_EQ(b.value("decisions", 0), 1) << b_status.output;
-    EXPECT_GT(b["counters"].value("dropped_syn", 0), 0) << b_status.output;
+    json b = b_status();
+    EXPECT_EQ(b.value("decisions", 0), 1) << b.dump();
+    EXPECT_GT(b["counters"].value("dropped_syn", 0), 0) << b.dump();
     json a = status();
     EXPECT_EQ(a["pushed"], 1) << a.dump();
     EXPECT_EQ(a["push"], "watch");
+}
+
+// push = ratelimit: a SYN flood over A's rate limit gets the flooder banned
+// by A's kernel; the daemon finds the ban, sends it as scenario
+// relayguard/syn-rate, and B drops the flooder.
+TEST_F(CrowdsecFleetTest, ARateLimitBanOnHostAIsDroppedOnHostB)
+{
+    daemon_ = run_daemon(*server_, iface_, fs_->pin_dir(), dir_ + "/state", lapi_ + "/bouncer.key", "200ms",
+                         "push = ratelimit\nmachine_credentials = " + lapi_ + "/machine.yaml\n",
+                         "[rate]\nrate = 1/m\nburst = 2\nban_after = 0\nban_ttl = 10m\n", notify_);
+    ASSERT_FALSE(HasFailure());
+    start_host_b();
+    ASSERT_FALSE(HasFailure());
+    ASSERT_FALSE(b_drops(kBad4));
+
+    // A has no listener: each SYN within the burst is refused (RST); the
+    // first over it is dropped and bans the source.
+    ASSERT_TRUE(eventually([&] {
+        return rg::lab::connect_tcp(*client_, kBad4, kServer4, 25, 300) == ConnectResult::timed_out;
+    }));
+    json bans = rg_json({"bans", "list", "--json"});
+    EXPECT_NE(bans.dump().find("ratelimit"), std::string::npos) << bans.dump();
+    ASSERT_TRUE(eventually([&] { return b_drops(kBad4); })) << daemon_b_->output() << daemon_->output();
+    EXPECT_FALSE(b_drops(kClean4));
+    EXPECT_EQ(b_status().value("decisions", 0), 1);
+    json a = status();
+    EXPECT_EQ(a["pushed"], 1) << a.dump();
+    EXPECT_EQ(a["push"], "ratelimit");
+    EXPECT_NE(daemon_->output().find("sharing the rate limiter's ban of " + kBad4 + "/32"), std::string::npos)
+        << daemon_->output();
 }
 
 } // namespace

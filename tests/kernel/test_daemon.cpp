@@ -226,6 +226,15 @@ protected:
           << daemon_extra << "\n";
     }
 
+    // The daemon refuses a config that others may read (check_config_mode);
+    // rewriting the file later keeps its mode.
+    static void private_mode(const std::string &path)
+    {
+        std::error_code ec;  // a test of a missing config has none
+        std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                     std::filesystem::perm_options::replace, ec);
+    }
+
     std::vector<std::string> run_argv(const std::string &conf) const
     {
         return {"ip", "netns", "exec", server_->name(), RELAYGUARD_BIN, "run", "--config", conf};
@@ -233,6 +242,7 @@ protected:
 
     void start(const std::vector<std::string> &extra_args = {}, const std::vector<std::string> &extra_env = {})
     {
+        private_mode(conf_);
         std::vector<std::string> argv = run_argv(conf_);
         argv.insert(argv.end(), extra_args.begin(), extra_args.end());
         std::vector<std::string> env{"LIBXDP_BPFFS=" + fs_->root(), notify_.env()};
@@ -460,10 +470,19 @@ TEST_F(DaemonTest, OnExitKeepLeavesTheFilterEnforcing)
     attached_ = true;  // the fixture detaches at the end
     EXPECT_TRUE(xdp_attached());
     EXPECT_TRUE(blocked(kBad4));
+    uint32_t old_id = rg_json({"status", "--json"})["interfaces"][0]["prog_id"].get<uint32_t>();
 
-    // A restart adopts the running attachment instead of failing.
+    // A restart adopts the running attachment instead of failing, and puts
+    // its own build's program in place of the one it found (an upgrade).
     start_ready();
     EXPECT_NE(daemon_->output().find("adopting"), std::string::npos) << daemon_->output();
+    uint32_t new_id = rg_json({"status", "--json"})["interfaces"][0]["prog_id"].get<uint32_t>();
+    EXPECT_NE(new_id, old_id);
+    EXPECT_NE(daemon_->output().find("upgraded to this build's program (id " + std::to_string(old_id) + " -> " +
+                                     std::to_string(new_id)),
+              std::string::npos)
+        << daemon_->output();
+    EXPECT_TRUE(blocked(kBad4));
     daemon_->signal(SIGTERM);
     ASSERT_TRUE(daemon_->wait_exit(15s));
 }
@@ -912,6 +931,7 @@ TEST_F(DaemonTest, SecondDaemonOnThePinDirectoryIsRefused)
         f << "[filter]\ninterfaces = " << iface_ << "\nports = 587\nblock = " << kClean4 << "/32\n"
           << daemon_section() << "stats_output = " << stats2 << "\n";
     }
+    private_mode(conf2);
     Process second(run_argv(conf2), {"LIBXDP_BPFFS=" + fs_->root()});
     auto code = second.wait_exit(15s);
     ASSERT_TRUE(code) << "a second daemon runs on the same pin directory:\n" << second.output();

@@ -10,6 +10,8 @@ RG=$1
 LAB=$(cd "$(dirname "$0")/../../tools/lab" && pwd)/postfix-lab.sh
 # shellcheck source=tests/lib/require.sh
 . "$(dirname "$0")/../lib/require.sh"
+# shellcheck source=tests/lib/netns_pair.sh
+. "$(dirname "$0")/../lib/netns_pair.sh"
 require root is_root
 require "postfix, swaks and saslpasswd2 (tools/setup-deps.sh)" have postfix swaks saslpasswd2
 
@@ -23,8 +25,7 @@ cleanup() {
     if [ -n "$WATCH_PID" ]; then kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null || true; fi
     ip netns exec "$S" "$RG" --pin-dir "$PINS" detach "${S}0" >/dev/null 2>&1 || true
     "$LAB" stop "$DIR/postfix" || true
-    ip netns del "$S" 2>/dev/null || true
-    ip netns del "$C" 2>/dev/null || true
+    netns_pair_down "$S" "$C"
     umount "$DIR/bpf" 2>/dev/null || true
     rm -rf "$DIR"
 }
@@ -41,16 +42,7 @@ rg() { ip netns exec "$S" "$RG" --pin-dir "$PINS" --state-dir "$STATE" "$@"; }
 # namespace holds the attacker's address and the clean client's.
 ATTACKER=192.0.2.10 CLEAN=192.0.2.20 GUESSER=192.0.2.30 SERVER=192.0.2.1
 PASSWORD=lab-$$-secret
-ip netns add "$S"
-ip netns add "$C"
-ip link add "${S}0" netns "$S" type veth peer name "${C}0" netns "$C"
-ip -n "$S" addr add $SERVER/24 dev "${S}0"
-ip -n "$C" addr add $ATTACKER/24 dev "${C}0"
-ip -n "$C" addr add $CLEAN/24 dev "${C}0"
-ip -n "$C" addr add $GUESSER/24 dev "${C}0"
-for ns in "$S" "$C"; do ip -n "$ns" link set lo up; done
-ip -n "$S" link set "${S}0" up
-ip -n "$C" link set "${C}0" up
+netns_pair_up "$S" "$C" $SERVER $ATTACKER $CLEAN $GUESSER
 mkdir -p "$DIR/bpf" && mount -t bpf bpf "$DIR/bpf"
 
 ip netns exec "$S" env LAB_SASL_PASSWORD="$PASSWORD" "$LAB" start "$DIR/postfix" $SERVER closed submission

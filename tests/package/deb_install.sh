@@ -40,6 +40,18 @@ fi
 # have left them empty (state directories are made below /var/lib/relayguard
 # by default): they are made again after the purge. Files in them are
 # someone's state: refuse.
+# A test's temporary bpffs (/tmp/relayguard-bpffs.X, see tools/lab) gives a
+# state directory tmp-relayguard-bpffs.X-relayguard; once that bpffs is gone,
+# nothing can use the state any more (a test that was killed): remove it.
+for s in /var/lib/relayguard/tmp-relayguard-bpffs.*-relayguard; do
+    [ -d "$s" ] || continue
+    b=${s#/var/lib/relayguard/tmp-}
+    b=/tmp/${b%-relayguard}
+    if [ ! -e "$b" ]; then
+        echo "removing the state of a finished test's bpffs $b: $s"
+        rm -rf -- "$s"
+    fi
+done
 remake=()
 for d in /var/lib/relayguard /var/log/relayguard; do
     [ -e "$d" ] || continue

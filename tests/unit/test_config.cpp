@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -721,6 +722,28 @@ TEST_F(ConfigFiles, EmptyListFileIsFine)
     EXPECT_TRUE(rg::load_config(conf).block.empty());
 }
 
+// The daemon's check before each load: others may neither read nor write the
+// file, its group may not write it.
+TEST_F(ConfigFiles, ConfigOthersMayReadOrGroupMayWriteIsRefused)
+{
+    std::string conf = write("mode.conf", "[filter]\ninterfaces = eth0\n");
+    for (auto [mode, refused] : {std::pair{0600, false}, {0640, false}, {0400, false}, {0644, true}, {0660, true},
+                                 {0604, true}, {0602, true}}) {
+        ASSERT_EQ(chmod(conf.c_str(), mode_t(mode)), 0);
+        char octal[8];
+        std::snprintf(octal, sizeof(octal), "%04o", unsigned(mode));
+        std::string msg = error_of([&] { rg::check_config_mode(conf); });
+        if (!refused) {
+            EXPECT_EQ(msg, "") << octal;
+            continue;
+        }
+        EXPECT_TRUE(msg.starts_with(conf + ": mode " + octal + ": ")) << msg;
+        EXPECT_NE(msg.find("chmod 600 " + conf), std::string::npos) << msg;
+    }
+    EXPECT_EQ(error_of([&] { rg::check_config_mode((dir / "missing.conf").string()); }), "")
+        << "a missing file is load_config's to report";
+}
+
 TEST_F(ConfigFiles, UnreadableConfigIsAFileLevelError)
 {
     std::string missing = (dir / "missing.conf").string();
@@ -1024,6 +1047,10 @@ TEST_F(ConfigFiles, CrowdsecErrorsNameFileLineAndKey)
     expect_error(kFilter + "[crowdsec]\ntypes = Ban\n", 4, "[crowdsec] types", "\"Ban\": a decision type is");
     expect_error(kFilter + "[crowdsec]\nlapi_url = http://127.0.0.1:8080\napi_key_file = " + key + "\npush = watch\n", 6,
                  "[crowdsec] push", "needs machine_credentials");
+    expect_error(kFilter + "[crowdsec]\nlapi_url = http://127.0.0.1:8080\napi_key_file = " + key + "\npush = ratelimit\n",
+                 6, "[crowdsec] push", "needs machine_credentials");
+    expect_error(kFilter + "[crowdsec]\npush = watch, bans\n", 4, "[crowdsec] push", "\"bans\": not one of watch, ratelimit");
+    expect_error(kFilter + "[crowdsec]\npush = ,\n", 4, "[crowdsec] push", "empty: off, or watch and/or ratelimit");
     std::string machine = write("machine.yaml", "url: http://127.0.0.1:8080\n");
     chmod(machine.c_str(), 0600);
     expect_error(kFilter + "[crowdsec]\nmachine_credentials = " + machine + "\n", 4, "[crowdsec] machine_credentials",
@@ -1064,4 +1091,26 @@ TEST_F(ConfigFiles, CrowdsecExampleParsesWithDefaults)
     want.machine_login = "mx1";
     want.machine_password = "secret";
     EXPECT_EQ(c.crowdsec, want);  // push = off: the default
+    EXPECT_EQ(c.crowdsec.push_name(), "off");
+}
+
+// push takes watch, ratelimit or both, in any order.
+TEST_F(ConfigFiles, CrowdsecPushTakesWatchAndRatelimit)
+{
+    std::string key = write("cs.key", "0123abcd\n");
+    chmod(key.c_str(), 0600);
+    std::string machine = write("machine.yaml", "url: http://127.0.0.1:8080\nlogin: mx1\npassword: secret\n");
+    chmod(machine.c_str(), 0600);
+    for (auto [push, watch, ratelimit, name] :
+         std::vector<std::tuple<std::string, bool, bool, std::string>>{{"off", false, false, "off"},
+                                                                       {"watch", true, false, "watch"},
+                                                                       {"ratelimit", false, true, "ratelimit"},
+                                                                       {"ratelimit, watch", true, true, "watch,ratelimit"}}) {
+        rg::Config c = rg::parse_config(kFilter + "[crowdsec]\nlapi_url = http://127.0.0.1:8080\napi_key_file = " + key +
+                                            "\nmachine_credentials = " + machine + "\npush = " + push + "\n",
+                                        "x.conf");
+        EXPECT_EQ(c.crowdsec.push_watch, watch) << push;
+        EXPECT_EQ(c.crowdsec.push_ratelimit, ratelimit) << push;
+        EXPECT_EQ(c.crowdsec.push_name(), name);
+    }
 }

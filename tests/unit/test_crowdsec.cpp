@@ -5,6 +5,7 @@
 #include "decision.hpp"
 #include "decision_set.hpp"
 #include "error.hpp"
+#include "kernel_bans.hpp"
 
 #include <gtest/gtest.h>
 
@@ -311,4 +312,41 @@ TEST_F(ApiKeyFile, ReadOnlyForItsOwner)
     EXPECT_TRUE(contains(error_of([&] { rg::read_api_key_file(p); }), p + ": no API key in it"));
     EXPECT_TRUE(contains(error_of([&] { rg::read_api_key_file(dir_ + "/nope"); }),
                          dir_ + "/nope: cannot read the API key: No such file or directory"));
+}
+
+// push = ratelimit: the rate limiter's bans, each shared once; the ones
+// there at start, manual bans and ended bans are not.
+TEST(KernelBans, SharesEachNewRateLimitBanOnce)
+{
+    auto ban = [](const char *cidr, uint32_t reason, uint64_t expires) {
+        rg::Ban b;
+        b.cidr = rg::parse_cidr(cidr).cidr;
+        b.raw.reason = reason;
+        b.raw.expires_ns = expires;
+        b.raw.hits = 7;
+        return b;
+    };
+    const uint64_t s = 1'000'000'000;
+    std::vector<rg::Ban> listed = {ban("192.0.2.1/32", RG_BAN_RATELIMIT, 100 * s)};
+    rg::KernelBans kb(listed, 10 * s);  // there at start: shared by the run before
+    EXPECT_TRUE(kb.fresh(listed, 11 * s).empty());
+
+    listed.push_back(ban("192.0.2.2/32", RG_BAN_RATELIMIT, 611 * s - 1));
+    listed.push_back(ban("198.51.100.0/24", RG_BAN_ESCALATION, 200 * s));
+    listed.push_back(ban("203.0.113.9/32", RG_BAN_MANUAL, 200 * s));
+    listed.push_back(ban("203.0.113.10/32", RG_BAN_RATELIMIT, 5 * s));  // ended
+    auto fresh = kb.fresh(listed, 11 * s);
+    ASSERT_EQ(fresh.size(), 2u);
+    EXPECT_EQ(fresh[0].prefix.str(), "192.0.2.2/32");
+    EXPECT_EQ(fresh[0].rule, "syn-rate");
+    EXPECT_EQ(fresh[0].bantime, 600s);  // the time left, rounded up
+    EXPECT_EQ(fresh[0].matches, 7u);
+    EXPECT_EQ(fresh[1].prefix.str(), "198.51.100.0/24");
+    EXPECT_EQ(fresh[1].rule, "syn-rate-escalation");
+    EXPECT_TRUE(kb.fresh(listed, 12 * s).empty());  // once
+
+    listed[0].raw.expires_ns = 700 * s;  // renewed: shared again
+    fresh = kb.fresh(listed, 13 * s);
+    ASSERT_EQ(fresh.size(), 1u);
+    EXPECT_EQ(fresh[0].prefix.str(), "192.0.2.1/32");
 }

@@ -223,6 +223,32 @@ int cmd_detach(Options &o)
     return 0;
 }
 
+// Puts this build's program in place of the running one on each interface (all attached ones by default).
+int cmd_upgrade(Options &o)
+{
+    std::vector<std::string> names = o.ifaces;
+    if (names.empty()) {
+        if (!is_bpffs(o.pin_dir))
+            throw NotAttached("relayguard is not attached: no maps pinned in " + o.pin_dir);
+        for (const IfaceEntry &e : Maps::open(o.pin_dir).ifaces())
+            names.push_back(e.name());
+        if (names.empty())
+            throw NotAttached("relayguard is not attached to any interface (pin directory " + o.pin_dir + ")");
+    }
+    for (const std::string &name : names) {
+        ReplaceResult r;
+        try {
+            r = replace(o.pin_dir, name);
+        } catch (const Error &e) {
+            throw CommandError(e.what(), {"interface", name});
+        }
+        std::cout << "upgraded " << printable(name) << ": program id " << r.old_prog_id << " -> " << r.new_prog_id
+                  << " (" << (r.legacy ? "replaced in one step" : "via the libxdp dispatcher")
+                  << "; rules, bans and counters kept)\n";
+    }
+    return 0;
+}
+
 // Adds or removes every CIDR in one write of the manual list, or none: a failed write changes nothing.
 int cmd_rules(Options &o, ListKind kind, bool add)
 {
@@ -533,6 +559,12 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     CLI::App *detach = add_command(*app, o, "detach", "detach the filter from an interface", cmd_detach);
     detach->add_option("iface", o.iface, "network interface")->required();
     detach->add_flag("--keep-maps", o.keep_maps, "keep the pinned rules even if this was the last interface");
+
+    CLI::App *upgrade = add_command(*app, o, "upgrade",
+                                    "replace the running XDP program with this build's, without a gap, keeping "
+                                    "rules, bans and counters",
+                                    cmd_upgrade);
+    upgrade->add_option("iface", o.ifaces, "attached interfaces (default: all)");
 
     add_rule_commands(*app, o, "block", ListKind::block, "blocklist");
     add_rule_commands(*app, o, "allow", ListKind::allow, "allowlist (always wins over the blocklist)");

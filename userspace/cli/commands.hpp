@@ -25,6 +25,7 @@ struct Options {
     bool json = false;
     bool prometheus = false;  // stats --prometheus
     std::string iface;
+    std::vector<std::string> ifaces;  // upgrade
     std::string mode = "native";
     std::vector<std::string> ports;
     bool monitor = false;

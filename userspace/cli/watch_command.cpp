@@ -41,8 +41,10 @@ Fd stop_signals()
 int cmd_watch(Options &o)
 {
     WatchConfig w;
-    if (!o.config.empty())
+    if (!o.config.empty()) {
+        check_config_mode(o.config);
         w = load_config(o.config).watch;
+    }
     w.dry_run = w.dry_run || o.dry_run;
     if (!w.dry_run && o.config.empty()) {  // escalate as the kernel's rate limiter does
         RateSettings r = rate_settings(Maps::open(o.pin_dir));

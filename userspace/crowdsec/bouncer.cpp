@@ -90,6 +90,13 @@ void read_machine_credentials(const std::string &path, CrowdsecConfig &cfg)
     cfg.machine_credentials = path;
 }
 
+std::string CrowdsecConfig::push_name() const
+{
+    if (push_watch && push_ratelimit)
+        return "watch,ratelimit";
+    return push_watch ? "watch" : push_ratelimit ? "ratelimit" : "off";
+}
+
 std::string read_api_key_file(const std::string &path)
 {
     std::string key = read_private_file(path, "API key");
@@ -134,7 +141,7 @@ Bouncer::Bouncer(const CrowdsecConfig &cfg, std::string pin_dir, StateDir state)
                {"write_errors", 0},
                {"last_write_seconds", 0.0},
                {"source_bit", nullptr},
-               {"push", cfg_.push_watch ? "watch" : "off"},
+               {"push", cfg_.push_name()},
                {"pushed", 0},
                {"push_errors", 0},
                {"push_dropped", 0},
@@ -323,9 +330,12 @@ void Bouncer::share(const json &watch_event)
 {
     if (!cfg_.push_watch)
         return;
-    std::optional<SharedBan> ban = shared_ban_of(watch_event);
-    if (!ban)
-        return;
+    if (std::optional<SharedBan> ban = shared_ban_of(watch_event))
+        share(*ban);
+}
+
+void Bouncer::share(const SharedBan &ban)
+{
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     {
@@ -334,7 +344,7 @@ void Bouncer::share(const json &watch_event)
             pending_.erase(pending_.begin());
             push_dropped_++;
         }
-        pending_.push_back(ban_alert(*ban, host, int64_t(time(nullptr))));
+        pending_.push_back(ban_alert(ban, host, int64_t(time(nullptr))));
     }
     cv_.notify_all();
 }

@@ -24,6 +24,7 @@
 // and the registry entry's last_result and message (`feed list`).
 #pragma once
 
+#include "ban_alert.hpp"
 #include "decision.hpp"
 #include "decision_set.hpp"
 #include "duration.hpp"
@@ -47,11 +48,16 @@ struct CrowdsecConfig {
     std::string api_key;       // read from it when the config is loaded
     Duration poll_interval{std::chrono::seconds(1)};
     DecisionFilter filter;
-    // push = watch: the watch's bans go to the LAPI as alerts, sent as the
-    // machine of machine_credentials (`cscli machines add NAME -f FILE`).
+    // push = watch and/or ratelimit: the watch's bans, the rate limiter's
+    // (kernel_bans.hpp), go to the LAPI as alerts, sent as the machine of
+    // machine_credentials (`cscli machines add NAME -f FILE`).
     bool push_watch = false;
+    bool push_ratelimit = false;
     std::string machine_credentials, machine_login, machine_password;
     bool enabled() const { return !lapi_url.empty(); }
+    bool pushes() const { return push_watch || push_ratelimit; }
+    // "off", "watch", "ratelimit" or "watch,ratelimit".
+    std::string push_name() const;
     bool operator==(const CrowdsecConfig &) const = default;
 };
 
@@ -74,6 +80,8 @@ public:
     // is sent to the LAPI (queued; sent by the bouncer's thread, again
     // after a failure, at most 10,000 waiting). Thread-safe.
     void share(const nlohmann::json &watch_event);
+    // A ban to send as it is (the caller checked that push covers it).
+    void share(const SharedBan &ban);
 
 private:
     struct Writer;

@@ -10,12 +10,14 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <initializer_list>
 #include <map>
 #include <span>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace rg {
@@ -120,6 +122,24 @@ size_t choose(std::string_view v, std::initializer_list<std::string_view> option
     if (it == options.end())
         throw Error(quote(v) + ": not one of " + join(options, ", "));
     return size_t(it - options.begin());
+}
+
+// [crowdsec] push: off, or which of relayguard's own bans go to the LAPI
+// (watch, ratelimit, or both as a list).
+void parse_push(std::string_view v, CrowdsecConfig &cfg)
+{
+    cfg.push_watch = cfg.push_ratelimit = false;
+    std::vector<std::string_view> items = split_list(v);
+    if (items.size() == 1 && items[0] == "off")
+        return;
+    if (items.empty())
+        throw Error("empty: off, or watch and/or ratelimit");
+    for (std::string_view item : items) {
+        if (choose(item, {"watch", "ratelimit"}) == 0)
+            cfg.push_watch = true;
+        else
+            cfg.push_ratelimit = true;
+    }
 }
 
 // Interface names as the kernel's dev_valid_name() accepts them; whether
@@ -446,7 +466,7 @@ private:
             fail(s.line, s.label, "", "lapi_url is required (the Local API, e.g. http://127.0.0.1:8080)");
         if (s.kind == Kind::crowdsec && !s.line_of("api_key_file"))
             fail(s.line, s.label, "", "api_key_file is required (a file holding the key of `cscli bouncers add NAME`)");
-        if (s.kind == Kind::crowdsec && cfg.crowdsec.push_watch && !s.line_of("machine_credentials"))
+        if (s.kind == Kind::crowdsec && cfg.crowdsec.pushes() && !s.line_of("machine_credentials"))
             fail(s.line_of("push"), s.label, "push",
                  "needs machine_credentials (the file of `cscli machines add NAME --auto -f FILE`)");
         if (s.kind == Kind::egress && surge_.half_life < surge_.window)
@@ -772,7 +792,7 @@ const KeySpec kCrowdsecKeys[] = {
      [](Parser &p, std::string_view v) { p.cfg.crowdsec.filter.min_prefix4 = uint8_t(parse_uint(v, 0, 32)); }},
     {"min_prefix6", false,
      [](Parser &p, std::string_view v) { p.cfg.crowdsec.filter.min_prefix6 = uint8_t(parse_uint(v, 0, 128)); }},
-    {"push", false, [](Parser &p, std::string_view v) { p.cfg.crowdsec.push_watch = choose(v, {"off", "watch"}) == 1; }},
+    {"push", false, [](Parser &p, std::string_view v) { parse_push(v, p.cfg.crowdsec); }},
     {"machine_credentials", false,
      [](Parser &p, std::string_view v) { read_machine_credentials(p.resolve(v), p.cfg.crowdsec); }},
 };
@@ -843,5 +863,19 @@ std::span<const KeySpec> keys_of(Kind kind)
 Config parse_config(std::string_view text, const std::string &path) { return Parser(path).run(text); }
 
 Config load_config(const std::string &path) { return parse_config(read_file(path), path); }
+
+void check_config_mode(const std::string &path)
+{
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0)
+        return;  // load_config says why it cannot be read
+    if (st.st_mode & (S_IWGRP | S_IRWXO)) {
+        char mode[8];
+        std::snprintf(mode, sizeof(mode), "%04o", unsigned(st.st_mode & 07777));
+        throw Error(path + ": mode " + mode +
+                    ": the config must not be readable or writable by others, nor writable by its group (it decides "
+                    "what is dropped and may hold feed URLs with credentials); chmod 600 " + path);
+    }
+}
 
 } // namespace rg

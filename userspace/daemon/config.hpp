@@ -95,6 +95,10 @@ struct Config {
 // first problem (or "FILE: ..." for a file-level one such as a missing
 // [filter] interfaces key or an unreadable file).
 Config load_config(const std::string &path);
+// Refuses (rg::Error "PATH: mode 0644: ...") a config file that others may
+// read or write, or its group write: it decides what is dropped and may hold
+// feed URLs with credentials. The daemon checks it before each load.
+void check_config_mode(const std::string &path);
 // The same on text already in memory; `path` is used in messages and to
 // resolve relative allow_file/block_file paths (relative to its directory).
 Config parse_config(std::string_view text, const std::string &path);

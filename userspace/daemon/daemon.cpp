@@ -13,6 +13,7 @@
 #include "feed_registry.hpp"
 #include "feed_sync.hpp"
 #include "hand_list.hpp"
+#include "kernel_bans.hpp"
 #include "log.hpp"
 #include "log_watch.hpp"
 #include "maps.hpp"
@@ -369,6 +370,7 @@ private:
     void check(const Config &next, const Config *prev) const;
     Applied apply_shared(const Config &next, SharedState *before);
     void attach_missing(const Config &next, std::vector<std::string> *attached = nullptr);
+    uint32_t adopt_program(const std::string &pin_dir, const std::string &name, uint32_t prog_id);
     void remove_dropped_feeds(const Config &next);
     void undo_start(const SharedState &before, const std::vector<std::string> &attached);
     void repair(const char *when);
@@ -439,7 +441,10 @@ private:
     // [crowdsec]: (re)started by start and reload when its section changed,
     // stopped by stop; without the section its source is removed.
     void start_crowdsec();
+    void share_kernel_bans();
     std::unique_ptr<Bouncer> bouncer_;
+    // push = ratelimit: the rate limiter's bans already shared.
+    std::optional<KernelBans> kernel_bans_;
 };
 
 // Everything that can be checked before changing anything.
@@ -546,16 +551,18 @@ void Daemon::attach_missing(const Config &next, std::vector<std::string> *attach
     for (const std::string &name : next.interfaces) {
         std::optional<IfaceEntry> e = Maps::open(next.pin_dir).find_iface(name);
         if (e && query_live(*e).attached) {
+            uint32_t id = e->raw.prog_id;
             if (managed_.insert(name).second) {
-                log_notice("interface " + name + ": already attached (program id " + std::to_string(e->raw.prog_id) +
+                log_notice("interface " + name + ": already attached (program id " + std::to_string(id) +
                            "), adopting it");
                 if (e->raw.egress_mode != next.egress_mode)
                     log_warning("interface " + name + ": adopted with egress " +
                                 egress_mode_name(e->raw.egress_mode) + ", the config says " +
                                 egress_mode_name(next.egress_mode) +
                                 " (detach it for the config's to apply)");
+                id = adopt_program(next.pin_dir, name, id);
             }
-            prog_ids_[name] = e->raw.prog_id;
+            prog_ids_[name] = id;
             continue;
         }
         bool ours = managed_.count(name) > 0;
@@ -575,6 +582,23 @@ void Daemon::attach_missing(const Config &next, std::vector<std::string> *attach
                    std::to_string(r.prog_id) + ", " + (next.xdp_mode == XdpMode::native ? "native" : "skb") +
                    " mode" + (r.legacy ? ", without the libxdp dispatcher" : "") +
                    (r.egress_prog_id ? std::string(", egress ") + egress_mode_name(next.egress_mode) : "") + ")");
+    }
+}
+
+// An adopted attachment may run another build's program (a restart after an
+// upgrade, with on_exit = keep): this build's takes its place, atomically,
+// on the same maps. If it cannot, the old one keeps enforcing.
+uint32_t Daemon::adopt_program(const std::string &pin_dir, const std::string &name, uint32_t prog_id)
+{
+    try {
+        ReplaceResult r = replace(pin_dir, name);
+        log_notice("interface " + name + ": upgraded to this build's program (id " + std::to_string(prog_id) +
+                   " -> " + std::to_string(r.new_prog_id) + "; rules, bans and counters kept)");
+        return r.new_prog_id;
+    } catch (const std::exception &e) {
+        log_warning("interface " + name + ": cannot put this build's program in place, the adopted one (id " +
+                    std::to_string(prog_id) + ") keeps running: " + e.what());
+        return prog_id;
     }
 }
 
@@ -636,6 +660,7 @@ void Daemon::undo_start(const SharedState &before, const std::vector<std::string
 
 void Daemon::start()
 {
+    check_config_mode(opts_.config_path);
     cfg_ = load_config(opts_.config_path);
     lock_ = lock_daemon(cfg_);
     StateDir(cfg_.state_dir).remove_stale_temps();
@@ -706,8 +731,10 @@ void Daemon::start_crowdsec()
     if (bouncer_ && bouncer_->config() == cfg_.crowdsec)
         return;
     bouncer_.reset();
+    kernel_bans_.reset();
     if (cfg_.crowdsec.enabled()) {
         bouncer_ = std::make_unique<Bouncer>(cfg_.crowdsec, cfg_.pin_dir, StateDir(cfg_.state_dir));
+        share_kernel_bans();  // takes the bans there now as shared
         return;
     }
     try {
@@ -719,6 +746,29 @@ void Daemon::start_crowdsec()
                        cfg_.path + ")");
     } catch (const std::exception &e) {
         log_warning(std::string("crowdsec: cannot remove its source: ") + e.what());
+    }
+}
+
+// [crowdsec] push = ratelimit: the rate limiter's new bans to the LAPI.
+void Daemon::share_kernel_bans()
+{
+    if (!bouncer_ || !cfg_.crowdsec.push_ratelimit)
+        return;
+    try {
+        Maps maps = Maps::open(cfg_.pin_dir);
+        std::vector<Ban> bans = list_bans(maps);
+        uint64_t now = boottime_ns();
+        if (!kernel_bans_) {
+            kernel_bans_.emplace(bans, now);
+            return;
+        }
+        for (const SharedBan &b : kernel_bans_->fresh(bans, now)) {
+            log_notice("crowdsec: sharing the rate limiter's ban of " + b.prefix.str() + " (" + b.rule + ", " +
+                       std::to_string(b.bantime.count()) + "s)");
+            bouncer_->share(b);
+        }
+    } catch (const std::exception &e) {
+        log_warning(std::string("crowdsec: cannot read the rate limiter's bans: ") + e.what());
     }
 }
 
@@ -834,6 +884,7 @@ void Daemon::reload()
     notify("RELOADING=1");
     feed_writer_.reset();
     try {
+        check_config_mode(opts_.config_path);
         Config next = load_config(opts_.config_path);
         check(next, &cfg_);
         repair("before the reload");
@@ -1119,8 +1170,10 @@ void Daemon::loop()
             sync_due_feed();
         if (watch_ && (fds[4].revents || watch_unsaved_))
             read_watch();
-        if (fired(fds[5]))
+        if (fired(fds[5])) {
             alerts_->tick(cfg_.pin_dir, cfg_.interfaces);
+            share_kernel_bans();
+        }
         if (events_ && fds[6].revents)
             read_events();
     }

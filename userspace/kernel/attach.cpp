@@ -3,18 +3,23 @@
 #include "bpffs.hpp"
 #include "egress.hpp"
 #include "error.hpp"
+#include "fd.hpp"
 #include "log.hpp"
 #include "program.hpp"
 #include "tc_egress.hpp"
 
 #include <algorithm>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <linux/if_link.h>
 #include <net/if.h>
+#include <optional>
 #include <xdp/libxdp.h>
 
 namespace rg {
@@ -103,6 +108,20 @@ void set_library_verbosity(int level)
     libbpf_set_print(library_print<enum libbpf_print_level>);
 }
 
+namespace {
+
+// Whether the program with this id is libxdp's dispatcher (by its name).
+bool is_dispatcher(uint32_t prog_id)
+{
+    Fd fd(bpf_prog_get_fd_by_id(prog_id));
+    struct bpf_prog_info info {};
+    uint32_t len = sizeof(info);
+    return fd.get() >= 0 && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 &&
+           std::strcmp(info.name, "xdp_dispatcher") == 0;
+}
+
+} // namespace
+
 LiveState query_live(const IfaceEntry &entry)
 {
     LiveState st;
@@ -111,6 +130,21 @@ LiveState query_live(const IfaceEntry &entry)
         return st;
     st.present = true;
     st.egress_attached = tc_egress_attached(entry.raw.ifindex, tc_attachment(entry.raw));
+    // Asked of the kernel first: libxdp 1.3.1 leaks the program's fd on
+    // every look at an interface without its dispatcher (one fd per call,
+    // found by tools/bench/soak), and this runs every stats interval.
+    LIBBPF_OPTS(bpf_xdp_query_opts, q);
+    if (bpf_xdp_query(int(entry.raw.ifindex), 0, &q) != 0)
+        return st;
+    uint32_t id = entry.raw.attach_mode == XDP_MODE_SKB ? q.skb_prog_id : q.drv_prog_id;
+    if (id == 0)
+        return st;
+    if (!is_dispatcher(id)) {
+        st.legacy = true;
+        st.programs = 1;
+        st.attached = id == entry.raw.prog_id;
+        return st;
+    }
     MultiprogPtr mp = get_multiprog(entry.raw.ifindex);
     if (!mp)
         return st;
@@ -147,7 +181,8 @@ AttachResult attach(const std::string &pin_dir, const AttachOptions &opts)
         LiveState live = query_live(*existing);
         if (live.attached)
             throw Error("interface \"" + opts.ifname + "\": relayguard is already attached (program id " +
-                        std::to_string(existing->raw.prog_id) + "); detach it first");
+                        std::to_string(existing->raw.prog_id) +
+                        "); `relayguard upgrade` replaces its program with this build's without a gap");
         maps.release_iface(existing->slot);  // stale: the interface or program went away
     }
     res.slot = maps.free_slot();
@@ -214,6 +249,97 @@ AttachResult attach(const std::string &pin_dir, const AttachOptions &opts)
         maps.set_ports(*opts.ports);
     if (opts.monitor)
         maps.set_monitor(*opts.monitor);
+    return res;
+}
+
+namespace {
+
+uint32_t prog_id_of(int fd)
+{
+    struct bpf_prog_info info {};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+        throw_errno("cannot read the new program's id", errno);
+    return info.id;
+}
+
+// Without the dispatcher: the kernel swaps the programs in one step, and
+// only if the old one is still the one attached.
+uint32_t swap_legacy(const IfaceEntry &e, struct bpf_object *obj, const char *prog_name)
+{
+    if (int err = bpf_object__load(obj); err)
+        throw_errno("cannot load the new XDP program into the kernel", err);
+    struct bpf_program *p = bpf_object__find_program_by_name(obj, prog_name);
+    if (!p)
+        throw Error(std::string("the BPF object has no program ") + prog_name);
+    Fd old_fd(bpf_prog_get_fd_by_id(e.raw.prog_id));
+    if (old_fd.get() < 0)
+        throw_errno("cannot open the running program (id " + std::to_string(e.raw.prog_id) + ")", errno);
+    LIBBPF_OPTS(bpf_xdp_attach_opts, xo, .old_prog_fd = old_fd.get());
+    uint32_t flags = XDP_FLAGS_REPLACE | (e.raw.attach_mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+    if (int err = bpf_xdp_attach(int(e.raw.ifindex), bpf_program__fd(p), flags, &xo); err)
+        throw_errno("cannot replace the program on \"" + e.name() + "\"", err);
+    return prog_id_of(bpf_program__fd(p));
+}
+
+// With the dispatcher: attaching the new program replaces the dispatcher by
+// one running both, detaching the old one replaces it by one running the new
+// one only; each replacement is atomic. While both run, a packet both pass
+// is counted twice.
+uint32_t swap_dispatched(const IfaceEntry &e, struct bpf_object *obj, const char *prog_name)
+{
+    auto mode = static_cast<enum xdp_attach_mode>(e.raw.attach_mode);
+    DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts, .obj = obj, .prog_name = prog_name);
+    struct xdp_program *xp = xdp_program__create(&xopts);
+    if (long err = libxdp_get_error(xp))
+        throw_errno("cannot prepare the new XDP program", int(err));
+    int err = xdp_program__attach(xp, int(e.raw.ifindex), mode, 0);
+    uint32_t id = err ? 0 : xdp_program__id(xp);
+    xdp_program__close(xp);
+    if (err)
+        throw_errno("cannot attach the new program next to the old one on \"" + e.name() + "\"", err);
+    MultiprogPtr mp = get_multiprog(e.raw.ifindex);
+    struct xdp_program *old = mp ? find_prog(mp.get(), e.raw.prog_id) : nullptr;
+    if (old && (err = xdp_program__detach(old, int(e.raw.ifindex), mode, 0)) != 0)
+        log(LogLevel::warning, "interface " + e.name() + ": the old program (id " + std::to_string(e.raw.prog_id) +
+                                   ") still runs before the new one (" + std::strerror(-err) +
+                                   "); it drops nothing the new one would not: remove it with "
+                                   "`xdp-loader unload " + e.name() + " --id " + std::to_string(e.raw.prog_id) + "`");
+    return id;
+}
+
+} // namespace
+
+ReplaceResult replace(const std::string &pin_dir, const std::string &ifname, struct bpf_object *obj,
+                      const char *prog_name)
+{
+    if (!is_bpffs(pin_dir))
+        throw NotAttached("relayguard is not attached: no maps pinned in " + pin_dir);
+    DirLock lock(pin_dir);
+    Maps maps = Maps::open(pin_dir);  // the ABI stamp and every map's layout against this build
+    auto entry = maps.find_iface(ifname);
+    if (!entry)
+        throw Error("interface \"" + ifname + "\": relayguard is not attached to it (run: relayguard attach " +
+                    ifname + ")");
+    LiveState live = query_live(*entry);
+    if (!live.attached)
+        throw Error("interface \"" + ifname + "\": relayguard's program (id " + std::to_string(entry->raw.prog_id) +
+                    ") no longer runs there; nothing to replace (detach and attach it again)");
+
+    ReplaceResult res{.ifindex = entry->raw.ifindex, .slot = entry->slot, .old_prog_id = entry->raw.prog_id,
+                      .legacy = live.legacy};
+    std::optional<Program> own;
+    if (!obj) {
+        own.emplace(maps, entry->slot);
+        obj = own->object();
+        prog_name = Program::kProgName;
+    } else {
+        maps.bind(obj);
+    }
+    res.new_prog_id = live.legacy ? swap_legacy(*entry, obj, prog_name) : swap_dispatched(*entry, obj, prog_name);
+    struct rg_iface raw = entry->raw;
+    raw.prog_id = res.new_prog_id;
+    maps.put_iface(entry->slot, raw);
     return res;
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+struct bpf_object;
+
 namespace rg {
 
 enum class XdpMode { native, skb };
@@ -33,6 +35,27 @@ struct AttachResult {
 // Attaches to an interface of the caller's network namespace. Errors leave
 // the state as it was: no attachment, no new pins, no changed config.
 AttachResult attach(const std::string &pin_dir, const AttachOptions &opts);
+
+struct ReplaceResult {
+    uint32_t ifindex = 0;
+    uint32_t slot = 0;
+    uint32_t old_prog_id = 0;
+    uint32_t new_prog_id = 0;
+    bool legacy = false;  // swapped in one step (no dispatcher)
+};
+
+// Replaces relayguard's program on an attached interface by this build's
+// (an upgrade), with no moment where neither runs, on the pinned maps as
+// they are: rules, bans and counters stay, and the new program counts into
+// the interface's slot. The maps must fit this build: an ABI stamp or a map
+// layout that differs is refused with an error naming it, before anything
+// changes. Without the dispatcher the kernel swaps the two in one step
+// (XDP_FLAGS_REPLACE, expecting the old program); with it, libxdp's
+// dispatcher is replaced twice, first by one running both, then by one
+// running the new program only. `obj` (tests): another program to put in
+// place, `prog_name` of that opened, not loaded, object.
+ReplaceResult replace(const std::string &pin_dir, const std::string &ifname, struct bpf_object *obj = nullptr,
+                      const char *prog_name = nullptr);
 
 struct DetachResult {
     bool was_live = false;      // a program was attached and is now removed

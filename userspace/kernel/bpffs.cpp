@@ -17,10 +17,17 @@ namespace fs = std::filesystem;
 
 namespace rg {
 
+// Not being allowed to look is an error (naming the capabilities), not a
+// "no": it would read as "not attached" or lead to a mount attempt.
 bool is_bpffs(const std::string &path)
 {
     struct statfs st;
-    return statfs(path.c_str(), &st) == 0 && st.f_type == BPF_FS_MAGIC;
+    if (statfs(path.c_str(), &st) != 0) {
+        if (errno == EACCES || errno == EPERM)
+            throw_errno("cannot access " + path, errno);
+        return false;
+    }
+    return st.f_type == BPF_FS_MAGIC;
 }
 
 namespace {

@@ -31,6 +31,12 @@ struct MapSpec {
     uint32_t key_size, value_size, max_entries, flags;
 };
 
+MapSpec spec_of(const struct bpf_map *m)
+{
+    return {bpf_map__name(m), bpf_map__type(m), bpf_map__key_size(m), bpf_map__value_size(m),
+            bpf_map__max_entries(m), bpf_map__map_flags(m)};
+}
+
 const std::vector<MapSpec> &map_specs()
 {
     static const std::vector<MapSpec> specs = [] {
@@ -44,8 +50,7 @@ const std::vector<MapSpec> &map_specs()
         {
             if (bpf_map__is_internal(m))
                 continue;
-            out.push_back({bpf_map__name(m), bpf_map__type(m), bpf_map__key_size(m),
-                           bpf_map__value_size(m), bpf_map__max_entries(m), bpf_map__map_flags(m)});
+            out.push_back(spec_of(m));
         }
         return out;
     }();
@@ -65,7 +70,9 @@ bool map_info(int fd, struct bpf_map_info &info)
     return bpf_obj_get_info_by_fd(fd, &info, &len) == 0;
 }
 
-void check_compatible(const std::string &path, int fd, const MapSpec &spec)
+// The first field in which the pinned map differs from spec, as "value size
+// 64, this build expects 72"; empty when they match.
+std::string layout_difference(const std::string &path, int fd, const MapSpec &spec)
 {
     struct bpf_map_info info;
     if (!map_info(fd, info))
@@ -80,10 +87,17 @@ void check_compatible(const std::string &path, int fd, const MapSpec &spec)
                   {"map flags", info.map_flags, spec.flags}};
     for (const auto &f : fields)
         if (f.got != f.want)
-            throw Error("pinned map " + path + " is from an incompatible relayguard build (" + f.what + " " +
-                        std::to_string(f.got) + ", this build expects " + std::to_string(f.want) +
-                        "); detach with the build that attached it, or remove " +
-                        fs::path(path).parent_path().string());
+            return std::string(f.what) + " " + std::to_string(f.got) + ", this build expects " +
+                   std::to_string(f.want);
+    return {};
+}
+
+void check_compatible(const std::string &path, int fd, const MapSpec &spec)
+{
+    std::string diff = layout_difference(path, fd, spec);
+    if (!diff.empty())
+        throw Error("pinned map " + path + " is from an incompatible relayguard build (" + diff +
+                    "); detach with the build that attached it, or remove " + fs::path(path).parent_path().string());
 }
 
 void add(struct rg_counter &to, const struct rg_counter &c)
@@ -193,6 +207,27 @@ Maps Maps::open_impl(const std::string &pin_dir, bool create, bool *created)
     if (created)
         *created = false;
     return m;
+}
+
+void Maps::bind(struct bpf_object *obj) const
+{
+    struct bpf_map *m;
+    bpf_object__for_each_map(m, obj)
+    {
+        if (bpf_map__is_internal(m))
+            continue;
+        std::string name = bpf_map__name(m), path = pin_path(pin_dir_, name);
+        auto it = fds_.find(name);
+        if (it == fds_.end())
+            throw Error("the program's map " + name + " is not pinned in " + pin_dir_ +
+                        " (a map the running relayguard does not have); refusing to load it on these maps");
+        std::string diff = layout_difference(path, it->second.get(), spec_of(m));
+        if (!diff.empty())
+            throw Error("pinned map " + path + " has another layout than the program's (" + diff +
+                        "); refusing to load it on these maps, which it would misread");
+        if (int err = bpf_map__reuse_fd(m, it->second.get()); err)
+            throw_errno("cannot reuse map " + name, err);
+    }
 }
 
 void Maps::lookup(const char *map_name, uint32_t key, void *value) const

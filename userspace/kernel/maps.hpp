@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+struct bpf_object;
+
 namespace rg {
 
 inline constexpr const char *kDefaultPinDir = "/sys/fs/bpf/relayguard";
@@ -67,6 +69,13 @@ public:
     // Possible CPUs: the number of values of a per-CPU map element.
     unsigned ncpus() const { return ncpus_; }
     int fd(const char *map_name) const { return fds_.at(map_name).get(); }
+    // Makes every map of an opened (not yet loaded) BPF object use the pinned
+    // map of its name. A map whose type, key or value size, max_entries or
+    // flags differ from the pinned one (a build with another layout), or that
+    // is not pinned here, is refused with an rg::Error naming it: libbpf
+    // would otherwise take the pinned map's shape and the program would
+    // reinterpret its values.
+    void bind(struct bpf_object *obj) const;
     // The kernel's id of a map: with the boot id, it names these very maps.
     uint32_t map_id(const char *map_name) const;
     // Whether both were opened from pins naming the very same maps (the

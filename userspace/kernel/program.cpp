@@ -22,15 +22,11 @@ Program::Program(const Maps &maps, uint32_t ifslot, bool test_clock, ProgramKind
     // The tick of the events' coarse clock (bpf/clock.h): jiffies times this.
     if (struct timespec tick; clock_getres(CLOCK_MONOTONIC_COARSE, &tick) == 0 && tick.tv_sec == 0)
         skel_->rodata->rg_tick_ns = uint64_t(tick.tv_nsec);
-    struct bpf_map *m;
-    bpf_object__for_each_map(m, skel_->obj)
-    {
-        if (bpf_map__is_internal(m))
-            continue;
-        if (int err = bpf_map__reuse_fd(m, maps.fd(bpf_map__name(m))); err) {
-            relayguard__destroy(skel_);
-            throw_errno(std::string("cannot reuse map ") + bpf_map__name(m), err);
-        }
+    try {
+        maps.bind(skel_->obj);
+    } catch (...) {
+        relayguard__destroy(skel_);
+        throw;
     }
 }
 

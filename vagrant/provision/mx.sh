@@ -34,6 +34,7 @@ ports = 25
 [watch]
 log = $postfix_dir/maillog
 CONF
+chmod 600 /etc/relayguard/relayguard.conf  # relayguard refuses a config others may read
 # The package's unit (/lib/systemd/system); a copy that provisioning from
 # before the package put in /etc would override it.
 [ -L /etc/systemd/system/relayguard.service ] || rm -f /etc/systemd/system/relayguard.service

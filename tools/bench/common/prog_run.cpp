@@ -56,7 +56,8 @@ rg::RateSettings limiter(uint64_t interval_ns, uint32_t burst)
 }
 
 Relayguard::Relayguard(const RelayguardSetup &setup)
-    : maps_(create(fs_)), lists_(maps_, rg::StateDir(rg::default_state_dir(fs_.pin_dir()))), prog_(maps_, kSlot)
+    : maps_(create(fs_)), lists_(maps_, rg::StateDir(rg::default_state_dir(fs_.pin_dir()))),
+      prog_(maps_, kSlot, setup.test_clock)
 {
     struct rg_iface entry {};
     entry.flags = RG_IFACE_USED;

@@ -54,6 +54,7 @@ struct RelayguardSetup {
     std::string name = "bench";         // the slot's interface name (for people)
     std::vector<std::string> allow{};   // allowlisted prefixes
     bool test_spoof = false;            // rg_test_spoof (bpf/rate.h): each run from the next source
+    bool test_clock = false;            // the program's time from prog().set_test_now()
 };
 
 // relayguard on a private bpffs, with the real program loaded for slot kSlot
@@ -67,6 +68,8 @@ public:
     Relayguard &operator=(const Relayguard &) = delete;
 
     rg::Maps &maps() { return maps_; }
+    rg::Lists &lists() { return lists_; }
+    rg::Program &prog() { return prog_; }
     int prog_fd() const { return prog_.prog_fd(); }
 
     // Replaces the blocklist; returns the prefixes listed afterwards.
