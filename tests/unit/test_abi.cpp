@@ -314,7 +314,15 @@ TEST(AbiSizes, RgIface)
     EXPECT_EQ(offsetof(rg_iface, attached_at), 16u);
     EXPECT_EQ(offsetof(rg_iface, name), 16u + sizeof(__u64));
     EXPECT_EQ(sizeof(rg_iface::name), size_t(RG_IFNAMSIZ));
-    EXPECT_EQ(sizeof(rg_iface), 4 * sizeof(__u32) + sizeof(__u64) + RG_IFNAMSIZ);
+    // ABI 10: the egress program's attachment, after the name.
+    const size_t egress = 16u + sizeof(__u64) + RG_IFNAMSIZ;
+    EXPECT_EQ(offsetof(rg_iface, egress_prog_id), egress);
+    EXPECT_EQ(offsetof(rg_iface, egress_mode), egress + 4);
+    EXPECT_EQ(offsetof(rg_iface, egress_handle), egress + 8);
+    EXPECT_EQ(offsetof(rg_iface, egress_prio), egress + 12);
+    EXPECT_EQ(offsetof(rg_iface, egress_flags), egress + 14);
+    EXPECT_EQ(offsetof(rg_iface, pad), egress + 15);
+    EXPECT_EQ(sizeof(rg_iface), egress + 16);
 }
 
 TEST(AbiSizes, RgFeed)

@@ -271,7 +271,7 @@ TEST(ConfigSyntax, UnknownKeyListsTheValidOnes)
 {
     expect_error(
         kFilter + "interface = eth1\n", 3, "[filter] interface",
-        "unknown key (valid keys: interfaces, xdp_mode, ports, mode, allow, block, allow_file, block_file)");
+        "unknown key (valid keys: interfaces, xdp_mode, ports, mode, egress, allow, block, allow_file, block_file)");
     expect_error(
         kFilter + "[rate]\nrate = off\nbursts = 5\n", 5, "[rate] bursts",
         "unknown key (valid keys: rate, burst, prefix4, prefix6, ban_after, ban_ttl, escalate_after, "
@@ -1073,8 +1073,11 @@ TEST_F(ConfigFiles, CrowdsecExampleParsesWithDefaults)
     ASSERT_NE(at, std::string::npos);
     std::string out = text.substr(0, at + 1);
     std::stringstream ss(text.substr(at + 1));
+    bool section = false;  // the sections after [crowdsec] stay commented out
     for (std::string l; std::getline(ss, l);) {
-        if (l.starts_with("#") && !l.starts_with("# ") && l != "#")
+        if (l.starts_with("#["))
+            section = !section && l == "#[crowdsec]";
+        if (section && l.starts_with("#") && !l.starts_with("# ") && l != "#")
             l = l.substr(1);
         if (l.starts_with("api_key_file = "))
             l = "api_key_file = " + key;
