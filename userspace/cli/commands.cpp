@@ -243,8 +243,10 @@ int cmd_upgrade(Options &o)
             throw CommandError(e.what(), {"interface", name});
         }
         std::cout << "upgraded " << printable(name) << ": program id " << r.old_prog_id << " -> " << r.new_prog_id
-                  << " (" << (r.legacy ? "replaced in one step" : "via the libxdp dispatcher")
-                  << "; rules, bans and counters kept)\n";
+                  << " (" << (r.legacy ? "replaced in one step" : "via the libxdp dispatcher");
+        if (r.new_egress_prog_id)
+            std::cout << "; egress program id " << r.old_egress_prog_id << " -> " << r.new_egress_prog_id;
+        std::cout << "; rules, bans and counters kept)\n";
     }
     return 0;
 }

@@ -336,10 +336,25 @@ ReplaceResult replace(const std::string &pin_dir, const std::string &ifname, str
     } else {
         maps.bind(obj);
     }
+    // Loaded before anything changes: a program the verifier refuses stops
+    // the upgrade while the old ones still run.
+    std::optional<Program> egress_prog;
+    if (live.egress_attached) {
+        egress_prog.emplace(maps, entry->slot, false, ProgramKind::egress);
+        egress_prog->set_egress_cap(entry->raw.egress_mode == RG_EGRESS_CAP);
+        egress_prog->load();
+    }
     res.new_prog_id = live.legacy ? swap_legacy(*entry, obj, prog_name) : swap_dispatched(*entry, obj, prog_name);
     struct rg_iface raw = entry->raw;
     raw.prog_id = res.new_prog_id;
     maps.put_iface(entry->slot, raw);
+    if (egress_prog) {
+        res.old_egress_prog_id = raw.egress_prog_id;
+        res.new_egress_prog_id =
+            tc_replace_egress(raw.ifindex, tc_attachment(raw), egress_prog->prog_fd(), ifname.c_str());
+        raw.egress_prog_id = res.new_egress_prog_id;
+        maps.put_iface(entry->slot, raw);
+    }
     return res;
 }
 

@@ -42,6 +42,8 @@ struct ReplaceResult {
     uint32_t old_prog_id = 0;
     uint32_t new_prog_id = 0;
     bool legacy = false;  // swapped in one step (no dispatcher)
+    uint32_t old_egress_prog_id = 0;  // 0: no egress program on the interface
+    uint32_t new_egress_prog_id = 0;
 };
 
 // Replaces relayguard's program on an attached interface by this build's
@@ -52,7 +54,9 @@ struct ReplaceResult {
 // changes. Without the dispatcher the kernel swaps the two in one step
 // (XDP_FLAGS_REPLACE, expecting the old program); with it, libxdp's
 // dispatcher is replaced twice, first by one running both, then by one
-// running the new program only. `obj` (tests): another program to put in
+// running the new program only. An egress program on the interface is
+// replaced too, after the XDP one, in one netlink change of its TC filter
+// (same mode, watch or cap). `obj` (tests): another program to put in
 // place, `prog_name` of that opened, not loaded, object.
 ReplaceResult replace(const std::string &pin_dir, const std::string &ifname, struct bpf_object *obj = nullptr,
                       const char *prog_name = nullptr);

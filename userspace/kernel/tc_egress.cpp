@@ -117,6 +117,20 @@ bool tc_egress_attached(uint32_t ifindex, const TcAttachment &a)
     return a.prog_id && bpf_tc_query(&hook, &q) == 0 && q.prog_id == a.prog_id;
 }
 
+uint32_t tc_replace_egress(uint32_t ifindex, const TcAttachment &a, int prog_fd, const char *ifname)
+{
+    struct bpf_tc_hook hook = egress_hook(ifindex);
+    struct bpf_tc_opts opts {};
+    opts.sz = sizeof(opts);
+    opts.prog_fd = prog_fd;
+    opts.handle = a.handle;
+    opts.priority = a.prio;
+    opts.flags = BPF_TC_F_REPLACE;
+    if (int err = bpf_tc_attach(&hook, &opts); err)
+        throw_errno(std::string("cannot replace the egress program on \"") + ifname + "\"", err);
+    return opts.prog_id;
+}
+
 bool tc_detach_egress(uint32_t ifindex, const TcAttachment &a, const char *ifname)
 {
     bool was = tc_egress_attached(ifindex, a);

@@ -26,6 +26,10 @@ TcAttachment tc_attach_egress(uint32_t ifindex, int prog_fd, const char *ifname)
 // Whether the filter at a's handle and priority is still the program a names.
 bool tc_egress_attached(uint32_t ifindex, const TcAttachment &a);
 
+// Puts prog_fd in place of the filter at a's handle and priority, in one
+// netlink change (no moment without a filter there); returns its new id.
+uint32_t tc_replace_egress(uint32_t ifindex, const TcAttachment &a, int prog_fd, const char *ifname);
+
 // Removes the filter if it is still ours, then clsact as the invariant says.
 // Returns whether the filter was there.
 bool tc_detach_egress(uint32_t ifindex, const TcAttachment &a, const char *ifname);
