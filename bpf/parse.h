@@ -2,6 +2,8 @@
 /*
  * Packet parsing with a cursor. Every pull checks the packet bounds first, so
  * a truncated header is reported (NULL) and never read past data_end.
+ * The one parser of both programs: the XDP program (ingress, relayguard.bpf.c)
+ * and the TC program (egress, egress.h); both start at the Ethernet header.
  */
 #ifndef RELAYGUARD_PARSE_H
 #define RELAYGUARD_PARSE_H
@@ -59,6 +61,7 @@ struct parsed {
 	__u8 syn;        /* SYN without ACK */
 	__be16 dport;
 	__u8 saddr[16];  /* first 4 bytes used for IPv4 */
+	__u8 daddr[16];  /* as saddr */
 };
 
 /* Ethernet with up to RG_MAX_VLAN_TAGS 802.1Q/802.1ad tags. Stores the
@@ -118,6 +121,7 @@ static __always_inline enum parse_status parse_ipv4(struct cursor *c, struct par
 		return PARSE_NOT_TCP;
 	p->family = 4;
 	__builtin_memcpy(p->saddr, &ip->saddr, 4);
+	__builtin_memcpy(p->daddr, &ip->daddr, 4);
 	return parse_tcp(c, p);
 }
 
@@ -146,6 +150,7 @@ static __always_inline enum parse_status parse_ipv6(struct cursor *c, struct par
 		return PARSE_MALFORMED;
 	p->family = 6;
 	__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+	__builtin_memcpy(p->daddr, &ip6->daddr, 16);
 	nh = ip6->nexthdr;
 
 	/* Up to RG_MAX_IPV6_EXTHDRS extension headers, then TCP. */

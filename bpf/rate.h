@@ -2,11 +2,10 @@
 /*
  * SYN rate limiting and bans.
  *
- * The limiter is GCRA (the "virtual scheduling" form of a token bucket): per
- * aggregated source one timestamp, tat. A SYN at time now conforms when
- * max(tat, now) + interval - now <= burst * interval, and then moves tat to
- * max(tat, now) + interval. tat only moves by compare-and-swap, so SYNs of one
- * source arriving on several CPUs at once draw from a single budget.
+ * The limiter is GCRA (gcra.h, the token bucket the egress cap uses too): per
+ * aggregated source one timestamp, tat, moved only by compare-and-swap, so
+ * SYNs of one source arriving on several CPUs at once draw from a single
+ * budget.
  *
  * Invariants:
  *  - rate state is soft (a fixed set-associative table, see struct
@@ -23,10 +22,10 @@
 
 #include "clock.h"
 #include "events.h"
+#include "gcra.h"
 #include "parse.h"
 #include "relayguard_abi.h"
 
-#define RG_CAS_TRIES 8  /* compare-and-swap attempts before letting a SYN pass */
 #define RG_BAN_HOPS 4   /* nested expired bans looked past, towards broader prefixes */
 
 
@@ -68,14 +67,16 @@ struct {
  * new source address from a per-CPU sequence, so BPF_PROG_RUN with repeat=N
  * sees N different sources, like a spoofed flood: IPv4 sources walk
  * 198.18.0.0/15 (131,072 addresses), IPv6 sources walk the /64s of
- * 2001:db8::/32. In production the branch is constant and the verifier
- * removes it. */
+ * 2001:db8::/32. The egress program gives the destination a new address
+ * instead (rg_spoof_addr), like a spam run to many MXs. In production the
+ * branch is constant and the verifier removes it. */
 const volatile __u8 rg_test_spoof = 0;
 #define RG_TEST_SPOOF_CPUS 64
 #define RG_TEST_SPOOF_STRIDE 16  /* one cache line per CPU's counter */
 __u32 rg_test_spoof_seq[RG_TEST_SPOOF_CPUS * RG_TEST_SPOOF_STRIDE];
 
-static __always_inline void rg_spoof_source(struct parsed *p)
+/* Replaces addr (p->saddr or p->daddr) with the next one of the sequence. */
+static __always_inline void rg_spoof_addr(const struct parsed *p, __u8 *addr)
 {
 	__u32 cpu, v;
 
@@ -90,13 +91,18 @@ static __always_inline void rg_spoof_source(struct parsed *p)
 		__u32 a = (198u << 24 | 18u << 16) + (v & 0x1ffff);
 
 		a = bpf_htonl(a);
-		__builtin_memcpy(p->saddr, &a, 4);
+		__builtin_memcpy(addr, &a, 4);
 	} else {
 		__u32 hi = bpf_htonl(0x20010db8), lo = bpf_htonl(v);
 
-		__builtin_memcpy(p->saddr, &hi, 4);
-		__builtin_memcpy(p->saddr + 4, &lo, 4);
+		__builtin_memcpy(addr, &hi, 4);
+		__builtin_memcpy(addr + 4, &lo, 4);
 	}
+}
+
+static __always_inline void rg_spoof_source(struct parsed *p)
+{
+	rg_spoof_addr(p, p->saddr);
 }
 
 /* Clears the bits of addr[0..len) beyond plen. */
@@ -263,18 +269,6 @@ static __always_inline void rate_key(union rate_key *k, const struct parsed *p, 
 	k->w[2] = a2 & mask32(plen - 96);
 }
 
-/* A 64-bit finalizer (MurmurHash3's fmix64): a bijection that spreads every
- * input bit over the whole word. */
-static __always_inline __u64 rate_mix(__u64 x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 /* The table's hash seed: random, set once by the first CPU that needs it. A
  * secret seed keeps senders from choosing sources that share a set. */
 static __always_inline __u64 rate_seed(void)
@@ -299,11 +293,11 @@ static __always_inline __u64 rate_seed(void)
  * latencies) and combined by xor. */
 static __always_inline __u64 rate_hash(const union rate_key *k, __u64 seed)
 {
-	__u64 h = rate_mix(seed ^ k->w[0]);
+	__u64 h = rg_mix64(seed ^ k->w[0]);
 
 	if ((k->w[0] & 0xff) == 6)
-		h ^= rate_mix(((seed << 21) | (seed >> 43)) ^ k->w[1]) ^
-		     rate_mix(((seed << 42) | (seed >> 22)) ^ k->w[2]);
+		h ^= rg_mix64(((seed << 21) | (seed >> 43)) ^ k->w[1]) ^
+		     rg_mix64(((seed << 42) | (seed >> 22)) ^ k->w[2]);
 	return h;
 }
 
@@ -418,7 +412,7 @@ static __always_inline int rate_charge(struct rate_ctx *c, const struct rg_confi
 	__u64 interval = rc->interval_ns;
 	struct rg_rate_set *set = c->set;
 	struct rg_rate_entry *e;
-	int w, claimed = 0, reset = 0;
+	int w, claimed = 0, reset = 0, ended = 0;
 	__u64 *tatp;
 	__u32 over;
 
@@ -446,23 +440,11 @@ static __always_inline int rate_charge(struct rate_ctx *c, const struct rg_confi
 		*(__u32 *)&kw[2] = (__u32)c->k.w[2];
 	}
 	e->last_seen = now;
-	for (int i = 0; i < RG_CAS_TRIES; i++) {
-		__u64 raw = *(volatile __u64 *)tatp;
-		__u64 tat = raw & ~RG_RATE_TAT_OVER, flag = raw & RG_RATE_TAT_OVER;
-		__u64 base = tat > now ? tat : now;
-
-		if (base + interval - now > rc->burst_ns)
-			goto over;
-		if (flag && tat <= now) {
-			flag = 0;  /* the bucket was full: a new episode starts */
+	if (gcra_charge(tatp, now, interval, rc->burst_ns, &ended) != GCRA_OVER) {
+		if (ended)
 			e->over = 0;
-		}
-		/* Rounded up to even (bit 0 is the flag): at most 1 ns stricter. */
-		if (__sync_val_compare_and_swap(tatp, raw, ((base + interval + 1) & ~RG_RATE_TAT_OVER) | flag) == raw)
-			return 0;
+		return 0;
 	}
-	return 0;  /* lost every race: pass rather than drop on contention */
-over:
 	__sync_fetch_and_add(&e->limited, 1);
 	if (!(*(volatile __u64 *)tatp & RG_RATE_TAT_OVER))
 		__sync_fetch_and_or(tatp, RG_RATE_TAT_OVER);

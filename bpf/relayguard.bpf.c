@@ -112,6 +112,9 @@ struct {
 	__type(value, struct rg_lcache_set);
 } RG_MAP_LCACHE SEC(".maps");
 
+/* The egress program (SEC("tc")) and its maps: after the maps it shares. */
+#include "egress.h"
+
 static __always_inline int finish(enum rg_reason reason, __u64 bytes, __u8 syn)
 {
 	__u32 key = rg_ifslot * RG_REASON_STRIDE + reason;

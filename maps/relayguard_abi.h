@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define RG_ABI_VERSION 9
+#define RG_ABI_VERSION 10
 
 /* Map names: the BPF declarations use these identifiers, the controller uses
  * RG_STR(name) for pin paths and lookups. Max 15 characters (BPF_OBJ_NAME_LEN). */
@@ -39,6 +39,12 @@
 #define RG_MAP_EVENTS rg_events
 #define RG_MAP_EVSRC  rg_evsrc
 #define RG_MAP_EVSTATS rg_evstats
+#define RG_MAP_EGCONFIG rg_egconfig   /* ABI 10: egress (struct rg_egress_config) */
+#define RG_MAP_EGSTATE rg_egstate
+#define RG_MAP_EGSTATS rg_egstats
+#define RG_MAP_EGSRC  rg_egsrc
+#define RG_MAP_EGDST  rg_egdst
+#define RG_MAP_EGHLL  rg_eghll
 
 #define RG_STR_(x) #x
 #define RG_STR(x) RG_STR_(x)
@@ -82,6 +88,10 @@ enum rg_reason {
 	RG_WOULD_DROP_RATELIMIT = 11, /* as above, in monitor mode: passed */
 	RG_DROP_BANNED = 12,     /* source banned (rate-limit ban or manual): dropped */
 	RG_WOULD_DROP_BANNED = 13, /* as above, in monitor mode: passed */
+	/* ABI 10, counted by the egress (TC) program, not the XDP program: */
+	RG_DROP_EGRESS_CAPPED = 14, /* outbound SYN to a watched port over the
+				       egress budget, interface in cap mode: dropped */
+	RG_WOULD_DROP_EGRESS_CAPPED = 15, /* as above, watch or monitor mode: passed */
 	RG_REASON_MAX
 };
 
@@ -90,6 +100,8 @@ enum rg_reason {
 #define RG_RF_PROTECTED (1u << 0) /* packet was TCP to a protected port */
 #define RG_RF_DROP      (1u << 1) /* XDP_DROP */
 #define RG_RF_MONITOR   (1u << 2) /* would have been dropped (monitor mode) */
+#define RG_RF_EGRESS    (1u << 3) /* counted by the egress program: an outbound SYN
+				     (with RG_RF_PROTECTED: to a watched port) */
 
 /* config.flags */
 #define RG_CFG_MONITOR (1u << 0) /* count would-drop verdicts, pass everything */
@@ -374,6 +386,19 @@ static inline __u32 rg_mix32(__u32 x)
 	return x;
 }
 
+/* MurmurHash3's 64-bit finalizer (fmix64): a bijection that spreads every
+ * input bit over the whole word. The rate table's keyed hash (bpf/rate.h)
+ * and the egress sketch (rg_mix64 of rg_hll_word, unkeyed: it only counts). */
+static inline __u64 rg_mix64(__u64 x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
 static inline __u32 rg_pfx4_bucket(__u32 addr, __u32 len, __u32 which)
 {
 	return rg_mix32(addr ^ rg_mix32(len + (which << 8))) & (RG_PFX4_BUCKETS - 1);
@@ -561,6 +586,117 @@ struct rg_event_stats {
 	__u64 reserved;
 };
 
+/*
+ * Egress: outbound connection attempts (SYN without ACK) to the watched
+ * destination ports, seen by the TC program on clsact egress
+ * (bpf/egress.bpf.h). All of it is written by that program except
+ * rg_egconfig, which only the controller writes. Counters are cumulative
+ * (they only grow while the maps exist): a reader takes per-minute values
+ * as differences of two reads. The distinct-destination sketch is per minute
+ * by itself (struct rg_egress_hll).
+ */
+#define RG_EGRESS_SRC_MAX_ENTRIES 4096    /* local source addresses tracked (LRU) */
+#define RG_EGRESS_DST_MAX_ENTRIES 16384   /* destination prefixes tracked (LRU) */
+#define RG_EGRESS_PREFIX4 24              /* destination prefix of the sketch and rg_egdst */
+#define RG_EGRESS_PREFIX6 48
+#define RG_EGRESS_MINUTE_NS (60ull * 1000000000)  /* the sketch's window */
+
+/* rg_egconfig, one ARRAY element. Budget: a GCRA token bucket (bpf/gcra.h,
+ * the inbound limiter's code) shared by all interfaces and sources of the
+ * host; interval_ns == 0: no budget (nothing is ever over it). */
+struct rg_egress_config {
+	__u64 interval_ns;   /* ns per new connection: 60e9 / budget per minute */
+	__u64 burst_ns;      /* burst * interval_ns */
+	__u32 burst;         /* connections allowed back to back (display) */
+	__u32 flags;         /* none yet: 0 */
+	__u64 port_bitmap[RG_PORT_WORDS]; /* bit p: TCP destination port p is watched */
+};
+
+/* rg_egstate, one ARRAY element: the bucket's theoretical arrival time
+ * (CLOCK_BOOTTIME ns, changed by compare-and-swap). One cache line. */
+struct rg_egress_state {
+	__u64 tat;
+	__u8 reserved[56];
+};
+
+/* rg_egstats, one PERCPU_ARRAY element. The interface's verdicts of capped
+ * SYNs are also counted per interface slot in rg_stats (RG_DROP_EGRESS_CAPPED,
+ * RG_WOULD_DROP_EGRESS_CAPPED). */
+struct rg_egress_stats {
+	__u64 syns;       /* new outbound connections to watched ports (capped ones included) */
+	__u64 capped;     /* of them dropped: over budget in cap mode */
+	__u64 would_cap;  /* of them over budget, passed: watch mode or monitor mode */
+	__u64 untracked;  /* not counted per source or destination: LRU insert failed */
+};
+
+/* rg_egsrc (key: the local source address, prefixlen 32 or 128) and rg_egdst
+ * (key: the destination masked to RG_EGRESS_PREFIX4/6), LRU hashes of
+ * struct rg_src_key -> struct rg_egress_count, changed by atomic adds. */
+struct rg_egress_count {
+	__u64 syns;        /* as rg_egress_stats.syns, for this key */
+	__u64 over;        /* capped or would-cap */
+	__u64 first_seen;  /* CLOCK_BOOTTIME ns */
+	__u64 last_seen;
+};
+
+/*
+ * rg_eghll: the distinct destination prefixes per minute, a HyperLogLog of
+ * 2^RG_HLL_BITS registers (standard error 1.04 / sqrt(4096) = 1.6%). A
+ * PERCPU_ARRAY of two elements, one per minute parity (minute m =
+ * CLOCK_BOOTTIME / RG_EGRESS_MINUTE_NS uses element m & 1), so the previous
+ * minute stays whole while the current one fills. A register holds
+ * (m & 0xffffff) << 8 | rank: one written in another minute counts as empty,
+ * so nothing is ever reset. The CPUs' sketches merge by maximum (a union).
+ * The hash (rg_mix64 of rg_hll_word), index and rank are the functions
+ * below, used by both sides.
+ */
+#define RG_HLL_BITS 12
+#define RG_HLL_REGS (1u << RG_HLL_BITS)
+#define RG_HLL_TAG_MASK 0xffffffu
+#define RG_HLL_REG(minute, rank) ((((__u32)(minute) & RG_HLL_TAG_MASK) << 8) | (__u32)(rank))
+#define RG_HLL_REG_RANK(r) ((r) & 0xffu)
+#define RG_HLL_REG_TAG(r) ((r) >> 8)
+struct rg_egress_hll {
+	__u32 reg[RG_HLL_REGS];
+};
+
+/* A destination prefix as one word for the sketch: family in the top byte,
+ * then the first 3 (IPv4 /24) or 6 (IPv6 /48) address bytes. */
+static inline __u64 rg_hll_word(__u8 family, const __u8 *addr)
+{
+	__u64 w = (__u64)family << 56;
+	int n = family == 4 ? 3 : 6;
+
+	for (int i = 0; i < 6; i++)
+		if (i < n)
+			w |= (__u64)addr[i] << (40 - 8 * i);
+	return w;
+}
+
+/* The top RG_HLL_BITS bits pick the register. */
+static inline __u32 rg_hll_index(__u64 h)
+{
+	return (__u32)(h >> (64 - RG_HLL_BITS));
+}
+
+/* 1 + the leading zeros of the other 64 - RG_HLL_BITS bits (1..53). BPF has
+ * no count-leading-zeros instruction: a binary search. */
+static inline __u32 rg_hll_rank(__u64 h)
+{
+	__u64 w = h << RG_HLL_BITS;
+	__u32 n = 1;
+
+	if (!w)
+		return 64 - RG_HLL_BITS + 1;
+	if (!(w >> 32)) { n += 32; w <<= 32; }
+	if (!(w >> 48)) { n += 16; w <<= 16; }
+	if (!(w >> 56)) { n += 8; w <<= 8; }
+	if (!(w >> 60)) { n += 4; w <<= 4; }
+	if (!(w >> 62)) { n += 2; w <<= 2; }
+	if (!(w >> 63)) { n += 1; }
+	return n;
+}
+
 /* Per-CPU counters, one per (interface slot, reason). */
 struct rg_counter {
 	__u64 packets;
@@ -580,7 +716,24 @@ struct rg_iface {
 	__u32 attach_mode;  /* enum xdp_attach_mode of libxdp */
 	__u64 attached_at;  /* CLOCK_REALTIME seconds */
 	char name[RG_IFNAMSIZ];
+	/* ABI 10: the egress program on the interface's clsact egress hook;
+	 * egress_prog_id 0: none. */
+	__u32 egress_prog_id;
+	__u32 egress_mode;     /* enum rg_egress_mode */
+	__u32 egress_handle;   /* the TC filter's handle and priority */
+	__u16 egress_prio;
+	__u8 egress_flags;     /* RG_EGRESS_* */
+	__u8 pad;
 };
+
+/* rg_iface.egress_mode */
+enum rg_egress_mode {
+	RG_EGRESS_OFF = 0,
+	RG_EGRESS_WATCH = 1,  /* count; over-budget SYNs are would-drop */
+	RG_EGRESS_CAP = 2,    /* count; over-budget SYNs are dropped */
+};
+/* rg_iface.egress_flags */
+#define RG_EGRESS_MADE_CLSACT (1u << 0) /* relayguard created the clsact qdisc */
 
 #ifdef __cplusplus
 #define RG_ASSERT_LAYOUT(cond, msg) static_assert(cond, msg)
@@ -632,7 +785,14 @@ RG_ASSERT_LAYOUT(sizeof(struct rg_slot6) == 24, "rg_slot6 layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_lcache_entry) == 32, "rg_lcache_entry layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_lcache_set) == 64, "rg_lcache_set layout");
 RG_ASSERT_LAYOUT(sizeof(struct rg_counter) == 24, "rg_counter layout");
-RG_ASSERT_LAYOUT(sizeof(struct rg_iface) == 40, "rg_iface layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_iface) == 56, "rg_iface layout");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_iface, egress_prog_id) == 40, "rg_iface.egress_prog_id offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_egress_config) == 24 + 8 * RG_PORT_WORDS, "rg_egress_config layout");
+RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_egress_config, port_bitmap) == 24, "rg_egress_config.port_bitmap offset");
+RG_ASSERT_LAYOUT(sizeof(struct rg_egress_state) == 64, "rg_egress_state layout: one cache line");
+RG_ASSERT_LAYOUT(sizeof(struct rg_egress_stats) == 32, "rg_egress_stats layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_egress_count) == 32, "rg_egress_count layout");
+RG_ASSERT_LAYOUT(sizeof(struct rg_egress_hll) == 4 * RG_HLL_REGS, "rg_egress_hll layout");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_iface, name) == 24, "rg_iface.name offset");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, min_prefix4) == 16, "rg_feed.min_prefix4 offset");
 RG_ASSERT_LAYOUT(__builtin_offsetof(struct rg_feed, added_at) == 32, "rg_feed.added_at offset");
@@ -669,6 +829,8 @@ static const struct rg_reason_info rg_reason_info[RG_REASON_MAX] = {
 	{ RG_WOULD_DROP_RATELIMIT, RG_RF_PROTECTED | RG_RF_MONITOR, "would_drop_ratelimit" },
 	{ RG_DROP_BANNED, RG_RF_PROTECTED | RG_RF_DROP, "dropped_banned" },
 	{ RG_WOULD_DROP_BANNED, RG_RF_PROTECTED | RG_RF_MONITOR, "would_drop_banned" },
+	{ RG_DROP_EGRESS_CAPPED, RG_RF_EGRESS | RG_RF_PROTECTED | RG_RF_DROP, "egress_capped" },
+	{ RG_WOULD_DROP_EGRESS_CAPPED, RG_RF_EGRESS | RG_RF_PROTECTED | RG_RF_MONITOR, "would_drop_egress_capped" },
 };
 
 static const char *const rg_ban_reason_name[] = { "manual", "ratelimit", "escalation", "watch" };

@@ -30,7 +30,7 @@ bool is_snake_case(const std::string &s)
 
 bool has(uint32_t flags, uint32_t bit) { return (flags & bit) == bit; }
 
-constexpr uint32_t kAllFlags = RG_RF_PROTECTED | RG_RF_DROP | RG_RF_MONITOR;
+constexpr uint32_t kAllFlags = RG_RF_PROTECTED | RG_RF_DROP | RG_RF_MONITOR | RG_RF_EGRESS;
 
 } // namespace
 
@@ -87,7 +87,13 @@ TEST(AbiReasons, NumbersAreStable)
     EXPECT_EQ(RG_WOULD_DROP_BLOCKLIST, 7);
     EXPECT_EQ(RG_PASS_MALFORMED, 8);
     EXPECT_EQ(RG_PASS_UNPARSED, 9);
-    EXPECT_GE(RG_REASON_MAX, 10);
+    EXPECT_EQ(RG_DROP_RATELIMIT, 10);
+    EXPECT_EQ(RG_WOULD_DROP_RATELIMIT, 11);
+    EXPECT_EQ(RG_DROP_BANNED, 12);
+    EXPECT_EQ(RG_WOULD_DROP_BANNED, 13);
+    EXPECT_EQ(RG_DROP_EGRESS_CAPPED, 14);
+    EXPECT_EQ(RG_WOULD_DROP_EGRESS_CAPPED, 15);
+    EXPECT_GE(RG_REASON_MAX, 16);
 }
 
 TEST(AbiReasons, FitInStatsStride)
@@ -98,10 +104,11 @@ TEST(AbiReasons, FitInStatsStride)
 
 TEST(AbiFlags, FlagBitsAreDistinctSingleBits)
 {
-    for (uint32_t f : {RG_RF_PROTECTED, RG_RF_DROP, RG_RF_MONITOR}) {
+    for (uint32_t f : {RG_RF_PROTECTED, RG_RF_DROP, RG_RF_MONITOR, RG_RF_EGRESS}) {
         EXPECT_NE(f, 0u);
         EXPECT_EQ(f & (f - 1), 0u) << f << " is not a single bit";
     }
+    EXPECT_EQ(RG_RF_EGRESS & (RG_RF_PROTECTED | RG_RF_DROP | RG_RF_MONITOR), 0u);
     EXPECT_EQ(RG_RF_PROTECTED & RG_RF_DROP, 0u);
     EXPECT_EQ(RG_RF_PROTECTED & RG_RF_MONITOR, 0u);
     EXPECT_EQ(RG_RF_DROP & RG_RF_MONITOR, 0u);
@@ -113,16 +120,17 @@ TEST(AbiFlags, NoUnknownBits)
         EXPECT_EQ(rg_reason_info[i].flags & ~kAllFlags, 0u) << rg_reason_info[i].name;
 }
 
-TEST(AbiFlags, OnlyBlocklistBanAndRateLimitDrop)
+TEST(AbiFlags, OnlyBlocklistBanRateLimitAndEgressCapDrop)
 {
-    const std::set<uint32_t> drops = {RG_DROP_BLOCKLIST, RG_DROP_BANNED, RG_DROP_RATELIMIT};
+    const std::set<uint32_t> drops = {RG_DROP_BLOCKLIST, RG_DROP_BANNED, RG_DROP_RATELIMIT, RG_DROP_EGRESS_CAPPED};
     for (uint32_t i = 0; i < RG_REASON_MAX; i++)
         EXPECT_EQ(has(rg_reason_info[i].flags, RG_RF_DROP), drops.count(i) == 1) << rg_reason_info[i].name;
 }
 
 TEST(AbiFlags, OnlyWouldDropsAreMonitor)
 {
-    const std::set<uint32_t> monitor = {RG_WOULD_DROP_BLOCKLIST, RG_WOULD_DROP_BANNED, RG_WOULD_DROP_RATELIMIT};
+    const std::set<uint32_t> monitor = {RG_WOULD_DROP_BLOCKLIST, RG_WOULD_DROP_BANNED, RG_WOULD_DROP_RATELIMIT,
+                                        RG_WOULD_DROP_EGRESS_CAPPED};
     for (uint32_t i = 0; i < RG_REASON_MAX; i++)
         EXPECT_EQ(has(rg_reason_info[i].flags, RG_RF_MONITOR), monitor.count(i) == 1) << rg_reason_info[i].name;
 }
@@ -134,7 +142,8 @@ TEST(AbiFlags, DropAndMonitorAreExclusiveAndProtected)
         const char *name = rg_reason_info[i].name;
         // A monitor verdict passes the packet: it must not count as dropped.
         EXPECT_FALSE(has(f, RG_RF_DROP) && has(f, RG_RF_MONITOR)) << name;
-        // Only traffic to a protected port is ever dropped or would be.
+        // Only traffic to a protected port (egress: a watched port) is ever
+        // dropped or would be.
         if (has(f, RG_RF_DROP) || has(f, RG_RF_MONITOR)) {
             EXPECT_TRUE(has(f, RG_RF_PROTECTED)) << name;
         }
@@ -147,7 +156,8 @@ TEST(AbiFlags, ProtectedExactlyForTcpToProtectedPorts)
     // everything else is decided before the port is known to be protected.
     const std::set<uint32_t> protected_reasons = {
         RG_PASS_CLEAN,     RG_PASS_ALLOWLIST,       RG_DROP_BLOCKLIST, RG_WOULD_DROP_BLOCKLIST,
-        RG_DROP_RATELIMIT, RG_WOULD_DROP_RATELIMIT, RG_DROP_BANNED,    RG_WOULD_DROP_BANNED};
+        RG_DROP_RATELIMIT, RG_WOULD_DROP_RATELIMIT, RG_DROP_BANNED,    RG_WOULD_DROP_BANNED,
+        RG_DROP_EGRESS_CAPPED, RG_WOULD_DROP_EGRESS_CAPPED};  // egress: SYNs to a watched port
     for (uint32_t i = 0; i < RG_REASON_MAX; i++)
         EXPECT_EQ(has(rg_reason_info[i].flags, RG_RF_PROTECTED), protected_reasons.count(i) == 1)
             << rg_reason_info[i].name;
@@ -158,7 +168,8 @@ TEST(AbiFlags, NamesAgreeWithVerdicts)
     for (uint32_t i = 0; i < RG_REASON_MAX; i++) {
         std::string name = rg_reason_info[i].name;
         uint32_t f = rg_reason_info[i].flags;
-        bool says_dropped = name.rfind("dropped_", 0) == 0;
+        // The egress drop is "egress_capped", as issue 19 names it.
+        bool says_dropped = name.rfind("dropped_", 0) == 0 || name == "egress_capped";
         bool says_would = name.rfind("would_drop_", 0) == 0;
         EXPECT_EQ(says_dropped, has(f, RG_RF_DROP)) << name;
         EXPECT_EQ(says_would, has(f, RG_RF_MONITOR)) << name;
@@ -174,7 +185,10 @@ TEST(AbiNames, MapNamesFitAndAreDistinct)
                                  RG_STR(RG_MAP_PFX6),   RG_STR(RG_MAP_SLOTS6), RG_STR(RG_MAP_CLASSES), RG_STR(RG_MAP_STATS),
                                  RG_STR(RG_MAP_IFACES), RG_STR(RG_MAP_RATE),  RG_STR(RG_MAP_BANS4),
                                  RG_STR(RG_MAP_BANS6),  RG_STR(RG_MAP_ESC),   RG_STR(RG_MAP_FEEDS),
-                                 RG_STR(RG_MAP_SRCSTATS)};
+                                 RG_STR(RG_MAP_SRCSTATS), RG_STR(RG_MAP_LCACHE), RG_STR(RG_MAP_EVENTS),
+                                 RG_STR(RG_MAP_EVSRC),  RG_STR(RG_MAP_EVSTATS), RG_STR(RG_MAP_EGCONFIG),
+                                 RG_STR(RG_MAP_EGSTATE), RG_STR(RG_MAP_EGSTATS), RG_STR(RG_MAP_EGSRC),
+                                 RG_STR(RG_MAP_EGDST),  RG_STR(RG_MAP_EGHLL)};
     std::set<std::string> seen;
     for (const std::string &n : names) {
         EXPECT_FALSE(n.empty());
@@ -300,7 +314,15 @@ TEST(AbiSizes, RgIface)
     EXPECT_EQ(offsetof(rg_iface, attached_at), 16u);
     EXPECT_EQ(offsetof(rg_iface, name), 16u + sizeof(__u64));
     EXPECT_EQ(sizeof(rg_iface::name), size_t(RG_IFNAMSIZ));
-    EXPECT_EQ(sizeof(rg_iface), 4 * sizeof(__u32) + sizeof(__u64) + RG_IFNAMSIZ);
+    // ABI 10: the egress program's attachment, after the name.
+    const size_t egress = 16u + sizeof(__u64) + RG_IFNAMSIZ;
+    EXPECT_EQ(offsetof(rg_iface, egress_prog_id), egress);
+    EXPECT_EQ(offsetof(rg_iface, egress_mode), egress + 4);
+    EXPECT_EQ(offsetof(rg_iface, egress_handle), egress + 8);
+    EXPECT_EQ(offsetof(rg_iface, egress_prio), egress + 12);
+    EXPECT_EQ(offsetof(rg_iface, egress_flags), egress + 14);
+    EXPECT_EQ(offsetof(rg_iface, pad), egress + 15);
+    EXPECT_EQ(sizeof(rg_iface), egress + 16);
 }
 
 TEST(AbiSizes, RgFeed)

@@ -393,6 +393,43 @@ TEST(AlertsConfig, ErrorsNameTheLineAndKey)
                                      "detached, command, command_timeout, repeat");
 }
 
+// outbound_surge's keys, in [egress] (egress_baseline.hpp).
+TEST(EgressSurgeConfig, DefaultsEveryKeyAndErrors)
+{
+    EXPECT_FALSE(parse(kFilter).alerts.outbound_surge) << "no egress, no outbound alert";
+    EXPECT_FALSE(parse(kFilter + "[egress]\nsurge_multiple = 3\n").alerts.outbound_surge) << "egress off";
+    const std::string kEgress = kFilter + "egress = watch\n";
+    rg::Config d = parse(kEgress + "[egress]\n");
+    ASSERT_TRUE(d.alerts.outbound_surge);
+    EXPECT_EQ(*d.alerts.outbound_surge, rg::SurgeSettings{});
+    EXPECT_TRUE(d.alerts.kinds().count("outbound_surge"));
+    rg::Config c = parse(kEgress + "[egress]\n"
+                                   "surge_window = 5s\n"
+                                   "surge_floor_connections = 20\n"
+                                   "surge_floor_destinations = 0\n"
+                                   "surge_multiple = 2.5\n"
+                                   "baseline_half_life = 2m\n");
+    rg::SurgeSettings s = *c.alerts.outbound_surge;
+    EXPECT_EQ(s.window, 5s);
+    EXPECT_EQ(s.floor_connections, 20u);
+    EXPECT_EQ(s.floor_destinations, 0u);
+    EXPECT_EQ(s.multiple, 2.5);
+    EXPECT_EQ(s.half_life, 2min);
+
+    auto expect = [&](const std::string &body, const std::string &where, const std::string &why) {
+        std::string msg = error(kEgress + "[egress]\n" + body);
+        EXPECT_EQ(msg.rfind("/etc/relayguard/test.conf:" + where + ": ", 0), 0u) << msg;
+        EXPECT_NE(msg.find(why), std::string::npos) << msg;
+    };
+    expect("surge_window = 0s\n", "5: [egress] surge_window", "shorter than 1s");
+    expect("surge_floor_connections = -1\n", "5: [egress] surge_floor_connections", "not a whole number");
+    expect("surge_multiple = 0.5\n", "5: [egress] surge_multiple", "not a number from 1 to 1000");
+    expect("surge_multiple = x\n", "5: [egress] surge_multiple", "not a number from 1 to 1000");
+    expect("surge_window = 10m\nbaseline_half_life = 5m\n", "6: [egress] baseline_half_life",
+           "baseline_half_life 5m is shorter than surge_window 10m");
+    expect("surge_window = 2h\n", "5: [egress] surge_window", "is shorter than surge_window 2h");
+}
+
 // The shipped example's [alerts], uncommented: its default lines are the
 // defaults, and its examples parse.
 TEST(AlertsConfig, ShippedExampleShowsTheDefaults)

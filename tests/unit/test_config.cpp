@@ -271,7 +271,7 @@ TEST(ConfigSyntax, UnknownKeyListsTheValidOnes)
 {
     expect_error(
         kFilter + "interface = eth1\n", 3, "[filter] interface",
-        "unknown key (valid keys: interfaces, xdp_mode, ports, mode, allow, block, allow_file, block_file)");
+        "unknown key (valid keys: interfaces, xdp_mode, ports, mode, egress, allow, block, allow_file, block_file)");
     expect_error(
         kFilter + "[rate]\nrate = off\nbursts = 5\n", 5, "[rate] bursts",
         "unknown key (valid keys: rate, burst, prefix4, prefix6, ban_after, ban_ttl, escalate_after, "
@@ -788,6 +788,8 @@ TEST(ConfigExample, ParsesToTheDefaults)
     EXPECT_EQ(example.metrics_listen, "");
     EXPECT_EQ(example.alerts, defaults.alerts);
     EXPECT_EQ(example.events, defaults.events);
+    EXPECT_EQ(example.egress_mode, defaults.egress_mode);
+    EXPECT_EQ(example.egress, defaults.egress);
 }
 
 // Every key the parser knows (as its unknown-key messages list them) is
@@ -801,7 +803,7 @@ TEST(ConfigExample, DocumentsEveryKey)
     for (const std::string &head :
          {std::string("[filter]\n"), kFilter + "[rate]\n", kFilter + "[daemon]\n", kFilter + "[feed x]\n",
           kFilter + "[watch]\n", kFilter + "[watch-rule relay-denied]\n", kFilter + "[metrics]\n",
-          kFilter + "[alerts]\n", kFilter + "[events]\n", kFilter + "[crowdsec]\n"}) {
+          kFilter + "[alerts]\n", kFilter + "[events]\n", kFilter + "[crowdsec]\n", kFilter + "[egress]\n"}) {
         std::string msg = error(head + "no_such_key = 1\n");
         size_t at = msg.find(marker);
         ASSERT_NE(at, std::string::npos) << msg;
@@ -816,7 +818,7 @@ TEST(ConfigExample, DocumentsEveryKey)
                 << key << " is not shown in " << RG_EXAMPLE_CONFIG;
         }
     }
-    EXPECT_EQ(total, 8u + 10u + 5u + 7u + 6u + 7u + 1u + 9u + 2u + 9u);
+    EXPECT_EQ(total, 9u + 10u + 5u + 7u + 6u + 7u + 1u + 9u + 2u + 9u + 3u + 5u);
 }
 
 // The commented [watch] example, uncommented, parses; its relay-denied
@@ -967,6 +969,35 @@ TEST(ConfigEvents, DefaultsSettingsAndLimits)
     expect_error(kFilter + "[events]\nper_second = 1000001\n", 4, "[events] per_second", "");
 }
 
+// ---- egress ([filter] egress, [egress]) -------------------------------------
+
+TEST(ConfigEgress, DefaultsSettingsAndLimits)
+{
+    rg::Config d = parse(kFilter);
+    EXPECT_EQ(d.egress_mode, uint32_t(RG_EGRESS_OFF));
+    EXPECT_EQ(d.egress, rg::EgressSettings{});
+    EXPECT_EQ(d.egress.ports, (std::vector<uint16_t>{25}));
+    EXPECT_EQ(d.egress.interval_ns, 0u);
+
+    rg::Config c = parse("[filter]\ninterfaces = eth0\negress = cap\n"
+                         "[egress]\nports = 25, 587\nbudget = 120/m\nburst = 30\n");
+    EXPECT_EQ(c.egress_mode, uint32_t(RG_EGRESS_CAP));
+    EXPECT_EQ(c.egress.ports, (std::vector<uint16_t>{25, 587}));
+    EXPECT_EQ(c.egress.interval_ns, 500000000u);
+    EXPECT_EQ(c.egress.burst, 30u);
+    EXPECT_EQ(parse(kFilter + "[egress]\nbudget = off\n").egress.interval_ns, 0u);
+    EXPECT_EQ(parse("[filter]\ninterfaces = eth0\negress = watch\n").egress_mode, uint32_t(RG_EGRESS_WATCH));
+
+    expect_error("[filter]\ninterfaces = eth0\negress = drop\n", 3, "[filter] egress", "expected watch or cap or off");
+    expect_error("[filter]\ninterfaces = eth0\negress = cap\n", 3, "[filter] egress", "cap needs a budget");
+    expect_error(kFilter + "[egress]\nbudget = 120/m\n", 4, "[egress] budget", "needs burst");
+    expect_error(kFilter + "[egress]\nburst = 5\n", 4, "[egress] burst", "has no effect without budget");
+    expect_error(kFilter + "[egress]\nbudget = 5000/s\nburst = 5\n", 4, "[egress] budget", "out of range");
+    expect_error(kFilter + "[egress]\nburst = 0\n", 4, "[egress] burst", "");
+    expect_error(kFilter + "[egress]\nports = 0\n", 4, "[egress] ports", "");
+    expect_error(kFilter + "[egress]\nno_such_key = 3\n", 4, "[egress] no_such_key", "unknown key");
+}
+
 // ---- [crowdsec] ------------------------------------------------------------
 
 TEST_F(ConfigFiles, CrowdsecSection)
@@ -1042,8 +1073,11 @@ TEST_F(ConfigFiles, CrowdsecExampleParsesWithDefaults)
     ASSERT_NE(at, std::string::npos);
     std::string out = text.substr(0, at + 1);
     std::stringstream ss(text.substr(at + 1));
+    bool section = false;  // the sections after [crowdsec] stay commented out
     for (std::string l; std::getline(ss, l);) {
-        if (l.starts_with("#") && !l.starts_with("# ") && l != "#")
+        if (l.starts_with("#["))
+            section = !section && l == "#[crowdsec]";
+        if (section && l.starts_with("#") && !l.starts_with("# ") && l != "#")
             l = l.substr(1);
         if (l.starts_with("api_key_file = "))
             l = "api_key_file = " + key;

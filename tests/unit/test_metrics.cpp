@@ -117,6 +117,12 @@ TEST(PrometheusText, FamiliesTypesAndValues)
         {"relayguard_feed_syncs_total", "counter"},
         {"relayguard_feed_sync_errors_total", "counter"},
         {"relayguard_feed_last_sync_duration_seconds", "gauge"},
+        {"relayguard_egress_syn_packets_total", "counter"},
+        {"relayguard_egress_capped_syn_packets_total", "counter"},
+        {"relayguard_egress_would_cap_syn_packets_total", "counter"},
+        {"relayguard_egress_destination_prefixes", "gauge"},
+        {"relayguard_egress_sender_syn_packets_total", "counter"},
+        {"relayguard_egress_mode", "gauge"},
     };
     EXPECT_EQ(types(text), expected) << text;
     for (const auto &[name, type] : expected)

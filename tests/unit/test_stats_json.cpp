@@ -42,12 +42,16 @@ rg::ReasonCounters distinct_counters()
     return c;
 }
 
-// The verdict groups as the enum documents them.
-const std::set<uint32_t> kDropped = {RG_DROP_BLOCKLIST, RG_DROP_RATELIMIT, RG_DROP_BANNED};
-const std::set<uint32_t> kWouldDrop = {RG_WOULD_DROP_BLOCKLIST, RG_WOULD_DROP_RATELIMIT, RG_WOULD_DROP_BANNED};
-const std::set<uint32_t> kProtected = {RG_PASS_CLEAN,     RG_PASS_ALLOWLIST,       RG_DROP_BLOCKLIST,
-                                       RG_WOULD_DROP_BLOCKLIST, RG_DROP_RATELIMIT, RG_WOULD_DROP_RATELIMIT,
-                                       RG_DROP_BANNED,    RG_WOULD_DROP_BANNED};
+// The verdict groups as the enum documents them. The egress program's two
+// reasons count outbound SYNs to a watched port (protected) over the budget:
+// dropped in cap mode, would-drop in watch mode.
+const std::set<uint32_t> kDropped = {RG_DROP_BLOCKLIST, RG_DROP_RATELIMIT, RG_DROP_BANNED, RG_DROP_EGRESS_CAPPED};
+const std::set<uint32_t> kWouldDrop = {RG_WOULD_DROP_BLOCKLIST, RG_WOULD_DROP_RATELIMIT, RG_WOULD_DROP_BANNED,
+                                       RG_WOULD_DROP_EGRESS_CAPPED};
+const std::set<uint32_t> kProtected = {RG_PASS_CLEAN,           RG_PASS_ALLOWLIST,       RG_DROP_BLOCKLIST,
+                                       RG_WOULD_DROP_BLOCKLIST, RG_DROP_RATELIMIT,       RG_WOULD_DROP_RATELIMIT,
+                                       RG_DROP_BANNED,          RG_WOULD_DROP_BANNED,    RG_DROP_EGRESS_CAPPED,
+                                       RG_WOULD_DROP_EGRESS_CAPPED};
 
 std::set<uint32_t> all_reasons()
 {

@@ -2,6 +2,7 @@
 #include "common.hpp"
 
 #include "attach.hpp"
+#include "egress.hpp"
 #include "bpffs.hpp"
 #include "cidr.hpp"
 #include "daemon.hpp"
@@ -175,7 +176,10 @@ json iface_json(const IfaceEntry &e)
             {"dispatcher", !(e.raw.flags & RG_IFACE_LEGACY)},
             {"attached", live.attached},
             {"programs_on_interface", live.programs},
-            {"attached_at", e.raw.attached_at}};
+            {"attached_at", e.raw.attached_at},
+            {"egress", {{"mode", egress_mode_name(e.raw.egress_mode)},
+                        {"prog_id", e.raw.egress_prog_id},
+                        {"attached", live.egress_attached}}}};
 }
 
 int cmd_attach(Options &o)
@@ -183,13 +187,21 @@ int cmd_attach(Options &o)
     AttachOptions a{.ifname = o.iface,
                     .mode = o.mode == "skb" ? XdpMode::skb : XdpMode::native,
                     .ports = o.ports.empty() ? std::nullopt : std::optional(parse_ports(o.ports)),
-                    .monitor = o.monitor ? std::optional(true) : std::nullopt};
+                    .monitor = o.monitor ? std::optional(true) : std::nullopt,
+                    .egress = o.egress_mode.empty() ? uint32_t(RG_EGRESS_OFF) : parse_egress_mode(o.egress_mode, false)};
     AttachResult r = attach(o.pin_dir, a);
     if (r.maps_created)
         state_dir(o).remove_all();  // what is left belongs to maps that are gone
     Maps maps = Maps::open(o.pin_dir);
     std::cout << "attached to " << printable(o.iface) << " (ifindex " << r.ifindex << ", program id " << r.prog_id
               << ", " << o.mode << " mode, " << (r.legacy ? "without" : "via") << " the libxdp dispatcher)\n";
+    if (r.egress_prog_id) {
+        std::cout << "egress: " << o.egress_mode << " outbound SYNs on " << printable(o.iface) << " (program id "
+                  << r.egress_prog_id << ")\n";
+        if (o.egress_mode == "cap" && egress_settings(maps).interval_ns == 0)
+            log(LogLevel::warning, "egress cap: no budget yet, so nothing is dropped until one is set "
+                                   "(relayguard egress set --budget RATE --burst N)");
+    }
     if (r.legacy)
         log(LogLevel::warning, legacy_attach_note(o.iface));
     size_t others = maps.ifaces().size() - 1;
@@ -205,6 +217,7 @@ int cmd_detach(Options &o)
     if (r.pins_removed)
         state_dir(o).remove_all();
     std::cout << "detached from " << printable(o.iface) << (r.was_live ? "" : " (the program was already gone)")
+              << (r.egress_was_live ? "; egress program removed" : "")
               << (r.pins_removed ? "; last interface, pinned maps removed" : "") << "\n";
     return 0;
 }
@@ -229,8 +242,10 @@ int cmd_upgrade(Options &o)
             throw CommandError(e.what(), {"interface", name});
         }
         std::cout << "upgraded " << printable(name) << ": program id " << r.old_prog_id << " -> " << r.new_prog_id
-                  << " (" << (r.legacy ? "replaced in one step" : "via the libxdp dispatcher")
-                  << "; rules, bans and counters kept)\n";
+                  << " (" << (r.legacy ? "replaced in one step" : "via the libxdp dispatcher");
+        if (r.new_egress_prog_id)
+            std::cout << "; egress program id " << r.old_egress_prog_id << " -> " << r.new_egress_prog_id;
+        std::cout << "; rules, bans and counters kept)\n";
     }
     return 0;
 }
@@ -435,6 +450,8 @@ int cmd_stats(Options &o)
     return 0;
 }
 
+} // namespace
+
 // check_ports checks each value; the limit on their number needs the whole list, so it is checked once all are in.
 void check_port_list(Options &o)
 {
@@ -450,6 +467,8 @@ void check_port_list(Options &o)
         throw CLI::ValidationError("ports", e.what());
     }
 }
+
+namespace {
 
 void add_rule_commands(CLI::App &app, Options &o, const char *name, ListKind kind, const char *what)
 {
@@ -529,6 +548,10 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     attach->add_option("--ports", o.ports, "protected TCP ports for all interfaces (default 25)")
         ->delimiter(',')->check(check_ports(o));
     attach->add_flag("--monitor", o.monitor, "count would-be drops, drop nothing (applies to all interfaces)");
+    attach->add_option("--egress", o.egress_mode,
+                       "also watch outbound SYNs to the egress ports on this interface (watch), "
+                       "and drop those over the egress budget (cap)")
+        ->check(CLI::IsMember({"watch", "cap"}));
     attach->callback([&o] {
         check_port_list(o);
         o.action = cmd_attach;
@@ -572,6 +595,7 @@ std::unique_ptr<CLI::App> make_app(Options &o)
     add_watch_command(*app, o);
     add_events_command(*app, o);
     add_crowdsec_commands(*app, o);
+    add_egress_commands(*app, o);
 
     CLI::App *run_cmd = add_command(
         *app, o, "run", "run as a service: apply a config file, reload it on SIGHUP, log counters, detach on SIGTERM",

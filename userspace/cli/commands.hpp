@@ -42,6 +42,10 @@ struct Options {
     uint32_t escalate_after = 0;
     std::string escalate_window;
     int escalate_prefix4 = 24, escalate_prefix6 = 48;
+    // attach --egress, egress set, top --egress
+    std::string egress_mode;  // watch|cap; empty: no egress program
+    std::string egress_budget;
+    bool egress_top = false;
     // bans, top
     std::string ttl;
     bool all = false;
@@ -95,6 +99,9 @@ void add_probe_command(CLI::App &app, Options &opts);  // probe
 void add_watch_command(CLI::App &app, Options &opts);  // watch
 void add_events_command(CLI::App &app, Options &opts); // events
 void add_crowdsec_commands(CLI::App &app, Options &opts);  // crowdsec
+void add_egress_commands(CLI::App &app, Options &opts);  // egress
+// `top --egress`: local senders and destination prefixes with the most new outbound connections.
+int egress_top(Options &opts);
 
 // The demo: a netns lab with an SMTP listener, a clean client and a blocklisted one, then the JSON counters.
 int demo(Options &opts);

@@ -28,6 +28,9 @@ CLI::Validator check_duration(Options &o);
 CLI::Validator check_rate(Options &o);
 CLI::Validator check_probe_target(Options &o);
 CLI::Validator check_address(Options &o);  // user@domain
+// check_ports checks each value; the limit on their number needs the whole
+// list: this checks o.ports once all are in (a CLI::ValidationError).
+void check_port_list(Options &o);
 
 // An error of a handler that knows what it concerns (a feed, an interface).
 class CommandError : public Error {

@@ -245,6 +245,8 @@ private:
 
 int cmd_top(Options &o)
 {
+    if (o.egress_top)
+        return egress_top(o);
     Maps maps = Maps::open(o.pin_dir);
     std::vector<SourceState> now_state = rate_sources(maps);
     size_t tracked = now_state.size();
@@ -364,6 +366,8 @@ void add_rate_commands(CLI::App &app, Options &o)
 
     CLI::App *top = add_command(app, o, "top", "sources with the most SYNs and rate-limit drops", cmd_top);
     top->add_flag("--json", o.json, "JSON output");
+    top->add_flag("--egress", o.egress_top,
+                  "outbound instead: local senders and destination prefixes with the most new connections");
     top->add_option("-n", o.top_n, "how many sources")->check(CLI::Range(1u, 1000000u))->capture_default_str();
     top->add_option("--sample", o.sample, "count only what happens during this long, e.g. 1s")
         ->check(check_duration(o));

@@ -38,19 +38,19 @@ std::vector<uint16_t> parse_ports(const std::vector<std::string> &args)
     return ports;
 }
 
-void ports_to_bitmap(const std::vector<uint16_t> &ports, struct rg_config &cfg)
+void ports_to_bitmap(const std::vector<uint16_t> &ports, PortBitmap &bitmap)
 {
-    std::memset(cfg.port_bitmap, 0, sizeof(cfg.port_bitmap));
+    std::memset(bitmap, 0, sizeof(bitmap));
     for (uint16_t p : ports)
-        cfg.port_bitmap[p >> 6] |= 1ull << (p & 63);
+        bitmap[p >> 6] |= 1ull << (p & 63);
 }
 
-std::vector<uint16_t> ports_from_bitmap(const struct rg_config &cfg)
+std::vector<uint16_t> ports_from_bitmap(const PortBitmap &bitmap)
 {
     std::vector<uint16_t> ports;
     for (unsigned w = 0; w < RG_PORT_WORDS; w++)
         for (unsigned b = 0; b < 64; b++)
-            if ((cfg.port_bitmap[w] >> b) & 1)
+            if ((bitmap[w] >> b) & 1)
                 ports.push_back(uint16_t(w * 64 + b));
     return ports;
 }

@@ -14,7 +14,15 @@ namespace rg {
 // that is not 1-65535, or on more than RG_MAX_PORTS ports.
 std::vector<uint16_t> parse_ports(const std::vector<std::string> &args);
 
-void ports_to_bitmap(const std::vector<uint16_t> &ports, struct rg_config &cfg);
-std::vector<uint16_t> ports_from_bitmap(const struct rg_config &cfg);
+// A port bitmap (rg_config's protected ports, rg_egress_config's watched
+// ports): bit p of the RG_PORT_WORDS words is port p.
+using PortBitmap = __u64[RG_PORT_WORDS];
+void ports_to_bitmap(const std::vector<uint16_t> &ports, PortBitmap &bitmap);
+std::vector<uint16_t> ports_from_bitmap(const PortBitmap &bitmap);
+inline void ports_to_bitmap(const std::vector<uint16_t> &ports, struct rg_config &cfg)
+{
+    ports_to_bitmap(ports, cfg.port_bitmap);
+}
+inline std::vector<uint16_t> ports_from_bitmap(const struct rg_config &cfg) { return ports_from_bitmap(cfg.port_bitmap); }
 
 } // namespace rg

@@ -1,6 +1,7 @@
 #include "alert_checks.hpp"
 
 #include "attach.hpp"
+#include "egress.hpp"
 #include "error.hpp"
 #include "feed_registry.hpp"
 #include "rate.hpp"
@@ -68,7 +69,75 @@ const char *result_name(uint32_t result)
 
 WallTime from_unix(int64_t s) { return WallTime(std::chrono::seconds(s)); }
 
+constexpr size_t kTopNames = 5;
+
+// The names whose count grew from `from` to `to`, most first (then by name),
+// at most kTopNames; `distinct` gets how many grew at all.
+std::vector<EgressTop> top_growth(const std::map<std::string, uint64_t> &from,
+                                  const std::map<std::string, uint64_t> &to, size_t *distinct = nullptr)
+{
+    std::vector<EgressTop> grew;
+    for (const auto &[name, n] : to) {
+        auto it = from.find(name);
+        uint64_t before = it == from.end() || it->second > n ? 0 : it->second;
+        if (n > before)
+            grew.push_back({name, n - before});
+    }
+    if (distinct)
+        *distinct = grew.size();
+    std::ranges::sort(grew, [](const EgressTop &a, const EgressTop &b) {
+        return a.connections != b.connections ? a.connections > b.connections : a.name < b.name;
+    });
+    if (grew.size() > kTopNames)
+        grew.resize(kTopNames);
+    return grew;
+}
+
+json top_json(const std::vector<EgressTop> &top, const char *key)
+{
+    json a = json::array();
+    for (const EgressTop &t : top)
+        a.push_back({{key, t.name}, {"connections", t.connections}});
+    return a;
+}
+
+std::string top_text(const std::vector<EgressTop> &top)
+{
+    std::string s;
+    for (const EgressTop &t : top)
+        s += (s.empty() ? "" : ", ") + t.name + " (" + std::to_string(t.connections) + ")";
+    return s.empty() ? "none" : s;
+}
+
+// The egress snapshot as the surge check counts it: senders by address,
+// destinations by prefix, the sketch of the last whole minute.
+EgressReading egress_reading(const EgressSnapshot &snap)
+{
+    EgressReading e;
+    e.connections = snap.syns;
+    for (const EgressCount &c : snap.sources) {
+        std::string a = c.key.str();
+        e.senders[a.substr(0, a.rfind('/'))] = c.syns;  // a /32 or /128: the address
+    }
+    for (const EgressCount &c : snap.destinations)
+        e.prefixes[c.key.str()] = c.syns;
+    if (snap.minute > 0)
+        e.sketch = {{snap.minute - 1, snap.distinct_previous}};
+    return e;
+}
+
 } // namespace
+
+EgressSample egress_window(const EgressReading &from, const EgressReading &to)
+{
+    EgressSample s;
+    s.connections = to.connections >= from.connections ? to.connections - from.connections : to.connections;
+    s.top_senders = top_growth(from.senders, to.senders);
+    size_t distinct = 0;
+    s.top_prefixes = top_growth(from.prefixes, to.prefixes, &distinct);
+    s.destinations = double(distinct);
+    return s;
+}
 
 std::set<std::string> AlertsConfig::kinds() const
 {
@@ -83,6 +152,8 @@ std::set<std::string> AlertsConfig::kinds() const
         k.insert("ban_storm");
     if (detached)
         k.insert("detached");
+    if (outbound_surge)
+        k.insert("outbound_surge");
     return k;
 }
 
@@ -153,6 +224,8 @@ AlertReadings read_alert_readings(const AlertsConfig &cfg, const std::string &pi
         if (kinds.count("ban_storm"))
             for (const Ban &b : list_bans(maps))
                 r.bans.push_back({b.cidr.str(), b.raw.created_ns});
+        if (kinds.count("outbound_surge"))
+            r.egress = egress_reading(read_egress(maps));
         if (kinds.count("detached")) {
             for (const std::string &name : interfaces) {
                 std::optional<IfaceEntry> e = maps.find_iface(name);
@@ -191,7 +264,26 @@ std::vector<AlertCheck> AlertChecks::evaluate(const AlertReadings &r)
         ban_storm(r, out);
     if (!r.unknown.count("detached"))
         detached(r, out);
+    if (!r.unknown.count("outbound_surge"))
+        outbound_surge(r, out);
     return out;
+}
+
+void AlertChecks::reconfigure(const AlertsConfig &cfg)
+{
+    AlertChecks next(cfg);
+    Duration window = baseline_.settings().window;
+    next.baseline_ = baseline_;
+    if (cfg.outbound_surge) {
+        next.baseline_.configure(*cfg.outbound_surge);
+        if (cfg.outbound_surge->window == window) {
+            next.window_start_ = std::move(window_start_);
+            next.window_index_ = window_index_;
+            next.window_partial_ = window_partial_;
+            next.surge_ = std::move(surge_);
+        }
+    }
+    *this = std::move(next);
 }
 
 // The rate over the last rate_window: from the newest sample at least that
@@ -300,6 +392,84 @@ void AlertChecks::detached(const AlertReadings &r, std::vector<AlertCheck> &out)
             c.values["why"] = i.why;
         out.push_back(std::move(c));
     }
+}
+
+// Windows are aligned to CLOCK_BOOTTIME (index boot_ns / window), as the
+// kernel's sketch minutes are: a one-minute window's destinations are the
+// sketch's estimate of that very minute. A window ends at the first tick
+// after its end (within a second); the one the daemon started in, and one
+// after ticks were missed, are not judged (they would be partial). The
+// verdict is reported at every tick until the next window ends (the engine
+// resolves an alert without a check). Before the first window ends: clear.
+void AlertChecks::outbound_surge(const AlertReadings &r, std::vector<AlertCheck> &out)
+{
+    if (!cfg_.outbound_surge || !r.egress)
+        return;
+    const SurgeSettings &s = baseline_.settings();
+    uint64_t window_ns = uint64_t(std::chrono::nanoseconds(s.window).count());
+    uint64_t index = r.boot_ns / window_ns;
+    // Counters that went back: the maps were made anew; start over.
+    if (window_start_ && r.egress->connections < window_start_->connections)
+        window_start_.reset();
+    if (!window_start_) {
+        window_start_ = r.egress;
+        window_index_ = index;
+        window_partial_ = true;
+    }
+    if (index != window_index_) {
+        if (!window_partial_ && index == window_index_ + 1)
+            surge_ = judge(*window_start_, *r.egress, window_index_);
+        window_start_ = r.egress;
+        window_index_ = index;
+        window_partial_ = false;
+    }
+    if (surge_) {
+        out.push_back(*surge_);
+    } else {
+        AlertCheck c{.key = {"outbound_surge", "", ""}, .firing = false};
+        c.summary = "no whole window of " + format_duration(s.window) + " has ended yet";
+        out.push_back(std::move(c));
+    }
+}
+
+AlertCheck AlertChecks::judge(const EgressReading &from, const EgressReading &to, uint64_t index)
+{
+    const SurgeSettings &s = baseline_.settings();
+    EgressSample sample = egress_window(from, to);
+    const char *estimate = "table";
+    if (s.window == std::chrono::seconds(60) && to.sketch && to.sketch->first == index) {
+        sample.destinations = to.sketch->second;
+        estimate = "sketch";
+    }
+    SurgeVerdict v = baseline_.observe(sample);
+    AlertCheck c{.key = {"outbound_surge", "", ""}, .firing = v.surge};
+    c.summary = std::to_string(sample.connections) + " new outbound SMTP connections in " + format_duration(s.window) +
+                " (baseline " + number_text(v.baseline_connections) + ", threshold " +
+                number_text(v.threshold_connections) + "), " + number_text(sample.destinations) +
+                " destination prefixes (baseline " + number_text(v.baseline_destinations) + ", threshold " +
+                number_text(v.threshold_destinations) + ")" + (v.warming_up ? ", baseline warming up" : "") +
+                "; top senders: " + top_text(sample.top_senders) + "; top destinations: " + top_text(sample.top_prefixes);
+    json by = json::array();
+    if (v.by_connections)
+        by.push_back("connections");
+    if (v.by_destinations)
+        by.push_back("destinations");
+    c.values = {{"connections", sample.connections},
+                {"destinations", round2(sample.destinations)},
+                {"destinations_from", estimate},
+                {"baseline_connections", round2(v.baseline_connections)},
+                {"baseline_destinations", round2(v.baseline_destinations)},
+                {"warming_up", v.warming_up},
+                {"by", by},
+                {"window_seconds", round2(std::chrono::duration<double>(s.window).count())},
+                {"top_senders", top_json(sample.top_senders, "address")},
+                {"top_destinations", top_json(sample.top_prefixes, "prefix")}};
+    c.threshold = {{"connections", round2(v.threshold_connections)},
+                   {"destinations", round2(v.threshold_destinations)},
+                   {"floor_connections", s.floor_connections},
+                   {"floor_destinations", s.floor_destinations},
+                   {"multiple", s.multiple}};
+    return c;
 }
 
 } // namespace rg

@@ -18,17 +18,25 @@
 //   detached       a configured interface without the filter attached (XDP
 //                  taken off behind the daemon's back, the interface gone,
 //                  the pinned maps removed); the daemon's repair attaches it
-//                  again, and the alert resolves.
+//                  again, and the alert resolves;
+//   outbound_surge a window (a minute) of outbound SMTP above its floor and
+//                  a multiple of the host's baseline, for new connections or
+//                  distinct destination prefixes ([egress] surge_*;
+//                  egress_baseline.hpp), naming the top local senders and
+//                  destination prefixes; judged when a window ends, so it
+//                  fires and resolves at window ends.
 // A new kind is one more reading, one more check, one more config key.
 #pragma once
 
 #include "alert_engine.hpp"
 #include "duration.hpp"
+#include "egress_baseline.hpp"
 #include "maps.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -53,6 +61,7 @@ struct AlertsConfig {
     std::vector<std::string> command;    // argv; empty: none
     Duration command_timeout{std::chrono::seconds(30)};
     Duration repeat{0};                  // 0: an alert is reported once while it fires
+    std::optional<SurgeSettings> outbound_surge;  // none: off (no egress watched)
     bool operator==(const AlertsConfig &) const = default;
     // The kinds these settings check.
     std::set<std::string> kinds() const;
@@ -84,6 +93,22 @@ struct BanReading {
     uint64_t created_ns = 0;  // CLOCK_BOOTTIME
 };
 
+// Outbound SMTP as the kernel counts it since its maps were made
+// (cumulative); a window is the difference of two readings.
+struct EgressReading {
+    uint64_t connections = 0;                  // new outbound connections to the watched ports
+    std::map<std::string, uint64_t> senders{};   // per local address
+    std::map<std::string, uint64_t> prefixes{};  // per destination prefix (/24, /48)
+    // The kernel's sketch of the last whole minute (CLOCK_BOOTTIME / 60 s):
+    // its index and its estimate of distinct destination prefixes.
+    std::optional<std::pair<uint64_t, double>> sketch{};
+};
+
+// One window's sample: the difference of the readings at its start and
+// end; destinations are the prefixes whose count grew (exact while the
+// kernel's table holds them all).
+EgressSample egress_window(const EgressReading &from, const EgressReading &to);
+
 // What one tick read. A reading that failed is empty, its kind named in
 // `unknown`, and its alerts keep their state.
 struct AlertReadings {
@@ -94,6 +119,7 @@ struct AlertReadings {
     std::vector<FeedReading> feeds{};
     std::vector<BanReading> bans{};
     std::vector<IfaceReading> interfaces{};
+    std::optional<EgressReading> egress{};
     std::set<std::string> unknown{};
     std::string error{};  // why some reading failed
 };
@@ -105,8 +131,15 @@ AlertReadings read_alert_readings(const AlertsConfig &cfg, const std::string &pi
 
 class AlertChecks {
 public:
-    explicit AlertChecks(AlertsConfig cfg) : cfg_(std::move(cfg)) {}
+    explicit AlertChecks(AlertsConfig cfg)
+        : cfg_(std::move(cfg)), baseline_(cfg_.outbound_surge.value_or(SurgeSettings{}))
+    {
+    }
     const AlertsConfig &config() const { return cfg_; }
+    // New settings: the rates' windows start anew; the outbound baseline
+    // stays (EgressBaseline::configure), as does the last window's verdict.
+    void reconfigure(const AlertsConfig &cfg);
+    const EgressBaseline &baseline() const { return baseline_; }
     // One tick: a check per configured alert instance. Keeps what the
     // rates need from tick to tick (counter samples, bans seen).
     std::vector<AlertCheck> evaluate(const AlertReadings &r);
@@ -116,6 +149,8 @@ private:
     void feeds(const AlertReadings &r, std::vector<AlertCheck> &out) const;
     void ban_storm(const AlertReadings &r, std::vector<AlertCheck> &out);
     void detached(const AlertReadings &r, std::vector<AlertCheck> &out) const;
+    void outbound_surge(const AlertReadings &r, std::vector<AlertCheck> &out);
+    AlertCheck judge(const EgressReading &from, const EgressReading &to, uint64_t index);
 
     AlertsConfig cfg_;
     struct Sample {
@@ -124,6 +159,14 @@ private:
     };
     std::deque<Sample> samples_;
     std::set<std::pair<uint64_t, std::string>> recent_bans_;  // created_ns, prefix: the last minute's
+    // outbound_surge: the reading the current window started with, its
+    // index (boot_ns / window) and whether the daemon started within it;
+    // the last window's verdict (reported every tick until the next ends).
+    EgressBaseline baseline_;
+    std::optional<EgressReading> window_start_;
+    uint64_t window_index_ = 0;
+    bool window_partial_ = true;
+    std::optional<AlertCheck> surge_;
 };
 
 } // namespace rg

@@ -37,7 +37,7 @@ Alerts::Alerts(const AlertsConfig &cfg, Sink sink) : checks_(cfg), sink_(std::mo
 void Alerts::configure(const AlertsConfig &cfg)
 {
     if (!(cfg == checks_.config()))
-        checks_ = AlertChecks(cfg);
+        checks_.reconfigure(cfg);
     engine_.set_repeat(cfg.repeat);
     command_.set(cfg.command, cfg.command_timeout);
     std::lock_guard<std::mutex> g(mu_);

@@ -192,7 +192,7 @@ void sort_unique(std::vector<Cidr> &v)
     v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
-enum class Kind { filter, rate, daemon, feed, watch, watch_rule, metrics, alerts, events, crowdsec };
+enum class Kind { filter, rate, daemon, feed, watch, watch_rule, metrics, alerts, events, crowdsec, egress };
 
 constexpr std::string_view kFeedNameChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
 
@@ -231,6 +231,7 @@ public:
     FeedConfig &feed() { return cfg.feeds.back(); }  // of the [feed NAME] section being parsed
     LogRule &rule() { return cfg.watch.rules[rule_]; }  // of the [watch-rule NAME] section being parsed
     std::vector<std::string> disabled_rules_;
+    SurgeSettings surge_;  // [egress] surge_* keys
 
     Config run(std::string_view text)
     {
@@ -252,6 +253,9 @@ public:
         cfg.watch.policy.escalate_prefix6 = r.escalate_prefix6;
         if (!state_dir_set_)
             cfg.state_dir = default_state_dir(cfg.pin_dir);
+        check_egress_cap();
+        if (cfg.egress_mode != RG_EGRESS_OFF)  // outbound_surge needs the egress program's counts
+            cfg.alerts.outbound_surge = surge_;
         return std::move(cfg);
     }
 
@@ -368,10 +372,12 @@ private:
                                      "e.g. [watch-rule dovecot-auth]");
         } else if (inner == "crowdsec") {
             s.kind = Kind::crowdsec;
+        } else if (inner == "egress") {
+            s.kind = Kind::egress;
         } else {
             fail(n, inner, "",
                  "unknown section (valid: [filter], [rate], [daemon], [feed NAME], [watch], [watch-rule NAME], "
-                 "[metrics], [alerts], [events], [crowdsec])");
+                 "[metrics], [alerts], [events], [crowdsec], [egress])");
         }
         for (const Section &prev : sections_)
             if (prev.label == s.label)
@@ -463,8 +469,17 @@ private:
         if (s.kind == Kind::crowdsec && cfg.crowdsec.pushes() && !s.line_of("machine_credentials"))
             fail(s.line_of("push"), s.label, "push",
                  "needs machine_credentials (the file of `cscli machines add NAME --auto -f FILE`)");
+        if (s.kind == Kind::egress && surge_.half_life < surge_.window)
+            fail(s.line_of("baseline_half_life") ? s.line_of("baseline_half_life") : s.line_of("surge_window"),
+                 s.label, s.line_of("baseline_half_life") ? "baseline_half_life" : "surge_window",
+                 "baseline_half_life " + format_duration(surge_.half_life) + " is shorter than surge_window " +
+                     format_duration(surge_.window) + ": the baseline would forget each window before the next");
         if (s.kind == Kind::feed && !s.line_of("source"))
             fail(s.line, s.label, "", "source is required (a file path or an http(s):// URL)");
+        if (s.kind == Kind::egress && cfg.egress.interval_ns && !s.line_of("burst"))
+            fail(s.line_of("budget"), s.label, "budget", "needs burst (connections allowed back to back, e.g. 30)");
+        if (s.kind == Kind::egress && s.line_of("burst") && !cfg.egress.interval_ns)
+            fail(s.line_of("burst"), s.label, "burst", "has no effect without budget; set budget (e.g. 120/m) or remove burst");
         if (s.kind != Kind::rate)
             return;
         const RateSettings &r = cfg.rate;
@@ -483,6 +498,18 @@ private:
             check_escalation_prefix(s, "4", r.escalate_prefix4, r.prefix4);
             check_escalation_prefix(s, "6", r.escalate_prefix6, r.prefix6);
         }
+    }
+
+    // egress = cap drops over the [egress] budget: without one it would
+    // silently drop nothing.
+    void check_egress_cap() const
+    {
+        if (cfg.egress_mode != RG_EGRESS_CAP || cfg.egress.interval_ns)
+            return;
+        for (const Section &s : sections_)
+            if (s.kind == Kind::filter && s.line_of("egress"))
+                fail(s.line_of("egress"), s.label, "egress",
+                     "cap needs a budget: set budget and burst in [egress] (e.g. budget = 120/m, burst = 30)");
     }
 
     // The escalation prefix ("escalate_prefix4") must be broader than the
@@ -543,6 +570,8 @@ const KeySpec kFilterKeys[] = {
          p.cfg.ports = parse_ports(std::vector<std::string>(items.begin(), items.end()));
      }},
     {"mode", false, [](Parser &p, std::string_view v) { p.cfg.monitor = choose(v, {"enforce", "monitor"}) == 1; }},
+    {"egress", false,
+     [](Parser &p, std::string_view v) { p.cfg.egress_mode = parse_egress_mode(std::string(v), true); }},
     {"allow", true, [](Parser &p, std::string_view v) { append_cidrs(p.cfg.allow, v, true); }},
     {"block", true, [](Parser &p, std::string_view v) { append_cidrs(p.cfg.block, v, false); }},
     {"allow_file", true, [](Parser &p, std::string_view v) { p.append_cidr_file(p.cfg.allow, v, true); }},
@@ -768,6 +797,38 @@ const KeySpec kCrowdsecKeys[] = {
      [](Parser &p, std::string_view v) { read_machine_credentials(p.resolve(v), p.cfg.crowdsec); }},
 };
 
+// [egress]: the data path's keys (egress.hpp; burst and budget are checked
+// together when the section ends), then the outbound_surge alert's
+// thresholds (egress_baseline.hpp).
+const KeySpec kEgressKeys[] = {
+    {"ports", false,
+     [](Parser &p, std::string_view v) {
+         std::vector<std::string_view> items = split_list(v);
+         p.cfg.egress.ports = parse_ports(std::vector<std::string>(items.begin(), items.end()));
+     }},
+    {"budget", false,
+     [](Parser &p, std::string_view v) {
+         EgressSettings check{.ports = {25}, .interval_ns = v == "off" ? 0 : parse_rate(v), .burst = 1};
+         validate_egress(check);  // the range
+         p.cfg.egress.interval_ns = check.interval_ns;
+     }},
+    {"burst", false, [](Parser &p, std::string_view v) { p.cfg.egress.burst = uint32_t(parse_uint(v, 1, 1'000'000)); }},
+    {"surge_window", false, [](Parser &p, std::string_view v) { p.surge_.window = positive_duration(v); }},
+    {"surge_floor_connections", false,
+     [](Parser &p, std::string_view v) { p.surge_.floor_connections = parse_uint(v, 0, 1'000'000'000); }},
+    {"surge_floor_destinations", false,
+     [](Parser &p, std::string_view v) { p.surge_.floor_destinations = parse_uint(v, 0, 1'000'000'000); }},
+    {"surge_multiple", false,
+     [](Parser &p, std::string_view v) {
+         double m = 0;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), m);
+         if (ec != std::errc() || end != v.data() + v.size() || !(m >= 1 && m <= 1000))
+             throw Error(quote(v) + ": not a number from 1 to 1000 (times the baseline)");
+         p.surge_.multiple = m;
+     }},
+    {"baseline_half_life", false, [](Parser &p, std::string_view v) { p.surge_.half_life = positive_duration(v); }},
+};
+
 std::span<const KeySpec> keys_of(Kind kind)
 {
     switch (kind) {
@@ -791,6 +852,8 @@ std::span<const KeySpec> keys_of(Kind kind)
         return kEventsKeys;
     case Kind::crowdsec:
         return kCrowdsecKeys;
+    case Kind::egress:
+        return kEgressKeys;
     }
     return {};
 }

@@ -5,7 +5,9 @@
 // [daemon], one [feed NAME] per blocklist feed, [watch] (log lines into
 // bans), one [watch-rule NAME] per log rule changed or added, [metrics]
 // (the Prometheus endpoint), [alerts] (thresholds; alert_checks.hpp), [events] (the
-// kernel's drop and ban events) and [crowdsec] (relayguard as a CrowdSec bouncer). Keys listed as
+// kernel's drop and ban events), [crowdsec] (relayguard as a CrowdSec bouncer) and
+// [egress] (outbound SYNs: watched ports, the cap's budget; its surge_* keys
+// are the outbound_surge alert's). Keys listed as
 // repeatable append; any other key given twice is an error. Unknown sections
 // and keys are errors (a typo must not silently disable protection).
 // Every error is reported as "FILE:LINE: [section] key: reason".
@@ -17,6 +19,7 @@
 #include "bouncer.hpp"
 #include "cidr.hpp"
 #include "duration.hpp"
+#include "egress.hpp"
 #include "event_ring.hpp"
 #include "rate.hpp"
 #include "watcher.hpp"
@@ -49,6 +52,7 @@ struct Config {
     XdpMode xdp_mode = XdpMode::native;
     std::vector<uint16_t> ports{25};
     bool monitor = false;
+    uint32_t egress_mode = RG_EGRESS_OFF;  // egress = off|watch|cap: the egress program on every interface
     std::vector<Cidr> allow;  // `allow` entries and `allow_file` contents: sorted, unique
     std::vector<Cidr> block;  // likewise
 
@@ -82,6 +86,9 @@ struct Config {
     // [crowdsec]: the Local API whose decisions the daemon enforces; no
     // section: none.
     CrowdsecConfig crowdsec;
+    // [egress]: the watched ports and the host's budget (egress.hpp), shared
+    // by every interface with the egress program.
+    EgressSettings egress;
 };
 
 // Reads and validates a config file. Throws rg::Error "FILE:LINE: ..." on the

@@ -2,6 +2,7 @@
 
 #include "alerts.hpp"
 #include "attach.hpp"
+#include "egress.hpp"
 #include "bpffs.hpp"
 #include "config.hpp"
 #include "daemon_metrics.hpp"
@@ -261,6 +262,7 @@ struct SharedState {
     bool monitor = false;
     struct rg_rate_config rate {};
     struct rg_event_config events {};
+    EgressSettings egress;
     std::vector<Cidr> allow, block;  // the config's lists (RG_SOURCE_CONFIG)
     std::vector<Feed> feeds;
 };
@@ -272,6 +274,7 @@ SharedState capture(const Maps &maps, Lists &lists)
             .monitor = maps.monitor(),
             .rate = maps.config().rate,
             .events = maps.config().events,
+            .egress = egress_settings(maps),
             .allow = HandList(lists, ListKind::allow, RG_SOURCE_CONFIG).prefixes(),
             .block = HandList(lists, ListKind::block, RG_SOURCE_CONFIG).prefixes(),
             .feeds = list_feeds(maps)};
@@ -290,6 +293,7 @@ void restore(const Config &cfg, const SharedState &s)
     maps.set_monitor(s.monitor);
     maps.set_rate(s.rate);
     maps.set_events(s.events);
+    apply_egress(maps, s.egress);
     for (const Feed &f : list_feeds(maps)) {
         auto old = std::ranges::find(s.feeds, f.name(), &Feed::name);
         if (old == s.feeds.end()) {
@@ -460,6 +464,7 @@ void Daemon::check(const Config &next, const Config *prev) const
             throw Error(next.path + ": [filter] interfaces: \"" + name +
                         "\": no such interface in this network namespace");
     validate_rate(next.rate);
+    validate_egress(next.egress);
     if (prev) {
         if (next.pin_dir != prev->pin_dir)
             throw Error(next.path + ": [daemon] pin_dir: cannot change while running (restart the daemon)");
@@ -467,6 +472,8 @@ void Daemon::check(const Config &next, const Config *prev) const
             throw Error(next.path + ": [daemon] state_dir: cannot change while running (restart the daemon)");
         if (next.xdp_mode != prev->xdp_mode)
             throw Error(next.path + ": [filter] xdp_mode: cannot change while running (restart the daemon)");
+        if (next.egress_mode != prev->egress_mode)
+            throw Error(next.path + ": [filter] egress: cannot change while running (restart the daemon)");
     }
     if (!is_bpffs(next.pin_dir))
         return;
@@ -513,13 +520,17 @@ Daemon::Applied Daemon::apply_shared(const Config &next, SharedState *before)
     apply_rate(maps, next.rate);
     bool events_changed = !(event_settings(maps) == next.events);
     apply_events(maps, next.events);
+    bool egress_changed = !(egress_settings(maps) == next.egress);
+    if (egress_changed)  // unchanged: the budget's bucket is kept
+        apply_egress(maps, next.egress);
     Applied a;
     std::string feeds;
     a.due = reconcile_feeds(maps, next, feeds);
     a.summary = "allowlist +" + std::to_string(allow.added) + " -" + std::to_string(allow.removed) +
                 ", blocklist +" + std::to_string(block.added) + " -" + std::to_string(block.removed) +
                 (old_rate == next.rate ? "" : ", rate settings changed") +
-                (events_changed ? ", event settings changed" : "") + feeds + (created ? ", maps created" : "");
+                (events_changed ? ", event settings changed" : "") +
+                (egress_changed ? ", egress settings changed" : "") + feeds + (created ? ", maps created" : "");
     return a;
 }
 
@@ -553,6 +564,11 @@ void Daemon::attach_missing(const Config &next, std::vector<std::string> *attach
             if (managed_.insert(name).second) {
                 log_notice("interface " + name + ": already attached (program id " + std::to_string(id) +
                            "), adopting it");
+                if (e->raw.egress_mode != next.egress_mode)
+                    log_warning("interface " + name + ": adopted with egress " +
+                                egress_mode_name(e->raw.egress_mode) + ", the config says " +
+                                egress_mode_name(next.egress_mode) +
+                                " (detach it for the config's to apply)");
                 id = adopt_program(next.pin_dir, name, id);
             }
             prog_ids_[name] = id;
@@ -565,6 +581,7 @@ void Daemon::attach_missing(const Config &next, std::vector<std::string> *attach
         AttachOptions a;
         a.ifname = name;
         a.mode = next.xdp_mode;
+        a.egress = next.egress_mode;
         AttachResult r = attach(next.pin_dir, a);
         managed_.insert(name);
         prog_ids_[name] = r.prog_id;
@@ -572,7 +589,8 @@ void Daemon::attach_missing(const Config &next, std::vector<std::string> *attach
             attached->push_back(name);
         log_notice("interface " + name + ": attached" + (ours ? " again" : "") + " (program id " +
                    std::to_string(r.prog_id) + ", " + (next.xdp_mode == XdpMode::native ? "native" : "skb") +
-                   " mode" + (r.legacy ? ", without the libxdp dispatcher" : "") + ")");
+                   " mode" + (r.legacy ? ", without the libxdp dispatcher" : "") +
+                   (r.egress_prog_id ? std::string(", egress ") + egress_mode_name(next.egress_mode) : "") + ")");
         if (r.legacy)
             log_warning(legacy_attach_note(name));
     }

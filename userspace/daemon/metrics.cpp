@@ -7,6 +7,7 @@
 #include "stats.hpp"
 #include "watch_state.hpp"
 
+#include <cmath>
 #include <utility>
 
 namespace rg {
@@ -86,6 +87,37 @@ void crowdsec_families(std::string &out, const json &cs)
         events.sample({{"event", e}}, u64(cs, ("decisions_" + std::string(e)).c_str()));
 }
 
+// The egress program's (docs/egress.md). Senders are the host's own
+// addresses, a handful: one series each is cheap; destinations are not
+// exported (`top --egress` shows them).
+void egress_families(std::string &out, const MetricsSnapshot &s)
+{
+    const EgressSnapshot &e = s.egress;
+    Family(out, "relayguard_egress_syn_packets_total", "counter",
+           "New outbound connections (SYN without ACK) to the watched ports, all interfaces.")
+        .sample({}, e.syns);
+    Family(out, "relayguard_egress_capped_syn_packets_total", "counter",
+           "Outbound SYNs to the watched ports dropped over the egress budget (cap mode).")
+        .sample({}, e.capped);
+    Family(out, "relayguard_egress_would_cap_syn_packets_total", "counter",
+           "Outbound SYNs to the watched ports over the egress budget, passed (watch or monitor mode).")
+        .sample({}, e.would_cap);
+    Family(out, "relayguard_egress_destination_prefixes", "gauge",
+           "Distinct destination prefixes (/24, /48) of outbound SYNs in the last complete minute (estimate, 1.6%).")
+        .sample({}, uint64_t(std::llround(e.distinct_previous)));
+    Family senders(out, "relayguard_egress_sender_syn_packets_total", "counter",
+                   "New outbound connections to the watched ports per local source address.");
+    for (const EgressCount &c : e.sources) {
+        std::string a = c.key.str();
+        senders.sample({{"source", a.substr(0, a.find('/'))}}, c.syns);
+    }
+    Family mode(out, "relayguard_egress_mode", "gauge",
+                "1 for the egress mode (watch, cap) of each interface with the egress program attached.");
+    for (const auto &i : s.interfaces)
+        if (i.egress_mode != RG_EGRESS_OFF && i.egress_attached)
+            mode.sample({{"interface", i.name}, {"mode", egress_mode_name(i.egress_mode)}}, 1);
+}
+
 } // namespace
 
 MetricsSnapshot read_metrics(Maps &maps, const StateDir &state)
@@ -94,8 +126,13 @@ MetricsSnapshot read_metrics(Maps &maps, const StateDir &state)
     s.version = RELAYGUARD_VERSION;
     s.monitor = maps.monitor();
     StatsSnapshot stats = maps.stats();
-    for (const IfaceEntry &e : maps.ifaces())
-        s.interfaces.push_back({e.name(), stats.slots.at(e.slot), query_live(e).attached});
+    for (const IfaceEntry &e : maps.ifaces()) {
+        LiveState live = query_live(e);
+        s.interfaces.push_back({e.name(), stats.slots.at(e.slot), live.attached, e.raw.egress_mode,
+                                live.egress_attached});
+    }
+    s.egress = read_egress_totals(maps);
+    s.egress.sources = egress_sources(maps);
     s.sources = sources_json(maps.source_stats(), list_feeds(maps), maps.shadow_sources());
     s.bans = live_bans_by_reason(maps);
     s.watch = watch_stats_json(state);
@@ -195,6 +232,7 @@ std::string prometheus_text(const MetricsSnapshot &s)
     }
     feed_families(out, s.feeds);
     crowdsec_families(out, s.crowdsec);
+    egress_families(out, s);
     return out;
 }
 

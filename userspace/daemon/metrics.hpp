@@ -7,6 +7,7 @@
 // running daemon measured (durations) is appended by daemon_metrics.hpp.
 #pragma once
 
+#include "egress.hpp"
 #include "exposition.hpp"
 #include "feed_registry.hpp"
 #include "feed_stats.hpp"
@@ -29,6 +30,8 @@ struct MetricsSnapshot {
         std::string name;
         ReasonCounters counters{};
         bool attached = false;  // the program is in the interface's XDP chain
+        uint32_t egress_mode = RG_EGRESS_OFF;  // enum rg_egress_mode
+        bool egress_attached = false;          // the egress program is on its clsact egress
     };
     std::string version;  // relayguard_build_info
     bool monitor = false;
@@ -45,6 +48,7 @@ struct MetricsSnapshot {
         FeedStats stats;  // the state directory's sync counts
     };
     std::vector<FeedState> feeds;
+    EgressSnapshot egress;  // with the per-sender table, not the per-destination one
 };
 
 // Reads everything prometheus_text() shows from the pinned maps and the

@@ -8,6 +8,7 @@
 #include "watch_state.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <sstream>
 
@@ -105,6 +106,7 @@ StatsReport read_stats(Maps &maps, const StateDir &state)
     r.bans = live_bans_by_reason(maps);
     r.watch = watch_stats_json(state);
     r.events = event_counters(maps);
+    r.egress = read_egress_totals(maps);
     return r;
 }
 
@@ -138,7 +140,19 @@ json stats_json(const StatsReport &r)
             {"feeds", feeds},
             {"bans", {{"active", active}, {"reasons", r.bans}}},
             {"watch", r.watch},
-            {"events", {{"emitted", r.events.emitted}, {"capped", r.events.capped}, {"lost", r.events.lost}}}};
+            {"events", {{"emitted", r.events.emitted}, {"capped", r.events.capped}, {"lost", r.events.lost}}},
+            {"egress", egress_totals_json(r.egress)}};
+}
+
+json egress_totals_json(const EgressSnapshot &e)
+{
+    return {{"syns", e.syns},
+            {"capped", e.capped},
+            {"would_cap", e.would_cap},
+            {"untracked", e.untracked},
+            {"distinct_destinations",
+             {{"current_minute", std::llround(e.distinct_current)},
+              {"previous_minute", std::llround(e.distinct_previous)}}}};
 }
 
 json counter_json(const struct rg_counter &c)

@@ -6,6 +6,7 @@
 // comes from rg_reason_info in the ABI header.
 #pragma once
 
+#include "egress.hpp"
 #include "feed_registry.hpp"
 #include "maps.hpp"
 #include "source_lists.hpp"
@@ -43,6 +44,7 @@ struct StatsReport {
     std::map<std::string, uint64_t> bans;  // unexpired, per ban reason name (every known one, 0 included)
     nlohmann::json watch = nlohmann::json::object();  // as watch_stats_json()
     struct rg_event_stats events {};  // the kernel's event counters
+    EgressSnapshot egress;            // totals and sketch only (read_egress_totals)
 
     // Keeps only the named interface and makes its counters the scope's;
     // false (nothing changed) when it is not attached.
@@ -54,6 +56,10 @@ StatsReport read_stats(Maps &maps, const StateDir &state);
 
 // The schema 2 document.
 nlohmann::json stats_json(const StatsReport &r);
+
+// The "egress" object: the egress program's totals (all interfaces) and the
+// distinct destination prefixes of this minute so far and the one before.
+nlohmann::json egress_totals_json(const EgressSnapshot &e);
 
 // {"packets", "bytes", "syns"}: the shape of every verdict counter.
 nlohmann::json counter_json(const struct rg_counter &c);

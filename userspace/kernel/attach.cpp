@@ -1,10 +1,12 @@
 #include "attach.hpp"
 
 #include "bpffs.hpp"
+#include "egress.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 #include "log.hpp"
 #include "program.hpp"
+#include "tc_egress.hpp"
 
 #include <algorithm>
 #include <bpf/bpf.h>
@@ -64,6 +66,11 @@ struct xdp_program *find_prog(struct xdp_multiprog *mp, uint32_t prog_id)
         if (xdp_program__id(p) == prog_id)
             return p;
     return nullptr;
+}
+
+TcAttachment tc_attachment(const struct rg_iface &e)
+{
+    return {e.egress_prog_id, e.egress_handle, e.egress_prio, (e.egress_flags & RG_EGRESS_MADE_CLSACT) != 0};
 }
 
 uint32_t resolve_ifindex(const std::string &ifname)
@@ -130,6 +137,7 @@ LiveState query_live(const IfaceEntry &entry)
     if (!if_indextoname(entry.raw.ifindex, name) || entry.name() != name)
         return st;
     st.present = true;
+    st.egress_attached = tc_egress_attached(entry.raw.ifindex, tc_attachment(entry.raw));
     // Asked of the kernel first: libxdp 1.3.1 leaks the program's fd on
     // every look at an interface without its dispatcher (one fd per call,
     // found by tools/bench/soak), and this runs every stats interval.
@@ -187,6 +195,15 @@ AttachResult attach(const std::string &pin_dir, const AttachOptions &opts)
     }
     res.slot = maps.free_slot();
 
+    // The egress program is loaded first and attached last: if XDP fails,
+    // nothing of it is left; if TC fails, the XDP program is taken off again.
+    std::optional<Program> egress_prog;
+    if (opts.egress != RG_EGRESS_OFF) {
+        egress_prog.emplace(maps, res.slot, false, ProgramKind::egress);
+        egress_prog->set_egress_cap(opts.egress == RG_EGRESS_CAP);
+        egress_prog->load();
+    }
+
     Program prog(maps, res.slot);
     DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts, .obj = prog.object(), .prog_name = Program::kProgName);
     struct xdp_program *xp = xdp_program__create(&xopts);
@@ -204,6 +221,17 @@ AttachResult attach(const std::string &pin_dir, const AttachOptions &opts)
         throw_errno(what, err);
     }
     res.prog_id = xdp_program__id(xp);
+    TcAttachment tc;
+    if (egress_prog) {
+        try {
+            tc = tc_attach_egress(res.ifindex, egress_prog->prog_fd(), opts.ifname.c_str());
+        } catch (...) {
+            xdp_program__detach(xp, int(res.ifindex), mode, 0);
+            xdp_program__close(xp);
+            throw;
+        }
+        res.egress_prog_id = tc.prog_id;
+    }
     xdp_program__close(xp);
 
     MultiprogPtr mp = get_multiprog(res.ifindex);
@@ -216,6 +244,11 @@ AttachResult attach(const std::string &pin_dir, const AttachOptions &opts)
     entry.attach_mode = mode;
     entry.attached_at = uint64_t(time(nullptr));
     std::strncpy(entry.name, opts.ifname.c_str(), sizeof(entry.name) - 1);
+    entry.egress_prog_id = tc.prog_id;
+    entry.egress_mode = tc.prog_id ? opts.egress : uint32_t(RG_EGRESS_OFF);
+    entry.egress_handle = tc.handle;
+    entry.egress_prio = tc.prio;
+    entry.egress_flags = tc.made_clsact ? RG_EGRESS_MADE_CLSACT : 0;
     maps.reset_slot_stats(res.slot);
     maps.put_iface(res.slot, entry);
     guard.armed = false;
@@ -311,10 +344,25 @@ ReplaceResult replace(const std::string &pin_dir, const std::string &ifname, str
     } else {
         maps.bind(obj);
     }
+    // Loaded before anything changes: a program the verifier refuses stops
+    // the upgrade while the old ones still run.
+    std::optional<Program> egress_prog;
+    if (live.egress_attached) {
+        egress_prog.emplace(maps, entry->slot, false, ProgramKind::egress);
+        egress_prog->set_egress_cap(entry->raw.egress_mode == RG_EGRESS_CAP);
+        egress_prog->load();
+    }
     res.new_prog_id = live.legacy ? swap_legacy(*entry, obj, prog_name) : swap_dispatched(*entry, obj, prog_name);
     struct rg_iface raw = entry->raw;
     raw.prog_id = res.new_prog_id;
     maps.put_iface(entry->slot, raw);
+    if (egress_prog) {
+        res.old_egress_prog_id = raw.egress_prog_id;
+        res.new_egress_prog_id =
+            tc_replace_egress(raw.ifindex, tc_attachment(raw), egress_prog->prog_fd(), ifname.c_str());
+        raw.egress_prog_id = res.new_egress_prog_id;
+        maps.put_iface(entry->slot, raw);
+    }
     return res;
 }
 
@@ -329,6 +377,9 @@ DetachResult detach(const std::string &pin_dir, const std::string &ifname, bool 
     if (!entry)
         throw Error("interface \"" + ifname + "\": relayguard is not attached to it");
 
+    if (entry->raw.egress_prog_id)
+        res.egress_was_live =
+            tc_detach_egress(entry->raw.ifindex, tc_attachment(entry->raw), ifname.c_str());
     MultiprogPtr mp = get_multiprog(entry->raw.ifindex);
     LiveState live = query_live(*entry);
     if (live.attached && mp) {

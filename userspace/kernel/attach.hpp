@@ -20,6 +20,7 @@ struct AttachOptions {
     XdpMode mode = XdpMode::native;
     std::optional<std::vector<uint16_t>> ports;  // replace the shared port set
     std::optional<bool> monitor;                 // set the shared mode
+    uint32_t egress = RG_EGRESS_OFF;             // enum rg_egress_mode: the egress program too
 };
 
 struct AttachResult {
@@ -28,6 +29,7 @@ struct AttachResult {
     uint32_t prog_id = 0;
     bool legacy = false;        // attached without the dispatcher
     bool maps_created = false;  // first interface: the pin directory was made
+    uint32_t egress_prog_id = 0;  // the egress program, when asked for
 };
 
 // Attaches to an interface of the caller's network namespace. Errors leave
@@ -40,6 +42,8 @@ struct ReplaceResult {
     uint32_t old_prog_id = 0;
     uint32_t new_prog_id = 0;
     bool legacy = false;  // swapped in one step (no dispatcher)
+    uint32_t old_egress_prog_id = 0;  // 0: no egress program on the interface
+    uint32_t new_egress_prog_id = 0;
 };
 
 // Replaces relayguard's program on an attached interface by this build's
@@ -50,13 +54,16 @@ struct ReplaceResult {
 // changes. Without the dispatcher the kernel swaps the two in one step
 // (XDP_FLAGS_REPLACE, expecting the old program); with it, libxdp's
 // dispatcher is replaced twice, first by one running both, then by one
-// running the new program only. `obj` (tests): another program to put in
+// running the new program only. An egress program on the interface is
+// replaced too, after the XDP one, in one netlink change of its TC filter
+// (same mode, watch or cap). `obj` (tests): another program to put in
 // place, `prog_name` of that opened, not loaded, object.
 ReplaceResult replace(const std::string &pin_dir, const std::string &ifname, struct bpf_object *obj = nullptr,
                       const char *prog_name = nullptr);
 
 struct DetachResult {
     bool was_live = false;      // a program was attached and is now removed
+    bool egress_was_live = false;  // the egress program likewise
     bool pins_removed = false;  // it was the last interface
 };
 
@@ -73,6 +80,7 @@ struct LiveState {
     bool attached = false;   // our program id is in its XDP chain
     bool legacy = false;     // no dispatcher: relayguard is the only XDP program
     int programs = 0;        // programs in the interface's XDP chain
+    bool egress_attached = false;  // the registered egress program is on its clsact egress
 };
 LiveState query_live(const IfaceEntry &entry);
 

@@ -176,6 +176,10 @@ Maps Maps::open_impl(const std::string &pin_dir, bool create, bool *created)
         uint32_t zero = 0;
         if (bpf_map_update_elem(fresh.at(RG_STR(RG_MAP_CONFIG)).get(), &zero, &cfg, BPF_ANY) != 0)
             throw_errno("cannot initialise " RG_STR(RG_MAP_CONFIG), errno);
+        struct rg_egress_config egress {};  // watch port 25, no budget
+        ports_to_bitmap({25}, egress.port_bitmap);
+        if (bpf_map_update_elem(fresh.at(RG_STR(RG_MAP_EGCONFIG)).get(), &zero, &egress, BPF_ANY) != 0)
+            throw_errno("cannot initialise " RG_STR(RG_MAP_EGCONFIG), errno);
         std::vector<std::string> pinned;
         for (auto &[name, fd] : fresh) {
             std::string path = pin_path(pin_dir, name);

@@ -66,6 +66,8 @@ public:
     }
 
     const std::string &pin_dir() const { return pin_dir_; }
+    // Possible CPUs: the number of values of a per-CPU map element.
+    unsigned ncpus() const { return ncpus_; }
     int fd(const char *map_name) const { return fds_.at(map_name).get(); }
     // Makes every map of an opened (not yet loaded) BPF object use the pinned
     // map of its name. A map whose type, key or value size, max_entries or

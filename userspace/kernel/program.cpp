@@ -10,11 +10,13 @@
 
 namespace rg {
 
-Program::Program(const Maps &maps, uint32_t ifslot, bool test_clock)
+Program::Program(const Maps &maps, uint32_t ifslot, bool test_clock, ProgramKind kind) : kind_(kind)
 {
     skel_ = relayguard__open();
     if (!skel_)
         throw_errno("cannot open the embedded BPF object", errno);
+    bpf_program__set_autoload(skel_->progs.relayguard_xdp, kind == ProgramKind::xdp);
+    bpf_program__set_autoload(skel_->progs.relayguard_egress, kind == ProgramKind::egress);
     skel_->rodata->rg_ifslot = ifslot;
     skel_->rodata->rg_test_clock = test_clock;
     // The tick of the events' coarse clock (bpf/clock.h): jiffies times this.
@@ -41,7 +43,9 @@ bpf_object *Program::object()
 void Program::load()
 {
     if (int err = relayguard__load(skel_); err)
-        throw_errno("cannot load the XDP program into the kernel", err);
+        throw_errno(kind_ == ProgramKind::xdp ? "cannot load the XDP program into the kernel"
+                                              : "cannot load the egress program into the kernel",
+                    err);
 }
 
 void Program::set_test_now(uint64_t ns)
@@ -55,9 +59,14 @@ void Program::set_test_spoof(bool on)
     skel_->rodata->rg_test_spoof = on;
 }
 
+void Program::set_egress_cap(bool cap)
+{
+    skel_->rodata->rg_egress_cap = cap;
+}
+
 int Program::prog_fd() const
 {
-    return bpf_program__fd(skel_->progs.relayguard_xdp);
+    return bpf_program__fd(kind_ == ProgramKind::xdp ? skel_->progs.relayguard_xdp : skel_->progs.relayguard_egress);
 }
 
 } // namespace rg
