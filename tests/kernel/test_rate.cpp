@@ -378,7 +378,10 @@ TEST(Bans, ExpiredEntryDoesNotHideABroaderLiveBan)
     rg::add_ban(rf.f.maps(), rg::parse_cidr("198.51.100.0/28").cidr, 1s);
     rg::add_ban(rf.f.maps(), rg::parse_cidr("198.51.100.0/30").cidr, 2s);
     rg::add_ban(rf.f.maps(), rg::parse_cidr("198.51.100.1/32").cidr, 3s);
-    rf.advance(5 * kSec);  // the four longer prefixes (RG_BAN_HOPS) have expired
+    // add_ban times a ban from the real clock: 5 s after the last one was
+    // added (not after t0: the setup can take seconds on a slow machine),
+    // the four longer prefixes (RG_BAN_HOPS) have expired.
+    rf.advance(rg::boottime_ns() - t0 + 5 * kSec);
     EXPECT_EQ(rf.run(syn("198.51.100.1")), XDP_DROP);
     EXPECT_EQ(rf.count(RG_DROP_BANNED).packets, 1u);
     EXPECT_EQ(rf.ban_of("198.51.100.0/24")->raw.hits, 1u);
