@@ -193,7 +193,9 @@ print(f"cap: {t['syns']} outbound SYNs in {now - attached:.1f} s, {passed} passe
       f"{t['capped']} capped; {delivered} messages at the sink")
 assert t["capped"] > 0, t
 assert passed <= budget + 1, (passed, budget)
-assert delivered <= passed, (delivered, passed)
+# Not delivered <= passed: Postfix's smtp client reuses a connection for
+# more mail to the same destination (connection caching on demand), so one
+# SYN that passed can carry several messages.
 PY
 [ "$(delivered)" -lt $MESSAGES ] || fail "all messages went through the cap"
 echo "--- relayguard egress show (cap on)"
