@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <string>
 
 namespace {
@@ -116,6 +119,11 @@ TEST_F(EgressNetnsTest, CapHoldsOutboundSynsAtTheBudget)
     // Budget off: nothing is over it, the next connection goes out.
     rg_ok({"egress", "set", "--budget", "off"});
     EXPECT_EQ(send_out(25), ConnectResult::connected);
+    // The handshake is done on the client's side before the sink's accept
+    // returns and counts it: look until it has, for at most 2 s.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (mx_->accepted(25) < 4 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_EQ(mx_->accepted(25), 4u);
 }
 

@@ -87,11 +87,12 @@ void AlertCommand::start(const Job &job, Clock::time_point now)
     posix_spawnattr_destroy(&attr);
     if (err != 0)
         return fail(strerror(err));
-    in = Fd();
-    // While the read end was open here the write cannot fail with EPIPE;
-    // now the child holds it, and what does not fit at once is not waited for.
+    // Written while this process still holds the read end, so the write
+    // cannot fail with EPIPE (and SIGPIPE) even if the command has already
+    // exited; what does not fit in the pipe at once is not waited for.
     fcntl(out.get(), F_SETFL, O_NONBLOCK);
     ssize_t n = write(out.get(), job.input.data(), job.input.size());
+    in = Fd();
     if (n != ssize_t(job.input.size()))
         log(LogLevel::warning, "alert command " + argv_[0] + " (" + what + "): only " + std::to_string(n < 0 ? 0 : n) +
                                    " of " + std::to_string(job.input.size()) + " bytes of the alert reached its stdin");
