@@ -39,8 +39,11 @@ std::vector<LinkEvent> LinkWatch::read(bool &lost)
                 continue;
             return out;  // EAGAIN: all read
         }
-        int len = int(n);
-        for (auto *h = reinterpret_cast<struct nlmsghdr *>(buf); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+        // NLMSG_OK compares nlmsg_len (unsigned) with its length: give it an
+        // unsigned one, after checking that NLMSG_NEXT has not taken it below 0.
+        ssize_t len = n;
+        for (auto *h = reinterpret_cast<struct nlmsghdr *>(buf); len > 0 && NLMSG_OK(h, size_t(len));
+             h = NLMSG_NEXT(h, len)) {
             if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK)
                 continue;
             auto *ifi = static_cast<struct ifinfomsg *>(NLMSG_DATA(h));

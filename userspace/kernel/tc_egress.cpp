@@ -56,7 +56,8 @@ int count_filters(int fd, uint32_t ifindex, uint32_t parent, uint32_t seq)
         ssize_t n = recv(fd, buf, sizeof(buf), 0);
         if (n < 0)
             throw_errno("cannot list the TC filters", errno);
-        for (auto *nh = reinterpret_cast<struct nlmsghdr *>(buf); NLMSG_OK(nh, size_t(n)); nh = NLMSG_NEXT(nh, n)) {
+        for (auto *nh = reinterpret_cast<struct nlmsghdr *>(buf); n > 0 && NLMSG_OK(nh, size_t(n));
+             nh = NLMSG_NEXT(nh, n)) {
             if (nh->nlmsg_seq != seq)
                 continue;
             if (nh->nlmsg_type == NLMSG_DONE)
