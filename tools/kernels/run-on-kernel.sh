@@ -85,9 +85,12 @@ done
 # -arch-capabilities) or the guest never gets past the boot loader. So KVM
 # counts as usable only if the kernel, booted without a root filesystem,
 # reaches its "Kernel panic" (no root) within 60 s: about 2 s with KVM.
-kvm_cpu=(-enable-kvm -cpu host,-arch-capabilities)
+kvm_cpu=(-enable-kvm -cpu "host,-arch-capabilities")
 kvm_boots() {
-    [[ -r /dev/kvm && -w /dev/kvm ]] && : 2>/dev/null </dev/kvm || { kvm_why="no usable /dev/kvm"; return 1; }
+    if ! [[ -r /dev/kvm && -w /dev/kvm ]] || ! : 2>/dev/null </dev/kvm; then
+        kvm_why="no usable /dev/kvm"
+        return 1
+    fi
     timeout -k 5 60 qemu-system-x86_64 "${kvm_cpu[@]}" -m 256M -nodefaults -display none -no-reboot \
         -serial stdio -kernel "$kernel" -append "console=ttyS0 loglevel=5 panic=-1" </dev/null 2>&1 |
         grep -aq 'Kernel panic' && return 0
