@@ -18,6 +18,8 @@
 #include "state_dir.hpp"
 #include "watch_state.hpp"
 
+#include <filesystem>
+#include <cstdlib>
 #include <cstdint>
 #include <fcntl.h>
 #include <unistd.h>
@@ -91,6 +93,8 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***)
     char tmpl[] = "/tmp/relayguard-fuzz-state.XXXXXX";
     FUZZ_CHECK(mkdtemp(tmpl) != nullptr, "mkdtemp");
     dir_path = tmpl;
+    // libFuzzer ends with exit(): the directory goes with it (a crash keeps it).
+    std::atexit([] { std::filesystem::remove_all(dir_path); });
     return 0;
 }
 

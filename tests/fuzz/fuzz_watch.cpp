@@ -12,6 +12,7 @@
 #include "watch_state.hpp"
 #include "watcher.hpp"
 
+#include <filesystem>
 #include <cstdint>
 #include <cstdlib>
 
@@ -45,6 +46,8 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***)
     char tmpl[] = "/tmp/relayguard-fuzz-watch.XXXXXX";
     FUZZ_CHECK(mkdtemp(tmpl) != nullptr, "mkdtemp");
     state_dir = tmpl;
+    // libFuzzer ends with exit(): the directory goes with it (a crash keeps it).
+    std::atexit([] { std::filesystem::remove_all(state_dir); });
     return 0;
 }
 
