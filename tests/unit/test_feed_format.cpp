@@ -629,6 +629,8 @@ TEST(FeedDetection, EachSample)
              Case{"192.0.2.1\n2001:db8:: - 2001:db8::ff\n", FeedFormat::range},
              Case{"192.0.2.1 # a comment with a - dash\n", FeedFormat::plain},
              Case{"\xEF\xBB\xBF[\"192.0.2.1\"]", FeedFormat::json},
+             // One BOM is stripped; a second is text, so this is no JSON.
+             Case{"\xEF\xBB\xBF\xEF\xBB\xBF{\"cidr\":\"192.0.2.0/24\"}\n", FeedFormat::plain},
          }) {
         EXPECT_EQ(rg::detect_feed_format(c.text), c.want) << c.text;
         EXPECT_EQ(parse(c.text).format, c.want) << c.text;

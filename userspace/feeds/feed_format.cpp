@@ -412,9 +412,11 @@ FeedFormat detect_feed_format(std::string_view text)
 
 FeedParseResult parse_feed(std::string_view text, FeedFormat fmt, const std::string &feed_name)
 {
-    text = strip_bom(text);
     FeedParseResult r;
+    // Detected before the BOM is stripped: detection strips one itself, and
+    // a second BOM is then text (a bad first line), the same either way.
     r.format = fmt == FeedFormat::automatic ? detect_feed_format(text) : fmt;
+    text = strip_bom(text);
     if (r.format == FeedFormat::json)
         FeedParser(feed_name, r).json_document(text);
     else
