@@ -5,8 +5,9 @@
 #
 # Then once more under ASan and UBSan (docs/fuzzing.md): a clang build in
 # build-sanitize (or $SANITIZE_BUILD_DIR) with the fuzz targets, running the
-# unit and BPF_PROG_RUN tests and each fuzz target for 20 s on its seed
-# corpus. RELAYGUARD_SANITIZE_RUN=0 leaves that out.
+# unit and BPF_PROG_RUN tests and each fuzz target for a fixed number of
+# inputs (about 20 s each) from its seed corpus. RELAYGUARD_SANITIZE_RUN=0
+# leaves that out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup-deps.sh
@@ -23,6 +24,6 @@ if [[ ${RELAYGUARD_SANITIZE_RUN:-1} != 0 ]]; then
   # A report ends the test, with a stack trace; the leak check is on.
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
   ctest --test-dir "$san" --output-on-failure -L '^(unit|prog_run)$'
-  # The fuzz targets run for a fixed time each: one per core at a time.
+  # Each fuzz target runs a fixed number of inputs: one per core at a time.
   ctest --test-dir "$san" --output-on-failure -j"$(nproc)" -L '^fuzz$'
 fi
