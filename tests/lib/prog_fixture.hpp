@@ -43,6 +43,7 @@ struct Setup {
     std::optional<std::vector<uint16_t>> ports{};  // unset: the default, port 25
     bool monitor = false;
     bool test_spoof = false;  // rg_test_spoof (bpf/rate.h): each run from the next source
+    bool operator==(const Setup &) const = default;
 };
 
 // Slot 1 is registered, so stats() reports it. With test_clock, the program's
