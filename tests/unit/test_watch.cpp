@@ -376,6 +376,40 @@ TEST_F(WatchFixture, StateSurvivesARestartThroughItsJson)
     EXPECT_THROW(rg::watch_state_from_json(nlohmann::json::parse(R"({"source":"x"})")), std::exception);
 }
 
+// A count or time that is no whole number in its field's range (found by
+// fuzz_state_files: 3e52 as "matches" was undefined behaviour) makes the
+// file not a watch state, like any other damage.
+TEST_F(WatchFixture, StateWithNumbersOutOfRangeIsRefused)
+{
+    start();
+    for (int i = 0; i < 3; i++)
+        feed(relay_line("Dec  3 10:00:0" + std::to_string(i), "192.0.2.7"));
+    const nlohmann::json good = rg::to_json(w->state(1'800'000'000));
+    ASSERT_NO_THROW(rg::watch_state_from_json(good));
+    ASSERT_EQ(good["bans"].size(), 1u);
+    struct Damage {
+        nlohmann::json::json_pointer where;
+        nlohmann::json value;
+    };
+    for (const Damage &d : {
+             Damage{"/lines"_json_pointer, 3.11e52},
+             Damage{"/lines"_json_pointer, -1},
+             Damage{"/lines"_json_pointer, 1.5},
+             Damage{"/rules/relay-denied/matches"_json_pointer, -3},
+             Damage{"/bans/0/matches"_json_pointer, 4294967296ULL},
+             Damage{"/bans/0/offence"_json_pointer, -1},
+             Damage{"/bans/0/banned_at"_json_pointer, 18446744073709551615ULL},
+             Damage{"/bans/0/expires_at"_json_pointer, 1e300},
+         }) {
+        nlohmann::json bad = good;
+        bad[d.where] = d.value;
+        EXPECT_THROW(rg::watch_state_from_json(bad), rg::Error) << d.where.to_string() << " = " << d.value;
+    }
+    nlohmann::json negative_time = good;
+    negative_time["/bans/0/banned_at"_json_pointer] = -5;  // before 1970, but a valid int64_t
+    EXPECT_EQ(rg::watch_state_from_json(negative_time).bans.begin()->second.banned_at, -5);
+}
+
 TEST(WatchConfig, SectionsChangeAddAndDisableRules)
 {
     rg::Config c = rg::parse_config("[filter]\ninterfaces = eth0\n"

@@ -5,6 +5,8 @@
 #include "text.hpp"
 
 #include <cerrno>
+#include <limits>
+#include <type_traits>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -27,22 +29,42 @@ json to_json(const WatchState &s)
     return {{"source", s.source}, {"lines", s.lines}, {"rules", rules}, {"bans", bans}, {"offenders", offenders}};
 }
 
+namespace {
+
+// A count or a time as written: a whole number in T's range, else the file
+// is not one this code wrote (nlohmann's get<> of 1e52 or -1 as an unsigned
+// is undefined behaviour, not an error).
+template <class T> T whole(const json &j, const char *key)
+{
+    const json &v = j.at(key);
+    bool fits = false;
+    if (v.is_number_unsigned())
+        fits = v.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max());
+    else if (v.is_number_integer())
+        fits = std::is_signed_v<T> && v.get<int64_t>() >= int64_t(std::numeric_limits<T>::min());
+    if (!fits)
+        throw Error(std::string("\"") + key + "\" is not a whole number in range: " + json_text(v));
+    return v.is_number_unsigned() ? T(v.get<uint64_t>()) : T(v.get<int64_t>());
+}
+
+} // namespace
+
 WatchState watch_state_from_json(const json &j)
 {
     WatchState s;
     s.source = j.at("source").get<std::string>();
-    s.lines = j.at("lines").get<uint64_t>();
+    s.lines = whole<uint64_t>(j, "lines");
     for (const auto &[name, c] : j.at("rules").items())
-        s.rules[name] = {c.at("matches").get<uint64_t>(), c.at("bans").get<uint64_t>(), c.at("exempt").get<uint64_t>()};
+        s.rules[name] = {whole<uint64_t>(c, "matches"), whole<uint64_t>(c, "bans"), whole<uint64_t>(c, "exempt")};
     for (const json &b : j.at("bans"))
         s.bans[parse_cidr(b.at("prefix").get<std::string>()).cidr] =
-            WatchBan{b.at("rule").get<std::string>(),      b.at("matches").get<unsigned>(),
-                     b.at("offence").get<unsigned>(),      b.at("escalation").get<bool>(),
-                     b.at("banned_at").get<int64_t>(),     b.at("expires_at").get<int64_t>(),
+            WatchBan{b.at("rule").get<std::string>(),  whole<unsigned>(b, "matches"),
+                     whole<unsigned>(b, "offence"),    b.at("escalation").get<bool>(),
+                     whole<int64_t>(b, "banned_at"),   whole<int64_t>(b, "expires_at"),
                      b.at("lines").get<std::vector<std::string>>()};
     for (const json &o : j.at("offenders"))
         s.offenders[parse_cidr(o.at("source").get<std::string>()).cidr] =
-            RepeatOffender{o.at("bans").get<unsigned>(), o.at("last_ban").get<int64_t>()};
+            RepeatOffender{whole<unsigned>(o, "bans"), whole<int64_t>(o, "last_ban")};
     return s;
 }
 
