@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs one libFuzzer target for SECONDS (or until -runs=N inputs, if given)
 # with a fixed seed, from its seed corpus (read only): WORK/corpus is emptied
-# first, so a run bounded by -runs is the same each time. New inputs go to
+# first, so no run starts from what an earlier one found. New inputs go to
 # WORK/corpus and a crashing input to WORK/artifacts. Exits non-zero on a
 # crash, a sanitizer report, a failed property, a leak, a timeout (10 s for
 # one input) or running out of memory (2 GB).

@@ -19,7 +19,6 @@
 #include <linux/bpf.h>
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -314,7 +313,6 @@ TEST(ProgRun, EveryCaseOfTheTable)
             expect_counted(before, after, one(c.reason, c.packet.size(), c.syn));
         }
     }
-    EXPECT_EQ(std::count(done.begin(), done.end(), true), std::ptrdiff_t(all.size()));
 }
 
 TEST(ProgRun, TableHasDistinctDescriptions)
