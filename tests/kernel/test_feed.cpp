@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 using rg::test::Filter;
@@ -442,6 +443,59 @@ TEST_F(FeedTest, AMemoKeptInMemoryIsUsedAndSavedWhenAsked)
     EXPECT_EQ(r.lines_parsed, 1u) << "the saved memo was not used";
     EXPECT_NE(rg::sync_summary(r).find(", 1 lines parsed)"), std::string::npos) << rg::sync_summary(r);
     EXPECT_EQ(run_syn("198.18.1.9"), XDP_DROP);
+}
+
+// A one-shot sync leaves the saved memo as it is while the download differs
+// from it in at most half the lines a delta may parse (the next sync then
+// still parses only what changed), and saves a new one when the download
+// has moved further. Whichever memo is used, what is enforced is the
+// download's list.
+TEST_F(FeedTest, AOneShotSyncKeepsTheSavedMemoWhileTheDownloadStaysCloseToIt)
+{
+    // 200 lines: a delta parses at most 200 / 10 + 64 = 84 changed lines.
+    auto lines = [](int from, int n) {
+        std::string text;
+        for (int i = from; i < from + n; i++)
+            text += "198.18." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + "\n";
+        return text;
+    };
+    std::string v1 = lines(0, 200);
+    add("m", write("m.txt", v1));
+    ASSERT_TRUE(sync("m").ok());
+    std::string body = lists().state().file("feed-m.body");
+    auto saved = [&] {
+        std::ifstream f(body, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(f), {});
+    };
+    ASSERT_EQ(saved(), v1) << "the first sync saves its memo";
+
+    // 5 lines replaced: 10 lines parsed, the memo stays.
+    std::string v2 = lines(0, 195) + lines(1000, 5);
+    write("m.txt", v2);
+    auto r = sync("m");
+    ASSERT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    EXPECT_EQ(r.lines_parsed, 10u);
+    EXPECT_EQ(saved(), v1) << "a memo 10 lines away was written again";
+    EXPECT_EQ(run_syn("198.18.4.1"), XDP_DROP) << "line 1000";
+    EXPECT_EQ(run_syn("198.18.0.196"), XDP_PASS) << "line 195, removed";
+
+    // 30 lines replaced since the memo (60 parsed, over half of 84): a new memo.
+    std::string v3 = lines(0, 170) + lines(2000, 30);
+    write("m.txt", v3);
+    r = sync("m");
+    ASSERT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    EXPECT_EQ(r.lines_parsed, 60u);
+    EXPECT_EQ(saved(), v3) << "a memo 60 lines away was kept";
+    EXPECT_EQ(run_syn("198.18.4.1"), XDP_PASS);
+    EXPECT_EQ(run_syn("198.18.8.1"), XDP_DROP) << "line 2000";
+
+    // The next sync starts from that memo.
+    write("m.txt", v3 + lines(3000, 1));
+    r = sync("m");
+    ASSERT_EQ(r.result, uint32_t(RG_FEED_APPLIED)) << r.message;
+    EXPECT_EQ(r.lines_parsed, 1u);
+    EXPECT_EQ(run_syn("198.18.12.1"), XDP_DROP) << "line 3000";
+    EXPECT_EQ(rg::find_feed(maps(), "m")->raw.good_lines, 201u);
 }
 
 TEST_F(FeedTest, InterruptedSyncAndOrphanBitsAreRepairedByTheNextSync)

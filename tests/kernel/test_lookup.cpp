@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <bpf/bpf.h>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -276,14 +277,24 @@ TEST_F(LookupTest, FullTbl24RepaintMatchesLongestPrefix)
 // The copy of the tables a writer keeps in the state directory is used
 // only while it is of this generation of these maps and checks out: a
 // writer that does not keep one (the daemon), or a damaged copy, makes the
-// next writer read the tables, and nothing it writes is wrong.
+// next writer read the tables, and nothing it writes is wrong. Each
+// generation's copy replaces the one before (only one is left).
 TEST_F(LookupTest, AStaleOrDamagedCopyInTheStateDirectoryIsNotUsed)
 {
     Model l;
     l.block = {{0, random_list(200)}, {2, random_list(200)}};
+    const rg::StateDir &state = f_->lists().state();
+    auto copies = [&] {
+        std::vector<std::string> names;
+        for (const auto &e : std::filesystem::directory_iterator(state.path()))
+            if (e.path().extension() == ".cache")
+                names.push_back(e.path().filename());
+        return names;
+    };
     apply(l);
-    std::string cache = f_->lists().state().file("tables.cache");
+    std::string cache = state.file(rg::tables_cache_name(f_->maps().lists_gen()));
     ASSERT_TRUE(std::ifstream(cache).good()) << "a CLI writer keeps a copy";
+    EXPECT_EQ(copies(), std::vector<std::string>{rg::tables_cache_name(f_->maps().lists_gen())});
     {
         // A writer that keeps no copy changes the lists: the copy is stale.
         rg::Maps m = rg::Maps::open(f_->maps().pin_dir());
@@ -300,6 +311,9 @@ TEST_F(LookupTest, AStaleOrDamagedCopyInTheStateDirectoryIsNotUsed)
     next_writer(0, l.block[0].second);
     std::vector<rg::Cidr> addrs = probes(l);
     check_all(l, addrs);
+    cache = state.file(rg::tables_cache_name(f_->maps().lists_gen()));
+    EXPECT_EQ(copies(), std::vector<std::string>{rg::tables_cache_name(f_->maps().lists_gen())})
+        << "the copies of older generations are removed";
     // A damaged copy of the current generation.
     {
         std::fstream f(cache, std::ios::in | std::ios::out | std::ios::binary);

@@ -165,6 +165,11 @@ bool line_based(FeedFormat f) { return f != FeedFormat::json && f != FeedFormat:
 
 } // namespace
 
+size_t delta_limit(const FeedMemo &memo)
+{
+    return (memo.good_lines + memo.comment_lines) / 10 + 64;  // blank lines are not counted
+}
+
 std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body, FeedFormat given,
                                     uint8_t min_prefix4, uint8_t min_prefix6, const std::string &feed_name,
                                     PrefixSet reuse)
@@ -177,10 +182,7 @@ std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body,
     if (!line_based(fmt) || fmt != memo.format)
         return std::nullopt;
 
-    // The version in force has about this many lines (the blank ones are
-    // not counted): more changed lines than a tenth of it, and a full parse
-    // is as cheap.
-    size_t limit = (memo.good_lines + memo.comment_lines) / 10 + 64;
+    size_t limit = delta_limit(memo);
     std::vector<std::string_view> removed, added;
     std::string_view ra = memo.body, rb = body;  // from the current lines on
     std::string_view la, lb;

@@ -25,6 +25,10 @@ struct FeedDelta {
     size_t lines_parsed = 0;  // the changed lines (removed and added) that were parsed
 };
 
+// The most changed lines (removed and added) a delta from this memo parses:
+// about a tenth of its lines. With more, a full parse is as cheap.
+size_t delta_limit(const FeedMemo &memo);
+
 // The next download from the memo, or nothing (see the top of this file).
 // reuse: memory for the result's prefixes (a caller's buffer, lent).
 std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body, FeedFormat given,

@@ -169,6 +169,9 @@ private:
     uint64_t now_ = 0;
     SyncReport rep_;
     std::string memo_note_;
+    // The state directory's memo gave this parse and stays close enough to
+    // the download to give the next one: it need not be written again.
+    bool saved_memo_serves_ = false;
 };
 
 SyncReport FeedSync::run()
@@ -259,13 +262,15 @@ void FeedSync::parse(bool full)
     FeedFormat fmt = feed_format_from_name(def_.format);
     if (!full) {
         auto kept = memory_.memos.find(def_.name);
-        std::optional<FeedMemo> memo = kept != memory_.memos.end() ? std::optional<FeedMemo>(kept->second)
-                                                                   : load_feed_memo(lists_.state(), def_.name);
+        bool saved = kept == memory_.memos.end();
+        std::optional<FeedMemo> memo =
+            saved ? load_feed_memo(lists_.state(), def_.name) : std::optional<FeedMemo>(kept->second);
         if (memo)
             if (std::optional<FeedDelta> d = feed_delta(*memo, download_, fmt, def_.min_prefix4, def_.min_prefix6,
                                                         def_.name, std::move(memory_.parsed))) {
                 parsed_ = std::move(d->parsed);
                 lines_parsed_ = d->lines_parsed;
+                saved_memo_serves_ = saved && lines_parsed_ <= delta_limit(*memo) / 2;
                 return;
             }
     }
@@ -322,11 +327,19 @@ SyncReport FeedSync::apply()
 
 // The download's memo, if the next download can be compared with it (no
 // bad line or refused prefix to report again): kept by a caller that lends
-// memory, else saved in the state directory. Any memo of the feed gives the
-// next sync the right result (feed_memo.hpp), also one whose write fails.
+// memory, else saved in the state directory -- unless the one saved there
+// still serves: this download differs from it in at most half the lines a
+// delta takes, so the next one most likely does too, and a one-shot sync
+// need not write the download again. Any memo of the feed gives the next
+// sync the right result (feed_memo.hpp), also one whose write fails.
 void FeedSync::keep_memo()
 {
     FeedParseResult &p = parsed_;
+    if (!opts_.memory && saved_memo_serves_ && check_.refused_broad == 0) {
+        std::string().swap(download_);  // let go (its memory too) before the write, as a memo saved would be
+        p.prefixes = PrefixSet();
+        return;
+    }
     try {
         if (p.bad_lines == 0 && check_.refused_broad == 0 && p.format != FeedFormat::json) {
             FeedMemo memo = make_feed_memo(std::move(download_), std::move(p));

@@ -4,8 +4,9 @@
 // under the pin-directory lock -> record the outcome in the registry (and
 // count it in the feed's stats, feed_stats.hpp). The
 // version applied becomes the feed's memo: a one-shot sync saves it in the
-// state directory before the write, the daemon keeps it in memory
-// (SyncMemory). The daemon and `feed sync` run the same code.
+// state directory before the write (unless the saved one is close enough
+// to serve the next sync too), the daemon keeps it in memory (SyncMemory).
+// The daemon and `feed sync` run the same code.
 //
 // Invariants:
 //  - a download that is unreadable, empty, unparseable or shrinks the feed

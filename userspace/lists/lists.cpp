@@ -17,7 +17,6 @@ namespace {
 // state directory (StateDir kind 1). Payload: CacheStamp, the IPv6 entries,
 // the IPv4 entries (16-byte aligned records first).
 constexpr uint32_t kTablesCacheKind = 1;
-constexpr const char *kTablesCache = "tables.cache";
 
 struct CacheStamp {
     char boot_id[48];  // /proc/sys/kernel/random/boot_id
@@ -55,6 +54,11 @@ void check_limits(TableSpan next)
 
 } // namespace
 
+std::string tables_cache_name(uint64_t gen)
+{
+    return "tables-" + std::to_string(gen) + ".cache";
+}
+
 Lists::Lists(Maps &maps, StateDir state, bool persist_cache)
     : maps_(maps), state_(std::move(state)), persist_cache_(persist_cache) {}
 
@@ -74,7 +78,7 @@ TableSpan Lists::current()
         return cur_;
     gen_ = 1;
     file_.reset();
-    std::unique_ptr<StateFile> f = gen & 1 ? nullptr : state_.read(kTablesCache, kTablesCacheKind);
+    std::unique_ptr<StateFile> f = gen & 1 ? nullptr : state_.read(tables_cache_name(gen), kTablesCacheKind);
     if (f) {
         PayloadReader r(f->payload());
         CacheStamp got{}, want = stamp_of(maps_, gen);
@@ -104,11 +108,14 @@ void Lists::persist()
     s.n4 = cur_.v4.size();
     s.n6 = cur_.v6.size();
     std::span<const std::byte> parts[] = {as_bytes_of(s), as_bytes_of(cur_.v6), as_bytes_of(cur_.v4)};
+    std::string name = tables_cache_name(gen_);
     try {
-        state_.write(kTablesCache, kTablesCacheKind, parts);
+        state_.write(name, kTablesCacheKind, parts);
     } catch (const std::exception &e) {
         log(LogLevel::warning, std::string("cannot keep a copy of the list tables: ") + e.what());
     }
+    // The copies of other generations are of no use any more.
+    state_.remove_matching("tables", ".cache", name);
 }
 
 void Lists::commit(TableSpan cur, TableSpan next, const TableChange &change, bool full)

@@ -14,6 +14,10 @@
 // (source_lists.hpp), so no file is needed to know what is enforced; the
 // state directory only holds a copy of the tables' entries, used while its
 // stamp (these maps, this generation) matches, to save reading them back.
+// Each generation's copy has a name of its own (tables_cache_name), written
+// beside the last one rather than renamed over it: a file renamed over
+// another is written out to disk at once by ext4 (auto_da_alloc), one that
+// is removed before the flusher gets to it never is.
 #pragma once
 
 #include "class_table.hpp"
@@ -28,6 +32,10 @@
 #include <span>
 
 namespace rg {
+
+// The name of the tables' copy of lists generation `gen` in the state
+// directory.
+std::string tables_cache_name(uint64_t gen);
 
 struct SourceUpdate {
     ListKind kind;

@@ -185,6 +185,16 @@ void StateDir::remove(std::string_view name) const
     unlink(file(name).c_str());
 }
 
+void StateDir::remove_matching(std::string_view prefix, std::string_view suffix, std::string_view keep) const
+{
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator(path_, ec)) {
+        std::string n = e.path().filename();
+        if (n != keep && n.starts_with(prefix) && n.ends_with(suffix))
+            std::filesystem::remove(e.path(), ec);
+    }
+}
+
 void StateDir::remove_stale_temps() const
 {
     std::error_code ec;

@@ -62,6 +62,8 @@ public:
     std::optional<std::string> read_text(std::string_view name) const;
 
     void remove(std::string_view name) const;
+    // Removes the files named prefix...suffix, but `keep`.
+    void remove_matching(std::string_view prefix, std::string_view suffix, std::string_view keep) const;
     // Removes the temporary files of processes that are gone (killed
     // during a write).
     void remove_stale_temps() const;
