@@ -6,18 +6,32 @@ namespace rg {
 
 namespace {
 
-// The outermost prefixes of removed and added (both sorted): disjoint, in
-// prefix order.
-template <class A>
-std::vector<Prefix<A>> regions(const std::vector<Prefix<A>> &removed, const std::vector<Prefix<A>> &added)
-{
-    std::vector<Prefix<A>> all(removed.size() + added.size()), out;
-    std::merge(removed.begin(), removed.end(), added.begin(), added.end(), all.begin(), prefix_less<A>);
-    for (const Prefix<A> &p : all)
-        if (out.empty() || !contains(out.back(), p))
-            out.push_back(p);
-    return out;
-}
+// The outermost prefixes of removed and added (both sorted), one at a time:
+// disjoint, in prefix order. Made as they are walked, not stored (a full
+// load's change adds a million prefixes).
+template <class A> class Regions {
+public:
+    Regions(const std::vector<Prefix<A>> &removed, const std::vector<Prefix<A>> &added) : r_(removed), a_(added) {}
+
+    bool next(Prefix<A> &q)
+    {
+        while (i_ < r_.size() || j_ < a_.size()) {
+            bool take_r = j_ == a_.size() || (i_ < r_.size() && prefix_less(r_[i_], a_[j_]));
+            const Prefix<A> &p = take_r ? r_[i_++] : a_[j_++];
+            if (!last_ || !contains(*last_, p)) {
+                last_ = &p;
+                q = p;
+                return true;
+            }
+        }
+        return false;
+    }
+
+private:
+    const std::vector<Prefix<A>> &r_, &a_;
+    size_t i_ = 0, j_ = 0;
+    const Prefix<A> *last_ = nullptr;
+};
 
 template <class A> struct Sweep {
     struct Link {
@@ -85,10 +99,10 @@ template <class A> struct Sweep {
 
     ListKind other() const { return kind == ListKind::allow ? ListKind::block : ListKind::allow; }
 
-    void run(const std::vector<Prefix<A>> &added, const std::vector<Prefix<A>> &qs)
+    void run(const std::vector<Prefix<A>> &added, Regions<A> qs)
     {
         size_t i = 0, j = 0;
-        for (const Prefix<A> &q : qs) {
+        for (Prefix<A> q; qs.next(q);) {
             // Entries before q are copied as they are. Of them only those
             // reaching q matter to it (an entry before q in prefix order
             // that reaches q's address contains q): they join the chain.
@@ -144,12 +158,16 @@ TableChange update_tables(TableSpan cur, ClassTable &classes, ListKind kind, uns
     uint64_t b = uint64_t(1) << bit;
     next.v4.clear();
     next.v6.clear();
+    // Room for the most entries there can be (only what is written to
+    // counts in memory): no copy while they grow.
     next.v4.reserve(cur.v4.size() + change.added.v4.size());
     next.v6.reserve(cur.v6.size() + change.added.v6.size());
+    ch.up4.reserve(next.v4.capacity());
+    ch.up6.reserve(next.v6.capacity());
     Sweep<uint32_t>{cur.v4, classes, kind, b, next.v4, ch.up4, ch.del4}.run(
-        change.added.v4, regions(change.removed.v4, change.added.v4));
+        change.added.v4, Regions<uint32_t>(change.removed.v4, change.added.v4));
     Sweep<U128>{cur.v6, classes, kind, b, next.v6, ch.up6, ch.del6}.run(
-        change.added.v6, regions(change.removed.v6, change.added.v6));
+        change.added.v6, Regions<U128>(change.removed.v6, change.added.v6));
     ch.new_classes.assign(classes.added().begin() + long(classes_before), classes.added().end());
     return ch;
 }
