@@ -188,10 +188,23 @@ protected:
         // copy and from another process's reading.
         rg::Maps other_maps = rg::Maps::open(f_->maps().pin_dir());
         rg::Lists other(other_maps, rg::StateDir(f_->lists().state().path() + "-other"));
+        // So do which sources list anything and what each list covers (the
+        // writer's carried over from its earlier writes where they could not
+        // change).
+        uint64_t block_sources = 0;
+        std::vector<rg::Cidr> all_block;
+        for (const auto &s : l.block) {
+            block_sources |= s.second.empty() ? 0 : uint64_t(1) << s.first;
+            all_block.insert(all_block.end(), s.second.begin(), s.second.end());
+        }
         for (rg::Lists *lists : {&f_->lists(), &other}) {
             for (const auto &s : l.block)
                 EXPECT_EQ(lists->source_list(rg::ListKind::block, s.first), collapsed(s.second)) << s.first;
             EXPECT_EQ(lists->source_list(rg::ListKind::allow, RG_SOURCE_MANUAL), collapsed(l.allow));
+            EXPECT_EQ(lists->sources_listed().block, block_sources);
+            EXPECT_EQ(lists->sources_listed().allow, l.allow.empty() ? 0 : uint64_t(1) << RG_SOURCE_MANUAL);
+            EXPECT_EQ(lists->listed(rg::ListKind::block), collapsed(all_block));
+            EXPECT_EQ(lists->listed(rg::ListKind::allow), collapsed(l.allow));
         }
         rg::StateDir(f_->lists().state().path() + "-other").remove_all();
     }

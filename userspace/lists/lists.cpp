@@ -78,6 +78,9 @@ TableSpan Lists::current()
         return cur_;
     gen_ = 1;
     file_.reset();
+    listed_.reset();
+    covered_[0].reset();
+    covered_[1].reset();
     std::unique_ptr<StateFile> f = gen & 1 ? nullptr : state_.read(tables_cache_name(gen), kTablesCacheKind);
     if (f) {
         PayloadReader r(f->payload());
@@ -165,6 +168,9 @@ void Lists::repair_if_needed(WriteResult &r)
     file_.reset();
     cur_ = own_;
     gen_ = maps_.lists_gen();
+    listed_.reset();
+    covered_[0].reset();
+    covered_[1].reset();
     r.repaired = true;
     log(LogLevel::warning, "the lists were left half-way by an update that did not finish; repaired");
 }
@@ -213,6 +219,15 @@ WriteResult Lists::replace(std::span<const SourceUpdate> updates)
     file_.reset();
     cur_ = own_;
     gen_ = maps_.lists_gen();
+    // A source lists something now if and only if its new list is not
+    // empty; a list no update is for covers what it covered.
+    for (const SourceUpdate &u : updates) {
+        if (listed_) {
+            uint64_t &bits = u.kind == ListKind::allow ? listed_->allow : listed_->block;
+            bits = u.list.empty() ? bits & ~(uint64_t(1) << u.bit) : bits | uint64_t(1) << u.bit;
+        }
+        covered_[int(u.kind)].reset();
+    }
     persist();
     log(LogLevel::debug, "lists: copy of the tables kept in " + watch.lap());
     return r;
@@ -225,7 +240,10 @@ PrefixSet Lists::source_list(ListKind kind, unsigned bit)
 
 SourcesListed Lists::sources_listed()
 {
-    return rg::sources_listed(current(), ClassTable(tables().classes()));
+    TableSpan cur = current();
+    if (!listed_)
+        listed_ = rg::sources_listed(cur, ClassTable(tables().classes()));
+    return *listed_;
 }
 
 ListSize Lists::size(ListKind kind)
@@ -240,7 +258,11 @@ std::array<ListSize, RG_MAX_SOURCES> Lists::size_by_source(ListKind kind)
 
 PrefixSet Lists::listed(ListKind kind)
 {
-    return covered_by(current(), ClassTable(tables().classes()), kind);
+    TableSpan cur = current();
+    std::optional<PrefixSet> &c = covered_[int(kind)];
+    if (!c)
+        c = covered_by(cur, ClassTable(tables().classes()), kind);
+    return *c;
 }
 
 } // namespace rg

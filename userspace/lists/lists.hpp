@@ -29,6 +29,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <span>
 
 namespace rg {
@@ -101,6 +102,10 @@ private:
     std::unique_ptr<StateFile> file_;
     TableSpan cur_;
     TableSet spare_;  // where the next state is built
+    // Derived from what the tables hold as of gen_, each computed when first
+    // asked for and carried over a write that cannot change it.
+    std::optional<SourcesListed> listed_;
+    std::optional<PrefixSet> covered_[2];  // by ListKind
 };
 
 } // namespace rg
