@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <functional>
+#include <vector>
+#include <xxhash.h>
 
 namespace rg {
 
@@ -84,17 +85,17 @@ std::string_view put_back(std::string_view rest, std::string_view line)
 }
 
 // Removes from `a` and `b` what both hold (as multisets). Both are put in
-// the order of their lines' hashes (std::hash, then the text: equal lines
-// are next to each other) and cancelled in one walk: integer sorts, no
+// the order of their lines' hashes (XXH3, then the text: equal lines are
+// next to each other) and cancelled in one walk: integer sorts, no
 // allocation per line.
 void cancel_common(std::vector<std::string_view> &a, std::vector<std::string_view> &b)
 {
-    using Keyed = std::pair<size_t, std::string_view>;
+    using Keyed = std::pair<uint64_t, std::string_view>;
     auto keyed = [](const std::vector<std::string_view> &v) {
         std::vector<Keyed> out;
         out.reserve(v.size());
         for (std::string_view l : v)
-            out.emplace_back(std::hash<std::string_view>()(l), l);
+            out.emplace_back(XXH3_64bits(l.data(), l.size()), l);
         std::sort(out.begin(), out.end());
         return out;
     };
