@@ -338,6 +338,78 @@ TEST_F(LookupTest, AStaleOrDamagedCopyInTheStateDirectoryIsNotUsed)
     check_all(l, probes(l));
 }
 
+// rg_slots6 after each update holds, for every slot, the length and filter
+// bits of the IPv6 entries whose /32s hash to it -- as computed here from the
+// list alone -- whether the update rewrote every slot (a change with a
+// prefix broader than /16) or only those of the /32s it changed. The
+// prefixes spread over the 4,096 /32s of 3fff::/20 (RFC 9637), so slots
+// other than the changed ones exist to be left alone.
+TEST_F(LookupTest, Ipv6SlotsAfterEachUpdateAreWhatTheEntriesGive)
+{
+    auto random_v6 = [&](bool broad) {
+        U128 r = U128(rng_()) << 96 | U128(rng_()) << 64 | U128(rng_()) << 32 | rng_();
+        U128 base = rg::u128_from_bytes(rg::parse_cidr("3fff::").cidr.addr) | (r & ~rg::prefix_mask<U128>(20));
+        unsigned len = broad ? 12 + rng_() % 4 : rng_() % 10 == 0 ? 24 + rng_() % 8 : 32 + rng_() % 97;
+        return make(6, base, len);
+    };
+    auto want_slots = [](const rg::PrefixSet &list) {
+        std::vector<struct rg_slot6> want(RG_SLOTS6);
+        auto set_len = [](struct rg_slot6 &s, unsigned len) {
+            if (len > 64)
+                s.w[0] |= uint64_t(1) << (128 - len);
+            else
+                s.w[1] |= uint64_t(1) << (64 - len);
+        };
+        for (const rg::Prefix6 &p : list.v6) {
+            uint64_t hi = uint64_t(p.addr >> 64);
+            if (p.len < 16) {
+                for (struct rg_slot6 &s : want) {
+                    set_len(s, p.len);
+                    s.filter = ~0u;
+                }
+                continue;
+            }
+            for (uint64_t i = 0; i < (p.len >= 32 ? 1 : uint64_t(1) << (32 - p.len)); i++) {
+                struct rg_slot6 &s = want[rg_slot6_index(hi + (i << 32))];
+                set_len(s, p.len);
+                s.filter |= rg_slot6_filter(hi + (i << 32));
+            }
+        }
+        return want;
+    };
+    int fd = f_->maps().fd(RG_STR(RG_MAP_SLOTS6));
+    std::vector<rg::Cidr> list;
+    for (int round = 0; round < 24; round++) {
+        // Half the list stays, half is new (some of it /24-/31, each in
+        // several slots); one round in four adds a prefix broader than /16
+        // (every slot is rewritten then, and in the round after it, which
+        // removes it).
+        std::vector<rg::Cidr> next;
+        for (const rg::Cidr &c : list)
+            if (rng_() % 2 && c.len >= 16)
+                next.push_back(c);
+        while (next.size() < 200)
+            next.push_back(random_v6(false));
+        if (round % 4 == 3)
+            next.push_back(random_v6(true));
+        list = next;
+        rg::PrefixSet set = collapsed(list);
+        f_->lists().replace(rg::ListKind::block, 2, set);
+        std::vector<struct rg_slot6> want = want_slots(set);
+        size_t wrong = 0;
+        for (uint32_t k = 0; k < RG_SLOTS6; k++) {
+            struct rg_slot6 got {};
+            ASSERT_EQ(bpf_map_lookup_elem(fd, &k, &got), 0);
+            if ((got.w[0] != want[k].w[0] || got.w[1] != want[k].w[1] || got.filter != want[k].filter) &&
+                wrong++ < 5)
+                ADD_FAILURE() << "round " << round << ", slot " << k << ": got " << std::hex << got.w[0] << " "
+                              << got.w[1] << " " << got.filter << ", want " << want[k].w[0] << " " << want[k].w[1]
+                              << " " << want[k].filter;
+        }
+        ASSERT_EQ(wrong, 0u) << "round " << round;
+    }
+}
+
 // Several sources in one write: one generation, and what the write removes
 // for orphan sources goes with it.
 TEST_F(LookupTest, SeveralSourcesInOneWrite)

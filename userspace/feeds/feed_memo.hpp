@@ -7,9 +7,10 @@
 // the body's XXH3-128 hash; it is saved again only when a download has
 // moved too far from it (FeedSync::keep_memo). A saved memo is used only
 // if it checks out and its body has that hash; any other is ignored (the
-// sync then parses in full). A memo decides nothing about what is enforced: the sync compares
-// its result with the kernel's list of the feed, not with the memo, so any
-// memo of the feed -- even an older one -- gives the right result.
+// sync then parses in full). A memo decides nothing about what is
+// enforced: the sync compares its result with the kernel's list of the
+// feed, not with the memo, so any memo of the feed -- even an older one --
+// gives the right result.
 #pragma once
 
 #include "feed_format.hpp"

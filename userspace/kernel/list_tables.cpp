@@ -38,29 +38,64 @@ void slot6_set(struct rg_slot6 &s, unsigned len)
         s.w[1] |= uint64_t(1) << (64 - len);
 }
 
-// The length and filter bits of every slot, as the IPv6 entries give them;
-// cls0 is the class of ::/0 if it is an entry.
-void slot6_bits(std::span<const TableEntry6> v6, std::vector<struct rg_slot6> &bits, uint32_t &cls0)
+// The rg_slots6 slots a write sets, with the length and filter bits the
+// IPv6 entries of the next state give them. All of them for a full write or
+// a change with a prefix broader than /16 (it lies in every slot; ::/0 also
+// gives every slot its cls0); else only the slots of the /32s of the
+// prefixes the change writes or removes, as no other slot's entries change.
+struct Slots6 {
+    std::vector<uint32_t> set;          // the slots to set, in order
+    std::vector<struct rg_slot6> bits;  // by slot
+    bool all = false;
+    uint32_t cls0 = 0;                  // when all: the class of ::/0 if it is an entry
+};
+
+// Calls fn(hi) for each /32 of a prefix of length >= 16 (its upper 64 bits).
+template <class Fn> void each_32(const Prefix6 &p, Fn fn)
 {
-    bits.assign(RG_SLOTS6, {});
-    cls0 = 0;
+    uint64_t hi = uint64_t(p.addr >> 64);
+    for (uint64_t i = 0, n = p.len >= 32 ? 1 : uint64_t(1) << (32 - p.len); i < n; i++)
+        fn(hi + (i << 32));
+}
+
+Slots6 slots6_to_set(std::span<const TableEntry6> v6, const TableChange &ch, bool full)
+{
+    Slots6 out;
+    auto broad = [](const Prefix6 &p) { return p.len < 16; };
+    out.all = full || std::any_of(ch.up6.begin(), ch.up6.end(), [&](const TableEntry6 &e) { return broad(e.p); }) ||
+              std::any_of(ch.del6.begin(), ch.del6.end(), broad);
+    std::vector<bool> want(RG_SLOTS6, out.all);
+    if (!out.all) {
+        auto mark = [&](uint64_t hi) { want[rg_slot6_index(hi)] = true; };
+        for (const TableEntry6 &e : ch.up6)
+            each_32(e.p, mark);
+        for (const Prefix6 &p : ch.del6)
+            each_32(p, mark);
+    }
+    out.bits.assign(RG_SLOTS6, {});
     for (const TableEntry6 &e : v6) {
-        uint64_t hi = uint64_t(e.p.addr >> 64);
         if (e.p.len == 0) {
-            cls0 = e.cls;
+            out.cls0 = e.cls;
         } else if (e.p.len < 16) {  // touches more /32s than there are slots
-            for (struct rg_slot6 &s : bits) {
-                slot6_set(s, e.p.len);
-                s.filter = ~uint32_t(0);
-            }
+            for (uint32_t s = 0; s < RG_SLOTS6; s++)
+                if (want[s]) {
+                    slot6_set(out.bits[s], e.p.len);
+                    out.bits[s].filter = ~uint32_t(0);
+                }
         } else {
-            for (uint64_t i = 0, n = e.p.len >= 32 ? 1 : uint64_t(1) << (32 - e.p.len); i < n; i++) {
-                struct rg_slot6 &s = bits[rg_slot6_index(hi + (i << 32))];
-                slot6_set(s, e.p.len);
-                s.filter |= rg_slot6_filter(hi + (i << 32));
-            }
+            each_32(e.p, [&](uint64_t h) {
+                uint32_t s = rg_slot6_index(h);
+                if (want[s]) {
+                    slot6_set(out.bits[s], e.p.len);
+                    out.bits[s].filter |= rg_slot6_filter(h);
+                }
+            });
         }
     }
+    for (uint32_t s = 0; s < RG_SLOTS6; s++)
+        if (want[s])
+            out.set.push_back(s);
+    return out;
 }
 
 // One record written or removed; each is one atomic store of its key and
@@ -150,6 +185,26 @@ uint32_t long_bits(std::span<const TableEntry4> v4, size_t &i, uint32_t s)
     return m;
 }
 
+// The first position of [i, end) whose entry is not `before` (which holds
+// for a prefix of them), found by steps that double from i and a binary
+// search within the last one: the keys come in order and the next one is
+// usually near, in memory already read, where a search of the whole rest
+// would miss the cache at every step.
+template <class T, class Before> size_t gallop(std::span<const T> v, size_t i, Before before)
+{
+    if (i >= v.size() || !before(v[i]))
+        return i;
+    size_t lo = i, hi = v.size();  // before(v[lo]); hi: the end, or an entry not before
+    for (size_t step = 1; lo + step < v.size(); step *= 2) {
+        if (!before(v[lo + step])) {
+            hi = lo + step;
+            break;
+        }
+        lo += step;
+    }
+    return size_t(std::partition_point(v.begin() + long(lo) + 1, v.begin() + long(hi), before) - v.begin());
+}
+
 // The length bits of the /24s that `slots` (sorted, unique) name, as the
 // entries `v4` give them.
 Bits4 bits_of(std::span<const TableEntry4> v4, const std::vector<uint32_t> &slots)
@@ -158,8 +213,7 @@ Bits4 bits_of(std::span<const TableEntry4> v4, const std::vector<uint32_t> &slot
     out.reserve(slots.size());
     size_t i = 0;
     for (uint32_t s : slots) {
-        i = std::lower_bound(v4.begin() + i, v4.end(), s << 8,
-                             [](const TableEntry4 &e, uint32_t a) { return e.p.addr < a; }) - v4.begin();
+        i = gallop(v4, i, [&](const TableEntry4 &e) { return e.p.addr < s << 8; });
         out.push_back({s, long_bits(v4, i, s)});
     }
     return out;
@@ -200,19 +254,20 @@ std::vector<uint32_t> by_length(const std::vector<T> &v, unsigned width, bool lo
 // longest entry of length <= 24 containing it (longer ones never decide
 // rg_tbl24), in one walk over the entries inside the range with a stack of
 // the ones containing the current /24; where none does, the class of the
-// range's closest ancestor entry (`base`). Each /24 is stored at most once.
+// range's closest ancestor entry, found by one walk over the entries for
+// all the ranges. Each /24 is stored at most once.
 class Painter {
 public:
     Painter(uint32_t *tbl24, std::span<const TableEntry4> v4) : tbl24_(tbl24), v4_(v4) {}
 
-    void paint(const Prefix4 &range, uint32_t base)
+    // Ranges come in prefix order (the whole space, 0.0.0.0/0, is one).
+    void paint(const Prefix4 &range)
     {
+        uint32_t base = ancestor_class(range);  // and the walk is now at range's first entry
         uint64_t first = range.addr >> 8;
         pos_ = first;
         stack_.assign(1, Open{first + (uint64_t(1) << (24 - range.len)), base});
-        auto it = std::lower_bound(v4_.begin(), v4_.end(), range,
-                                   [](const TableEntry4 &e, const Prefix4 &k) { return prefix_less(e.p, k); });
-        for (; it != v4_.end() && contains(range, it->p); ++it) {
+        for (auto it = v4_.begin() + long(next_); it != v4_.end() && contains(range, it->p); ++it) {
             if (it->p.len > 24)
                 continue;
             uint64_t start = it->p.addr >> 8;
@@ -224,8 +279,9 @@ public:
         paint_to(stack_.front().end);
     }
 
-    // The closest ancestor entry of each range, in one walk: ranges must
-    // come in prefix order.
+private:
+    // The class of the closest ancestor entry of each range, in one walk
+    // that stops at the range's first entry (next_).
     uint32_t ancestor_class(const Prefix4 &range)
     {
         for (; next_ < v4_.size() && prefix_less(v4_[next_].p, range); next_++) {
@@ -240,7 +296,6 @@ public:
         return above_.empty() ? 0 : above_.back()->cls;
     }
 
-private:
     struct Open {
         uint64_t end;  // first /24 after it
         uint32_t cls;
@@ -357,17 +412,17 @@ void ListTables::write(TableSpan next, const TableChange &ch, bool full)
         slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
         bits4 = bits_of(next.v4, slots);
     }
-    std::vector<struct rg_slot6> bits6;  // empty: IPv6 unchanged
-    uint32_t cls0 = 0;
+    Slots6 slots6_new;  // none: IPv6 unchanged
     if (full || !ch.up6.empty() || !ch.del6.empty())
-        slot6_bits(next.v6, bits6, cls0);
+        slots6_new = slots6_to_set(next.v6, ch, full);
+    const std::vector<struct rg_slot6> &bits6 = slots6_new.bits;
 
     // 1. Length bits: old | new (a store only where a bit is new: every
     // page written costs, an unchanged /24 need not be touched).
     for (auto [s, b] : bits4)
         if (b & ~load(&tbl24[s]))
             store(&tbl24[s], load(&tbl24[s]) | b);
-    for (uint32_t s = 0; s < bits6.size(); s++) {
+    for (uint32_t s : slots6_new.set) {
         for (int w = 0; w < 2; w++)
             if (bits6[s].w[w] & ~load(&slots6[s].w[w]))
                 store(&slots6[s].w[w], load(&slots6[s].w[w]) | bits6[s].w[w]);
@@ -396,15 +451,16 @@ void ListTables::write(TableSpan next, const TableChange &ch, bool full)
         if (p.len <= 24)
             changed.push_back(p);
     if (full || changed.size() > kRepaintAll) {
-        painter.paint({0, 0}, 0);
+        painter.paint({0, 0});
     } else {
         std::sort(changed.begin(), changed.end(), prefix_less<uint32_t>);
         for (const Prefix4 &p : changed)
-            painter.paint(p, painter.ancestor_class(p));
+            painter.paint(p);
     }
-    for (uint32_t s = 0; s < bits6.size(); s++)
-        if (load(&slots6[s].cls0) != cls0)
-            store(&slots6[s].cls0, cls0);
+    if (slots6_new.all)
+        for (uint32_t s = 0; s < RG_SLOTS6; s++)
+            if (load(&slots6[s].cls0) != slots6_new.cls0)
+                store(&slots6[s].cls0, slots6_new.cls0);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     // 4. Record deletes, shortest first.
@@ -420,7 +476,7 @@ void ListTables::write(TableSpan next, const TableChange &ch, bool full)
         if (want != cur)
             store(&tbl24[s], want);
     }
-    for (uint32_t s = 0; s < bits6.size(); s++) {
+    for (uint32_t s : slots6_new.set) {
         for (int w = 0; w < 2; w++)
             if (load(&slots6[s].w[w]) != bits6[s].w[w])
                 store(&slots6[s].w[w], bits6[s].w[w]);
