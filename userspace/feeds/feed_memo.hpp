@@ -1,4 +1,5 @@
-// A feed's version in force (its memo), so that the next sync -- by the
+// A version of a feed that was in force (its memo: the last one, or for a
+// saved memo possibly an earlier one), so that the next sync -- by the
 // daemon or by a `feed sync` of its own -- parses only the lines that differ
 // (feed_delta.hpp): the download, its entries parsed and sorted, the counts
 // of its lines. A memo is made by the sync that applied the download; the
