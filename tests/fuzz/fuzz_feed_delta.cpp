@@ -3,13 +3,18 @@
 // gives a result, it is what parse_feed gives for the whole download --
 // the same format, counts and sorted prefixes (duplicates included) -- and
 // the download has nothing the full path must report (bad lines, prefixes
-// broader than the limits).
+// broader than the limits). And the collapse made around the changed
+// prefixes (core/collapse_delta) from the memo's collapse is the collapse
+// of the whole result, with the change between the two collapses.
+#include "collapse_delta.hpp"
 #include "feed_delta.hpp"
 #include "feed_format.hpp"
 #include "feed_memo.hpp"
 #include "fuzz_check.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 
 namespace {
 
@@ -22,6 +27,17 @@ bool has_broad(const rg::PrefixSet &s, uint8_t min4, uint8_t min6)
         if (p.len < min6)
             return true;
     return false;
+}
+
+// The prefixes of a that b does not have (both collapsed).
+rg::PrefixSet only_in(const rg::PrefixSet &a, const rg::PrefixSet &b)
+{
+    rg::PrefixSet out;
+    std::set_difference(a.v4.begin(), a.v4.end(), b.v4.begin(), b.v4.end(), std::back_inserter(out.v4),
+                        rg::prefix_less<uint32_t>);
+    std::set_difference(a.v6.begin(), a.v6.end(), b.v6.begin(), b.v6.end(), std::back_inserter(out.v6),
+                        rg::prefix_less<rg::U128>);
+    return out;
 }
 
 } // namespace
@@ -68,5 +84,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                "comment lines " + std::to_string(got.comment_lines) + " != " + std::to_string(want.comment_lines));
     FUZZ_CHECK(got.host_bits_cleared == want.host_bits_cleared, "host bits cleared");
     FUZZ_CHECK(got.prefixes == want.prefixes, "the prefixes differ from the full parse");
+
+    rg::PrefixSet before_list = rg::collapse(memo.prefixes), after_list = rg::collapse(want.prefixes);
+    rg::CollapseDelta cd;
+    rg::collapse_delta(got.prefixes, before_list, d->changed, cd);
+    FUZZ_CHECK(cd.list == after_list, "the collapse around the changed prefixes differs from the whole collapse");
+    FUZZ_CHECK(cd.removed == only_in(before_list, after_list), "the prefixes the collapse lost");
+    FUZZ_CHECK(cd.added == only_in(after_list, before_list), "the prefixes the collapse gained");
     return 0;
 }

@@ -22,6 +22,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <random>
 
 using rg::test::Filter;
 using rg::test::PacketBuilder;
@@ -443,6 +444,72 @@ TEST_F(FeedTest, AMemoKeptInMemoryIsUsedAndSavedWhenAsked)
     EXPECT_EQ(r.lines_parsed, 1u) << "the saved memo was not used";
     EXPECT_NE(rg::sync_summary(r).find(", 1 lines parsed)"), std::string::npos) << rg::sync_summary(r);
     EXPECT_EQ(run_syn("198.18.1.9"), XDP_DROP);
+}
+
+// A daemon's sync collapses only around the changed prefixes (its memo
+// holds the list it wrote) and hands that list's change to the write while
+// the lists are still as it left them. Whatever the path, the feed's list in
+// the tables is the collapse of its download: checked over random edits
+// that make and split merged blocks, with a one-shot sync of another
+// version coming between now and then.
+TEST_F(FeedTest, ADaemonSyncCollapsesAroundTheChangesAndListsWhatTheDownloadSays)
+{
+    std::mt19937 rng(5);
+    // 198.18.0.0/18 and 2001:db8::/114 (16,384 addresses each), 1,500
+    // lines: siblings to merge are common, long chains of them rare.
+    auto line = [&] {
+        unsigned r = rng() % 20, a = rng() % 16384;
+        char v6[64];
+        snprintf(v6, sizeof(v6), "2001:db8::%x:%x", a >> 16, a & 0xffff);
+        std::string v4 = "198.18." + std::to_string(a >> 8) + "." + std::to_string(a & 0xfc);
+        if (r == 0)
+            return v4 + "/30";
+        if (r == 1)
+            return std::string(v6) + "/126";
+        if (r < 6)
+            return std::string(v6);
+        return "198.18." + std::to_string(a >> 8) + "." + std::to_string(a & 0xff);
+    };
+    std::vector<std::string> lines;
+    for (int i = 0; i < 1500; i++)
+        lines.push_back(line());
+    auto text = [&] {
+        std::string t;
+        for (const std::string &l : lines)
+            t += l + "\n";
+        return t;
+    };
+    rg::Feed feed = add("w", write("w.txt", text()), 100);
+    rg::SyncMemory memory;
+    rg::SyncOptions kept;
+    kept.memory = &memory;
+    ASSERT_TRUE(sync("w", kept).ok());
+    int around = 0;
+    for (int round = 0; round < 40; round++) {
+        for (int k = 0; k < 12; k++) {
+            long at = long(rng() % lines.size());
+            if (unsigned op = rng() % 3; op == 0)
+                lines[size_t(at)] = line();
+            else if (op == 1)
+                lines.erase(lines.begin() + at);
+            else
+                lines.insert(lines.begin() + at, line());
+        }
+        if (round % 7 == 3) {  // another process syncs another version meanwhile
+            write("w.txt", text() + "198.18.200.0/24\n");
+            ASSERT_TRUE(sync("w").ok());
+        }
+        std::string t = text();
+        write("w.txt", t);
+        rg::SyncReport r = sync("w", kept);
+        ASSERT_TRUE(r.ok()) << r.message;
+        rg::FeedParseResult full = rg::parse_feed(t, rg::FeedFormat::plain, "w");
+        ASSERT_EQ(lists().source_list(rg::ListKind::block, feed.bit), rg::collapse(full.prefixes))
+            << "round " << round;
+        ASSERT_EQ(memory.memos.at("w").list_gen, maps().lists_gen()) << "the memo knows the list in force";
+        around += r.prefixes_collapsed < full.prefixes.size() / 4;
+    }
+    EXPECT_GE(around, 35) << "syncs that collapsed only around the changed prefixes";
 }
 
 // A one-shot sync leaves the saved memo as it is while the download differs

@@ -4,10 +4,13 @@
 // download; and it must decline where the full path has to report
 // something (bad lines, refused prefixes) or the format changes. The memo
 // round trip through the state directory is tested too.
+#include "collapse_delta.hpp"
 #include "feed_delta.hpp"
 #include "feed_memo.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
 
 #include <gtest/gtest.h>
 
@@ -171,6 +174,18 @@ TEST(FeedDelta, RandomEditsGiveWhatTheFullPathGives)
         EXPECT_EQ(d->parsed.format, want.format);
         EXPECT_EQ(strs(d->parsed.prefixes), strs(want.prefixes));
         EXPECT_LT(d->lines_parsed, next.size() / 5 + 64) << "it parsed about everything";
+        // The memo's prefixes and the result differ only in prefixes of
+        // d->changed, so collapse_delta gives the whole collapse.
+        std::vector<rg::Prefix4> only;
+        std::set_symmetric_difference(memo.memo.prefixes.v4.begin(), memo.memo.prefixes.v4.end(),
+                                      d->parsed.prefixes.v4.begin(), d->parsed.prefixes.v4.end(),
+                                      std::back_inserter(only), rg::prefix_less<uint32_t>);
+        for (const rg::Prefix4 &p : only)
+            EXPECT_TRUE(std::binary_search(d->changed.v4.begin(), d->changed.v4.end(), p, rg::prefix_less<uint32_t>))
+                << rg::to_cidr(p).str() << " changed but is not in FeedDelta::changed";
+        rg::CollapseDelta cd;
+        rg::collapse_delta(d->parsed.prefixes, rg::collapse(memo.memo.prefixes), d->changed, cd);
+        EXPECT_EQ(strs(cd.list), strs(rg::collapse(want.prefixes)));
         if (HasFailure())
             break;
     }

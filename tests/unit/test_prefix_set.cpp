@@ -1,6 +1,9 @@
 // rg::PrefixSet (core/prefix_set.hpp): prefix order, sorting, collapsing
-// and coverage. The property tests compare against brute force on small
-// random inputs with fixed seeds.
+// and coverage; rg::collapse_delta (core/collapse_delta.hpp), the collapse
+// of an edited set from the collapse before. The property tests compare
+// against brute force, or a full collapse and diff, on small random inputs
+// with fixed seeds.
+#include "collapse_delta.hpp"
 #include "prefix_set.hpp"
 
 #include <gtest/gtest.h>
@@ -156,3 +159,125 @@ TEST(Coverage, CountsIpv4AddressesAndIpv6Slash64s)
     EXPECT_TRUE(rg::coverage(set({"0.0.0.0/0"})).v4 == rg::U128(1) << 32);
     EXPECT_TRUE(rg::coverage(set({"::/0"})).v6 == rg::U128(1) << 64);
 }
+
+namespace {
+
+// before: the old set's prefixes; gone and come: the edit.
+rg::CollapseDelta delta(const Strs &before, const Strs &gone, const Strs &come)
+{
+    rg::PrefixSet old = set(before), edit = set(gone), added = set(come);
+    rg::PrefixSet next;
+    for (const rg::Prefix4 &p : old.v4)
+        if (std::find(edit.v4.begin(), edit.v4.end(), p) == edit.v4.end())
+            next.v4.push_back(p);
+    next.v4.insert(next.v4.end(), added.v4.begin(), added.v4.end());
+    edit.v4.insert(edit.v4.end(), added.v4.begin(), added.v4.end());
+    rg::sort_prefixes(next);
+    rg::sort_prefixes(edit);
+    rg::CollapseDelta out;
+    rg::collapse_delta(next, rg::collapse(old), edit, out);
+    EXPECT_EQ(out.list, rg::collapse(next));
+    return out;
+}
+
+TEST(CollapseDelta, ARemovalSplitsTheBlockThatHeldIt)
+{
+    rg::CollapseDelta d = delta({"192.0.2.0/25", "192.0.2.128/25", "198.51.100.7"}, {"192.0.2.128/25"},
+                                {"192.0.2.128/26"});
+    EXPECT_EQ(strs(d.list), (Strs{"192.0.2.0/25", "192.0.2.128/26", "198.51.100.7/32"}));
+    EXPECT_EQ(strs(d.removed), (Strs{"192.0.2.0/24"}));
+    EXPECT_EQ(strs(d.added), (Strs{"192.0.2.0/25", "192.0.2.128/26"}));
+}
+
+TEST(CollapseDelta, AnAdditionMergesUpThroughItsNeighbours)
+{
+    rg::CollapseDelta d = delta({"192.0.2.0/25", "192.0.2.128/26", "192.0.2.192/27", "192.0.2.224/28",
+                                 "192.0.2.240/29", "192.0.2.248/30", "192.0.2.252/31", "192.0.2.254"},
+                                {}, {"192.0.2.255"});
+    EXPECT_EQ(strs(d.list), (Strs{"192.0.2.0/24"}));
+    EXPECT_EQ(d.removed.size(), 8u);
+    EXPECT_EQ(strs(d.added), (Strs{"192.0.2.0/24"}));
+}
+
+TEST(CollapseDelta, ChangesInsideACoveringPrefixChangeNothing)
+{
+    rg::CollapseDelta d = delta({"192.0.2.0/24", "192.0.2.7", "198.51.100.0/24"}, {"192.0.2.7"},
+                                {"192.0.2.9", "192.0.2.128/25"});
+    EXPECT_EQ(strs(d.list), (Strs{"192.0.2.0/24", "198.51.100.0/24"}));
+    EXPECT_TRUE(d.removed.empty() && d.added.empty());
+}
+
+TEST(CollapseDelta, ABroadPrefixComingOrGoingTakesWhatItCovers)
+{
+    rg::CollapseDelta d = delta({"192.0.2.7", "192.0.2.9", "198.51.100.1"}, {}, {"192.0.0.0/16"});
+    EXPECT_EQ(strs(d.list), (Strs{"192.0.0.0/16", "198.51.100.1/32"}));
+    EXPECT_EQ(strs(d.removed), (Strs{"192.0.2.7/32", "192.0.2.9/32"}));
+    EXPECT_EQ(strs(d.added), (Strs{"192.0.0.0/16"}));
+    d = delta({"192.0.0.0/16", "192.0.2.7", "192.0.2.9"}, {"192.0.0.0/16"}, {});
+    EXPECT_EQ(strs(d.list), (Strs{"192.0.2.7/32", "192.0.2.9/32"}));
+    EXPECT_EQ(strs(d.removed), (Strs{"192.0.0.0/16"}));
+}
+
+// Prefixes within 512 addresses of a base (IPv4 or IPv6), mostly long ones,
+// now and then one covering them all or the whole space.
+template <class A> rg::Prefix<A> random_near(std::mt19937 &rng, A base)
+{
+    constexpr unsigned w = rg::Prefix<A>::width;
+    unsigned r = rng() % 100;
+    if (r == 0)
+        return {0, 0};
+    if (r == 1)
+        return {base, uint8_t(w - 16)};
+    if (r < 4)
+        return {base, uint8_t(w - 9)};
+    unsigned len = w - 8 + rng() % 9;
+    return {A(base + rng() % 512) & rg::prefix_mask<A>(len), uint8_t(len)};
+}
+
+template <class A> void random_edit(std::mt19937 &rng, A base, std::vector<rg::Prefix<A>> &before,
+                                    std::vector<rg::Prefix<A>> &next, std::vector<rg::Prefix<A>> &changed)
+{
+    for (unsigned i = 0, n = rng() % 80; i < n; i++)
+        before.push_back(random_near(rng, base));
+    next = before;
+    for (unsigned i = 0, n = rng() % 6; i < n && !next.empty(); i++) {
+        size_t k = rng() % next.size();
+        changed.push_back(next[k]);
+        next.erase(next.begin() + long(k));
+    }
+    for (unsigned i = 0, n = rng() % 6; i < n; i++) {
+        next.push_back(random_near(rng, base));
+        changed.push_back(next.back());
+    }
+}
+
+TEST(CollapseDelta, RandomEditsGiveTheFullCollapseAndItsDiff)
+{
+    std::mt19937 rng(11);
+    rg::CollapseDelta out;  // reused, as a daemon does
+    for (int iter = 0; iter < 3000; iter++) {
+        rg::PrefixSet before, next, changed;
+        random_edit<uint32_t>(rng, 0xc6336400, before.v4, next.v4, changed.v4);             // 198.51.100.0
+        random_edit<rg::U128>(rng, rg::U128(0x20010db8) << 96, before.v6, next.v6, changed.v6);  // 2001:db8::
+        rg::sort_prefixes(before);
+        rg::sort_prefixes(next);
+        rg::sort_prefixes(changed);
+        rg::PrefixSet old = rg::collapse(before), want = rg::collapse(next);
+        rg::collapse_delta(next, old, changed, out);
+        ASSERT_EQ(out.list, want) << "iteration " << iter << ": " << testing::PrintToString(strs(before)) << " -> "
+                                  << testing::PrintToString(strs(next));
+        rg::PrefixSet removed, added;
+        auto diff = [](const auto &a, const auto &b, auto &to) {
+            std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(to),
+                                [](const auto &x, const auto &y) { return rg::prefix_less(x, y); });
+        };
+        diff(old.v4, want.v4, removed.v4);
+        diff(old.v6, want.v6, removed.v6);
+        diff(want.v4, old.v4, added.v4);
+        diff(want.v6, old.v6, added.v6);
+        ASSERT_EQ(out.removed, removed) << "iteration " << iter;
+        ASSERT_EQ(out.added, added) << "iteration " << iter;
+    }
+}
+
+} // namespace

@@ -29,14 +29,6 @@ template <class A, class Stack> void collapse_push(Stack &out, const Prefix<A> &
     }
 }
 
-template <class A> void collapsed(std::span<const Prefix<A>> in, std::vector<Prefix<A>> &out)
-{
-    out.clear();
-    out.reserve(in.size());
-    for (const Prefix<A> &p : in)
-        collapse_push(out, p);
-}
-
 // In place: the output never runs ahead of the input.
 template <class A> void collapse_vector(std::vector<Prefix<A>> &v)
 {
@@ -75,6 +67,16 @@ template <class A> U128 covered(std::span<const Prefix<A>> v, unsigned unit_len)
 }
 
 } // namespace
+
+template <class A> void collapse_family(std::span<const Prefix<A>> sorted, std::vector<Prefix<A>> &out)
+{
+    out.clear();
+    out.reserve(sorted.size());
+    for (const Prefix<A> &p : sorted)
+        collapse_push(out, p);
+}
+template void collapse_family(std::span<const Prefix4>, std::vector<Prefix4> &);
+template void collapse_family(std::span<const Prefix6>, std::vector<Prefix6> &);
 
 void sort_prefixes(PrefixSet &set)
 {
@@ -115,8 +117,8 @@ PrefixSet collapse(PrefixSpan sorted)
 
 void collapse_into(PrefixSpan sorted, PrefixSet &out)
 {
-    collapsed(sorted.v4, out.v4);
-    collapsed(sorted.v6, out.v6);
+    collapse_family(sorted.v4, out.v4);
+    collapse_family(sorted.v6, out.v6);
 }
 
 void collapse_in_place(PrefixSet &sorted)

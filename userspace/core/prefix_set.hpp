@@ -76,6 +76,8 @@ PrefixSet collapse(PrefixSpan sorted);
 // The same into `out` (emptied first; its memory is reused).
 void collapse_into(PrefixSpan sorted, PrefixSet &out);
 void collapse_in_place(PrefixSet &sorted);
+// One family of collapse_into.
+template <class A> void collapse_family(std::span<const Prefix<A>> sorted, std::vector<Prefix<A>> &out);
 bool is_collapsed(PrefixSpan set);
 
 // What a collapsed set covers: IPv4 addresses, and IPv6 /64 networks (the

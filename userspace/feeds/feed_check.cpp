@@ -76,6 +76,32 @@ void count_overlaps(std::span<const Prefix<A>> feed, std::span<const Prefix<A>> 
     }
 }
 
+// The rest of a check, on c.list (collapsed) and c.refused_broad.
+void judge(const FeedParseResult &parsed, const FeedDef &def, const InForce &in_force, FeedCheck &c)
+{
+    c.measure = {parsed.good_lines, coverage(c.list)};
+    std::string broad;
+    if (c.refused_broad)
+        broad = "; refused " + std::to_string(c.refused_broad) + " prefixes broader than /" +
+                std::to_string(def.min_prefix4) + " (IPv4) or /" + std::to_string(def.min_prefix6) + " (IPv6), e.g. " +
+                c.broad_examples.front();
+    if (c.list.empty()) {
+        c.result = RG_FEED_EMPTY;
+        c.message = "no prefix left to apply" + broad + ": not applied";
+        return;
+    }
+    std::string why;
+    if (def.max_shrink < 100 &&
+        (shrunk(c.measure.entries, in_force.entries, def.max_shrink, "entries", why) ||
+         shrunk(c.measure.cover.total(), in_force.cover.total(), def.max_shrink,
+                "addresses covered (IPv4 addresses and IPv6 /64s)", why))) {
+        c.result = RG_FEED_SHRUNK;
+        c.message = why + broad + ": not applied";
+        return;
+    }
+    c.message = broad.empty() ? std::string() : broad.substr(2);
+}
+
 } // namespace
 
 InForce in_force_of(const struct rg_feed &raw)
@@ -100,28 +126,25 @@ FeedCheck check_feed(FeedParseResult &parsed, const FeedDef &def, const InForce 
     drop_broad(parsed.prefixes.v4, def.min_prefix4, c);
     drop_broad(parsed.prefixes.v6, def.min_prefix6, c);
     collapse_into(parsed.prefixes, c.list);
-    c.measure = {parsed.good_lines, coverage(c.list)};
-    std::string broad;
-    if (c.refused_broad)
-        broad = "; refused " + std::to_string(c.refused_broad) + " prefixes broader than /" +
-                std::to_string(def.min_prefix4) + " (IPv4) or /" + std::to_string(def.min_prefix6) + " (IPv6), e.g. " +
-                c.broad_examples.front();
-    if (c.list.empty()) {
-        c.result = RG_FEED_EMPTY;
-        c.message = "no prefix left to apply" + broad + ": not applied";
-        return c;
-    }
-    std::string why;
-    if (def.max_shrink < 100 &&
-        (shrunk(c.measure.entries, in_force.entries, def.max_shrink, "entries", why) ||
-         shrunk(c.measure.cover.total(), in_force.cover.total(), def.max_shrink,
-                "addresses covered (IPv4 addresses and IPv6 /64s)", why))) {
-        c.result = RG_FEED_SHRUNK;
-        c.message = why + broad + ": not applied";
-        return c;
-    }
-    c.message = broad.empty() ? std::string() : broad.substr(2);
+    judge(parsed, def, in_force, c);
     return c;
+}
+
+FeedCheck check_collapsed(const FeedParseResult &parsed, const FeedDef &def, const InForce &in_force, PrefixSet list)
+{
+    FeedCheck c;
+    c.list = std::move(list);
+    if (!check_counts(parsed, c))
+        c.list.clear();
+    else
+        judge(parsed, def, in_force, c);
+    return c;
+}
+
+bool any_broader(PrefixSpan s, uint8_t min_prefix4, uint8_t min_prefix6)
+{
+    return std::any_of(s.v4.begin(), s.v4.end(), [&](const Prefix4 &p) { return p.len < min_prefix4; }) ||
+           std::any_of(s.v6.begin(), s.v6.end(), [&](const Prefix6 &p) { return p.len < min_prefix6; });
 }
 
 size_t count_allow_overlaps(PrefixSpan feed, PrefixSpan allow, std::string *example)

@@ -44,6 +44,11 @@ struct FeedCheck {
 // Removes the broad prefixes from parsed.prefixes. reuse: memory for the
 // result's list (a caller's buffer, lent).
 FeedCheck check_feed(FeedParseResult &parsed, const FeedDef &def, const InForce &in_force, PrefixSet reuse = {});
+// The same for a list the caller collapsed from parsed.prefixes, which hold
+// no prefix broader than the limits (collapse_delta.hpp).
+FeedCheck check_collapsed(const FeedParseResult &parsed, const FeedDef &def, const InForce &in_force, PrefixSet list);
+// Whether a prefix is broader than the limits.
+bool any_broader(PrefixSpan s, uint8_t min_prefix4, uint8_t min_prefix6);
 
 // Prefixes of a collapsed feed list that overlap a prefix of `allow` (also
 // collapsed; either containing the other). The allowlist wins in the data

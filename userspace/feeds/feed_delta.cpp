@@ -1,5 +1,6 @@
 #include "feed_delta.hpp"
 
+#include "feed_check.hpp"
 #include "prefix.hpp"
 
 #include <algorithm>
@@ -156,12 +157,6 @@ bool update_sorted(std::span<const Prefix<A>> old, const std::vector<Prefix<A>> 
     return r == removed.size();
 }
 
-bool any_broader(const PrefixSet &s, uint8_t min4, uint8_t min6)
-{
-    return std::any_of(s.v4.begin(), s.v4.end(), [&](const Prefix4 &p) { return p.len < min4; }) ||
-           std::any_of(s.v6.begin(), s.v6.end(), [&](const Prefix6 &p) { return p.len < min6; });
-}
-
 bool line_based(FeedFormat f) { return f != FeedFormat::json && f != FeedFormat::automatic; }
 
 } // namespace
@@ -237,6 +232,10 @@ std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body,
     d.parsed.comment_lines = memo.comment_lines - gone.comment_lines + come.comment_lines;
     d.parsed.host_bits_cleared = memo.host_bits_cleared - gone.host_bits_cleared + come.host_bits_cleared;
     d.lines_parsed = removed.size() + added.size();
+    d.changed = std::move(gone.prefixes);
+    d.changed.v4.insert(d.changed.v4.end(), come.prefixes.v4.begin(), come.prefixes.v4.end());
+    d.changed.v6.insert(d.changed.v6.end(), come.prefixes.v6.begin(), come.prefixes.v6.end());
+    sort_prefixes(d.changed);
     return d;
 }
 

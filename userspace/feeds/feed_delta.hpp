@@ -23,6 +23,7 @@ namespace rg {
 struct FeedDelta {
     FeedParseResult parsed;   // as parse_feed would give it, without error messages
     size_t lines_parsed = 0;  // the changed lines (removed and added) that were parsed
+    PrefixSet changed;        // their prefixes, sorted: the memo's and these differ only inside them
 };
 
 // The most changed lines (removed and added) a delta from this memo parses:

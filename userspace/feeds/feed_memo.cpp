@@ -44,7 +44,7 @@ struct FeedMemo::Owner {
     size_t size = 0;
     // A memo made by a sync: the download and its parsed prefixes.
     std::string download;
-    PrefixSet prefixes;
+    PrefixSet prefixes, list;
     bool saved = false;
     ~Owner()
     {
@@ -53,7 +53,7 @@ struct FeedMemo::Owner {
     }
 };
 
-FeedMemo make_feed_memo(std::string download, FeedParseResult parsed)
+FeedMemo make_feed_memo(std::string download, FeedParseResult parsed, PrefixSet list, uint64_t list_gen)
 {
     auto owner = std::make_shared<FeedMemo::Owner>();
     FeedMemo m;
@@ -65,16 +65,20 @@ FeedMemo make_feed_memo(std::string download, FeedParseResult parsed)
     m.body = owner->download;
     owner->prefixes = std::move(parsed.prefixes);
     m.prefixes = owner->prefixes;
+    owner->list = std::move(list);
+    m.list = owner->list;
+    m.list_gen = list_gen;
     m.owner = std::move(owner);
     return m;
 }
 
-void give_back_memory(FeedMemo &&memo, PrefixSet &prefixes, std::string &body)
+void give_back_memory(FeedMemo &&memo, PrefixSet &prefixes, std::string &body, PrefixSet &list)
 {
     if (!memo.owner || memo.owner.use_count() != 1 || memo.owner->memo)
         return;
     prefixes = std::move(memo.owner->prefixes);
     body = std::move(memo.owner->download);
+    list = std::move(memo.owner->list);
     memo = {};
 }
 

@@ -29,16 +29,21 @@ struct FeedMemo {
     size_t good_lines = 0, comment_lines = 0, host_bits_cleared = 0;
     std::string_view body;  // the download
     PrefixSpan prefixes;    // every prefix of it, sorted, duplicates kept
+    // A daemon's memo: their collapse as the sync wrote it, and the lists
+    // generation right after that write (0: not known, as in a saved memo).
+    PrefixSpan list;
+    uint64_t list_gen = 0;
 
     struct Owner;                  // what holds body and prefixes (feed_memo.cpp)
     std::shared_ptr<Owner> owner;  // empty: the caller holds them
 };
 
-// The memo of a download just applied, holding it and its parse.
-FeedMemo make_feed_memo(std::string download, FeedParseResult parsed);
+// The memo of a download just applied, holding it, its parse and (from a
+// daemon) the collapsed list written with the generation after the write.
+FeedMemo make_feed_memo(std::string download, FeedParseResult parsed, PrefixSet list = {}, uint64_t list_gen = 0);
 // Moves the memory of a memo made above, if nothing else holds it now, to
-// `prefixes` and `body` (for the next download and its parse).
-void give_back_memory(FeedMemo &&memo, PrefixSet &prefixes, std::string &body);
+// `prefixes`, `body` and `list` (for the next download, its parse and list).
+void give_back_memory(FeedMemo &&memo, PrefixSet &prefixes, std::string &body, PrefixSet &list);
 
 std::optional<FeedMemo> load_feed_memo(const StateDir &state, const std::string &feed);
 // Writes a memo made above as the feed's files (a memo loaded from the

@@ -1,6 +1,7 @@
 #include "feed_sync.hpp"
 
 #include "bpffs.hpp"
+#include "collapse_delta.hpp"
 #include "error.hpp"
 #include "feed_check.hpp"
 #include "feed_delta.hpp"
@@ -42,11 +43,13 @@ Feed current_entry(Maps &maps, const Feed &before)
     return *f;
 }
 
-// The feed's new list, and the removal of what bits no registered source
-// owns any more (left by a `feed del` that did not finish).
-std::vector<SourceUpdate> updates_for(Lists &lists, const std::vector<Feed> &feeds, unsigned bit, PrefixSpan list)
+// The feed's new list (with its change, when known), and the removal of
+// what bits no registered source owns any more (left by a `feed del` that
+// did not finish).
+std::vector<SourceUpdate> updates_for(Lists &lists, const std::vector<Feed> &feeds, unsigned bit, PrefixSpan list,
+                                      const std::optional<ListChange> &known, uint64_t known_gen)
 {
-    std::vector<SourceUpdate> out{{ListKind::block, bit, list}};
+    std::vector<SourceUpdate> out{{ListKind::block, bit, list, known ? &*known : nullptr, known_gen}};
     uint64_t orphans = lists.sources_listed().block & ~registered_sources(feeds);
     for (unsigned b = 0; b < RG_MAX_SOURCES; b++)
         if (orphans >> b & 1)
@@ -55,17 +58,17 @@ std::vector<SourceUpdate> updates_for(Lists &lists, const std::vector<Feed> &fee
 }
 
 std::string applied_message(const FeedCheck &check, const WriteResult &w, const FeedParseResult &parsed,
-                            uint64_t overlaps, const std::string &overlap)
+                            const struct rg_feed &raw, const std::string &overlap)
 {
-    std::string msg = std::to_string(check.list.size()) + " prefixes in force";
+    std::string msg = std::to_string(raw.prefixes) + " prefixes in force";
     if (w.upserts || w.deletes)
         msg += " (" + std::to_string(w.upserts) + " entries written, " + std::to_string(w.deletes) + " removed)";
     if (parsed.bad_lines)
         msg += "; " + std::to_string(parsed.bad_lines) + " bad lines skipped";
     if (!check.message.empty())
         msg += "; " + check.message;
-    if (overlaps)
-        msg += "; " + std::to_string(overlaps) + " overlap the allowlist (it wins), e.g. " + overlap;
+    if (raw.allow_overlaps)
+        msg += "; " + std::to_string(raw.allow_overlaps) + " overlap the allowlist (it wins), e.g. " + overlap;
     return msg;
 }
 
@@ -143,6 +146,7 @@ private:
     bool fetch();
     void hash_and_parse(bool full);
     void parse(bool full);
+    FeedCheck check();
     SyncReport apply();
     void keep_memo();
     SyncReport record(uint32_t result, const std::string &message);
@@ -172,6 +176,11 @@ private:
     // The state directory's memo gave this parse and stays close enough to
     // the download to give the next one: it need not be written again.
     bool saved_memo_serves_ = false;
+    // A daemon's memo that gave this parse and knows its collapsed list,
+    // and the prefixes that changed since it (FeedDelta::changed).
+    std::optional<FeedMemo> base_;
+    PrefixSet changed_;
+    std::optional<ListChange> known_change_;  // of the feed's list, from base_'s
 };
 
 SyncReport FeedSync::run()
@@ -271,11 +280,39 @@ void FeedSync::parse(bool full)
                 parsed_ = std::move(d->parsed);
                 lines_parsed_ = d->lines_parsed;
                 saved_memo_serves_ = saved && lines_parsed_ <= delta_limit(*memo) / 2;
+                if (memo->list_gen) {
+                    base_ = std::move(memo);
+                    changed_ = std::move(d->changed);
+                }
                 return;
             }
     }
     parsed_ = parse_feed(download_, fmt, def_.name);
     lines_parsed_ = parsed_.good_lines + parsed_.bad_lines + parsed_.comment_lines;
+}
+
+// The download's list, collapsed: where it differs from the memo's list
+// when a daemon's memo gave the parse (its change then known too), else in
+// full.
+FeedCheck FeedSync::check()
+{
+    log(LogLevel::debug, "feed " + def_.name + ": locked and read its entry in " + watch_.lap());
+    InForce in_force = in_force_of(feed_.raw);
+    if (base_ && !any_broader(parsed_.prefixes, def_.min_prefix4, def_.min_prefix6)) {
+        CollapseDelta cd;
+        cd.list = std::move(memory_.list);
+        collapse_delta(parsed_.prefixes, base_->list, changed_, cd);
+        known_change_ = ListChange{std::move(cd.removed), std::move(cd.added)};
+        rep_.prefixes_collapsed = cd.collapsed;
+        log(LogLevel::debug, "feed " + def_.name + ": collapsed " + std::to_string(cd.collapsed) + " prefixes around " +
+                                 std::to_string(changed_.size()) + " changed ones in " + watch_.lap());
+        return check_collapsed(parsed_, def_, in_force, std::move(cd.list));
+    }
+    rep_.prefixes_collapsed = parsed_.prefixes.size();
+    FeedCheck c = check_feed(parsed_, def_, in_force, std::move(memory_.list));
+    log(LogLevel::debug, "feed " + def_.name + ": collapsed " + std::to_string(rep_.prefixes_collapsed) +
+                             " prefixes in " + watch_.lap());
+    return c;
 }
 
 SyncReport FeedSync::apply()
@@ -284,7 +321,7 @@ SyncReport FeedSync::apply()
     FeedParseResult &p = parsed_;
     raw.good_lines = p.good_lines;
     raw.bad_lines = p.bad_lines;
-    check_ = check_feed(p, def_, in_force_of(raw), std::move(memory_.list));
+    check_ = check();
     raw.refused_broad = check_.refused_broad;
     for (const std::string &b : check_.broad_examples)
         rep_.errors.push_back("feed " + def_.name + ": \"" + b + "\": broader than the limit, refused");
@@ -302,7 +339,8 @@ SyncReport FeedSync::apply()
     watch_.lap();
     auto write_start = std::chrono::steady_clock::now();
     try {
-        w = lists_.replace(updates_for(lists_, list_feeds(maps_), feed_.bit, check_.list));
+        w = lists_.replace(updates_for(lists_, list_feeds(maps_), feed_.bit, check_.list, known_change_,
+                                       base_ ? base_->list_gen : 0));
         rep_.write_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count();
         log(LogLevel::debug, "feed " + def_.name + ": lists written in " + watch_.lap());
     } catch (const std::exception &e) {
@@ -321,7 +359,7 @@ SyncReport FeedSync::apply()
     rep_.deletes = w.deletes;
     if (opts_.memory)
         keep_memo();
-    std::string msg = applied_message(check_, w, p, raw.allow_overlaps, overlap) + memo_note_;
+    std::string msg = applied_message(check_, w, p, raw, overlap) + memo_note_;
     return record(w.upserts || w.deletes ? RG_FEED_APPLIED : RG_FEED_UNCHANGED, msg);
 }
 
@@ -335,6 +373,7 @@ SyncReport FeedSync::apply()
 void FeedSync::keep_memo()
 {
     FeedParseResult &p = parsed_;
+    base_.reset();  // let go of the old memo, whose memory is given back below
     if (!opts_.memory && saved_memo_serves_ && check_.refused_broad == 0) {
         std::string().swap(download_);  // let go (its memory too) before the write, as a memo saved would be
         p.prefixes = PrefixSet();
@@ -342,11 +381,13 @@ void FeedSync::keep_memo()
     }
     try {
         if (p.bad_lines == 0 && check_.refused_broad == 0 && p.format != FeedFormat::json) {
-            FeedMemo memo = make_feed_memo(std::move(download_), std::move(p));
             if (!opts_.memory)
-                return save_feed_memo(lists_.state(), def_.name, memo);
+                return save_feed_memo(lists_.state(), def_.name, make_feed_memo(std::move(download_), std::move(p)));
+            // After the write: the list and generation are those in force.
+            FeedMemo memo =
+                make_feed_memo(std::move(download_), std::move(p), std::move(check_.list), maps_.lists_gen());
             std::swap(memo, opts_.memory->memos[def_.name]);
-            give_back_memory(std::move(memo), p.prefixes, download_);  // the old one's
+            give_back_memory(std::move(memo), p.prefixes, download_, check_.list);  // the old one's
             return;
         }
     } catch (const std::exception &e) {

@@ -98,6 +98,7 @@ struct SyncReport {
     double seconds = 0;               // wall time of the whole sync
     double write_seconds = 0;         // of it, the write of the blocklist (when upserts or deletes)
     size_t lines_parsed = 0;          // every line, or only the changed ones (feed_delta.hpp)
+    size_t prefixes_collapsed = 0;    // every prefix, or those around the changed ones (collapse_delta.hpp)
     bool ok() const { return feed_result_ok(result); }
 };
 

@@ -17,6 +17,7 @@
 
 #include "error.hpp"
 #include "prefix_set.hpp"
+#include "seek.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -185,26 +186,6 @@ uint32_t long_bits(std::span<const TableEntry4> v4, size_t &i, uint32_t s)
     return m;
 }
 
-// The first position of [i, end) whose entry is not `before` (which holds
-// for a prefix of them), found by steps that double from i and a binary
-// search within the last one: the keys come in order and the next one is
-// usually near, in memory already read, where a search of the whole rest
-// would miss the cache at every step.
-template <class T, class Before> size_t gallop(std::span<const T> v, size_t i, Before before)
-{
-    if (i >= v.size() || !before(v[i]))
-        return i;
-    size_t lo = i, hi = v.size();  // before(v[lo]); hi: the end, or an entry not before
-    for (size_t step = 1; lo + step < v.size(); step *= 2) {
-        if (!before(v[lo + step])) {
-            hi = lo + step;
-            break;
-        }
-        lo += step;
-    }
-    return size_t(std::partition_point(v.begin() + long(lo) + 1, v.begin() + long(hi), before) - v.begin());
-}
-
 // The length bits of the /24s that `slots` (sorted, unique) name, as the
 // entries `v4` give them.
 Bits4 bits_of(std::span<const TableEntry4> v4, const std::vector<uint32_t> &slots)
@@ -213,7 +194,7 @@ Bits4 bits_of(std::span<const TableEntry4> v4, const std::vector<uint32_t> &slot
     out.reserve(slots.size());
     size_t i = 0;
     for (uint32_t s : slots) {
-        i = gallop(v4, i, [&](const TableEntry4 &e) { return e.p.addr < s << 8; });
+        i = seek(v4, i, [&](const TableEntry4 &e) { return e.p.addr < s << 8; });
         out.push_back({s, long_bits(v4, i, s)});
     }
     return out;

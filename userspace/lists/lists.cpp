@@ -188,7 +188,9 @@ WriteResult Lists::replace(std::span<const SourceUpdate> updates)
     TableChange change;
     size_t applied = 0;
     for (const SourceUpdate &u : updates) {
-        ListChange lc = list_change(from, classes, u.kind, u.bit, u.list);
+        bool known = u.known && u.known_gen == maps_.lists_gen();
+        ListChange computed = known ? ListChange{} : list_change(from, classes, u.kind, u.bit, u.list);
+        const ListChange &lc = known ? *u.known : computed;
         r.removed += lc.removed.size();
         r.added += lc.added.size();
         if (lc.empty())

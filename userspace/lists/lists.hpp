@@ -2,6 +2,7 @@
 // add`, the config file, feed syncs, and the writers to come) hands in a
 // source's new list, collapsed, and it goes through the same stages:
 //   list_change    what the source's list in the tables loses and gains
+//                  (or the writer's own account of it, SourceUpdate::known)
 //   update_tables  the tables' next state, computed where the list changed
 //   ListTables::write  one write of the change, without an enforcement gap
 // A full rewrite (repairing an update that died half-way) is the same
@@ -42,6 +43,11 @@ struct SourceUpdate {
     ListKind kind;
     unsigned bit;
     PrefixSpan list;  // collapsed
+    // The change from the source's list in the tables, when the writer
+    // knows it (it made the last write of this source): used instead of
+    // list_change while the lists generation is still known_gen.
+    const ListChange *known = nullptr;
+    uint64_t known_gen = 0;
 };
 
 struct WriteResult {
