@@ -9,7 +9,7 @@
 # fixed number of inputs (about 20 s each) from its seed corpus. The build
 # that is shipped runs the unit suite and every script test (the package,
 # the demo's and Postfix's end-to-end runs, the benchmarks' quick runs); the
-# kernel suites run once, in the sanitizer build, which keeps CI near 40
+# kernel suites run once, in the sanitizer build, which keeps CI near 35
 # minutes. RELAYGUARD_SANITIZE_RUN=0 leaves the sanitizer build out and runs
 # every test in the shipped build instead.
 set -euo pipefail

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <vector>
 #include <xxhash.h>
 
@@ -157,6 +158,14 @@ bool update_sorted(std::span<const Prefix<A>> old, const std::vector<Prefix<A>> 
     return r == removed.size();
 }
 
+// a and b (each sorted) in one sorted vector.
+template <class A>
+void merge_into(const std::vector<Prefix<A>> &a, const std::vector<Prefix<A>> &b, std::vector<Prefix<A>> &out)
+{
+    out.reserve(a.size() + b.size());
+    std::merge(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out), prefix_less<A>);
+}
+
 bool line_based(FeedFormat f) { return f != FeedFormat::json && f != FeedFormat::automatic; }
 
 } // namespace
@@ -232,10 +241,8 @@ std::optional<FeedDelta> feed_delta(const FeedMemo &memo, std::string_view body,
     d.parsed.comment_lines = memo.comment_lines - gone.comment_lines + come.comment_lines;
     d.parsed.host_bits_cleared = memo.host_bits_cleared - gone.host_bits_cleared + come.host_bits_cleared;
     d.lines_parsed = removed.size() + added.size();
-    d.changed = std::move(gone.prefixes);
-    d.changed.v4.insert(d.changed.v4.end(), come.prefixes.v4.begin(), come.prefixes.v4.end());
-    d.changed.v6.insert(d.changed.v6.end(), come.prefixes.v6.begin(), come.prefixes.v6.end());
-    sort_prefixes(d.changed);
+    merge_into(gone.prefixes.v4, come.prefixes.v4, d.changed.v4);
+    merge_into(gone.prefixes.v6, come.prefixes.v6, d.changed.v6);
     return d;
 }
 
